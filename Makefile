@@ -1,0 +1,29 @@
+# radprm developer entry points. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+VENV := .venv
+RADPRM := $(VENV)/bin/radprm
+SHARED ?= ../shared
+DEMO_DIR ?= runs/demo
+
+.PHONY: setup test demo serve serve-stop bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	@bash scripts/test.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+serve:
+	@bash serving/serve.sh start
+
+serve-stop:
+	@bash serving/serve.sh stop
+
+bench: setup
+	@$(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,67 @@
+"""The Typer application objects and the helpers every command module shares.
+
+Command modules in `radprm.commands` import `app` (or a group such as `eval_app`) from here and
+register with `@command(app)`, which turns `RadprmError` into one `Error: ...` line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from radprm import __version__
+from radprm.errors import RadprmError
+
+app = typer.Typer(
+    help="Mine process-reward training data from radiology reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+eval_app = typer.Typer(help="Evaluate predictions against gold labels.", no_args_is_help=True)
+export_app = typer.Typer(help="Export shards for PRM training.", no_args_is_help=True)
+prompts_app = typer.Typer(help="List and show the versioned prompt templates.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(export_app, name="export")
+app.add_typer(prompts_app, name="prompts")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"radprm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Mine process-reward training data from radiology reports."""
+
+
+def fail(message: str) -> None:
+    """Print one error line to stderr and exit 1."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def command(target: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable:
+    """Register a function as a command of `target`, translating RadprmError into `Error: ...`."""
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            try:
+                return func(*args, **kw)
+            except RadprmError as exc:
+                fail(str(exc))
+
+        target.command(name, **kwargs)(wrapper)
+        return func
+
+    return decorator

@@ -1,0 +1,17 @@
+"""Record types (pydantic) and their Arrow twins."""
+
+from radprm.schemas.records import (
+    Chain,
+    ChainScores,
+    Item,
+    PromptRef,
+    StepRecord,
+    Evidence,
+    Finding,
+    QuarantineRecord,
+    Question,
+    Report,
+    StepResult,
+)
+
+__all__ = ["Chain", "ChainScores", "Item", "PromptRef", "StepRecord", "Evidence", "Finding", "QuarantineRecord", "Question", "Report", "StepResult"]

@@ -1,0 +1,184 @@
+"""Record types that flow between radprm stages (pydantic). Arrow twins live in `schemas.arrow`.
+
+Every stage builds on these: readers yield `Report`, the extractor yields `Finding`, the miners build
+`Question` and `Chain`, the step validator produces `StepResult` and `ChainScores`, the shard writer
+stores `Item`. A record that cannot be processed becomes a `QuarantineRecord`, never a silent drop.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Assertion = Literal["positive", "negative", "uncertain"]
+Laterality = Literal["left", "right", "bilateral", "none"]
+Section = Literal["findings", "impression", "indication", "comparison", "history", "other"]
+Verdict = Literal["supported", "contradicted", "unsupported", "neutral"]
+Task = Literal["single", "binary", "multi_label", "temporal", "staged"]
+
+
+class Record(BaseModel):
+    """Base: strict about unknown fields so that typos in producers fail loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Report(Record):
+    """One radiology report as read from any input format."""
+
+    report_id: str = Field(description="Stable id: IU `uid`, or the --id-col value.")
+    findings: str | None = Field(None, description="FINDINGS section text.")
+    impression: str | None = Field(None, description="IMPRESSION section text.")
+    indication: str | None = None
+    comparison: str | None = None
+    text: str = Field(description="Canonical text: 'FINDINGS: ...\\nIMPRESSION: ...' (offsets refer to it).")
+    image_paths: list[str] = Field(default_factory=list)
+    source_path: str = ""
+    source_row: int = Field(0, description="1-based data row in the source file (header not counted).")
+
+
+class Finding(Record):
+    """One mention of an observation in a text, with its ConText attributes."""
+
+    report_id: str
+    observation: str = Field(description="Normalised concept id from the lexicon, e.g. 'pleural_effusion'.")
+    mention: str = Field(description="The matched words as they appear in the text.")
+    assertion: Assertion
+    historical: bool = False
+    hypothetical: bool = False
+    laterality: Laterality = "none"
+    severity: str | None = Field(None, description="trace, small, mild, moderate, large, severe, ...")
+    location: str | None = Field(None, description="Anatomical location phrase, e.g. 'right lower lobe'.")
+    section: Section = "other"
+    sentence: str
+    start: int = Field(description="Char offset of the mention in the analysed text.")
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+class QuarantineRecord(Record):
+    """A record a stage could not process, kept with its reason."""
+
+    record_id: str | None = None
+    stage: str
+    reason_code: str
+    source_path: str | None = None
+    source_row: int | None = None
+    field: str | None = None
+    detail: str = ""
+    payload: str | None = Field(None, description="Raw input (JSON or text) for replay.")
+    run_id: str | None = None
+
+
+class Question(Record):
+    """A question built from a report's findings; the answer comes from the findings, never the LLM."""
+
+    question_id: str
+    report_id: str
+    task: Task
+    question: str
+    options: list[str] = Field(default_factory=list)
+    answer: list[str] = Field(description="Reference answer as a set: ['yes'], ['no'], or the positive labels.")
+    stage: str | None = Field(None, description="CXRTrek stage for staged chains.")
+
+
+class Evidence(Record):
+    """A report sentence that supports or contradicts a step, with char offsets into `Report.text`."""
+
+    text: str
+    start: int
+    end: int
+
+
+class StepResult(Record):
+    """The validator's decision for one reasoning step."""
+
+    chain_id: str
+    step_index: int
+    step: str
+    label: bool = Field(description="True when consistent with and grounded in the report, or harmless glue.")
+    verdict: Verdict
+    reasons: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class ChainScores(Record):
+    """RadRScore-style chain scores plus the PRM first-bad-step index (-1 when every step is good)."""
+
+    chain_id: str
+    completeness: float | None = Field(None, ge=0.0, le=1.0)
+    factuality: float | None = Field(None, ge=0.0, le=1.0)
+    effectiveness: float | None = Field(None, ge=0.0, le=1.0)
+    first_bad_step: int = -1
+    n_steps: int = 0
+
+
+class Chain(Record):
+    """Reasoning steps for one question, as produced by an LLM (or read from a file for validation)."""
+
+    chain_id: str
+    report_id: str
+    question: str | None = None
+    options: list[str] = Field(default_factory=list)
+    answer: list[str] = Field(default_factory=list)
+    steps: list[str]
+    model_answer: list[str] = Field(default_factory=list)
+
+
+class PromptRef(Record):
+    """Which prompt template produced a call: id, version and sha256 of the template file."""
+
+    name: str
+    version: int
+    sha: str
+
+
+class StepRecord(Record):
+    """A step as stored inside a shard item (StepResult without the chain id)."""
+
+    index: int
+    text: str
+    label: bool
+    verdict: Verdict
+    reasons: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Item(Record):
+    """One shard row: a question, its mined and validated reasoning chain, scores and provenance."""
+
+    item_id: str = Field(description="Stable hash of report, question, prompts, model, sampling, rollout.")
+    report_id: str
+    image_paths: list[str] = Field(default_factory=list)
+    task: Task
+    stage: str | None = None
+    question: str
+    options: list[str] = Field(default_factory=list)
+    answer: list[str]
+    model_answer: list[str] = Field(default_factory=list)
+    answer_reward: float | None = Field(None, ge=0.0, le=1.0)
+    plan: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    completeness: float | None = Field(None, ge=0.0, le=1.0)
+    factuality: float | None = Field(None, ge=0.0, le=1.0)
+    effectiveness: float | None = Field(None, ge=0.0, le=1.0)
+    first_bad_step: int = -1
+    # provenance
+    model: str
+    server_host: str | None = None
+    prompts: list[PromptRef] = Field(default_factory=list)
+    sampling: str = Field("{}", description="Sampling parameters as a JSON object string.")
+    seed: int | None = None
+    rollout: int = 0
+    radprm_version: str
+    rules_version: str | None = None
+    run_id: str | None = None
+    created_at: str = Field(description="ISO-8601 UTC timestamp.")
+    # the report itself
+    report_text: str
+    findings_text: str | None = None
+    impression_text: str | None = None

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create .venv at the repo root with Python 3.12 and install radprm editable with test extras.
+# Idempotent: re-running only re-installs when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+find_python() {
+  # a pyenv shim answers `command -v` even when no 3.12 is selected: check it really runs
+  if python3.12 -c 'import sys' >/dev/null 2>&1; then command -v python3.12; return; fi
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.|$)' | sort -V -r); do
+      p="$(PYENV_VERSION=$v pyenv which python3.12 2>/dev/null || true)"
+      [ -x "$p" ] && { echo "$p"; return; }
+    done
+  fi
+  for p in /root/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do
+    [ -x "$p" ] && { echo "$p"; return; }
+  done
+  echo "error: Python 3.12 not found (install it, e.g. 'pyenv install 3.12')" >&2; exit 1
+}
+PY="$(find_python)"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.version_info[:2]==(3,12)' 2>/dev/null; then
+  rm -rf .venv
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.radprm-installed
+hash="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$hash" > "$stamp"
+fi
+echo "radprm ready: $(.venv/bin/radprm --version 2>/dev/null || echo .venv/bin/radprm)"

@@ -1,0 +1,1 @@
+"""radprm.validators.findings."""
