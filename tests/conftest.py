@@ -45,3 +45,48 @@ def gold_labels() -> Path:
 def fixtures() -> Path:
     """Folder of tiny per-case input files."""
     return FIXTURES
+
+
+# --- LLM server fixtures (fake OpenAI-compatible server; real local vLLM) ---------------------------
+
+
+@pytest.fixture
+def fake_openai_server():
+    """A local fake OpenAI-compatible server (tests/fakes/openai_server.py), closed after the test."""
+    from fakes.openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+def _vllm_state_url() -> str | None:
+    """Base URL from the state file `serving/serve.sh start` writes, if that server answers /health."""
+    import json
+    import urllib.request
+
+    cache = Path(os.environ.get("RADPRM_CACHE", Path.home() / ".cache" / "radprm"))
+    state = cache / "serve" / "server.json"
+    try:
+        base_url = json.loads(state.read_text())["base_url"]
+    except (OSError, ValueError, KeyError):
+        return None
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/").removesuffix("/v1") + "/health", timeout=5) as r:
+            return base_url if r.status == 200 else None
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def vllm_base_url() -> str:
+    """Base URL of a real vLLM server: $RADPRM_VLLM_BASE_URL, else the one `make serve` started.
+
+    Skips when there is none, except under RADPRM_REQUIRE_VLLM=1 (CI), where it fails.
+    """
+    url = os.environ.get("RADPRM_VLLM_BASE_URL") or _vllm_state_url()
+    if url:
+        return url
+    reason = "no vLLM server: run `make serve` (or set RADPRM_VLLM_BASE_URL to an OpenAI-compatible /v1 URL)"
+    if os.environ.get("RADPRM_REQUIRE_VLLM") == "1":
+        pytest.fail(reason + " [RADPRM_REQUIRE_VLLM=1]")
+    pytest.skip(reason)

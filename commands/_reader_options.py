@@ -1,0 +1,149 @@
+"""The report-reading CLI options, defined once for every command that reads reports.
+
+`radprm read`, `radprm findings`, `radprm validate` and `radprm mine` take the same flags with the
+same meaning; option names match the keyword names of `radprm.readers.read_reports`. Use the
+`Annotated` aliases as parameter types and hand the values to `reader_kwargs`:
+
+```python
+from pathlib import Path
+
+import typer
+
+from radprm.commands._app import app, command
+from radprm.commands._reader_options import (
+    FindingsColOpt, FormatOpt, IdColOpt, ImpressionColOpt, InputArg, LimitOpt, ProjectionsOpt,
+    QuarantineOpt, TextColOpt, reader_kwargs,
+)
+
+@command(app)
+def findings(
+    input: InputArg,
+    out: Path,
+    format: FormatOpt = None,
+    id_col: IdColOpt = None,
+    text_col: TextColOpt = None,
+    findings_col: FindingsColOpt = None,
+    impression_col: ImpressionColOpt = None,
+    projections: ProjectionsOpt = None,
+    limit: LimitOpt = None,
+    quarantine: QuarantineOpt = None,
+) -> None:
+    \"\"\"Extract findings from reports.\"\"\"
+    options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
+                            impression_col=impression_col, projections=projections, limit=limit)
+    summary = extract_findings(input, out, quarantine=quarantine, **options)   # your API function
+    typer.echo(summary.render())
+```
+
+`--quarantine` is a path; `default_quarantine_path(out)` gives the conventional default beside an
+output (`<out>.quarantine.jsonl`). `StrictOpt` is `--strict` (exit 1 when any row is quarantined).
+`read_reports` raises `InputError` for file-level problems; `@command` prints it as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from radprm.readers.convert import default_quarantine_path
+from radprm.readers.formats import FORMATS
+
+__all__ = [
+    "FindingsColOpt", "FormatOpt", "IdColOpt", "ImpressionColOpt", "InputArg", "LimitOpt", "ProjectionsOpt",
+    "QuarantineOpt", "StrictOpt", "TextColOpt", "default_quarantine_path", "reader_kwargs",
+]
+
+_PANEL = "Reading reports"
+
+InputArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Reports: the IU X-ray CSV, a .csv/.tsv, .jsonl, .parquet or .txt file, or a directory of .txt files.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--format",
+        help=f"Input format, one of: {', '.join(FORMATS)}. Default: from the extension (IU CSV from its header).",
+        rich_help_panel=_PANEL,
+    ),
+]
+IdColOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--id-col", help="Column holding the report id. Default: report_id, id or uid.", rich_help_panel=_PANEL
+    ),
+]
+TextColOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--text-col",
+        help="Column holding the whole report text, split into FINDINGS/IMPRESSION (no headers: all findings).",
+        rich_help_panel=_PANEL,
+    ),
+]
+FindingsColOpt = Annotated[
+    Optional[str],
+    typer.Option("--findings-col", help="Column holding the FINDINGS text. Default: findings.", rich_help_panel=_PANEL),
+]
+ImpressionColOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--impression-col", help="Column holding the IMPRESSION text. Default: impression.", rich_help_panel=_PANEL
+    ),
+]
+ProjectionsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--projections",
+        help="IU indiana_projections.csv: fills image_paths (file names, in file order) by report id.",
+        rich_help_panel=_PANEL,
+    ),
+]
+LimitOpt = Annotated[
+    Optional[int],
+    typer.Option("--limit", min=0, help="Stop after this many reports.", rich_help_panel=_PANEL),
+]
+QuarantineOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--quarantine",
+        help="Where to write quarantined rows (JSONL, only when there are some). Default: <out>.quarantine.jsonl.",
+        rich_help_panel=_PANEL,
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Exit 1 when any row is quarantined."),
+]
+
+
+def reader_kwargs(
+    *,
+    format: str | None = None,
+    id_col: str | None = None,
+    text_col: str | None = None,
+    findings_col: str | None = None,
+    impression_col: str | None = None,
+    projections: Path | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Collect the reader option values into keyword arguments for `radprm.readers.read_reports`.
+
+    Returns:
+        A dict with exactly the `read_reports` keyword names (quarantine excluded: commands build
+        their sink from `--quarantine`).
+    """
+    return {
+        "format": format,
+        "id_col": id_col,
+        "text_col": text_col,
+        "findings_col": findings_col,
+        "impression_col": impression_col,
+        "projections": projections,
+        "limit": limit,
+    }

@@ -1,0 +1,25 @@
+"""`radprm eval labels`: precision, recall and F1 of the positive class against gold labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from radprm.commands._app import command, eval_app
+
+
+@command(eval_app, "labels")
+def eval_labels(
+    pred: Annotated[Path, typer.Argument(help="Predicted labels (.csv, .parquet, .jsonl), e.g. from `radprm findings`.", show_default=False)],
+    gold: Annotated[Path, typer.Argument(help="Gold labels keyed by report_id or uid.", show_default=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Score only these labels (repeat the option). Default: every label in both files.")] = None,
+) -> None:
+    """Score predicted report labels against gold: per-label and micro / macro P, R, F1 of value 1."""
+    from radprm.evaluation.labels import evaluate_labels
+
+    result = evaluate_labels(pred, gold, labels=labels)
+    typer.echo(json.dumps(result.as_dict(), indent=2) if json_ else result.render())

@@ -1,0 +1,71 @@
+"""`radprm export trl|prm800k|chestx-reasoner`: shards to PRM training formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from radprm.commands._app import command, export_app
+
+SHARD_DIR = typer.Argument(..., help="Shard directory (with manifest.json).")
+AFTER_FIRST_BAD = typer.Option(
+    "keep",
+    "--after-first-bad",
+    help="Steps after the first bad step: keep (labels as validated), drop (cut the chain), bad (label them bad).",
+)
+
+
+@command(export_app, "trl")
+def trl_cmd(
+    directory: Path = SHARD_DIR,
+    out: Path = typer.Option(..., "--out", help="Output file: .jsonl or .parquet."),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="PRMTrainer max_length: count the step labels truncation would drop."
+    ),
+    tokenizer: Path | None = typer.Option(
+        None, "--tokenizer", help="Local tokenizer.json or model folder for exact counts (default: ~4 chars/token)."
+    ),
+    after_first_bad: str = AFTER_FIRST_BAD,
+    include_report: bool = typer.Option(True, "--include-report/--no-report", help="Put the report in the prompt."),
+) -> None:
+    """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step)."""
+    from radprm.exports import export_trl
+
+    summary = export_trl(
+        directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad,
+        include_report=include_report, progress=True,
+    )
+    typer.echo(summary.summary())
+
+
+@command(export_app, "prm800k")
+def prm800k_cmd(
+    directory: Path = SHARD_DIR,
+    out: Path = typer.Option(..., "--out", help="Output .jsonl file."),
+    after_first_bad: str = AFTER_FIRST_BAD,
+    include_report: bool = typer.Option(True, "--include-report/--no-report", help="Put the report in the problem."),
+) -> None:
+    """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported)."""
+    from radprm.exports import export_prm800k
+
+    summary = export_prm800k(
+        directory, out, after_first_bad=after_first_bad, include_report=include_report, progress=True
+    )
+    typer.echo(summary.summary())
+
+
+@command(export_app, "chestx-reasoner")
+def chestx_reasoner_cmd(
+    directory: Path = SHARD_DIR,
+    out: Path = typer.Option(..., "--out", help="Output .jsonl file."),
+    after_first_bad: str = AFTER_FIRST_BAD,
+    with_labels: bool = typer.Option(False, "--with-labels", help="Add step_labels (bools) to each row."),
+) -> None:
+    """Export RadRBench / ChestX-Reasoner rows: item_id, image_path, question, answer, process."""
+    from radprm.exports import export_chestx_reasoner
+
+    summary = export_chestx_reasoner(
+        directory, out, after_first_bad=after_first_bad, with_labels=with_labels, progress=True
+    )
+    typer.echo(summary.summary())

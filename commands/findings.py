@@ -1,0 +1,55 @@
+"""`radprm findings`: report-level labels (and optionally per-mention rows) from the findings extractor."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from radprm.commands._app import app, command
+from radprm.commands._reader_options import (
+    FindingsColOpt,
+    FormatOpt,
+    IdColOpt,
+    ImpressionColOpt,
+    InputArg,
+    LimitOpt,
+    ProjectionsOpt,
+    QuarantineOpt,
+    TextColOpt,
+    reader_kwargs,
+)
+
+
+class Labelset(str, Enum):
+    """Label sets `radprm findings` can write."""
+
+    chexpert = "chexpert"
+    chestxray14 = "chestxray14"
+
+
+@command(app)
+def findings(
+    input: InputArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Label table: .csv, .parquet or .jsonl (report_id + one column per label).")],
+    labelset: Annotated[Labelset, typer.Option("--labelset", help="Label columns to write.")] = Labelset.chestxray14,
+    details: Annotated[Optional[Path], typer.Option("--details", help="Also write one row per mention (.csv, .parquet or .jsonl).")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Print per-label counts (positive / negative / uncertain / unmentioned).")] = False,
+    format: FormatOpt = None,
+    id_col: IdColOpt = None,
+    text_col: TextColOpt = None,
+    findings_col: FindingsColOpt = None,
+    impression_col: ImpressionColOpt = None,
+    projections: ProjectionsOpt = None,
+    limit: LimitOpt = None,
+    quarantine: QuarantineOpt = None,
+) -> None:
+    """Extract findings with medspaCy and write report-level labels: 1 positive, 0 negative, -1 uncertain, empty unmentioned."""
+    from radprm.validators.findings.batch import label_reports
+
+    options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
+                            impression_col=impression_col, projections=projections, limit=limit)
+    result = label_reports(input, out, labelset=labelset.value, details=details, quarantine=quarantine, **options)
+    typer.echo(result.render(table=summary))

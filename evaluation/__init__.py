@@ -1,0 +1,1 @@
+"""radprm.evaluation: scoring predictions against gold labels and expected step labels."""

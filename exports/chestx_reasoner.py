@@ -1,0 +1,85 @@
+"""Export shards in the RadRBench / ChestX-Reasoner release layout: item_id, image_path, question, answer, process.
+
+`image_path` is the list of the study's image files (IU studies have one to a few views), `answer` the
+reference answer joined with ", ", `process` the list of reasoning step texts. With
+`with_labels=True` a `step_labels` list (bools, after the first-bad-step convention) is added; with
+`after_first_bad="drop"` the process ends at its first bad step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from radprm.exports.common import (
+    ExportSummary,
+    apply_first_bad,
+    check_after_first_bad,
+    check_out,
+    items_with_steps,
+    with_progress,
+    quarantine_path,
+    write_jsonl_atomic,
+)
+from radprm.quarantine import QuarantineSink
+from radprm.shards.reader import read_items
+
+
+def chestx_rows(
+    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Turn items into ChestX-Reasoner rows, counting into `summary`."""
+    for item in items_with_steps(items, summary, stage="export_chestx_reasoner"):
+        texts, labels, _ = apply_first_bad(item.steps, after_first_bad)
+        summary.items += 1
+        summary.steps += len(texts)
+        summary.steps_dropped += len(item.steps) - len(texts)
+        summary.labels_changed += sum(1 for s, lab in zip(item.steps, labels, strict=False) if s.label != lab)
+        row: dict[str, Any] = {
+            "item_id": item.item_id,
+            "image_path": list(item.image_paths),
+            "question": item.question,
+            "answer": ", ".join(item.answer),
+            "process": texts,
+        }
+        if with_labels:
+            row["step_labels"] = labels
+        yield row
+
+
+def export_chestx_reasoner(
+    directory: str | Path,
+    out: str | Path,
+    *,
+    after_first_bad: str = "keep",
+    with_labels: bool = False,
+    progress: bool = False,
+) -> ExportSummary:
+    """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
+
+    Args:
+        directory: shard directory.
+        out: output `.jsonl` file.
+        after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        with_labels: add `step_labels` to each row.
+        progress: show a progress bar with ETA on stderr.
+
+    Returns:
+        An `ExportSummary`.
+
+    Raises:
+        InputError: bad output suffix or unknown convention.
+        ShardError: the directory is not a readable shard directory.
+    """
+    out = check_out(out, (".jsonl",))
+    check_after_first_bad(after_first_bad)
+    qpath = quarantine_path(out)
+    qpath.unlink(missing_ok=True)
+    summary = ExportSummary(format="chestx-reasoner", out=out, quarantine=QuarantineSink(qpath))
+    try:
+        items = with_progress(read_items(directory), directory, "export chestx-reasoner", progress)
+        write_jsonl_atomic(out, chestx_rows(items, summary, after_first_bad=after_first_bad, with_labels=with_labels))
+    finally:
+        summary.quarantine.close()
+    return summary

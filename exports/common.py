@@ -1,0 +1,140 @@
+"""What every export shares: the first-bad-step convention, the summary, atomic output files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from radprm.errors import InputError
+from radprm.quarantine import QuarantineSink
+from radprm.schemas.records import Item, StepRecord
+
+AfterFirstBad = Literal["keep", "drop", "bad"]
+AFTER_FIRST_BAD = ("keep", "drop", "bad")
+"""keep: labels as validated; drop: cut the chain after its first bad step; bad: label every later step bad."""
+
+
+def check_after_first_bad(value: str) -> None:
+    """Raise InputError for an unknown first-bad-step convention."""
+    if value not in AFTER_FIRST_BAD:
+        raise InputError(f"unknown value '{value}' (keep, drop, bad)", field="after_first_bad")
+
+
+def apply_first_bad(steps: list[StepRecord], after_first_bad: str) -> tuple[list[str], list[bool], list[StepRecord]]:
+    """Apply the first-bad-step convention; return step texts, labels and the kept step records.
+
+    The first bad step is the first whose `label` is False (what `first_bad_step` stores).
+    """
+    first_bad = next((k for k, s in enumerate(steps) if not s.label), -1)
+    kept = steps if after_first_bad != "drop" or first_bad < 0 else steps[: first_bad + 1]
+    labels = [s.label for s in kept]
+    if after_first_bad == "bad" and first_bad >= 0:
+        labels = [lab if k <= first_bad else False for k, lab in enumerate(labels)]
+    return [s.text for s in kept], labels, kept
+
+
+@dataclass
+class ExportSummary:
+    """Counts of an export run."""
+
+    format: str
+    out: Path
+    items: int = 0
+    steps: int = 0
+    labels_changed: int = 0
+    steps_dropped: int = 0
+    quarantine: QuarantineSink = field(default_factory=QuarantineSink)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines: rows written, steps, convention effects, quarantine, notes."""
+        lines = [f"{self.format}: wrote {self.items} rows ({self.steps} steps) to {self.out}"]
+        if self.steps_dropped or self.labels_changed:
+            lines.append(
+                f"first-bad-step convention: {self.steps_dropped} steps dropped, {self.labels_changed} labels set bad"
+            )
+        lines.append(self.quarantine.summary())
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def tmp_path_for(out: Path) -> Path:
+    """Hidden temp file beside `out`, renamed onto it once complete."""
+    return out.with_name(f".{out.name}.tmp")
+
+
+def write_jsonl_atomic(out: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write JSON lines to `out` atomically (temp file, fsync, rename); returns the number of lines."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_for(out)
+    n = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n
+
+
+def check_out(out: str | Path, suffixes: tuple[str, ...]) -> Path:
+    """The output path, checked for a supported suffix.
+
+    Raises:
+        InputError: the suffix is not one of `suffixes`.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"output must end in {' or '.join(suffixes)}", path=out, field="out")
+    return out
+
+
+def items_with_steps(
+    items: Iterable[Item], summary: ExportSummary, *, stage: str
+) -> Iterator[Item]:
+    """Yield items that have at least one step; quarantine the others (reason `no_steps`)."""
+    for item in items:
+        if not item.steps:
+            summary.quarantine.add(
+                stage=stage,
+                reason_code="no_steps",
+                record_id=item.item_id,
+                field="steps",
+                detail="chain without steps: nothing to supervise",
+            )
+            continue
+        yield item
+
+
+def with_progress(items: Iterable[Item], directory: str | Path, label: str, enabled: bool) -> Iterator[Item]:
+    """Yield items, showing a rich progress bar with ETA on stderr when `enabled`."""
+    if not enabled:
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from radprm.shards.manifest import load_manifest
+
+    total = load_manifest(directory).rows
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def quarantine_path(out: Path) -> Path:
+    """Where an export's quarantine records go: `<out>.quarantine.jsonl` beside the output."""
+    return out.with_name(out.name + ".quarantine.jsonl")

@@ -1,0 +1,117 @@
+"""Export shards in a PRM800K-like layout: per item, steps each with one rated completion (-1 / 0 / +1).
+
+Rating of a step (after the first-bad-step convention):
+  -1  the step is labelled bad (contradicted or unsupported by the report);
+   0  the step is good and its verdict is `neutral` (glue: restating the question, planning);
+  +1  the step is good and supported by the report.
+Like PRM800K, `finish_reason` is `found_error` when some step is rated -1, else `solution`, and
+`chosen_completion` is null on a -1 step (the labeller would not continue from it), 0 otherwise.
+The prompt (report, question, options) goes in `question.problem`; the reference answer, joined with
+", ", in `question.ground_truth_answer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from radprm.exports.common import (
+    ExportSummary,
+    apply_first_bad,
+    check_after_first_bad,
+    check_out,
+    items_with_steps,
+    with_progress,
+    quarantine_path,
+    write_jsonl_atomic,
+)
+from radprm.exports.trl import build_prompt
+from radprm.quarantine import QuarantineSink
+from radprm.schemas.records import StepRecord
+from radprm.shards.reader import read_items
+
+LABELER = "radprm-validator"
+
+
+def rating(step: StepRecord, label: bool) -> int:
+    """PRM800K rating of a step given its (possibly convention-adjusted) label."""
+    if not label:
+        return -1
+    return 0 if step.verdict == "neutral" else 1
+
+
+def prm800k_rows(
+    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool = True
+) -> Iterator[dict[str, Any]]:
+    """Turn items into PRM800K-like rows, counting into `summary`."""
+    for item in items_with_steps(items, summary, stage="export_prm800k"):
+        texts, labels, kept = apply_first_bad(item.steps, after_first_bad)
+        ratings = [rating(s, lab) for s, lab in zip(kept, labels, strict=True)]
+        summary.items += 1
+        summary.steps += len(texts)
+        summary.steps_dropped += len(item.steps) - len(texts)
+        summary.labels_changed += sum(1 for s, lab in zip(kept, labels, strict=True) if s.label != lab)
+        yield {
+            "item_id": item.item_id,
+            "labeler": LABELER,
+            "timestamp": item.created_at,
+            "generation": None,
+            "is_quality_control_question": False,
+            "is_initial_screening_question": False,
+            "question": {
+                "problem": build_prompt(item, include_report=include_report),
+                "ground_truth_answer": ", ".join(item.answer),
+            },
+            "label": {
+                "steps": [
+                    {
+                        "completions": [{"text": t, "rating": r, "flagged": False}],
+                        "human_completion": None,
+                        "chosen_completion": None if r < 0 else 0,
+                    }
+                    for t, r in zip(texts, ratings, strict=True)
+                ],
+                "total_time": 0,
+                "finish_reason": "found_error" if -1 in ratings else "solution",
+            },
+        }
+
+
+def export_prm800k(
+    directory: str | Path,
+    out: str | Path,
+    *,
+    after_first_bad: str = "keep",
+    include_report: bool = True,
+    progress: bool = False,
+) -> ExportSummary:
+    """Export a shard directory as PRM800K-like JSON lines.
+
+    Args:
+        directory: shard directory.
+        out: output `.jsonl` file.
+        after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        include_report: put the report text in `question.problem`.
+        progress: show a progress bar with ETA on stderr.
+
+    Returns:
+        An `ExportSummary`.
+
+    Raises:
+        InputError: bad output suffix or unknown convention.
+        ShardError: the directory is not a readable shard directory.
+    """
+    out = check_out(out, (".jsonl",))
+    check_after_first_bad(after_first_bad)
+    qpath = quarantine_path(out)
+    qpath.unlink(missing_ok=True)
+    summary = ExportSummary(format="prm800k", out=out, quarantine=QuarantineSink(qpath))
+    try:
+        items = with_progress(read_items(directory), directory, "export prm800k", progress)
+        write_jsonl_atomic(
+            out, prm800k_rows(items, summary, after_first_bad=after_first_bad, include_report=include_report)
+        )
+    finally:
+        summary.quarantine.close()
+    return summary

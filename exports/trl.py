@@ -1,0 +1,231 @@
+"""Export shards to TRL's stepwise-supervision format (PRMTrainer): `prompt`, `completions`, `labels`.
+
+One row per item: `prompt` is the report (unless `include_report=False`), the question and its options;
+`completions` are the step texts; `labels` one bool per step (True = good). `item_id` is kept for
+traceability (PRMTrainer ignores extra columns). Output is JSON lines (`.jsonl`) or Parquet (`.parquet`).
+
+Truncation: PRMTrainer tokenises `prompt` and each `step + separator`, concatenates them and cuts at
+`max_length`; a step whose last token falls past the cut loses its label silently. Given `max_length`,
+the export counts those labels, with the local tokenizer when one is given (a `tokenizer.json` file or
+a folder holding one; nothing is downloaded), else with an estimate of 4 characters per token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from radprm.errors import InputError
+from radprm.exports.common import (
+    ExportSummary,
+    apply_first_bad,
+    check_after_first_bad,
+    check_out,
+    items_with_steps,
+    with_progress,
+    quarantine_path,
+    tmp_path_for,
+    write_jsonl_atomic,
+)
+from radprm.quarantine import QuarantineSink
+from radprm.schemas.records import Item
+from radprm.shards.reader import read_items
+
+CHARS_PER_TOKEN = 4
+"""Fallback estimate when no tokenizer is given (English BPE tokenizers average about 4 chars/token)."""
+
+
+def build_prompt(item: Item, *, include_report: bool = True) -> str:
+    """The prompt a PRM sees for an item: report text, question, options."""
+    parts = []
+    if include_report:
+        parts.append(f"Report:\n{item.report_text}")
+    question = f"Question: {item.question}"
+    if item.options:
+        question += "\nOptions: " + ", ".join(item.options)
+    parts.append(question)
+    return "\n\n".join(parts)
+
+
+class TokenCounter:
+    """Counts tokens with a local HF `tokenizer.json`, or estimates them from characters.
+
+    Args:
+        tokenizer: path of a `tokenizer.json` or of a folder containing one; None estimates.
+
+    Raises:
+        InputError: the path does not exist, holds no tokenizer.json, or `tokenizers` is missing.
+    """
+
+    def __init__(self, tokenizer: str | Path | None = None) -> None:
+        self._tok = None
+        self.description = f"estimated at {CHARS_PER_TOKEN} characters per token (no --tokenizer given)"
+        if tokenizer is None:
+            return
+        path = Path(tokenizer).expanduser()
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        if not path.is_file():
+            raise InputError(
+                "no tokenizer.json here",
+                path=path,
+                field="tokenizer",
+                hint="pass a local HF model folder, e.g. ~/.cache/radprm/models/<model>; nothing is downloaded",
+            )
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise InputError("the tokenizers package is missing", hint="pip install tokenizers") from exc
+        try:
+            self._tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception for a malformed file
+            raise InputError(f"cannot load tokenizer: {exc}", path=path, field="tokenizer") from exc
+        self.description = f"counted with {path}"
+
+    def count(self, texts: list[str]) -> list[int]:
+        """Token counts of texts (no special tokens added)."""
+        if self._tok is None:
+            return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
+        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+
+def dropped_labels(prompt_tokens: int, step_tokens: list[int], max_length: int) -> int:
+    """How many step labels fall past `max_length` (a label sits on its step's last token)."""
+    position = prompt_tokens
+    dropped = 0
+    for n in step_tokens:
+        position += n
+        if position > max_length:
+            dropped += 1
+    return dropped
+
+
+def trl_rows(
+    items: Any,
+    summary: ExportSummary,
+    *,
+    include_report: bool = True,
+    after_first_bad: str = "keep",
+    max_length: int | None = None,
+    counter: TokenCounter | None = None,
+    step_separator: str = "\n",
+) -> Iterator[dict[str, Any]]:
+    """Turn items into TRL rows, counting steps, convention effects and truncated labels into `summary`."""
+    truncated = truncated_items = 0
+    for item in items_with_steps(items, summary, stage="export_trl"):
+        texts, labels, _ = apply_first_bad(item.steps, after_first_bad)
+        prompt = build_prompt(item, include_report=include_report)
+        summary.items += 1
+        summary.steps += len(texts)
+        summary.steps_dropped += len(item.steps) - len(texts)
+        summary.labels_changed += sum(1 for s, lab in zip(item.steps, labels, strict=False) if s.label != lab)
+        if max_length is not None and counter is not None:
+            counts = counter.count([prompt] + [t + step_separator for t in texts])
+            lost = dropped_labels(counts[0], counts[1:], max_length)
+            truncated += lost
+            truncated_items += 1 if lost else 0
+        yield {"item_id": item.item_id, "prompt": prompt, "completions": texts, "labels": labels}
+    summary.extra["truncated_labels"] = truncated
+    summary.extra["truncated_items"] = truncated_items
+
+
+def export_trl(
+    directory: str | Path,
+    out: str | Path,
+    *,
+    max_length: int | None = None,
+    tokenizer: str | Path | None = None,
+    after_first_bad: str = "keep",
+    include_report: bool = True,
+    step_separator: str = "\n",
+    progress: bool = False,
+) -> ExportSummary:
+    """Export a shard directory for TRL's PRMTrainer (stepwise supervision).
+
+    Args:
+        directory: shard directory.
+        out: output file, `.jsonl` or `.parquet`.
+        max_length: PRMTrainer's max_length; when given, count (and warn about) labels truncation drops.
+        tokenizer: local `tokenizer.json` or model folder for exact token counts; None estimates.
+        after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        include_report: put the report text in the prompt (the labels are judged against it).
+        step_separator: PRMTrainer's `step_separator` (counted after each step).
+        progress: show a progress bar with ETA on stderr.
+
+    Returns:
+        An `ExportSummary`; `extra["truncated_labels"]` holds the truncation count.
+
+    Raises:
+        InputError: bad output suffix, unknown convention, bad max_length or tokenizer path.
+        ShardError: the directory is not a readable shard directory.
+    """
+    out = check_out(out, (".jsonl", ".parquet"))
+    check_after_first_bad(after_first_bad)
+    if max_length is not None and max_length < 1:
+        raise InputError("must be a positive number of tokens", field="max_length")
+    counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
+    qpath = quarantine_path(out)
+    qpath.unlink(missing_ok=True)
+    summary = ExportSummary(format="trl", out=out, quarantine=QuarantineSink(qpath))
+    rows = trl_rows(
+        with_progress(read_items(directory), directory, "export trl", progress),
+        summary,
+        include_report=include_report,
+        after_first_bad=after_first_bad,
+        max_length=max_length,
+        counter=counter,
+        step_separator=step_separator,
+    )
+    try:
+        if out.suffix.lower() == ".jsonl":
+            write_jsonl_atomic(out, rows)
+        else:
+            _write_parquet(out, rows)
+    finally:
+        summary.quarantine.close()
+    if max_length is not None and counter is not None:
+        lost, n_items = summary.extra["truncated_labels"], summary.extra["truncated_items"]
+        state = "WARNING: " if lost else ""
+        summary.notes.append(
+            f"{state}max_length {max_length}: truncation would drop {lost} step labels in {n_items} items "
+            f"(tokens {counter.description})"
+        )
+    return summary
+
+
+def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000) -> None:
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            pa.field("item_id", pa.string(), nullable=False),
+            pa.field("prompt", pa.string(), nullable=False),
+            pa.field("completions", pa.list_(pa.string()), nullable=False),
+            pa.field("labels", pa.list_(pa.bool_()), nullable=False),
+        ]
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_for(out)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            buffer: list[dict[str, Any]] = []
+            for row in rows:
+                buffer.append(row)
+                if len(buffer) >= batch:
+                    writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
+                    buffer.clear()
+            writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

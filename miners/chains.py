@@ -1,0 +1,214 @@
+"""Reasoning chains from the LLM: ChestX-Reasoner's plan -> analysis -> refine, or CXRTrek-style stages.
+
+Like curator's LLM stage, each call is two hooks around the client: `messages` (prompt template +
+question + report) and the response model (bounded JSON schema, answer narrowed to the question's
+options). A chain needs every one of its calls to succeed; the first failure ends it with that call's
+error code, raw text and prompt, so the job can quarantine the item and move on.
+
+Modes:
+
+* ``reasoner``: three calls. `plan` plans from the report and question; `analysis` follows the plan
+  using only what the report states (unmentioned findings are normal); `refine` prunes the steps to one
+  claim each and gives the answer.
+* ``staged``: one call whose steps are tagged with a CXRTrek stage (view, findings, attributes,
+  relations, comparison, diagnosis); stored as ``"Stage: text"``.
+
+Every call's cache key carries the prompt's id@version:sha and the rollout index, so editing one prompt
+file re-issues only the calls built from it, and rollouts of one question never share an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from radprm.errors import InputError
+from radprm.miners.client import CallResult, LLMClient, SamplingParams
+from radprm.prompts.registry import PromptRegistry, PromptTemplate
+from radprm.schemas.llm import LLMResponse, with_answer_options
+from radprm.schemas.records import PromptRef, Question, Report
+
+MODES = {"reasoner": ("plan", "analysis", "refine"), "staged": ("staged",)}
+_SEED_MOD = 2**31 - 1
+
+
+@dataclass
+class ChainOutcome:
+    """What mining one chain produced: steps and answer, or the failure that stopped it.
+
+    Attributes:
+        ok: Every call succeeded and the chain has at least one step.
+        plan: Plan lines (reasoner mode).
+        steps: Final steps (refined, or ``"Stage: text"`` in staged mode).
+        stages: Stage of each step (staged mode), else empty.
+        model_answer: The model's answer, a subset of the question's options.
+        calls: Results of the calls made, in order.
+        error_code: Reason code of the failing call (client error code or `empty_chain`).
+        error_detail: Its detail.
+        failed_prompt: Label (`id@vN:sha`) of the prompt whose call failed.
+        raw_text: The failing call's raw model text, for the quarantine payload.
+    """
+
+    ok: bool
+    plan: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    model_answer: list[str] = field(default_factory=list)
+    calls: list[CallResult] = field(default_factory=list)
+    error_code: str | None = None
+    error_detail: str | None = None
+    failed_prompt: str | None = None
+    raw_text: str | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens over the calls (cached calls count what they cost when first made)."""
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens over the calls."""
+        return sum(c.completion_tokens for c in self.calls)
+
+
+def rollout_sampling(sampling: SamplingParams, rollout: int) -> SamplingParams:
+    """Sampling for rollout `rollout`: the base seed plus the rollout index (None stays None)."""
+    if sampling.seed is None:
+        return sampling
+    return sampling.with_seed((sampling.seed + rollout) % _SEED_MOD)
+
+
+@lru_cache(maxsize=4096)
+def _narrowed(model: type[LLMResponse], options: tuple[str, ...], multi: bool) -> type[LLMResponse]:
+    # One class per option set: the client memoises schemas per class, so reuse keeps that bounded.
+    return with_answer_options(model, list(options), multi=multi)
+
+
+# Small models copy the list markers they are shown ("1.", "-", "Step 2:"); a marker is not part of a step.
+_MARKER = re.compile(r"^\s*(?:(?:step\s*)?\d{1,2}\s*[.):-](?=\s|$)\s*|[-*\u2022]\s+)+", re.I)
+
+
+def clean_step(text: str) -> str:
+    """A step without leading list markers and surrounding blanks ("2. Heart is normal." -> "Heart is normal.")."""
+    return _MARKER.sub("", text).strip()
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+class ChainMiner:
+    """Builds the messages of each call, sends them through the client and assembles the chain.
+
+    Args:
+        client: The job's LLM client (with its request cache).
+        prompts: Registry to take the mode's prompt templates from (latest versions).
+        mode: ``reasoner`` or ``staged``.
+
+    Raises:
+        InputError: unknown mode.
+        PromptError: a prompt the mode needs is missing or malformed.
+    """
+
+    def __init__(self, client: LLMClient, prompts: PromptRegistry, *, mode: str = "reasoner") -> None:
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}", field="mode", hint=f"choose from {', '.join(MODES)}")
+        self.client = client
+        self.mode = mode
+        self.templates: dict[str, PromptTemplate] = {name: prompts.get(name) for name in MODES[mode]}
+
+    @property
+    def prompt_refs(self) -> list[PromptRef]:
+        """Refs (id, version, sha) of the prompts this miner uses, in call order."""
+        return [t.ref for t in self.templates.values()]
+
+    @property
+    def prompt_labels(self) -> list[str]:
+        """`id@vN:sha` of each prompt, in call order (part of the item id)."""
+        return [f"{t.id}@v{t.version}:{t.sha}" for t in self.templates.values()]
+
+    def response_model(self, name: str, question: Question) -> type[LLMResponse]:
+        """The response model of prompt `name` for `question` (answer narrowed to its options)."""
+        model = self.templates[name].response_model
+        if question.options and "answer" in model.model_fields:
+            return _narrowed(model, tuple(question.options), question.task == "multi_label")
+        return model
+
+    def messages(self, name: str, question: Question, report: Report, **more: str) -> list[dict[str, str]]:
+        """Render prompt `name` for a question about a report (plus `plan` / `steps` when needed)."""
+        values: dict[str, Any] = {
+            "report": report.text,
+            "question": question.question,
+            "options": ", ".join(question.options),
+            **more,
+        }
+        return self.templates[name].render(**values)
+
+    async def _call(
+        self, name: str, question: Question, report: Report, sampling: SamplingParams, rollout: int, **more: str
+    ) -> tuple[CallResult, type[LLMResponse]]:
+        tpl = self.templates[name]
+        messages = self.messages(name, question, report, **more)
+        model = self.response_model(name, question)
+        key = self.client.key_for(messages, model, sampling, extra={"prompt": tpl.label, "rollout": rollout})
+        result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
+        return result, model
+
+    async def mine(self, question: Question, report: Report, sampling: SamplingParams, rollout: int = 0) -> ChainOutcome:
+        """Run the mode's calls for one question and rollout.
+
+        Args:
+            question: The question (its answer is never shown to the model).
+            report: The report it is about.
+            sampling: Base sampling; the rollout's seed is derived from it.
+            rollout: Rollout index (0-based).
+
+        Returns:
+            A `ChainOutcome`; `ok` False carries the failing call's error code and raw text.
+        """
+        sampling = rollout_sampling(sampling, rollout)
+        out = ChainOutcome(ok=False)
+        if self.mode == "staged":
+            res, _ = await self._call("staged", question, report, sampling, rollout)
+            if not self._record(out, "staged", res):
+                return out
+            for step in res.parsed.steps:  # type: ignore[union-attr]
+                text = clean_step(step.text)
+                if text:
+                    out.stages.append(step.stage)
+                    out.steps.append(f"{step.stage.capitalize()}: {text}")
+            out.model_answer = list(res.parsed.answer)  # type: ignore[union-attr]
+        else:
+            res, _ = await self._call("plan", question, report, sampling, rollout)
+            if not self._record(out, "plan", res):
+                return out
+            out.plan = [c for c in (clean_step(p) for p in res.parsed.plan) if c]  # type: ignore[union-attr]
+            res, _ = await self._call("analysis", question, report, sampling, rollout, plan=_bullets(out.plan))
+            if not self._record(out, "analysis", res):
+                return out
+            draft = [c for c in (clean_step(s) for s in res.parsed.steps) if c]  # type: ignore[union-attr]
+            res, _ = await self._call("refine", question, report, sampling, rollout, steps=_bullets(draft))
+            if not self._record(out, "refine", res):
+                return out
+            out.steps = [clean_step(s) for s in res.parsed.steps]  # type: ignore[union-attr]
+            out.model_answer = list(dict.fromkeys(res.parsed.answer))  # type: ignore[union-attr]
+        out.steps = [s for s in out.steps if s]
+        if not out.steps:
+            out.error_code, out.error_detail = "empty_chain", "the model returned only blank steps"
+            out.raw_text = out.calls[-1].raw_text
+            out.failed_prompt = self.templates[MODES[self.mode][-1]].label
+            return out
+        out.ok = True
+        return out
+
+    def _record(self, out: ChainOutcome, name: str, res: CallResult) -> bool:
+        out.calls.append(res)
+        if res.ok and res.parsed is not None:
+            return True
+        out.error_code = res.error_code or "bad_response"
+        out.error_detail = res.error_detail
+        out.failed_prompt = self.templates[name].label
+        out.raw_text = res.raw_text
+        return False

@@ -1,0 +1,246 @@
+"""`qa()`: run the SQL pack and the GE suites over a shard directory and write the QA report.
+
+Outputs, inside the shard directory: `qa/report.md` and `qa/report.html` (or the one `out` file),
+`qa/qa.json` (machine-readable results), `qa/gx_docs/` (Great Expectations Data Docs) and a refreshed
+dataset card `README.md`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radprm.errors import InputError
+from radprm.qa.checks import CheckResult, run_checks
+from radprm.shards.manifest import atomic_write_text, utc_now
+
+SHOWN_ROWS = 20
+"""Rows of each check shown in the report and the terminal (counts always cover all rows)."""
+
+
+@dataclass
+class QAReport:
+    """Everything `qa()` found and wrote."""
+
+    directory: Path
+    checks: list[CheckResult]
+    expectations: Any = None  # ExpectationsReport, when run
+    written: list[Path] = field(default_factory=list)
+    created_at: str = field(default_factory=utc_now)
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        """Checks that warn."""
+        return [c for c in self.checks if c.status == "warn"]
+
+    @property
+    def expectations_failed(self) -> bool:
+        """True when the GE suites ran and at least one expectation failed."""
+        return self.expectations is not None and not self.expectations.success
+
+    def summary(self) -> str:
+        """A few lines: check counts by status, GE result, files written."""
+        counts = {s: sum(1 for c in self.checks if c.status == s) for s in ("ok", "warn", "skip")}
+        lines = [f"QA checks: {counts['ok']} ok, {counts['warn']} warn, {counts['skip']} skipped"]
+        if self.warnings:
+            lines.append("warnings: " + ", ".join(f"{c.check.name} ({c.warnings})" for c in self.warnings))
+        if self.expectations is not None:
+            lines.append(self.expectations.summary())
+            lines += [f"  {o}" for o in self.expectations.failures]
+        lines += [f"wrote {p}" for p in self.written]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form written to `qa/qa.json`."""
+        exp = self.expectations
+        return {
+            "directory": str(self.directory),
+            "created_at": self.created_at,
+            "checks": [c.to_dict() for c in self.checks],
+            "expectations": None
+            if exp is None
+            else {
+                "success": exp.success,
+                "suite_versions": exp.suite_versions,
+                "rows": exp.rows,
+                "chunks": exp.chunks,
+                "failures": [str(o) for o in exp.failures],
+                "docs_index": str(exp.docs_index) if exp.docs_index else None,
+            },
+        }
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    text = "" if value is None else str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _shown(result: CheckResult) -> tuple[list[str], list[list[str]]]:
+    """Columns without `warn` and rows as text; rows that warn first when the check warns."""
+    keep = [i for i, c in enumerate(result.columns) if c != "warn"]
+    rows = result.rows
+    if "warn" in result.columns:
+        w = result.columns.index("warn")
+        rows = sorted(rows, key=lambda r: not r[w])
+    return [result.columns[i] for i in keep], [[_cell(r[i]) for i in keep] for r in rows[:SHOWN_ROWS]]
+
+
+def render_markdown(report: QAReport) -> str:
+    """The QA report as Markdown."""
+    out = [f"# QA report: {report.directory}", "", f"Generated {report.created_at}.", "", "| check | status | rows | warn rows |", "|---|---|---|---|"]
+    for c in report.checks:
+        out.append(f"| [{c.check.name}](#{c.check.name}) | {c.status} | {c.total_rows} | {c.warnings} |")
+    if report.expectations is not None:
+        out += ["", f"**{report.expectations.summary()}**"]
+        out += [f"- {o}" for o in report.expectations.failures]
+    for c in report.checks:
+        out += ["", f"## {c.check.name}", "", f"**{c.check.title}** (v{c.check.version}): {c.check.what}", ""]
+        out += [f"Threshold: {c.check.threshold}", ""]
+        if c.skipped:
+            out.append(f"Skipped: {c.skipped}")
+            continue
+        columns, rows = _shown(c)
+        if not rows:
+            out.append("No rows.")
+            continue
+        out.append("| " + " | ".join(columns) + " |")
+        out.append("|" + "---|" * len(columns))
+        out += ["| " + " | ".join(v.replace("|", "\\|").replace("\n", " ") for v in r) + " |" for r in rows]
+        if c.total_rows > len(rows):
+            out.append(f"\n{len(rows)} of {c.total_rows} rows shown (all rows: `radprm qa --out` JSON in qa/qa.json, or `radprm sql`).")
+    return "\n".join(out) + "\n"
+
+
+def render_html(report: QAReport) -> str:
+    """The QA report as a self-contained HTML page."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>QA report: {esc(str(report.directory))}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
+        ".warn{background:#fde2e1}.ok{background:#e3f6e3}.skip{background:#eee}</style></head><body>",
+        f"<h1>QA report: {esc(str(report.directory))}</h1><p>Generated {esc(report.created_at)}.</p>",
+        "<table><tr><th>check</th><th>status</th><th>rows</th><th>warn rows</th></tr>",
+    ]
+    for c in report.checks:
+        parts.append(
+            f"<tr class='{c.status}'><td><a href='#{c.check.name}'>{c.check.name}</a></td><td>{c.status}</td>"
+            f"<td>{c.total_rows}</td><td>{c.warnings}</td></tr>"
+        )
+    parts.append("</table>")
+    if report.expectations is not None:
+        exp = report.expectations
+        docs = f" <a href='gx_docs/index.html'>Data Docs</a>" if exp.docs_index else ""
+        parts.append(f"<p class='{'ok' if exp.success else 'warn'}'>{esc(exp.summary())}{docs}</p>")
+        parts += [f"<li>{esc(str(o))}</li>" for o in exp.failures]
+    for c in report.checks:
+        parts.append(f"<h2 id='{c.check.name}'>{esc(c.check.name)}</h2>")
+        parts.append(f"<p><b>{esc(c.check.title)}</b> (v{c.check.version}): {esc(c.check.what)}<br>")
+        parts.append(f"Threshold: {esc(c.check.threshold)}</p>")
+        if c.skipped:
+            parts.append(f"<p>Skipped: {esc(c.skipped)}</p>")
+            continue
+        columns, rows = _shown(c)
+        if not rows:
+            parts.append("<p>No rows.</p>")
+            continue
+        parts.append("<table><tr>" + "".join(f"<th>{esc(col)}</th>" for col in columns) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+        if c.total_rows > len(rows):
+            parts.append(f"<p>{len(rows)} of {c.total_rows} rows shown.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def qa(
+    directory: str | Path,
+    *,
+    out: str | Path | None = None,
+    near_dup_threshold: float = 90,
+    reports: str | Path | None = None,
+    quarantine: str | Path | None = None,
+    expectations: bool = True,
+    card: bool = True,
+    progress: Any = None,
+) -> QAReport:
+    """Run the QA pack and the GE suites over a shard directory; write the report, JSON, docs and card.
+
+    Args:
+        directory: shard directory.
+        out: report file (`.md` or `.html`); default both `qa/report.md` and `qa/report.html` in the directory.
+        near_dup_threshold: rapidfuzz ratio (0-100) for near-duplicate chains.
+        reports: input reports for `reports_without_items` (see `run_checks`).
+        quarantine: the run's quarantine JSONL (see `run_checks`).
+        expectations: run the Great Expectations suites and build Data Docs.
+        card: rewrite the dataset card `README.md`.
+        progress: optional callable `progress(step_name)`.
+
+    Returns:
+        The `QAReport`.
+
+    Raises:
+        InputError: `out` has another suffix than .md / .html, or a bad reports input.
+        ShardError: the directory is not a readable shard directory.
+    """
+    directory = Path(directory)
+    if out is not None and Path(out).suffix.lower() not in (".md", ".html", ".htm"):
+        raise InputError("report must end in .md or .html", path=out, field="out")
+    if not 0 <= near_dup_threshold <= 100:
+        raise InputError("must be between 0 and 100", field="near_dup_threshold")
+    checks = run_checks(
+        directory, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine, progress=progress
+    )
+    report = QAReport(directory=directory, checks=checks)
+    if expectations:
+        from radprm.qa.expectations import run_expectations
+
+        if progress is not None:
+            progress("great_expectations")
+        report.expectations = run_expectations(directory)
+    qa_dir = directory / "qa"
+    qa_dir.mkdir(exist_ok=True)
+    targets = [Path(out)] if out is not None else [qa_dir / "report.md", qa_dir / "report.html"]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        render = render_markdown if target.suffix.lower() == ".md" else render_html
+        atomic_write_text(target, render(report))
+        report.written.append(target)
+    atomic_write_text(qa_dir / "qa.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    report.written.append(qa_dir / "qa.json")
+    if card:
+        from radprm.shards.card import write_card
+
+        report.written.append(write_card(directory))
+    return report
+
+
+def rich_tables(report: QAReport) -> list[Any]:
+    """One rich Table per check (first rows), for the terminal."""
+    from rich.table import Table
+
+    tables = []
+    for c in report.checks:
+        style = {"ok": "green", "warn": "red", "skip": "dim"}[c.status]
+        title = f"[{style}]{c.check.name}: {c.status}[/] - {c.check.title}"
+        if c.skipped:
+            table = Table(title=title)
+            table.add_column("skipped")
+            table.add_row(c.skipped)
+        else:
+            columns, rows = _shown(c)
+            table = Table(title=title, caption=f"{min(len(rows), c.total_rows)} of {c.total_rows} rows")
+            for col in columns:
+                table.add_column(col, overflow="fold", max_width=60)
+            for r in rows:
+                table.add_row(*r)
+        tables.append(table)
+    return tables

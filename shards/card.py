@@ -1,0 +1,140 @@
+"""The dataset card: `README.md` written into a shard directory (HF-style YAML header + Markdown).
+
+Written by `ShardWriter.close()` and again by `radprm qa` (so it reflects the latest shards). The YAML
+header names the data files, so `datasets.load_dataset("<dir>")` works without arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from radprm import __version__
+from radprm.shards.manifest import atomic_write_text, load_manifest
+
+CARD_NAME = "README.md"
+
+LICENCE_TEXT = """\
+## Source data and licence
+
+The reports come from the Indiana University chest X-ray collection (Open-i), distributed under
+**CC BY-NC-ND 4.0**: non-commercial use only, with attribution, no derivatives distributed outside the
+licence terms. Check the licence before sharing this dataset. Please cite:
+
+> Demner-Fushman D, Kohli MD, Rosenman MB, et al. Preparing a collection of radiology examinations for
+> distribution and retrieval. *J Am Med Inform Assoc.* 2016;23(2):304-310.
+"""
+
+
+def _table(headers: list[str], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def card_text(directory: str | Path) -> str:
+    """Render the dataset card of a shard directory (counts, balance, provenance, licence, how to load)."""
+    from radprm.shards.reader import connect
+
+    directory = Path(directory)
+    manifest = load_manifest(directory)
+    con = connect(directory)
+    n_items, n_reports = con.execute("SELECT count(*), count(DISTINCT report_id) FROM items").fetchall()[0]
+    n_steps = con.execute("SELECT count(*) FROM steps").fetchall()[0][0]
+    by_task = con.execute(
+        "SELECT task, count(*), round(avg(CASE WHEN first_bad_step = -1 THEN 1 ELSE 0 END), 3) "
+        "FROM items GROUP BY task ORDER BY task"
+    ).fetchall()
+    answers = con.execute(
+        "SELECT task, a, count(*) FROM (SELECT task, unnest(answer) AS a FROM items) GROUP BY ALL ORDER BY 1, 3 DESC"
+    ).fetchall()
+    step_labels = con.execute(
+        "SELECT label, verdict, count(*), round(count(*) / sum(count(*)) OVER (), 3) FROM steps "
+        "GROUP BY ALL ORDER BY 1 DESC, 3 DESC"
+    ).fetchall()
+    models = con.execute("SELECT model, count(*) FROM items GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    prompts = con.execute(
+        "SELECT p.name, p.version, p.sha, count(*) FROM (SELECT unnest(prompts) AS p FROM items) "
+        "GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+    versions = con.execute(
+        "SELECT radprm_version, rules_version, count(*) FROM items GROUP BY ALL ORDER BY 3 DESC"
+    ).fetchall()
+    con.close()
+    shard_glob = f"{manifest.data_dir}/shard-*.parquet"
+    name = directory.resolve().name
+    parts = [
+        "---",
+        "license: cc-by-nc-nd-4.0",
+        "language: [en]",
+        "tags: [radiology, process-reward, chest-x-ray, radprm]",
+        "configs:",
+        "- config_name: default",
+        f'  data_files: "{shard_glob}"',
+        "---",
+        f"# {name}: radprm process-reward data",
+        "",
+        f"Reasoning chains over radiology reports, one row per question with step-level labels, written by "
+        f"radprm {__version__} (shard schema version {manifest.schema_version}). "
+        f"Integrity: `radprm verify {directory}`; QA: `radprm qa {directory}`.",
+        "",
+        "## Counts",
+        "",
+        _table(
+            ["items", "reports", "steps", "shards", "duplicates skipped at write"],
+            [(n_items, n_reports, n_steps, len(manifest.shards), manifest.duplicates_skipped)],
+        ),
+        "",
+        "## Items per task (share of chains with no bad step)",
+        "",
+        _table(["task", "items", "all-good share"], by_task),
+        "",
+        "## Answer balance per task",
+        "",
+        _table(["task", "answer", "items"], answers),
+        "",
+        "## Step labels",
+        "",
+        _table(["label (good)", "verdict", "steps", "share"], step_labels),
+        "",
+        "## Provenance",
+        "",
+        _table(["model", "items"], models),
+        "",
+        _table(["prompt", "version", "sha256", "items"], prompts),
+        "",
+        _table(["radprm version", "rules version", "items"], versions),
+        "",
+        "Writer sessions (run meta as given to the writer):",
+        "",
+    ]
+    for k, run in enumerate(manifest.runs):
+        shards = sum(1 for s in manifest.shards if s.run == k)
+        parts.append(f"- run {k}, opened {run.opened_at}, {shards} shard(s):")
+        meta = json.dumps(run.meta, indent=2, sort_keys=True, default=str)
+        parts += ["", "  ```json", *("  " + line for line in meta.splitlines()), "  ```", ""]
+    parts += [
+        "",
+        "## How to load",
+        "",
+        "```python",
+        "import pandas as pd, polars as pl, duckdb, datasets",
+        f'df = pd.read_parquet("{directory}/{manifest.data_dir}")',
+        f'lf = pl.scan_parquet("{directory}/{shard_glob}")',
+        f"duckdb.sql(\"SELECT * FROM '{directory}/{shard_glob}'\")",
+        f'ds = datasets.load_dataset("{directory}", split="train")  # uses this card\'s data_files',
+        f'ds = datasets.load_dataset("parquet", data_files="{directory}/{shard_glob}", split="train")',
+        "```",
+        "",
+        "Exports for training: `radprm export trl`, `radprm export prm800k`, `radprm export chestx-reasoner`.",
+        "",
+        LICENCE_TEXT,
+    ]
+    return "\n".join(parts)
+
+
+def write_card(directory: str | Path) -> Path:
+    """Write (atomically) the dataset card `README.md` into a shard directory; returns its path."""
+    path = Path(directory) / CARD_NAME
+    atomic_write_text(path, card_text(directory))
+    return path

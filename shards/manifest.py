@@ -1,0 +1,174 @@
+"""`manifest.json`: the list of committed shards of a directory, with their checksums and run meta.
+
+A shard exists for readers only once it is in the manifest. The manifest is rewritten atomically
+(temp file, fsync, rename, fsync of the directory) after each shard's own atomic rename, so after a
+crash it either lists a shard whose file is complete or does not list it at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from radprm.errors import ShardError
+from radprm.schemas.shards import SCHEMA_VERSION
+
+MANIFEST_NAME = "manifest.json"
+DATA_DIR = "data"
+"""Shards live in `<dir>/data/` so that `pd.read_parquet("<dir>/data")` and `pyarrow.dataset` see only
+Parquet files (README.md, manifest.json and qa/ sit one level up; temp files start with a dot)."""
+MANIFEST_FORMAT = "radprm-shards"
+MANIFEST_VERSION = 1
+SHARD_PREFIX = "shard-"
+SHARD_SUFFIX = ".parquet"
+TEMP_SUFFIX = ".tmp"
+
+
+def utc_now() -> str:
+    """Current time as ISO-8601 UTC with seconds precision, e.g. `2026-11-23T18:00:00Z`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shard_name(index: int) -> str:
+    """File name of shard number `index`, e.g. `shard-00007.parquet`."""
+    return f"{SHARD_PREFIX}{index:05d}{SHARD_SUFFIX}"
+
+
+def shard_index(name: str) -> int | None:
+    """Number of a shard file name, or None when the name is not a shard name."""
+    if not (name.startswith(SHARD_PREFIX) and name.endswith(SHARD_SUFFIX)):
+        return None
+    digits = name[len(SHARD_PREFIX) : -len(SHARD_SUFFIX)]
+    return int(digits) if digits.isdigit() else None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShardEntry(_Model):
+    """One committed shard as recorded in the manifest."""
+
+    name: str
+    rows: int
+    bytes: int
+    sha256: str
+    min_item_id: str | None = None
+    max_item_id: str | None = None
+    schema_version: str
+    created_at: str
+    run: int = Field(0, description="Index into `Manifest.runs` of the writer session that wrote it.")
+    recovered: bool = Field(False, description="True when adopted on resume after a crash before the manifest update.")
+
+
+class RunEntry(_Model):
+    """One writer session over the directory, with the run meta it was given."""
+
+    opened_at: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Manifest(_Model):
+    """The whole manifest: format tag, schema version, writer sessions, shards and counters."""
+
+    format: str = MANIFEST_FORMAT
+    manifest_version: int = MANIFEST_VERSION
+    schema_version: str = SCHEMA_VERSION
+    data_dir: str = DATA_DIR
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    runs: list[RunEntry] = Field(default_factory=list)
+    shards: list[ShardEntry] = Field(default_factory=list)
+    rows: int = 0
+    duplicates_skipped: int = 0
+
+    @property
+    def run_meta(self) -> dict[str, Any]:
+        """Meta of the latest writer session (empty when there is none)."""
+        return self.runs[-1].meta if self.runs else {}
+
+    def shard_path(self, directory: str | Path, name: str) -> Path:
+        """Full path of a shard file of this manifest's directory."""
+        return Path(directory) / self.data_dir / name
+
+    def next_index(self) -> int:
+        """Number for the next shard: one past the highest number in the manifest."""
+        indexes = [i for i in (shard_index(s.name) for s in self.shards) if i is not None]
+        return max(indexes, default=-1) + 1
+
+
+def manifest_path(directory: str | Path) -> Path:
+    """Path of the manifest of a shard directory."""
+    return Path(directory) / MANIFEST_NAME
+
+
+def load_manifest(directory: str | Path) -> Manifest:
+    """Read and validate `manifest.json` of a shard directory.
+
+    Raises:
+        ShardError: when the manifest is missing, not JSON, or not a radprm manifest.
+    """
+    path = manifest_path(directory)
+    if not path.is_file():
+        raise ShardError(
+            "no manifest.json: not a radprm shard directory", path=Path(directory), hint="write shards with ShardWriter"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShardError(f"unreadable manifest: {exc}", path=path) from exc
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise ShardError(f"not a radprm manifest (format must be '{MANIFEST_FORMAT}')", path=path, field="format")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ShardError(f"invalid manifest: {first['msg']}", path=path, field=field) from exc
+
+
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory so that a rename inside it survives a power loss (no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically: temp file in the same folder, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def save_manifest(directory: str | Path, manifest: Manifest) -> None:
+    """Write the manifest atomically, refreshing `updated_at` and the total row count."""
+    manifest.updated_at = utc_now()
+    manifest.rows = sum(s.rows for s in manifest.shards)
+    atomic_write_text(manifest_path(directory), manifest.model_dump_json(indent=2) + "\n")
+
+
+def sha256_file(path: Path, chunk: int = 4 * 2**20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

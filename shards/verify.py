@@ -1,0 +1,174 @@
+"""Check a shard directory against its manifest: files, sizes, checksums, row counts, schema, duplicates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from radprm.errors import ShardError
+from radprm.schemas.shards import ITEM_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.shards.manifest import (
+    MANIFEST_NAME,
+    SHARD_SUFFIX,
+    TEMP_SUFFIX,
+    load_manifest,
+    sha256_file,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One inconsistency found by `verify`.
+
+    Attributes:
+        kind: short code: missing, extra, size, sha256, rows, schema_version, schema, unreadable,
+            duplicate_item_id, item_id_range, manifest, stale_temp.
+        path: the file concerned (or the directory).
+        message: what is wrong, for humans.
+    """
+
+    kind: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.kind}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """Result of `verify`: problems (empty when the directory is consistent) and what was checked."""
+
+    directory: Path
+    shards: int = 0
+    rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line: OK or the number of problems, with shard and row counts."""
+        state = "OK" if self.ok else f"{len(self.problems)} problem(s)"
+        return f"{self.directory}: {state} ({self.shards} shards, {self.rows} rows checked)"
+
+
+def verify(
+    directory: str | Path, *, check_sha: bool = True, check_duplicates: bool = True, max_listed: int = 50
+) -> VerifyReport:
+    """Check every shard of a directory against the manifest and for duplicate item ids.
+
+    Args:
+        directory: shard directory.
+        check_sha: recompute sha256 of each shard (reads every byte).
+        check_duplicates: read all item ids and report any id stored more than once.
+        max_listed: duplicated ids listed one per line at most; the rest are counted in one line.
+
+    Returns:
+        A `VerifyReport`; `report.ok` is False when anything is wrong (problems listed one per line).
+    """
+    directory = Path(directory)
+    report = VerifyReport(directory=directory)
+    try:
+        manifest = load_manifest(directory)
+    except ShardError as exc:
+        report.problems.append(Problem("manifest", str(directory / MANIFEST_NAME), exc.message))
+        return report
+    if manifest.schema_version != SCHEMA_VERSION:
+        report.problems.append(
+            Problem(
+                "schema_version",
+                str(directory / MANIFEST_NAME),
+                f"manifest schema version {manifest.schema_version}, this radprm reads {SCHEMA_VERSION}",
+            )
+        )
+    listed = {s.name for s in manifest.shards}
+    data_dir = directory / manifest.data_dir
+    for path in sorted(data_dir.iterdir()) if data_dir.is_dir() else []:
+        if path.name.endswith(TEMP_SUFFIX) and path.name.startswith("."):
+            report.problems.append(
+                Problem("stale_temp", str(path), "temp file of an interrupted write (removed by the next writer)")
+            )
+        elif not path.name.startswith((".", "_")) and path.name not in listed:
+            # Readers that glob the data folder (pandas, pyarrow.dataset) would pick any such file up.
+            report.problems.append(Problem("extra", str(path), "file in the data folder not listed in the manifest"))
+    for path in sorted(directory.glob(f"*{SHARD_SUFFIX}")):
+        report.problems.append(Problem("extra", str(path), "Parquet file outside the data folder"))
+    owners: dict[str, str] = {}
+    duplicates: Counter[str] = Counter()
+    expected_schema = ITEM_SCHEMA.remove_metadata()
+    for entry in manifest.shards:
+        path = data_dir / entry.name
+        report.shards += 1
+        if not path.is_file():
+            report.problems.append(Problem("missing", str(path), "listed in the manifest but absent"))
+            continue
+        size = path.stat().st_size
+        if size != entry.bytes:
+            report.problems.append(Problem("size", str(path), f"{size} bytes, manifest says {entry.bytes}"))
+        if check_sha:
+            digest = sha256_file(path)
+            if digest != entry.sha256:
+                report.problems.append(
+                    Problem("sha256", str(path), f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")
+                )
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several types for a broken footer
+            report.problems.append(Problem("unreadable", str(path), f"not readable as Parquet: {exc}"))
+            continue
+        rows = parquet.metadata.num_rows
+        report.rows += rows
+        if rows != entry.rows:
+            report.problems.append(Problem("rows", str(path), f"{rows} rows, manifest says {entry.rows}"))
+        schema = parquet.schema_arrow
+        version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
+        if version != entry.schema_version or version != manifest.schema_version:
+            report.problems.append(
+                Problem(
+                    "schema_version",
+                    str(path),
+                    f"file says '{version}', manifest says '{entry.schema_version}'",
+                )
+            )
+        if not schema.remove_metadata().equals(expected_schema):
+            report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
+            continue
+        if check_duplicates:
+            try:
+                ids = parquet.read(columns=["item_id"]).column("item_id").to_pylist()
+            except Exception as exc:
+                report.problems.append(Problem("unreadable", str(path), f"cannot read item_id: {exc}"))
+                continue
+            if ids and (min(ids) != entry.min_item_id or max(ids) != entry.max_item_id):
+                report.problems.append(
+                    Problem("item_id_range", str(path), "item_id range differs from the manifest")
+                )
+            for item_id in ids:
+                if item_id in owners:
+                    duplicates[item_id] += 1
+                else:
+                    owners[item_id] = entry.name
+    listed_dups = sorted(duplicates.items())
+    for item_id, extra in listed_dups[:max_listed]:
+        report.problems.append(
+            Problem(
+                "duplicate_item_id",
+                str(directory),
+                f"item_id {item_id} stored {extra + 1} times (first in {owners[item_id]})",
+            )
+        )
+    if len(listed_dups) > max_listed:
+        report.problems.append(
+            Problem("duplicate_item_id", str(directory), f"... and {len(listed_dups) - max_listed} more duplicated ids")
+        )
+    if manifest.rows != sum(s.rows for s in manifest.shards):
+        report.problems.append(
+            Problem("rows", str(directory / MANIFEST_NAME), "total row count differs from the sum over shards")
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Test doubles: a local fake OpenAI-compatible server (`fakes.openai_server`)."""

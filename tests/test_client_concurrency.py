@@ -1,0 +1,76 @@
+"""LLMClient keeps at most `concurrency` requests in flight (observed by the server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer, status
+from pydantic import BaseModel
+
+from radprm.errors import InputError
+from radprm.miners.client import LLMClient, SamplingParams
+
+
+class Answer(BaseModel):
+    answer: str
+
+
+def gather_calls(server: FakeOpenAIServer, n: int, **kw):
+    async def go():
+        async with LLMClient(server.base_url, "smollm2", **kw) as client:
+            coros = [
+                client.complete_json([{"role": "user", "content": f"q{i}"}], Answer, sampling=SamplingParams(seed=i))
+                for i in range(n)
+            ]
+            return await asyncio.gather(*coros), client.metrics
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_client_concurrency_bound_is_respected(concurrency):
+    with FakeOpenAIServer(latency=0.1) as server:
+        results, metrics = gather_calls(server, 9, concurrency=concurrency)
+        assert all(r.ok for r in results)
+        assert server.chat_count == 9
+        # the bound is reached (the calls were really concurrent) but never exceeded
+        assert server.max_in_flight == concurrency
+        assert metrics.requests == 9
+
+
+def test_client_backoff_wait_releases_the_slot():
+    """A call sleeping before its retry must not block the other calls."""
+    gate = asyncio.Event
+
+    with FakeOpenAIServer() as server:
+        server.enqueue(status(503))
+        order: list[str] = []
+
+        async def go():
+            released = gate()
+
+            async def slow_sleep(_: float) -> None:
+                order.append("backoff")
+                await released.wait()
+
+            async with LLMClient(server.base_url, "smollm2", concurrency=1, sleep=slow_sleep) as client:
+                first = asyncio.create_task(
+                    client.complete_json([{"role": "user", "content": "a"}], Answer, sampling=SamplingParams())
+                )
+                while not order:
+                    await asyncio.sleep(0.01)
+                # with one slot, this call can only finish if the waiting retry gave its slot back
+                second = await client.complete_json([{"role": "user", "content": "b"}], Answer, sampling=SamplingParams())
+                order.append("second done")
+                released.set()
+                return await first, second
+
+        first, second = asyncio.run(go())
+        assert first.ok and first.attempts == 2 and second.ok
+        assert order == ["backoff", "second done"]
+
+
+def test_client_concurrency_must_be_positive():
+    with pytest.raises(InputError, match="concurrency 0"):
+        LLMClient("http://127.0.0.1:1/v1", "m", concurrency=0)

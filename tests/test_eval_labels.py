@@ -1,0 +1,109 @@
+"""`radprm eval labels` and `radprm.evaluation.labels` on tiny fixtures with hand-computed scores.
+
+Fixture arithmetic (reports a-d are scored; e is only predicted, f only in gold):
+  Atelectasis: tp=a, fp=b, fn=c -> P=R=F1=0.5
+  Effusion:    tp=a,c           -> P=R=F1=1
+  Nodule:      tp=c, fn=b (pred -1 is not positive) -> P=1, R=0.5, F1=2/3
+  micro: tp=4 fp=1 fn=2 -> P=0.8, R=2/3, F1=8/11
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from radprm.cli import app
+from radprm.errors import InputError
+from radprm.evaluation.labels import evaluate_labels
+
+runner = CliRunner()
+
+
+def test_eval_labels_per_label_and_micro_macro(fixtures):
+    result = evaluate_labels(fixtures / "labels_pred.csv", fixtures / "labels_gold.csv")
+    by = {s.label: s for s in result.labels}
+    assert list(by) == ["Atelectasis", "Effusion", "Nodule"]  # 'normal' is gold-only: not scored
+    assert (by["Atelectasis"].tp, by["Atelectasis"].fp, by["Atelectasis"].fn) == (1, 1, 1)
+    assert by["Atelectasis"].f1 == pytest.approx(0.5)
+    assert by["Effusion"].precision == by["Effusion"].recall == by["Effusion"].f1 == pytest.approx(1.0)
+    assert by["Nodule"].precision == pytest.approx(1.0)
+    assert by["Nodule"].recall == pytest.approx(0.5)
+    assert by["Nodule"].f1 == pytest.approx(2 / 3)
+    micro = result.micro
+    assert (micro.tp, micro.fp, micro.fn) == (4, 1, 2)
+    assert micro.precision == pytest.approx(0.8)
+    assert micro.recall == pytest.approx(2 / 3)
+    assert micro.f1 == pytest.approx(8 / 11)
+    assert result.macro["f1"] == pytest.approx((0.5 + 1 + 2 / 3) / 3)
+    assert result.macro["precision"] == pytest.approx((0.5 + 1 + 1) / 3)
+
+
+def test_eval_labels_reports_rows_missing_on_either_side(fixtures):
+    result = evaluate_labels(fixtures / "labels_pred.csv", fixtures / "labels_gold.csv")
+    assert result.n_scored == 4
+    assert result.missing_in_pred == ["f"]
+    assert result.missing_in_gold == ["e"]
+
+
+def test_eval_labels_subset_of_labels(fixtures):
+    result = evaluate_labels(fixtures / "labels_pred.csv", fixtures / "labels_gold.csv", labels=["Nodule"])
+    assert [s.label for s in result.labels] == ["Nodule"]
+    assert result.micro.f1 == pytest.approx(2 / 3)
+
+
+def test_eval_labels_unknown_label_names_file_and_label(fixtures):
+    with pytest.raises(InputError) as err:
+        evaluate_labels(fixtures / "labels_pred.csv", fixtures / "labels_gold.csv", labels=["Hernia"])
+    assert err.value.field == "Hernia"
+    assert "labels_pred.csv" in str(err.value)
+
+
+def test_eval_labels_bad_value_names_file_row_field(fixtures):
+    with pytest.raises(InputError) as err:
+        evaluate_labels(fixtures / "labels_pred_bad_value.csv", fixtures / "labels_gold.csv")
+    assert err.value.row == 2
+    assert err.value.field == "Atelectasis"
+    assert "labels_pred_bad_value.csv row 2, field 'Atelectasis'" in str(err.value)
+
+
+def test_eval_labels_undefined_scores_are_none(tmp_path):
+    pred = tmp_path / "p.csv"
+    gold = tmp_path / "g.csv"
+    pred.write_text("report_id,Hernia\nx,0\n")
+    gold.write_text("uid,Hernia\nx,0\n")
+    score = evaluate_labels(pred, gold).labels[0]
+    assert score.precision is None and score.recall is None and score.f1 is None
+
+
+def test_cli_eval_labels_table(fixtures):
+    result = runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["label", "tp", "fp", "fn", "support", "P", "R", "F1"]
+    micro = next(line for line in lines if line.startswith("micro"))
+    assert micro.split() == ["micro", "4", "1", "2", "6", "0.800", "0.667", "0.727"]
+    assert "missing in predictions: 1 (f)" in result.output
+    assert "missing in gold: 1 (e)" in result.output
+
+
+def test_cli_eval_labels_json(fixtures):
+    result = runner.invoke(
+        app, ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["micro"]["f1"] == pytest.approx(8 / 11)
+    assert data["missing_in_pred"] == {"count": 1, "ids": ["f"]}
+    assert [row["label"] for row in data["labels"]] == ["Atelectasis", "Effusion", "Nodule"]
+
+
+def test_cli_eval_labels_bad_value_is_one_error_line(fixtures):
+    result = runner.invoke(
+        app, ["eval", "labels", str(fixtures / "labels_pred_bad_value.csv"), str(fixtures / "labels_gold.csv")]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: ")
+    assert "row 2, field 'Atelectasis'" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,123 @@
+"""Alignment rules of the step validator, on claims built by hand (no extractor needed)."""
+
+import json
+
+import pytest
+
+from radprm.errors import RuleFileError
+from radprm.validators.align import (
+    Claim,
+    judge_claim,
+    load_rules,
+    location_compatible,
+    normal_statement_claims,
+    parse_rules,
+    severity_compatible,
+)
+
+
+def rc(obs, assertion="positive", **kw):
+    return Claim(obs, assertion, sentence=kw.pop("sentence", f"{obs} sentence."), **kw)
+
+
+def test_negated_report_finding_contradicts_positive_step():
+    j = judge_claim(rc("pneumothorax"), [rc("pneumothorax", "negative", sentence="There is no pneumothorax.")])
+    assert (j.verdict, j.reasons) == ("contradicted", ["negation_conflict"])
+    assert j.evidence[0].sentence == "There is no pneumothorax."
+
+
+def test_positive_report_finding_contradicts_negative_step():
+    j = judge_claim(rc("cardiomegaly", "negative"), [rc("cardiomegaly", severity="borderline")])
+    assert j.reasons == ["negation_conflict"]
+
+
+def test_unmentioned_finding_negated_is_supported_by_omission():
+    j = judge_claim(rc("pneumothorax", "negative"), [rc("cardiomegaly")])
+    assert j.verdict == "supported" and j.reasons == ["unmentioned_assumed_normal"] and not j.evidence
+
+
+def test_unmentioned_finding_asserted_is_not_in_report():
+    j = judge_claim(rc("fracture"), [rc("cardiomegaly")])
+    assert (j.verdict, j.reasons) == ("unsupported", ["finding_not_in_report"])
+
+
+def test_laterality_swap_is_a_conflict_but_bilateral_covers_each_side():
+    report = [rc("pleural_effusion", laterality="right", severity="small")]
+    assert judge_claim(rc("pleural_effusion", laterality="left"), report).reasons == ["laterality_conflict"]
+    assert judge_claim(rc("pleural_effusion", laterality="right"), report).verdict == "supported"
+    bilateral = [rc("pleural_effusion", laterality="bilateral")]
+    assert judge_claim(rc("pleural_effusion", laterality="left"), bilateral).verdict == "supported"
+    assert judge_claim(rc("pleural_effusion", laterality="bilateral"), report).reasons == ["laterality_conflict"]
+
+
+def test_severity_scale_groups_and_conflicts():
+    assert severity_compatible("mild", "small")
+    assert severity_compatible("mild to moderate", "moderate")
+    assert not severity_compatible("small", "large")
+    j = judge_claim(rc("cardiomegaly", severity="severe"), [rc("cardiomegaly", severity="mild")])
+    assert j.reasons == ["severity_conflict"] and j.verdict == "contradicted"
+
+
+def test_severity_added_to_an_ungraded_finding_is_unsupported():
+    report = [rc("pleural_effusion", laterality="right", sentence="Right pleural effusion.")]
+    j = judge_claim(rc("pleural_effusion", laterality="right", severity="large"), report)
+    assert (j.verdict, j.reasons) == ("unsupported", ["severity_not_in_report"])
+
+
+def test_location_regions_and_fuzzy_phrasing():
+    assert not location_compatible("right lower lobe", "right upper lobe")
+    assert location_compatible("right lower lobe", "right base")
+    assert location_compatible("lower lobe of the right lung", "right lower lobe")
+    j = judge_claim(rc("opacity", location="left upper lobe"), [rc("opacity", location="left lower lobe")])
+    assert j.reasons == ["location_conflict"]
+
+
+def test_best_matching_mention_wins_when_report_has_several():
+    report = [rc("opacity", location="right upper lobe"), rc("opacity", location="left lower lobe")]
+    assert judge_claim(rc("opacity", location="left base"), report).verdict == "supported"
+
+
+def test_uncertain_report_finding_overstated_or_dismissed():
+    report = [rc("pneumonia", "uncertain", sentence="Possible early pneumonia.")]
+    assert judge_claim(rc("pneumonia"), report).reasons == ["uncertainty_overstated"]
+    assert judge_claim(rc("pneumonia", "negative"), report).reasons == ["uncertainty_dismissed"]
+    assert judge_claim(rc("pneumonia", "uncertain"), report).verdict == "supported"
+
+
+def test_hedged_step_on_a_positive_finding_is_kept_with_a_note():
+    j = judge_claim(rc("pneumonia", "uncertain"), [rc("pneumonia")])
+    assert j.verdict == "supported" and j.reasons == ["hedged"]
+
+
+def test_general_step_claim_supported_by_specific_report_finding():
+    assert judge_claim(rc("opacity"), [rc("consolidation")]).verdict == "supported"
+    # the reverse (specific claim from a general finding) is not supported
+    assert judge_claim(rc("pneumonia"), [rc("opacity")]).reasons == ["finding_not_in_report"]
+
+
+def test_negation_with_a_grade_does_not_contradict_another_grade():
+    # "No large effusion" is true when the report has a small one
+    j = judge_claim(rc("pleural_effusion", "negative", severity="large"), [rc("pleural_effusion", severity="small")])
+    assert j.verdict == "supported"
+
+
+def test_normal_statements_imply_negatives_with_offsets():
+    text = "FINDINGS: The lungs are clear. Heart size is normal.\nIMPRESSION: No acute cardiopulmonary abnormality."
+    claims = normal_statement_claims(text)
+    obs = {c.observation for c in claims}
+    assert {"consolidation", "edema", "cardiomegaly", "pneumothorax"} <= obs
+    heart = next(c for c in claims if c.observation == "cardiomegaly")
+    assert text[heart.sentence_start:heart.sentence_end] == "Heart size is normal."
+    assert all(c.assertion == "negative" for c in claims)
+
+
+def test_rules_file_rejects_unknown_keys():
+    data = json.loads(json.dumps({"version": "x", "severity_scale": {}, "location_regions": {},
+                                  "observation_parents": {}, "normal_statements": [], "answer_patterns": [],
+                                  "colour": 1}))
+    with pytest.raises(RuleFileError, match="unknown key"):
+        parse_rules(data)
+
+
+def test_packaged_rules_load_with_a_version():
+    assert load_rules().version

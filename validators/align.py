@@ -1,0 +1,486 @@
+"""Claim-to-finding alignment: turn findings into claims and judge a step claim against the report's.
+
+A *claim* is one statement about one observation (concept id, assertion, laterality, severity,
+location) with its place in the text. Claims come from the findings extractor and from the
+normal-statement rules in `step_rules.json` ("The lungs are clear" negates consolidation, effusion,
+pneumothorax, edema...). `judge_claim` compares a step claim with the report claims of the same
+observation and returns a verdict with reason codes; the rules are documented in validators/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from radprm.errors import RuleFileError
+from radprm.schemas.records import Finding
+
+RULES_FILE = "step_rules.json"
+_RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
+              "normal_statements", "answer_patterns", "negation_qualifiers", "assertion_repairs", "statement_mention",
+              "step_rewrites"}
+_REPAIR_KEYS = {"negated_before", "negated_clause_start", "hedge_words", "hedged_after", "clause_breaks"}
+# A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
+SAME_MENTION_MIN = 85
+# Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
+LOCATION_FUZZ_MIN = 50
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement about one observation, located in the text it was read from."""
+
+    observation: str
+    assertion: str
+    laterality: str = "none"
+    severity: str | None = None
+    location: str | None = None
+    mention: str = ""
+    start: int = 0
+    end: int = 0
+    sentence: str = ""
+    sentence_start: int = 0
+    sentence_end: int = 0
+    historical: bool = False
+    source: str = "extractor"
+    qualifiers: frozenset[str] = frozenset()
+
+
+@dataclass
+class Judgement:
+    """The decision on one step claim: verdict, reason codes and the report claims used as evidence."""
+
+    claim: Claim
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[Claim] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        """True when the claim agrees with the report (supported, possibly by omission)."""
+        return self.verdict == "supported"
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """The parsed `step_rules.json`: severity scale, location regions, normal statements, etc."""
+
+    version: str
+    severity_groups: dict[str, int]
+    location_regions: dict[str, str]
+    parents: dict[str, frozenset[str]]
+    normal_statements: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+    answer_patterns: tuple[re.Pattern[str], ...]
+    qualifiers: frozenset[str]
+    repairs: dict[str, re.Pattern[str]]
+    statement_mention: re.Pattern[str]
+    step_rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+
+def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
+    if not cond:
+        raise RuleFileError(message, path=path, field=field_name)
+
+
+def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
+    """Validate and compile a step-rules mapping.
+
+    Raises:
+        RuleFileError: on unknown keys, missing keys or bad patterns, naming file and key.
+    """
+    _check(isinstance(data, dict), "top level must be an object", path)
+    unknown = set(data) - _RULE_KEYS
+    _check(not unknown, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}", path)
+    missing = _RULE_KEYS - {"source"} - set(data)
+    _check(not missing, f"missing key(s) {sorted(missing)}", path)
+    severity = {w.lower(): int(level) for level, words in data["severity_scale"].items() for w in words}
+    regions = {w.lower(): region for region, words in data["location_regions"].items() for w in words}
+    parents = {obs: frozenset(ps) for obs, ps in data["observation_parents"].items()}
+    normals = []
+    for i, rule in enumerate(data["normal_statements"]):
+        extra = set(rule) - {"pattern", "negates"}
+        _check(not extra, f"rule {i}: unknown key(s) {sorted(extra)}", path, "normal_statements")
+        try:
+            normals.append((re.compile(rule["pattern"], re.I), tuple(rule["negates"])))
+        except (KeyError, re.error) as exc:
+            raise RuleFileError(f"rule {i}: {exc}", path=path, field="normal_statements") from exc
+    try:
+        answers = tuple(re.compile(p, re.I) for p in data["answer_patterns"])
+        repairs = {k: re.compile(v, re.I) for k, v in data["assertion_repairs"].items()}
+        statement = re.compile(data["statement_mention"], re.I)
+        rewrites = tuple((re.compile(r["pattern"], re.I), r["replacement"]) for r in data["step_rewrites"])
+    except re.error as exc:
+        raise RuleFileError(f"bad pattern: {exc}", path=path) from exc
+    _check(set(repairs) == _REPAIR_KEYS, f"assertion_repairs needs exactly {sorted(_REPAIR_KEYS)}", path,
+           "assertion_repairs")
+    return StepRules(str(data["version"]), severity, regions, parents, tuple(normals), answers,
+                     frozenset(w.lower() for w in data["negation_qualifiers"]), repairs, statement, rewrites)
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> StepRules:
+    """Load the packaged `step_rules.json` (cached)."""
+    text = resources.files("radprm.validators").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    return parse_rules(json.loads(text))
+
+
+def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | None = None) -> Claim:
+    """Convert an extractor `Finding` into a `Claim`, repairing its assertion when `text` is given.
+
+    Args:
+        f: the finding (offsets into `text`).
+        text: the analysed text; enables `repair_assertion` and exact sentence slices.
+        rules: step rules (packaged by default).
+    """
+    rules = rules or load_rules()
+    sentence = f.sentence
+    if text is not None and 0 <= f.sentence_start < f.sentence_end <= len(text):
+        sentence = text[f.sentence_start:f.sentence_end]
+    source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
+    claim = Claim(
+        observation=f.observation, assertion=f.assertion, laterality=f.laterality or "none",
+        severity=f.severity, location=f.location, mention=f.mention, start=f.start, end=f.end,
+        sentence=sentence, sentence_start=f.sentence_start, sentence_end=f.sentence_end,
+        historical=f.historical, source=source,
+    )
+    if text is not None:
+        words = _WORD.findall(_clause_before(claim, text, rules).lower())[-3:]
+        claim = replace(claim, qualifiers=frozenset(w for w in words if w in rules.qualifiers))
+        claim = _infer_place(claim, rules)
+    if text is None:
+        return claim
+    assertion = repair_assertion(claim, text, rules)
+    return claim if assertion == claim.assertion else replace(claim, assertion=assertion)
+
+
+_SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
+          "both": "bilateral", "bibasilar": "bilateral", "bibasal": "bilateral", "biapical": "bilateral",
+          "left-sided": "left", "right-sided": "right", "left-side": "left", "right-side": "right"}
+
+
+def _infer_place(claim: Claim, rules: StepRules) -> Claim:
+    """Give a claim the side and lung region its sentence names when the extractor left them empty.
+
+    The extractor attaches laterality/location to the mention's own phrase; in "Patchy opacities in
+    the left lower lobe, compatible with infiltrate" the infiltrate gets neither. A sentence naming a
+    single side (or a single region) lends it to its claims; sentences naming both sides lend nothing.
+    """
+    if claim.source == "normal_statement" or claim.laterality != "none" and claim.location:
+        return claim
+    words = _WORD.findall(claim.sentence.lower())
+    updates: dict[str, Any] = {}
+    if claim.laterality == "none":
+        sides = {_SIDES[w] for w in words if w in _SIDES}
+        if len(sides) == 1:  # two sides in one sentence: which one is this finding's is unknown
+            updates["laterality"] = sides.pop()
+    if not claim.location:
+        regions = {rules.location_regions[w] for w in words if w in rules.location_regions}
+        if len(regions) == 1:
+            updates["location"] = regions.pop()
+    return replace(claim, **updates) if updates else claim
+
+
+def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
+    """Text from the start of the claim's clause to its mention."""
+    pre = text[max(claim.sentence_start, 0):claim.start]
+    parts = rules.repairs["clause_breaks"].split(pre)
+    return parts[-1] if parts else pre
+
+
+def repair_assertion(claim: Claim, text: str, rules: StepRules | None = None) -> str:
+    """Fix known extractor slips: a negation cue right before the mention ("no enlargement of the
+    heart"), a hedge right after it ("Scarring is possible"), and an uncertainty cue inside a
+    negated clause ("No focal consolidation, suspicious opacity or effusion").
+
+    Returns:
+        The repaired assertion (unchanged when no repair applies).
+    """
+    rules = rules or load_rules()
+    clause = _clause_before(claim, text, rules)
+    if claim.assertion == "positive" and rules.repairs["negated_before"].search(clause):
+        return "negative"
+    if claim.assertion == "positive" and 0 <= claim.end <= claim.sentence_end <= len(text) \
+            and rules.repairs["hedged_after"].search(text[claim.end:claim.sentence_end]):
+        return "uncertain"
+    if claim.assertion == "uncertain" and rules.repairs["negated_clause_start"].search(clause) \
+            and not rules.repairs["hedge_words"].search(clause):
+        return "negative"
+    return claim.assertion
+
+
+_SENT_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the sentence of `text` containing [start, end)."""
+    s = 0
+    for m in _SENT_END.finditer(text):
+        if m.end() <= start:
+            s = m.end()
+        elif m.start() >= end:
+            return s, m.start()
+    return s, len(text.rstrip())
+
+
+def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[Claim]:
+    """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
+    rules = rules or load_rules()
+    claims: list[Claim] = []
+    for pattern, negates in rules.normal_statements:
+        for m in pattern.finditer(text):
+            s, e = _sentence_around(text, m.start(), m.end())
+            for obs in negates:
+                claims.append(Claim(obs, "negative", mention=m.group(0), start=m.start(), end=m.end(),
+                                    sentence=text[s:e], sentence_start=s, sentence_end=e,
+                                    source="normal_statement"))
+    return claims
+
+
+def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = None) -> list[Claim]:
+    """Read each claim's grade (and lung regions) from the words just before it and inside its mention.
+
+    The window runs from the end of the previous mention in the same sentence (or the sentence
+    start) to the end of this mention, so in "Large heart with small effusion" the effusion is small.
+    Raw grade words are kept ("small to moderate" -> levels {2, 3}); when there are none the
+    extractor's severity stays.
+    """
+    rules = rules or load_rules()
+    out = []
+    for c in claims:
+        if c.source == "normal_statement" or not (0 <= c.sentence_start <= c.start <= c.end <= len(text)):
+            out.append(c)
+            continue
+        window_start = max([c.sentence_start] + [o.end for o in claims
+                                                  if o.sentence_start == c.sentence_start and o.end <= c.start])
+        window = _clause_tail(text[window_start:c.end], rules)
+        words = _WORD.findall(window.lower())
+        grades = [w for w in words if w in rules.severity_groups]
+        places = [w for w in words if w in rules.location_regions]
+        updates: dict[str, Any] = {}
+        if grades:
+            updates["severity"] = " ".join(grades)
+        if places and not set(places) <= set(_WORD.findall((c.location or "").lower())):
+            # "Right middle and lower lobe opacities": the extractor keeps "lower lobe", the window both
+            updates["location"] = " ".join(places + ([c.location] if c.location else []))
+        out.append(replace(c, **updates) if updates else c)
+    return out
+
+
+def _clause_tail(text: str, rules: StepRules) -> str:
+    parts = rules.repairs["clause_breaks"].split(text)
+    return parts[-1] if parts else text
+
+
+def merge_claims(found: list[Claim], implied: list[Claim]) -> list[Claim]:
+    """Extractor claims plus implied negatives for observations the extractor did not mention."""
+    seen = {c.observation for c in found}
+    out = list(found)
+    for c in implied:
+        if c.observation not in seen:
+            out.append(c)
+            seen.add(c.observation)
+    return out
+
+
+# ---------------------------------------------------------------- attribute comparisons
+
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+
+
+def severity_levels(severity: str | None, rules: StepRules | None = None) -> frozenset[int]:
+    """The scale levels a severity phrase names ("mild to moderate" -> {2, 3}); empty when unknown."""
+    if not severity:
+        return frozenset()
+    rules = rules or load_rules()
+    return frozenset(rules.severity_groups[w] for w in _WORD.findall(severity.lower()) if w in rules.severity_groups)
+
+
+def severity_compatible(a: str | None, b: str | None, rules: StepRules | None = None) -> bool:
+    """False only when both phrases name a grade and the grades are disjoint."""
+    la, lb = severity_levels(a, rules), severity_levels(b, rules)
+    return not la or not lb or bool(la & lb)
+
+
+def location_regions(location: str | None, rules: StepRules | None = None) -> frozenset[str]:
+    """Lung regions (upper/middle/lower) a location phrase names."""
+    if not location:
+        return frozenset()
+    rules = rules or load_rules()
+    return frozenset(rules.location_regions[w] for w in _WORD.findall(location.lower()) if w in rules.location_regions)
+
+
+_SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral(?:ly)?|both|the|of|in|at|within|lung|lungs|zone|zones|lobe|lobes)\b", re.I)
+
+
+def location_compatible(a: str | None, b: str | None, rules: StepRules | None = None) -> bool:
+    """False when two location phrases name different places.
+
+    Region words decide when both phrases have them (base vs apex); otherwise the phrases, stripped
+    of side and filler words, are compared with rapidfuzz so that phrasing variants still match.
+    """
+    if not a or not b:
+        return True
+    ra, rb = location_regions(a, rules), location_regions(b, rules)
+    if ra and rb:
+        return bool(ra & rb)
+    if ra or rb:
+        return True  # one phrase is vaguer ("lung" vs "left base"): not a contradiction
+    sa, sb = _SIDE_WORDS.sub(" ", a.lower()).split(), _SIDE_WORDS.sub(" ", b.lower()).split()
+    if not sa or not sb:
+        return True
+    return fuzz.token_set_ratio(" ".join(sa), " ".join(sb)) >= LOCATION_FUZZ_MIN
+
+
+def laterality_compatible(claim: str, report: str) -> bool:
+    """Whether a step's side agrees with a report finding's side (unstated sides agree with anything)."""
+    if claim == "none" or report == "none" or claim == report:
+        return True
+    # the report's bilateral finding is present on each side; the reverse is an overstatement
+    return report == "bilateral" and claim in ("left", "right")
+
+
+# ---------------------------------------------------------------- judging one claim
+
+
+def _related(claim: Claim, report_claims: list[Claim], rules: StepRules) -> list[Claim]:
+    """Report claims on the same observation, plus (for positive step claims) on a more specific one."""
+    same = [r for r in report_claims if r.observation == claim.observation]
+    if claim.assertion == "negative":
+        return same
+    children = [r for r in report_claims
+                if claim.observation in rules.parents.get(r.observation, ()) and r.assertion != "negative"]
+    return same + children
+
+
+def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
+    faults = []
+    if not laterality_compatible(claim.laterality, r.laterality):
+        faults.append("laterality_conflict")
+    step_levels, report_levels = severity_levels(claim.severity, rules), severity_levels(r.severity, rules)
+    if step_levels and report_levels and not step_levels <= report_levels:
+        # "large to moderate" is not grounded by "small to moderate"
+        faults.append("severity_conflict")
+    elif severity_levels(claim.severity, rules) and not severity_levels(r.severity, rules) \
+            and r.source == "extractor" and not _sentence_has_grade(r.sentence, rules):
+        faults.append("severity_not_in_report")
+    if not location_compatible(claim.location, r.location, rules):
+        faults.append("location_conflict")
+    else:
+        # every region the step names must be one the report names: "right upper and lower lobe"
+        # is not grounded by "right middle and lower lobe"
+        step_regions, report_regions = location_regions(claim.location, rules), location_regions(r.location, rules)
+        if step_regions and report_regions and not step_regions <= report_regions:
+            faults.append("location_conflict")
+    return faults
+
+
+def _sentence_has_grade(sentence: str, rules: StepRules) -> bool:
+    return any(w in rules.severity_groups for w in _WORD.findall(sentence.lower()))
+
+
+def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Claim, list[str]]:
+    """The candidate with the fewest attribute faults (ties: first in the report)."""
+    scored = [(len(f), i, c, f) for i, c in enumerate(candidates) for f in [_attribute_faults(claim, c, rules)]]
+    _, _, best, faults = min(scored, key=lambda t: (t[0], t[1]))
+    return best, faults
+
+
+def _negation_applies(claim: Claim, r: Claim, rules: StepRules) -> bool:
+    """Whether a negated statement and a positive one are about the same place and grade."""
+    return (laterality_compatible(claim.laterality, r.laterality)
+            and laterality_compatible(r.laterality, claim.laterality)
+            and severity_compatible(claim.severity, r.severity, rules)
+            and location_compatible(claim.location, r.location, rules))
+
+
+def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
+    """Candidates that say where (and how much), when the step does and some candidate does.
+
+    An impression line without side ("Findings suggestive of pneumonia") must not vouch for a step
+    that puts the finding on the side the findings section does not.
+    """
+    if claim.laterality != "none":
+        sided = [r for r in candidates if r.laterality != "none"]
+        candidates = sided or candidates
+    if claim.location:
+        located = [r for r in candidates if r.location]
+        candidates = located or candidates
+    if claim.severity and severity_levels(claim.severity):
+        graded = [r for r in candidates if severity_levels(r.severity)]
+        candidates = graded or candidates
+    return candidates
+
+
+def _similar_sentence(a: str, b: str) -> bool:
+    return fuzz.ratio(" ".join(a.lower().split()), " ".join(b.lower().split())) >= SAME_MENTION_MIN
+
+
+def _is_statement(c: Claim) -> bool:
+    return c.source in ("statement", "normal_statement")
+
+
+def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | None = None) -> Judgement:
+    """Judge one step claim against the report's claims; see validators/README.md for the rules.
+
+    Args:
+        claim: a claim read from the step.
+        report_claims: every claim read from the report (offsets into `Report.text`).
+        rules: step rules; the packaged ones by default.
+
+    Returns:
+        A `Judgement` with verdict supported / contradicted / unsupported and reason codes.
+    """
+    rules = rules or load_rules()
+    related = _related(claim, report_claims, rules)
+    pos = [r for r in related if r.assertion == "positive"]
+    unc = [r for r in related if r.assertion == "uncertain"]
+    neg = [r for r in related if r.assertion == "negative"]
+
+    if claim.assertion == "negative":
+        # the report makes the same negative statement (a restated sentence): agreement, whatever else it says
+        same = [r for r in neg if _negation_applies(claim, r, rules) and _similar_sentence(claim.sentence, r.sentence)]
+        if same:
+            return Judgement(claim, "supported", [], same[:1])
+        if _is_statement(claim) and any(_is_statement(r) for r in neg):
+            return Judgement(claim, "supported", [], [next(r for r in neg if _is_statement(r))])
+
+        def applies(r: Claim) -> bool:
+            # "No focal consolidation" says nothing against a patchy one: a qualified negation only
+            # conflicts with a finding described with the same qualifier
+            if claim.qualifiers and not claim.qualifiers & set(_WORD.findall(r.sentence.lower())):
+                return False
+            return _negation_applies(claim, r, rules)
+
+        hits = [r for r in pos if applies(r)]
+        if hits:
+            return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
+        hits = [r for r in unc if applies(r)]
+        if hits:
+            return Judgement(claim, "contradicted", ["uncertainty_dismissed"], hits[:1])
+        if neg:
+            return Judgement(claim, "supported", [], [_best(claim, neg, rules)[0]])
+        if pos or unc:  # mentioned, but elsewhere or otherwise qualified ("no focal" vs "patchy")
+            return Judgement(claim, "supported", [], [])
+        return Judgement(claim, "supported", ["unmentioned_assumed_normal"], [])
+
+    affirmed = _placed(claim, pos + unc)
+    if affirmed:
+        best, faults = _best(claim, affirmed, rules)
+        if faults:
+            verdict = "unsupported" if faults == ["severity_not_in_report"] else "contradicted"
+            return Judgement(claim, verdict, faults, [best])
+        if claim.assertion == "positive" and best.assertion == "uncertain" and not any(
+                not _attribute_faults(claim, p, rules) for p in pos):
+            return Judgement(claim, "unsupported", ["uncertainty_overstated"], [best])
+        notes = ["hedged"] if claim.assertion == "uncertain" and best.assertion == "positive" else []
+        return Judgement(claim, "supported", notes, [best])
+    hits = [r for r in neg if _negation_applies(claim, r, rules)]
+    if hits:
+        return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
+    return Judgement(claim, "unsupported", ["finding_not_in_report"], [])

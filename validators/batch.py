@@ -1,0 +1,241 @@
+"""Validate a whole CHAINS file against a reports input and write step and chain tables.
+
+This is the API behind `radprm validate`. The chains file is read twice: a first pass collects the
+report ids it needs (so only those reports are kept in memory), the second validates. Each report's
+findings are extracted once however many chains refer to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from radprm.errors import InputError
+from radprm.quarantine import QuarantineSink
+from radprm.schemas.records import Report
+from radprm.tables import table_format, write_table
+from radprm.validators.align import Claim
+from radprm.validators.chains_io import iter_raw_rows, read_chains
+from radprm.validators.steps import StepValidator
+
+EVIDENCE_TYPE = pa.struct([pa.field("text", pa.string()), pa.field("start", pa.int32()), pa.field("end", pa.int32())])
+
+STEP_SCHEMA = pa.schema(
+    [
+        pa.field("chain_id", pa.string(), nullable=False),
+        pa.field("step_index", pa.int32(), nullable=False),
+        pa.field("step", pa.string(), nullable=False),
+        pa.field("label", pa.bool_(), nullable=False),
+        pa.field("verdict", pa.string(), nullable=False),
+        pa.field("reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("evidence", pa.list_(EVIDENCE_TYPE), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),
+    ],
+    metadata={b"radprm.schema": b"step_result", b"radprm.schema_version": b"1"},
+)
+"""One row per validated step (`StepResult`), columns in this order."""
+
+CHAIN_SCHEMA = pa.schema(
+    [
+        pa.field("chain_id", pa.string(), nullable=False),
+        pa.field("completeness", pa.float64()),
+        pa.field("factuality", pa.float64()),
+        pa.field("effectiveness", pa.float64()),
+        pa.field("first_bad_step", pa.int32(), nullable=False),
+        pa.field("n_steps", pa.int32(), nullable=False),
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("answer_reward", pa.float64()),
+    ],
+    metadata={b"radprm.schema": b"chain_scores", b"radprm.schema_version": b"1"},
+)
+"""One row per validated chain (`ChainScores` plus report_id and answer_reward)."""
+
+
+@dataclass
+class ValidateSummary:
+    """What `validate_file` did: counts by label, verdict and reason, quarantine, timing."""
+
+    chains_path: Path
+    out: Path
+    chains_out: Path | None
+    chains: int = 0
+    steps: int = 0
+    good: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    reports_read: int = 0
+    seconds: float = 0.0
+    quarantine: QuarantineSink | None = None
+    rules_version: str = ""
+
+    def render(self) -> str:
+        """Multi-line summary for the terminal."""
+        rate = self.steps / self.seconds if self.seconds else 0.0
+        lines = [
+            f"validated {self.steps} steps in {self.chains} chains ({self.reports_read} reports used) "
+            f"in {self.seconds:.1f}s ({rate:.0f} steps/s), step rules v{self.rules_version}",
+            f"labels: good={self.good} bad={self.steps - self.good}",
+            "verdicts: " + ", ".join(f"{k}={v}" for k, v in self.verdicts.most_common()),
+        ]
+        if self.reasons:
+            lines.append("reasons: " + ", ".join(f"{k}={v}" for k, v in self.reasons.most_common()))
+        lines.append(f"steps -> {self.out}")
+        if self.chains_out:
+            lines.append(f"chains -> {self.chains_out}")
+        if self.quarantine is not None:
+            lines.append(self.quarantine.summary())
+        return "\n".join(lines)
+
+
+def needed_report_ids(chains_path: str | Path) -> tuple[set[str], int]:
+    """Report ids referenced by a CHAINS file and its number of rows (first, cheap pass)."""
+    ids: set[str] = set()
+    rows = 0
+    for _, row in iter_raw_rows(chains_path):
+        rows += 1
+        if isinstance(row, dict) and row.get("report_id") is not None:
+            ids.add(str(row["report_id"]))
+    return ids, rows
+
+
+class _WantedOnly(QuarantineSink):
+    """Forwards to `sink` only the report rows a chain refers to (or whose id is unknown).
+
+    A reports file may hold thousands of rows no chain uses; their problems are not this run's.
+    """
+
+    def __init__(self, sink: QuarantineSink, wanted: set[str]) -> None:
+        super().__init__(None, keep=0)
+        self.sink, self.wanted = sink, wanted
+
+    def add(self, record: Any = None, **fields: Any) -> Any:
+        """Count every record; pass on those about a wanted (or unidentifiable) report."""
+        record_id = record.record_id if record is not None else fields.get("record_id")
+        if record_id is None or str(record_id) in self.wanted:
+            return self.sink.add(record, **fields)
+        return super().add(record, **fields)
+
+
+def load_reports(
+    reports_path: str | Path, wanted: set[str], quarantine: QuarantineSink, **reader_options: Any
+) -> dict[str, Report]:
+    """Read reports, keeping only those whose id is in `wanted`."""
+    from radprm.readers import read_reports
+
+    stream = read_reports(reports_path, quarantine=_WantedOnly(quarantine, wanted), **reader_options)
+    return {r.report_id: r for r in stream.with_progress(f"reading {Path(reports_path).name}")
+            if r.report_id in wanted}
+
+
+def validate_file(
+    chains_path: str | Path,
+    reports_path: str | Path,
+    out: str | Path,
+    *,
+    chains_out: str | Path | None = None,
+    quarantine: str | Path | None = None,
+    strict: bool = False,
+    validator: StepValidator | None = None,
+    progress: bool | None = None,
+    **reader_options: Any,
+) -> ValidateSummary:
+    """Validate every chain of a CHAINS file and write one row per step (and per chain).
+
+    Args:
+        chains_path: CHAINS file (.jsonl or .parquet) with chain_id, report_id, steps.
+        reports_path: reports in any format `radprm.readers.read_reports` accepts.
+        out: step table (.parquet, .jsonl or .csv), columns as `STEP_SCHEMA`.
+        chains_out: optional chain table, columns as `CHAIN_SCHEMA`.
+        quarantine: JSONL file for bad chain and report rows; default `<out>.quarantine.jsonl`.
+        strict: raise (after writing) when any row was quarantined.
+        validator: a StepValidator to reuse (one is built otherwise).
+        progress: show a progress bar on stderr (None: only on a terminal).
+        **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
+
+    Returns:
+        The ValidateSummary.
+
+    Raises:
+        InputError: file-level problems; every chain quarantined; or, with `strict`, any quarantine.
+    """
+    chains_path, out = Path(chains_path), Path(out)
+    table_format(out)
+    if chains_out is not None:
+        chains_out = Path(chains_out)
+        table_format(chains_out)
+    qpath = Path(quarantine) if quarantine is not None else out.with_name(out.name + ".quarantine.jsonl")
+    if qpath.resolve() in {out.resolve(), *(p.resolve() for p in [chains_out] if p)}:
+        raise InputError("the quarantine file would overwrite an output", path=qpath, hint="change --quarantine")
+    start = time.perf_counter()
+    wanted, n_rows = needed_report_ids(chains_path)
+    qpath.unlink(missing_ok=True)
+    validator = validator or StepValidator()
+    summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version)
+    chain_rows: list[dict[str, Any]] = []
+    with QuarantineSink(qpath) as sink:
+        summary.quarantine = sink
+        reports = load_reports(reports_path, wanted, sink, **reader_options)
+        summary.reports_read = len(reports)
+        steps = _validate_rows(chains_path, reports, validator, sink, summary, chain_rows, n_rows, progress)
+        write_table(steps, out, schema=STEP_SCHEMA)
+        if chains_out is not None:
+            write_table(chain_rows, chains_out, schema=CHAIN_SCHEMA)
+    summary.seconds = time.perf_counter() - start
+    if summary.chains == 0 and sink.total:
+        first = sink.records[0]
+        raise InputError(f"no chain could be validated; {sink.summary()}; first: {first.reason_code}: {first.detail}",
+                         path=chains_path, row=first.source_row, field=first.field)
+    if strict and sink.total:
+        raise InputError(f"{sink.total} row(s) quarantined and --strict is set; {sink.summary()}", path=chains_path)
+    return summary
+
+
+def _validate_rows(
+    chains_path: Path,
+    reports: dict[str, Report],
+    validator: StepValidator,
+    sink: QuarantineSink,
+    summary: ValidateSummary,
+    chain_rows: list[dict[str, Any]],
+    n_rows: int,
+    progress: bool | None,
+) -> Iterator[dict[str, Any]]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    show = console.is_terminal if progress is None else progress
+    claims_cache: dict[str, list[Claim]] = {}
+    with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=not show) as bar:
+        task = bar.add_task("validate", total=n_rows)
+        for row in read_chains(chains_path, quarantine=sink):
+            bar.advance(task)
+            chain = row.chain
+            report = reports.get(chain.report_id)
+            if report is None:
+                sink.add(stage="validate", reason_code="unknown_report_id", source_path=row.source_path,
+                         source_row=row.source_row, field="report_id", record_id=chain.chain_id,
+                         detail=f"report_id {chain.report_id!r} is not among the reports read",
+                         payload=chain.model_dump_json())
+                continue
+            claims = claims_cache.get(report.report_id)
+            if claims is None:
+                claims = claims_cache[report.report_id] = validator.report_claims(report)
+            result = validator.validate_claims(chain, report, claims)
+            summary.chains += 1
+            for s in result.steps:
+                summary.steps += 1
+                summary.good += s.label
+                summary.verdicts[s.verdict] += 1
+                summary.reasons.update(s.reasons)
+                yield s.model_dump()
+            chain_rows.append({**result.scores.model_dump(), "report_id": chain.report_id,
+                               "answer_reward": result.answer_reward})
+        bar.update(task, completed=n_rows)

@@ -1,0 +1,346 @@
+"""Turn medspaCy docs into `Finding` rows: one per mention, with assertion, laterality, severity, location.
+
+Two kinds of target come out of the lexicon:
+
+* observations ("pleural effusion", "atelectasis"): one Finding each, whose assertion comes from the
+  ConText modifiers around it (negated -> negative, possible -> uncertain, else positive);
+* organ statements ("heart size", "the lungs", "no acute cardiopulmonary abnormality"): they yield
+  Findings only when qualified. "The lungs are clear" or "heart size is normal" state the absence of
+  the observations the statement's `normal_implies` lists (negative rows); "the heart is enlarged"
+  asserts its `abnormal_implies` (cardiomegaly). An unqualified organ mention yields nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from spacy.tokens import Doc, Span
+
+from radprm.schemas.records import Finding, Report
+from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_rules
+from radprm.validators.findings.nlp import SENTENCE_COMPONENT, build_nlp
+
+_BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
+_STOP_WORDS = {"with", "without", "but", "however", "and", "or", "versus", "vs", "than", "which", "that", "no", "not", "to", "suggest", "suggesting", "represent", "representing", "likely", "consistent", "compatible", "from", "since", "there", "is", "are", "was", "were", "has", "have"}
+# Words a statement region may pass through ("the heart is mildly enlarged").
+_STATEMENT_PASS = {"is", "are", "was", "were", "has", "have", "appears", "appear", "remains", "remain", "again", "now", "be", "been", "and"}
+_PRE_LIMIT = 6
+_POST_LIMIT = 8
+
+
+def _words_regex(words: Iterable[str]) -> re.Pattern[str]:
+    alts = sorted({w.lower() for w in words}, key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts) + r")(?![\w-])", re.I)
+
+
+class _Vocab:
+    """Compiled laterality / severity / location matchers from the modifiers rule file."""
+
+    def __init__(self, modifiers: dict) -> None:
+        self.laterality = [(value, _words_regex(words)) for value, words in modifiers["laterality"].items()]
+        self.severity_words: dict[str, str] = {}
+        for value, words in modifiers["severity"].items():
+            for word in words:
+                self.severity_words[re.sub(r"\s+", " ", word.lower())] = value
+        self.severity = _words_regex(self.severity_words)
+        loc = modifiers["location"]
+        side = "|".join(sorted((re.escape(s) for s in loc.get("sides", [])), key=len, reverse=True))
+        qual = "|".join(sorted((re.escape(s) for s in loc.get("qualifiers", [])), key=len, reverse=True))
+        head = "|".join(sorted((re.escape(s).replace(r"\ ", r"\s+") for s in loc["heads"]), key=len, reverse=True))
+        pieces = []
+        if side:
+            pieces.append(rf"(?:(?:{side})\s+)?")
+        if qual:
+            pieces.append(rf"(?:(?:{qual})\s+)*")
+        self.location = re.compile(r"(?<![\w-])" + "".join(pieces) + rf"(?:{head})(?:\s+(?:{head}))*(?![\w-])", re.I)
+        self.lateral_words = {w.lower() for words in modifiers["laterality"].values() for w in words if " " not in w}
+
+    def find_laterality(self, text: str, last: bool) -> str | None:
+        hits = []
+        for value, rx in self.laterality:
+            hits.extend((m.start(), m.end(), value) for m in rx.finditer(text))
+        if not hits:
+            return None
+        values = {h[2] for h in hits}
+        if "bilateral" in values or {"left", "right"} <= values:
+            # "left and right", "bibasilar", or both sides named in the same clause
+            if "bilateral" in values or len(hits) > 1:
+                return "bilateral"
+        hits.sort()
+        return hits[-1][2] if last else hits[0][2]
+
+    def find_severity(self, text: str, last: bool) -> str | None:
+        hits = list(self.severity.finditer(text))
+        if not hits:
+            return None
+        word = (hits[-1] if last else hits[0]).group(0).lower()
+        return self.severity_words.get(re.sub(r"\s+", " ", word))
+
+
+def _clause_bounds(doc: Doc, span: Span, sent: Span, target_tokens: set[int], statement: bool) -> tuple[int, int]:
+    """Token range [lo, hi) around `span` that belongs to it: stop at punctuation, other targets, stop words."""
+    lo = span.start
+    i = span.start - 1
+    while i >= sent.start and span.start - i <= _PRE_LIMIT:
+        tok = doc[i]
+        low = tok.lower_
+        if i in target_tokens or tok.text in _BOUNDARY_PUNCT or tok.is_space:
+            break
+        if low in _STOP_WORDS:
+            # keep "left and right" together
+            if low in ("and", "or") and i - 1 >= sent.start and doc[i - 1].lower_ in ("left", "right"):
+                i -= 1
+                continue
+            break
+        lo = i
+        i -= 1
+    hi = span.end
+    i = span.end
+    while i < sent.end and i - span.end < _POST_LIMIT:
+        tok = doc[i]
+        low = tok.lower_
+        if i in target_tokens or tok.text in _BOUNDARY_PUNCT or tok.is_space:
+            break
+        if low in _STOP_WORDS and not (statement and low in _STATEMENT_PASS):
+            if low in ("is", "are", "was", "were", "has", "have") and not statement:
+                # "effusion is small", "opacity is in the right base": keep the predicate
+                i += 1
+                hi = i
+                continue
+            break
+        i += 1
+        hi = i
+    return lo, hi
+
+
+class FindingsExtractor:
+    """Extract findings from report text with the medspaCy pipeline built from the rule files.
+
+    Building the pipeline takes about a second; reuse one extractor for many texts.
+
+    Args:
+        rules: a loaded RuleSet; None loads the packaged rule files.
+        rules_dir: a folder of replacement rule files (ignored when `rules` is given).
+    """
+
+    def __init__(self, rules: RuleSet | None = None, *, rules_dir: str | None = None) -> None:
+        self.rules = rules if rules is not None else load_rules(rules_dir)
+        self.nlp = build_nlp(self.rules)
+        self._vocab = _Vocab(self.rules.modifiers)
+        self._statements = self.rules.statements
+
+    @property
+    def rules_version(self) -> str:
+        """Version + sha256 prefix of the rule set; recorded on every output row."""
+        return self.rules.rules_version
+
+    # -- public API ---------------------------------------------------------------------------
+    def extract_text(self, text: str, report_id: str = "", section: str | None = None) -> list[Finding]:
+        """Extract findings from any text, e.g. one LLM reasoning step.
+
+        Args:
+            text: the text to analyse; offsets in the result index into it.
+            report_id: copied onto every Finding.
+            section: force this section on every Finding (default: from section headers, else 'other').
+
+        Returns:
+            Findings in text order.
+        """
+        return self.doc_findings(self.nlp(text or ""), report_id=report_id, section=section)
+
+    def extract_report(self, report: Report) -> list[Finding]:
+        """Extract findings from `report.text`; offsets index into it, sections come from its headers."""
+        return self.doc_findings(self.nlp(report.text or ""), report_id=report.report_id)
+
+    def extract_many(self, reports: Iterable[Report], batch_size: int = 64) -> Iterator[tuple[Report, list[Finding]]]:
+        """Stream (report, findings) pairs through `nlp.pipe`; memory stays flat for any input length.
+
+        Args:
+            reports: any iterable of Report records (consumed lazily).
+            batch_size: texts per spaCy batch.
+
+        Yields:
+            Each report with its findings, in input order.
+        """
+        pairs = ((report.text or "", report) for report in reports)
+        for doc, report in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+            yield report, self.doc_findings(doc, report_id=report.report_id)
+
+    def assertion_of(self, text: str, start: int, end: int) -> str:
+        """ConText assertion of an arbitrary phrase, e.g. one that is not in the lexicon.
+
+        Args:
+            text: the sentence or passage.
+            start: char offset where the phrase starts.
+            end: char offset where it ends.
+
+        Returns:
+            "positive", "negative" or "uncertain".
+
+        Raises:
+            ValueError: the offsets do not fall on token boundaries of `text`.
+        """
+        doc = self.nlp.make_doc(text)
+        doc = self.nlp.get_pipe(SENTENCE_COMPONENT)(doc)
+        span = doc.char_span(start, end, label="target", alignment_mode="expand")
+        if span is None:
+            raise ValueError(f"no tokens at {start}:{end} in {text!r}")
+        doc.ents = [span]
+        doc = self.nlp.get_pipe("medspacy_context")(doc)
+        return _assertion(doc.ents[0])
+
+    # -- Doc -> rows ------------------------------------------------------------------------------
+    def doc_findings(self, doc: Doc, *, report_id: str = "", section: str | None = None) -> list[Finding]:
+        """Flatten one processed Doc into Finding rows (see the module docstring for the rules)."""
+        findings: list[Finding] = []
+        target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        for ent in doc.ents:
+            statement = self._statements.get(ent.label_)
+            sent = ent.sent
+            lo, hi = _clause_bounds(doc, ent, sent, target_tokens, statement is not None)
+            sec = section or _section_of(ent)
+            if statement is None:
+                findings.append(self._finding(doc, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id))
+                continue
+            state = _closest(ent, ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL"))
+            if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
+                span = _join(doc, ent, state)
+                # "upper limits of normal" is normal by definition yet hints at enlargement: uncertain
+                assertion = "uncertain" if state.category == "UPPER_NORMAL" else _assertion(ent)
+                severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
+                for obs in statement.abnormal_implies:
+                    findings.append(self._finding(doc, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent))
+            elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent._.is_negated):
+                span = _join(doc, ent, state) if state is not None else ent
+                for obs in statement.normal_implies:
+                    findings.append(self._finding(doc, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False))
+        findings.sort(key=lambda f: (f.start, f.end, f.observation))
+        return findings
+
+    def _finding(
+        self,
+        doc: Doc,
+        span: Span,
+        observation: str,
+        assertion: str,
+        lo: int,
+        hi: int,
+        sent: Span,
+        section: str,
+        report_id: str,
+        *,
+        severity: str | None = None,
+        ent: Span | None = None,
+        qualifiers: bool = True,
+    ) -> Finding:
+        ent = ent if ent is not None else span
+        pre = doc[lo : span.start].text
+        post = doc[span.end : hi].text
+        mention = span.text
+        laterality = location = None
+        if qualifiers:
+            v = self._vocab
+            laterality = v.find_laterality(pre, last=True) or v.find_laterality(mention, last=True) or v.find_laterality(post, last=False)
+            if severity is None:
+                severity = v.find_severity(pre, last=True) or v.find_severity(mention, last=True) or v.find_severity(post, last=False)
+            location = _location(v, doc[lo:hi].text)
+        s_start, s_end = _strip(doc.text, sent.start_char, sent.end_char)
+        return Finding(
+            report_id=report_id,
+            observation=observation,
+            mention=mention,
+            assertion=assertion,
+            historical=bool(ent._.is_historical),
+            hypothetical=bool(ent._.is_hypothetical),
+            laterality=laterality or "none",
+            severity=severity,
+            location=location,
+            section=section,
+            sentence=doc.text[s_start:s_end],
+            start=span.start_char,
+            end=span.end_char,
+            sentence_start=s_start,
+            sentence_end=s_end,
+        )
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _location(vocab: _Vocab, text: str) -> str | None:
+    hits = list(vocab.location.finditer(text))
+    if not hits:
+        return None
+    best = max(hits, key=lambda m: len(m.group(0)))
+    return re.sub(r"\s+", " ", best.group(0))
+
+
+def _section_of(ent: Span) -> str:
+    category = ent[0]._.section_category
+    return category if category in SECTION_CATEGORIES else "other"
+
+
+def _distance(ent: Span, modifier) -> int:
+    m_start, m_end = modifier.modifier_span
+    if m_end <= ent.start:
+        return ent.start - m_end
+    return max(0, m_start - ent.end)
+
+
+def _closest(ent: Span, categories: tuple[str, ...]):
+    mods = [m for m in ent._.modifiers if m.category in categories]
+    return min(mods, key=lambda m: _distance(ent, m)) if mods else None
+
+
+def _assertion(ent: Span) -> str:
+    """negative / uncertain / positive; when both cues apply, the nearer one wins ("no definite ...").
+
+    An alternative ("atelectasis or scarring") makes a mention uncertain unless it is negated: in
+    "no effusion or pneumothorax" the "or" joins negated items.
+    """
+    if not ent._.is_negated and not ent._.is_uncertain:
+        return "uncertain" if any(m.category == "ALTERNATIVE" for m in ent._.modifiers) else "positive"
+    if ent._.is_negated and ent._.is_uncertain:
+        mod = _closest(ent, ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE"))
+        return "negative" if mod is not None and mod.category == "NEGATED_EXISTENCE" else "uncertain"
+    if ent._.is_negated:
+        return "negative"
+    if ent._.is_uncertain:
+        return "uncertain"
+    return "positive"
+
+
+def _join(doc: Doc, ent: Span, modifier) -> Span:
+    """The span from a statement to its qualifier ('heart is mildly enlarged'), within the sentence."""
+    m_start, m_end = modifier.modifier_span
+    return doc[min(ent.start, m_start) : max(ent.end, m_end)]
+
+
+@lru_cache(maxsize=1)
+def default_extractor() -> FindingsExtractor:
+    """The shared extractor built from the packaged rules (built on first use)."""
+    return FindingsExtractor()
+
+
+def extract_findings(text_or_report: str | Report, *, report_id: str = "", section: str | None = None) -> list[Finding]:
+    """Extract findings from a text or a Report with the cached default extractor.
+
+    Args:
+        text_or_report: plain text (e.g. an LLM step) or a Report (uses `report.text`).
+        report_id: for plain text, copied onto every Finding.
+        section: for plain text, force this section on every Finding.
+
+    Returns:
+        Findings in text order.
+    """
+    ex = default_extractor()
+    if isinstance(text_or_report, Report):
+        return ex.extract_report(text_or_report)
+    return ex.extract_text(text_or_report, report_id=report_id, section=section)

@@ -1,0 +1,304 @@
+"""The deterministic step validator: label every reasoning step good or bad against its report.
+
+Each step is parsed with the same findings extractor as the report, its claims are aligned to the
+report's claims (`radprm.validators.align`), numbers are checked against the report text, a stated
+final answer is checked against the reference answer, and the step gets a verdict, reason codes,
+evidence sentences (char offsets into `Report.text`) and a score. Rules: validators/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from radprm.schemas.records import Chain, ChainScores, Evidence, Finding, Report, StepResult
+from radprm.validators.align import (
+    Claim,
+    Judgement,
+    StepRules,
+    claim_from_finding,
+    infer_severity,
+    judge_claim,
+    load_rules,
+    location_regions,
+    merge_claims,
+    normal_statement_claims,
+    severity_levels,
+)
+from radprm.validators.reasons import FAULTS
+from radprm.validators.scoring import answer_reward, chain_scores
+
+if TYPE_CHECKING:
+    from radprm.validators.findings import FindingsExtractor
+
+# Score per verdict: a probability-like confidence that the step is good training signal.
+VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsupported": 0.2, "contradicted": 0.0}
+# Supported only because the report is silent ("unmentioned = normal"): slightly less certain.
+OMISSION_SCORE = 0.9
+
+_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):]|[-*\u2022])\s*", re.I)
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
+                     r"|\b([CTL]\d{1,2})\b", re.I)
+_VIEW_COUNT = re.compile(r"\b\d+\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I)
+
+
+_DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
+
+
+def same_length_fixes(text: str) -> str:
+    """Typos that mislead sentence splitting, fixed without moving any offset ('effusion.. Minimal')."""
+    return _DOUBLE_STOP.sub(". ", text)
+
+
+def strip_enumeration(step: str) -> str:
+    """Drop a leading 'Step 2:' / '2.' / '-' marker so that it is not read as a number."""
+    return _ENUM.sub("", step, count=1)
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2')."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        if m.group(2):
+            out.append(m.group(2).upper())
+            continue
+        value = m.group(1).replace(",", ".")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        out.append(value)
+    return out
+
+
+@dataclass
+class StepAnalysis:
+    """Everything the validator decided about one step (StepResult plus the claim judgements)."""
+
+    result: StepResult
+    judgements: list[Judgement] = field(default_factory=list)
+    numbers: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class ChainValidation:
+    """The validation of one chain: step results, chain scores and the answer reward."""
+
+    chain_id: str
+    steps: list[StepResult]
+    scores: ChainScores
+    answer_reward: float | None = None
+    analyses: list[StepAnalysis] = field(default_factory=list, repr=False)
+
+    @property
+    def labels(self) -> list[bool]:
+        """Step labels in order (the TRL stepwise `labels` column)."""
+        return [s.label for s in self.steps]
+
+
+class StepValidator:
+    """Labels reasoning steps against their report. Deterministic, no model calls.
+
+    Args:
+        extractor: a FindingsExtractor to share (building one loads medspaCy); None builds one lazily.
+        rules: step rules; the packaged `step_rules.json` by default.
+    """
+
+    def __init__(self, extractor: FindingsExtractor | None = None, rules: StepRules | None = None) -> None:
+        self._extractor = extractor
+        self.rules = rules or load_rules()
+        self._step_cache: dict[str, list[Claim]] = {}
+
+    @property
+    def extractor(self) -> FindingsExtractor:
+        """The findings extractor (built on first use)."""
+        if self._extractor is None:
+            from radprm.validators.findings import FindingsExtractor
+
+            self._extractor = FindingsExtractor()
+        return self._extractor
+
+    @property
+    def rules_version(self) -> str:
+        """Version of the step rules in use."""
+        return self.rules.version
+
+    def report_claims(self, report: Report, report_findings: list[Finding] | None = None) -> list[Claim]:
+        """Claims of a report: its findings plus negatives implied by its normal statements."""
+        if report_findings is None:
+            fixed = same_length_fixes(report.text)
+            target = report if fixed == report.text else report.model_copy(update={"text": fixed})
+            report_findings = self.extractor.extract_report(target)
+        found = [claim_from_finding(f, report.text, self.rules) for f in report_findings if not f.hypothetical]
+        found = infer_severity(found, report.text, self.rules)
+        return merge_claims(found, normal_statement_claims(report.text, self.rules))
+
+    def step_claims(self, step: str) -> list[Claim]:
+        """Claims of one step text (cached: chains repeat glue and restated findings)."""
+        cached = self._step_cache.get(step)
+        if cached is not None:
+            return cached
+        text = same_length_fixes(step)
+        for pattern, replacement in self.rules.step_rewrites:
+            text = pattern.sub(replacement, text)
+        findings = self.extractor.extract_text(text)
+        found = [claim_from_finding(f, text, self.rules) for f in findings if not f.hypothetical]
+        found = infer_severity(found, text, self.rules)
+        claims = _dedupe(merge_claims(found, normal_statement_claims(text, self.rules)))
+        if len(self._step_cache) > 50_000:
+            self._step_cache.clear()
+        self._step_cache[step] = claims
+        return claims
+
+    def validate(self, chain: Chain, report: Report, report_findings: list[Finding] | None = None) -> ChainValidation:
+        """Validate every step of `chain` against `report`.
+
+        Args:
+            chain: the reasoning chain (steps, optional question/answer/model_answer).
+            report: the report the chain reasons about.
+            report_findings: the report's findings when already extracted (offsets into report.text).
+
+        Returns:
+            ChainValidation with one StepResult per step and the chain scores.
+        """
+        return self.validate_claims(chain, report, self.report_claims(report, report_findings))
+
+    def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
+        """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
+        grounded_numbers = set(numbers_in(report.text))
+        for extra in [chain.question or "", *chain.options]:
+            grounded_numbers.update(numbers_in(extra))
+        seen_keys: set[tuple] = set()
+        analyses = []
+        for i, step in enumerate(chain.steps):
+            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys)
+            analyses.append(analysis)
+        results = [a.result for a in analyses]
+        scores = chain_scores(chain.chain_id, results, [a.judgements for a in analyses], rclaims,
+                              [a.numbers for a in analyses])
+        reward = answer_reward(chain.answer, chain.model_answer) if chain.answer and chain.model_answer else None
+        return ChainValidation(chain.chain_id, results, scores, reward, analyses)
+
+    def _validate_step(
+        self,
+        chain: Chain,
+        index: int,
+        step: str,
+        rclaims: list[Claim],
+        grounded_numbers: set[str],
+        seen_keys: set[tuple],
+    ) -> StepAnalysis:
+        body = strip_enumeration(step)
+        claims = self.step_claims(body)
+        judgements = [judge_claim(c, rclaims, self.rules) for c in claims]
+        reasons: list[str] = []
+        for j in judgements:
+            reasons.extend(r for r in j.reasons if r not in reasons)
+        nums = numbers_in(_drop_view_counts(body))
+        ungrounded = [n for n in nums if n not in grounded_numbers]
+        if ungrounded:
+            reasons.append("ungrounded_number")
+        answer_state = self._answer_state(chain, body)
+        if answer_state is False:
+            reasons.append("answer_mismatch")
+
+        verdicts = {j.verdict for j in judgements}
+        if "contradicted" in verdicts or answer_state is False:
+            verdict = "contradicted"
+        elif "unsupported" in verdicts or ungrounded:
+            verdict = "unsupported"
+        elif judgements or nums:
+            verdict = "supported"
+        else:
+            verdict = "neutral"
+            reasons.append("no_clinical_claim")
+
+        keys = {_claim_key(c, self.rules) for c in claims}
+        if keys and keys <= seen_keys:
+            reasons.append("redundant")
+        seen_keys.update(keys)
+
+        label = not any(r in FAULTS for r in reasons)
+        score = VERDICT_SCORE[verdict]
+        if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
+            score = OMISSION_SCORE
+        evidence = _evidence(judgements)
+        result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
+                            verdict=verdict, reasons=reasons, evidence=evidence, score=score)
+        return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
+
+    def _answer_state(self, chain: Chain, body: str) -> bool | None:
+        """True/False when the step states a final answer that matches/differs from the reference."""
+        if not chain.answer:
+            return None
+        for pattern in self.rules.answer_patterns:
+            m = pattern.search(body)
+            if m:
+                stated = stated_answer(m.group("answer"), chain.options, chain.answer)
+                if stated is None:
+                    return None
+                return answer_reward(chain.answer, stated) == 1.0
+        return None
+
+
+def _drop_view_counts(text: str) -> str:
+    """Drop '2 views' style counts of images: reasoning mentions them without the report."""
+    return _VIEW_COUNT.sub(" ", text)
+
+
+def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str] | None:
+    """Parse the answer a step states ('yes', or the options it names); None when unrecognisable."""
+    low = " ".join(text.casefold().split())
+    choices = list(dict.fromkeys([*options, *answer]))
+    named = [o for o in choices if o and re.search(rf"\b{re.escape(o.casefold())}\b", low)]
+    first = low.split()[0].strip(",;:") if low.split() else ""
+    if first in ("yes", "no") and (not options or {o.casefold() for o in options} >= {"yes", "no"}):
+        return [first]
+    if named:
+        return named
+    if low.startswith(("none", "normal", "no abnormalit", "no finding")) and not options:
+        return []
+    return None
+
+
+def _claim_key(c: Claim, rules: StepRules) -> tuple:
+    """What makes two claims 'the same statement' for redundancy: observation, polarity, side, grade, region."""
+    return (c.observation, c.assertion, c.laterality, severity_levels(c.severity, rules),
+            location_regions(c.location, rules))
+
+
+def _dedupe(claims: list[Claim]) -> list[Claim]:
+    seen = set()
+    out = []
+    for c in claims:
+        key = (c.observation, c.assertion, c.laterality, c.severity, c.location)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+_HEADER = re.compile(r"^\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
+
+
+def _evidence(judgements: list[Judgement]) -> list[Evidence]:
+    """Evidence sentences, without a leading section header, offsets kept exact into Report.text."""
+    spans: dict[tuple[int, int], Evidence] = {}
+    for j in judgements:
+        for c in j.evidence:
+            key = (c.sentence_start, c.sentence_end)
+            if key not in spans and c.sentence:
+                text, start = c.sentence, c.sentence_start
+                m = _HEADER.match(text)
+                if m and m.end() < len(text):
+                    text, start = text[m.end():], start + m.end()
+                spans[key] = Evidence(text=text, start=start, end=start + len(text))
+    return [spans[k] for k in sorted(spans)]
+
+
+def __getattr__(name: str) -> object:
+    # `validate_file` lives in `batch` (which imports this module); re-exported lazily for the documented API
+    if name == "validate_file":
+        from radprm.validators.batch import validate_file
+
+        return validate_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
