@@ -76,6 +76,33 @@ def tagged(prompts: list[str]) -> list[str]:
     return [f"Case {tag}-{i}. {p}" for i, p in enumerate(prompts)]
 
 
+def server_stats(base_url: str) -> dict[str, float]:
+    """Requests running/waiting and generated tokens so far, from vLLM's Prometheus /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    stats = {"running": 0.0, "waiting": 0.0, "gen_tokens": 0.0}
+    names = {"vllm:num_requests_running": "running", "vllm:num_requests_waiting": "waiting",
+             "vllm:generation_tokens_total": "gen_tokens"}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0]
+        if name in names:
+            stats[names[name]] += float(line.rsplit(" ", 1)[1])
+    return stats
+
+
+def wait_idle(base_url: str, limit: float) -> float:
+    """Wait (up to `limit` s) until the server runs no one else's requests; returns seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        st = server_stats(base_url)
+        if st["running"] == 0 and st["waiting"] == 0:
+            break
+        time.sleep(2)
+    return time.perf_counter() - t0
+
+
 def base_url_from_state() -> str | None:
     try:
         return json.loads((CACHE / "serve" / "server.json").read_text())["base_url"]
@@ -172,6 +199,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="pairs of phases, alternating order")
     p.add_argument("--structured", type=int, default=0, help="also N complete_json calls (0: skip)")
     p.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    p.add_argument("--idle-wait", type=float, default=300, help="max seconds to wait for an idle server per phase")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args()
     if not args.base_url:
@@ -184,14 +212,20 @@ def main() -> None:
             order = ["vllm_bench", "client"] if r % 2 == 0 else ["client", "vllm_bench"]
             for phase in order:
                 batch = tagged(prompts)
+                waited = wait_idle(args.base_url, args.idle_wait)
+                load, before = os.getloadavg()[0], server_stats(args.base_url)
                 if phase == "vllm_bench":
                     res = run_vllm_bench(args, batch, Path(tmp), args.seed + r)
                 else:
                     res = asyncio.run(run_client(args, batch))
+                # the server may be shared: tokens it generated for others during the phase
+                res["foreign_gen_tokens"] = server_stats(args.base_url)["gen_tokens"] - before["gen_tokens"] - res[
+                    "total_output_tokens"]
+                res["loadavg_1m_at_start"], res["idle_wait_s"] = load, waited
                 runs[phase].append(res)
                 print(f"[{r}] {phase:10s} {res['output_throughput']:7.1f} out tok/s  {res['duration']:6.1f} s  "
-                      f"completed {res['completed']}/{len(batch)}  client cpu {res['process_cpu_s']:.1f} s",
-                      file=sys.stderr)
+                      f"completed {res['completed']}/{len(batch)}  client cpu {res['process_cpu_s']:.1f} s  "
+                      f"load {load:.1f}  foreign tokens {res['foreign_gen_tokens']:.0f}", file=sys.stderr)
 
     def mean(phase: str, key: str) -> float:
         return sum(x[key] for x in runs[phase]) / len(runs[phase])
@@ -204,6 +238,7 @@ def main() -> None:
         "vllm_bench_cpu_s": mean("vllm_bench", "process_cpu_s"),
         "client_cpu_s": mean("client", "process_cpu_s"),
         "vllm_bench_ttft_ms": mean("vllm_bench", "mean_ttft_ms"),
+        "foreign_gen_tokens": sum(x["foreign_gen_tokens"] for phase in runs.values() for x in phase),
         "runs": runs,
     }
     summary["ratio"] = summary["client_out_tok_s"] / summary["vllm_bench_out_tok_s"]

@@ -33,6 +33,7 @@ def peak_rss_mb() -> float:
 
 
 def load_reports() -> list[tuple[str, str, str, list[str]]]:
+    """(uid, findings, impression, image files) of every IU report."""
     images: dict[str, list[str]] = defaultdict(list)
     with (SHARED / "indiana_projections.csv").open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -45,6 +46,7 @@ def load_reports() -> list[tuple[str, str, str, list[str]]]:
 
 
 def run_one(n: int, work: Path) -> dict:
+    """Write, verify, QA and export `n` items in `work`; return timings and peak RSS."""
     from radprm.qa.checks import run_checks
     from radprm.qa.expectations import run_expectations
     from radprm.shards import ShardWriter, verify
@@ -102,6 +104,7 @@ def run_one(n: int, work: Path) -> dict:
 
 
 def main() -> None:
+    """Run each size in a fresh subprocess and print JSON lines plus a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000, 100_000])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)

@@ -1,7 +1,7 @@
 """Benchmark: steps validated per second, as a ratio to findings extraction alone on the same texts.
 
-Builds chains from real IU X-ray reports (each report sentence is a step, plus a paraphrase-like
-negation and a glue step), then in the same process times
+Builds chains from real IU X-ray reports (each report sentence is a step, plus two glue steps made
+unique per report), then in the same process times
 
 1. extraction alone: `FindingsExtractor.extract_text` on every step and `extract_report` on every
    report (the texts the validator must read), and
@@ -32,18 +32,19 @@ _SENT = re.compile(r"(?<=[.?!])\s+")
 
 
 def build_chains(reports: list) -> list[Chain]:
-    """One chain per report: its sentences, a restated negation and a glue step, all unique."""
+    """One chain per report: its sentences between two glue steps, all unique."""
     seen: set[str] = set()
     chains = []
     for r in reports:
-        tag = "".join(chr(97 + int(d)) if d.isdigit() else d for d in r.report_id)  # unique, without digits
+        # unique per report, without digits (a digit would be an ungrounded number) or medical words ("chf")
+        tag = "q" + "".join(chr(107 + int(d)) if d.isdigit() else d for d in r.report_id)
         steps = [f"First we read report {tag} from the top."]
         for part in (r.findings, r.impression):
             for s in _SENT.split(part or ""):
                 if s.strip() and s not in seen:
                     seen.add(s)
                     steps.append(s)
-        steps.append(f"In report {tag} there is no pneumothorax.")
+        steps.append(f"In report {tag} we then look at the pleural spaces.")
         chains.append(Chain(chain_id=r.report_id, report_id=r.report_id, steps=steps))
     return chains
 

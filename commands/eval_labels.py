@@ -16,10 +16,11 @@ def eval_labels(
     pred: Annotated[Path, typer.Argument(help="Predicted labels (.csv, .parquet, .jsonl), e.g. from `radprm findings`.", show_default=False)],
     gold: Annotated[Path, typer.Argument(help="Gold labels keyed by report_id or uid.", show_default=False)],
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Score only these labels (repeat the option). Default: every label in both files.")] = None,
+    labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Score only these labels (repeat the option or separate with commas). Default: every label in both files.")] = None,
 ) -> None:
     """Score predicted report labels against gold: per-label and micro / macro P, R, F1 of value 1."""
     from radprm.evaluation.labels import evaluate_labels
 
-    result = evaluate_labels(pred, gold, labels=labels)
+    chosen = [name.strip() for item in labels or [] for name in item.split(",") if name.strip()] or None
+    result = evaluate_labels(pred, gold, labels=chosen)
     typer.echo(json.dumps(result.as_dict(), indent=2) if json_ else result.render())

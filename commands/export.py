@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from radprm.commands._app import command, export_app
+from radprm.commands._app import command, export_app, fail
 
 SHARD_DIR = typer.Argument(..., help="Shard directory (with manifest.json).")
 AFTER_FIRST_BAD = typer.Option(
@@ -36,7 +36,7 @@ def trl_cmd(
         directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad,
         include_report=include_report, progress=True,
     )
-    typer.echo(summary.summary())
+    _echo(summary)
 
 
 @command(export_app, "prm800k")
@@ -52,7 +52,7 @@ def prm800k_cmd(
     summary = export_prm800k(
         directory, out, after_first_bad=after_first_bad, include_report=include_report, progress=True
     )
-    typer.echo(summary.summary())
+    _echo(summary)
 
 
 @command(export_app, "chestx-reasoner")
@@ -68,4 +68,11 @@ def chestx_reasoner_cmd(
     summary = export_chestx_reasoner(
         directory, out, after_first_bad=after_first_bad, with_labels=with_labels, progress=True
     )
+    _echo(summary)
+
+
+def _echo(summary) -> None:
+    """Print the export summary; an export that wrote no row is an error, not a quiet success."""
     typer.echo(summary.summary())
+    if summary.items == 0:
+        fail(f"no rows exported to {summary.out} ({summary.quarantine.summary()})")

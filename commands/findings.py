@@ -18,6 +18,7 @@ from radprm.commands._reader_options import (
     LimitOpt,
     ProjectionsOpt,
     QuarantineOpt,
+    StrictOpt,
     TextColOpt,
     reader_kwargs,
 )
@@ -37,6 +38,7 @@ def findings(
     labelset: Annotated[Labelset, typer.Option("--labelset", help="Label columns to write.")] = Labelset.chestxray14,
     details: Annotated[Optional[Path], typer.Option("--details", help="Also write one row per mention (.csv, .parquet or .jsonl).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print per-label counts (positive / negative / uncertain / unmentioned).")] = False,
+    rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", help="Folder of rule files replacing the packaged ones (same file names).")] = None,
     format: FormatOpt = None,
     id_col: IdColOpt = None,
     text_col: TextColOpt = None,
@@ -45,11 +47,15 @@ def findings(
     projections: ProjectionsOpt = None,
     limit: LimitOpt = None,
     quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Extract findings with medspaCy and write report-level labels: 1 positive, 0 negative, -1 uncertain, empty unmentioned."""
+    from radprm.validators.findings import FindingsExtractor
     from radprm.validators.findings.batch import label_reports
 
     options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
                             impression_col=impression_col, projections=projections, limit=limit)
-    result = label_reports(input, out, labelset=labelset.value, details=details, quarantine=quarantine, **options)
+    extractor = FindingsExtractor(rules_dir=rules_dir) if rules_dir is not None else None
+    result = label_reports(input, out, labelset=labelset.value, details=details, quarantine=quarantine,
+                           extractor=extractor, strict=strict, **options)
     typer.echo(result.render(table=summary))

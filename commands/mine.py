@@ -63,14 +63,19 @@ def mine(
     reader = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
                            impression_col=impression_col, projections=projections)
     reader.pop("limit")
-    summary = mine_reports(
-        reports, run_dir=run_dir, base_url=base_url, model=model, mode=mode,
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()], questions_per_report=questions_per_report,
-        limit=limit, concurrency=concurrency, timeout=timeout, max_retries=max_retries, temperature=temperature,
-        top_p=top_p, max_tokens=max_tokens, seed=seed, rollouts=rollouts, resume=resume, labelset=labelset,
-        reader=reader, prompts_dir=prompts_dir, cache=cache, shard_rows=shard_rows, commit_every=commit_every,
-        progress=True,
-    )
+    try:
+        summary = mine_reports(
+            reports, run_dir=run_dir, base_url=base_url, model=model, mode=mode,
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()], questions_per_report=questions_per_report,
+            limit=limit, concurrency=concurrency, timeout=timeout, max_retries=max_retries, temperature=temperature,
+            top_p=top_p, max_tokens=max_tokens, seed=seed, rollouts=rollouts, resume=resume, labelset=labelset,
+            reader=reader, prompts_dir=prompts_dir, cache=cache, shard_rows=shard_rows, commit_every=commit_every,
+            progress=True,
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"Interrupted: committed shards are kept; continue with the same command plus --resume "
+                   f"(run dir {run_dir})", err=True)
+        raise typer.Exit(code=130) from None
     typer.echo(summary.render())
     if strict and summary.quarantined_total:
         typer.echo(f"Error: {summary.quarantined_total} records quarantined (--strict)", err=True)

@@ -49,7 +49,9 @@ def qa_cmd(
     expectations: bool = typer.Option(
         True, "--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any check warns (not only on failed expectations)."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 when any check warns (not only on failed expectations)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary, not the tables."),
 ) -> None:
     """Run the DuckDB QA pack and the GE suites; print tables, write the QA report, Data Docs and dataset card."""

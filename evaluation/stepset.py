@@ -11,6 +11,8 @@ Faithful steps come in several phrasings, all written without the validator's he
   names (reports leave normal findings unsaid);
 - normal_statement: "The lungs are clear." / "Heart size is normal." when the gold labels and the
   report text allow it;
+- label_hedge: "There may be X." for an X the gold labels call present, in the label's words rather
+  than the report's (tests concept normalisation);
 - glue: steps without a clinical claim, and the final answer to a yes/no question built from the gold labels.
 
 Corrupted steps come from `radprm.validators.perturb` applied to the faithful clinical steps (at
@@ -42,7 +44,7 @@ from radprm.validators.perturb import OPERATORS, Perturbation, Perturber, parse_
 SPLITS = ("tune", "heldout", "all")
 HELDOUT_BUCKETS = 5  # one id in five is held out
 _SENT = re.compile(r"(?<=[.?!])\s+")
-_ENUM = re.compile(r"^\s*\d{1,2}[.)]\s*")
+_ENUM = re.compile(r"^\s*\d{1,2}[.)](?!\d)\s*")
 
 
 @lru_cache(maxsize=1)
@@ -193,6 +195,11 @@ def faithful_steps(report: Report, gold: dict[str, int], rng: random.Random) -> 
         if gold.get(label) == 0 and not _has_any(text, spec["keywords"]):
             phrase = rng.choice(spec["phrases"])
             reworded.append(("unmentioned_negative", _fill(rng.choice(rules["negation_templates"]), {"x": phrase})))
+    hedges = rules["label_hedges"]
+    for label, phrase in hedges["phrases"].items():
+        # a hedged mention of a finding the gold labels call present is faithful whatever the report's wording
+        if gold.get(label) == 1:
+            reworded.append(("label_hedge", _fill(rng.choice(hedges["templates"]), {"x": phrase})))
     for spec in rules["normal_statements"].values():
         if all(gold.get(k) == 0 for k in spec["requires_zero"]) and not _has_any(text, spec["forbidden_keywords"]):
             reworded.append(("normal_statement", rng.choice(spec["templates"])))

@@ -2,7 +2,8 @@
 
 ```python
 from radprm.exports import export_trl
-summary = export_trl("out/shards", "train.jsonl", max_length=1024, tokenizer="~/.cache/radprm/models/smollm2-135m-instruct")
+tok = "~/.cache/radprm/models/smollm2-135m-instruct"       # a local HF folder; nothing is downloaded
+summary = export_trl("out/shards", "train.jsonl", max_length=1024, tokenizer=tok)
 print(summary.summary())
 ```
 Every export takes `after_first_bad` = keep | drop | bad; items without steps are quarantined

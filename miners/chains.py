@@ -91,8 +91,12 @@ _MARKER = re.compile(r"^\s*(?:(?:step\s*)?\d{1,2}\s*[.):-](?=\s|$)\s*|[-*\u2022]
 
 
 def clean_step(text: str) -> str:
-    """A step without leading list markers and surrounding blanks ("2. Heart is normal." -> "Heart is normal.")."""
-    return _MARKER.sub("", text).strip()
+    """A step without leading list markers and surrounding blanks ("2. Heart is normal." -> "Heart is normal.").
+
+    Text without a single letter ("1", "2.", "...") is no step and comes back empty.
+    """
+    text = _MARKER.sub("", text).strip()
+    return text if any(ch.isalpha() for ch in text) else ""
 
 
 def _bullets(lines: list[str]) -> str:

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import radprm
-from radprm.errors import InputError, ModelError
+from radprm.errors import InputError, ModelError, RadprmError
 from radprm.miners.cache import RequestCache, canonical_json
 from radprm.miners.chains import ChainMiner, ChainOutcome, rollout_sampling
 from radprm.miners.client import LLMClient, SamplingParams
@@ -55,8 +55,15 @@ FAIL_FAST_AFTER = 16
 # concurrency, timeout, retries, strict, cache path) may change between sessions.
 IDENTITY_KEYS = (
     "reports", "reader", "limit", "model", "mode", "tasks", "questions_per_report", "rollouts",
-    "temperature", "top_p", "max_tokens", "seed", "labelset", "prompts", "rules_version", "questions_version",
+    "temperature", "top_p", "max_tokens", "seed", "labelset", "prompts", "rules_version", "step_rules_version",
+    "questions_version",
 )
+# How a differing identity key is named in the error (the others are CLI options: --key-name).
+_NOT_OPTIONS = {
+    "reports": "REPORTS", "reader": "reader options", "prompts": "prompt files",
+    "rules_version": "findings rule files", "step_rules_version": "step rule files",
+    "questions_version": "question rules (radprm version)",
+}
 
 
 def _now() -> str:
@@ -220,13 +227,14 @@ class _Work:
     status: str
 
 
-def _identity(cfg: MineConfig, prompt_labels: list[str], rules_version: str | None) -> dict[str, Any]:
+def _identity(cfg: MineConfig, prompt_labels: list[str], rules_version: str | None,
+              step_rules_version: str | None) -> dict[str, Any]:
     return {
         "reports": cfg.reports, "reader": cfg.reader, "limit": cfg.limit, "model": cfg.model, "mode": cfg.mode,
         "tasks": cfg.tasks, "questions_per_report": cfg.questions_per_report, "rollouts": cfg.rollouts,
         "temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
         "labelset": cfg.labelset, "prompts": prompt_labels, "rules_version": rules_version,
-        "questions_version": QUESTIONS_VERSION,
+        "step_rules_version": step_rules_version, "questions_version": QUESTIONS_VERSION,
     }
 
 
@@ -239,11 +247,10 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
     for key in IDENTITY_KEYS:
         was, now = stored.get(key), current.get(key)
         if was != now:
-            option = "--" + key.replace("_", "-")
-            if key == "prompts":
-                option = "prompt files"
+            what = (f"{_NOT_OPTIONS[key]} changed since the job started" if key in _NOT_OPTIONS
+                    else f"--{key.replace('_', '-')} differs from the job being resumed")
             raise InputError(
-                f"{option} differs from the job being resumed: was {json.dumps(was)}, now {json.dumps(now)}",
+                f"{what}: was {json.dumps(was)}, now {json.dumps(now)}",
                 path=path, field=key, hint="resume with the job's options, or start a new --run-dir",
             )
 
@@ -331,7 +338,8 @@ class MiningJob:
     # --- job folder -------------------------------------------------------------------------------
     def _prepare(self, prompt_labels: list[str]) -> dict[str, Any]:
         job_path = self.run_dir / JOB_FILE
-        identity = _identity(self.cfg, prompt_labels, getattr(self.extractor, "rules_version", None))
+        identity = _identity(self.cfg, prompt_labels, getattr(self.extractor, "rules_version", None),
+                             getattr(self.validator, "rules_version", None))
         if job_path.exists():
             stored = json.loads(job_path.read_text(encoding="utf-8"))
             if not self.resume:
@@ -350,7 +358,7 @@ class MiningJob:
             "created_at": _now(),
             "radprm_version": radprm.__version__,
             "identity": identity,
-            "prompt_refs": [],
+            "prompt_refs": [r.model_dump() for r in self.miner.prompt_refs],
         }
         tmp = job_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stored, indent=2) + "\n", encoding="utf-8")
@@ -380,25 +388,28 @@ class MiningJob:
 
             read_reports(self.cfg.reports, quarantine=QuarantineSink(), limit=0, **self.cfg.reader)
         self.metrics = ClientMetrics()
-        cache = RequestCache(self.cache_path)
+        cache: RequestCache | None = None
         client = LLMClient(
             self.cfg.base_url, self.cfg.model, concurrency=self.cfg.concurrency, timeout=self.cfg.timeout,
-            max_retries=self.cfg.max_retries, cache=cache, metrics=self.metrics,
+            max_retries=self.cfg.max_retries, metrics=self.metrics,
         )
         self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
         try:
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
             self.prompt_labels = self.miner.prompt_labels
+            # Fail fast (dead server, model not served) before any job state is written.
+            await client.check_server()
+            _ = self.validator  # builds the extractor and loads the step rules: a bad rule file fails here
             stored = self._prepare(self.prompt_labels)
+            cache = client.cache = RequestCache(self.cache_path)
             self.run_id = stored["run_id"]
             self.ledger = Ledger(self.run_dir / "ledger.sqlite")
             self.quarantine = LedgerQuarantine(self.ledger, self.run_dir / "quarantine" / "quarantine.jsonl",
                                                run_id=self.run_id)
             self.quarantine.reconcile()
-            await client.check_server()  # fail fast before anything is planned or quarantined
             self.server_host = urlparse(self.cfg.base_url).netloc or None
             self.sampling = self.cfg.sampling()
-            self.written_now = self.rebuilt = self.ok_chains = 0
+            self.written_now = self.rebuilt = self.ok_chains = self._validator_errors = 0
             self._early_failures: list[tuple[_Work, ChainOutcome]] = []
             run_meta = {"run_id": self.run_id, "job": stored["identity"],
                         "prompts": [r.model_dump() for r in self.miner.prompt_refs]}
@@ -418,7 +429,8 @@ class MiningJob:
         finally:
             self.cpu.shutdown(wait=True)
             await client.aclose()
-            cache.close()
+            if cache is not None:
+                cache.close()
             if hasattr(self, "quarantine"):
                 self.quarantine.close()
             if hasattr(self, "ledger"):
@@ -524,7 +536,7 @@ class MiningJob:
         self.bar.planned(todo)
 
     def _plan(self, report: Report, findings: list[Finding]) -> list[_Work]:
-        """Build a report's questions and items and record them in the ledger (runs in the CPU thread)."""
+        """Build a report's questions and items (CPU thread; `_record_plan` puts them in the ledger)."""
         questions = build_questions(
             report, findings, self._labels(findings), tasks=self.cfg.tasks,
             per_report=self.cfg.questions_per_report, seed=self.cfg.seed or 0,
@@ -547,7 +559,12 @@ class MiningJob:
             self.ledger.mark_answered(work.item_id)
             try:
                 item = await loop.run_in_executor(self.cpu, self._build_item, work, outcome)
-            except Exception as exc:  # a validator bug on one chain must not kill the batch
+            except RadprmError:
+                raise  # e.g. a broken rule file: every item would fail, so stop (resume rebuilds from cache)
+            except Exception as exc:  # a validator bug on one odd chain must not kill the batch...
+                self._validator_errors += 1
+                if self._validator_errors >= FAIL_FAST_AFTER and not self.written_now:
+                    raise  # ...but a validator that fails on everything is a bug to surface, not data
                 self._quarantine_item(work, "validator_error", f"{type(exc).__name__}: {exc}",
                                       traceback.format_exc(limit=5))
                 continue

@@ -134,7 +134,9 @@ def load_checks() -> list[Check]:
 
 
 # -- inputs of reports_without_items --------------------------------------------------------------
-def read_report_ids(path: str | Path, *, limit: int | None = None, reader: dict | None = None) -> tuple[list[str], list[tuple]]:
+def read_report_ids(
+    path: str | Path, *, limit: int | None = None, reader: dict | None = None
+) -> tuple[list[str], list[tuple]]:
     """Report ids of an input, and quarantine rows (record_id, stage, reason) for ids that failed to read.
 
     A `.txt` file is read as one id per line; anything else goes through `radprm.readers.read_reports`.
@@ -158,7 +160,7 @@ def read_report_ids(path: str | Path, *, limit: int | None = None, reader: dict 
 
 
 def read_quarantine_rows(path: Path) -> list[tuple]:
-    """(record_id, stage, reason_code) of a quarantine JSONL file; unparsable lines are skipped with a note."""
+    """(record_id, stage, reason_code) of a quarantine JSONL file; a line cut by a crash is skipped."""
     rows = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -172,7 +174,8 @@ def read_quarantine_rows(path: Path) -> list[tuple]:
 
 
 def _find_quarantine(directory: Path) -> Path | None:
-    for candidate in (directory / "quarantine" / "quarantine.jsonl", directory.parent / "quarantine" / "quarantine.jsonl"):
+    for base in (directory, directory.parent):
+        candidate = base / "quarantine" / "quarantine.jsonl"
         if candidate.is_file():
             return candidate
     return None
@@ -254,7 +257,7 @@ def run_checks(
             raise InputError(f"unknown check '{unknown[0]}' (known: {', '.join(sorted(names))})", field="only")
         checks = [c for c in checks if c.name in only]
     con = connect(directory)
-    available = _register_reports(con, directory, reports, quarantine)
+    available, why_not = _register_reports(con, directory, reports, quarantine)
     results = []
     for check in checks:
         if progress is not None:
@@ -263,7 +266,7 @@ def run_checks(
         result = CheckResult(check=check)
         missing = [n for n in check.needs if n not in available]
         if missing:
-            result.skipped = available.get("_why_no_" + missing[0], f"needs {missing[0]}")
+            result.skipped = why_not.get(missing[0], f"needs {missing[0]}")
         elif check.name == "near_duplicates":
             cursor = con.execute(check.sql)
             pairs = list(near_duplicate_pairs(_fetch_rows(cursor), near_dup_threshold))
@@ -285,8 +288,10 @@ def run_checks(
     return results
 
 
-def _register_reports(con: Any, directory: Path, reports: str | Path | None, quarantine: str | Path | None) -> dict:
-    """Create tables `reports` and `quarantine` when inputs are known; return what is available."""
+def _register_reports(
+    con: Any, directory: Path, reports: str | Path | None, quarantine: str | Path | None
+) -> tuple[set[str], dict[str, str]]:
+    """Create tables `reports` and `quarantine`; return the optional inputs available and why others are not."""
     import pyarrow as pa
 
     quarantine_rows: list[tuple] = []
@@ -295,7 +300,8 @@ def _register_reports(con: Any, directory: Path, reports: str | Path | None, qua
         if not q_path.is_file():
             raise InputError("quarantine file not found", path=q_path)
         quarantine_rows = read_quarantine_rows(q_path)
-    available: dict[str, Any] = {}
+    available: set[str] = set()
+    why_not: dict[str, str] = {}
     limit = None
     reader = None
     if reports is None:
@@ -304,16 +310,16 @@ def _register_reports(con: Any, directory: Path, reports: str | Path | None, qua
         if isinstance(job.get("reports"), str):
             reports, limit, reader = job["reports"], job.get("limit"), job.get("reader") or None
             if not Path(reports).exists():
-                available["_why_no_reports"] = f"the run's reports input {reports} is not reachable; pass --reports"
+                why_not["reports"] = f"the run's reports input {reports} is not reachable; pass --reports"
                 reports = None
     if reports is None:
-        available.setdefault("_why_no_reports", "no reports input: pass --reports (the run meta names none)")
+        why_not.setdefault("reports", "no reports input: pass --reports (the run meta names none)")
     else:
         ids, failed = read_report_ids(reports, limit=limit, reader=reader)
         quarantine_rows += failed
         con.register("_reports", pa.table({"report_id": pa.array(ids, pa.string())}))
         con.execute("CREATE OR REPLACE TABLE reports AS SELECT DISTINCT report_id FROM _reports")
-        available["reports"] = True
+        available.add("reports")
     q_table = pa.table(
         {
             "record_id": pa.array([r[0] for r in quarantine_rows], pa.string()),
@@ -323,4 +329,4 @@ def _register_reports(con: Any, directory: Path, reports: str | Path | None, qua
     )
     con.register("_quarantine", q_table)
     con.execute("CREATE OR REPLACE TABLE quarantine AS SELECT * FROM _quarantine")
-    return available
+    return available, why_not

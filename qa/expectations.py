@@ -219,7 +219,8 @@ def _merge(merged: dict[tuple[str, str], ExpectationOutcome], table: str, res: A
     """Add one chunk's expectation result into the running outcome of that expectation."""
     config = res.expectation_config
     kwargs = config.kwargs
-    column = kwargs.get("column") or ",".join(kwargs.get("column_list", [])) or "(table)"
+    columns = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    column = kwargs.get("column") or ",".join(columns) or "(table)"
     details = res.result or {}
     examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]] or _mismatch(details)
     key = (config.type, column + json.dumps(kwargs, sort_keys=True, default=str))

@@ -94,7 +94,8 @@ def _shown(result: CheckResult) -> tuple[list[str], list[list[str]]]:
 
 def render_markdown(report: QAReport) -> str:
     """The QA report as Markdown."""
-    out = [f"# QA report: {report.directory}", "", f"Generated {report.created_at}.", "", "| check | status | rows | warn rows |", "|---|---|---|---|"]
+    out = [f"# QA report: {report.directory}", "", f"Generated {report.created_at}.", ""]
+    out += ["| check | status | rows | warn rows |", "|---|---|---|---|"]
     for c in report.checks:
         out.append(f"| [{c.check.name}](#{c.check.name}) | {c.status} | {c.total_rows} | {c.warnings} |")
     if report.expectations is not None:
@@ -114,7 +115,7 @@ def render_markdown(report: QAReport) -> str:
         out.append("|" + "---|" * len(columns))
         out += ["| " + " | ".join(v.replace("|", "\\|").replace("\n", " ") for v in r) + " |" for r in rows]
         if c.total_rows > len(rows):
-            out.append(f"\n{len(rows)} of {c.total_rows} rows shown (all rows: `radprm qa --out` JSON in qa/qa.json, or `radprm sql`).")
+            out.append(f"\n{len(rows)} of {c.total_rows} rows shown (more in qa/qa.json, or query with `radprm sql`).")
     return "\n".join(out) + "\n"
 
 
@@ -224,23 +225,28 @@ def qa(
 
 
 def rich_tables(report: QAReport) -> list[Any]:
-    """One rich Table per check (first rows), for the terminal."""
+    """Rich tables for the terminal: one overview of every check, then the rows of checks that have any."""
     from rich.table import Table
 
-    tables = []
+    styles = {"ok": "green", "warn": "red", "skip": "dim"}
+    overview = Table(title=f"QA: {report.directory}")
+    for col in ("check", "status", "rows", "warn rows", "what"):
+        overview.add_column(col, overflow="fold")
     for c in report.checks:
-        style = {"ok": "green", "warn": "red", "skip": "dim"}[c.status]
-        title = f"[{style}]{c.check.name}: {c.status}[/] - {c.check.title}"
-        if c.skipped:
-            table = Table(title=title)
-            table.add_column("skipped")
-            table.add_row(c.skipped)
-        else:
-            columns, rows = _shown(c)
-            table = Table(title=title, caption=f"{min(len(rows), c.total_rows)} of {c.total_rows} rows")
-            for col in columns:
-                table.add_column(col, overflow="fold", max_width=60)
-            for r in rows:
-                table.add_row(*r)
+        note = c.skipped if c.skipped else c.check.title
+        overview.add_row(
+            c.check.name, f"[{styles[c.status]}]{c.status}[/]", str(c.total_rows), str(c.warnings), note
+        )
+    tables = [overview]
+    for c in report.checks:
+        if c.skipped or not c.rows:
+            continue
+        columns, rows = _shown(c)
+        title = f"[{styles[c.status]}]{c.check.name}: {c.status}[/] - {c.check.title}"
+        table = Table(title=title, caption=f"{len(rows)} of {c.total_rows} rows; threshold: {c.check.threshold}")
+        for col in columns:
+            table.add_column(col, overflow="fold", max_width=60)
+        for r in rows:
+            table.add_row(*r)
         tables.append(table)
     return tables

@@ -290,12 +290,13 @@ def _as_list(values: dict[str, Any], column: str | None) -> list[str]:
         text = value.strip()
         if not text:
             return []
+        if not text.startswith("["):
+            # a CSV cell: paths separated by ';' (radprm's own tables write a JSON array instead)
+            return [part.strip() for part in text.split(";") if part.strip()]
         try:
-            value = json.loads(text) if text.startswith("[") else None
-        except json.JSONDecodeError:
-            value = None
-        if value is None:
-            raise _RowProblem("invalid_value", column, "expected a JSON array of image paths")
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _RowProblem("invalid_value", column, f"image paths are not a JSON array: {exc.msg}") from None
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -84,11 +84,16 @@ start() {
   # setsid: the server gets its own process group, so `stop` can end it and its engine workers.
   # KV cache of 2 GiB and no reserved core: the recipe verified on 2-core machines
   # (/work/shared/notes/vllm-cpu.md). float32 + --enforce-eager: no bf16 kernels / graph capture on CPU.
+  # --no-enable-chunked-prefill: with chunked prefill, a *seeded* request whose prompt is split over
+  # steps makes vLLM rewind its CPU torch.Generator, which raises "CPU Generator does not use offset"
+  # and kills the engine (vllm-cpu 0.32.0). radprm seeds every request, so prompts are never split;
+  # the batch budget must then hold a whole prompt (>= --max-model-len).
   # shellcheck disable=SC2086
   VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-2}" VLLM_CPU_NUM_OF_RESERVED_CPU=0 \
     setsid "$SRV/bin/python" -m vllm.entrypoints.openai.api_server \
       --model "$MODEL_DIR" --served-model-name "$MODEL_NAME" --dtype float32 --enforce-eager \
-      --max-model-len 4096 --host 127.0.0.1 --port "$port" ${RADPRM_VLLM_EXTRA_ARGS:-} \
+      --max-model-len 4096 --no-enable-chunked-prefill --max-num-batched-tokens 8192 \
+      --host 127.0.0.1 --port "$port" ${RADPRM_VLLM_EXTRA_ARGS:-} \
       >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!  # 9>&-: the server must not inherit (and so hold) the start lock
 

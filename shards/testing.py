@@ -39,7 +39,9 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def make_steps(n: int, *, first_bad: int = -1, text: str = _REPORT, rng: random.Random | None = None) -> list[StepRecord]:
+def make_steps(
+    n: int, *, first_bad: int = -1, text: str = _REPORT, rng: random.Random | None = None
+) -> list[StepRecord]:
     """`n` steps, all good except the one at `first_bad` (and, at random, some after it)."""
     rng = rng or random.Random(n)
     sentences = [s.strip() for s in text.replace("\n", " ").split(".") if s.strip()] or ["No findings"]
@@ -78,7 +80,8 @@ def make_item(i: int = 0, **overrides: Any) -> Item:
         question = "Which of the following findings are present?"
     elif task == "binary":
         normal = (i // 4) % 2 == 1
-        options, answer, question = ["normal", "abnormal"], ["normal" if normal else "abnormal"], "Is this study normal?"
+        options, answer = ["normal", "abnormal"], ["normal" if normal else "abnormal"]
+        question = "Is this study normal?"
     else:
         options, answer = ["yes", "no"], ["yes" if (i // 4) % 2 else "no"]
         question = f"Is there {observation}?"

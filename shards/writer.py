@@ -115,7 +115,8 @@ class ShardWriter:
     """Write `Item`s to bounded zstd Parquet shards with a manifest; resumable and deduplicating.
 
     Use as a context manager. Leaving the block normally commits the open shard; leaving it with an
-    exception discards the open (uncommitted) shard, so only whole shards are ever visible.
+    exception discards the open (uncommitted) shard, so only whole shards are ever visible. One writer
+    per directory (a lock file enforces it); not thread-safe: call it from one thread.
 
     Args:
         out_dir: shard directory (created when missing; an existing one is resumed).
@@ -241,7 +242,9 @@ class ShardWriter:
             meta = pq.read_metadata(path)
             schema = pq.read_schema(path)
         except Exception as exc:  # pyarrow raises several types for a broken file
-            raise ShardError(f"stray shard file is not readable Parquet: {exc}", path=path, hint="move it away") from exc
+            raise ShardError(
+                f"stray shard file is not readable Parquet: {exc}", path=path, hint="move it away"
+            ) from exc
         version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
         if version != SCHEMA_VERSION or not schema.remove_metadata().equals(ITEM_SCHEMA.remove_metadata()):
             raise ShardError(

@@ -102,3 +102,21 @@ def test_findings_on_iu_reports_uses_uid(iu_reports, tmp_path):
     assert len(rows) == 20
     assert rows[0]["report_id"] == "1"
     assert rows[1]["Cardiomegaly"] == "1"  # uid 2: "Borderline cardiomegaly."
+
+
+def test_findings_rules_dir_replaces_packaged_rules(fixtures, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "lexicon.json").write_text((fixtures / "lexicon_unknown_key.json").read_text())
+    result = _run(str(fixtures / "findings_reports.csv"), "--out", str(tmp_path / "o.csv"), "--rules-dir", str(rules))
+    assert result.exit_code == 1
+    assert "lexicon.json, field 'target_rules[1].patern'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_findings_strict_fails_after_writing_when_rows_are_quarantined(fixtures, tmp_path):
+    out = tmp_path / "o.csv"
+    result = _run(str(fixtures / "findings_reports.csv"), "--out", str(out), "--strict")
+    assert result.exit_code == 1
+    assert "1 row(s) quarantined and --strict is set" in result.output
+    assert len(list(read_table(out))) == 4  # the output is still written

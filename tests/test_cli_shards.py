@@ -80,6 +80,7 @@ def test_qa_writes_report_json_docs_and_card(shards):
 def test_qa_prints_tables(shards):
     result = runner.invoke(app, ["qa", str(shards), "--no-expectations"])
     assert result.exit_code == 0 and "short_chains: warn" in result.output and "label_balance" in result.output
+    assert "answer_leakage" in result.output  # in the overview even without rows
 
 
 def test_qa_strict_exits_1_on_warnings(shards):
@@ -130,3 +131,17 @@ def test_export_bad_convention_is_one_line(shards, tmp_path):
 def test_export_missing_directory_is_one_line(tmp_path):
     result = runner.invoke(app, ["export", "trl", str(tmp_path / "nope"), "--out", str(tmp_path / "t.jsonl")])
     assert result.exit_code == 1 and "no manifest.json" in result.output and "Traceback" not in result.output
+
+
+def test_export_of_empty_directory_fails(tmp_path):
+    out = tmp_path / "s"
+    ShardWriter(out).close()
+    result = runner.invoke(app, ["export", "trl", str(out), "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 1 and "Error: no rows exported" in result.output
+
+
+def test_qa_of_empty_directory_exits_1(tmp_path):
+    out = tmp_path / "s"
+    ShardWriter(out).close()
+    result = runner.invoke(app, ["qa", str(out), "-q"])
+    assert result.exit_code == 1 and "expect_table_row_count_to_be_between" in result.output

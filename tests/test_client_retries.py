@@ -105,8 +105,9 @@ def test_client_429_exhausted_is_rate_limited(fake_openai_server):
 
 
 def test_client_timeout_then_success(fake_openai_server):
-    fake_openai_server.enqueue(sleep(3))
-    client, _ = make_client(fake_openai_server, timeout=0.3)
+    # a timeout generous enough that the retry's normal answer makes it on a loaded machine
+    fake_openai_server.enqueue(sleep(8))
+    client, _ = make_client(fake_openai_server, timeout=1.5)
     result = call(client)
     assert result.ok and result.attempts == 2
     assert client.metrics.retries == {"timeout": 1}

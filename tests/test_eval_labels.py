@@ -107,3 +107,12 @@ def test_cli_eval_labels_bad_value_is_one_error_line(fixtures):
     assert result.output.strip().startswith("Error: ")
     assert "row 2, field 'Atelectasis'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_eval_labels_comma_separated_labels(fixtures):
+    result = runner.invoke(
+        app,
+        ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv"), "--labels", "Effusion,Nodule", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert [row["label"] for row in json.loads(result.output)["labels"]] == ["Effusion", "Nodule"]

@@ -92,3 +92,20 @@ def test_build_stepset_is_reproducible(tmp_path, iu_reports, gold_labels):
     assert all(split_of(r["report_id"]) == "tune" for r in rows)
     corrupted = [r for r in rows if r["operator"] != "faithful"]
     assert corrupted and all(r["step"] != r["original_step"] and r["expected_label"] is False for r in corrupted)
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_stepset_quality_on_a_sample_of_tune_reports(tmp_path, iu_reports, gold_labels):
+    """Guards the whole chain (extractor + validator + builder) against regressions, on 60 tune reports."""
+    from radprm.evaluation.stepset import build_stepset
+    from radprm.validators.batch import validate_file
+
+    build_stepset(iu_reports, gold_labels, tmp_path, split="tune", seed=1, limit=60)
+    validate_file(tmp_path / "chains.jsonl", iu_reports, tmp_path / "pred.parquet", progress=False)
+    r = eval_steps(tmp_path / "pred.parquet", tmp_path / "expected.jsonl")
+    assert r.missing == 0
+    assert r.false_flags.n > 1000 and r.false_flags.rate <= 0.02
+    for op, rate in r.detection.items():
+        if rate.n >= 20:
+            assert rate.rate >= 0.85, (op, rate.as_dict())

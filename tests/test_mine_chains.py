@@ -23,7 +23,7 @@ QUESTION = Question(question_id="q1:x", report_id="r1", task="single", question=
     ("text", "clean"),
     [("1. The heart is enlarged.", "The heart is enlarged."), ("Step 2: No effusion.", "No effusion."),
      ("- Lungs are clear.", "Lungs are clear."), ("2.5 cm nodule in the right apex.", "2.5 cm nodule in the right apex."),
-     ("  3)  ", "")],
+     ("  3)  ", ""), ("1", ""), ("2.5", "")],
 )
 def test_clean_step_drops_list_markers_only(text, clean):
     assert clean_step(text) == clean

@@ -157,6 +157,9 @@ class CrashingValidator:
     def __init__(self, inner, after: int):
         self.inner, self.after, self.calls = inner, after, 0
 
+    def __getattr__(self, name):  # rules_version and the rest come from the real validator
+        return getattr(self.inner, name)
+
     def validate(self, *args, **kw):
         self.calls += 1
         if self.calls > self.after:
@@ -198,7 +201,7 @@ def test_mine_resume_with_an_edited_prompt_is_an_error(fake_openai_server, tmp_p
     run(fake_openai_server, tmp_path / "run", parts, limit=1, prompts_dir=prompts)
     path = prompts / "plan" / "v1.yaml"
     path.write_text(path.read_text() + "# edited\n")
-    with pytest.raises(InputError, match="prompt files differs") as err:
+    with pytest.raises(InputError, match="prompt files changed since the job started") as err:
         run(fake_openai_server, tmp_path / "run", parts, limit=1, prompts_dir=prompts, resume=True)
     assert err.value.field == "prompts"
 
@@ -231,7 +234,7 @@ def test_mine_unreachable_server_fails_fast(tmp_path, parts):
 
     with pytest.raises(ModelError, match="cannot reach the model server"):
         run(Dead, tmp_path / "run", parts, max_retries=0)
-    assert not (tmp_path / "run" / "shards").exists()
+    assert not (tmp_path / "run").exists()  # no job state: the same command works once the server is up
 
 
 def test_mine_model_not_served_names_served_models(fake_openai_server, tmp_path, parts):
@@ -296,3 +299,43 @@ def test_mine_report_without_questions_is_quarantined(fake_openai_server, tmp_pa
     no_q = [r for r in read_quarantine(summary.quarantine_path) if r.reason_code == "no_questions"]
     assert sorted(r.record_id for r in no_q) == ["m1", "m3", "m4", "m5", "m6"]
     assert all(r.stage == "questions" and r.payload.startswith("FINDINGS:") for r in no_q)
+
+
+class PickyValidator:
+    """Raises on chains of one report; validates the others."""
+
+    def __init__(self, inner, report_id: str, exc: Exception):
+        self.inner, self.report_id, self.exc = inner, report_id, exc
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def validate(self, chain, report, findings=None):
+        if report.report_id == self.report_id:
+            raise self.exc
+        return self.inner.validate(chain, report, findings)
+
+
+def test_mine_validator_bug_on_one_chain_is_quarantined(fake_openai_server, tmp_path, parts):
+    extractor, validator = parts
+    picky = PickyValidator(validator, "m3", ValueError("odd step text"))
+    summary = run(fake_openai_server, tmp_path / "run", (extractor, picky))
+    bad = [q for q in read_quarantine(summary.quarantine_path) if q.reason_code == "validator_error"]
+    assert len(bad) == 2 and all("ValueError: odd step text" in q.detail for q in bad)
+    assert summary.items_written + 2 == summary.items_planned
+    assert "m3" not in {i.report_id for i in read_items(summary.shards_dir)}
+
+
+def test_mine_rule_file_error_stops_the_job_without_quarantine(fake_openai_server, tmp_path, parts):
+    from radprm.errors import RuleFileError
+
+    extractor, validator = parts
+    broken = PickyValidator(validator, "m1", RuleFileError("bad rule", path="step_rules.json", field="x"))
+    with pytest.raises(RuleFileError, match="bad rule"):
+        run(fake_openai_server, tmp_path / "run", (extractor, broken), concurrency=1)
+    with Ledger(tmp_path / "run" / "ledger.sqlite") as led:
+        assert led.counts()["quarantined"] == 0 and led.counts()["answered"] >= 1
+    sent = fake_openai_server.chat_count
+    summary = run(fake_openai_server, tmp_path / "run", parts, concurrency=1, resume=True)
+    assert summary.rebuilt_from_cache >= 1 and fake_openai_server.chat_count > sent
+    assert summary.items_written == summary.items_planned

@@ -219,10 +219,20 @@ def test_chain_scores_warns_when_scores_missing(tmp_path):
     assert row["completeness"] == 0.5 and row["missing_scores"] == 0.667 and row["warn"]
 
 
-def test_checks_on_empty_directory_run_without_rows(tmp_path):
+def test_checks_on_empty_directory_warn_that_it_is_empty(tmp_path):
     out = write(tmp_path, [])
-    results = run_checks(out)
-    assert all(r.total_rows == 0 for r in results if r.status != "skip")
+    results = {r.check.name: r for r in run_checks(out)}
+    assert results["item_counts"].status == "warn" and results["item_counts"].rows == [("(all runs)", 0, 0, 0, True)]
+    assert all(r.total_rows == 0 for n, r in results.items() if r.status != "skip" and n != "item_counts")
+
+
+def test_item_counts_per_run(tmp_path):
+    items = [item(0, run_id="a"), item(1, run_id="a"), item(2, run_id="b", steps=[])]
+    result = run(write(tmp_path, items), "item_counts")
+    assert rows_as_dicts(result) == [
+        {"run_id": "a", "items": 2, "reports": 2, "steps": 6, "warn": False},
+        {"run_id": "b", "items": 1, "reports": 1, "steps": 0, "warn": True},
+    ]
 
 
 def test_near_duplicates_split_a_huge_report_block_by_question():

@@ -67,7 +67,8 @@ def test_suite_fails_on_out_of_range_score_unknown_verdict_and_duplicate_id(tmp_
     out = tmp_path / "s"
     with ShardWriter(out, card=False) as w:
         w.write_many(make_items(10))
-    bad = [broken_row(100, completeness=1.7), broken_row(101, step_updates={"verdict": "maybe", "score": 1.5})]
+    bad = [broken_row(100, completeness=1.7), broken_row(101, step_updates={"verdict": "maybe", "score": 1.5}),
+           broken_row(102, first_bad_step=7)]
     inject_shard(out, [*bad, item_to_row(make_item(3))])  # item 3 again: a duplicate id
     report = run_expectations(out, build_docs=False)
     assert not report.success
@@ -75,6 +76,7 @@ def test_suite_fails_on_out_of_range_score_unknown_verdict_and_duplicate_id(tmp_
     assert failed[("items", "expect_column_values_to_be_between", "completeness")].examples == [1.7]
     assert failed[("steps", "expect_column_values_to_be_in_set", "verdict")].unexpected_count == 2
     assert failed[("steps", "expect_column_values_to_be_between", "score")].examples[0] == 1.5
+    assert failed[("items", "expect_column_pair_values_a_to_be_greater_than_b", "steps,first_bad_step")].unexpected_count == 1
     assert failed[("item_keys", "expect_column_values_to_be_unique", "item_id")].examples[0] == make_item(3).item_id
     assert report.docs_index is None
 
@@ -95,3 +97,11 @@ def test_chunked_validation_sees_every_row_and_adds_up_failures(tmp_path):
     assert completeness.unexpected_count == 2 and sorted(completeness.examples) == [1.5, 2.5]
     assert failed[("item_keys", "expect_column_values_to_be_unique", "item_id")].unexpected_count == 2
     assert len(report.outcomes) == sum(len(load_suite(n)["expectations"]) for n in ("item_keys", "items", "steps"))
+
+
+def test_suite_fails_on_an_empty_directory(tmp_path):
+    out = tmp_path / "s"
+    ShardWriter(out, card=False).close()
+    report = run_expectations(out, build_docs=False)
+    assert not report.success
+    assert [o.type for o in report.failures] == ["expect_table_row_count_to_be_between"]

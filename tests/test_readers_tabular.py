@@ -238,3 +238,16 @@ def test_read_default_columns_match_ignoring_case(tmp_path: Path) -> None:
     assert (report.report_id, report.findings, report.impression, report.indication) == (
         "C1", "Clear lungs.", "Normal.", "Cough."
     )
+
+
+def test_read_csv_image_paths_json_or_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "images.csv"
+    path.write_text(
+        'id,findings,image_paths\n1,Clear.,"[""a.png"", ""b.png""]"\n2,Clear.,a.png; b.png\n3,Clear.,\n4,Clear.,"[1, 2]"\n'
+        '5,Clear.,"[broken"\n',
+        encoding="utf-8",
+    )
+    stream = read_reports(path)
+    assert [r.image_paths for r in stream] == [["a.png", "b.png"], ["a.png", "b.png"], []]
+    reasons = [(q.source_row, q.reason_code, q.field) for q in stream.quarantine.records]
+    assert reasons == [(4, "invalid_value", "image_paths"), (5, "invalid_value", "image_paths")]

@@ -63,6 +63,23 @@ def test_validate_step_verdict_and_reasons_on_iu_reports(reports, validator, uid
     assert s.label == (not any(r in FAULTS for r in reasons))
 
 
+@pytest.mark.parametrize("uid,step,label,reasons", [
+    ("153", "Step 1: The report mentions a small right pleural effusion.", True, []),
+    ("153", "The presence of fluid in the right pleural space indicates an effusion.", True, []),
+    ("153", "The left costophrenic angle is sharp, so there is no left effusion.", True, ["unmentioned_assumed_normal"]),
+    ("153", "The report does not mention pneumothorax, so we assume it is absent.", True,
+     ["unmentioned_assumed_normal"]),
+    ("153", "The effusion on the left side is small.", False, ["laterality_conflict"]),
+    ("153", "The report describes a large right pleural effusion.", False, ["severity_conflict"]),
+    ("1", "The heart size is within normal limits, which rules out cardiomegaly.", True, []),
+    ("1", "The lungs show no focal consolidation, making pneumonia unlikely.", True, []),
+    ("1", "Since the heart is enlarged, cardiomegaly is present.", False, ["negation_conflict"]),
+])
+def test_validate_llm_style_reasoning_steps(reports, validator, uid, step, label, reasons):
+    s = check(validator, reports[uid], step)
+    assert (s.label, s.reasons) == (label, reasons)
+
+
 def test_validate_evidence_offsets_point_into_report_text(reports, validator):
     report = reports["153"]
     s = check(validator, report, "There is a small left pleural effusion.")
@@ -124,3 +141,13 @@ def test_numbers_in_step_text(text, numbers):
 def test_step_enumeration_is_not_a_number():
     assert strip_enumeration("Step 2: No pneumothorax.") == "No pneumothorax."
     assert strip_enumeration("3. Heart size is normal.") == "Heart size is normal."
+
+
+def test_validate_multi_label_answer_step(reports, validator):
+    options = ["Cardiomegaly", "Effusion", "Pneumothorax"]
+    kwargs = dict(answer=["Cardiomegaly", "Effusion"], options=options)
+    partial = check(validator, reports["1"], "So the answer is Cardiomegaly.", **kwargs)
+    full = check(validator, reports["1"], "The final answer is: Effusion, Cardiomegaly.", **kwargs)
+    # the findings named are judged too (report 1 rules out cardiomegaly): only the answer part is tested here
+    assert "answer_mismatch" in partial.reasons and not partial.label
+    assert "answer_mismatch" not in full.reasons and "negation_conflict" in full.reasons

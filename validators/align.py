@@ -24,8 +24,9 @@ from radprm.schemas.records import Finding
 RULES_FILE = "step_rules.json"
 _RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
               "normal_statements", "answer_patterns", "negation_qualifiers", "assertion_repairs", "statement_mention",
-              "step_rewrites"}
-_REPAIR_KEYS = {"negated_before", "negated_clause_start", "hedge_words", "hedged_after", "clause_breaks"}
+              "step_rewrites", "adjective_observations", "false_mentions"}
+_REPAIR_KEYS = {"negated_before", "negated_list", "negated_after", "negated_clause_start", "hedge_words",
+                "hedged_after", "clause_breaks"}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
 SAME_MENTION_MIN = 85
 # Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
@@ -81,6 +82,8 @@ class StepRules:
     repairs: dict[str, re.Pattern[str]]
     statement_mention: re.Pattern[str]
     step_rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()
+    adjectives: dict[str, str] = field(default_factory=dict)
+    false_mentions: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
@@ -115,12 +118,14 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
         repairs = {k: re.compile(v, re.I) for k, v in data["assertion_repairs"].items()}
         statement = re.compile(data["statement_mention"], re.I)
         rewrites = tuple((re.compile(r["pattern"], re.I), r["replacement"]) for r in data["step_rewrites"])
+        false_mentions = tuple((r["observation"], re.compile(r["pattern"], re.I)) for r in data["false_mentions"])
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path) from exc
     _check(set(repairs) == _REPAIR_KEYS, f"assertion_repairs needs exactly {sorted(_REPAIR_KEYS)}", path,
            "assertion_repairs")
     return StepRules(str(data["version"]), severity, regions, parents, tuple(normals), answers,
-                     frozenset(w.lower() for w in data["negation_qualifiers"]), repairs, statement, rewrites)
+                     frozenset(w.lower() for w in data["negation_qualifiers"]), repairs, statement, rewrites,
+                     {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions)
 
 
 @lru_cache(maxsize=1)
@@ -150,7 +155,7 @@ def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | N
         historical=f.historical, source=source,
     )
     if text is not None:
-        words = _WORD.findall(_clause_before(claim, text, rules).lower())[-3:]
+        words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
         claim = replace(claim, qualifiers=frozenset(w for w in words if w in rules.qualifiers))
         claim = _infer_place(claim, rules)
     if text is None:
@@ -195,18 +200,22 @@ def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
 
 def repair_assertion(claim: Claim, text: str, rules: StepRules | None = None) -> str:
     """Fix known extractor slips: a negation cue right before the mention ("no enlargement of the
-    heart"), a hedge right after it ("Scarring is possible"), and an uncertainty cue inside a
-    negated clause ("No focal consolidation, suspicious opacity or effusion").
+    heart", "not consistent with emphysema") or after it ("Suspicious nodules are absent"), a hedge
+    right after it ("Scarring is possible"), and an uncertainty cue inside a negated clause ("No focal
+    consolidation, suspicious opacity or effusion").
 
     Returns:
         The repaired assertion (unchanged when no repair applies).
     """
     rules = rules or load_rules()
     clause = _clause_before(claim, text, rules)
-    if claim.assertion == "positive" and rules.repairs["negated_before"].search(clause):
+    after = text[claim.end:claim.sentence_end] if 0 <= claim.end <= claim.sentence_end <= len(text) else ""
+    after = rules.repairs["clause_breaks"].split(after)[0]
+    if claim.assertion != "negative" and (rules.repairs["negated_before"].search(clause)
+                                          or rules.repairs["negated_list"].search(clause)
+                                          or rules.repairs["negated_after"].search(after)):
         return "negative"
-    if claim.assertion == "positive" and 0 <= claim.end <= claim.sentence_end <= len(text) \
-            and rules.repairs["hedged_after"].search(text[claim.end:claim.sentence_end]):
+    if claim.assertion == "positive" and rules.repairs["hedged_after"].search(after):
         return "uncertain"
     if claim.assertion == "uncertain" and rules.repairs["negated_clause_start"].search(clause) \
             and not rules.repairs["hedge_words"].search(clause):
@@ -269,6 +278,33 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
             # "Right middle and lower lobe opacities": the extractor keeps "lower lobe", the window both
             updates["location"] = " ".join(places + ([c.location] if c.location else []))
         out.append(replace(c, **updates) if updates else c)
+    return out
+
+
+def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None = None) -> list[Claim]:
+    """Drop claims the extractor reads from a word used in another sense ("free of infiltrates" is not free air)."""
+    rules = rules or load_rules()
+    return [c for c in claims
+            if not any(c.observation == obs and pattern.search(text[c.start:c.start + 40])
+                       for obs, pattern in rules.false_mentions)]
+
+
+def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> list[Claim]:
+    """Add the observation an adjective names: "nodular opacity" is also a nodule claim.
+
+    The extractor reads "rounded nodular opacity" as an opacity only, so a step that calls it a
+    nodule would look ungrounded; the reverse holds for a step saying "nodular opacity".
+    """
+    rules = rules or load_rules()
+    have = {(c.observation, c.start) for c in claims}
+    out = list(claims)
+    for c in claims:
+        words = _WORD.findall(c.sentence[max(0, c.start - c.sentence_start - 30):c.end - c.sentence_start].lower())
+        for w in words[-4:]:
+            obs = rules.adjectives.get(w)
+            if obs and obs != c.observation and (obs, c.start) not in have:
+                out.append(replace(c, observation=obs, source="adjective"))
+                have.add((obs, c.start))
     return out
 
 

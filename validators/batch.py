@@ -8,7 +8,7 @@ findings are extracted once however many chains refer to it.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,8 @@ from radprm.tables import table_format, write_table
 from radprm.validators.align import Claim
 from radprm.validators.chains_io import iter_raw_rows, read_chains
 from radprm.validators.steps import StepValidator
+
+CLAIMS_CACHE_SIZE = 20_000  # reports whose claims are kept between chains
 
 EVIDENCE_TYPE = pa.struct([pa.field("text", pa.string()), pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
@@ -211,7 +213,8 @@ def _validate_rows(
 
     console = Console(stderr=True)
     show = console.is_terminal if progress is None else progress
-    claims_cache: dict[str, list[Claim]] = {}
+    # bounded: chains of one report usually come together, and 100k reports' claims would not fit in memory
+    claims_cache: OrderedDict[str, list[Claim]] = OrderedDict()
     with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=not show) as bar:
         task = bar.add_task("validate", total=n_rows)
@@ -228,6 +231,10 @@ def _validate_rows(
             claims = claims_cache.get(report.report_id)
             if claims is None:
                 claims = claims_cache[report.report_id] = validator.report_claims(report)
+                if len(claims_cache) > CLAIMS_CACHE_SIZE:
+                    claims_cache.popitem(last=False)
+            else:
+                claims_cache.move_to_end(report.report_id)
             result = validator.validate_claims(chain, report, claims)
             summary.chains += 1
             for s in result.steps:

@@ -37,6 +37,9 @@ from radprm.validators.chains_io import (
 
 OPERATORS = ("negation_flip", "laterality_swap", "severity_swap", "fabricated_finding", "location_change")
 PERTURB_RULES_FILE = "perturb_rules.json"
+# Output columns of `perturb_file`: a CHAINS row plus the EXPECTED columns of `radprm eval steps`.
+PERTURB_COLUMNS = ["chain_id", "report_id", "source_chain_id", "step_index", "operator", "original_step", "step",
+                   "expected_label", "expected_reason", "detail", "steps", "question", "options", "answer"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ _POS_TO_NEG: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:may|could|likely)\s+represents?\b", re.I), "does not represent"),
 ]
 # steps opening like this have a verb to negate; a bare "No " prefix would not read as a negation
-_NO_PREFIX = re.compile(r"^\s*(?:we|i|there|the|this|these|it|findings?|overall|again|redemonstration)\b", re.I)
+_NO_PREFIX = re.compile(r"^\s*(?:we|i|there|the|this|these|it|findings?|overall|again|redemonstration|if|with|"
+                        r"without|increase[ds]?|decrease[ds]?|interval|changes?|stable|improv\w*|worsen\w*|"
+                        r"resolution|resolv\w*|persistent|unchanged|new|suspected|possible|probable)\b", re.I)
 
 
 def negation_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
@@ -505,7 +510,3 @@ def perturb_file(
     if summary.chains == 0:
         raise InputError(f"no chain could be perturbed; {summary.quarantine}", path=chains_path)
     return summary
-
-
-PERTURB_COLUMNS = ["chain_id", "report_id", "source_chain_id", "step_index", "operator", "original_step", "step",
-                   "expected_label", "expected_reason", "detail", "steps", "question", "options", "answer"]

@@ -17,7 +17,9 @@ from radprm.validators.align import (
     Claim,
     Judgement,
     StepRules,
+    adjective_claims,
     claim_from_finding,
+    drop_false_mentions,
     infer_severity,
     judge_claim,
     load_rules,
@@ -37,7 +39,8 @@ VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsupported": 0.2, "contradi
 # Supported only because the report is silent ("unmentioned = normal"): slightly less certain.
 OMISSION_SCORE = 0.9
 
-_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):]|[-*\u2022])\s*", re.I)
+# "2." is an enumeration, "1.7 cm" is not
+_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|[-*\u2022])\s*", re.I)
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
                      r"|\b([CTL]\d{1,2})\b", re.I)
 _VIEW_COUNT = re.compile(r"\b\d+\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I)
@@ -129,7 +132,8 @@ class StepValidator:
             target = report if fixed == report.text else report.model_copy(update={"text": fixed})
             report_findings = self.extractor.extract_report(target)
         found = [claim_from_finding(f, report.text, self.rules) for f in report_findings if not f.hypothetical]
-        found = infer_severity(found, report.text, self.rules)
+        found = drop_false_mentions(found, report.text, self.rules)
+        found = adjective_claims(infer_severity(found, report.text, self.rules), self.rules)
         return merge_claims(found, normal_statement_claims(report.text, self.rules))
 
     def step_claims(self, step: str) -> list[Claim]:
@@ -142,7 +146,8 @@ class StepValidator:
             text = pattern.sub(replacement, text)
         findings = self.extractor.extract_text(text)
         found = [claim_from_finding(f, text, self.rules) for f in findings if not f.hypothetical]
-        found = infer_severity(found, text, self.rules)
+        found = drop_false_mentions(found, text, self.rules)
+        found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
         claims = _dedupe(merge_claims(found, normal_statement_claims(text, self.rules)))
         if len(self._step_cache) > 50_000:
             self._step_cache.clear()

@@ -85,6 +85,7 @@ def label_reports(
     details: str | Path | None = None,
     quarantine: str | Path | None = None,
     extractor: FindingsExtractor | None = None,
+    strict: bool = False,
     batch_size: int = 64,
     progress: bool | None = None,
     **reader_options: Any,
@@ -100,6 +101,7 @@ def label_reports(
         quarantine: JSONL file for quarantined rows (written only when there are some); default
             `<out>.quarantine.jsonl`. A stale file from an earlier run is removed first.
         extractor: a FindingsExtractor to reuse (default: the cached packaged one).
+        strict: raise after writing when any row was quarantined.
         batch_size: reports per spaCy batch.
         progress: progress bar on stderr (None: only on a terminal).
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, findings_col,
@@ -109,7 +111,8 @@ def label_reports(
         A FindingsSummary.
 
     Raises:
-        InputError: unknown label set, bad output extension, or any file-level reading problem.
+        InputError: unknown label set, bad output extension, any file-level reading problem, or,
+            with `strict`, any quarantined row (the outputs are written first).
     """
     input, out = Path(input), Path(out)
     columns = labelset_columns(labelset)
@@ -153,6 +156,8 @@ def label_reports(
             _write_both(label_rows(), out, columns, details, detail_rows)
         summary.read_quarantined = stream.stats.quarantined
     summary.seconds = time.perf_counter() - started
+    if strict and sink.total:
+        raise InputError(f"{sink.total} row(s) quarantined and --strict is set; {sink.summary()}", path=input)
     return summary
 
 
@@ -161,11 +166,15 @@ def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[s
     import threading
     import queue
 
-    q: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=8)
+    q: queue.Queue[Any] = queue.Queue(maxsize=8)
     error: list[BaseException] = []
+    abort = object()  # sent instead of the end marker when the label table failed
 
     def drain() -> Iterator[dict[str, Any]]:
         while (chunk := q.get()) is not None:
+            if chunk is abort:
+                # raising inside write_table makes it delete its temporary file: no half table
+                raise RuntimeError("label table failed; mention table abandoned")
             yield from chunk
 
     def write_details() -> None:
@@ -173,26 +182,27 @@ def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[s
             write_table(drain(), details, columns=DETAIL_COLUMNS, schema=DETAIL_SCHEMA)
         except BaseException as exc:  # surfaced in the main thread below
             error.append(exc)
-            while q.get() is not None:  # keep the producer from blocking
+            while q.get() not in (None, abort):  # keep the producer from blocking
                 pass
 
     worker = threading.Thread(target=write_details, name="radprm-details-writer", daemon=True)
     worker.start()
 
     def rows_and_flush() -> Iterator[dict[str, Any]]:
-        try:
-            for row in label_rows:
-                if detail_rows:
-                    q.put(list(detail_rows))
-                    detail_rows.clear()
-                yield row
-        finally:
-            q.put(None)
+        for row in label_rows:
+            if detail_rows:
+                q.put(list(detail_rows))
+                detail_rows.clear()
+            yield row
 
     try:
         write_table(rows_and_flush(), out, columns=["report_id", *columns], schema=labels_schema(columns))
-    finally:
+    except BaseException:
+        q.put(abort)
         worker.join()
+        raise
+    q.put(None)
+    worker.join()
     if error:
         raise error[0]
 

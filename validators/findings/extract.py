@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from pathlib import Path
 
 from spacy.tokens import Doc, Span
 
@@ -39,7 +40,10 @@ class _Vocab:
     """Compiled laterality / severity / location matchers from the modifiers rule file."""
 
     def __init__(self, modifiers: dict) -> None:
-        self.laterality = [(value, _words_regex(words)) for value, words in modifiers["laterality"].items()]
+        self.laterality_words = {
+            re.sub(r"\s+", " ", w.lower()): value for value, words in modifiers["laterality"].items() for w in words
+        }
+        self.laterality = _words_regex(self.laterality_words)
         self.severity_words: dict[str, str] = {}
         for value, words in modifiers["severity"].items():
             for word in words:
@@ -55,21 +59,15 @@ class _Vocab:
         if qual:
             pieces.append(rf"(?:(?:{qual})\s+)*")
         self.location = re.compile(r"(?<![\w-])" + "".join(pieces) + rf"(?:{head})(?:\s+(?:{head}))*(?![\w-])", re.I)
-        self.lateral_words = {w.lower() for words in modifiers["laterality"].values() for w in words if " " not in w}
 
     def find_laterality(self, text: str, last: bool) -> str | None:
-        hits = []
-        for value, rx in self.laterality:
-            hits.extend((m.start(), m.end(), value) for m in rx.finditer(text))
+        hits = [self.laterality_words[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.laterality.finditer(text)]
         if not hits:
             return None
-        values = {h[2] for h in hits}
-        if "bilateral" in values or {"left", "right"} <= values:
+        if "bilateral" in hits or {"left", "right"} <= set(hits):
             # "left and right", "bibasilar", or both sides named in the same clause
-            if "bilateral" in values or len(hits) > 1:
-                return "bilateral"
-        hits.sort()
-        return hits[-1][2] if last else hits[0][2]
+            return "bilateral"
+        return hits[-1] if last else hits[0]
 
     def find_severity(self, text: str, last: bool) -> str | None:
         hits = list(self.severity.finditer(text))
@@ -125,7 +123,7 @@ class FindingsExtractor:
         rules_dir: a folder of replacement rule files (ignored when `rules` is given).
     """
 
-    def __init__(self, rules: RuleSet | None = None, *, rules_dir: str | None = None) -> None:
+    def __init__(self, rules: RuleSet | None = None, *, rules_dir: str | Path | None = None) -> None:
         self.rules = rules if rules is not None else load_rules(rules_dir)
         self.nlp = build_nlp(self.rules)
         self._vocab = _Vocab(self.rules.modifiers)
@@ -195,6 +193,7 @@ class FindingsExtractor:
     def doc_findings(self, doc: Doc, *, report_id: str = "", section: str | None = None) -> list[Finding]:
         """Flatten one processed Doc into Finding rows (see the module docstring for the rules)."""
         findings: list[Finding] = []
+        text = doc.text  # Doc.text joins every token: build it once per doc
         target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         for ent in doc.ents:
             statement = self._statements.get(ent.label_)
@@ -202,7 +201,7 @@ class FindingsExtractor:
             lo, hi = _clause_bounds(doc, ent, sent, target_tokens, statement is not None)
             sec = section or _section_of(ent)
             if statement is None:
-                findings.append(self._finding(doc, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id))
+                findings.append(self._finding(doc, text, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id))
                 continue
             state = _closest(ent, ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL"))
             if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
@@ -211,17 +210,18 @@ class FindingsExtractor:
                 assertion = "uncertain" if state.category == "UPPER_NORMAL" else _assertion(ent)
                 severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
                 for obs in statement.abnormal_implies:
-                    findings.append(self._finding(doc, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent))
+                    findings.append(self._finding(doc, text, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent))
             elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent._.is_negated):
                 span = _join(doc, ent, state) if state is not None else ent
                 for obs in statement.normal_implies:
-                    findings.append(self._finding(doc, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False))
+                    findings.append(self._finding(doc, text, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False))
         findings.sort(key=lambda f: (f.start, f.end, f.observation))
         return findings
 
     def _finding(
         self,
         doc: Doc,
+        text: str,
         span: Span,
         observation: str,
         assertion: str,
@@ -246,7 +246,7 @@ class FindingsExtractor:
             if severity is None:
                 severity = v.find_severity(pre, last=True) or v.find_severity(mention, last=True) or v.find_severity(post, last=False)
             location = _location(v, doc[lo:hi].text)
-        s_start, s_end = _strip(doc.text, sent.start_char, sent.end_char)
+        s_start, s_end = _strip(text, sent.start_char, sent.end_char)
         return Finding(
             report_id=report_id,
             observation=observation,
@@ -258,7 +258,7 @@ class FindingsExtractor:
             severity=severity,
             location=location,
             section=section,
-            sentence=doc.text[s_start:s_end],
+            sentence=text[s_start:s_end],
             start=span.start_char,
             end=span.end_char,
             sentence_start=s_start,
