@@ -151,7 +151,8 @@ def run_expectations(
     con = connect(directory)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    docs = Path(docs_dir) if docs_dir is not None else directory / "qa" / "gx_docs"
+    # GE's filesystem store refuses relative paths in an ephemeral context
+    docs = (Path(docs_dir) if docs_dir is not None else directory / "qa" / "gx_docs").resolve()
     if build_docs:
         docs.mkdir(parents=True, exist_ok=True)
         context.add_data_docs_site(

@@ -1,11 +1,45 @@
 #!/usr/bin/env bash
-# The main job on real IU X-ray reports from ../shared.
+# The main job on real IU X-ray reports from ../shared, end to end:
+#   findings for every report (+ dev-set label scores) -> local vLLM server -> mine 20 reports
+#   (plan -> analysis -> refine, every step validated) -> shards -> verify -> QA -> TRL export.
+# Output in $DEMO_DIR (default runs/demo), recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-../shared}"
 IU="$SHARED/data/iu-xray/indiana_reports.csv"
+PROJ="$SHARED/data/iu-xray/indiana_projections.csv"
+GOLD="$SHARED/data/labels/openi_chestxray14_dev.csv"
 [ -f "$IU" ] || { echo "error: $IU not found (the demo reads the IU X-ray reports from ../shared)" >&2; exit 1; }
 OUT="${DEMO_DIR:-runs/demo}"
-mkdir -p "$OUT"
-.venv/bin/radprm findings "$IU" --projections "$SHARED/data/iu-xray/indiana_projections.csv" \
-  --labelset chestxray14 --out "$OUT/findings.csv" --details "$OUT/mentions.parquet" --summary
+N="${DEMO_REPORTS:-20}"
+R=.venv/bin/radprm
+rm -rf "$OUT"; mkdir -p "$OUT"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1/6 findings: medspaCy extraction over all IU reports"
+$R findings "$IU" --projections "$PROJ" --labelset chestxray14 \
+  --out "$OUT/findings.csv" --details "$OUT/mentions.parquet" --summary
+step "    dev-set scores against the ChestX-ray14 gold labels"
+$R eval labels "$OUT/findings.csv" "$GOLD" 
+
+step "2/6 local vLLM server (first run builds it under ~/.cache/radprm: a few minutes)"
+bash serving/serve.sh start
+
+step "3/6 mine $N IU reports: questions from findings, chains from the LLM, every step validated"
+$R mine "$IU" --projections "$PROJ" --run-dir "$OUT/mine" --limit "$N" \
+  --tasks single,multi_label,binary --questions-per-report 1 --max-tokens 256 --concurrency 8
+
+step "4/6 verify shards against their manifest"
+$R verify "$OUT/mine/shards"
+
+step "5/6 QA: DuckDB checks + Great Expectations (report in $OUT/mine/shards/qa/)"
+$R qa "$OUT/mine/shards" -q
+$R sql "$OUT/mine/shards" "SELECT verdict, count(*) AS steps, round(avg(CASE WHEN label THEN 1 ELSE 0 END), 2) AS good FROM steps GROUP BY 1 ORDER BY 2 DESC"
+
+step "6/6 export for PRM training (TRL stepwise supervision)"
+TOK="${RADPRM_CACHE:-$HOME/.cache/radprm}/models/smollm2-135m-instruct"
+TOKOPT=(); [ -d "$TOK" ] && TOKOPT=(--tokenizer "$TOK")
+$R export trl "$OUT/mine/shards" --out "$OUT/prm_trl.jsonl" --max-length 1024 "${TOKOPT[@]}"
+
+echo
+echo "demo done: $OUT (findings.csv, mentions.parquet, mine/shards, prm_trl.jsonl); stop the server with: make serve-stop"

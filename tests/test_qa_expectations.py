@@ -105,3 +105,13 @@ def test_suite_fails_on_an_empty_directory(tmp_path):
     report = run_expectations(out, build_docs=False)
     assert not report.success
     assert [o.type for o in report.failures] == ["expect_table_row_count_to_be_between"]
+
+
+def test_data_docs_build_for_a_relative_shard_dir(tmp_path, monkeypatch):
+    # `radprm qa runs/x/shards` passes a relative path; GE's store needs an absolute one
+    monkeypatch.chdir(tmp_path)
+    with ShardWriter("rel/s", card=False) as w:
+        w.write_many(make_items(5))
+    report = run_expectations("rel/s")
+    assert report.success
+    assert report.docs_index.is_absolute() and report.docs_index.is_file()
