@@ -42,6 +42,10 @@ output (`<out>.quarantine.jsonl`). `StrictOpt` is `--strict` (exit 1 when any ro
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -52,7 +56,7 @@ from radprm.readers.formats import FORMATS
 
 __all__ = [
     "FindingsColOpt", "FormatOpt", "IdColOpt", "ImpressionColOpt", "InputArg", "LimitOpt", "ProjectionsOpt",
-    "QuarantineOpt", "StrictOpt", "TextColOpt", "default_quarantine_path", "reader_kwargs",
+    "QuarantineOpt", "StrictOpt", "TextColOpt", "default_quarantine_path", "reader_kwargs", "reader_options",
 ]
 
 _PANEL = "Reading reports"
@@ -147,3 +151,49 @@ def reader_kwargs(
         "projections": projections,
         "limit": limit,
     }
+
+
+_READER_PARAMS = (
+    ("format", FormatOpt),
+    ("id_col", IdColOpt),
+    ("text_col", TextColOpt),
+    ("findings_col", FindingsColOpt),
+    ("impression_col", ImpressionColOpt),
+    ("projections", ProjectionsOpt),
+    ("limit", LimitOpt),
+)
+
+
+def reader_options(func: Callable) -> Callable:
+    """Decorator: add the shared reader options to a command and pass them as one `reader` dict.
+
+    The decorated function declares a `reader: dict` parameter instead of the seven reader options;
+    the CLI still shows `--format`, `--id-col`, `--text-col`, `--findings-col`, `--impression-col`,
+    `--projections` and `--limit`, and the function receives `reader=reader_kwargs(...)`:
+
+    ```python
+    @command(app)
+    @reader_options
+    def read(input: InputArg, out: Path, reader: dict) -> None:
+        summary = read_to_table(input, out, **reader)
+    ```
+    """
+    # resolve string annotations (modules use `from __future__ import annotations`) so that Typer
+    # sees the real `Annotated[...]` option declarations on the rewritten signature
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for p in signature.parameters.values() if p.name != "reader"]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in _READER_PARAMS
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        reader = reader_kwargs(**{name: kwargs.pop(name, None) for name, _ in _READER_PARAMS})
+        return func(*args, reader=reader, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

@@ -10,17 +10,10 @@ import typer
 
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import (
-    FindingsColOpt,
-    FormatOpt,
-    IdColOpt,
-    ImpressionColOpt,
     InputArg,
-    LimitOpt,
-    ProjectionsOpt,
     QuarantineOpt,
     StrictOpt,
-    TextColOpt,
-    reader_kwargs,
+    reader_options,
 )
 
 
@@ -32,6 +25,7 @@ class Labelset(str, Enum):
 
 
 @command(app)
+@reader_options
 def findings(
     input: InputArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Label table: .csv, .parquet or .jsonl (report_id + one column per label).")],
@@ -39,23 +33,15 @@ def findings(
     details: Annotated[Optional[Path], typer.Option("--details", help="Also write one row per mention (.csv, .parquet or .jsonl).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print per-label counts (positive / negative / uncertain / unmentioned).")] = False,
     rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", help="Folder of rule files replacing the packaged ones (same file names).")] = None,
-    format: FormatOpt = None,
-    id_col: IdColOpt = None,
-    text_col: TextColOpt = None,
-    findings_col: FindingsColOpt = None,
-    impression_col: ImpressionColOpt = None,
-    projections: ProjectionsOpt = None,
-    limit: LimitOpt = None,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
+    reader: dict | None = None,
 ) -> None:
     """Extract findings with medspaCy and write report-level labels: 1 positive, 0 negative, -1 uncertain, empty unmentioned."""
     from radprm.validators.findings import FindingsExtractor
     from radprm.validators.findings.batch import label_reports
 
-    options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
-                            impression_col=impression_col, projections=projections, limit=limit)
     extractor = FindingsExtractor(rules_dir=rules_dir) if rules_dir is not None else None
     result = label_reports(input, out, labelset=labelset.value, details=details, quarantine=quarantine,
-                           extractor=extractor, strict=strict, **options)
+                           extractor=extractor, strict=strict, **reader)
     typer.echo(result.render(table=summary))

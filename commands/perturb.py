@@ -9,20 +9,14 @@ import typer
 
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import (
-    FindingsColOpt,
-    FormatOpt,
-    IdColOpt,
-    ImpressionColOpt,
-    LimitOpt,
-    ProjectionsOpt,
     QuarantineOpt,
-    TextColOpt,
-    reader_kwargs,
+    reader_options,
 )
 from radprm.validators.perturb import OPERATORS, perturb_file
 
 
 @command(app)
+@reader_options
 def perturb(
     chains: Annotated[Path, typer.Argument(help="CHAINS file, or STEPS rows (chain_id, report_id, step_index, step).",
                                            show_default=False)],
@@ -30,17 +24,9 @@ def perturb(
     out: Annotated[Path, typer.Option("--out", "-o", help="Corrupted steps: .jsonl, .parquet or .csv.")],
     ops: Annotated[Optional[str], typer.Option("--ops", help=f"Comma-separated operators. Default: {','.join(OPERATORS)}.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")] = 0,
-    format: FormatOpt = None,
-    id_col: IdColOpt = None,
-    text_col: TextColOpt = None,
-    findings_col: FindingsColOpt = None,
-    impression_col: ImpressionColOpt = None,
-    projections: ProjectionsOpt = None,
-    limit: LimitOpt = None,
     quarantine: QuarantineOpt = None,
+    reader: dict | None = None,
 ) -> None:
     """Make corrupted copies of good steps, each with its operator and expected label and reason."""
-    options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
-                            impression_col=impression_col, projections=projections, limit=limit)
-    summary = perturb_file(chains, reports, out, ops=ops, seed=seed, quarantine=quarantine, **options)
+    summary = perturb_file(chains, reports, out, ops=ops, seed=seed, quarantine=quarantine, **reader)
     typer.echo(summary.render())

@@ -9,40 +9,26 @@ import typer
 
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import (
-    FindingsColOpt,
-    FormatOpt,
-    IdColOpt,
-    ImpressionColOpt,
-    LimitOpt,
-    ProjectionsOpt,
     QuarantineOpt,
     StrictOpt,
-    TextColOpt,
-    reader_kwargs,
+    reader_options,
 )
 from radprm.validators.batch import validate_file
 
 
 @command(app)
+@reader_options
 def validate(
     chains: Annotated[Path, typer.Argument(help="CHAINS file (.jsonl or .parquet): chain_id, report_id, steps.",
                                            show_default=False)],
     reports: Annotated[Path, typer.Option("--reports", help="Reports the chains refer to (any readable input).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Step table: .parquet, .jsonl or .csv.")],
     chains_out: Annotated[Optional[Path], typer.Option("--chains-out", help="Chain scores table.")] = None,
-    format: FormatOpt = None,
-    id_col: IdColOpt = None,
-    text_col: TextColOpt = None,
-    findings_col: FindingsColOpt = None,
-    impression_col: ImpressionColOpt = None,
-    projections: ProjectionsOpt = None,
-    limit: LimitOpt = None,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
+    reader: dict | None = None,
 ) -> None:
     """Label each reasoning step good/bad against its report, with verdict, reasons and evidence."""
-    options = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
-                            impression_col=impression_col, projections=projections, limit=limit)
     summary = validate_file(chains, reports, out, chains_out=chains_out, quarantine=quarantine, strict=strict,
-                            **options)
+                            **reader)
     typer.echo(summary.render())
