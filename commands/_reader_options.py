@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-
 from radprm.readers.convert import default_quarantine_path
 from radprm.readers.formats import FORMATS
 

@@ -8,17 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from radprm.commands._app import app, command
-from radprm.commands._reader_options import (
-    FindingsColOpt,
-    FormatOpt,
-    IdColOpt,
-    ImpressionColOpt,
-    InputArg,
-    LimitOpt,
-    ProjectionsOpt,
-    TextColOpt,
-    reader_kwargs,
-)
+from radprm.commands._reader_options import InputArg, reader_options
 from radprm.miners.job import mine as mine_reports
 from radprm.miners.job import resolve_server
 
@@ -27,6 +17,7 @@ _JOB = "Job"
 
 
 @command(app)
+@reader_options
 def mine(
     reports: InputArg,
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Job folder: job.json, ledger, cache, shards/, quarantine/.", rich_help_panel=_JOB)],
@@ -50,19 +41,12 @@ def mine(
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.", rich_help_panel=_LLM)] = 0.95,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Completion budget per call.", rich_help_panel=_LLM)] = 256,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for questions and sampling.", rich_help_panel=_LLM)] = 0,
-    format: FormatOpt = None,
-    id_col: IdColOpt = None,
-    text_col: TextColOpt = None,
-    findings_col: FindingsColOpt = None,
-    impression_col: ImpressionColOpt = None,
-    projections: ProjectionsOpt = None,
-    limit: LimitOpt = None,
+    reader: dict | None = None,
 ) -> None:
     """Mine validated reasoning chains (PRM data) for each report's questions into Parquet shards."""
     base_url, model = resolve_server(base_url, model)
-    reader = reader_kwargs(format=format, id_col=id_col, text_col=text_col, findings_col=findings_col,
-                           impression_col=impression_col, projections=projections)
-    reader.pop("limit")
+    reader = dict(reader or {})
+    limit = reader.pop("limit", None)
     try:
         summary = mine_reports(
             reports, run_dir=run_dir, base_url=base_url, model=model, mode=mode,

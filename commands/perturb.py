@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import (
     QuarantineOpt,

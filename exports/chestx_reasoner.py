@@ -15,15 +15,9 @@ from typing import Any
 from radprm.exports.common import (
     ExportSummary,
     apply_first_bad,
-    check_after_first_bad,
-    check_out,
+    export_jsonl,
     items_with_steps,
-    with_progress,
-    quarantine_path,
-    write_jsonl_atomic,
 )
-from radprm.quarantine import QuarantineSink
-from radprm.shards.reader import read_items
 
 
 def chestx_rows(
@@ -72,14 +66,9 @@ def export_chestx_reasoner(
         InputError: bad output suffix or unknown convention.
         ShardError: the directory is not a readable shard directory.
     """
-    out = check_out(out, (".jsonl",))
-    check_after_first_bad(after_first_bad)
-    qpath = quarantine_path(out)
-    qpath.unlink(missing_ok=True)
-    summary = ExportSummary(format="chestx-reasoner", out=out, quarantine=QuarantineSink(qpath))
-    try:
-        items = with_progress(read_items(directory), directory, "export chestx-reasoner", progress)
-        write_jsonl_atomic(out, chestx_rows(items, summary, after_first_bad=after_first_bad, with_labels=with_labels))
-    finally:
-        summary.quarantine.close()
-    return summary
+    return export_jsonl(
+        directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress,
+        rows=lambda items, summary: chestx_rows(
+            items, summary, after_first_bad=after_first_bad, with_labels=with_labels
+        ),
+    )

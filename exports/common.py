@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -121,10 +121,15 @@ def with_progress(items: Iterable[Item], directory: str | Path, label: str, enab
     if not enabled:
         yield from items
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from radprm.shards.manifest import load_manifest
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     total = load_manifest(directory).rows
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -138,3 +143,40 @@ def with_progress(items: Iterable[Item], directory: str | Path, label: str, enab
 def quarantine_path(out: Path) -> Path:
     """Where an export's quarantine records go: `<out>.quarantine.jsonl` beside the output."""
     return out.with_name(out.name + ".quarantine.jsonl")
+
+
+def export_jsonl(
+    directory: str | Path,
+    out: str | Path,
+    *,
+    format: str,
+    rows: Callable[[Iterable[Item], ExportSummary], Iterable[dict[str, Any]]],
+    after_first_bad: str,
+    progress: bool,
+) -> ExportSummary:
+    """Run a JSONL export: check options, stream items through `rows`, write atomically, quarantine.
+
+    Args:
+        directory: shard directory.
+        out: output `.jsonl` file.
+        format: export name, recorded in the summary and shown on the progress bar.
+        rows: turns items into output rows; it quarantines unusable items into the summary's sink.
+        after_first_bad: keep / drop / bad (checked here; `rows` applies it).
+        progress: show a progress bar with ETA on stderr.
+
+    Returns:
+        An `ExportSummary`.
+    """
+    from radprm.shards import read_items
+
+    out = check_out(out, (".jsonl",))
+    check_after_first_bad(after_first_bad)
+    qpath = quarantine_path(out)
+    qpath.unlink(missing_ok=True)
+    summary = ExportSummary(format=format, out=out, quarantine=QuarantineSink(qpath))
+    try:
+        items = with_progress(read_items(directory), directory, f"export {format}", progress)
+        write_jsonl_atomic(out, rows(items, summary))
+    finally:
+        summary.quarantine.close()
+    return summary

@@ -19,17 +19,11 @@ from typing import Any
 from radprm.exports.common import (
     ExportSummary,
     apply_first_bad,
-    check_after_first_bad,
-    check_out,
+    export_jsonl,
     items_with_steps,
-    with_progress,
-    quarantine_path,
-    write_jsonl_atomic,
 )
 from radprm.exports.trl import build_prompt
-from radprm.quarantine import QuarantineSink
 from radprm.schemas.records import StepRecord
-from radprm.shards.reader import read_items
 
 LABELER = "radprm-validator"
 
@@ -102,16 +96,9 @@ def export_prm800k(
         InputError: bad output suffix or unknown convention.
         ShardError: the directory is not a readable shard directory.
     """
-    out = check_out(out, (".jsonl",))
-    check_after_first_bad(after_first_bad)
-    qpath = quarantine_path(out)
-    qpath.unlink(missing_ok=True)
-    summary = ExportSummary(format="prm800k", out=out, quarantine=QuarantineSink(qpath))
-    try:
-        items = with_progress(read_items(directory), directory, "export prm800k", progress)
-        write_jsonl_atomic(
-            out, prm800k_rows(items, summary, after_first_bad=after_first_bad, include_report=include_report)
-        )
-    finally:
-        summary.quarantine.close()
-    return summary
+    return export_jsonl(
+        directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress,
+        rows=lambda items, summary: prm800k_rows(
+            items, summary, after_first_bad=after_first_bad, include_report=include_report
+        ),
+    )

@@ -24,9 +24,9 @@ from radprm.exports.common import (
     check_after_first_bad,
     check_out,
     items_with_steps,
-    with_progress,
     quarantine_path,
     tmp_path_for,
+    with_progress,
     write_jsonl_atomic,
 )
 from radprm.quarantine import QuarantineSink

@@ -139,7 +139,7 @@ def render_html(report: QAReport) -> str:
     parts.append("</table>")
     if report.expectations is not None:
         exp = report.expectations
-        docs = f" <a href='gx_docs/index.html'>Data Docs</a>" if exp.docs_index else ""
+        docs = " <a href='gx_docs/index.html'>Data Docs</a>" if exp.docs_index else ""
         parts.append(f"<p class='{'ok' if exp.success else 'warn'}'>{esc(exp.summary())}{docs}</p>")
         parts += [f"<li>{esc(str(o))}</li>" for o in exp.failures]
     for c in report.checks:

@@ -308,6 +308,8 @@ def _assertion(ent: Span) -> str:
     if not ent._.is_negated and not ent._.is_uncertain:
         return "uncertain" if any(m.category == "ALTERNATIVE" for m in ent._.modifiers) else "positive"
     if ent._.is_negated and ent._.is_uncertain:
+        if _negation_covers_hedge(ent):
+            return "negative"
         mod = _closest(ent, ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE"))
         return "negative" if mod is not None and mod.category == "NEGATED_EXISTENCE" else "uncertain"
     if ent._.is_negated:
@@ -315,6 +317,25 @@ def _assertion(ent: Span) -> str:
     if ent._.is_uncertain:
         return "uncertain"
     return "positive"
+
+
+def _negation_covers_hedge(ent: Span) -> bool:
+    """True when a hedge adjective sits inside a negation's scope rather than competing with it.
+
+    Hedges whose rule carries `metadata.yields_to_negation` ("suspicious") describe the noun they
+    precede; a negation before them ("No focal consolidation, suspicious opacity or effusion") or a
+    negated predicate after the noun ("Suspicious nodules are absent") denies the whole phrase.
+    """
+    hedges = [m for m in ent._.modifiers if m.category == "POSSIBLE_EXISTENCE" and m.modifier_span[1] <= ent.start]
+    if not hedges or not all((m.rule.metadata or {}).get("yields_to_negation") for m in hedges):
+        return False
+    first_hedge = min(m.modifier_span[0] for m in hedges)
+    for neg in ent._.modifiers:
+        if neg.category != "NEGATED_EXISTENCE":
+            continue
+        if neg.modifier_span[1] <= first_hedge or neg.modifier_span[0] >= ent.end:
+            return True
+    return False
 
 
 def _join(doc: Doc, ent: Span, modifier) -> Span:

@@ -111,7 +111,7 @@ def _add_rules(rules: RuleSet, matcher: Any, context: Any, sectionizer: Any) -> 
 
     context_path = rules.files["context"].path
     for i, spec in enumerate(rules.context_rules):
-        kwargs = {k: spec[k] for k in ("direction", "max_scope", "max_targets") if spec.get(k) is not None}
+        kwargs = {k: spec[k] for k in ("direction", "max_scope", "max_targets", "metadata") if spec.get(k) is not None}
         for key in ("allowed_types", "excluded_types", "terminated_by"):
             if spec.get(key):
                 # medspaCy compares target labels upper-cased
