@@ -10,7 +10,6 @@ import typer
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import InputArg, reader_options
 from radprm.miners.job import mine as mine_reports
-from radprm.miners.job import resolve_server
 
 _LLM = "Model server and sampling"
 _JOB = "Job"
@@ -44,7 +43,6 @@ def mine(
     reader: dict | None = None,
 ) -> None:
     """Mine validated reasoning chains (PRM data) for each report's questions into Parquet shards."""
-    base_url, model = resolve_server(base_url, model)
     reader = dict(reader or {})
     limit = reader.pop("limit", None)
     try:

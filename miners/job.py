@@ -744,8 +744,8 @@ def mine(
     reports: str | Path | Iterable[Report],
     *,
     run_dir: str | Path,
-    base_url: str,
-    model: str,
+    base_url: str | None = None,
+    model: str | None = None,
     mode: str = "reasoner",
     tasks: Iterable[str] = TASKS,
     questions_per_report: int = 2,
@@ -774,8 +774,8 @@ def mine(
     Args:
         reports: Path of a reports file (any format the readers take) or an iterable of `Report`.
         run_dir: Job folder (see module docs for its layout).
-        base_url: OpenAI-compatible server URL ending in /v1.
-        model: Served model name.
+        base_url: OpenAI-compatible server URL ending in /v1 (default: see `resolve_server`).
+        model: Served model name (default: see `resolve_server`).
         mode: ``reasoner`` (plan -> analysis -> refine) or ``staged`` (CXRTrek stages).
         tasks: Question tasks in priority order (single, binary, multi_label, temporal).
         questions_per_report: Most questions per report.
@@ -807,6 +807,7 @@ def mine(
         ModelError: server unreachable or model not served; every chain failed (with a sample reason).
         PromptError: a prompt file is malformed.
     """
+    base_url, model = resolve_server(base_url, model)
     source = None
     if not isinstance(reports, (str, Path)):
         source, reports = reports, None

@@ -27,7 +27,7 @@ bash serving/serve.sh start
 
 step "3/6 mine $N IU reports: questions from findings, chains from the LLM, every step validated"
 $R mine "$IU" --projections "$PROJ" --run-dir "$OUT/mine" --limit "$N" \
-  --tasks single,multi_label,binary --questions-per-report 1 --max-tokens 256 --concurrency 8
+  --tasks single,multi_label,binary --questions-per-report 1 --max-tokens 256 --concurrency 8 --timeout 300
 
 step "4/6 verify shards against their manifest"
 $R verify "$OUT/mine/shards"

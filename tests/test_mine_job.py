@@ -339,3 +339,20 @@ def test_mine_rule_file_error_stops_the_job_without_quarantine(fake_openai_serve
     summary = run(fake_openai_server, tmp_path / "run", parts, concurrency=1, resume=True)
     assert summary.rebuilt_from_cache >= 1 and fake_openai_server.chat_count > sent
     assert summary.items_written == summary.items_planned
+
+
+def test_resolve_server_from_arguments_env_or_serve_state(tmp_path, monkeypatch):
+    from radprm.miners.job import resolve_server
+
+    monkeypatch.setenv("RADPRM_CACHE", str(tmp_path))
+    monkeypatch.delenv("RADPRM_BASE_URL", raising=False)
+    monkeypatch.delenv("RADPRM_MODEL", raising=False)
+    with pytest.raises(ModelError, match="no model server given") as err:
+        resolve_server(None, None)
+    assert "make serve" in str(err.value)
+    (tmp_path / "serve").mkdir()
+    (tmp_path / "serve" / "server.json").write_text(json.dumps({"base_url": "http://h:1/v1", "model": "smollm2"}))
+    assert resolve_server(None, None) == ("http://h:1/v1", "smollm2")
+    monkeypatch.setenv("RADPRM_BASE_URL", "http://env:2/v1")
+    assert resolve_server(None, "m") == ("http://env:2/v1", "m")
+    assert resolve_server("http://arg:3/v1", None) == ("http://arg:3/v1", "smollm2")

@@ -27,6 +27,16 @@ _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
 _STOP_WORDS = {"with", "without", "but", "however", "and", "or", "versus", "vs", "than", "which", "that", "no", "not", "to", "suggest", "suggesting", "represent", "representing", "likely", "consistent", "compatible", "from", "since", "there", "is", "are", "was", "were", "has", "have"}
 # Words a statement region may pass through ("the heart is mildly enlarged").
 _STATEMENT_PASS = {"is", "are", "was", "were", "has", "have", "appears", "appear", "remains", "remain", "again", "now", "be", "been", "and"}
+# Between two findings of one sentence: the second restates the first ("..., compatible with X").
+_RESTATEMENT = re.compile(
+    r"(?:^|,)\s*(?:(?:which|that)\s+(?:is|are|may|might|could|likely)?\s*)?(?:most\s+)?(?:likely\s+|probably\s+|possibly\s+)?"
+    r"(?:(?:compatible|consistent)\s+with|suggestive\s+of|suggesting|concerning\s+for|representing|represents?|reflecting|reflects?|due\s+to|from|likely|probably|possibly)"
+    r"(?:\s+(?:a|an|the|early|developing|some|focal|mild|small|subsegmental))*\s*$",
+    re.I,
+)
+# A grade word ending its clause ("..., mild." / "is small,") and a prepositional place phrase.
+_PREDICATE_GRADE = re.compile(r"([\w-]+(?:\s+(?:limits?\s+of\s+normal|normal))?)(?=\s*(?:[,.;:]|$))", re.I)
+_PLACE_PHRASE = re.compile(r"\b(?:in|at|on|within|along|involving|of)\s+((?:[\w-]+\s+){0,6}?[\w-]+)(?=\s*(?:[,.;:]|$|\s+(?:and|with|which|that|is|are|was|were)\b))", re.I)
 _PRE_LIMIT = 6
 _POST_LIMIT = 8
 
@@ -195,6 +205,22 @@ class FindingsExtractor:
         findings: list[Finding] = []
         text = doc.text  # Doc.text joins every token: build it once per doc
         target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        ents_per_sent: dict[int, int] = {}
+        for ent in doc.ents:
+            ents_per_sent[ent.sent.start] = ents_per_sent.get(ent.sent.start, 0) + 1
+        previous: dict[int, Span] = {}  # last entity seen in each sentence
+        # per-doc state read by _finding (one extractor serves one doc at a time)
+        self._sentence_scope: dict[int, Span] = {}
+        self._ent_findings: dict[int, Finding] = {}
+        for ent in doc.ents:
+            sent_start = ent.sent.start
+            prior = previous.get(sent_start)
+            previous[sent_start] = ent
+            if ents_per_sent[sent_start] == 1:
+                self._sentence_scope[ent.start] = ent.sent
+            elif prior is not None and _RESTATEMENT.search(doc[prior.end : ent.start].text):
+                # "opacity in the left lower lobe, compatible with infiltrate": same finding, same place
+                self._sentence_scope[ent.start] = prior
         for ent in doc.ents:
             statement = self._statements.get(ent.label_)
             sent = ent.sent
@@ -203,7 +229,7 @@ class FindingsExtractor:
             if statement is None:
                 findings.append(self._finding(doc, text, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id))
                 continue
-            state = _closest(ent, ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL"))
+            state = _closest_state(ent, doc)
             if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
                 span = _join(doc, ent, state)
                 # "upper limits of normal" is normal by definition yet hints at enlargement: uncertain
@@ -246,8 +272,24 @@ class FindingsExtractor:
             if severity is None:
                 severity = v.find_severity(pre, last=True) or v.find_severity(mention, last=True) or v.find_severity(post, last=False)
             location = _location(v, doc[lo:hi].text)
+            scope = self._sentence_scope.get(ent.start)
+            if scope is not None and scope.start != ent.start:
+                # a restatement ("..., compatible with infiltrate") is on the restated finding's side;
+                # its place is left alone: an impression's vaguer place ("right lobe") would stand in
+                # for the findings section's precise one
+                prior_f = self._ent_findings.get(scope.start)
+                if prior_f is not None and not laterality and prior_f.laterality != "none":
+                    laterality = prior_f.laterality
+            elif scope is not None:
+                # the only finding of its sentence owns the sentence's side, a grade said as a
+                # predicate ("..., mild.") and a place introduced by a preposition ("in the rib")
+                rest = doc[scope.start : span.start].text + " , " + doc[span.end : scope.end].text
+                laterality = laterality or v.find_laterality(rest, last=False)
+                if severity is None:
+                    severity = v.find_severity(" ".join(_PREDICATE_GRADE.findall(rest)), last=False)
+                location = location or _location(v, " , ".join(m.group(1) for m in _PLACE_PHRASE.finditer(rest)))
         s_start, s_end = _strip(text, sent.start_char, sent.end_char)
-        return Finding(
+        finding = Finding(
             report_id=report_id,
             observation=observation,
             mention=mention,
@@ -264,6 +306,8 @@ class FindingsExtractor:
             sentence_start=s_start,
             sentence_end=s_end,
         )
+        self._ent_findings[ent.start] = finding
+        return finding
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
@@ -296,6 +340,26 @@ def _distance(ent: Span, modifier) -> int:
 
 def _closest(ent: Span, categories: tuple[str, ...]):
     mods = [m for m in ent._.modifiers if m.category in categories]
+    return min(mods, key=lambda m: _distance(ent, m)) if mods else None
+
+
+_STATES = ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL")
+
+
+def _closest_state(ent: Span, doc: Doc):
+    """The organ-state modifier of a statement, preferring one that is not closer to another statement.
+
+    In "stable mild enlargement of the heart and normal lung vascularity" the "normal" belongs to
+    the lungs, not to the heart, although medspaCy lets it modify both.
+    """
+    states = [m for m in ent._.modifiers if m.category in _STATES]
+    own = [
+        m for m in states
+        if not any(other is not ent and m in other._.modifiers and _distance(other, m) < _distance(ent, m) for other in doc.ents)
+    ]
+    # a state nearer to another organ still counts when it is the only one ("chest show normal
+    # size ... of the cardiac silhouette")
+    mods = own or states
     return min(mods, key=lambda m: _distance(ent, m)) if mods else None
 
 
