@@ -205,25 +205,25 @@ class FindingsExtractor:
         findings: list[Finding] = []
         text = doc.text  # Doc.text joins every token: build it once per doc
         target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        ents = list(doc.ents)
+        sents = [ent.sent for ent in ents]  # Span.sent searches the doc: look it up once per entity
         ents_per_sent: dict[int, int] = {}
-        for ent in doc.ents:
-            ents_per_sent[ent.sent.start] = ents_per_sent.get(ent.sent.start, 0) + 1
+        for sent in sents:
+            ents_per_sent[sent.start] = ents_per_sent.get(sent.start, 0) + 1
         previous: dict[int, Span] = {}  # last entity seen in each sentence
         # per-doc state read by _finding (one extractor serves one doc at a time)
         self._sentence_scope: dict[int, Span] = {}
         self._ent_findings: dict[int, Finding] = {}
-        for ent in doc.ents:
-            sent_start = ent.sent.start
-            prior = previous.get(sent_start)
-            previous[sent_start] = ent
-            if ents_per_sent[sent_start] == 1:
-                self._sentence_scope[ent.start] = ent.sent
+        for ent, sent in zip(ents, sents):
+            prior = previous.get(sent.start)
+            previous[sent.start] = ent
+            if ents_per_sent[sent.start] == 1:
+                self._sentence_scope[ent.start] = sent
             elif prior is not None and _RESTATEMENT.search(doc[prior.end : ent.start].text):
-                # "opacity in the left lower lobe, compatible with infiltrate": same finding, same place
+                # "opacity in the left lower lobe, compatible with infiltrate": same finding
                 self._sentence_scope[ent.start] = prior
-        for ent in doc.ents:
+        for ent, sent in zip(ents, sents):
             statement = self._statements.get(ent.label_)
-            sent = ent.sent
             lo, hi = _clause_bounds(doc, ent, sent, target_tokens, statement is not None)
             sec = section or _section_of(ent)
             if statement is None:
@@ -353,6 +353,8 @@ def _closest_state(ent: Span, doc: Doc):
     the lungs, not to the heart, although medspaCy lets it modify both.
     """
     states = [m for m in ent._.modifiers if m.category in _STATES]
+    if len(states) < 2:
+        return states[0] if states else None
     own = [
         m for m in states
         if not any(other is not ent and m in other._.modifiers and _distance(other, m) < _distance(ent, m) for other in doc.ents)
