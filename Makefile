@@ -23,7 +23,7 @@ serve-stop:
 	@bash serving/serve.sh stop
 
 bench: setup
-	@$(VENV)/bin/python bench/run_all.py
+	@bash bench/run_all.sh
 
 clean:
 	rm -rf runs .pytest_cache

@@ -42,6 +42,18 @@ def _find(ex, text, observation):
         ("Focal consolidation to suggest pneumonia is absent.", "consolidation", "negative"),
         ("A pneumothorax is not identified.", "pneumothorax", "negative"),
         ("The right pleural effusion has resolved.", "pleural_effusion", "negative"),
+        # a cue word inside "no <adjective> X" no longer swallows the negation
+        ("There is no increased tortuosity of the descending thoracic aorta.", "tortuous_aorta", "negative"),
+        ("There are no prominent interstitial opacities.", "opacity", "negative"),
+        ("No apparent scarring within the lingula, otherwise unremarkable.", "scarring", "negative"),
+        ("No age-indeterminate fracture of the right lateral 9th rib.", "fracture", "negative"),
+        ("Heart size: no enlargement.", "cardiomegaly", "negative"),
+        ("Apparent scarring within the lingula, otherwise unremarkable.", "scarring", "uncertain"),  # IU
+        ("No interval increase in the effusion.", "pleural_effusion", "positive"),  # "no change" pseudo-negation kept
+        # "cannot exclude X" looks forward, "X difficult to exclude." looks back (IU)
+        ("Tortuous aorta, cannot exclude ascending aortic aneurysm.", "tortuous_aorta", "positive"),
+        ("Bibasilar opacities in part due to atelectasis, pulmonary edema difficult to entirely exclude.", "edema", "uncertain"),
+        ("We cannot entirely exclude pneumonia.", "pneumonia", "uncertain"),
         # new mentions
         ("There is fluid in the pleural space.", "pleural_effusion", "positive"),
         ("There is stable mild cardiac enlargement.", "cardiomegaly", "positive"),  # IU

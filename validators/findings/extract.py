@@ -234,6 +234,9 @@ class FindingsExtractor:
                 span = _join(doc, ent, state)
                 # "upper limits of normal" is normal by definition yet hints at enlargement: uncertain
                 assertion = "uncertain" if state.category == "UPPER_NORMAL" else _assertion(ent)
+                if state.modifier_span[0] > 0 and doc[state.modifier_span[0] - 1].lower_ in _STATE_NEGATORS:
+                    # "Heart size: no enlargement" (the "no" follows the organ, so ConText misses it)
+                    assertion = "negative"
                 severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
                 for obs in statement.abnormal_implies:
                     findings.append(self._finding(doc, text, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent))
@@ -344,6 +347,7 @@ def _closest(ent: Span, categories: tuple[str, ...]):
 
 
 _STATES = ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL")
+_STATE_NEGATORS = {"no", "not", "without"}
 
 
 def _closest_state(ent: Span, doc: Doc):
