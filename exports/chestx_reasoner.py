@@ -49,6 +49,7 @@ def export_chestx_reasoner(
     after_first_bad: str = "keep",
     with_labels: bool = False,
     progress: bool = False,
+    use_reviews: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -58,6 +59,7 @@ def export_chestx_reasoner(
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
         with_labels: add `step_labels` to each row.
         progress: show a progress bar with ETA on stderr.
+        use_reviews: human review labels override the validator's where annotators resolved a step.
 
     Returns:
         An `ExportSummary`.
@@ -67,7 +69,7 @@ def export_chestx_reasoner(
         ShardError: the directory is not a readable shard directory.
     """
     return export_jsonl(
-        directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress,
+        directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels
         ),

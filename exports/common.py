@@ -153,6 +153,7 @@ def export_jsonl(
     rows: Callable[[Iterable[Item], ExportSummary], Iterable[dict[str, Any]]],
     after_first_bad: str,
     progress: bool,
+    use_reviews: bool = False,
 ) -> ExportSummary:
     """Run a JSONL export: check options, stream items through `rows`, write atomically, quarantine.
 
@@ -163,20 +164,56 @@ def export_jsonl(
         rows: turns items into output rows; it quarantines unusable items into the summary's sink.
         after_first_bad: keep / drop / bad (checked here; `rows` applies it).
         progress: show a progress bar with ETA on stderr.
+        use_reviews: let human review labels override the validator's (see `export_items`).
 
     Returns:
         An `ExportSummary`.
     """
-    from radprm.shards import read_items
-
     out = check_out(out, (".jsonl",))
     check_after_first_bad(after_first_bad)
     qpath = quarantine_path(out)
     qpath.unlink(missing_ok=True)
     summary = ExportSummary(format=format, out=out, quarantine=QuarantineSink(qpath))
     try:
-        items = with_progress(read_items(directory), directory, f"export {format}", progress)
+        items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
         write_jsonl_atomic(out, rows(items, summary))
     finally:
         summary.quarantine.close()
     return summary
+
+
+def export_items(
+    directory: str | Path, summary: ExportSummary, *, label: str, progress: bool, use_reviews: bool
+) -> Iterator[Item]:
+    """Items of a shard directory for an export, with human review labels applied when asked.
+
+    With `use_reviews`, a step that annotators resolved (`radprm.review.human_labels`: each reviewer's
+    latest decision, majority, ties and `unsure` left to the validator) takes the human label; the
+    first-bad-step convention then runs on those labels. The counts go into `summary.notes`.
+    """
+    from radprm.shards import read_items
+
+    items = with_progress(read_items(directory), directory, label, progress)
+    if not use_reviews:
+        return items
+    from radprm.review import human_labels
+
+    return _with_human_labels(items, human_labels(directory), summary)
+
+
+def _with_human_labels(
+    items: Iterable[Item], labels: dict[tuple[str, int], bool], summary: ExportSummary
+) -> Iterator[Item]:
+    used = changed = 0
+    for item in items:
+        steps, touched = [], False
+        for step in item.steps:
+            human = labels.get((item.item_id, step.index))
+            if human is not None:
+                used, touched = used + 1, True
+                changed += human != step.label
+                step = step.model_copy(update={"label": human})
+            steps.append(step)
+        yield item.model_copy(update={"steps": steps}) if touched else item
+    summary.extra["human_labels"], summary.extra["human_label_changes"] = used, changed
+    summary.notes.append(f"human review labels: {used} steps ({changed} differ from the validator)")

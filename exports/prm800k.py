@@ -79,6 +79,7 @@ def export_prm800k(
     after_first_bad: str = "keep",
     include_report: bool = True,
     progress: bool = False,
+    use_reviews: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as PRM800K-like JSON lines.
 
@@ -88,6 +89,7 @@ def export_prm800k(
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
         include_report: put the report text in `question.problem`.
         progress: show a progress bar with ETA on stderr.
+        use_reviews: human review labels override the validator's where annotators resolved a step.
 
     Returns:
         An `ExportSummary`.
@@ -97,7 +99,7 @@ def export_prm800k(
         ShardError: the directory is not a readable shard directory.
     """
     return export_jsonl(
-        directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress,
+        directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
         rows=lambda items, summary: prm800k_rows(
             items, summary, after_first_bad=after_first_bad, include_report=include_report
         ),

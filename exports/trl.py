@@ -23,15 +23,14 @@ from radprm.exports.common import (
     apply_first_bad,
     check_after_first_bad,
     check_out,
+    export_items,
     items_with_steps,
     quarantine_path,
     tmp_path_for,
-    with_progress,
     write_jsonl_atomic,
 )
 from radprm.quarantine import QuarantineSink
 from radprm.schemas.records import Item
-from radprm.shards.reader import read_items
 
 CHARS_PER_TOKEN = 4
 """Fallback estimate when no tokenizer is given (English BPE tokenizers average about 4 chars/token)."""
@@ -141,6 +140,7 @@ def export_trl(
     include_report: bool = True,
     step_separator: str = "\n",
     progress: bool = False,
+    use_reviews: bool = False,
 ) -> ExportSummary:
     """Export a shard directory for TRL's PRMTrainer (stepwise supervision).
 
@@ -153,6 +153,7 @@ def export_trl(
         include_report: put the report text in the prompt (the labels are judged against it).
         step_separator: PRMTrainer's `step_separator` (counted after each step).
         progress: show a progress bar with ETA on stderr.
+        use_reviews: human review labels override the validator's where annotators resolved a step.
 
     Returns:
         An `ExportSummary`; `extra["truncated_labels"]` holds the truncation count.
@@ -170,7 +171,7 @@ def export_trl(
     qpath.unlink(missing_ok=True)
     summary = ExportSummary(format="trl", out=out, quarantine=QuarantineSink(qpath))
     rows = trl_rows(
-        with_progress(read_items(directory), directory, "export trl", progress),
+        export_items(directory, summary, label="export trl", progress=progress, use_reviews=use_reviews),
         summary,
         include_report=include_report,
         after_first_bad=after_first_bad,
