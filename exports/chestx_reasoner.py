@@ -15,8 +15,8 @@ from typing import Any
 from radprm.exports.common import (
     ExportSummary,
     apply_first_bad,
-    export_jsonl,
     items_with_steps,
+    run_export,
 )
 
 
@@ -68,7 +68,7 @@ def export_chestx_reasoner(
         InputError: bad output suffix or unknown convention.
         ShardError: the directory is not a readable shard directory.
     """
-    return export_jsonl(
+    return run_export(
         directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels

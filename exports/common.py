@@ -145,7 +145,7 @@ def quarantine_path(out: Path) -> Path:
     return out.with_name(out.name + ".quarantine.jsonl")
 
 
-def export_jsonl(
+def run_export(
     directory: str | Path,
     out: str | Path,
     *,
@@ -154,29 +154,33 @@ def export_jsonl(
     after_first_bad: str,
     progress: bool,
     use_reviews: bool = False,
+    suffixes: tuple[str, ...] = (".jsonl",),
+    write: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None,
 ) -> ExportSummary:
-    """Run a JSONL export: check options, stream items through `rows`, write atomically, quarantine.
+    """Run an export: check options, stream items through `rows`, write atomically, quarantine.
 
     Args:
         directory: shard directory.
-        out: output `.jsonl` file.
+        out: output file, with one of `suffixes`.
         format: export name, recorded in the summary and shown on the progress bar.
         rows: turns items into output rows; it quarantines unusable items into the summary's sink.
         after_first_bad: keep / drop / bad (checked here; `rows` applies it).
         progress: show a progress bar with ETA on stderr.
         use_reviews: let human review labels override the validator's (see `export_items`).
+        suffixes: accepted output suffixes.
+        write: `write(out, rows)` writing atomically; default `write_jsonl_atomic`.
 
     Returns:
         An `ExportSummary`.
     """
-    out = check_out(out, (".jsonl",))
+    out = check_out(out, suffixes)
     check_after_first_bad(after_first_bad)
     qpath = quarantine_path(out)
     qpath.unlink(missing_ok=True)
     summary = ExportSummary(format=format, out=out, quarantine=QuarantineSink(qpath))
     try:
         items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
-        write_jsonl_atomic(out, rows(items, summary))
+        (write or write_jsonl_atomic)(out, rows(items, summary))
     finally:
         summary.quarantine.close()
     return summary

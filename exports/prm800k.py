@@ -19,8 +19,8 @@ from typing import Any
 from radprm.exports.common import (
     ExportSummary,
     apply_first_bad,
-    export_jsonl,
     items_with_steps,
+    run_export,
 )
 from radprm.exports.trl import build_prompt
 from radprm.schemas.records import StepRecord
@@ -98,7 +98,7 @@ def export_prm800k(
         InputError: bad output suffix or unknown convention.
         ShardError: the directory is not a readable shard directory.
     """
-    return export_jsonl(
+    return run_export(
         directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
         rows=lambda items, summary: prm800k_rows(
             items, summary, after_first_bad=after_first_bad, include_report=include_report

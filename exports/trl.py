@@ -23,13 +23,11 @@ from radprm.exports.common import (
     apply_first_bad,
     check_after_first_bad,
     check_out,
-    export_items,
     items_with_steps,
-    quarantine_path,
+    run_export,
     tmp_path_for,
     write_jsonl_atomic,
 )
-from radprm.quarantine import QuarantineSink
 from radprm.schemas.records import Item
 
 CHARS_PER_TOKEN = 4
@@ -162,30 +160,21 @@ def export_trl(
         InputError: bad output suffix, unknown convention, bad max_length or tokenizer path.
         ShardError: the directory is not a readable shard directory.
     """
-    out = check_out(out, (".jsonl", ".parquet"))
+    # option errors first, before a tokenizer is loaded (run_export repeats these cheap checks)
+    check_out(out, (".jsonl", ".parquet"))
     check_after_first_bad(after_first_bad)
     if max_length is not None and max_length < 1:
         raise InputError("must be a positive number of tokens", field="max_length")
     counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
-    qpath = quarantine_path(out)
-    qpath.unlink(missing_ok=True)
-    summary = ExportSummary(format="trl", out=out, quarantine=QuarantineSink(qpath))
-    rows = trl_rows(
-        export_items(directory, summary, label="export trl", progress=progress, use_reviews=use_reviews),
-        summary,
-        include_report=include_report,
-        after_first_bad=after_first_bad,
-        max_length=max_length,
-        counter=counter,
-        step_separator=step_separator,
+    summary = run_export(
+        directory, out, format="trl", after_first_bad=after_first_bad, progress=progress,
+        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"),
+        write=_write_rows,
+        rows=lambda items, summary: trl_rows(
+            items, summary, include_report=include_report, after_first_bad=after_first_bad,
+            max_length=max_length, counter=counter, step_separator=step_separator,
+        ),
     )
-    try:
-        if out.suffix.lower() == ".jsonl":
-            write_jsonl_atomic(out, rows)
-        else:
-            _write_parquet(out, rows)
-    finally:
-        summary.quarantine.close()
     if max_length is not None and counter is not None:
         lost, n_items = summary.extra["truncated_labels"], summary.extra["truncated_items"]
         state = "WARNING: " if lost else ""
@@ -194,6 +183,14 @@ def export_trl(
             f"(tokens {counter.description})"
         )
     return summary
+
+
+def _write_rows(out: Path, rows: Iterator[dict[str, Any]]) -> None:
+    """Write TRL rows atomically as JSON lines or Parquet, by the output's suffix."""
+    if out.suffix.lower() == ".jsonl":
+        write_jsonl_atomic(out, rows)
+    else:
+        _write_parquet(out, rows)
 
 
 def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000) -> None:
