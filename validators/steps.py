@@ -9,7 +9,7 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from radprm.schemas.records import Chain, ChainScores, Evidence, Finding, Report, StepResult
@@ -28,6 +28,7 @@ from radprm.validators.align import (
     normal_statement_claims,
     severity_levels,
 )
+from radprm.validators.clauses import Clause, StepLanguage, clause_of, clause_polarity, normalize_step, split_clauses
 from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 
@@ -137,18 +138,38 @@ class StepValidator:
         return merge_claims(found, normal_statement_claims(report.text, self.rules))
 
     def step_claims(self, step: str) -> list[Claim]:
-        """Claims of one step text (cached: chains repeat glue and restated findings)."""
+        """Claims of one step text (cached: chains repeat glue and restated findings).
+
+        The step is read as step language (`radprm.validators.clauses`): contractions expanded, cut
+        into clauses; claims in meta clauses (plans, the question, conditionals, generic knowledge)
+        and in a leading "Nodule:" heading are dropped, and each remaining claim takes the polarity
+        its clause gives it ("X is not mentioned" -> negative, "cannot be excluded" -> uncertain).
+        """
         cached = self._step_cache.get(step)
         if cached is not None:
             return cached
-        text = same_length_fixes(step)
+        text = normalize_step(same_length_fixes(step))
         for pattern, replacement in self.rules.step_rewrites:
             text = pattern.sub(replacement, text)
+        lang = self.rules.language
+        clauses = split_clauses(text, lang) if lang else []
         findings = self.extractor.extract_text(text)
-        found = [claim_from_finding(f, text, self.rules) for f in findings if not f.hypothetical]
+        found = []
+        for f in findings:
+            claim = claim_from_finding(f, text, self.rules)
+            if lang is not None:
+                clause = clause_of(clauses, f.start, f.end)
+                if clause is None or clause.kind != "fact":
+                    continue
+                claim = _clause_assertion(claim, clause, lang)
+            elif f.hypothetical:
+                continue
+            found.append(claim)
         found = drop_false_mentions(found, text, self.rules)
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
-        claims = _dedupe(merge_claims(found, normal_statement_claims(text, self.rules)))
+        implied = [c for c in normal_statement_claims(text, self.rules)
+                   if lang is None or _in_fact_clause(clauses, c)]
+        claims = _dedupe(merge_claims(found, implied))
         if len(self._step_cache) > 50_000:
             self._step_cache.clear()
         self._step_cache[step] = claims
@@ -243,6 +264,21 @@ class StepValidator:
                     return None
                 return answer_reward(chain.answer, stated) == 1.0
         return None
+
+
+def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
+    """The claim with the polarity its clause gives it (extractor negation never leaks across clauses)."""
+    polarity = clause_polarity(clause, claim.start, claim.end, lang)
+    if polarity is None:
+        # a normal statement ("Heart size is normal") negates by meaning, not by a cue word
+        keep = claim.source == "statement" or claim.assertion != "negative"
+        polarity = claim.assertion if keep else "positive"
+    return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
+
+
+def _in_fact_clause(clauses: list[Clause], claim: Claim) -> bool:
+    clause = clause_of(clauses, claim.start, claim.end)
+    return clause is not None and clause.kind == "fact"
 
 
 def _drop_view_counts(text: str) -> str:

@@ -1,0 +1,203 @@
+"""How a reasoning step says things: clauses, meta talk, absence, hedges and change over time.
+
+Models write steps that report text never contains: plans ("First I'll check the pleura"),
+conditionals ("An effusion would blunt the costophrenic angle"), absence by omission ("Edema isn't
+mentioned, so it's absent"), exclusions ("cardiomegaly is out", "argues against pneumonia") and
+contractions. The findings extractor reads report language; this module reads step language:
+
+- `normalize_step` expands contractions ("isn't" -> "is not") so cue words are plain words;
+- `split_clauses` cuts a step into clauses at ";", ":", dashes and joining words ("so", "but",
+  ", and", "which"...), each judged on its own (a step with several claims is judged claim by claim);
+- `Clause.kind` is `meta` for intent/plan/question/option/conditional/generic-knowledge talk (its
+  claims are dropped: glue, not a statement about this patient), `heading` for a leading "Nodule:"
+  label, and `fact` otherwise;
+- `clause_polarity` decides whether a mention inside a fact clause is negated (a negation cue before
+  it, or an absence cue after it), kept open ("cannot be excluded") or hedged, with the hedge strength;
+- `temporal_classes` names the change over time a text states (new, unchanged, increased, ...).
+
+Every cue list is data: the `step_language` block of `step_rules.json`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from radprm.errors import RuleFileError
+
+HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
+"""Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
+
+_CONTRACTIONS = [
+    (re.compile(r"\bcan[’']t\b", re.I), "cannot"),
+    (re.compile(r"\bwon[’']t\b", re.I), "will not"),
+    (re.compile(r"\b(\w+)n[’']t\b", re.I), r"\1 not"),
+    (re.compile(r"\b(I|you|we|they|he|she|it|that|there|which|who)[’']ll\b", re.I), r"\1 will"),
+    (re.compile(r"\b(I|you|we|they)[’']d\b", re.I), r"\1 would"),
+    (re.compile(r"\b(I)[’']m\b", re.I), r"\1 am"),
+    (re.compile(r"\b(we|they|you)[’']re\b", re.I), r"\1 are"),
+    (re.compile(r"\b(I|we|they|you)[’']ve\b", re.I), r"\1 have"),
+    (re.compile(r"\b(there|it|that|what|here)[’']s\b", re.I), r"\1 is"),
+    (re.compile(r"[‘’]"), "'"),
+    (re.compile(r"[“”]"), '"'),
+]
+
+
+def normalize_step(text: str) -> str:
+    """Step text with contractions expanded and curly quotes straightened ("isn't" -> "is not")."""
+    for pattern, repl in _CONTRACTIONS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@dataclass(frozen=True)
+class StepLanguage:
+    """Compiled cue patterns of the `step_language` block of step_rules.json."""
+
+    clause_breaks: re.Pattern[str]
+    heading: re.Pattern[str]
+    meta: tuple[re.Pattern[str], ...]
+    negation_pre: re.Pattern[str]
+    negation_post: re.Pattern[str]
+    negation_exceptions: re.Pattern[str]
+    open_uncertainty: re.Pattern[str]
+    hedges: dict[str, re.Pattern[str]]
+    temporal: dict[str, re.Pattern[str]]
+    temporal_compatible: dict[str, frozenset[str]]
+
+
+STEP_LANGUAGE_KEYS = {"clause_breaks", "heading", "meta", "negation_pre", "negation_post", "negation_exceptions",
+                      "open_uncertainty", "hedges", "temporal", "temporal_compatible"}
+
+
+def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
+    """Compile the `step_language` mapping.
+
+    Raises:
+        RuleFileError: on unknown or missing keys and bad patterns, naming file and key.
+    """
+    if not isinstance(data, dict):
+        raise RuleFileError("step_language must be an object", path=path, field="step_language")
+    unknown, missing = set(data) - STEP_LANGUAGE_KEYS, STEP_LANGUAGE_KEYS - set(data)
+    if unknown or missing:
+        raise RuleFileError(f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path,
+                            field="step_language")
+
+    def rx(key: str, value: Any) -> re.Pattern[str]:
+        if isinstance(value, list):
+            value = "|".join(f"(?:{v})" for v in value)
+        try:
+            return re.compile(value, re.I)
+        except re.error as exc:
+            raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"step_language.{key}") from exc
+
+    unknown_strengths = set(data["hedges"]) - set(HEDGE_STRENGTHS)
+    if unknown_strengths:
+        raise RuleFileError(f"unknown hedge strength(s) {sorted(unknown_strengths)}; allowed: {HEDGE_STRENGTHS}",
+                            path=path, field="step_language.hedges")
+    temporal = {k: rx(f"temporal.{k}", v) for k, v in data["temporal"].items()}
+    compat = {k: frozenset(v) | {k} for k, v in data["temporal_compatible"].items()}
+    bad = {c for vs in compat.values() for c in vs} - set(temporal)
+    if bad:
+        raise RuleFileError(f"temporal_compatible names unknown class(es) {sorted(bad)}", path=path,
+                            field="step_language.temporal_compatible")
+    return StepLanguage(
+        clause_breaks=rx("clause_breaks", data["clause_breaks"]),
+        heading=rx("heading", data["heading"]),
+        meta=tuple(rx("meta", m) for m in data["meta"]),
+        negation_pre=rx("negation_pre", data["negation_pre"]),
+        negation_post=rx("negation_post", data["negation_post"]),
+        negation_exceptions=rx("negation_exceptions", data["negation_exceptions"]),
+        open_uncertainty=rx("open_uncertainty", data["open_uncertainty"]),
+        hedges={k: rx(f"hedges.{k}", v) for k, v in data["hedges"].items()},
+        temporal=temporal,
+        temporal_compatible=compat,
+    )
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A clause of a step: its span in the normalised step text and its kind (fact / meta / heading)."""
+
+    text: str
+    start: int
+    end: int
+    kind: str = "fact"
+
+
+def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
+    """Cut a (normalised) step into clauses and classify each as fact, meta or heading."""
+    cuts = [0]
+    for m in lang.clause_breaks.finditer(text):
+        cuts.extend([m.start(), m.end()])
+    cuts.append(len(text))
+    clauses = []
+    for i in range(0, len(cuts), 2):
+        s, e = cuts[i], cuts[i + 1]
+        piece = text[s:e]
+        if not piece.strip():
+            continue
+        lead = len(piece) - len(piece.lstrip())
+        clauses.append(Clause(piece.strip(), s + lead, s + lead + len(piece.strip())))
+    out = []
+    for i, c in enumerate(clauses):
+        kind = "fact"
+        if i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
+            kind = "heading"
+        elif any(m.search(c.text) for m in lang.meta):
+            kind = "meta"
+        out.append(Clause(c.text, c.start, c.end, kind))
+    return out
+
+
+def _is_label_break(text: str, end: int) -> bool:
+    return bool(re.match(r"\s*(?::|\u2014|\u2013|-{1,2}\s)", text[end:end + 3]))
+
+
+def clause_of(clauses: list[Clause], start: int, end: int) -> Clause | None:
+    """The clause holding the span [start, end) (the one it starts in)."""
+    for c in clauses:
+        if c.start <= start < c.end or (start < c.start < end):
+            return c
+    return None
+
+
+def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: StepLanguage) -> str | None:
+    """How a clause asserts the mention at [mention_start, mention_end) (offsets into the step text).
+
+    Returns:
+        'uncertain' when the clause keeps it open ("cannot be excluded"), 'negative' when a negation
+        cue precedes it (or sits inside the mention: "heart is not enlarged") or an absence cue
+        follows it ("is not mentioned", "is out"), otherwise None (the extractor decides).
+    """
+    text = clause.text
+    rel_s, rel_e = max(0, mention_start - clause.start), max(0, mention_end - clause.start)
+    if lang.open_uncertainty.search(text):
+        return "uncertain"
+    before = lang.negation_exceptions.sub(" ", text[:rel_e])
+    after = lang.negation_exceptions.sub(" ", text[rel_s:])
+    if lang.negation_pre.search(before) or lang.negation_post.search(after):
+        return "negative"
+    return None
+
+
+def hedge_strength(text: str, lang: StepLanguage) -> str:
+    """The strongest-matching hedge class of a text: open, possible, probable, else certain."""
+    for strength in ("open", "possible", "probable"):
+        pattern = lang.hedges.get(strength)
+        if pattern is not None and pattern.search(text):
+            return strength
+    return "certain"
+
+
+def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
+    """Change-over-time classes a text states ('new', 'unchanged', 'increased', ...)."""
+    return frozenset(k for k, p in lang.temporal.items() if p.search(text))
+
+
+def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLanguage) -> bool:
+    """True when the step states a change the report's statement is incompatible with."""
+    if not step or not report:
+        return False
+    return not any(report & lang.temporal_compatible.get(s, frozenset({s})) for s in step)
