@@ -66,3 +66,15 @@ class SchemaError(RadprmError):
 
 class ShardError(RadprmError):
     """A shard directory is incomplete, tampered with, or inconsistent with its manifest."""
+
+
+class RunError(InputError):
+    """A batch run finished but failed its exit policy: nothing usable was produced, or `strict` was set
+    and records were quarantined. `summary` holds the run's summary (the CLI prints it before the error).
+
+    A subclass of `InputError` because the cause is always in the input.
+    """
+
+    def __init__(self, message: str, *, summary: object = None, **where: object) -> None:
+        super().__init__(message, **where)  # type: ignore[arg-type]
+        self.summary = summary

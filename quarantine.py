@@ -53,13 +53,16 @@ class QuarantineSink:
         """Number of records quarantined so far."""
         return sum(self.counts.values())
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """One line: total and counts by reason, plus the file when there is one."""
         if not self.total:
             return "quarantined: 0"
         by_reason = ", ".join(f"{reason}={n}" for reason, n in self.counts.most_common())
         where = f" -> {self.path}" if self.path else ""
         return f"quarantined: {self.total} ({by_reason}){where}"
+
+    # Old name, still called by readers/ and validators/ until they adopt `render()`.
+    summary = render
 
     def close(self) -> None:
         """Close the JSONL file, if open."""

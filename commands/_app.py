@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +28,17 @@ prompts_app = typer.Typer(help="List and show the versioned prompt templates.", 
 app.add_typer(eval_app, name="eval")
 app.add_typer(export_app, name="export")
 app.add_typer(prompts_app, name="prompts")
+
+
+# Options shared by several commands, declared once (a flag means the same thing everywhere).
+ShardDirArg = Annotated[
+    Path, typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards.", show_default=False)
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Exit 1 when anything was quarantined (the outputs are written first)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of text.")]
 
 
 def _version_callback(value: bool) -> None:
@@ -51,7 +63,11 @@ def fail(message: str) -> None:
 
 
 def command(target: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable:
-    """Register a function as a command of `target`, translating RadprmError into `Error: ...`."""
+    """Register a function as a command of `target`, translating RadprmError into `Error: ...`.
+
+    A `RunError` (a run that failed its exit policy, e.g. `--strict` with quarantined rows) carries the
+    run's summary: it is printed first, so the user sees what was written before the error line.
+    """
 
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
@@ -59,6 +75,9 @@ def command(target: typer.Typer, name: str | None = None, **kwargs: Any) -> Call
             try:
                 return func(*args, **kw)
             except RadprmError as exc:
+                summary = getattr(exc, "summary", None)
+                if summary is not None:
+                    typer.echo(summary.render())
                 fail(str(exc))
 
         target.command(name, **kwargs)(wrapper)

@@ -36,7 +36,8 @@ def findings(
 ```
 
 `--quarantine` is a path; `default_quarantine_path(out)` gives the conventional default beside an
-output (`<out>.quarantine.jsonl`). `StrictOpt` is `--strict` (exit 1 when any row is quarantined).
+output (`<out>.quarantine.jsonl`, `radprm.run.quarantine_path_for`). `StrictOpt` is `--strict` (exit 1
+when anything was quarantined; declared in `commands._app` with the other shared options).
 `read_reports` raises `InputError` for file-level problems; `@command` prints it as one line.
 """
 
@@ -50,8 +51,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from radprm.readers.convert import default_quarantine_path
+
+from radprm.commands._app import StrictOpt
 from radprm.readers.formats import FORMATS
+from radprm.run import quarantine_path_for as default_quarantine_path
 
 __all__ = [
     "FindingsColOpt", "FormatOpt", "IdColOpt", "ImpressionColOpt", "InputArg", "LimitOpt", "ProjectionsOpt",
@@ -118,10 +121,6 @@ QuarantineOpt = Annotated[
         help="Where to write quarantined rows (JSONL, only when there are some). Default: <out>.quarantine.jsonl.",
         rich_help_panel=_PANEL,
     ),
-]
-StrictOpt = Annotated[
-    bool,
-    typer.Option("--strict", help="Exit 1 when any row is quarantined."),
 ]
 
 

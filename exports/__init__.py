@@ -4,7 +4,7 @@
 from radprm.exports import export_trl
 tok = "~/.cache/radprm/models/smollm2-135m-instruct"       # a local HF folder; nothing is downloaded
 summary = export_trl("out/shards", "train.jsonl", max_length=1024, tokenizer=tok)
-print(summary.summary())
+print(summary.render())
 ```
 Every export takes `after_first_bad` = keep | drop | bad; items without steps are quarantined
 (`<out>.quarantine.jsonl`, reason `no_steps`), never dropped silently.

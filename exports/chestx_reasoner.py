@@ -50,6 +50,7 @@ def export_chestx_reasoner(
     with_labels: bool = False,
     progress: bool = False,
     use_reviews: bool = False,
+    strict: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -60,6 +61,7 @@ def export_chestx_reasoner(
         with_labels: add `step_labels` to each row.
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
+        strict: fail when any item was quarantined.
 
     Returns:
         An `ExportSummary`.
@@ -70,6 +72,7 @@ def export_chestx_reasoner(
     """
     return run_export(
         directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
+        strict=strict,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels
         ),

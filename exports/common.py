@@ -1,14 +1,14 @@
-"""What every export shares: the first-bad-step convention, the summary, atomic output files."""
+"""What every export shares: the first-bad-step convention, the summary, the run (through `radprm.run`)."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from radprm import run
 from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.schemas.records import Item, StepRecord
@@ -51,39 +51,25 @@ class ExportSummary:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """A few lines: rows written, steps, convention effects, quarantine, notes."""
         lines = [f"{self.format}: wrote {self.items} rows ({self.steps} steps) to {self.out}"]
         if self.steps_dropped or self.labels_changed:
             lines.append(
                 f"first-bad-step convention: {self.steps_dropped} steps dropped, {self.labels_changed} labels set bad"
             )
-        lines.append(self.quarantine.summary())
+        lines.append(self.quarantine.render())
         lines += self.notes
         return "\n".join(lines)
 
 
-def tmp_path_for(out: Path) -> Path:
-    """Hidden temp file beside `out`, renamed onto it once complete."""
-    return out.with_name(f".{out.name}.tmp")
-
-
 def write_jsonl_atomic(out: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write JSON lines to `out` atomically (temp file, fsync, rename); returns the number of lines."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path_for(out)
+    """Write JSON lines to `out` atomically (`radprm.run.atomic_write`); returns the number of lines."""
     n = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with run.atomic_write(out) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
     return n
 
 
@@ -93,9 +79,7 @@ def check_out(out: str | Path, suffixes: tuple[str, ...]) -> Path:
     Raises:
         InputError: the suffix is not one of `suffixes`.
     """
-    out = Path(out)
-    if out.suffix.lower() not in suffixes:
-        raise InputError(f"output must end in {' or '.join(suffixes)}", path=out, field="out")
+    out, _ = run.output_paths(out, suffixes=suffixes, clear_stale=False)
     return out
 
 
@@ -116,35 +100,6 @@ def items_with_steps(
         yield item
 
 
-def with_progress(items: Iterable[Item], directory: str | Path, label: str, enabled: bool) -> Iterator[Item]:
-    """Yield items, showing a rich progress bar with ETA on stderr when `enabled`."""
-    if not enabled:
-        yield from items
-        return
-    from radprm.shards.manifest import load_manifest
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    total = load_manifest(directory).rows
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)
-
-
-def quarantine_path(out: Path) -> Path:
-    """Where an export's quarantine records go: `<out>.quarantine.jsonl` beside the output."""
-    return out.with_name(out.name + ".quarantine.jsonl")
-
-
 def run_export(
     directory: str | Path,
     out: str | Path,
@@ -156,6 +111,7 @@ def run_export(
     use_reviews: bool = False,
     suffixes: tuple[str, ...] = (".jsonl",),
     write: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None,
+    strict: bool = False,
 ) -> ExportSummary:
     """Run an export: check options, stream items through `rows`, write atomically, quarantine.
 
@@ -169,21 +125,24 @@ def run_export(
         use_reviews: let human review labels override the validator's (see `export_items`).
         suffixes: accepted output suffixes.
         write: `write(out, rows)` writing atomically; default `write_jsonl_atomic`.
+        strict: fail when any item was quarantined.
 
     Returns:
         An `ExportSummary`.
+
+    Raises:
+        RunError: no row was exported (every item quarantined, or no item at all); with `strict`,
+            any item quarantined. The output is written first.
     """
-    out = check_out(out, suffixes)
     check_after_first_bad(after_first_bad)
-    qpath = quarantine_path(out)
-    qpath.unlink(missing_ok=True)
+    out, qpath = run.output_paths(out, suffixes=suffixes)
     summary = ExportSummary(format=format, out=out, quarantine=QuarantineSink(qpath))
-    try:
+    with summary.quarantine:
         items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
         (write or write_jsonl_atomic)(out, rows(items, summary))
-    finally:
-        summary.quarantine.close()
-    return summary
+    nothing = f"no rows exported to {out}"
+    return run.finish(summary, produced=summary.items, quarantine=summary.quarantine, strict=strict, noun="item",
+                      empty=nothing, failed=nothing)
 
 
 def export_items(
@@ -196,8 +155,10 @@ def export_items(
     first-bad-step convention then runs on those labels. The counts go into `summary.notes`.
     """
     from radprm.shards import read_items
+    from radprm.shards.manifest import load_manifest
 
-    items = with_progress(read_items(directory), directory, label, progress)
+    total = load_manifest(directory).rows if progress else None
+    items = run.track(read_items(directory), label, total=total, enabled=progress)
     if not use_reviews:
         return items
     from radprm.review import human_labels

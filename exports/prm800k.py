@@ -80,6 +80,7 @@ def export_prm800k(
     include_report: bool = True,
     progress: bool = False,
     use_reviews: bool = False,
+    strict: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as PRM800K-like JSON lines.
 
@@ -90,6 +91,7 @@ def export_prm800k(
         include_report: put the report text in `question.problem`.
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
+        strict: fail when any item was quarantined.
 
     Returns:
         An `ExportSummary`.
@@ -100,6 +102,7 @@ def export_prm800k(
     """
     return run_export(
         directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
+        strict=strict,
         rows=lambda items, summary: prm800k_rows(
             items, summary, after_first_bad=after_first_bad, include_report=include_report
         ),

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from radprm import run
 from radprm.errors import InputError
 from radprm.exports.common import (
     ExportSummary,
@@ -25,7 +26,6 @@ from radprm.exports.common import (
     check_out,
     items_with_steps,
     run_export,
-    tmp_path_for,
     write_jsonl_atomic,
 )
 from radprm.schemas.records import Item
@@ -139,6 +139,7 @@ def export_trl(
     step_separator: str = "\n",
     progress: bool = False,
     use_reviews: bool = False,
+    strict: bool = False,
 ) -> ExportSummary:
     """Export a shard directory for TRL's PRMTrainer (stepwise supervision).
 
@@ -152,12 +153,14 @@ def export_trl(
         step_separator: PRMTrainer's `step_separator` (counted after each step).
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
+        strict: fail when any item was quarantined.
 
     Returns:
         An `ExportSummary`; `extra["truncated_labels"]` holds the truncation count.
 
     Raises:
         InputError: bad output suffix, unknown convention, bad max_length or tokenizer path.
+        RunError: no row exported; with `strict`, any item quarantined.
         ShardError: the directory is not a readable shard directory.
     """
     # option errors first, before a tokenizer is loaded (run_export repeats these cheap checks)
@@ -168,7 +171,7 @@ def export_trl(
     counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
     summary = run_export(
         directory, out, format="trl", after_first_bad=after_first_bad, progress=progress,
-        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"),
+        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict,
         write=_write_rows,
         rows=lambda items, summary: trl_rows(
             items, summary, include_report=include_report, after_first_bad=after_first_bad,
@@ -194,8 +197,6 @@ def _write_rows(out: Path, rows: Iterator[dict[str, Any]]) -> None:
 
 
 def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000) -> None:
-    import os
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -207,23 +208,11 @@ def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000
             pa.field("labels", pa.list_(pa.bool_()), nullable=False),
         ]
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path_for(out)
-    try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            buffer: list[dict[str, Any]] = []
-            for row in rows:
-                buffer.append(row)
-                if len(buffer) >= batch:
-                    writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
-                    buffer.clear()
-            writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with run.atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        buffer: list[dict[str, Any]] = []
+        for row in rows:
+            buffer.append(row)
+            if len(buffer) >= batch:
+                writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
+                buffer.clear()
+        writer.write_table(pa.Table.from_pylist(buffer, schema=schema))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radprm import __version__
+from radprm import __version__, run
 from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.review import store
@@ -69,7 +69,7 @@ class ApplySummary:
 
     @property
     def all_quarantined(self) -> bool:
-        """True when lines were read and every one of them was quarantined (the CLI then exits 1)."""
+        """True when lines were read and every one of them was quarantined (`apply_decisions` then raises)."""
         lines = sum(f.lines for f in self.files)
         return lines > 0 and sum(f.quarantined for f in self.files) == lines
 
@@ -98,18 +98,9 @@ class ApplySummary:
         where = f" -> {self.part}" if self.part else ""
         lines.append(f"wrote {self.written} review rows{where}")
         if self.quarantine is not None and self.quarantine.total:
-            lines.append(self.quarantine.summary())
+            lines.append(self.quarantine.render())
         lines.append(self.agreement.render())
         return "\n".join(lines)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _parse_time(value: Any) -> str:
@@ -198,13 +189,15 @@ def apply_decisions(
         shard_dir: the shard folder the reviewed items come from.
         decisions: decisions JSONL files (as downloaded from the review page, or hand-made).
         reviewer: reviewer for lines that carry none; lines naming someone else are quarantined.
-        strict: raise on the first unusable line instead of quarantining, and write nothing.
+        strict: any unusable line is an error: raise on the first one, naming file, line and field, and
+            write nothing (human decisions are applied all or nothing).
 
     Returns:
         An `ApplySummary` with per-file counts, the part written and agreement over all reviews.
 
     Raises:
         InputError: a file is missing, not UTF-8 or holds no decision lines; with `strict`, any unusable line.
+        RunError: every decision line was quarantined (the usable lines of other files are still written).
         ShardError: `shard_dir` is not a readable shard folder.
     """
     shard_dir = Path(shard_dir)
@@ -235,7 +228,7 @@ def apply_decisions(
         rows: list[dict[str, Any]] = []
         seen_shas: set[str] = set()
         for path in paths:
-            result = FileResult(path=path, sha256=sha256_file(path))
+            result = FileResult(path=path, sha256=run.file_sha256(path))
             summary.files.append(result)
             if result.sha256 in applied_shas:
                 result.status = "already_applied"
@@ -284,7 +277,9 @@ def apply_decisions(
             summary.written = len(rows)
         sink.close()
         summary.agreement = compute_agreement([*existing, *rows])
-    return summary
+    lines = sum(f.lines for f in summary.files)
+    # strict never gets here with a quarantined line: it raised on the first one, before writing
+    return run.finish(summary, produced=lines - sink.total, quarantine=sink, noun="decision line")
 
 
 def _referenced_ids(path: Path) -> set[str] | None:

@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radprm import __version__
+from radprm import __version__, run
 from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.review import store
 from radprm.review.html import render_batch
 from radprm.review.items import SCORE_FIELDS, ChainSummary, count_items, fetch_items, scan_chains
-from radprm.review.progress import progress_bar
 from radprm.schemas.records import Item
 
 QUEUE_VERSION = 1
@@ -208,7 +207,7 @@ class QueueSummary:
         if self.evidence_unmatched:
             lines.append(f"  warning: {self.evidence_unmatched} evidence spans not found in report text (not highlighted)")
         if self.quarantine is not None and self.quarantine.total:
-            lines.append("  " + self.quarantine.summary())
+            lines.append("  " + self.quarantine.render())
         for path in self.batches[:3]:
             lines.append(f"  {path.with_suffix('.html').name}  {path.name}")
         if len(self.batches) > 3:
@@ -237,9 +236,9 @@ def _scan(shard_dir: Path, summary: QueueSummary, sink: QuarantineSink, *, skip_
     flagged: list[tuple[ChainSummary, list[str]]] = []
     good: list[str] = []
     seen: set[str] = set()
-    with progress_bar("scanning chains", total=total, enabled=progress) as advance:
+    with run.progress("scanning chains", total=total, enabled=progress) as bar:
         for chain in scan_chains(shard_dir):
-            advance()
+            bar.advance()
             summary.seen += 1
             if chain.item_id in seen:
                 sink.add(record_id=chain.item_id, stage="review.queue", reason_code="duplicate_item",
@@ -295,7 +294,7 @@ def _write_batches(shard_dir: Path, out: Path, entries: list[_Entry], summary: Q
     items_meta, batches_meta = [], []
     fetched: dict[str, Item] = {}
     n_batches = math.ceil(len(entries) / batch_size)
-    with progress_bar("writing batches", total=n_batches, enabled=progress) as advance:
+    with run.progress("writing batches", total=n_batches, enabled=progress) as bar:
         for b in range(n_batches):
             name = f"batch-{b + 1:03d}"
             start = b * batch_size
@@ -313,12 +312,12 @@ def _write_batches(shard_dir: Path, out: Path, entries: list[_Entry], summary: Q
                                    "flags": entry.flags, "priority": entry.priority, "n_steps": len(item.steps)})
             jsonl = out / f"{name}.jsonl"
             lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-            store.atomic_write_bytes(jsonl, lines.encode("utf-8"))
+            run.write_text_atomic(jsonl, lines)
             page = render_batch(records, queue_id=summary.queue_id, batch=name, blind=blind)
-            store.atomic_write_bytes(out / f"{name}.html", page.encode("utf-8"))
+            run.write_text_atomic(out / f"{name}.html", page)
             summary.batches.append(jsonl)
             batches_meta.append({"name": name, "items": len(records), "steps": sum(len(r["steps"]) for r in records)})
-            advance()
+            bar.advance()
     return items_meta, batches_meta
 
 
@@ -338,6 +337,7 @@ def build_queue(
     blind: bool = False,
     force: bool = False,
     progress: bool = False,
+    strict: bool = False,
 ) -> QueueSummary:
     """Select flagged chains plus a hidden calibration sample and write review batches.
 
@@ -361,12 +361,14 @@ def build_queue(
         blind: leave the validator's labels, reasons and evidence out of the page (unanchored calibration).
         force: replace an existing queue in `out`.
         progress: show progress bars on stderr.
+        strict: fail (after writing the queue) when any item was quarantined.
 
     Returns:
         A `QueueSummary`.
 
     Raises:
         InputError: bad arguments, missing shard folder, or `out` already holds a queue.
+        RunError: every item was quarantined; with `strict`, any item was.
         ShardError: the folder is not a readable shard folder.
     """
     shard_dir, out = Path(shard_dir), Path(out)
@@ -424,7 +426,8 @@ def build_queue(
         "batches": batches_meta,
         "items": items_meta,
     }
-    store.atomic_write_bytes(out / "queue.json", json.dumps(meta, separators=(",", ":")).encode("utf-8"))
+    run.write_text_atomic(out / "queue.json", json.dumps(meta, separators=(",", ":")))
     store.register_queue(shard_dir, meta)
     sink.close()
-    return summary
+    return run.finish(summary, produced=summary.seen - sink.total, quarantine=sink, strict=strict, noun="item",
+                      path=shard_dir)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from radprm import run
 from radprm.errors import ShardError
 
 REVIEWS_DIRNAME = "reviews"
@@ -74,31 +73,8 @@ def locked(shard_dir: str | Path) -> Iterator[Path]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename.
-
-    Args:
-        path: destination.
-        data: bytes to write.
-        durable: fsync before the rename (for data that cannot be regenerated).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_part(shard_dir: str | Path, rows: list[dict[str, Any]], name: str) -> Path:
-    """Append one Parquet part of review rows (atomic); never touches existing parts.
+    """Append one Parquet part of review rows (atomic and durable); never touches existing parts.
 
     Args:
         shard_dir: the shard folder.
@@ -108,21 +84,11 @@ def write_part(shard_dir: str | Path, rows: list[dict[str, Any]], name: str) -> 
     Returns:
         Path of the written part.
     """
-    folder = reviews_dir(shard_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.parquet"
+    path = reviews_dir(shard_dir) / f"{name}.parquet"
     table = pa.Table.from_pylist(rows, schema=REVIEW_SCHEMA)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    # human decisions cannot be regenerated: atomic_path fsyncs the file and the folder around the rename
+    with run.atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())  # human decisions cannot be regenerated: make them durable before the rename
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return path
 
 
@@ -158,7 +124,7 @@ def read_reviews(shard_dir: str | Path) -> list[dict[str, Any]]:
 def register_queue(shard_dir: str | Path, meta: dict[str, Any]) -> Path:
     """Record a queue's metadata under `reviews/queues/` so status and apply can find it."""
     path = reviews_dir(shard_dir) / "queues" / f"{meta['queue_id']}.json"
-    atomic_write_bytes(path, json.dumps(meta, separators=(",", ":")).encode("utf-8"))
+    run.write_text_atomic(path, json.dumps(meta, separators=(",", ":")))
     return path
 
 

@@ -86,7 +86,7 @@ def test_dropped_labels_counts_steps_past_the_cut():
 def test_export_trl_max_length_estimate_warns(shards, tmp_path):
     summary = export_trl(shards, tmp_path / "t.jsonl", max_length=60)
     assert summary.extra["truncated_labels"] > 0
-    note = summary.summary()
+    note = summary.render()
     assert "WARNING" in note and "4 characters per token" in note
 
 
@@ -96,7 +96,7 @@ def test_export_trl_with_local_tokenizer(shards, tmp_path):
     counter = TokenCounter(LOCAL_TOKENIZER)
     assert counter.count(["hello world"])[0] in (2, 3)
     summary = export_trl(shards, tmp_path / "t.jsonl", max_length=10_000, tokenizer=LOCAL_TOKENIZER)
-    assert summary.extra["truncated_labels"] == 0 and str(LOCAL_TOKENIZER) in summary.summary()
+    assert summary.extra["truncated_labels"] == 0 and str(LOCAL_TOKENIZER) in summary.render()
 
 
 def test_export_trl_bad_tokenizer_path_names_field(shards, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from radprm.errors import InputError
+from radprm.errors import InputError, RunError
 from radprm.quarantine import read_quarantine
 from radprm.review import apply_decisions, build_queue, human_labels, read_reviews
 from radprm.schemas.records import StepRecord
@@ -151,8 +151,9 @@ def test_apply_later_download_skips_unchanged_and_appends_revisions(shards: Path
 
 def test_apply_stale_decision_is_quarantined(shards: Path, tmp_path: Path):
     apply_decisions(shards, [write(tmp_path / "d1.jsonl", [decision(decision="bad", reviewed_at="2026-11-23T19:00:00Z")])])
-    summary = apply_decisions(shards, [write(tmp_path / "d2.jsonl", [decision(decision="good")])])
-    assert [r.reason_code for r in summary.quarantine.records] == ["stale_decision"]
+    with pytest.raises(RunError) as err:  # its only line is quarantined: the run fails, as in the CLI
+        apply_decisions(shards, [write(tmp_path / "d2.jsonl", [decision(decision="good")])])
+    assert [r.reason_code for r in err.value.summary.quarantine.records] == ["stale_decision"]
     assert human_labels(shards) == {("A", 0): False}
 
 
@@ -180,10 +181,13 @@ def test_apply_missing_file_is_input_error(shards: Path, tmp_path: Path):
         apply_decisions(shards, [tmp_path / "nope.jsonl"])
 
 
-def test_apply_all_lines_quarantined_is_reported(shards: Path, tmp_path: Path):
-    summary = apply_decisions(shards, [write(tmp_path / "d.jsonl", [decision(item_id="X"), decision(item_id="Y")])])
+def test_apply_all_lines_quarantined_raises_with_the_summary(shards: Path, tmp_path: Path):
+    with pytest.raises(RunError, match="every decision line was quarantined") as err:
+        apply_decisions(shards, [write(tmp_path / "d.jsonl", [decision(item_id="X"), decision(item_id="Y")])])
+    summary = err.value.summary
     assert summary.all_quarantined and summary.written == 0
     assert summary.quarantine.counts == {"unknown_item": 2}
+    assert f"first: unknown_item at {tmp_path / 'd.jsonl'} row 1, field 'item_id'" in str(err.value)
 
 
 def test_human_labels_majority_ignores_unsure_and_ties(shards: Path, tmp_path: Path):
