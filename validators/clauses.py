@@ -65,10 +65,11 @@ class StepLanguage:
     hedges: dict[str, re.Pattern[str]]
     temporal: dict[str, re.Pattern[str]]
     temporal_compatible: dict[str, frozenset[str]]
+    has_verb: re.Pattern[str]
 
 
 STEP_LANGUAGE_KEYS = {"clause_breaks", "heading", "meta", "negation_pre", "negation_post", "negation_exceptions",
-                      "open_uncertainty", "hedges", "temporal", "temporal_compatible"}
+                      "open_uncertainty", "hedges", "temporal", "temporal_compatible", "has_verb"}
 
 
 def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
@@ -113,6 +114,7 @@ def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
         hedges={k: rx(f"hedges.{k}", v) for k, v in data["hedges"].items()},
         temporal=temporal,
         temporal_compatible=compat,
+        has_verb=rx("has_verb", data["has_verb"]),
     )
 
 
@@ -140,14 +142,33 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             continue
         lead = len(piece) - len(piece.lstrip())
         clauses.append(Clause(piece.strip(), s + lead, s + lead + len(piece.strip())))
-    out = []
+    clauses = _merge_continuations(clauses, text, lang)
+    out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
         if i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
             kind = "heading"
         elif any(m.search(c.text) for m in lang.meta):
             kind = "meta"
+        elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
+            kind = "meta"  # "I'll check each option: edema, nodule and effusion"
         out.append(Clause(c.text, c.start, c.end, kind))
+    return out
+
+
+_LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
+
+
+def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -> list[Clause]:
+    """Glue verbless pieces back to the clause before them: list tails (", and effusions"), ", not X"."""
+    out: list[Clause] = []
+    for c in clauses:
+        gap = text[out[-1].end:c.start] if out else ""
+        if out and "," in gap and ";" not in gap and ":" not in gap and not lang.has_verb.search(c.text):
+            prev = out[-1]
+            out[-1] = Clause(text[prev.start:c.end], prev.start, c.end)
+        else:
+            out.append(c)
     return out
 
 

@@ -270,10 +270,15 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     """The claim with the polarity its clause gives it (extractor negation never leaks across clauses)."""
     polarity = clause_polarity(clause, claim.start, claim.end, lang)
     if polarity is None:
-        # a normal statement ("Heart size is normal") negates by meaning, not by a cue word
-        keep = claim.source == "statement" or claim.assertion != "negative"
+        # the extractor's negation stands when its cue can be inside this clause ("the pleural spaces
+        # have no effusion") or the mention negates by meaning ("Heart size is normal", "negative chest")
+        keep = (claim.assertion != "negative" or claim.source == "statement"
+                or lang.negation_pre.search(clause.text) or _NORMAL_WORDS.search(claim.mention))
         polarity = claim.assertion if keep else "positive"
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
+
+
+_NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
 
 
 def _in_fact_clause(clauses: list[Clause], claim: Claim) -> bool:
