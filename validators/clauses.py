@@ -72,6 +72,11 @@ STEP_LANGUAGE_KEYS = {"clause_breaks", "heading", "meta", "negation_pre", "negat
                       "open_uncertainty", "hedges", "temporal", "temporal_compatible", "has_verb"}
 
 
+def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
+    """`pattern` allowed to start within the first `words` words of the text (use with .match)."""
+    return re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I)
+
+
 def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
     """Compile the `step_language` mapping.
 
@@ -108,7 +113,7 @@ def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
         heading=rx("heading", data["heading"]),
         meta=tuple(rx("meta", m) for m in data["meta"]),
         negation_pre=rx("negation_pre", data["negation_pre"]),
-        negation_post=rx("negation_post", data["negation_post"]),
+        negation_post=_anchored(rx("negation_post", data["negation_post"])),
         negation_exceptions=rx("negation_exceptions", data["negation_exceptions"]),
         open_uncertainty=rx("open_uncertainty", data["open_uncertainty"]),
         hedges={k: rx(f"hedges.{k}", v) for k, v in data["hedges"].items()},
@@ -146,10 +151,10 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
-        if i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
-            kind = "heading"
-        elif any(m.search(c.text) for m in lang.meta):
+        if any(m.search(c.text) for m in lang.meta):
             kind = "meta"
+        elif i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
+            kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
             kind = "meta"  # "I'll check each option: edema, nodule and effusion"
         out.append(Clause(c.text, c.start, c.end, kind))
@@ -197,10 +202,19 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if lang.open_uncertainty.search(text):
         return "uncertain"
     before = lang.negation_exceptions.sub(" ", text[:rel_e])
-    after = lang.negation_exceptions.sub(" ", text[rel_s:])
-    if lang.negation_pre.search(before) or lang.negation_post.search(after):
+    after = lang.negation_exceptions.sub(" ", text[rel_e:])
+    if lang.negation_pre.search(before) or lang.negation_post.match(after):
         return "negative"
+    if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(after[:40], lang) in ("open", "possible"):
+        return "uncertain"
     return None
+
+
+def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, words: int = 4) -> bool:
+    """A negation word within a few words after the mention ("the pleural spaces have no effusion")."""
+    after = clause.text[max(0, mention_end - clause.start):]
+    head = " ".join(after.split()[:words])
+    return bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", head)))
 
 
 def hedge_strength(text: str, lang: StepLanguage) -> str:

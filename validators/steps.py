@@ -28,7 +28,15 @@ from radprm.validators.align import (
     normal_statement_claims,
     severity_levels,
 )
-from radprm.validators.clauses import Clause, StepLanguage, clause_of, clause_polarity, normalize_step, split_clauses
+from radprm.validators.clauses import (
+    Clause,
+    StepLanguage,
+    clause_of,
+    clause_polarity,
+    negation_near_after,
+    normalize_step,
+    split_clauses,
+)
 from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 
@@ -273,7 +281,7 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
         # the extractor's negation stands when its cue can be inside this clause ("the pleural spaces
         # have no effusion") or the mention negates by meaning ("Heart size is normal", "negative chest")
         keep = (claim.assertion != "negative" or claim.source == "statement"
-                or lang.negation_pre.search(clause.text) or _NORMAL_WORDS.search(claim.mention))
+                or negation_near_after(clause, claim.end, lang) or _NORMAL_WORDS.search(claim.mention))
         polarity = claim.assertion if keep else "positive"
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
