@@ -42,6 +42,9 @@ class ReadSummary:
             f"wrote {self.written} reports to {self.out}",
             self.quarantine.summary(),
         ]
+        warned = self.stats.render_warnings()
+        if warned:
+            lines.append(warned)
         return "\n".join(lines)
 
 
@@ -83,6 +86,8 @@ def read_to_table(
         rows = (report.model_dump() for report in stream.with_progress(f"reading {path.name}", enabled=progress))
         written = write_table(rows, out, schema=REPORT_SCHEMA)
     summary = ReadSummary(path, stream.format, out, written, stream.stats, sink)
-    if strict and sink.total:
-        raise InputError(f"{sink.total} row(s) quarantined and --strict is set; {sink.summary()}", path=path)
+    # warnings (e.g. no_report_sections) are in the sink too, but their reports were kept
+    if strict and summary.stats.quarantined:
+        raise InputError(f"{summary.stats.quarantined} row(s) quarantined and --strict is set; {sink.summary()}",
+                         path=path)
     return summary

@@ -37,7 +37,8 @@ def detect_format(path: str | Path) -> str:
 
     `.csv/.tsv` -> csv, or iu when the header is the IU reports header; `.jsonl/.ndjson` -> jsonl;
     `.parquet` -> parquet; `.txt` -> text. CSV/TSV/JSONL may end in `.gz`. A directory takes the
-    format of the files in it: `.txt` files -> text, else the one data format all its files share.
+    format of the files in it: `.txt` files -> text, else the one data format all its files share;
+    a directory holding only folders is text when `.txt` files lie below (walked recursively).
 
     Args:
         path: input file or directory.
@@ -95,6 +96,9 @@ def _directory_format(path: Path) -> str:
 
     # text directories can hold very many files: look at names only, without building Paths
     kinds = {_format_of(Path(name)) for name in os.listdir(path) if not name.startswith(".")} - {None}
+    if not kinds and _has_txt_below(path):
+        # a tree of free-text reports (MIMIC-CXR: files/pNN/pNNNNNNNN/sNNNNNNNN.txt)
+        return "text"
     if not kinds:
         raise InputError(
             "directory holds no report files", path=path,
@@ -113,6 +117,17 @@ def _directory_format(path: Path) -> str:
         if files and is_iu_header(open_source(files[0], "csv").columns):
             return "iu"
     return fmt
+
+
+def _has_txt_below(path: Path) -> bool:
+    """True as soon as one `.txt` file is found in the sub-folders of `path` (hidden ones skipped)."""
+    import os
+
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if any(name.lower().endswith(".txt") and not name.startswith(".") for name in files):
+            return True
+    return False
 
 
 def check_exists(path: Path) -> None:

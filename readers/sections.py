@@ -4,17 +4,27 @@
 offsets refer to it, so every stage that needs the text calls this function rather than formatting it.
 
 `split_sections(text)` runs medspaCy's sectionizer (on a blank English tokenizer, nothing else) with the
-header rules in `section_rules.json` ("FINDINGS:", "Impression:", "CONCLUSION:", a bare "FINDINGS" line,
-"INDICATION:", "COMPARISON:", ...). Rules for splitting:
+header rules of `validators/findings/rules/sections.json`, the one section rule file the findings
+pipeline loads too ("FINDINGS:", "Impression:", "CONCLUSION:", a bare "FINDINGS" line, "INDICATION:",
+"COMPARISON:", MIMIC-CXR's "FINAL REPORT" banner, "EXAMINATION:", "WET READ:", ...). Here a header may
+stand anywhere in a line ("Findings: ... Impression: ..." on one line); the findings pipeline only
+takes headers that start a line. Rules for splitting:
 
-- Text with no recognised header is all findings.
-- Text before the first header is findings only when the report has no FINDINGS section of its own
-  (it is usually an exam title such as "CHEST PA AND LATERAL" otherwise, and is dropped).
+- FINDINGS and IMPRESSION sections run to the next header, over blank lines.
+- Any other section (indication, history, comparison, technique, notification, ...) owns only its
+  first paragraph: text after a blank line is "unheaded" report text, as is the text before the first
+  header (MIMIC-CXR reports without a FINDINGS header write their findings there).
+- Unheaded text is the findings when the report has no FINDINGS section of its own (otherwise it is
+  usually an exam title such as "CHEST PA AND LATERAL" and is dropped).
+- A report with neither a FINDINGS nor an IMPRESSION section (with or without other headers) is read
+  whole as findings, flagged `Sections.no_report_sections` (the reader counts it as a warning).
 - Repeated sections of one kind are joined with a blank line; HISTORY goes to `indication` when the
   report has no INDICATION section.
-- TECHNIQUE / EXAM sections are not part of any Report field.
+- TECHNIQUE / EXAM / NOTIFICATION / RECOMMENDATION / WET READ / ADDENDUM text is not part of any
+  Report field.
 
-The sectionizer is only for free text: IU rows already come split into columns and never reach it.
+Normalise the text first (`radprm.readers.text.normalize_report_text`): the reader does; the split
+itself only reads the characters it is given, so every chunk is a slice of its input.
 """
 
 from __future__ import annotations
@@ -22,13 +32,20 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-RULES_FILE = "section_rules.json"
+from radprm.errors import RuleFileError
+
+#: The section rule file, shared with the findings pipeline (package-relative path).
+RULES_FILE = "validators/findings/rules/sections.json"
+RULE_KEYS = frozenset({"literal", "category", "pattern"})
+CATEGORIES = ("findings", "impression", "indication", "comparison", "history", "other")
 _FIELDS = ("findings", "impression", "indication", "comparison")
+_MAIN = ("findings", "impression")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
 def canonical_text(findings: str | None, impression: str | None) -> str:
@@ -52,13 +69,23 @@ def canonical_text(findings: str | None, impression: str | None) -> str:
 
 @dataclass(frozen=True)
 class Sections:
-    """The Report fields found in one free-text report (None when a section is absent or blank)."""
+    """The Report fields found in one free-text report (None when a section is absent or blank).
+
+    Attributes:
+        had_headers: some recognised header was found.
+        no_report_sections: the report has neither a FINDINGS nor an IMPRESSION section, so
+            `findings` holds its unheaded text, or the whole text when there is none.
+        spans: for each field, the (start, end) char ranges of the input its text was joined from
+            (chunks joined with a blank line); used to trace Report offsets back to the source.
+    """
 
     findings: str | None = None
     impression: str | None = None
     indication: str | None = None
     comparison: str | None = None
     had_headers: bool = False
+    no_report_sections: bool = False
+    spans: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, str | None]:
         """The four Report fields as a dict."""
@@ -66,22 +93,36 @@ class Sections:
 
 
 def rules_version() -> str:
-    """The `version` of the packaged section rule file (recorded by callers for provenance)."""
-    return str(_load_rules()["version"])
+    """The `version` of the section rule file (recorded by callers for provenance)."""
+    return str(load_section_rules()["version"])
 
 
 @lru_cache(maxsize=1)
-def _load_rules() -> dict[str, Any]:
-    data = json.loads(resources.files("radprm.readers").joinpath(RULES_FILE).read_text(encoding="utf-8"))
-    allowed = {"literal", "category", "pattern"}
-    for index, rule in enumerate(data["section_rules"]):
-        unknown = set(rule) - allowed
-        if unknown:
-            from radprm.errors import RuleFileError
+def load_section_rules() -> dict[str, Any]:
+    """Read and check the section rule file shared with the findings pipeline.
 
+    Returns:
+        The parsed file: `version`, `source`, `section_rules` (literal, category, optional regex pattern).
+
+    Raises:
+        RuleFileError: unknown key or category in a rule (names the rule index and key).
+    """
+    data = json.loads(resources.files("radprm").joinpath(RULES_FILE).read_text(encoding="utf-8"))
+    for index, rule in enumerate(data["section_rules"]):
+        unknown = set(rule) - RULE_KEYS
+        if unknown:
             raise RuleFileError(
-                f"rule {index} has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", path=RULES_FILE
+                f"rule has unknown key(s) {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}",
+                path=RULES_FILE, field=f"section_rules[{index}]",
             )
+        if rule.get("category") not in CATEGORIES:
+            raise RuleFileError(
+                f"unknown category {rule.get('category')!r}; allowed: {', '.join(CATEGORIES)}",
+                path=RULES_FILE, field=f"section_rules[{index}].category",
+            )
+        if rule.get("pattern") is not None and not isinstance(rule["pattern"], str):
+            raise RuleFileError("pattern must be a regex string", path=RULES_FILE,
+                                field=f"section_rules[{index}].pattern")
     return data
 
 
@@ -93,63 +134,101 @@ def _sectionizer_nlp():  # noqa: ANN202 - spaCy Language, imported lazily (spaCy
 
     nlp = spacy.blank("en")
     sectionizer = nlp.add_pipe("medspacy_sectionizer", config={"rules": None, "span_attrs": None})
-    sectionizer.add([SectionRule(**rule) for rule in _load_rules()["section_rules"]])
+    sectionizer.add([SectionRule(**rule) for rule in load_section_rules()["section_rules"]])
     return nlp
+
+
+def _rule_regex(rule: dict[str, Any]) -> str:
+    """One rule as a scoped regex: its pattern, or its literal matched the way the phrase matcher does."""
+    pattern = rule.get("pattern")
+    if pattern is None:
+        words = re.findall(r"\w+|[^\w\s]", rule["literal"])
+        # the phrase matcher compares tokens ignoring case and the spaces between them
+        return "(?i:" + r"(?<![\w])" + r"\s*".join(re.escape(w) for w in words) + ")"
+    flags = re.match(r"\(\?([aiLmsux]+)\)", pattern)
+    body = pattern[flags.end() :] if flags else pattern
+    return f"(?{flags.group(1)}:{body})" if flags else f"(?:{body})"
 
 
 @lru_cache(maxsize=1)
 def _any_header() -> re.Pattern[str]:
     """All header rules as one regex, to skip spaCy for texts that have no header at all."""
-    scoped = []
-    for rule in _load_rules()["section_rules"]:
-        flags = re.match(r"\(\?([aiLmsux]+)\)", rule["pattern"])
-        body = rule["pattern"][flags.end() :] if flags else rule["pattern"]
-        scoped.append(f"(?{flags.group(1)}:{body})" if flags else f"(?:{body})")
-    return re.compile("|".join(scoped))
+    return re.compile("|".join(_rule_regex(rule) for rule in load_section_rules()["section_rules"]))
 
 
-def _clean(text: str) -> str | None:
-    text = text.strip()
-    return text or None
+@lru_cache(maxsize=1)
+def line_start_header() -> re.Pattern[str]:
+    """A header at the start of a line (a capital first letter), or a line that is only a header.
+
+    Used by the text normaliser: a line starting with a header is never a wrapped continuation.
+    """
+    return re.compile(r"(?=[A-Z])(?:" + _any_header().pattern + ")")
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
 
 
 def split_sections(text: str) -> Sections:
     """Split free report text into FINDINGS / IMPRESSION (and INDICATION / COMPARISON when present).
 
     Args:
-        text: the whole report as written, with or without section headers.
+        text: the whole report (normalised by `normalize_report_text`, or as written).
 
     Returns:
-        The sections found; text without any recognised header is returned as findings.
+        The sections found (see the module docstring for the rules). Text without FINDINGS and
+        IMPRESSION sections is returned as findings with `no_report_sections` set.
     """
     if not text or not text.strip():
         return Sections()
+    whole = _stripped(text, 0, len(text))
     if not _any_header().search(text):
-        return Sections(findings=_clean(text), had_headers=False)
+        return _sections(text, {"findings": [whole]}, had_headers=False, no_report_sections=True)
     with warnings.catch_warnings():
-        # all our header rules are regex rules, so spaCy warns that the phrase matcher is empty (W036)
+        # spaCy warns when one of medspaCy's matchers holds no rule (W036)
         warnings.filterwarnings("ignore", message=r".*W036")
         doc = _sectionizer_nlp()(text)
-    sections = [s for s in doc._.sections if s.category is not None]
-    if not sections:
-        return Sections(findings=_clean(text), had_headers=False)
-    found: dict[str, list[str]] = {}
-    preamble = None
+    if not any(s.category is not None for s in doc._.sections):
+        return _sections(text, {"findings": [whole]}, had_headers=False, no_report_sections=True)
+    found: dict[str, list[tuple[int, int]]] = {}
+    unheaded: list[tuple[int, int]] = []
     for section in doc._.sections:
         title = doc[section.title_start : section.title_end]
         body = doc[section.body_start : section.body_end]
-        if section.category is None:
-            # medspaCy reports the text before the first header as a section without category
-            preamble = _clean(body.text)
-            continue
         start = title.end_char if section.title_end > section.title_start else body.start_char
         end = body.end_char if section.body_end > section.body_start else start
-        chunk = _clean(text[start:end])
-        if chunk:
-            found.setdefault(section.category, []).append(chunk)
-    if "findings" not in found and preamble:
-        found["findings"] = [preamble]
+        span = _stripped(text, start, end)
+        if span is None:
+            continue
+        if section.category is None:
+            # medspaCy reports the text before the first header as a section without category
+            unheaded.append(span)
+            continue
+        if section.category not in _MAIN:
+            # a side section (indication, comparison, technique, ...) owns its first paragraph only
+            gap = _PARAGRAPH_BREAK.search(text, span[0], span[1])
+            if gap is not None:
+                rest = _stripped(text, gap.end(), span[1])
+                if rest is not None:
+                    unheaded.append(rest)
+                span = _stripped(text, span[0], gap.start()) or span
+        found.setdefault(section.category, []).append(span)
+    no_sections = not any(name in found for name in _MAIN)
+    if "findings" not in found and unheaded:
+        found["findings"] = unheaded
+    elif no_sections:
+        found["findings"] = [whole]
     if "indication" not in found and "history" in found:
         found["indication"] = found["history"]
-    joined = {name: "\n\n".join(found[name]) if name in found else None for name in _FIELDS}
-    return Sections(**joined, had_headers=True)
+    return _sections(text, found, had_headers=True, no_report_sections=no_sections)
+
+
+def _sections(text: str, found: dict[str, list[tuple[int, int]]], *, had_headers: bool,
+              no_report_sections: bool) -> Sections:
+    joined = {name: "\n\n".join(text[s:e] for s, e in found[name]) if name in found else None for name in _FIELDS}
+    spans = {name: tuple(found[name]) for name in _FIELDS if name in found}
+    return Sections(**joined, had_headers=had_headers, no_report_sections=no_report_sections, spans=spans)

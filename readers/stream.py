@@ -22,9 +22,12 @@ from radprm.readers.formats import detect_format, open_source
 from radprm.readers.iu_xray import IU_COLUMNS, check_iu_header, load_projections
 from radprm.readers.rows import RawRow, find_undecodable, printable
 from radprm.readers.sections import canonical_text, split_sections
+from radprm.readers.text import normalize_report_text
 from radprm.schemas.records import QuarantineRecord, Report
 
 STAGE = "read"
+# `Report.patient_id` (the MIMIC-CXR `p` folder) is filled when the record schema has the field
+_PATIENT_FIELD = "patient_id" in Report.model_fields
 
 #: Reason codes the readers quarantine rows with.
 REASONS = {
@@ -35,6 +38,13 @@ REASONS = {
     "malformed_row": "a CSV record has the wrong number of fields or bad quoting",
     "invalid_utf8": "a value holds bytes that are not valid UTF-8",
     "invalid_value": "a value has the wrong type (e.g. a list where text is expected)",
+    "unreadable_file": "a report file of a text directory cannot be read (permissions, I/O error)",
+}
+
+#: Warning codes: the report is kept and used, the warning says how (counted in `stats.warnings`).
+WARNINGS = {
+    "no_report_sections": "free text with no FINDINGS or IMPRESSION section: its unheaded text, or the whole "
+                          "text, is read as findings",
 }
 
 
@@ -46,6 +56,7 @@ class ReadStats:
     kept: int = 0
     quarantined: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
 
     def __getitem__(self, key: str) -> int:
         return getattr(self, key)
@@ -53,8 +64,16 @@ class ReadStats:
     def as_dict(self) -> dict[str, Any]:
         """The counts as a plain dict (by_reason as a dict)."""
         return {
-            "read": self.read, "kept": self.kept, "quarantined": self.quarantined, "by_reason": dict(self.by_reason)
+            "read": self.read, "kept": self.kept, "quarantined": self.quarantined, "by_reason": dict(self.by_reason),
+            "warnings": dict(self.warnings),
         }
+
+    def render_warnings(self) -> str | None:
+        """One line counting kept-but-flagged reports by warning code, or None when there are none."""
+        if not self.warnings:
+            return None
+        codes = ", ".join(f"{code}={n}" for code, n in self.warnings.most_common())
+        return f"warnings: {codes} (reports kept; see WARNINGS in radprm.readers)"
 
 
 class _RowProblem(Exception):
@@ -67,8 +86,11 @@ class ReportStream:
     """A single-pass, lazy iterator of `Report`s read from one input, with its quarantine and stats.
 
     Build it with `radprm.readers.read_reports`. Attributes: `path`, `format`, `columns` (the resolved
-    ColumnMap), `quarantine` (the QuarantineSink), `stats` (ReadStats).
+    ColumnMap), `quarantine` (the QuarantineSink), `stats` (ReadStats), `warnings` (the first
+    `MAX_WARNINGS` warning records: QuarantineRecords whose report was kept, stage "read").
     """
+
+    MAX_WARNINGS = 1000  # records kept in memory; all of them are counted and written to the sink
 
     def __init__(
         self,
@@ -126,6 +148,7 @@ class ReportStream:
         self.limit = limit
         self.batch_size = batch_size
         self.stats = ReadStats()
+        self.warnings: list[QuarantineRecord] = []
         self._first_problem: QuarantineRecord | None = None
         self._iter: Iterator[Report] | None = None
 
@@ -210,6 +233,17 @@ class ReportStream:
         self.stats.quarantined += 1
         self.stats.by_reason[problem.reason] += 1
 
+    def _warn(self, raw: RawRow, report_id: str, code: str, field: str | None, detail: str) -> None:
+        # written to the quarantine sink so that every command's quarantine file and summary show it,
+        # but counted as a warning: the report is kept (stats.quarantined does not move)
+        record = self.quarantine.add(
+            record_id=report_id, stage=STAGE, reason_code=code, source_path=raw.source_path or str(self.path),
+            source_row=raw.row, field=field, detail=f"warning: {detail}",
+        )
+        self.stats.warnings[code] += 1
+        if len(self.warnings) < self.MAX_WARNINGS:
+            self.warnings.append(record)
+
     def _to_report(self, raw: RawRow) -> Report:
         if raw.reason is not None or raw.values is None:
             raise _RowProblem(raw.reason or "malformed_row", raw.field, raw.detail)
@@ -227,6 +261,11 @@ class ReportStream:
             for name, value in sections.as_dict().items():
                 if text.get(name) is None:
                     text[name] = value
+            if sections.no_report_sections and whole:
+                used = "whole text" if text["findings"] == whole else "text outside the other sections"
+                found = "no section header at all" if not sections.had_headers else "no FINDINGS or IMPRESSION section"
+                self._warn(raw, report_id, "no_report_sections", cmap.text,
+                           f"{found}; the {used} is read as findings (report kept)")
         if text["findings"] is None and text["impression"] is None:
             where = cmap.text or "/".join(c for c in (cmap.findings, cmap.impression) if c)
             if cmap.text and whole:
@@ -240,7 +279,11 @@ class ReportStream:
             images = self.images.get(report_id, [])
         else:
             images = _as_list(values, cmap.image_paths)
+        extra = {}
+        if _PATIENT_FIELD and cmap.text is not None and values.get("patient_id") is not None:
+            extra["patient_id"] = str(values["patient_id"])
         return Report(
+            **extra,
             report_id=report_id,
             findings=text["findings"],
             impression=text["impression"],
@@ -275,10 +318,9 @@ def _as_text(values: dict[str, Any], column: str | None) -> str | None:
         return None
     if not isinstance(value, str):
         raise _RowProblem("invalid_value", column, f"expected text, got {type(value).__name__}: {str(value)[:60]}")
-    if "\r" in value:
-        # one report saved on Windows and on Unix must give the same canonical text (and offsets)
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = value.strip()
+    # hard wraps, \r\n line ends and runs of spaces must not change what a report says (or its offsets):
+    # the normalised text is the text of record
+    value = normalize_report_text(value)
     return value or None
 
 
