@@ -1,8 +1,8 @@
 """Write and read record tables as CSV, Parquet or JSON Lines, chosen by the file extension.
 
-`write_table` streams rows in batches (Parquet through one `ParquetWriter`), writes to a hidden
-temporary file beside the target, syncs it and renames it at the end, so a crash never leaves a
-half-written table under the final name. Conventions that make a CSV round trip exact:
+`write_table` streams rows in batches (Parquet through one `ParquetWriter`) into a hidden temporary
+file beside the target that `radprm.run.atomic_path` syncs and renames at the end, so a crash never
+leaves a half-written table under the final name. Conventions that make a CSV round trip exact:
 
 - None is an empty *unquoted* field, every other value is quoted (`""` is the empty string);
 - lists and dicts are JSON text; booleans are `true` / `false`.
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from radprm import run
 from radprm.errors import InputError, SchemaError
 
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -81,15 +80,12 @@ def write_table(
     """
     path = Path(path)
     fmt = table_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # hidden and unique per writer, so directory readers skip it and concurrent writers never share it
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     writer = {"csv": _CsvWriter, "parquet": _ParquetWriter, "jsonl": _JsonlWriter}[fmt]
     if columns is None and schema is not None:
         columns = list(schema.names)
     strict = columns is None
     count = 0
-    try:
+    with run.atomic_path(path) as tmp:
         with writer(tmp, path, schema) as out:
             batch: list[dict[str, Any]] = []
             for row in rows:
@@ -106,17 +102,7 @@ def write_table(
                     out.write(batch, columns, first_row=count - len(batch) + 1)
                     batch = []
             out.write(batch, columns or [], first_row=count - len(batch) + 1, final=True)
-        _fsync(tmp)  # the bytes reach the disk before the name does, so a crash cannot leave a torn table
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return count
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
 
 
 class _Writer:

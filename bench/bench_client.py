@@ -158,7 +158,7 @@ async def run_client(args: argparse.Namespace, prompts: list[str]) -> dict:
         "output_throughput": out_tokens / duration,
         "request_throughput": len(answered) / duration,
         "process_cpu_s": cpu,
-        "metrics": client.metrics.to_dict(),
+        "metrics": client.metrics.as_dict(),
     }
 
 
@@ -178,7 +178,7 @@ async def run_structured(args: argparse.Namespace, prompts: list[str]) -> dict:
         "first_attempt_ok": sum(r.ok and r.attempts == 1 for r in results),
         "duration": duration,
         "output_throughput": client.metrics.completion_tokens / duration,
-        "metrics": client.metrics.to_dict(),
+        "metrics": client.metrics.as_dict(),
     }
 
 

@@ -38,7 +38,7 @@ def _job(base_url: str, run_dir: Path, args: argparse.Namespace, **kw):
 
 
 def _row(name: str, summary, wall: float) -> dict:
-    m = summary.metrics.to_dict()
+    m = summary.metrics.as_dict()
     return {
         "run": name, "wall_s": round(wall, 2), "items": summary.items_this_session,
         "items_per_s": round(summary.items_this_session / wall, 2) if wall else None,

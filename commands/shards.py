@@ -6,21 +6,23 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from radprm.commands._app import app, command
-
-SHARD_DIR = typer.Argument(..., help="Shard directory (with manifest.json), e.g. runs/x/shards.")
+from radprm.commands._app import ShardDirArg, app, command
+from radprm.errors import RunError
 
 
 @command(app, "verify")
 def verify_cmd(
-    directory: Path = SHARD_DIR,
-    check_sha: bool = typer.Option(True, "--check-sha/--no-check-sha", help="Recompute each shard's sha256."),
-    check_duplicates: bool = typer.Option(
-        True, "--check-duplicates/--no-check-duplicates", help="Look for item ids stored more than once."
-    ),
+    directory: ShardDirArg,
+    check_sha: Annotated[
+        bool, typer.Option("--check-sha/--no-check-sha", help="Recompute each shard's sha256.")
+    ] = True,
+    check_duplicates: Annotated[
+        bool, typer.Option("--check-duplicates/--no-check-duplicates", help="Look for item ids stored more than once.")
+    ] = True,
 ) -> None:
     """Check shards against the manifest (missing, extra, size, sha256, rows, schema) and for duplicate ids."""
     from radprm.shards import verify
@@ -28,72 +30,74 @@ def verify_cmd(
     report = verify(directory, check_sha=check_sha, check_duplicates=check_duplicates)
     for problem in report.problems:
         typer.echo(str(problem))
-    typer.echo(report.summary(), err=not report.ok)
+    typer.echo(report.render(), err=not report.ok)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
 @command(app, "qa")
 def qa_cmd(
-    directory: Path = SHARD_DIR,
-    out: Path | None = typer.Option(
-        None, "--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY."
-    ),
-    near_dup_threshold: float = typer.Option(
-        90, "--near-dup-threshold", help="rapidfuzz ratio (0-100) at or above which two chains are near-duplicates."
-    ),
-    reports: Path | None = typer.Option(
-        None, "--reports", help="Input reports (or a .txt of ids) for the reports-without-items check."
-    ),
-    quarantine: Path | None = typer.Option(None, "--quarantine", help="The run's quarantine JSONL (default: found)."),
-    expectations: bool = typer.Option(
-        True, "--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs."
-    ),
-    strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 when any check warns (not only on failed expectations)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary, not the tables."),
+    directory: ShardDirArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY."),
+    ] = None,
+    near_dup_threshold: Annotated[
+        float,
+        typer.Option(
+            "--near-dup-threshold", help="rapidfuzz ratio (0-100) at or above which two chains are near-duplicates."
+        ),
+    ] = 90,
+    reports: Annotated[
+        Path | None, typer.Option("--reports", help="Input reports (or a .txt of ids) for the reports-without-items check.")
+    ] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option("--quarantine", help="The run's quarantine JSONL (default: found).")
+    ] = None,
+    expectations: Annotated[
+        bool, typer.Option("--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs.")
+    ] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any check warns (not only on failed expectations).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary, not the tables.")] = False,
 ) -> None:
     """Run the DuckDB QA pack and the GE suites; print tables, write the QA report, Data Docs and dataset card."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from radprm.qa import qa
-    from radprm.qa.checks import load_checks
 
-    steps = len(load_checks()) + (1 if expectations else 0)
-    started: list[str] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bar:
-        task = bar.add_task("qa", total=steps)
-
-        def progress(name: str) -> None:
-            # called as each step starts: the previous one is then done
-            bar.update(task, completed=len(started), description=f"qa: {name}")
-            started.append(name)
-
+    try:
         report = qa(
             directory, out=out, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine,
-            expectations=expectations, progress=progress,
+            expectations=expectations, progress=True, strict=strict,
         )
-    if not quiet:
-        from radprm.qa.report import rich_tables
+    except RunError as exc:
+        _print_tables(exc.summary, quiet)  # the tables show what failed; @command prints summary and error
+        raise
+    _print_tables(report, quiet)
+    typer.echo(report.render())
 
-        console = Console()
-        for table in rich_tables(report):
-            console.print(table)
-    typer.echo(report.summary())
-    if report.expectations_failed or (strict and report.warnings):
-        raise typer.Exit(code=1)
+
+def _print_tables(report: object, quiet: bool) -> None:
+    if quiet:
+        return
+    from rich.console import Console
+
+    from radprm.qa.report import rich_tables
+
+    console = Console()
+    for table in rich_tables(report):
+        console.print(table)
 
 
 @command(app, "sql")
 def sql_cmd(
-    directory: Path = SHARD_DIR,
-    sql: str = typer.Argument(..., help="SQL over the views `items` (one row per item) and `steps` (one per step)."),
-    format: str = typer.Option("table", "--format", "-f", help="Output format: table, csv or json (JSON lines)."),
+    directory: ShardDirArg,
+    sql: Annotated[
+        str, typer.Argument(help="SQL over the views `items` (one row per item) and `steps` (one per step).")
+    ],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: table, csv or json (JSON lines).")
+    ] = "table",
 ) -> None:
     """Run ad hoc SQL (DuckDB) over the shards, e.g. "SELECT verdict, count(*) FROM steps GROUP BY 1"."""
     from radprm.errors import InputError

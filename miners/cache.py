@@ -45,7 +45,7 @@ _MIGRATIONS: list[str] = [
 
 
 class _HasToDict(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 def canonical_json(value: Any) -> str:
@@ -73,7 +73,7 @@ def request_key(
     Returns:
         A key like ``k1:3f5a...`` (64 hex digits).
     """
-    params = sampling.to_dict() if hasattr(sampling, "to_dict") else dict(sampling)
+    params = sampling.as_dict() if hasattr(sampling, "as_dict") else dict(sampling)
     payload = {
         "model": model,
         "messages": messages,
@@ -107,7 +107,7 @@ class CacheStats:
     puts: int = 0
     entries: int = 0
 
-    def to_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int]:
         """Plain dict for the job summary."""
         return {"hits": self.hits, "misses": self.misses, "puts": self.puts, "entries": self.entries}
 

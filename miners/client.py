@@ -88,7 +88,7 @@ class SamplingParams:
         if self.max_tokens < 1:
             raise InputError(f"max_tokens {self.max_tokens} must be at least 1", field="max_tokens")
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The parameters as a plain dict (seed may be None)."""
         return dataclasses.asdict(self)
 
@@ -466,7 +466,7 @@ class LLMClient:
             attempts=attempts,
             error_code=a.code,
             error_detail=a.detail,
-            sampling=current.to_dict(),
+            sampling=current.as_dict(),
             model=self.model,
         )
         return result, a.parsed

@@ -89,7 +89,7 @@ def item_id_for(
         "question": question.question_id,
         "prompts": prompt_labels,
         "model": model,
-        "sampling": sampling.to_dict(),
+        "sampling": sampling.as_dict(),
         "rollout": rollout,
     }
     return "c1:" + hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:32]
@@ -187,7 +187,7 @@ class MineSummary:
         """All quarantine records of the job (reader, questions and mining stages)."""
         return sum(self.quarantined.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
             "run_dir": str(self.run_dir), "run_id": self.run_id, "shards_dir": str(self.shards_dir),
@@ -195,7 +195,7 @@ class MineSummary:
             "items_planned": self.items_planned, "items_written": self.items_written,
             "items_pending": self.items_pending, "quarantined": self.quarantined,
             "quarantined_total": self.quarantined_total, "items_this_session": self.items_this_session,
-            "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.to_dict(), "cache": self.cache,
+            "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
             "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed,
         }
 
@@ -424,7 +424,7 @@ class MiningJob:
                 raise
             writer.close()
             summary = self._summary(cache, time.perf_counter() - t0)
-            (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+            (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
             return summary
         finally:
             self.cpu.shutdown(wait=True)
@@ -635,7 +635,7 @@ class MiningJob:
                               evidence=s.evidence, score=s.score) for s in validation.steps],
             completeness=scores.completeness, factuality=scores.factuality, effectiveness=scores.effectiveness,
             first_bad_step=scores.first_bad_step, model=self.cfg.model, server_host=self.server_host,
-            prompts=self.miner.prompt_refs, sampling=canonical_json(sampling.to_dict()), seed=sampling.seed,
+            prompts=self.miner.prompt_refs, sampling=canonical_json(sampling.as_dict()), seed=sampling.seed,
             rollout=work.rollout, radprm_version=radprm.__version__,
             rules_version=getattr(self.extractor, "rules_version", None), run_id=self.run_id, created_at=_now(),
             report_text=report.text, findings_text=report.findings, impression_text=report.impression,
@@ -649,7 +649,7 @@ class MiningJob:
             items_planned=sum(counts.values()), items_written=counts[WRITTEN],
             items_pending=counts[PENDING] + counts[ANSWERED], quarantined=self.ledger.quarantine_counts(),
             items_this_session=self.written_now, rebuilt_from_cache=self.rebuilt, metrics=self.metrics,
-            cache=cache.stats().to_dict(), elapsed_s=elapsed, resumed=self.resume,
+            cache=cache.stats().as_dict(), elapsed_s=elapsed, resumed=self.resume,
         )
 
 

@@ -1,6 +1,6 @@
 """Per-job counters of an LLM client: requests, tokens, latency percentiles, retries and failures.
 
-The client updates one `ClientMetrics` per job; the job writes `to_dict()` to its folder and prints
+The client updates one `ClientMetrics` per job; the job writes `as_dict()` to its folder and prints
 `render()` at the end. Counts are kept so that they add up (checked by the tests):
 
 * ``calls == ok + sum(failures.values()) + fatal``
@@ -90,7 +90,7 @@ class ClientMetrics:
         values = self.request_latencies if which == "request" else self.call_latencies
         return {f"p{q}": percentile(values, q) for q in _PERCENTILES}
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready summary (latency samples reduced to percentiles)."""
         return {
             "calls": self.calls,
@@ -110,7 +110,7 @@ class ClientMetrics:
 
     def render(self) -> str:
         """A small plain-text table for the end-of-job summary."""
-        d = self.to_dict()
+        d = self.as_dict()
 
         def fmt(p: dict[str, float | None]) -> str:
             return "  ".join(f"{k} {'-' if v is None else f'{v:.2f}s'}" for k, v in p.items())

@@ -3,7 +3,7 @@
 ```python
 from radprm.qa import qa
 report = qa("out/shards")          # writes qa/report.md, qa/report.html, qa/qa.json, qa/gx_docs/, README.md
-print(report.summary())
+print(report.render())
 ```
 """
 

@@ -58,7 +58,7 @@ class CheckResult:
             return "skip"
         return "warn" if self.warnings else "ok"
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (used for `qa/qa.json`)."""
         return {
             "check": self.check.name,

@@ -73,7 +73,7 @@ class ExpectationsReport:
         """Outcomes that failed."""
         return [o for o in self.outcomes if not o.success]
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """One line: passed/failed counts and the docs path."""
         passed = len(self.outcomes) - len(self.failures)
         docs = f"; Data Docs: {self.docs_index}" if self.docs_index else ""

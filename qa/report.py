@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radprm.errors import InputError
-from radprm.qa.checks import CheckResult, run_checks
-from radprm.shards.manifest import atomic_write_text, utc_now
+from radprm import run
+from radprm.errors import InputError, RunError
+from radprm.qa.checks import CheckResult, load_checks, run_checks
+from radprm.run import write_text_atomic
+from radprm.shards.manifest import utc_now
 
 SHOWN_ROWS = 20
 """Rows of each check shown in the report and the terminal (counts always cover all rows)."""
@@ -41,25 +43,25 @@ class QAReport:
         """True when the GE suites ran and at least one expectation failed."""
         return self.expectations is not None and not self.expectations.success
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """A few lines: check counts by status, GE result, files written."""
         counts = {s: sum(1 for c in self.checks if c.status == s) for s in ("ok", "warn", "skip")}
         lines = [f"QA checks: {counts['ok']} ok, {counts['warn']} warn, {counts['skip']} skipped"]
         if self.warnings:
             lines.append("warnings: " + ", ".join(f"{c.check.name} ({c.warnings})" for c in self.warnings))
         if self.expectations is not None:
-            lines.append(self.expectations.summary())
+            lines.append(self.expectations.render())
             lines += [f"  {o}" for o in self.expectations.failures]
         lines += [f"wrote {p}" for p in self.written]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form written to `qa/qa.json`."""
         exp = self.expectations
         return {
             "directory": str(self.directory),
             "created_at": self.created_at,
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [c.as_dict() for c in self.checks],
             "expectations": None
             if exp is None
             else {
@@ -99,7 +101,7 @@ def render_markdown(report: QAReport) -> str:
     for c in report.checks:
         out.append(f"| [{c.check.name}](#{c.check.name}) | {c.status} | {c.total_rows} | {c.warnings} |")
     if report.expectations is not None:
-        out += ["", f"**{report.expectations.summary()}**"]
+        out += ["", f"**{report.expectations.render()}**"]
         out += [f"- {o}" for o in report.expectations.failures]
     for c in report.checks:
         out += ["", f"## {c.check.name}", "", f"**{c.check.title}** (v{c.check.version}): {c.check.what}", ""]
@@ -140,7 +142,7 @@ def render_html(report: QAReport) -> str:
     if report.expectations is not None:
         exp = report.expectations
         docs = " <a href='gx_docs/index.html'>Data Docs</a>" if exp.docs_index else ""
-        parts.append(f"<p class='{'ok' if exp.success else 'warn'}'>{esc(exp.summary())}{docs}</p>")
+        parts.append(f"<p class='{'ok' if exp.success else 'warn'}'>{esc(exp.render())}{docs}</p>")
         parts += [f"<li>{esc(str(o))}</li>" for o in exp.failures]
     for c in report.checks:
         parts.append(f"<h2 id='{c.check.name}'>{esc(c.check.name)}</h2>")
@@ -171,7 +173,8 @@ def qa(
     quarantine: str | Path | None = None,
     expectations: bool = True,
     card: bool = True,
-    progress: Any = None,
+    progress: bool | None = False,
+    strict: bool = False,
 ) -> QAReport:
     """Run the QA pack and the GE suites over a shard directory; write the report, JSON, docs and card.
 
@@ -183,7 +186,8 @@ def qa(
         quarantine: the run's quarantine JSONL (see `run_checks`).
         expectations: run the Great Expectations suites and build Data Docs.
         card: rewrite the dataset card `README.md`.
-        progress: optional callable `progress(step_name)`.
+        progress: show a progress bar on stderr (None: only on a terminal).
+        strict: a check that warns is an error too, not only a failed expectation.
 
     Returns:
         The `QAReport`.
@@ -191,36 +195,53 @@ def qa(
     Raises:
         InputError: `out` has another suffix than .md / .html, or a bad reports input.
         ShardError: the directory is not a readable shard directory.
+        RunError: an expectation failed, or (with `strict`) a check warns; the report files are written
+            first and `err.summary` is the `QAReport`.
     """
     directory = Path(directory)
     if out is not None and Path(out).suffix.lower() not in (".md", ".html", ".htm"):
         raise InputError("report must end in .md or .html", path=out, field="out")
     if not 0 <= near_dup_threshold <= 100:
         raise InputError("must be between 0 and 100", field="near_dup_threshold")
-    checks = run_checks(
-        directory, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine, progress=progress
-    )
-    report = QAReport(directory=directory, checks=checks)
-    if expectations:
-        from radprm.qa.expectations import run_expectations
+    started: list[str] = []
+    with run.progress("qa", total=len(load_checks()) + (1 if expectations else 0), enabled=progress) as bar:
 
-        if progress is not None:
-            progress("great_expectations")
-        report.expectations = run_expectations(directory)
+        def step(name: str) -> None:
+            # called as each step starts: the previous one is then done
+            bar.update(completed=len(started), description=f"qa: {name}")
+            started.append(name)
+
+        checks = run_checks(
+            directory, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine, progress=step
+        )
+        report = QAReport(directory=directory, checks=checks)
+        if expectations:
+            from radprm.qa.expectations import run_expectations
+
+            step("great_expectations")
+            report.expectations = run_expectations(directory)
     qa_dir = directory / "qa"
     qa_dir.mkdir(exist_ok=True)
     targets = [Path(out)] if out is not None else [qa_dir / "report.md", qa_dir / "report.html"]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         render = render_markdown if target.suffix.lower() == ".md" else render_html
-        atomic_write_text(target, render(report))
+        write_text_atomic(target, render(report))
         report.written.append(target)
-    atomic_write_text(qa_dir / "qa.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    write_text_atomic(qa_dir / "qa.json", json.dumps(report.as_dict(), indent=2) + "\n")
     report.written.append(qa_dir / "qa.json")
     if card:
         from radprm.shards.card import write_card
 
         report.written.append(write_card(directory))
+    if report.expectations_failed:
+        failed = len(report.expectations.failures)
+        raise RunError(f"{failed} expectation(s) failed; see {report.expectations.docs_index or qa_dir}",
+                       summary=report, path=directory)
+    if strict and report.warnings:
+        names = ", ".join(c.check.name for c in report.warnings)
+        raise RunError(f"{len(report.warnings)} check(s) warn and --strict is set: {names}", summary=report,
+                       path=directory)
     return report
 
 

@@ -18,10 +18,20 @@ from pydantic import BaseModel
 from radprm.schemas.records import Finding, QuarantineRecord, Report
 
 SCHEMA_VERSION = "1"
-"""Version of the record table layouts below; stored in Parquet metadata under SCHEMA_VERSION_KEY."""
+"""Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
+Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
 
 SCHEMA_VERSION_KEY = b"radprm.schema_version"
 SCHEMA_NAME_KEY = b"radprm.schema"
+
+EVIDENCE_TYPE = pa.struct(
+    [
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("start", pa.int32(), nullable=False),
+        pa.field("end", pa.int32(), nullable=False),
+    ]
+)
+"""An evidence span (report sentence and char offsets), in shard steps and step tables."""
 
 
 def _meta(name: str) -> dict[bytes, bytes]:

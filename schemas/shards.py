@@ -12,21 +12,15 @@ from typing import Any
 
 import pyarrow as pa
 
+# SCHEMA_VERSION (one version for every pinned layout radprm writes: record tables and shard rows) and
+# EVIDENCE_TYPE (shared with the step tables) are declared once in `schemas.arrow`; re-exported here.
+from radprm.schemas.arrow import EVIDENCE_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Item
 
-SCHEMA_VERSION = "1"
-"""Version of the shard row layout; readers refuse shards whose version they do not know."""
-
-SCHEMA_VERSION_KEY = b"radprm.schema_version"
-"""Parquet key-value metadata key holding `SCHEMA_VERSION`."""
-
-EVIDENCE_TYPE = pa.struct(
-    [
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("start", pa.int32(), nullable=False),
-        pa.field("end", pa.int32(), nullable=False),
-    ]
-)
+__all__ = [
+    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
+    "item_to_row", "row_to_item",
+]
 
 STEP_TYPE = pa.struct(
     [
@@ -99,7 +93,3 @@ def row_to_item(row: dict[str, Any]) -> Item:
     """
     return Item.model_validate(row)
 
-
-def schema_without_metadata(schema: pa.Schema) -> pa.Schema:
-    """The schema with key-value metadata removed, for comparing field layouts only."""
-    return schema.remove_metadata()

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from radprm import __version__
-from radprm.shards.manifest import atomic_write_text, load_manifest
+from radprm.run import write_text_atomic
+from radprm.shards.manifest import load_manifest
 
 CARD_NAME = "README.md"
 
@@ -136,5 +137,5 @@ def card_text(directory: str | Path) -> str:
 def write_card(directory: str | Path) -> Path:
     """Write (atomically) the dataset card `README.md` into a shard directory; returns its path."""
     path = Path(directory) / CARD_NAME
-    atomic_write_text(path, card_text(directory))
+    write_text_atomic(path, card_text(directory))
     return path

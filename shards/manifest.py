@@ -1,21 +1,20 @@
 """`manifest.json`: the list of committed shards of a directory, with their checksums and run meta.
 
 A shard exists for readers only once it is in the manifest. The manifest is rewritten atomically
-(temp file, fsync, rename, fsync of the directory) after each shard's own atomic rename, so after a
+(`radprm.run.write_text_atomic`: temp file, fsync, rename, fsync of the directory) after each shard's own atomic rename, so after a
 crash it either lists a shard whose file is complete or does not list it at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from radprm import run
 from radprm.errors import ShardError
 from radprm.schemas.shards import SCHEMA_VERSION
 
@@ -133,42 +132,8 @@ def load_manifest(directory: str | Path) -> Manifest:
         raise ShardError(f"invalid manifest: {first['msg']}", path=path, field=field) from exc
 
 
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so that a rename inside it survives a power loss (no-op where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file atomically: temp file in the same folder, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 def save_manifest(directory: str | Path, manifest: Manifest) -> None:
     """Write the manifest atomically, refreshing `updated_at` and the total row count."""
     manifest.updated_at = utc_now()
     manifest.rows = sum(s.rows for s in manifest.shards)
-    atomic_write_text(manifest_path(directory), manifest.model_dump_json(indent=2) + "\n")
-
-
-def sha256_file(path: Path, chunk: int = 4 * 2**20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    run.write_text_atomic(manifest_path(directory), manifest.model_dump_json(indent=2) + "\n")

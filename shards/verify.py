@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from radprm import run
 from radprm.errors import ShardError
 from radprm.schemas.shards import ITEM_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.shards.manifest import (
@@ -15,7 +16,6 @@ from radprm.shards.manifest import (
     SHARD_SUFFIX,
     TEMP_SUFFIX,
     load_manifest,
-    sha256_file,
 )
 
 
@@ -52,7 +52,7 @@ class VerifyReport:
         """True when no problem was found."""
         return not self.problems
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """One line: OK or the number of problems, with shard and row counts."""
         state = "OK" if self.ok else f"{len(self.problems)} problem(s)"
         return f"{self.directory}: {state} ({self.shards} shards, {self.rows} rows checked)"
@@ -112,7 +112,7 @@ def verify(
         if size != entry.bytes:
             report.problems.append(Problem("size", str(path), f"{size} bytes, manifest says {entry.bytes}"))
         if check_sha:
-            digest = sha256_file(path)
+            digest = run.file_sha256(path)
             if digest != entry.sha256:
                 report.problems.append(
                     Problem("sha256", str(path), f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
+from radprm import run
 from radprm.errors import SchemaError, ShardError
 from radprm.quarantine import QuarantineSink
 from radprm.schemas.records import Item
@@ -38,11 +38,9 @@ from radprm.shards.manifest import (
     Manifest,
     RunEntry,
     ShardEntry,
-    fsync_dir,
     load_manifest,
     manifest_path,
     save_manifest,
-    sha256_file,
     shard_index,
     shard_name,
     utc_now,
@@ -86,7 +84,7 @@ class WriterStats:
     recovered_shards: list[str] = field(default_factory=list)
     stale_temps_removed: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def render(self) -> str:
         """One line: rows written, shards committed, duplicates skipped, quarantined."""
         parts = [
             f"written: {self.written} items in {len(self.shards)} shards",
@@ -264,7 +262,7 @@ class ShardWriter:
                 name=path.name,
                 rows=meta.num_rows,
                 bytes=path.stat().st_size,
-                sha256=sha256_file(path),
+                sha256=run.file_sha256(path),
                 min_item_id=min(ids, default=None),
                 max_item_id=max(ids, default=None),
                 schema_version=version,
@@ -383,17 +381,11 @@ class ShardWriter:
         assert self._tmp_path is not None and self._sink is not None
         self._pq.close()
         self._sink.close()
-        fd = os.open(self._tmp_path, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the data must be on disk before the rename makes it visible
-        finally:
-            os.close(fd)
         final = self.data_dir / self._tmp_path.name[1 : -len(TEMP_SUFFIX)]
-        digest = sha256_file(self._tmp_path)
+        digest = run.file_sha256(self._tmp_path)
         size = self._tmp_path.stat().st_size
         self._footer_per_rg = max(self._footer_per_rg, (size - self._bytes_written) / self._row_groups)
-        os.replace(self._tmp_path, final)
-        fsync_dir(self.data_dir)
+        run.commit_file(self._tmp_path, final)  # data on disk before the rename makes it visible
         ids = self._open_ids
         self.manifest.shards.append(
             ShardEntry(

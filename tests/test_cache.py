@@ -32,7 +32,7 @@ def test_request_key_is_tagged_and_deterministic():
     # key order of dicts does not matter; SamplingParams and its dict give the same key
     reordered = {"required": ["answer"], "properties": {"answer": {"type": "string"}}, "type": "object"}
     assert key(response_schema=reordered) == k
-    assert key(sampling=SAMPLING.to_dict()) == k
+    assert key(sampling=SAMPLING.as_dict()) == k
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_cache_put_get_roundtrip_and_stats(tmp_path):
     assert (hit.raw_text, hit.parsed_json, hit.finish_reason) == ('{"answer": "yes"}', '{"answer":"yes"}', "stop")
     assert (hit.prompt_tokens, hit.completion_tokens, hit.model) == (12, 5, MODEL)
     assert k in cache and len(cache) == 1
-    assert cache.stats().to_dict() == {"hits": 1, "misses": 1, "puts": 1, "entries": 1}
+    assert cache.stats().as_dict() == {"hits": 1, "misses": 1, "puts": 1, "entries": 1}
 
 
 def test_cache_first_answer_wins(tmp_path):

@@ -66,7 +66,7 @@ def test_client_metrics_counts_add_up(fake_openai_server, tmp_path):
     assert len(m.call_latencies) == 5  # the cache hit is not a timed call
     assert len(m.request_latencies) == 8
 
-    d = m.to_dict()
+    d = m.as_dict()
     json.dumps(d)
     assert d["failed"] == 3 and d["request_latency_s"]["p50"] is not None
     text = m.render()

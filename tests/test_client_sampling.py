@@ -27,8 +27,8 @@ def test_sampling_out_of_range_names_field(kwargs, field):
 
 def test_sampling_to_dict_and_with_seed():
     s = SamplingParams(temperature=0.2, top_p=0.9, max_tokens=64, seed=3)
-    assert s.to_dict() == {"temperature": 0.2, "top_p": 0.9, "max_tokens": 64, "seed": 3}
-    assert s.with_seed(4).to_dict()["seed"] == 4 and s.seed == 3
+    assert s.as_dict() == {"temperature": 0.2, "top_p": 0.9, "max_tokens": 64, "seed": 3}
+    assert s.with_seed(4).as_dict()["seed"] == 4 and s.seed == 3
 
 
 class Answer(BaseModel):

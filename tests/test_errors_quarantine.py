@@ -28,7 +28,7 @@ def test_quarantine_sink_counts_by_reason_and_writes_jsonl(tmp_path):
     assert [r.reason_code for r in back] == ["empty_text", "empty_text", "duplicate_id"]
     assert all(r.run_id == "r1" for r in back)
     assert json.loads(path.read_text().splitlines()[0])["source_row"] == 3
-    assert "empty_text=2" in sink.summary()
+    assert "empty_text=2" in sink.render()
 
 
 def test_cli_version():

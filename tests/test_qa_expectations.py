@@ -5,7 +5,8 @@ import pytest
 from radprm.qa.expectations import load_suite, run_expectations
 from radprm.schemas.shards import ITEM_SCHEMA, item_to_row
 from radprm.shards import ShardWriter, load_manifest
-from radprm.shards.manifest import ShardEntry, save_manifest, sha256_file, utc_now
+from radprm.run import file_sha256 as sha256_file
+from radprm.shards.manifest import ShardEntry, save_manifest, utc_now
 from radprm.shards.testing import make_item, make_items
 
 

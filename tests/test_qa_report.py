@@ -24,7 +24,7 @@ def test_qa_writes_report_json_and_card(shards):
     short = next(c for c in data["checks"] if c["check"] == "short_chains")
     assert short["status"] == "warn" and short["warnings"] == 6  # make_items: every 5th item has 1 step
     assert data["expectations"] is None
-    assert "short_chains (6)" in report.summary()
+    assert "short_chains (6)" in report.render()
 
 
 def test_qa_markdown_and_html_show_every_check(shards):

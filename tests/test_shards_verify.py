@@ -24,7 +24,7 @@ def kinds(report):
 def test_verify_clean_directory_is_ok(shards):
     report = verify(shards)
     assert report.ok and report.shards == 3 and report.rows == 12
-    assert "OK" in report.summary()
+    assert "OK" in report.render()
 
 
 def test_verify_detects_an_edited_byte(shards):
@@ -72,7 +72,8 @@ def test_verify_detects_duplicate_item_ids_across_shards(shards):
     path = shards / "data" / "shard-00002.parquet"
     rows = [item_to_row(make_item(0)), item_to_row(make_item(11))]
     pq.write_table(pa.Table.from_pylist(rows, schema=ITEM_SCHEMA), path)
-    from radprm.shards.manifest import save_manifest, sha256_file
+    from radprm.run import file_sha256 as sha256_file
+    from radprm.shards.manifest import save_manifest
 
     manifest = load_manifest(shards)
     entry = manifest.shards[2]
