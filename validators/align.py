@@ -21,11 +21,13 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, parse_step_language
+from radprm.validators.sentences import OpenVocabulary, parse_open_vocabulary
 
 RULES_FILE = "step_rules.json"
 _RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
               "normal_statements", "answer_patterns", "negation_qualifiers", "assertion_repairs", "statement_mention",
-              "step_rewrites", "adjective_observations", "false_mentions", "step_language"}
+              "step_rewrites", "adjective_observations", "false_mentions", "step_language",
+              "open_vocabulary"}
 _REPAIR_KEYS = {"negated_before", "negated_list", "negated_after", "negated_clause_start", "hedge_words",
                 "hedged_after", "clause_breaks"}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
@@ -86,6 +88,7 @@ class StepRules:
     adjectives: dict[str, str] = field(default_factory=dict)
     false_mentions: tuple[tuple[str, re.Pattern[str]], ...] = ()
     language: StepLanguage | None = None
+    vocabulary: OpenVocabulary | None = None
 
 
 def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
@@ -128,7 +131,8 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
     return StepRules(str(data["version"]), severity, regions, parents, tuple(normals), answers,
                      frozenset(w.lower() for w in data["negation_qualifiers"]), repairs, statement, rewrites,
                      {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions,
-                     parse_step_language(data["step_language"], path))
+                     parse_step_language(data["step_language"], path),
+                     parse_open_vocabulary(data["open_vocabulary"], path))
 
 
 @lru_cache(maxsize=1)

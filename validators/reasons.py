@@ -77,6 +77,12 @@ _REASONS = [
         "answer ['no'] / step 'Therefore the answer is yes.'",
     ),
     Reason(
+        "temporal_conflict", "fault", "contradicted",
+        "The step states a change over time (new, unchanged, increased, decreased, resolved, acute, old) "
+        "that the report's statement about the same thing contradicts.",
+        "report 'Left hilar calcifications, unchanged from prior.' / step 'The hilar calcifications are new.'",
+    ),
+    Reason(
         "redundant", "note", "",
         "Every claim of the step was already made by an earlier step; the step lowers effectiveness.",
         "step 1 'No pneumothorax.' / step 3 'There is no pneumothorax.'",

@@ -38,6 +38,7 @@ from radprm.validators.clauses import (
     split_clauses,
 )
 from radprm.validators.reasons import FAULTS
+from radprm.validators.sentences import Facts, compare, read_facts, report_sentences
 from radprm.validators.scoring import answer_reward, chain_scores
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ class StepValidator:
         self._extractor = extractor
         self.rules = rules or load_rules()
         self._step_cache: dict[str, list[Claim]] = {}
+        self._clause_cache: dict[str, list[Facts]] = {}
+        self._sentence_cache: dict[str, list[Facts]] = {}
 
     @property
     def extractor(self) -> FindingsExtractor:
@@ -183,6 +186,42 @@ class StepValidator:
         self._step_cache[step] = claims
         return claims
 
+    def step_facts(self, step: str) -> list[Facts]:
+        """The fact clauses of a step read as comparable attributes (open-vocabulary checks)."""
+        cached = self._clause_cache.get(step)
+        if cached is not None:
+            return cached
+        lang, vocab = self.rules.language, self.rules.vocabulary
+        facts: list[Facts] = []
+        if lang is not None and vocab is not None:
+            text = normalize_step(same_length_fixes(step))
+            grades = self.rules.severity_groups
+            for c in split_clauses(text, lang):
+                if c.kind != "fact":
+                    continue
+                f = read_facts(c.text, vocab, lang, grades, c.start)
+                if facts and not f.anchors - vocab.weak:
+                    # "..., which are new since the prior": the clause speaks of the previous one's subject
+                    prev = facts.pop()
+                    f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
+                facts.append(f)
+        if len(self._clause_cache) > 50_000:
+            self._clause_cache.clear()
+        self._clause_cache[step] = facts
+        return facts
+
+    def report_sentences(self, report: Report) -> list[Facts]:
+        """The report's sentences read as comparable attributes (cached per report text)."""
+        cached = self._sentence_cache.get(report.text)
+        if cached is None:
+            lang, vocab = self.rules.language, self.rules.vocabulary
+            cached = (report_sentences(report.text, vocab, lang, self.rules.severity_groups)
+                      if lang is not None and vocab is not None else [])
+            if len(self._sentence_cache) > 20_000:
+                self._sentence_cache.clear()
+            self._sentence_cache[report.text] = cached
+        return cached
+
     def validate(self, chain: Chain, report: Report, report_findings: list[Finding] | None = None) -> ChainValidation:
         """Validate every step of `chain` against `report`.
 
@@ -203,8 +242,9 @@ class StepValidator:
             grounded_numbers.update(numbers_in(extra))
         seen_keys: set[tuple] = set()
         analyses = []
+        sentences = self.report_sentences(report)
         for i, step in enumerate(chain.steps):
-            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys)
+            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences)
             analyses.append(analysis)
         results = [a.result for a in analyses]
         scores = chain_scores(chain.chain_id, results, [a.judgements for a in analyses], rclaims,
@@ -220,6 +260,7 @@ class StepValidator:
         rclaims: list[Claim],
         grounded_numbers: set[str],
         seen_keys: set[tuple],
+        sentences: list[Facts] = (),
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         claims = self.step_claims(body)
@@ -231,14 +272,23 @@ class StepValidator:
         ungrounded = [n for n in nums if n not in grounded_numbers]
         if ungrounded:
             reasons.append("ungrounded_number")
+        open_findings = []
+        if sentences and self.rules.language is not None:
+            for clause in self.step_facts(body):
+                open_findings.extend(compare(clause, sentences, self.rules.vocabulary, self.rules.language))
+        for f in open_findings:
+            if f.reason not in reasons:
+                reasons.append(f.reason)
         answer_state = self._answer_state(chain, body)
         if answer_state is False:
             reasons.append("answer_mismatch")
 
         verdicts = {j.verdict for j in judgements}
-        if "contradicted" in verdicts or answer_state is False:
+        open_faults = {f.reason for f in open_findings}
+        if "contradicted" in verdicts or answer_state is False or open_faults - {"ungrounded_number",
+                                                                                 "uncertainty_overstated"}:
             verdict = "contradicted"
-        elif "unsupported" in verdicts or ungrounded:
+        elif "unsupported" in verdicts or ungrounded or open_faults:
             verdict = "unsupported"
         elif judgements or nums:
             verdict = "supported"
@@ -255,7 +305,7 @@ class StepValidator:
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
-        evidence = _evidence(judgements)
+        evidence = _evidence(judgements, [f.evidence for f in open_findings])
         result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
                             verdict=verdict, reasons=reasons, evidence=evidence, score=score)
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
@@ -334,9 +384,11 @@ def _dedupe(claims: list[Claim]) -> list[Claim]:
 _HEADER = re.compile(r"^\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
 
 
-def _evidence(judgements: list[Judgement]) -> list[Evidence]:
+def _evidence(judgements: list[Judgement], sentences: list[Facts] = ()) -> list[Evidence]:
     """Evidence sentences, without a leading section header, offsets kept exact into Report.text."""
     spans: dict[tuple[int, int], Evidence] = {}
+    for f in sentences:
+        spans.setdefault((f.start, f.end), Evidence(text=f.text, start=f.start, end=f.end))
     for j in judgements:
         for c in j.evidence:
             key = (c.sentence_start, c.sentence_end)

@@ -1,0 +1,255 @@
+"""Open-vocabulary checks: align a step clause with the report sentences about the same thing.
+
+The label lexicon covers findings; steps also speak of devices, bones, nodes, levels, sizes and
+change over time. Here a fact clause of a step is aligned with the report sentence(s) sharing the
+most content words (crude stems plus object classes: "PICC" and "line" are both `line_tube`), and
+the attributes both state are compared: side, grade, place (lobe, vertebral level, device-tip
+position), number with unit, change over time, polarity and hedging. A clause that aligns with
+nothing is left to the lexicon checks; a disagreement yields the same reason codes as the lexicon
+path (`laterality_conflict`, `severity_conflict`, `location_conflict`, `ungrounded_number`,
+`temporal_conflict`, `negation_conflict`, `uncertainty_overstated`, `uncertainty_dismissed`).
+Word lists are data: the `open_vocabulary` block of `step_rules.json`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from radprm.errors import RuleFileError
+from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
+_SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*")
+
+OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
+                        "min_shared", "min_cover", "qualifiers", "negatable_classes"}
+
+
+@dataclass(frozen=True)
+class OpenVocabulary:
+    """Compiled `open_vocabulary` rules."""
+
+    stopwords: frozenset[str]
+    weak: frozenset[str]
+    classes: dict[str, str]
+    places: tuple[tuple[str, str, re.Pattern[str]], ...]
+    side_places: re.Pattern[str]
+    number_words: dict[str, str]
+    min_shared: int
+    min_cover: float
+    qualifiers: frozenset[str] = frozenset()
+    negatable: frozenset[str] = frozenset()
+
+
+def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
+    """Compile the `open_vocabulary` mapping.
+
+    Raises:
+        RuleFileError: on unknown or missing keys and bad patterns.
+    """
+    unknown, missing = set(data) - OPEN_VOCABULARY_KEYS, OPEN_VOCABULARY_KEYS - set(data)
+    if unknown or missing:
+        raise RuleFileError(f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path,
+                            field="open_vocabulary")
+    classes = {w.lower(): cls for cls, words in data["object_classes"].items() for w in words}
+    places = []
+    try:
+        for family, entries in data["place_families"].items():
+            for name, pattern in entries.items():
+                places.append((family, name, re.compile(pattern, re.I)))
+        side_places = re.compile(data["side_places"], re.I)
+    except re.error as exc:
+        raise RuleFileError(f"bad pattern: {exc}", path=path, field="open_vocabulary.place_families") from exc
+    return OpenVocabulary(frozenset(w.lower() for w in data["stopwords"]), frozenset(w.lower() for w in data["weak_words"]),
+                          classes, tuple(places), side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
+                          int(data["min_shared"]), float(data["min_cover"]),
+                          frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]))
+
+
+def stem(word: str) -> str:
+    """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
+    w = word.lower()
+    for suffix in ("ities", "ity", "ies", "es", "s", "ed", "ing", "al", "ic"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            break
+    return w[:7]
+
+
+_SIDE = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
+         "left-sided": "left", "right-sided": "right", "bibasilar": "bilateral", "biapical": "bilateral"}
+
+
+@dataclass
+class Facts:
+    """What a sentence or clause states, as comparable attributes."""
+
+    text: str
+    start: int = 0
+    end: int = 0
+    anchors: frozenset[str] = frozenset()
+    sides: frozenset[str] = frozenset()
+    grades: frozenset[int] = frozenset()
+    places: dict[str, frozenset[str]] = field(default_factory=dict)
+    numbers: frozenset[tuple[str, str]] = frozenset()
+    temporal: frozenset[str] = frozenset()
+    negated: bool = False
+    hedge: str = "certain"
+    hedged_anchors: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+
+def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int],
+               start: int = 0) -> Facts:
+    """The comparable attributes of one sentence or clause."""
+    low = text.lower()
+    words = _TOKEN.findall(low)
+    anchors = set()
+    classes = set()
+    for w in words:
+        if w in vocab.stopwords or w in _SIDE or w in grades or len(w) < 3 or w[0].isdigit():
+            continue
+        cls = vocab.classes.get(w)
+        if cls:
+            anchors.add(cls)
+            classes.add(cls)
+        if w not in vocab.weak:
+            anchors.add(stem(w))
+    sided_text = vocab.side_places.sub(" ", low)
+    sides = {_SIDE[w] for w in _TOKEN.findall(sided_text) if w in _SIDE}
+    places: dict[str, set[str]] = {}
+    for family, name, pattern in vocab.places:
+        if pattern.search(low):
+            places.setdefault(family, set()).add(name)
+    numbers = set()
+    for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
+                         r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b", low):
+        if m.group(1):
+            value = m.group(1).rstrip("0").rstrip(".") if "." in m.group(1) else m.group(1)
+            unit = (m.group(2) or "")[:1] + ("m" if m.group(2) else "")
+            numbers.add((value, unit))
+        elif m.group(3):
+            numbers.add((m.group(3), "th"))
+        else:
+            numbers.add((m.group(4).upper() + m.group(5), "level"))
+    for w in words:
+        if w in vocab.number_words:
+            numbers.add((vocab.number_words[w], "count"))
+    anchors |= {value for value, kind in numbers if kind == "level"}  # "T11" names the thing
+    hedge = hedge_strength(text, lang)
+    hedged: set[str] = set()
+    if hedge != "certain":
+        for strength in ("open", "possible", "probable"):
+            m = lang.hedges[strength].search(text)
+            if m:
+                tail = _TOKEN.findall(text[m.end():].lower())[:6]
+                hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
+    negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
+    return Facts(text, start, start + len(text), frozenset(anchors), frozenset(sides),
+                 frozenset(grades[w] for w in words if w in grades),
+                 {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
+                 temporal_classes(text, lang), negated, hedge, frozenset(hedged), frozenset(classes),
+                 frozenset(words))
+
+
+def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
+    """The report cut into sentences (offsets into `text`), each read as Facts."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        piece = m.group(0)
+        if len(piece.strip()) < 3:
+            continue
+        header = re.match(r"\s*(?:[A-Z][A-Z ]+:\s*)+", piece)
+        s = m.start() + (header.end() if header else len(piece) - len(piece.lstrip()))
+        body = text[s:m.end()].rstrip()
+        if body:
+            out.append(read_facts(body, vocab, lang, grades, s))
+    return out
+
+
+@dataclass
+class Finding:
+    """One open-vocabulary disagreement (reason code) with the report sentence behind it."""
+
+    reason: str
+    evidence: Facts
+
+
+def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
+    """Report sentences speaking of the same thing as the clause (best first)."""
+    strong = {a for a in clause.anchors if a not in vocab.weak}
+    if not strong:
+        return []
+    scored = []
+    for s in sentences:
+        shared = strong & s.anchors
+        if len(shared) >= vocab.min_shared or (len(strong) <= 2 and shared and len(shared) == len(strong)):
+            scored.append((len(shared) / len(strong), len(shared), s))
+    scored = [t for t in scored if t[0] >= vocab.min_cover]
+    scored.sort(key=lambda t: (-t[0], -t[1], t[2].start))
+    return [s for _, _, s in scored]
+
+
+def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
+    """Disagreements between a step clause and the report sentences it aligns with."""
+    aligned = align(clause, sentences, vocab)
+    if not aligned:
+        return _class_negation(clause, sentences, vocab)
+    best = aligned[0]
+    pool = aligned[:3]
+    out: list[Finding] = []
+    if clause.temporal and any(s.temporal for s in pool):
+        report_t = frozenset().union(*(s.temporal for s in pool))
+        if temporal_conflict(clause.temporal, report_t, lang):
+            out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
+    if clause.sides and best.sides and not clause.sides <= best.sides and not _bilateral_ok(clause.sides, best.sides):
+        if not any(clause.sides <= s.sides for s in pool):
+            out.append(Finding("laterality_conflict", best))
+    if clause.grades and best.grades and not clause.grades & best.grades:
+        if not any(clause.grades & s.grades for s in pool):
+            out.append(Finding("severity_conflict", best))
+    for family, names in clause.places.items():
+        theirs = best.places.get(family)
+        if theirs and not names & theirs and not any(names & s.places.get(family, frozenset()) for s in pool):
+            out.append(Finding("location_conflict", best))
+            break
+    measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
+    if measured:
+        report_measures = {n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")}
+        if report_measures and not measured <= report_measures:
+            out.append(Finding("ungrounded_number", best))
+    for kind in ("th", "level", "count"):
+        mine = {v for v, k in clause.numbers if k == kind}
+        theirs = {v for s in pool for v, k in s.numbers if k in (kind, "", "count")}
+        if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
+            out.append(Finding("ungrounded_number", best))
+            break
+    out.extend(_class_negation(clause, pool, vocab))
+    if not clause.negated and clause.hedge == "certain" and best.hedged_anchors & clause.anchors \
+            and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in pool[1:]):
+        out.append(Finding("uncertainty_overstated", best))
+    if clause.negated and best.hedged_anchors & clause.anchors and not best.negated:
+        out.append(Finding("uncertainty_dismissed", best))
+    return out
+
+
+def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A negated clause about a kind of object ("No lines or tubes") against a report that has one."""
+    classes = clause.classes & vocab.negatable
+    if not clause.negated or not classes or clause.hedge != "certain":
+        return []
+    quals = clause.words & vocab.qualifiers
+    for s in sentences:
+        if s.negated or s.hedge != "certain" or not classes & s.classes:
+            continue
+        if quals and not quals <= s.words:
+            continue  # "no acute fracture" says nothing against an old one
+        return [Finding("negation_conflict", s)]
+    return []
+
+
+def _bilateral_ok(step: frozenset[str], report: frozenset[str]) -> bool:
+    return "bilateral" in report and step <= {"left", "right", "bilateral"}
