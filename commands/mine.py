@@ -1,64 +1,91 @@
-"""`radprm mine`: ask the model for reasoning chains over each report's questions, validate, shard."""
+"""`radprm mine`: ask the model for reasoning chains over each report's questions, validate, shard.
+
+The job options are not written here: `mine_options` derives one `--option` per CLI field of
+`radprm.miners.config.MineConfig` (name, type, default, help, panel, min / max), so an option is
+declared once, in that class.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import InputArg, reader_options
-from radprm.miners.job import mine as mine_reports
+from radprm.miners.config import JOB_PANEL, MineConfig
 
-_LLM = "Model server and sampling"
-_JOB = "Job"
+
+def _cli_parameter(name: str, info: Any) -> inspect.Parameter:
+    """A Typer option for a MineConfig field: `--field-name`, the field's default, help, panel and bounds."""
+    extra = info.json_schema_extra or {}
+    bounds = {}
+    for meta in info.metadata:  # annotated_types.Ge / Le from `ge=` / `le=`
+        if hasattr(meta, "ge"):
+            bounds["min"] = meta.ge
+        if hasattr(meta, "le"):
+            bounds["max"] = meta.le
+    annotation, default = info.annotation, info.get_default(call_default_factory=True)
+    if typing.get_origin(annotation) is list:  # e.g. --tasks single,binary
+        annotation, default = str, ",".join(default)
+    option = typer.Option(f"--{name.replace('_', '-')}", help=info.description, rich_help_panel=extra["panel"],
+                          **bounds)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, option])
+
+
+def mine_options(func: Callable) -> Callable:
+    """Decorator: add every CLI field of `MineConfig` as an option and pass them as one `options` dict."""
+    fields = MineConfig.fields_where("cli")
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for p in signature.parameters.values() if p.name != "options"]
+    params += [_cli_parameter(name, info) for name, info in fields.items()]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        options = {name: kwargs.pop(name) for name in fields if name in kwargs}
+        return func(*args, options=options, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 @command(app)
 @reader_options
+@mine_options
 def mine(
     reports: InputArg,
-    run_dir: Annotated[Path, typer.Option("--run-dir", help="Job folder: job.json, ledger, cache, shards/, quarantine/.", rich_help_panel=_JOB)],
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server `make serve` started.", rich_help_panel=_LLM)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", rich_help_panel=_LLM)] = None,
-    mode: Annotated[str, typer.Option("--mode", help="reasoner (plan -> analysis -> refine) or staged (CXRTrek stages).", rich_help_panel=_JOB)] = "reasoner",
-    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated question tasks in priority order: single, binary, multi_label, temporal.", rich_help_panel=_JOB)] = "single,binary,multi_label,temporal",
-    questions_per_report: Annotated[int, typer.Option("--questions-per-report", min=1, help="Most questions per report.", rich_help_panel=_JOB)] = 2,
-    rollouts: Annotated[int, typer.Option("--rollouts", min=1, help="Chains per question (rollout r samples with seed + r).", rich_help_panel=_JOB)] = 1,
-    labelset: Annotated[str, typer.Option("--labelset", help="Label set the questions use: chexpert or chestxray14.", rich_help_panel=_JOB)] = "chexpert",
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the job in --run-dir (same options); nothing answered is asked again.", rich_help_panel=_JOB)] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when anything was quarantined.", rich_help_panel=_JOB)] = False,
-    prompts_dir: Annotated[Optional[Path], typer.Option("--prompts-dir", help="Prompt folder (<id>/v<N>.yaml). Default: $RADPRM_PROMPTS_DIR, else the packaged prompts.", rich_help_panel=_JOB)] = None,
-    cache: Annotated[Optional[Path], typer.Option("--cache", help="Request cache file; share one between jobs to reuse answers. Default: <run-dir>/cache.sqlite.", rich_help_panel=_JOB)] = None,
-    shard_rows: Annotated[int, typer.Option("--shard-rows", min=1, help="Rows per Parquet shard.", rich_help_panel=_JOB)] = 5000,
-    commit_every: Annotated[float, typer.Option("--commit-every", min=0.0, help="Seconds between shard commits (bounds the work redone after a crash).", rich_help_panel=_JOB)] = 60.0,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Chains (and requests) in flight at once.", rich_help_panel=_LLM)] = 8,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per request.", rich_help_panel=_LLM)] = 120.0,
-    max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Retries of 5xx, 429, timeouts and connection errors per request.", rich_help_panel=_LLM)] = 4,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature.", rich_help_panel=_LLM)] = 0.7,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass.", rich_help_panel=_LLM)] = 0.95,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Completion budget per call.", rich_help_panel=_LLM)] = 256,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for questions and sampling.", rich_help_panel=_LLM)] = 0,
+    run_dir: Annotated[
+        Path,
+        typer.Option("--run-dir", help="Job folder: job.json, ledger, cache, shards/, quarantine/.",
+                     rich_help_panel=JOB_PANEL),
+    ],
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the job in --run-dir (same options); nothing answered is asked again.",
+                     rich_help_panel=JOB_PANEL),
+    ] = False,
     reader: dict | None = None,
+    options: dict | None = None,
 ) -> None:
     """Mine validated reasoning chains (PRM data) for each report's questions into Parquet shards."""
+    from radprm.miners.job import mine as mine_reports
+
     reader = dict(reader or {})
     limit = reader.pop("limit", None)
     try:
-        summary = mine_reports(
-            reports, run_dir=run_dir, base_url=base_url, model=model, mode=mode,
-            tasks=[t.strip() for t in tasks.split(",") if t.strip()], questions_per_report=questions_per_report,
-            limit=limit, concurrency=concurrency, timeout=timeout, max_retries=max_retries, temperature=temperature,
-            top_p=top_p, max_tokens=max_tokens, seed=seed, rollouts=rollouts, resume=resume, labelset=labelset,
-            reader=reader, prompts_dir=prompts_dir, cache=cache, shard_rows=shard_rows, commit_every=commit_every,
-            progress=True,
-        )
+        summary = mine_reports(reports, run_dir=run_dir, resume=resume, progress=True, reader=reader, limit=limit,
+                               **(options or {}))
     except KeyboardInterrupt:
         typer.echo(f"Interrupted: committed shards are kept; continue with the same command plus --resume "
                    f"(run dir {run_dir})", err=True)
         raise typer.Exit(code=130) from None
     typer.echo(summary.render())
-    if strict and summary.quarantined_total:
-        typer.echo(f"Error: {summary.quarantined_total} records quarantined (--strict)", err=True)
-        raise typer.Exit(code=1)

@@ -77,7 +77,7 @@ class SamplingParams:
 
     temperature: float = 0.7
     top_p: float = 0.95
-    max_tokens: int = 512
+    max_tokens: int = 256
     seed: int | None = None
 
     def __post_init__(self) -> None:

@@ -15,13 +15,18 @@ items are all final without re-reading its findings. Every change is one committ
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from radprm.errors import InputError
+from radprm.quarantine import QuarantineSink, read_quarantine
+from radprm.schemas.records import QuarantineRecord
 
 PENDING, ANSWERED, WRITTEN, QUARANTINED = "pending", "answered", "written", "quarantined"
 FINAL = (WRITTEN, QUARANTINED)
@@ -193,6 +198,18 @@ class Ledger:
         """Ids of written items."""
         return {r[0] for r in self._all("SELECT item_id FROM items WHERE status = ?", (WRITTEN,))}
 
+    def adopt_committed(self, writer: Any) -> None:
+        """Mark written the items of `writer`'s shards committed before a crash but not yet in the ledger."""
+        missing = set(writer.seen_ids) - self.written_ids()
+        if not missing:
+            return
+        import pyarrow.parquet as pq
+
+        for entry in writer.manifest.shards:
+            path = writer.manifest.shard_path(writer.out_dir, entry.name)
+            ids = pq.read_table(path, columns=["item_id"]).column("item_id").to_pylist()
+            self.mark_written([i for i in ids if i in missing], entry.name)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -228,3 +245,47 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()
+
+
+def quarantine_key(record: QuarantineRecord) -> str:
+    """Identity of a quarantine record (stage, record id, source, reason, field) for exactly-once writes."""
+    parts = [record.stage, record.record_id, record.source_path, record.source_row, record.reason_code, record.field]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+
+
+class LedgerQuarantine(QuarantineSink):
+    """A QuarantineSink that records each record in the ledger first and never writes one twice.
+
+    Args:
+        ledger: the job's ledger.
+        path: the job's quarantine JSONL.
+        run_id: recorded on every record.
+    """
+
+    def __init__(self, ledger: Ledger, path: Path, *, run_id: str) -> None:
+        super().__init__(path, run_id=run_id)
+        self.ledger = ledger
+        self._qlock = threading.Lock()  # the reader quarantines from the CPU thread, workers from the loop
+
+    def add(self, record: QuarantineRecord | None = None, *, item_id: str | None = None, **fields: Any) -> QuarantineRecord:
+        """Quarantine a record once (a repeat after resume is ignored); `item_id` also marks the item."""
+        if record is None:
+            record = QuarantineRecord(**fields)
+        if record.run_id is None:
+            record = record.model_copy(update={"run_id": self.run_id})
+        with self._qlock:
+            if self.ledger.add_quarantine(
+                quarantine_key(record), record.stage, record.reason_code, record.model_dump_json(), item_id
+            ):
+                super().add(record)
+        return record
+
+    def reconcile(self) -> int:
+        """Append to the JSONL file the ledger's records it lacks (crash between the two writes)."""
+        have = {quarantine_key(r) for r in read_quarantine(self.path)} if self.path and self.path.exists() else set()
+        added = 0
+        for qkey, record_json in self.ledger.quarantine_records():
+            if qkey not in have:
+                QuarantineSink.add(self, QuarantineRecord.model_validate_json(record_json))
+                added += 1
+        return added

@@ -52,7 +52,7 @@ def test_cli_mine_strict_exits_1_on_quarantine(fake_openai_server, tmp_path):
     result = invoke(*base(fake_openai_server, tmp_path / "run"), "--strict")  # row 7 has no text
     assert result.exit_code == 1
     assert "read/empty_text 1" in result.output
-    assert "quarantined (--strict)" in result.output
+    assert "quarantined and --strict is set" in result.output
     assert len(list(read_items(tmp_path / "run" / "shards"))) == 6  # the good rows are still written
 
 

@@ -246,7 +246,7 @@ def test_client_no_seed_is_not_sent(fake_openai_server):
     client, _ = make_client(fake_openai_server)
     result = call(client, SamplingParams())
     assert "seed" not in fake_openai_server.requests[0]
-    assert result.sampling == {"temperature": 0.7, "top_p": 0.95, "max_tokens": 512, "seed": None}
+    assert result.sampling == {"temperature": 0.7, "top_p": 0.95, "max_tokens": 256, "seed": None}
 
 
 class RecordingRandom(random.Random):

@@ -1,0 +1,219 @@
+"""`MineConfig`: every option of a mining job, declared once.
+
+Each field says whether it is part of the job's **identity** (what the job produces: stored in
+`job.json`, compared on `--resume`, recorded as provenance) or **operational** (how this session runs:
+server URL, concurrency, timeouts, commit cadence; free to change between sessions). The `radprm mine`
+options (`commands/mine.py`), the keywords of `radprm.miners.mine()`, the resume check and the
+`job.json` identity are all derived from this class, so adding an option means adding one field here
+(and a line in docs/mining.md).
+
+```python
+stop_after_items: int | None = option(
+    None, "Stop after writing this many items in this session (resume continues).", identity=False, ge=1
+)
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+
+from radprm.errors import InputError, ModelError
+from radprm.miners.client import SamplingParams
+from radprm.miners.questions import QUESTIONS_VERSION, TASKS, check_tasks
+
+JOB_PANEL = "Job"
+LLM_PANEL = "Model server and sampling"
+_SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
+
+# Identity values that are not options: they come from files and code, and are named so in errors.
+DERIVED_IDENTITY = {
+    "prompts": "prompt files",
+    "rules_version": "findings rule files",
+    "step_rules_version": "step rule files",
+    "questions_version": "question rules (radprm version)",
+}
+
+
+def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, cli: bool = True,
+           name: str | None = None, **constraints: Any) -> Any:
+    """Declare a MineConfig field.
+
+    Args:
+        default: the default value (also the CLI default).
+        help: one line, shown by `--help` and in the API docs.
+        identity: part of what the job produces (compared on resume) rather than how it runs.
+        panel: `--help` panel.
+        cli: becomes a `radprm mine` option (False: the value comes from elsewhere, e.g. the reader options).
+        name: how the value is named in errors when it is not the option `--field-name`.
+        **constraints: pydantic constraints (`ge`, `le`, ...), also used as the CLI's min / max.
+    """
+    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name}
+    return Field(default, description=help, json_schema_extra=extra, **constraints)
+
+
+class MineConfig(BaseModel):
+    """Every option of a mining job (see the module docs for identity vs operational)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- identity: what the job produces --------------------------------------------------------------
+    reports: str | None = option(None, "Reports file (absolute path).", identity=True, cli=False, name="REPORTS")
+    reader: dict[str, Any] = option({}, "Reader options.", identity=True, cli=False, name="reader options")
+    limit: int | None = option(None, "Read at most this many reports.", identity=True, cli=False, ge=0)
+    model: str | None = option(
+        None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True,
+        panel=LLM_PANEL,
+    )
+    mode: str = option("reasoner", "reasoner (plan -> analysis -> refine) or staged (CXRTrek stages).", identity=True)
+    tasks: list[str] = option(
+        list(TASKS), "Comma-separated question tasks in priority order: single, binary, multi_label, temporal.",
+        identity=True,
+    )
+    questions_per_report: int = option(2, "Most questions per report.", identity=True, ge=1)
+    rollouts: int = option(1, "Chains per question (rollout r samples with seed + r).", identity=True, ge=1)
+    labelset: str = option("chexpert", "Label set the questions use: chexpert or chestxray14.", identity=True)
+    temperature: float = option(
+        _SAMPLING.temperature, "Sampling temperature.", identity=True, panel=LLM_PANEL, ge=0.0, le=2.0
+    )
+    top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+    max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
+    seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
+
+    # --- operational: how this session runs -----------------------------------------------------------
+    base_url: str | None = option(
+        None, "OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server "
+        "`make serve` started.", identity=False, panel=LLM_PANEL,
+    )
+    concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
+    timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
+    max_retries: int = option(
+        4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0
+    )
+    prompts_dir: Path | None = option(
+        None, "Prompt folder (<id>/v<N>.yaml). Default: $RADPRM_PROMPTS_DIR, else the packaged prompts.",
+        identity=False,
+    )
+    cache: Path | None = option(
+        None, "Request cache file; share one between jobs to reuse answers. Default: <run-dir>/cache.sqlite.",
+        identity=False,
+    )
+    shard_rows: int = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
+    commit_every: float = option(
+        60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
+    )
+    strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _split_tasks(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the CLI passes "single,binary"
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return list(value) if isinstance(value, (tuple, set)) else value
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, value: list[str]) -> list[str]:
+        return check_tasks(value)
+
+    @classmethod
+    def from_options(cls, **options: Any) -> MineConfig:
+        """Validate options (API keywords or CLI values) into a config.
+
+        Paths become absolute strings in the identity (job.json compares them on resume and must be
+        JSON); the server URL and model are resolved with `resolve_server`.
+
+        Raises:
+            InputError: an unknown option or a bad value, naming the option.
+            ModelError: no server URL or model can be found.
+        """
+        reports = options.get("reports")
+        if reports is not None:
+            options["reports"] = str(Path(reports).resolve())
+        options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
+                             for k, v in (options.get("reader") or {}).items()}
+        try:
+            cfg = cls(**options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = str(err["loc"][0]) if err["loc"] else None
+            if err["type"] == "extra_forbidden":
+                raise InputError(f"unknown mining option {name!r}", field=name,
+                                 hint=f"options: {', '.join(cls.model_fields)}") from None
+            raise InputError(err["msg"], field=name) from None
+        cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
+        return cfg
+
+    # --- derived views ---------------------------------------------------------------------------------
+    @classmethod
+    def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
+        """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
+        return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
+
+    def sampling(self) -> SamplingParams:
+        """The job's base sampling parameters."""
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+
+    def identity(self, **derived: Any) -> dict[str, Any]:
+        """What `job.json` stores and `--resume` compares: the identity fields plus `DERIVED_IDENTITY` values."""
+        unknown = set(derived) - set(DERIVED_IDENTITY)
+        if unknown:
+            raise ValueError(f"not derived identity keys: {sorted(unknown)}")
+        values = self.model_dump(mode="json", include=set(self.fields_where("identity")))
+        return {**values, **{k: derived.get(k) for k in DERIVED_IDENTITY}}
+
+
+def describe_key(key: str) -> str:
+    """How an identity key is named in errors: `--max-tokens`, `REPORTS`, `prompt files`, ..."""
+    if key in DERIVED_IDENTITY:
+        return DERIVED_IDENTITY[key]
+    info = MineConfig.model_fields.get(key)
+    name = (info.json_schema_extra or {}).get("name") if info is not None else None
+    return name or f"--{key.replace('_', '-')}"
+
+
+def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """Raise when a resumed job is given options that differ from those it was started with.
+
+    Raises:
+        InputError: naming the first differing option, with its stored and given values.
+    """
+    for key in current:
+        was, now = stored.get(key), current.get(key)
+        if was != now:
+            name = describe_key(key)
+            what = (f"{name} differs from the job being resumed" if name.startswith("--")
+                    else f"{name} changed since the job started")
+            raise InputError(
+                f"{what}: was {json.dumps(was)}, now {json.dumps(now)}",
+                path=path, field=key, hint="resume with the job's options, or start a new --run-dir",
+            )
+
+
+def resolve_server(base_url: str | None, model: str | None) -> tuple[str, str]:
+    """Fill in the server URL and model: given values, else $RADPRM_BASE_URL / $RADPRM_MODEL, else the
+    state file `make serve` writes (`$RADPRM_CACHE/serve/server.json`).
+
+    Raises:
+        ModelError: no server URL can be found.
+    """
+    state: dict[str, Any] = {}
+    cache_dir = Path(os.environ.get("RADPRM_CACHE", Path.home() / ".cache" / "radprm"))
+    try:
+        state = json.loads((cache_dir / "serve" / "server.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    base_url = base_url or os.environ.get("RADPRM_BASE_URL") or state.get("base_url")
+    model = model or os.environ.get("RADPRM_MODEL") or state.get("model")
+    if not base_url:
+        raise ModelError("no model server given", field="base_url",
+                         hint="pass --base-url (an OpenAI-compatible /v1 URL) or start one with `make serve`")
+    if not model:
+        raise ModelError("no model name given", field="model", hint="pass --model (the served model name)")
+    return base_url, model

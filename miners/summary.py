@@ -1,0 +1,67 @@
+"""`MineSummary`: the end-of-job numbers, printed by `radprm mine` and written to `summary.json`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radprm.miners.metrics import ClientMetrics
+
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class MineSummary:
+    """End-of-job numbers: items, quarantine by reason, tokens, latency, retries, where the output is."""
+
+    run_dir: Path
+    run_id: str
+    shards_dir: Path
+    quarantine_path: Path
+    reports: int
+    items_planned: int
+    items_written: int
+    items_pending: int
+    quarantined: dict[str, int]
+    items_this_session: int
+    rebuilt_from_cache: int
+    metrics: ClientMetrics
+    cache: dict[str, int]
+    elapsed_s: float
+    resumed: bool
+
+    @property
+    def quarantined_total(self) -> int:
+        """All quarantine records of the job (reader, questions and mining stages)."""
+        return sum(self.quarantined.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "run_dir": str(self.run_dir), "run_id": self.run_id, "shards_dir": str(self.shards_dir),
+            "quarantine_path": str(self.quarantine_path), "reports": self.reports,
+            "items_planned": self.items_planned, "items_written": self.items_written,
+            "items_pending": self.items_pending, "quarantined": self.quarantined,
+            "quarantined_total": self.quarantined_total, "items_this_session": self.items_this_session,
+            "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
+            "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed,
+        }
+
+    def render(self) -> str:
+        """Human summary: items, quarantine by reason, tokens, latency, retries, where the output is."""
+        q = ", ".join(f"{k} {v}" for k, v in self.quarantined.items()) or "none"
+        lines = [
+            f"reports       {self.reports}",
+            f"items         {self.items_written} written of {self.items_planned} planned"
+            f" ({self.items_this_session} this session, {self.rebuilt_from_cache} rebuilt from cache,"
+            f" {self.items_pending} pending)",
+            f"quarantined   {self.quarantined_total} ({q})",
+            self.metrics.render(),
+            f"elapsed       {self.elapsed_s:.1f}s",
+            f"shards        {self.shards_dir}",
+            f"quarantine    {self.quarantine_path}",
+            f"summary       {self.run_dir / SUMMARY_FILE}",
+        ]
+        return "\n".join(lines)
+
