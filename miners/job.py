@@ -43,7 +43,7 @@ from radprm.miners.chains import ChainMiner, ChainOutcome
 from radprm.miners.client import LLMClient
 from radprm.miners.config import MineConfig, check_resume, resolve_server
 from radprm.miners.items import ItemBuilder, ReportFeed, WorkItem, item_id_for, utc_now
-from radprm.miners.ledger import ANSWERED, PENDING, QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
+from radprm.miners.ledger import PENDING, QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
 from radprm.miners.metrics import ClientMetrics
 from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
@@ -199,7 +199,10 @@ class MiningJob:
                 self.writer.abort()  # the open shard's items are rebuilt from the cache on resume
                 raise
             self.writer.close()
-            summary = self._summary(cache, time.perf_counter() - t0)
+            summary = MineSummary.from_ledger(
+                self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
+                written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
+                elapsed_s=time.perf_counter() - t0, resumed=self.resume)
             run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
             return summary
 
@@ -344,16 +347,6 @@ class MiningJob:
             hint="check the server, --model and --max-tokens; the job can be resumed with --resume",
         )
 
-    def _summary(self, cache: RequestCache, elapsed: float) -> MineSummary:
-        counts = self.ledger.counts()
-        return MineSummary(
-            run_dir=self.run_dir, run_id=self.run_id, shards_dir=self.run_dir / "shards",
-            quarantine_path=self.quarantine.path, reports=self.ledger.n_reports(),
-            items_planned=sum(counts.values()), items_written=counts[WRITTEN],
-            items_pending=counts[PENDING] + counts[ANSWERED], quarantined=self.ledger.quarantine_counts(),
-            items_this_session=self.written_now, rebuilt_from_cache=self.rebuilt, metrics=self.metrics,
-            cache=cache.stats().as_dict(), elapsed_s=elapsed, resumed=self.resume,
-        )
 
 
 def mine(

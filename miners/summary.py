@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radprm.miners.ledger import ANSWERED, PENDING, WRITTEN, Ledger
 from radprm.miners.metrics import ClientMetrics
 
 SUMMARY_FILE = "summary.json"
@@ -30,6 +31,17 @@ class MineSummary:
     cache: dict[str, int]
     elapsed_s: float
     resumed: bool
+
+    @classmethod
+    def from_ledger(cls, ledger: Ledger, *, run_dir: Path, written_now: int, rebuilt: int, **fields: Any) -> MineSummary:
+        """The summary of a job from its ledger's counts plus this session's numbers."""
+        counts = ledger.counts()
+        return cls(
+            run_dir=run_dir, shards_dir=run_dir / "shards", reports=ledger.n_reports(),
+            items_planned=sum(counts.values()), items_written=counts[WRITTEN],
+            items_pending=counts[PENDING] + counts[ANSWERED], quarantined=ledger.quarantine_counts(),
+            items_this_session=written_now, rebuilt_from_cache=rebuilt, **fields,
+        )
 
     @property
     def quarantined_total(self) -> int:
