@@ -109,6 +109,9 @@ class MineConfig(BaseModel):
         60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
     )
     strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    stop_after_items: int | None = option(
+        None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
+    )
 
     @field_validator("tasks", mode="before")
     @classmethod

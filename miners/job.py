@@ -250,7 +250,7 @@ class MiningJob:
                     break
             return block
 
-        while True:
+        while not self._stopped():
             block = await loop.run_in_executor(self.cpu, next_block)
             if not block:
                 self.bar.finished_input()
@@ -284,6 +284,8 @@ class MiningJob:
         loop = asyncio.get_running_loop()
         sampling = self.items.sampling
         while (work := await queue.get()) is not None:
+            if self._stopped():
+                continue  # left pending: a resumed job picks it up
             outcome = await self.miner.mine(work.question, work.report, sampling, work.rollout)
             if not outcome.ok:
                 self._failed(work, outcome)
@@ -302,6 +304,8 @@ class MiningJob:
                 self._quarantine_item(work, "validator_error", f"{type(exc).__name__}: {exc}",
                                       traceback.format_exc(limit=5))
                 continue
+            if self._stopped():
+                continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
             if self.writer.write(item):
                 self.written_now += 1
                 if all(c.cached for c in outcome.calls):
@@ -310,6 +314,9 @@ class MiningJob:
             if time.monotonic() - self._last_commit > self.cfg.commit_every:
                 self.writer.flush()
                 self._last_commit = time.monotonic()
+
+    def _stopped(self) -> bool:
+        return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items
 
     # --- outcomes -------------------------------------------------------------------------------------
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:

@@ -83,3 +83,14 @@ def test_cli_mine_dead_server_is_one_error_line(tmp_path):
                     "--max-retries", "0")
     assert result.exit_code == 1
     assert "Error: cannot reach the model server" in result.output
+
+
+def test_cli_mine_stop_after_items_then_resume(fake_openai_server, tmp_path):
+    result = invoke(*base(fake_openai_server, tmp_path / "run"), "--limit", "3", "--stop-after-items", "1")
+    assert result.exit_code == 0, result.output
+    assert "items         1 written of" in result.output
+    assert len(list(read_items(tmp_path / "run" / "shards"))) == 1
+    result = invoke(*base(fake_openai_server, tmp_path / "run"), "--limit", "3", "--resume")
+    assert result.exit_code == 0, result.output
+    ids = [i.item_id for i in read_items(tmp_path / "run" / "shards")]
+    assert len(ids) == len(set(ids)) == 3

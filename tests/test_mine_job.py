@@ -356,3 +356,25 @@ def test_resolve_server_from_arguments_env_or_serve_state(tmp_path, monkeypatch)
     monkeypatch.setenv("RADPRM_BASE_URL", "http://env:2/v1")
     assert resolve_server(None, "m") == ("http://env:2/v1", "m")
     assert resolve_server("http://arg:3/v1", None) == ("http://arg:3/v1", "smollm2")
+
+
+def test_mine_stop_after_items_then_resume_writes_the_rest_once(fake_openai_server, tmp_path, parts):
+    total = sum(len(q) for q in expected_questions(parts).values())
+    assert total > 2
+    first = run(fake_openai_server, tmp_path / "run", parts, stop_after_items=2, concurrency=4)
+    assert first.items_written == first.items_this_session == 2
+    assert len(list(read_items(first.shards_dir))) == 2
+    rest = run(fake_openai_server, tmp_path / "run", parts, resume=True)  # operational: may differ on resume
+    ids = [i.item_id for i in read_items(rest.shards_dir)]
+    assert len(ids) == len(set(ids)) == rest.items_written == total
+    assert rest.items_pending == 0
+
+
+def test_mine_unknown_or_bad_option_names_it(fake_openai_server, tmp_path, parts):
+    with pytest.raises(InputError, match="unknown mining option 'stop_after'") as err:
+        run(fake_openai_server, tmp_path / "run", parts, stop_after=2)
+    assert err.value.field == "stop_after"
+    with pytest.raises(InputError) as err:
+        run(fake_openai_server, tmp_path / "run", parts, stop_after_items=0)
+    assert err.value.field == "stop_after_items" and "greater than or equal to 1" in str(err.value)
+    assert not (tmp_path / "run").exists()  # option errors come before any job state
