@@ -19,10 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from radprm.errors import PromptError
+from radprm.rules import parse_rule_data, read_rule_data
 from radprm.schemas.llm import RESPONSE_MODELS, LLMResponse
 from radprm.schemas.records import PromptRef
 
@@ -121,23 +121,9 @@ def load_prompt_file(path: str | Path) -> PromptTemplate:
             place, or declared variables differing from the placeholders used.
     """
     path = Path(path)
-    data = path.read_bytes()
-    try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise PromptError(f"not valid YAML: {exc}", path=path) from exc
-    if not isinstance(raw, dict):
-        raise PromptError("expected a mapping of keys (id, version, ...)", path=path)
-    allowed = [k for k in PromptTemplate.model_fields if k not in ("path", "sha")]
-    for key in raw:
-        if key not in allowed:
-            raise PromptError(f"unknown key {key!r}", path=path, field=str(key), hint=f"allowed keys: {', '.join(allowed)}")
-    try:
-        tpl = PromptTemplate(**raw, path=str(path), sha=hashlib.sha256(data).hexdigest())
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise PromptError(err["msg"], path=path, field=field) from exc
+    doc, data = read_rule_data(path, error=PromptError)
+    tpl = parse_rule_data(doc, PromptTemplate, path=str(path), error=PromptError,
+                          inject={"path": str(path), "sha": hashlib.sha256(data).hexdigest()})
     match = _FILE_RE.match(path.name)
     if path.parent.name != tpl.id:
         raise PromptError(f"id {tpl.id!r} differs from its folder {path.parent.name!r}", path=path, field="id")

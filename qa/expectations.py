@@ -26,7 +26,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from pydantic import StrictInt
+
 from radprm.errors import RuleFileError
+from radprm.rules import RuleModel, load_rule_file
 
 SUITES = ("item_keys", "items", "steps")
 ITEM_KEYS_SQL = "SELECT item_id FROM items"
@@ -80,23 +83,38 @@ class ExpectationsReport:
         return f"Great Expectations: {passed}/{len(self.outcomes)} expectations passed{docs}"
 
 
+class SuiteMeta(RuleModel):
+    """`meta` of a suite file: version (recorded in the QA report), table, description."""
+
+    version: StrictInt
+    table: str
+    description: str = ""
+
+
+class SuiteExpectation(RuleModel):
+    """One expectation: a Great Expectations type with its keyword arguments."""
+
+    type: str
+    kwargs: dict[str, Any]
+    meta: dict[str, Any] = {}
+
+
+class Suite(RuleModel):
+    """A suite file `qa/suites/<table>.json`."""
+
+    name: str
+    meta: SuiteMeta
+    expectations: list[SuiteExpectation]
+
+
 def load_suite(name: str) -> dict[str, Any]:
     """The suite JSON `qa/suites/<name>.json` as a dict (with `meta.version`).
 
     Raises:
-        RuleFileError: the file is not valid JSON or lacks name, meta.version or expectations.
+        RuleFileError: the file is not valid JSON, has an unknown key, or lacks name, meta.version
+            (an integer) or expectations (naming the field path).
     """
-    path = resources.files("radprm.qa") / "suites" / f"{name}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RuleFileError(f"unreadable suite: {exc}", path=f"qa/suites/{name}.json") from exc
-    for key in ("name", "meta", "expectations"):
-        if key not in data:
-            raise RuleFileError(f"missing key '{key}'", path=f"qa/suites/{name}.json", field=key)
-    if not isinstance(data["meta"].get("version"), int):
-        raise RuleFileError("meta.version must be an integer", path=f"qa/suites/{name}.json", field="meta.version")
-    return data
+    return load_rule_file(resources.files("radprm.qa") / "suites" / f"{name}.json", Suite).model_dump()
 
 
 def _chunks(con: Any, table: str, chunk_rows: int) -> Iterator[Any]:

@@ -116,3 +116,25 @@ def test_data_docs_build_for_a_relative_shard_dir(tmp_path, monkeypatch):
     report = run_expectations("rel/s")
     assert report.success
     assert report.docs_index.is_absolute() and report.docs_index.is_file()
+
+
+def test_rule_file_errors_name_file_field_path_and_allowed_keys(tmp_path):
+    from radprm.errors import RuleFileError
+    from radprm.qa.expectations import Suite
+    from radprm.rules import load_rule_file
+
+    path = tmp_path / "suite.json"
+    path.write_text('{"name": "s", "meta": {"version": 1, "table": "t"}, '
+                    '"expectations": [{"type": "x", "kwargs": {}}, {"type": "y", "kwarg": {}}]}')
+    with pytest.raises(RuleFileError) as err:
+        load_rule_file(path, Suite)
+    assert err.value.field == "expectations.1.kwarg"
+    assert str(err.value).startswith(f"{path}, field 'expectations.1.kwarg': unknown key 'kwarg'")
+    assert "allowed keys: type, kwargs, meta" in str(err.value)
+    path.write_text('{"name": "s", "meta": {"version": "1", "table": "t"}, "expectations": []}')
+    with pytest.raises(RuleFileError, match="Input should be a valid integer") as err:
+        load_rule_file(path, Suite)
+    assert err.value.field == "meta.version"
+    path.write_text("{not json")
+    with pytest.raises(RuleFileError, match="not valid JSON"):
+        load_rule_file(path, Suite)
