@@ -1,8 +1,13 @@
 """Score report-level label predictions against gold labels: per-label and micro / macro P, R, F1.
 
-Only the positive class counts (value 1): a predicted 1 on a gold 1 is a true positive; -1 (uncertain),
-0 and empty are all "not positive". Rows are joined on the report id (`report_id`, or `uid` / `id`
-in either file); ids present on one side only are reported, not scored.
+The positive class (value 1) is scored first: a predicted 1 on a gold 1 is a true positive; -1
+(uncertain), 0 and empty are all "not positive". The uncertain class (value -1) is scored the same way
+(a predicted -1 on a gold -1 is a true positive) and shown when the gold uses -1 at all.
+
+Gold layouts: the OpenI / radprm layout (`report_id`, `uid` or `id`, then one column per label) and
+MIMIC-CXR's CheXpert / NegBio label files (`subject_id`, `study_id`, the 14 CheXpert columns with
+1.0 / 0.0 / -1.0 / blank), joined on `study_id` (a leading `s` as in the file names is ignored on either
+side). Rows are joined on the report id; ids present on one side only are reported, not scored.
 
 Definitions (per label, then pooled for micro):
     precision = tp / (tp + fp), recall = tp / (tp + fn), F1 = 2tp / (2tp + fp + fn).
@@ -13,6 +18,7 @@ helps nor hurts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +27,10 @@ from typing import Any
 from radprm.errors import InputError
 from radprm.tables import read_table
 
-ID_COLUMNS = ("report_id", "uid", "id")
+ID_COLUMNS = ("report_id", "uid", "id", "study_id")
+#: Columns that are neither the id nor a label (MIMIC-CXR label files key studies by patient too).
+KEY_COLUMNS = ("subject_id", "patient_id")
+_STUDY_KEY = re.compile(r"^[sS](\d+)$")
 
 
 @dataclass
@@ -85,6 +94,8 @@ class LabelEvaluation:
 
     labels: list[LabelScore]
     n_scored: int
+    uncertain: list[LabelScore] = field(default_factory=list)
+    gold_has_uncertain: bool = False
     missing_in_pred: list[str] = field(default_factory=list)
     missing_in_gold: list[str] = field(default_factory=list)
     pred_path: str = ""
@@ -92,22 +103,18 @@ class LabelEvaluation:
 
     @property
     def micro(self) -> LabelScore:
-        """Counts pooled over labels."""
-        pooled = LabelScore("micro")
-        for s in self.labels:
-            pooled.tp += s.tp
-            pooled.fp += s.fp
-            pooled.fn += s.fn
-        return pooled
+        """Positive-class counts pooled over labels."""
+        return _pooled(self.labels)
 
     @property
     def macro(self) -> dict[str, float | None]:
-        """Unweighted mean of each defined per-label measure."""
-        return {
-            "precision": _mean(s.precision for s in self.labels),
-            "recall": _mean(s.recall for s in self.labels),
-            "f1": _mean(s.f1 for s in self.labels),
-        }
+        """Unweighted mean of each defined per-label measure (positive class)."""
+        return _macro(self.labels)
+
+    @property
+    def uncertain_micro(self) -> LabelScore:
+        """Uncertain-class (-1) counts pooled over labels."""
+        return _pooled(self.uncertain)
 
     def as_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready data (the `--json` output)."""
@@ -120,6 +127,12 @@ class LabelEvaluation:
             "labels": [s.as_dict() for s in self.labels],
             "micro": self.micro.as_dict(),
             "macro": self.macro,
+            "uncertain": {
+                "gold_has_uncertain": self.gold_has_uncertain,
+                "labels": [s.as_dict() for s in self.uncertain],
+                "micro": self.uncertain_micro.as_dict(),
+                "macro": _macro(self.uncertain),
+            },
         }
 
     def render(self) -> str:
@@ -129,13 +142,20 @@ class LabelEvaluation:
             return "-" if x is None else f"{x:.3f}"
 
         width = max([len(s.label) for s in self.labels] + [5])
-        lines = [f"{'label':<{width}}  {'tp':>5} {'fp':>5} {'fn':>5} {'support':>7}  {'P':>5}  {'R':>5}  {'F1':>5}"]
-        for s in [*self.labels, self.micro]:
-            lines.append(
-                f"{s.label:<{width}}  {s.tp:>5} {s.fp:>5} {s.fn:>5} {s.support:>7}  {fmt(s.precision):>5}  {fmt(s.recall):>5}  {fmt(s.f1):>5}"
-            )
-        m = self.macro
-        lines.append(f"{'macro':<{width}}  {'':>5} {'':>5} {'':>5} {'':>7}  {fmt(m['precision']):>5}  {fmt(m['recall']):>5}  {fmt(m['f1']):>5}")
+
+        def table(scores: list[LabelScore]) -> list[str]:
+            rows = [f"{'label':<{width}}  {'tp':>5} {'fp':>5} {'fn':>5} {'support':>7}  {'P':>5}  {'R':>5}  {'F1':>5}"]
+            for s in [*scores, _pooled(scores)]:
+                rows.append(
+                    f"{s.label:<{width}}  {s.tp:>5} {s.fp:>5} {s.fn:>5} {s.support:>7}  {fmt(s.precision):>5}  {fmt(s.recall):>5}  {fmt(s.f1):>5}"
+                )
+            m = _macro(scores)
+            rows.append(f"{'macro':<{width}}  {'':>5} {'':>5} {'':>5} {'':>7}  {fmt(m['precision']):>5}  {fmt(m['recall']):>5}  {fmt(m['f1']):>5}")
+            return rows
+
+        lines = table(self.labels)
+        if self.gold_has_uncertain:
+            lines += ["", "uncertain class (-1):", *table(self.uncertain)]
         lines.append(f"scored reports: {self.n_scored}")
         for name, ids in (("missing in predictions", self.missing_in_pred), ("missing in gold", self.missing_in_gold)):
             if ids:
@@ -146,25 +166,49 @@ class LabelEvaluation:
         return "\n".join(lines)
 
 
+def _pooled(scores: list[LabelScore]) -> LabelScore:
+    pooled = LabelScore("micro")
+    for s in scores:
+        pooled.tp += s.tp
+        pooled.fp += s.fp
+        pooled.fn += s.fn
+    return pooled
+
+
+def _macro(scores: list[LabelScore]) -> dict[str, float | None]:
+    return {
+        "precision": _mean(s.precision for s in scores),
+        "recall": _mean(s.recall for s in scores),
+        "f1": _mean(s.f1 for s in scores),
+    }
+
+
 def _positive(value: Any, path: str, row: int, label: str) -> bool:
     """True for 1 (as int, float or text); False for 0, -1, empty, None; InputError otherwise."""
+    return _value(value, path, row, label) == 1
+
+
+def _value(value: Any, path: str, row: int, label: str) -> int | None:
+    """1, 0 or -1 (as int, float or text), None for empty; InputError for anything else."""
     if value is None:
-        return False
+        return None
     if isinstance(value, bool):
-        return value
+        return int(value)
     if isinstance(value, (int, float)):
         number = float(value)
     else:
         text = str(value).strip()
         if text == "" or text.lower() in ("nan", "none", "null"):
-            return False
+            return None
         try:
             number = float(text)
         except ValueError:
             raise InputError(f"label value {text!r} is not 1, 0, -1 or empty", path=path, row=row, field=label) from None
-    if number not in (1.0, 0.0, -1.0) and number == number:  # NaN (number != number) means empty
+    if number != number:  # NaN means empty
+        return None
+    if number not in (1.0, 0.0, -1.0):
         raise InputError(f"label value {value!r} is not 1, 0, -1 or empty", path=path, row=row, field=label)
-    return number == 1.0
+    return int(number)
 
 
 def load_label_table(path: str | Path) -> tuple[str, list[str], dict[str, dict[str, Any]]]:
@@ -195,6 +239,9 @@ def load_label_table(path: str | Path) -> tuple[str, list[str], dict[str, dict[s
         report_id = "" if raw_id is None else str(raw_id).strip()
         if report_id.endswith(".0") and report_id[:-2].isdigit():  # ids read back from a float column
             report_id = report_id[:-2]
+        study = _STUDY_KEY.match(report_id)
+        if study is not None:  # MIMIC-CXR study ids: 's50414267' (file name) is study_id 50414267
+            report_id = study.group(1)
         if not report_id:
             raise InputError("empty report id", path=path_s, row=i, field=id_col)
         if report_id in rows:
@@ -203,7 +250,7 @@ def load_label_table(path: str | Path) -> tuple[str, list[str], dict[str, dict[s
         rows[report_id] = row
     if id_col is None:
         raise InputError("no rows", path=path_s, hint="the label table is empty")
-    labels = [c for c in columns if c not in ID_COLUMNS]
+    labels = [c for c in columns if c not in ID_COLUMNS and c not in KEY_COLUMNS]
     return id_col, labels, rows
 
 
@@ -212,12 +259,14 @@ def evaluate_labels(pred: str | Path, gold: str | Path, *, labels: Sequence[str]
 
     Args:
         pred: predictions, e.g. the output of `radprm findings` (report_id + one column per label).
-        gold: gold labels (report_id or uid + label columns; extra columns such as `normal` are ignored
-            unless named in `labels`).
+        gold: gold labels: report_id / uid / id + label columns (OpenI layout; extra columns such as
+            `normal` are ignored unless named in `labels`), or a MIMIC-CXR CheXpert / NegBio label file
+            (`subject_id`, `study_id`, CheXpert columns with 1 / 0 / -1 / blank).
         labels: labels to score; default: every label column present in both files, in pred order.
 
     Returns:
-        A LabelEvaluation (render() for a table, as_dict() for JSON).
+        A LabelEvaluation (render() for a table, as_dict() for JSON): positive-class scores in
+        `labels` / `micro` / `macro`, uncertain-class (-1) scores in `uncertain` / `uncertain_micro`.
 
     Raises:
         InputError: unreadable files, no shared label, a named label missing from a file, or a value
@@ -240,22 +289,28 @@ def evaluate_labels(pred: str | Path, gold: str | Path, *, labels: Sequence[str]
                 hint=f"prediction columns: {', '.join(pred_labels[:8])}; gold columns: {', '.join(gold_labels[:8])}",
             )
     scores = {label: LabelScore(label) for label in chosen}
+    uncertain = {label: LabelScore(label) for label in chosen}
+    gold_has_uncertain = False
     shared = [rid for rid in pred_rows if rid in gold_rows]
     for rid in shared:
         p_row, g_row = pred_rows[rid], gold_rows[rid]
         for label in chosen:
-            p = _positive(p_row.get(label), str(pred), p_row["__row__"], label)
-            g = _positive(g_row.get(label), str(gold), g_row["__row__"], label)
-            s = scores[label]
-            if p and g:
-                s.tp += 1
-            elif p:
-                s.fp += 1
-            elif g:
-                s.fn += 1
+            p = _value(p_row.get(label), str(pred), p_row["__row__"], label)
+            g = _value(g_row.get(label), str(gold), g_row["__row__"], label)
+            gold_has_uncertain = gold_has_uncertain or g == -1
+            for value, table in ((1, scores), (-1, uncertain)):
+                s = table[label]
+                if p == value and g == value:
+                    s.tp += 1
+                elif p == value:
+                    s.fp += 1
+                elif g == value:
+                    s.fn += 1
     return LabelEvaluation(
         labels=list(scores.values()),
         n_scored=len(shared),
+        uncertain=list(uncertain.values()),
+        gold_has_uncertain=gold_has_uncertain,
         missing_in_pred=[rid for rid in gold_rows if rid not in pred_rows],
         missing_in_gold=[rid for rid in pred_rows if rid not in gold_rows],
         pred_path=str(pred),

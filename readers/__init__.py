@@ -40,7 +40,7 @@ def read_reports(
 ) -> ReportStream:
     """Open an input of reports and return a lazy stream of `Report`s.
 
-    Columns (csv/jsonl/parquet): the id comes from `id_col`, else `report_id`, `id` or `uid`; the text
+    Columns (csv/jsonl/parquet): the id comes from `id_col`, else `report_id`, `id`, `uid` or `study_id`; the text
     from `findings_col` + `impression_col` (defaults: `findings`, `impression` when present), or from
     `text_col` (default `text`, `report` or `report_text` when no findings/impression column exists),
     which is split into FINDINGS / IMPRESSION by the sectionizer; text without headers is all findings.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from radprm.errors import InputError
 
-ID_DEFAULTS = ("report_id", "id", "uid")
+ID_DEFAULTS = ("report_id", "id", "uid", "study_id")  # study_id: MIMIC-CXR tables
 TEXT_DEFAULTS = ("text", "report", "report_text")
 OPTIONAL_FIELDS = ("indication", "comparison", "image_paths")
 
@@ -56,7 +56,7 @@ def resolve_columns(
 ) -> ColumnMap:
     """Decide which columns to read, from the user's flags and the columns the file has.
 
-    Defaults (matched ignoring case): the id is `report_id`, then `id`, then `uid`; the text comes
+    Defaults (matched ignoring case): the id is `report_id`, then `id`, then `uid`, then `study_id`; the text comes
     from `findings` / `impression` columns when present, else from a `text` / `report` /
     `report_text` column. `indication`, `comparison` and `image_paths` are read when present.
 

@@ -12,7 +12,7 @@ takes headers that start a line. Rules for splitting:
 
 - FINDINGS and IMPRESSION sections run to the next header, over blank lines.
 - Any other section (indication, history, comparison, technique, notification, ...) owns only its
-  first paragraph: text after a blank line is "unheaded" report text, as is the text before the first
+  first paragraph, and a banner line without a colon ("FINAL REPORT") owns nothing: text after a blank line is "unheaded" report text, as is the text before the first
   header (MIMIC-CXR reports without a FINDINGS header write their findings there).
 - Unheaded text is the findings when the report has no FINDINGS section of its own (otherwise it is
   usually an exam title such as "CHEST PA AND LATERAL" and is dropped).
@@ -206,6 +206,10 @@ def split_sections(text: str) -> Sections:
             continue
         if section.category is None:
             # medspaCy reports the text before the first header as a section without category
+            unheaded.append(span)
+            continue
+        if section.category not in _MAIN and ":" not in title.text:
+            # a banner on a line of its own ("FINAL REPORT", "ADDENDUM") heads the report, not a section
             unheaded.append(span)
             continue
         if section.category not in _MAIN:

@@ -223,3 +223,40 @@ class TextSource(Source):
             if patient_id is not None:
                 values["patient_id"] = patient_id
             yield RawRow(1, values, payload=text, source_path=str(file))
+
+
+def trace_report_text(raw: str) -> tuple[str, array]:
+    """Rebuild the `Report.text` the reader makes from a free-text report, with source offsets.
+
+    The reader keeps no offset map (Reports stay small); this recomputes it from the text as written,
+    so any span radprm reports on a free-text report (mention, evidence, review highlight) can be
+    shown in the original file.
+
+    Args:
+        raw: the report as written (a `.txt` file's content, or a `--text-col` value).
+
+    Returns:
+        (text, offsets): `text` equals `Report.text` of that report; `offsets[i]` is the index in
+        `raw` of `text[i]`, or -1 for characters radprm wrote ("FINDINGS: ", "IMPRESSION: " and the
+        line breaks between sections). A span `start:end` of `text` comes from
+        `raw[offsets[start]:offsets[end - 1] + 1]` (same words; the source may wrap and indent them).
+    """
+    from radprm.readers.sections import canonical_text, split_sections
+
+    norm, source = normalize_with_offsets(raw)
+    sections = split_sections(norm)
+    text = canonical_text(sections.findings, sections.impression)
+    offsets = array("q")
+    for name, header in (("findings", "FINDINGS: "), ("impression", "IMPRESSION: ")):
+        if getattr(sections, name) is None:
+            continue
+        if offsets:
+            offsets.append(-1)  # the line break between the two parts
+        offsets.extend([-1] * len(header))
+        for i, (start, end) in enumerate(sections.spans[name]):
+            if i:
+                offsets.extend([-1, -1])  # chunks of one kind are joined with a blank line
+            offsets.extend(source[start:end])
+    if len(offsets) != len(text):  # pragma: no cover - the two constructions must agree
+        raise AssertionError(f"offset map of {len(offsets)} for a text of {len(text)} characters")
+    return text, offsets

@@ -116,3 +116,34 @@ def test_cli_eval_labels_comma_separated_labels(fixtures):
     )
     assert result.exit_code == 0, result.output
     assert [row["label"] for row in json.loads(result.output)["labels"]] == ["Effusion", "Nodule"]
+
+
+def test_eval_labels_mimic_chexpert_gold_layout_positive_and_uncertain(fixtures):
+    # joined on study_id ('s50000002' is study 50000002); subject_id is a key, not a label
+    # positive:  Atelectasis tp=1(...01) fp=1(...02, gold -1); Cardiomegaly tp=1(...03); Pneumonia fn=1(...04)
+    # uncertain: Atelectasis fn=1(...02); Cardiomegaly tp=1(...01); Pneumonia tp=1(...02) fn=1(...03)
+    result = evaluate_labels(fixtures / "labels_pred_chexpert.csv", fixtures / "labels_gold_chexpert.csv")
+    assert [s.label for s in result.labels] == ["Atelectasis", "Cardiomegaly", "Pneumonia"]
+    assert result.n_scored == 3 and result.missing_in_pred == ["50000004"] and result.missing_in_gold == ["50000005"]
+    pos = {s.label: (s.tp, s.fp, s.fn) for s in result.labels}
+    assert pos == {"Atelectasis": (1, 1, 0), "Cardiomegaly": (1, 0, 0), "Pneumonia": (0, 0, 0)}
+    unc = {s.label: (s.tp, s.fp, s.fn) for s in result.uncertain}
+    assert unc == {"Atelectasis": (0, 0, 1), "Cardiomegaly": (1, 0, 0), "Pneumonia": (1, 0, 1)}
+    assert result.gold_has_uncertain
+    assert result.uncertain_micro.f1 == pytest.approx(2 * 2 / (2 * 2 + 0 + 2))
+    assert result.micro.f1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 0))
+
+
+def test_cli_eval_labels_chexpert_gold_prints_uncertain_table(fixtures):
+    result = runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred_chexpert.csv"),
+                                 str(fixtures / "labels_gold_chexpert.csv")])
+    assert result.exit_code == 0, result.output
+    assert "uncertain class (-1):" in result.output
+    data = json.loads(runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred_chexpert.csv"),
+                                          str(fixtures / "labels_gold_chexpert.csv"), "--json"]).output)
+    assert data["uncertain"]["micro"]["tp"] == 2 and data["uncertain"]["gold_has_uncertain"] is True
+
+
+def test_eval_labels_openi_gold_without_uncertain_prints_no_uncertain_table(fixtures):
+    result = evaluate_labels(fixtures / "labels_pred.csv", fixtures / "labels_gold.csv")
+    assert not result.gold_has_uncertain and "uncertain class" not in result.render()

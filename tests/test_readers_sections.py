@@ -82,8 +82,61 @@ def test_split_empty_text() -> None:
     }
 
 
-def test_section_rules_are_versioned() -> None:
-    assert rules_version() == "1"
+def test_section_rules_are_versioned_and_shared_with_the_findings_pipeline() -> None:
+    from radprm.readers.sections import load_section_rules
+    from radprm.validators.findings import load_rules
+
+    assert rules_version() == "2.0.0"
+    findings_rules = load_rules()
+    assert findings_rules.versions["sections"] == "2.0.0"
+    assert findings_rules.section_rules == load_section_rules()["section_rules"]
+
+
+MIMIC = (
+    "WET READ: ___ ___ 10:27 PM\n  Patchy left basilar opacity.\n"
+    "______________________________________________________________________________\n"
+    "FINAL REPORT\nEXAMINATION: CHEST (PORTABLE AP)\n\nINDICATION: ___ year old man with fever.\n\n"
+    "TECHNIQUE: Single portable view.\n\nCOMPARISON: ___.\n\n"
+    "FINDINGS:\n\nLeft basilar opacity.\n\nNo effusion.\n\n"
+    "IMPRESSION:\n\n1. Left basilar opacity, possibly pneumonia.\n2. No effusion.\n\n"
+    "RECOMMENDATION(S): Follow-up radiograph.\n\nNOTIFICATION: Dr. ___ was paged at ___.\n\n"
+    "ADDENDUM:\n\nNo change."
+)
+
+
+def test_split_mimic_layout_keeps_findings_and_impression_only() -> None:
+    sections = split_sections(MIMIC)
+    assert sections.findings == "Left basilar opacity.\n\nNo effusion."
+    assert sections.impression == "1. Left basilar opacity, possibly pneumonia.\n2. No effusion."
+    assert sections.indication == "___ year old man with fever."
+    assert sections.comparison == "___."
+    assert not sections.no_report_sections
+    for text in (sections.findings, sections.impression):
+        assert "Patchy" not in text and "Follow-up" not in text and "paged" not in text and "No change" not in text
+
+
+def test_split_mimic_all_capitals_reads_the_same() -> None:
+    upper = split_sections(MIMIC.upper())
+    assert upper.findings == split_sections(MIMIC).findings.upper()
+    assert upper.impression == split_sections(MIMIC).impression.upper()
+
+
+def test_split_without_findings_or_impression_uses_unheaded_text_and_flags_it() -> None:
+    sections = split_sections("FINAL REPORT\nCHEST RADIOGRAPH: Clear lungs.\n\nCOMPARISON: ___.\n\nNo effusion.")
+    assert sections.no_report_sections and sections.had_headers
+    assert sections.findings == "CHEST RADIOGRAPH: Clear lungs.\n\nNo effusion."
+    assert sections.comparison == "___."
+    only_side = split_sections("INDICATION: cough.\nCOMPARISON: ___. Lungs are clear.")
+    assert only_side.no_report_sections
+    assert only_side.findings == "INDICATION: cough.\nCOMPARISON: ___. Lungs are clear."  # the whole text
+    assert split_sections("Heart size normal.").no_report_sections
+
+
+def test_split_spans_point_into_the_input() -> None:
+    sections = split_sections(MIMIC)
+    for name in ("findings", "impression", "indication", "comparison"):
+        chunks = [MIMIC[s:e] for s, e in sections.spans[name]]
+        assert "\n\n".join(chunks) == getattr(sections, name)
 
 
 def test_split_text_without_headers_skips_spacy(monkeypatch: pytest.MonkeyPatch) -> None:
