@@ -78,6 +78,7 @@ def stem(word: str) -> str:
     return w[:7]
 
 
+_NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
 _SIDE = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
          "left-sided": "left", "right-sided": "right", "bibasilar": "bilateral", "biapical": "bilateral"}
 
@@ -100,6 +101,7 @@ class Facts:
     hedged_anchors: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    negated_classes: frozenset[str] = frozenset()
 
 
 def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int],
@@ -139,6 +141,11 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
         if w in vocab.number_words:
             numbers.add((vocab.number_words[w], "count"))
     anchors |= {value for value, kind in numbers if kind == "level"}  # "T11" names the thing
+    negated_classes = set()
+    for i, w in enumerate(words):
+        cls = vocab.classes.get(w)
+        if cls and (set(words[max(0, i - 5):i]) & _NEGATORS or (i and words[i - 1] == "not")):
+            negated_classes.add(cls)
     hedge = hedge_strength(text, lang)
     hedged: set[str] = set()
     if hedge != "certain":
@@ -152,7 +159,7 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
                  frozenset(grades[w] for w in words if w in grades),
                  {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
                  temporal_classes(text, lang), negated, hedge, frozenset(hedged), frozenset(classes),
-                 frozenset(words))
+                 frozenset(words), frozenset(negated_classes))
 
 
 def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
@@ -238,8 +245,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
 
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A negated clause about a kind of object ("No lines or tubes") against a report that has one."""
-    classes = clause.classes & vocab.negatable
-    if not clause.negated or not classes or clause.hedge != "certain":
+    classes = clause.negated_classes & vocab.negatable
+    if not classes or clause.hedge != "certain":
         return []
     quals = clause.words & vocab.qualifiers
     for s in sentences:

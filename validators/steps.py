@@ -186,9 +186,14 @@ class StepValidator:
         self._step_cache[step] = claims
         return claims
 
-    def step_facts(self, step: str) -> list[Facts]:
-        """The fact clauses of a step read as comparable attributes (open-vocabulary checks)."""
-        cached = self._clause_cache.get(step)
+    def step_facts(self, step: str, previous: str = "") -> list[Facts]:
+        """The fact clauses of a step read as comparable attributes (open-vocabulary checks).
+
+        A clause without a subject of its own ("They have decreased since the prior") is read
+        together with the clause before it, or with the last fact clause of the previous step.
+        """
+        key = f"{previous}\x00{step}"
+        cached = self._clause_cache.get(key)
         if cached is not None:
             return cached
         lang, vocab = self.rules.language, self.rules.vocabulary
@@ -200,14 +205,19 @@ class StepValidator:
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
-                if facts and not f.anchors - vocab.weak:
-                    # "..., which are new since the prior": the clause speaks of the previous one's subject
-                    prev = facts.pop()
-                    f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
+                if not f.anchors - vocab.weak:
+                    if facts:
+                        # "..., which are new since the prior": the clause speaks of the previous one's subject
+                        prev = facts.pop()
+                        f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
+                    elif previous and _PRONOUN_START.match(c.text):
+                        before = self.step_facts(previous)
+                        if before:
+                            f = read_facts(f"{before[-1].text} {c.text}", vocab, lang, grades, c.start)
                 facts.append(f)
         if len(self._clause_cache) > 50_000:
             self._clause_cache.clear()
-        self._clause_cache[step] = facts
+        self._clause_cache[key] = facts
         return facts
 
     def report_sentences(self, report: Report) -> list[Facts]:
@@ -244,7 +254,8 @@ class StepValidator:
         analyses = []
         sentences = self.report_sentences(report)
         for i, step in enumerate(chain.steps):
-            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences)
+            previous = strip_enumeration(chain.steps[i - 1]) if i else ""
+            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous)
             analyses.append(analysis)
         results = [a.result for a in analyses]
         scores = chain_scores(chain.chain_id, results, [a.judgements for a in analyses], rclaims,
@@ -261,6 +272,7 @@ class StepValidator:
         grounded_numbers: set[str],
         seen_keys: set[tuple],
         sentences: list[Facts] = (),
+        previous: str = "",
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         claims = self.step_claims(body)
@@ -274,7 +286,7 @@ class StepValidator:
             reasons.append("ungrounded_number")
         open_findings = []
         if sentences and self.rules.language is not None:
-            for clause in self.step_facts(body):
+            for clause in self.step_facts(body, previous):
                 open_findings.extend(compare(clause, sentences, self.rules.vocabulary, self.rules.language))
         for f in open_findings:
             if f.reason not in reasons:
@@ -336,6 +348,7 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
+_PRONOUN_START = re.compile(r"^\W*(?:it|its|they|their|these|those|this|that|both|each)\b", re.I)
 _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
 
 

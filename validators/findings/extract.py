@@ -8,20 +8,31 @@ Two kinds of target come out of the lexicon:
   Findings only when qualified. "The lungs are clear" or "heart size is normal" state the absence of
   the observations the statement's `normal_implies` lists (negative rows); "the heart is enlarged"
   asserts its `abnormal_implies` (cardiomegaly). An unqualified organ mention yields nothing.
+
+Speed: everything above is decided inside one sentence (targets, ConText scopes, clauses, the
+sentence-level side / grade / place), and report sentences repeat a lot ("The lungs are clear.").
+So a text is tokenised and split once, each sentence is looked up in a cache keyed by its tokens,
+and only unseen sentences go through the target matcher, ConText and the Doc -> row code, on a
+one-sentence Doc. Sections are the only report-level attribute; they come from the sectionizer's
+header matches on the whole text. The output is the same as running the full pipeline on the text
+(`doc_findings(nlp(text))`), which is what the extractor falls back to when a rule could match
+across a sentence boundary.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from spacy.attrs import ORTH, SPACY
 from spacy.tokens import Doc, Span
 
 from radprm.schemas.records import Finding, Report
 from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_rules
-from radprm.validators.findings.nlp import SENTENCE_COMPONENT, build_nlp
+from radprm.validators.findings.nlp import SENTENCE_COMPONENT, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
 _STOP_WORDS = {"with", "without", "but", "however", "and", "or", "versus", "vs", "than", "which", "that", "no", "not", "to", "suggest", "suggesting", "represent", "representing", "likely", "consistent", "compatible", "from", "since", "there", "is", "are", "was", "were", "has", "have"}
@@ -138,6 +149,15 @@ class FindingsExtractor:
         self.nlp = build_nlp(self.rules)
         self._vocab = _Vocab(self.rules.modifiers)
         self._statements = self.rules.statements
+        # per-sentence fast path (see the module docstring); None when the rules are not sentence-local
+        self._sections = _SectionFinder.build(self.nlp) if _sentence_local(self.nlp, self.rules) else None
+        self._sentence_pipes = [self.nlp.get_pipe(name) for name in (SENTENCE_COMPONENT, "medspacy_target_matcher", "medspacy_context")]
+        self._ends: dict[int, bool] = {}  # ORTH hash -> the token ends a sentence
+        self._cache: dict[bytes, tuple] = {}  # sentence tokens -> finding templates
+
+    def clear_cache(self) -> None:
+        """Forget the per-sentence results (the cache is bounded; this is for benchmarks and tests)."""
+        self._cache.clear()
 
     @property
     def rules_version(self) -> str:
@@ -156,22 +176,27 @@ class FindingsExtractor:
         Returns:
             Findings in text order.
         """
-        return self.doc_findings(self.nlp(text or ""), report_id=report_id, section=section)
+        return self._extract(text or "", report_id, section)
 
     def extract_report(self, report: Report) -> list[Finding]:
         """Extract findings from `report.text`; offsets index into it, sections come from its headers."""
-        return self.doc_findings(self.nlp(report.text or ""), report_id=report.report_id)
+        return self._extract(report.text or "", report.report_id, None)
 
     def extract_many(self, reports: Iterable[Report], batch_size: int = 64) -> Iterator[tuple[Report, list[Finding]]]:
-        """Stream (report, findings) pairs through `nlp.pipe`; memory stays flat for any input length.
+        """Stream (report, findings) pairs; memory stays flat for any input length.
 
         Args:
             reports: any iterable of Report records (consumed lazily).
-            batch_size: texts per spaCy batch.
+            batch_size: texts per spaCy batch when the full pipeline runs (rules that are not
+                sentence-local); the per-sentence path handles one report at a time.
 
         Yields:
             Each report with its findings, in input order.
         """
+        if self._sections is not None:
+            for report in reports:
+                yield report, self._extract(report.text or "", report.report_id, None)
+            return
         pairs = ((report.text or "", report) for report in reports)
         for doc, report in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
             yield report, self.doc_findings(doc, report_id=report.report_id)
@@ -202,7 +227,71 @@ class FindingsExtractor:
     # -- Doc -> rows ------------------------------------------------------------------------------
     def doc_findings(self, doc: Doc, *, report_id: str = "", section: str | None = None) -> list[Finding]:
         """Flatten one processed Doc into Finding rows (see the module docstring for the rules)."""
+        return [Finding(**row) for _, row in self._doc_rows(doc, report_id, section)]
+
+    # -- per-sentence path ------------------------------------------------------------------------
+    def _extract(self, text: str, report_id: str, section: str | None) -> list[Finding]:
+        """Findings of one text through the sentence cache (or the full pipeline; see the module docstring)."""
+        if self._sections is None:
+            return self.doc_findings(self.nlp(text), report_id=report_id, section=section)
+        doc = self.nlp.make_doc(text)
+        n = len(doc)
+        if not n:
+            return []
+        tokens = doc.to_array([ORTH, SPACY])  # the cache key of a sentence is its slice of this array
+        ends, strings = self._ends, doc.vocab.strings
+        bounds: list[tuple[int, int]] = []
+        start = 0
+        for i, orth in enumerate(tokens[:, 0].tolist()):
+            end = ends.get(orth)
+            if end is None:
+                end = ends[orth] = ends_sentence(strings[orth])
+            if end:
+                bounds.append((start, i + 1))
+                start = i + 1
+        if start < n:
+            bounds.append((start, n))
+        cache = self._cache
+        headers = None
         findings: list[Finding] = []
+        for s, e in bounds:
+            key = tokens[s:e].tobytes()
+            templates = cache.get(key)
+            if templates is None:
+                templates = self._sentence_templates(doc, s, e)
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[key] = templates
+            if not templates:
+                continue
+            if section is None and headers is None:
+                headers = self._sections(doc)
+            offset = doc[s].idx
+            for ent_start, row in templates:
+                row = dict(row)  # fields in Finding order
+                row["report_id"] = report_id
+                row["section"] = section or _section_at(headers, s + ent_start)
+                row["start"] += offset
+                row["end"] += offset
+                row["sentence_start"] += offset
+                row["sentence_end"] += offset
+                findings.append(_finding_from_row(row))
+        findings.sort(key=_ORDER)
+        return findings
+
+    def _sentence_templates(self, doc: Doc, start: int, end: int) -> tuple:
+        """Rows of one sentence, offsets relative to its first character, on a Doc of that sentence alone."""
+        sdoc = doc if (start, end) == (0, len(doc)) else doc[start:end].as_doc()
+        for pipe in self._sentence_pipes:
+            sdoc = pipe(sdoc)
+        rows = self._doc_rows(sdoc, "", "other")
+        for _, row in rows:
+            Finding(**row)  # validate once; cache hits are built without validation
+        return tuple(rows)
+
+    def _doc_rows(self, doc: Doc, report_id: str, section: str | None) -> list[tuple[int, dict]]:
+        """(first token of the entity, Finding fields) for every mention of a processed Doc, in output order."""
+        findings: list[tuple[int, dict]] = []
         text = doc.text  # Doc.text joins every token: build it once per doc
         target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         ents = list(doc.ents)
@@ -213,7 +302,7 @@ class FindingsExtractor:
         previous: dict[int, Span] = {}  # last entity seen in each sentence
         # per-doc state read by _finding (one extractor serves one doc at a time)
         self._sentence_scope: dict[int, Span] = {}
-        self._ent_findings: dict[int, Finding] = {}
+        self._ent_findings: dict[int, dict] = {}
         for ent, sent in zip(ents, sents):
             prior = previous.get(sent.start)
             previous[sent.start] = ent
@@ -227,7 +316,7 @@ class FindingsExtractor:
             lo, hi = _clause_bounds(doc, ent, sent, target_tokens, statement is not None)
             sec = section or _section_of(ent)
             if statement is None:
-                findings.append(self._finding(doc, text, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id))
+                findings.append((ent.start, self._finding(doc, text, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id)))
                 continue
             state = _closest_state(ent, doc)
             if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
@@ -239,12 +328,12 @@ class FindingsExtractor:
                     assertion = "negative"
                 severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
                 for obs in statement.abnormal_implies:
-                    findings.append(self._finding(doc, text, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent))
+                    findings.append((ent.start, self._finding(doc, text, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent)))
             elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent._.is_negated):
                 span = _join(doc, ent, state) if state is not None else ent
                 for obs in statement.normal_implies:
-                    findings.append(self._finding(doc, text, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False))
-        findings.sort(key=lambda f: (f.start, f.end, f.observation))
+                    findings.append((ent.start, self._finding(doc, text, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False)))
+        findings.sort(key=lambda f: _ORDER(f[1]))
         return findings
 
     def _finding(
@@ -263,7 +352,7 @@ class FindingsExtractor:
         severity: str | None = None,
         ent: Span | None = None,
         qualifiers: bool = True,
-    ) -> Finding:
+    ) -> dict:
         ent = ent if ent is not None else span
         pre = doc[lo : span.start].text
         post = doc[span.end : hi].text
@@ -281,8 +370,8 @@ class FindingsExtractor:
                 # its place is left alone: an impression's vaguer place ("right lobe") would stand in
                 # for the findings section's precise one
                 prior_f = self._ent_findings.get(scope.start)
-                if prior_f is not None and not laterality and prior_f.laterality != "none":
-                    laterality = prior_f.laterality
+                if prior_f is not None and not laterality and prior_f["laterality"] != "none":
+                    laterality = prior_f["laterality"]
             elif scope is not None:
                 # the only finding of its sentence owns the sentence's side, a grade said as a
                 # predicate ("..., mild.") and a place introduced by a preposition ("in the rib")
@@ -292,25 +381,162 @@ class FindingsExtractor:
                     severity = v.find_severity(" ".join(_PREDICATE_GRADE.findall(rest)), last=False)
                 location = location or _location(v, " , ".join(m.group(1) for m in _PLACE_PHRASE.finditer(rest)))
         s_start, s_end = _strip(text, sent.start_char, sent.end_char)
-        finding = Finding(
-            report_id=report_id,
-            observation=observation,
-            mention=mention,
-            assertion=assertion,
-            historical=bool(ent._.is_historical),
-            hypothetical=bool(ent._.is_hypothetical),
-            laterality=laterality or "none",
-            severity=severity,
-            location=location,
-            section=section,
-            sentence=text[s_start:s_end],
-            start=span.start_char,
-            end=span.end_char,
-            sentence_start=s_start,
-            sentence_end=s_end,
-        )
+        # the keyword arguments of Finding, in field order
+        finding = {
+            "report_id": report_id,
+            "observation": observation,
+            "mention": mention,
+            "assertion": assertion,
+            "historical": bool(ent._.is_historical),
+            "hypothetical": bool(ent._.is_hypothetical),
+            "laterality": laterality or "none",
+            "severity": severity,
+            "location": location,
+            "section": section,
+            "sentence": text[s_start:s_end],
+            "start": span.start_char,
+            "end": span.end_char,
+            "sentence_start": s_start,
+            "sentence_end": s_end,
+        }
         self._ent_findings[ent.start] = finding
         return finding
+
+
+_CACHE_MAX = 100_000  # sentences kept; the IU reports have ~9,000 distinct ones
+_FINDING_FIELDS = tuple(Finding.model_fields)
+
+
+def _ORDER(row: Finding | dict) -> tuple[int, int, str]:
+    """Output order of findings: by span, then observation."""
+    if isinstance(row, dict):
+        return row["start"], row["end"], row["observation"]
+    return row.start, row.end, row.observation
+
+
+def _finding_from_row(row: dict) -> Finding:
+    """A Finding from fields that were validated once already (cache hits): skips pydantic's validation.
+
+    Same object as `Finding(**row)` (every field set, in field order); `_check_fast_finding` verifies
+    that at import and falls back to validation if pydantic's internals ever differ.
+    """
+    obj = _new_finding(Finding)
+    _set(obj, "__dict__", row)
+    _set(obj, "__pydantic_fields_set__", set(_FINDING_FIELDS))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+_new_finding = Finding.__new__
+_set = object.__setattr__
+
+
+def _check_fast_finding() -> None:
+    global _finding_from_row
+    row = {
+        "report_id": "r", "observation": "nodule", "mention": "nodule", "assertion": "positive", "historical": False,
+        "hypothetical": False, "laterality": "left", "severity": None, "location": "left lung", "section": "findings",
+        "sentence": "Left nodule.", "start": 5, "end": 11, "sentence_start": 0, "sentence_end": 12,
+    }
+    try:
+        fast, slow = _finding_from_row(dict(row)), Finding(**row)
+        same = fast == slow and fast.model_fields_set == slow.model_fields_set and fast.model_dump() == slow.model_dump() and repr(fast) == repr(slow)
+    except Exception:  # pragma: no cover - a pydantic release with other internals
+        same = False
+    if not same:  # pragma: no cover
+        _finding_from_row = lambda row: Finding(**row)  # noqa: E731
+
+
+_check_fast_finding()
+
+
+def _section_at(headers: tuple[list[int], list[str]], token: int) -> str:
+    """Section category of a token from the (sorted) header starts of its doc."""
+    starts, categories = headers
+    i = bisect_right(starts, token) - 1
+    category = categories[i] if i >= 0 else None
+    return category if category in SECTION_CATEGORIES else "other"
+
+
+class _SectionFinder:
+    """The sections medspaCy's sectionizer would give, without writing `token._.section` on every token.
+
+    Uses the sectionizer's own rules (a MedspacyMatcher built from `sectionizer.rules`, in the same
+    order) and its header filter; a token's section is the last header starting at or before it.
+    """
+
+    def __init__(self, nlp, sectionizer) -> None:  # noqa: ANN001
+        from medspacy.common.medspacy_matcher import MedspacyMatcher
+        from medspacy.section_detection.util import is_start_line
+
+        self.is_start_line = is_start_line
+        self.vocab = nlp.vocab
+        self.sectionizer = sectionizer
+        self.matcher = MedspacyMatcher(nlp, name="radprm_sections", phrase_matcher_attr="LOWER")
+        self.matcher.add(sectionizer.rules)
+
+    @classmethod
+    def build(cls, nlp) -> _SectionFinder | None:  # noqa: ANN001
+        """None when the sectionizer is configured in a way this shortcut does not reproduce."""
+        sz = nlp.get_pipe("medspacy_sectionizer")
+        plain = (
+            getattr(sz, "max_section_length", None) is None
+            and not getattr(sz, "require_end_line", False)
+            and not getattr(sz, "_apply_sentence_boundary", True)
+            and all(r.max_scope is None and not r.parents for r in sz.rules)
+            and not (set(getattr(sz, "assertion_attributes_mapping", None) or {}) & {r.category for r in sz.rules})
+        )
+        return cls(nlp, sz) if plain else None
+
+    def __call__(self, doc: Doc) -> tuple[list[int], list[str]]:
+        sz = self.sectionizer
+        matches = self.matcher(doc)
+        if sz.require_start_line:
+            matches = [m for m in matches if self.is_start_line(m[1], doc, sz.newline_pattern)]
+        rule_map, strings = self.matcher.rule_map, self.vocab.strings
+        return [m[1] for m in matches], [rule_map[strings[m[0]]].category for m in matches]
+
+
+_LITERAL_ATTRS = {"LOWER", "TEXT", "ORTH", "NORM"}
+
+
+def _sentence_local(nlp, rules: RuleSet) -> bool:  # noqa: ANN001
+    """Whether no target or ConText rule can match across a sentence end, and ConText stays in its sentence.
+
+    A match crosses a sentence end only when a token before its last one can be a sentence-ending
+    token ('.', '?', '!', dots, line breaks). Phrases are checked token by token; token patterns must
+    spell every non-final token as literal words (LOWER / TEXT / ORTH / NORM, a string or an IN list);
+    regex patterns run over the whole text and disable the per-sentence path.
+    """
+    context = nlp.get_pipe("medspacy_context")
+    if getattr(context, "max_scope", None) is not None or getattr(context, "input_span_type", "ents") != "ents":
+        return False
+
+    def literal_ok(value: object) -> bool:
+        values = value["IN"] if isinstance(value, dict) and set(value) == {"IN"} else [value]
+        return all(isinstance(v, str) and v and not ends_sentence(v) for v in values)
+
+    def token_ok(tok: object) -> bool:
+        if not isinstance(tok, dict) or not set(tok) - {"OP"} or set(tok) - {"OP"} - _LITERAL_ATTRS:
+            return False
+        return all(literal_ok(v) for k, v in tok.items() if k != "OP")
+
+    for spec in [*rules.target_rules, *rules.context_rules]:
+        for literal, pattern in _variants(spec):  # what build_nlp registered
+            if isinstance(pattern, str):
+                return False
+            if pattern is None:
+                words = [t.text for t in nlp.tokenizer(literal.lower())]
+                if any(ends_sentence(w) for w in words[:-1]):
+                    return False
+                continue
+            *head, last = pattern
+            if not all(token_ok(tok) for tok in head):
+                return False
+            if isinstance(last, dict) and last.get("OP") in ("*", "+") and not token_ok(last):
+                return False
+    return True
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

@@ -39,16 +39,23 @@ def silence_medspacy_logging() -> None:
         pass
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether a token with this text ends its sentence: . ? ! (or a run of dots) and line breaks.
+
+    A '.' followed by a lower-case word or a digit (e.g. 'x-XXXX. a', '2. 5 cm') is still a break in
+    these reports; keeping the rule simple is what makes the splitter fast. The rule depends on the
+    token text only, which lets the extractor split a doc without running the component.
+    """
+    return text in _SENT_END or (text[0] == "." and text.strip(".") == "") or ("\n" in text and text.isspace()) or text.endswith("\n")
+
+
 @Language.component(SENTENCE_COMPONENT)
 def split_sentences(doc: Doc) -> Doc:
     """Mark sentence starts after . ? ! and after line breaks (section headers start new sentences)."""
     prev_end = True
     for token in doc:
         token.is_sent_start = prev_end
-        text = token.text
-        # A '.' followed by a lower-case word or a digit (e.g. 'x-XXXX. a', '2. 5 cm') is still a break
-        # in these reports; keeping the rule simple is what makes the splitter fast.
-        prev_end = text in _SENT_END or (text[0] == "." and text.strip(".") == "") or ("\n" in text and token.is_space) or text.endswith("\n")
+        prev_end = ends_sentence(token.text)
     return doc
 
 
