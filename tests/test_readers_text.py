@@ -169,3 +169,25 @@ def test_read_csv_text_column_is_normalised_like_files(tmp_path: Path) -> None:
     nine, eight = read_reports(path)
     assert nine.report_id == "s9" and nine.text == eight.text
     assert nine.text.startswith("FINDINGS: No large effusion or pneumothorax. Heart size is enlarged")
+
+
+def test_deidentified_blanks_are_neither_findings_nor_numbers() -> None:
+    from radprm.validators.findings import extract_findings
+    from radprm.validators.steps import numbers_in
+
+    text = "FINDINGS: Dr. ___ was paged on ___ at ___. ___ ___ ___. Compared to ___."
+    assert extract_findings(text) == []
+    assert numbers_in(text) == []
+
+
+def test_cli_read_mimic_tree_reports_warning_and_strict_keeps_it(fixtures: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from radprm.cli import app
+
+    out = tmp_path / "reports.jsonl"
+    result = CliRunner().invoke(app, ["read", str(fixtures / "mimic_tiny"), "--out", str(out), "--strict"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 reports" in result.output and "warnings: no_report_sections=1" in result.output
+    quarantine = out.with_name(out.name + ".quarantine.jsonl").read_text(encoding="utf-8")
+    assert '"reason_code":"no_report_sections"' in quarantine and "report kept" in quarantine
