@@ -32,7 +32,8 @@ app.add_typer(prompts_app, name="prompts")
 
 # Options shared by several commands, declared once (a flag means the same thing everywhere).
 ShardDirArg = Annotated[
-    Path, typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards.", show_default=False)
+    Path,
+    typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards.", show_default=False),
 ]
 StrictOpt = Annotated[
     bool,

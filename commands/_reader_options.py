@@ -48,7 +48,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -71,7 +71,7 @@ InputArg = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--format",
         help=f"Input format, one of: {', '.join(FORMATS)}. Default: from the extension (IU CSV from its header).",
@@ -79,13 +79,13 @@ FormatOpt = Annotated[
     ),
 ]
 IdColOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--id-col", help="Column holding the report id. Default: report_id, id or uid.", rich_help_panel=_PANEL
     ),
 ]
 TextColOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--text-col",
         help="Column holding the whole report text, split into FINDINGS/IMPRESSION (no headers: all findings).",
@@ -93,17 +93,17 @@ TextColOpt = Annotated[
     ),
 ]
 FindingsColOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--findings-col", help="Column holding the FINDINGS text. Default: findings.", rich_help_panel=_PANEL),
 ]
 ImpressionColOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--impression-col", help="Column holding the IMPRESSION text. Default: impression.", rich_help_panel=_PANEL
     ),
 ]
 ProjectionsOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--projections",
         help="IU indiana_projections.csv: fills image_paths (file names, in file order) by report id.",
@@ -111,11 +111,11 @@ ProjectionsOpt = Annotated[
     ),
 ]
 LimitOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--limit", min=0, help="Stop after this many reports.", rich_help_panel=_PANEL),
 ]
 QuarantineOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--quarantine",
         help="Where to write quarantined rows (JSONL, only when there are some). Default: <out>.quarantine.jsonl.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,7 +11,7 @@ from radprm.commands._app import command, prompts_app
 from radprm.prompts.registry import list_prompts, load_prompt
 
 PromptsDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--prompts-dir", help="Prompt folder. Default: $RADPRM_PROMPTS_DIR, else the packaged prompts."),
 ]
 
@@ -19,7 +19,9 @@ PromptsDirOpt = Annotated[
 @command(prompts_app, "list")
 def list_(
     prompts_dir: PromptsDirOpt = None,
-    all_versions: Annotated[bool, typer.Option("--all-versions", help="List every version, not only the latest.")] = False,
+    all_versions: Annotated[
+        bool, typer.Option("--all-versions", help="List every version, not only the latest.")
+    ] = False,
 ) -> None:
     """List prompts: id, version, sha256 prefix and description."""
     templates = list_prompts(prompts_dir, all_versions=all_versions)
@@ -30,7 +32,9 @@ def list_(
 
 @command(prompts_app)
 def show(
-    name: Annotated[str, typer.Argument(help="Prompt id, optionally with a version: plan or plan@v1.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(help="Prompt id, optionally with a version: plan or plan@v1.", show_default=False)
+    ],
     prompts_dir: PromptsDirOpt = None,
 ) -> None:
     """Show one prompt template: its metadata, response schema, system and user text."""

@@ -28,17 +28,15 @@ def queue(
     sample_good: Annotated[
         float, typer.Option("--sample-good", help="Share of the queue made of unflagged chains.")
     ] = 0.1,
-    reasons: Annotated[str, typer.Option("--reasons", help="Comma-separated reason codes; only chains with them.")] = "",
+    reasons: Annotated[
+        str, typer.Option("--reasons", help="Comma-separated reason codes; only chains with them.")
+    ] = "",
     limit: Annotated[int | None, typer.Option("--limit", help="At most N items in the queue.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the calibration sample.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Items per batch page.")] = 50,
     min_score: Annotated[float, typer.Option("--min-score", help="Chain scores below this flag a chain.")] = 0.5,
-    include_reviewed: Annotated[
-        bool, typer.Option("--include-reviewed", help="Also queue reviewed items.")
-    ] = False,
-    include_queued: Annotated[
-        bool, typer.Option("--include-queued", help="Also queue items in other queues.")
-    ] = False,
+    include_reviewed: Annotated[bool, typer.Option("--include-reviewed", help="Also queue reviewed items.")] = False,
+    include_queued: Annotated[bool, typer.Option("--include-queued", help="Also queue items in other queues.")] = False,
     blind: Annotated[
         bool, typer.Option("--blind", help="Hide validator labels, reasons and evidence in the page.")
     ] = False,

@@ -40,7 +40,9 @@ def qa_cmd(
     directory: ShardDirArg,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY."),
+        typer.Option(
+            "--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY."
+        ),
     ] = None,
     near_dup_threshold: Annotated[
         float,
@@ -49,13 +51,15 @@ def qa_cmd(
         ),
     ] = 90,
     reports: Annotated[
-        Path | None, typer.Option("--reports", help="Input reports (or a .txt of ids) for the reports-without-items check.")
+        Path | None,
+        typer.Option("--reports", help="Input reports (or a .txt of ids) for the reports-without-items check."),
     ] = None,
     quarantine: Annotated[
         Path | None, typer.Option("--quarantine", help="The run's quarantine JSONL (default: found).")
     ] = None,
     expectations: Annotated[
-        bool, typer.Option("--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs.")
+        bool,
+        typer.Option("--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs."),
     ] = True,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when any check warns (not only on failed expectations).")

@@ -71,7 +71,12 @@ def export_chestx_reasoner(
         ShardError: the directory is not a readable shard directory.
     """
     return run_export(
-        directory, out, format="chestx-reasoner", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
+        directory,
+        out,
+        format="chestx-reasoner",
+        after_first_bad=after_first_bad,
+        progress=progress,
+        use_reviews=use_reviews,
         strict=strict,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels

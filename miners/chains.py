@@ -160,7 +160,9 @@ class ChainMiner:
         result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
         return result, model
 
-    async def mine(self, question: Question, report: Report, sampling: SamplingParams, rollout: int = 0) -> ChainOutcome:
+    async def mine(
+        self, question: Question, report: Report, sampling: SamplingParams, rollout: int = 0
+    ) -> ChainOutcome:
         """Run the mode's calls for one question and rollout.
 
         Args:

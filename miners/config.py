@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 
 from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
-from radprm.miners.questions import QUESTIONS_VERSION, TASKS, check_tasks
+from radprm.miners.questions import TASKS, check_tasks
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
@@ -161,7 +161,9 @@ class MineConfig(BaseModel):
 
     def sampling(self) -> SamplingParams:
         """The job's base sampling parameters."""
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
 
     def identity(self, **derived: Any) -> dict[str, Any]:
         """What `job.json` stores and `--resume` compares: the identity fields plus `DERIVED_IDENTITY` values."""

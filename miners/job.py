@@ -51,7 +51,16 @@ from radprm.miners.summary import SUMMARY_FILE, MineSummary
 from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.records import Finding, Report
 
-__all__ = ["JOB_FILE", "SUMMARY_FILE", "MineConfig", "MineSummary", "MiningJob", "item_id_for", "mine", "resolve_server"]
+__all__ = [
+    "JOB_FILE",
+    "SUMMARY_FILE",
+    "MineConfig",
+    "MineSummary",
+    "MiningJob",
+    "item_id_for",
+    "mine",
+    "resolve_server",
+]
 
 JOB_FILE = "job.json"
 # A run whose first this-many chains all fail stops (server down, wrong model, broken prompt):

@@ -152,7 +152,8 @@ class Ledger:
                 return False
             if item_id is not None:
                 self._db.execute(
-                    "UPDATE items SET status = ?, reason = ?, updated_at = ? WHERE item_id = ? AND status NOT IN (?, ?)",
+                    "UPDATE items SET status = ?, reason = ?, updated_at = ?"
+                    " WHERE item_id = ? AND status NOT IN (?, ?)",
                     (QUARANTINED, reason, time.time(), item_id, *FINAL),
                 )
             return True
@@ -267,7 +268,9 @@ class LedgerQuarantine(QuarantineSink):
         self.ledger = ledger
         self._qlock = threading.Lock()  # the reader quarantines from the CPU thread, workers from the loop
 
-    def add(self, record: QuarantineRecord | None = None, *, item_id: str | None = None, **fields: Any) -> QuarantineRecord:
+    def add(
+        self, record: QuarantineRecord | None = None, *, item_id: str | None = None, **fields: Any
+    ) -> QuarantineRecord:
         """Quarantine a record once (a repeat after resume is ignored); `item_id` also marks the item."""
         if record is None:
             record = QuarantineRecord(**fields)

@@ -152,7 +152,7 @@ def multi_label_questions(report: Report, labels: Mapping[str, int | None], rng:
         return []
     rng.shuffle(chosen)
     options = [label_phrase(lab).removeprefix("a ").removeprefix("an ") for lab in chosen]
-    answer = [opt for lab, opt in zip(chosen, options) if labels[lab] == 1] or [NONE_OPTION]
+    answer = [opt for lab, opt in zip(chosen, options, strict=False) if labels[lab] == 1] or [NONE_OPTION]
     text = "Which of these findings are present in this chest X-ray?"
     return [_question(report, "multi_label", text, [*options, NONE_OPTION], answer)]
 
@@ -188,7 +188,8 @@ def temporal_questions(report: Report, findings: Iterable[Finding], rng: random.
     for obs, change in sorted(seen.items()):
         if change is None:
             continue
-        text = f"Compared with the prior study, how has the {label_phrase(obs).removeprefix('a ').removeprefix('an ')} changed?"
+        phrase = label_phrase(obs).removeprefix("a ").removeprefix("an ")
+        text = f"Compared with the prior study, how has the {phrase} changed?"
         out.append(_question(report, "temporal", text, list(CHANGES), [change]))
     rng.shuffle(out)
     return out

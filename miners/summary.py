@@ -33,7 +33,9 @@ class MineSummary:
     resumed: bool
 
     @classmethod
-    def from_ledger(cls, ledger: Ledger, *, run_dir: Path, written_now: int, rebuilt: int, **fields: Any) -> MineSummary:
+    def from_ledger(
+        cls, ledger: Ledger, *, run_dir: Path, written_now: int, rebuilt: int, **fields: Any
+    ) -> MineSummary:
         """The summary of a job from its ledger's counts plus this session's numbers."""
         counts = ledger.counts()
         return cls(

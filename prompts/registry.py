@@ -100,7 +100,9 @@ def _placeholders(text: str, path: Path, key: str) -> set[str]:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:  # e.g. a single '{' in the text
-        raise PromptError(f"bad template syntax: {exc}", path=path, field=key, hint="write literal braces as {{ }}") from exc
+        raise PromptError(
+            f"bad template syntax: {exc}", path=path, field=key, hint="write literal braces as {{ }}"
+        ) from exc
     for name in names:
         if not name.isidentifier():
             raise PromptError(f"placeholder {{{name}}} is not a plain variable name", path=path, field=key)
@@ -134,7 +136,11 @@ def load_prompt_file(path: str | Path) -> PromptTemplate:
     declared = set(tpl.variables)
     if used != declared:
         undeclared, unused = sorted(used - declared), sorted(declared - used)
-        problem = f"placeholder {{{undeclared[0]}}} is not declared" if undeclared else f"variable {unused[0]!r} is never used"
+        problem = (
+            f"placeholder {{{undeclared[0]}}} is not declared"
+            if undeclared
+            else f"variable {unused[0]!r} is never used"
+        )
         raise PromptError(problem, path=path, field="variables")
     return tpl
 
@@ -160,7 +166,9 @@ class PromptRegistry:
     def __init__(self, prompts_dir: str | Path | None = None) -> None:
         self.root = Path(prompts_dir) if prompts_dir is not None else default_prompts_dir()
         if not self.root.is_dir():
-            raise PromptError("prompts folder not found", path=self.root, hint=f"check --prompts-dir or ${PROMPTS_DIR_ENV}")
+            raise PromptError(
+                "prompts folder not found", path=self.root, hint=f"check --prompts-dir or ${PROMPTS_DIR_ENV}"
+            )
         self._cache: dict[tuple[str, int], PromptTemplate] = {}
 
     def versions(self, name: str) -> list[int]:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-
 from pydantic import StrictInt
 
 from radprm.errors import RuleFileError

@@ -16,7 +16,9 @@ from typing import Any
 NO_REASON = "(none)"
 
 
-def cohen_kappa(both_bad: int, validator_bad_human_good: int, validator_good_human_bad: int, both_good: int) -> float | None:
+def cohen_kappa(
+    both_bad: int, validator_bad_human_good: int, validator_good_human_bad: int, both_good: int
+) -> float | None:
     """Cohen's kappa of a 2x2 table; None when undefined (no data, or chance agreement is 1).
 
     Args:
@@ -130,7 +132,9 @@ class Agreement:
             width = max(len(title), *(len(k) for k in table))
             lines.append(f"  {title:<{width}}  {'n':>5}  {'accuracy':>8}  {'kappa':>6}  {'disagree':>8}")
             for key, c in sorted(table.items(), key=lambda kv: (-kv[1].n, kv[0])):
-                lines.append(f"  {key:<{width}}  {c.n:>5}  {_fmt(c.accuracy):>8}  {_fmt(c.kappa):>6}  {c.disagreements:>8}")
+                lines.append(
+                    f"  {key:<{width}}  {c.n:>5}  {_fmt(c.accuracy):>8}  {_fmt(c.kappa):>6}  {c.disagreements:>8}"
+                )
         if self.inter_annotator_pairs:
             lines.append(
                 f"  human vs human: {self.inter_annotator_pairs} step pairs, kappa={_fmt(self.inter_annotator_kappa)}"

@@ -272,7 +272,8 @@ def apply_decisions(
                     current[key] = row  # a later file in the same call compares against this one
                     result.written += 1
         if rows:
-            name = f"part-{now_dt.strftime('%Y%m%dT%H%M%S%fZ')}-{hashlib.sha256(''.join(sorted(seen_shas)).encode()).hexdigest()[:8]}"
+            files_sha = hashlib.sha256("".join(sorted(seen_shas)).encode()).hexdigest()[:8]
+            name = f"part-{now_dt.strftime('%Y%m%dT%H%M%S%fZ')}-{files_sha}"
             summary.part = store.write_part(shard_dir, rows, name)
             summary.written = len(rows)
         sink.close()
@@ -291,7 +292,9 @@ def _referenced_ids(path: Path) -> set[str] | None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=path, hint="save decisions as UTF-8 JSONL") from None
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start})", path=path, hint="save decisions as UTF-8 JSONL"
+        ) from None
     for line in lines:
         if line.strip():
             any_line = True

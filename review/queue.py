@@ -58,13 +58,13 @@ def flag_reasons(chain: Chain, *, min_score: float = 0.5) -> list[str]:
 def first_bad_step(chain: Chain) -> int:
     """Index of the first bad step (from the step labels themselves), -1 when all are good."""
     c = _summary(chain)
-    return next((index for index, ok in zip(c.indexes, c.labels) if not ok), -1)
+    return next((index for index, ok in zip(c.indexes, c.labels, strict=False) if not ok), -1)
 
 
 def bad_reasons(chain: Chain) -> set[str]:
     """Reason codes carried by the bad steps of a chain."""
     c = _summary(chain)
-    return {reason for ok, reasons in zip(c.labels, c.reasons) if not ok for reason in reasons}
+    return {reason for ok, reasons in zip(c.labels, c.reasons, strict=False) if not ok for reason in reasons}
 
 
 def priority_key(chain: Chain) -> tuple:
@@ -97,7 +97,7 @@ def evidence_segments(text: str, spans: list[tuple[int, int, int]]) -> list[list
         cuts.update((start, end))
     points = sorted(cuts)
     segments: list[list[Any]] = []
-    for start, end in zip(points, points[1:]):
+    for start, end in zip(points, points[1:], strict=False):
         steps = sorted({idx for s, e, idx in spans if s <= start and end <= e})
         if segments and segments[-1][1] == steps:
             segments[-1][0] += text[start:end]
@@ -205,7 +205,9 @@ class QueueSummary:
         if not self.total:
             lines.append("  nothing to review: no chain matched (see the counts above)")
         if self.evidence_unmatched:
-            lines.append(f"  warning: {self.evidence_unmatched} evidence spans not found in report text (not highlighted)")
+            lines.append(
+                f"  warning: {self.evidence_unmatched} evidence spans not found in report text (not highlighted)"
+            )
         if self.quarantine is not None and self.quarantine.total:
             lines.append("  " + self.quarantine.render())
         for path in self.batches[:3]:
@@ -301,7 +303,9 @@ def _write_batches(shard_dir: Path, out: Path, entries: list[_Entry], summary: Q
             chunk = entries[start:start + batch_size]
             if any(e.item_id not in fetched for e in chunk):
                 # one pass over the shards per FETCH_ITEMS items keeps memory bounded for huge queues
-                fetched = fetch_items(shard_dir, [e.item_id for e in entries[start:start + max(FETCH_ITEMS, batch_size)]])
+                fetched = fetch_items(
+                    shard_dir, [e.item_id for e in entries[start : start + max(FETCH_ITEMS, batch_size)]]
+                )
             records = []
             for pos, entry in enumerate(chunk, 1):
                 item = fetched[entry.item_id]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from radprm.review import store
-from radprm.review.items import check_shard_dir
 from radprm.review.agreement import NO_REASON, Agreement, compute_agreement, latest_decisions
+from radprm.review.items import check_shard_dir
 
 MISSED = "(validator said good)"
 

@@ -3,15 +3,27 @@
 from radprm.schemas.records import (
     Chain,
     ChainScores,
-    Item,
-    PromptRef,
-    StepRecord,
     Evidence,
     Finding,
+    Item,
+    PromptRef,
     QuarantineRecord,
     Question,
     Report,
+    StepRecord,
     StepResult,
 )
 
-__all__ = ["Chain", "ChainScores", "Item", "PromptRef", "StepRecord", "Evidence", "Finding", "QuarantineRecord", "Question", "Report", "StepResult"]
+__all__ = [
+    "Chain",
+    "ChainScores",
+    "Item",
+    "PromptRef",
+    "StepRecord",
+    "Evidence",
+    "Finding",
+    "QuarantineRecord",
+    "Question",
+    "Report",
+    "StepResult",
+]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Assertion = Literal["positive", "negative", "uncertain"]
 Laterality = Literal["left", "right", "bilateral", "none"]
 Section = Literal["findings", "impression", "indication", "comparison", "history", "other"]
-Verdict = Literal["supported", "contradicted", "unsupported", "neutral"]
+Verdict = Literal["supported", "contradicted", "unsupported", "neutral", "unsure"]
 Task = Literal["single", "binary", "multi_label", "temporal", "staged"]
 
 

@@ -25,8 +25,16 @@ fi
 stamp=.venv/.radprm-installed
 hash="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "installing radprm into .venv (editable, with test extras)"
+  # pip and the build backend are chatty even with -q (setuptools prints an "Editable installation"
+  # notice for our package-dir layout): keep their output for when something fails.
+  log="$(mktemp)"
+  if ! { .venv/bin/python -m pip install -q --upgrade pip \
+         && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"
+    echo "error: pip install failed (its output is above)" >&2; exit 1
+  fi
+  rm -f "$log"
   echo "$hash" > "$stamp"
 fi
 echo "radprm ready: $(.venv/bin/radprm --version 2>/dev/null || echo .venv/bin/radprm)"

@@ -1,8 +1,9 @@
 """`manifest.json`: the list of committed shards of a directory, with their checksums and run meta.
 
 A shard exists for readers only once it is in the manifest. The manifest is rewritten atomically
-(`radprm.run.write_text_atomic`: temp file, fsync, rename, fsync of the directory) after each shard's own atomic rename, so after a
-crash it either lists a shard whose file is complete or does not list it at all.
+(`radprm.run.write_text_atomic`: temp file, fsync, rename, fsync of the directory) after each shard's
+own atomic rename, so after a crash it either lists a shard whose file is complete or does not list it
+at all.
 """
 
 from __future__ import annotations

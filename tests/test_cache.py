@@ -126,5 +126,5 @@ def test_cache_survives_kill_9(tmp_path):
     assert proc.returncode == -9 and proc.stdout.strip() == "149"
     with RequestCache(path) as cache:
         assert len(cache) == 150  # every committed put is there, nothing half-written
-        assert cache.get("k1:%064d" % 149).raw_text == "raw 149"
+        assert cache.get(f"k1:{149:064d}").raw_text == "raw 149"
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"

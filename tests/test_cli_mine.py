@@ -72,7 +72,9 @@ def test_cli_mine_bad_task_is_one_error_line(fake_openai_server, tmp_path):
 
 
 def test_cli_mine_missing_reports_file_is_an_error(fake_openai_server, tmp_path):
-    result = CliRunner().invoke(app, ["mine", str(tmp_path / "absent.csv"), *base(fake_openai_server, tmp_path / "run")])
+    result = CliRunner().invoke(
+        app, ["mine", str(tmp_path / "absent.csv"), *base(fake_openai_server, tmp_path / "run")]
+    )
     assert result.exit_code == 1
     assert "absent.csv" in result.output and result.output.startswith("Error:")
     assert not (tmp_path / "run").exists()  # failed before creating any job state

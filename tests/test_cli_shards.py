@@ -118,13 +118,26 @@ def test_export_commands(shards, tmp_path):
 
 def test_export_trl_max_length_warns(shards, tmp_path):
     result = runner.invoke(
-        app, ["export", "trl", str(shards), "--out", str(tmp_path / "t.jsonl"), "--max-length", "50", "--after-first-bad", "drop"]
+        app,
+        [
+            "export",
+            "trl",
+            str(shards),
+            "--out",
+            str(tmp_path / "t.jsonl"),
+            "--max-length",
+            "50",
+            "--after-first-bad",
+            "drop",
+        ],
     )
     assert result.exit_code == 0 and "WARNING: max_length 50: truncation would drop" in result.output
 
 
 def test_export_bad_convention_is_one_line(shards, tmp_path):
-    result = runner.invoke(app, ["export", "prm800k", str(shards), "--out", str(tmp_path / "p.jsonl"), "--after-first-bad", "x"])
+    result = runner.invoke(
+        app, ["export", "prm800k", str(shards), "--out", str(tmp_path / "p.jsonl"), "--after-first-bad", "x"]
+    )
     assert result.exit_code == 1 and result.output.startswith("Error: field 'after_first_bad'")
 
 

@@ -62,7 +62,9 @@ def test_client_backoff_wait_releases_the_slot():
                 while not order:
                     await asyncio.sleep(0.01)
                 # with one slot, this call can only finish if the waiting retry gave its slot back
-                second = await client.complete_json([{"role": "user", "content": "b"}], Answer, sampling=SamplingParams())
+                second = await client.complete_json(
+                    [{"role": "user", "content": "b"}], Answer, sampling=SamplingParams()
+                )
                 order.append("second done")
                 released.set()
                 return await first, second

@@ -43,7 +43,9 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("model", [Bounded, Chain, ChainScores, Question, StepResult])
 def test_fake_default_content_validates_against_requested_schema(model):
-    body = {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": model.model_json_schema()}}}
+    body = {
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": model.model_json_schema()}}
+    }
     parsed = model.model_validate_json(default_content(body))
     assert isinstance(parsed, model)
 

@@ -279,12 +279,18 @@ def test_client_complete_text_sends_extra_body_and_counts_truncation(fake_openai
 
     async def go():
         async with client:
-            a = await client.complete_text(MESSAGES, sampling=SamplingParams(max_tokens=3), extra_body={"ignore_eos": True})
+            a = await client.complete_text(
+                MESSAGES, sampling=SamplingParams(max_tokens=3), extra_body={"ignore_eos": True}
+            )
             b = await client.complete_text(MESSAGES, sampling=SamplingParams())
             return a, b
 
     truncated_result, ok_result = asyncio.run(go())
-    assert (truncated_result.error_code, truncated_result.raw_text, truncated_result.attempts) == ("truncated", "cut sho", 2)
+    assert (truncated_result.error_code, truncated_result.raw_text, truncated_result.attempts) == (
+        "truncated",
+        "cut sho",
+        2,
+    )
     assert fake_openai_server.requests[0]["ignore_eos"] is True
     assert "response_format" not in fake_openai_server.requests[0]
     assert ok_result.ok and ok_result.raw_text == "Lungs are clear." and ok_result.parsed is None
@@ -310,7 +316,9 @@ def test_client_fails_fast_when_server_keeps_failing(fake_openai_server):
 
 
 def test_client_success_or_bad_answer_resets_fail_fast_count(fake_openai_server):
-    fake_openai_server.enqueue(status(503), status(503), truncated(), status(503), status(503), reply({"steps": ["a"], "answer": "x"}))
+    fake_openai_server.enqueue(
+        status(503), status(503), truncated(), status(503), status(503), reply({"steps": ["a"], "answer": "x"})
+    )
     client, _ = make_client(fake_openai_server, max_retries=0, fail_fast_after=3)
 
     async def go():

@@ -8,8 +8,10 @@ from radprm.shards.testing import make_item
 
 def test_export_chestx_reasoner_rows(tmp_path):
     out = tmp_path / "s"
-    steps = [StepRecord(index=k, text=f"s{k}", label=k != 1, verdict="supported" if k != 1 else "contradicted", score=0.5)
-             for k in range(3)]
+    steps = [
+        StepRecord(index=k, text=f"s{k}", label=k != 1, verdict="supported" if k != 1 else "contradicted", score=0.5)
+        for k in range(3)
+    ]
     item = make_item(5, steps=steps, first_bad_step=1, image_paths=["a.png", "b.png"], answer=["edema", "cardiomegaly"])
     with ShardWriter(out, card=False) as w:
         w.write(item)

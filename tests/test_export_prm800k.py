@@ -15,7 +15,13 @@ def step(k, label=True, verdict="supported"):
 @pytest.fixture
 def shards(tmp_path):
     out = tmp_path / "s"
-    steps = [step(0, verdict="neutral"), step(1), step(2, False, "contradicted"), step(3), step(4, False, "unsupported")]
+    steps = [
+        step(0, verdict="neutral"),
+        step(1),
+        step(2, False, "contradicted"),
+        step(3),
+        step(4, False, "unsupported"),
+    ]
     with ShardWriter(out, card=False) as w:
         w.write(make_item(0, steps=steps, first_bad_step=2, answer=["yes"]))
         w.write(make_item(1, steps=[step(0), step(1, verdict="neutral")], first_bad_step=-1))

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from radprm.cli import app
 from radprm.exports import export_chestx_reasoner, export_prm800k, export_trl
 from radprm.review import apply_decisions
 from radprm.schemas.records import StepRecord
 from radprm.shards import ShardWriter
 from radprm.shards.testing import make_item
-from typer.testing import CliRunner
 
 T0 = "2026-11-23T18:30:00.000Z"
 

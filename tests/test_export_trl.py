@@ -22,7 +22,9 @@ def step(k, label=True, verdict="supported"):
 def shards(tmp_path):
     out = tmp_path / "s"
     items = [
-        make_item(0, steps=[step(0), step(1, False, "contradicted"), step(2), step(3, verdict="neutral")], first_bad_step=1),
+        make_item(
+            0, steps=[step(0), step(1, False, "contradicted"), step(2), step(3, verdict="neutral")], first_bad_step=1
+        ),
         make_item(1, steps=[step(0), step(1)], first_bad_step=-1),
         make_item(2, steps=[], first_bad_step=-1),
     ]

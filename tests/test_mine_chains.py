@@ -15,15 +15,27 @@ from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.records import Question, Report
 
 REPORT = Report(report_id="r1", text="FINDINGS: The heart is enlarged.\nIMPRESSION: Cardiomegaly.")
-QUESTION = Question(question_id="q1:x", report_id="r1", task="single", question="Is there cardiomegaly in this chest X-ray?",
-                    options=["yes", "no"], answer=["yes"])
+QUESTION = Question(
+    question_id="q1:x",
+    report_id="r1",
+    task="single",
+    question="Is there cardiomegaly in this chest X-ray?",
+    options=["yes", "no"],
+    answer=["yes"],
+)
 
 
 @pytest.mark.parametrize(
     ("text", "clean"),
-    [("1. The heart is enlarged.", "The heart is enlarged."), ("Step 2: No effusion.", "No effusion."),
-     ("- Lungs are clear.", "Lungs are clear."), ("2.5 cm nodule in the right apex.", "2.5 cm nodule in the right apex."),
-     ("  3)  ", ""), ("1", ""), ("2.5", "")],
+    [
+        ("1. The heart is enlarged.", "The heart is enlarged."),
+        ("Step 2: No effusion.", "No effusion."),
+        ("- Lungs are clear.", "Lungs are clear."),
+        ("2.5 cm nodule in the right apex.", "2.5 cm nodule in the right apex."),
+        ("  3)  ", ""),
+        ("1", ""),
+        ("2.5", ""),
+    ],
 )
 def test_clean_step_drops_list_markers_only(text, clean):
     assert clean_step(text) == clean

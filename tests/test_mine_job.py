@@ -78,7 +78,9 @@ def test_mine_writes_one_item_per_question_and_rollout(fake_openai_server, tmp_p
         q = by_q[(item.report_id, item.question)]
         assert item.answer == q.answer and item.options == q.options and item.task == q.task
         assert set(item.model_answer) <= set(item.options)
-        assert item.steps and all(s.verdict in {"supported", "contradicted", "unsupported", "neutral"} for s in item.steps)
+        assert item.steps and all(
+            s.verdict in {"supported", "contradicted", "unsupported", "neutral"} for s in item.steps
+        )
         assert item.plan
         assert item.prompts == refs
         assert item.model == "smollm2" and item.server_host == f"127.0.0.1:{fake_openai_server.port}"

@@ -87,7 +87,11 @@ def test_prompt_render_missing_or_extra_variable_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        (("variables: [report, question]", "variables: [report]"), "variables", "placeholder {question} is not declared"),
+        (
+            ("variables: [report, question]", "variables: [report]"),
+            "variables",
+            "placeholder {question} is not declared",
+        ),
         (("variables: [report, question]", "variables: [report, question, plan]"), "variables", "'plan' is never used"),
         (("id: plan", "id: planner"), "id", "differs from its folder"),
         (("version: 2", "version: 3"), "version", "does not match the file name"),
@@ -126,7 +130,9 @@ def test_registry_latest_version_and_spec(prompts_copy):
         reg.get("nope")
 
 
-@pytest.mark.parametrize(("spec", "expected"), [("plan", ("plan", None)), ("plan@v3", ("plan", 3)), ("plan@2", ("plan", 2))])
+@pytest.mark.parametrize(
+    ("spec", "expected"), [("plan", ("plan", None)), ("plan@v3", ("plan", 3)), ("plan@2", ("plan", 2))]
+)
 def test_parse_spec(spec, expected):
     assert parse_spec(spec) == expected
 

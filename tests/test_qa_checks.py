@@ -70,7 +70,10 @@ def test_unknown_check_name_is_an_input_error(tmp_path):
 
 def test_label_balance_warns_on_a_dominant_answer(tmp_path):
     items = [item(i, task="single", answer=["yes"] if i else ["no"], options=["yes", "no"]) for i in range(25)]
-    items += [item(100 + i, task="binary", answer=["normal" if i % 2 else "abnormal"], options=["normal", "abnormal"]) for i in range(10)]
+    items += [
+        item(100 + i, task="binary", answer=["normal" if i % 2 else "abnormal"], options=["normal", "abnormal"])
+        for i in range(10)
+    ]
     result = run(write(tmp_path, items), "label_balance")
     got = {(r["task"], r["answer"]): (r["items"], r["share"], r["warn"]) for r in rows_as_dicts(result)}
     assert got[("single", "yes")] == (24, 0.96, True)
@@ -121,7 +124,12 @@ def test_flag_rate_by_model(tmp_path):
     result = run(write(tmp_path, items), "flag_rate_by_model")
     got = {r["model"]: r for r in rows_as_dicts(result)}
     assert (got["a"]["flag_rate"], got["a"]["warn"]) == (1.0, True)
-    assert (got["b"]["items"], got["b"]["flag_rate"], got["b"]["mean_answer_reward"], got["b"]["warn"]) == (3, 0.0, 0.5, False)
+    assert (got["b"]["items"], got["b"]["flag_rate"], got["b"]["mean_answer_reward"], got["b"]["warn"]) == (
+        3,
+        0.0,
+        0.5,
+        False,
+    )
 
 
 def test_short_chains_lists_empty_and_single_step_items(tmp_path):
@@ -156,8 +164,13 @@ def test_answer_leakage_finds_leaks_in_question_and_early_steps(tmp_path):
                   options=["cardiomegaly", "edema"], answer=["pleural_effusion"])
     listed = item(1, task="multi_label", question="Which of: cardiomegaly, edema?", options=["cardiomegaly", "edema"],
                   answer=["edema"])
-    step_leak = item(2, task="single", answer=["yes"], options=["yes", "no"],
-                     steps=[step(0, "So the answer is yes, clearly."), step(1, "Heart normal."), step(2, "Final: yes.")])
+    step_leak = item(
+        2,
+        task="single",
+        answer=["yes"],
+        options=["yes", "no"],
+        steps=[step(0, "So the answer is yes, clearly."), step(1, "Heart normal."), step(2, "Final: yes.")],
+    )
     last_step = item(3, task="single", answer=["yes"], options=["yes", "no"],
                      steps=[step(0, "Heart normal."), step(1, "The answer is yes.")])
     mention = item(4, task="single", answer=["no"], options=["yes", "no"],
@@ -176,7 +189,9 @@ def test_near_duplicates_pairs_within_report_only(tmp_path):
     out = write(tmp_path, [a, b, c, d])
     result = run(out, "near_duplicates")
     got = rows_as_dicts(result)
-    assert [(r["report_id"], {r["item_a"], r["item_b"]}, r["score"]) for r in got] == [("R1", {a.item_id, b.item_id}, 100.0)]
+    assert [(r["report_id"], {r["item_a"], r["item_b"]}, r["score"]) for r in got] == [
+        ("R1", {a.item_id, b.item_id}, 100.0)
+    ]
     assert got[0]["same_question"] is False
     assert run(out, "near_duplicates", near_dup_threshold=0).total_rows == 3  # all R1 pairs
 
@@ -211,8 +226,11 @@ def test_reports_without_items_uses_run_meta_reports_path(tmp_path, iu_reports):
 
 
 def test_chain_scores_warns_when_scores_missing(tmp_path):
-    items = [item(0, completeness=0.5, factuality=1.0, model="m"), item(1, completeness=None, factuality=0.5, model="m"),
-             item(2, completeness=None, model="m")]
+    items = [
+        item(0, completeness=0.5, factuality=1.0, model="m"),
+        item(1, completeness=None, factuality=0.5, model="m"),
+        item(2, completeness=None, model="m"),
+    ]
     items = [i.model_copy(update={"task": "single"}) for i in items]
     result = run(write(tmp_path, items), "chain_scores")
     (row,) = rows_as_dicts(result)

@@ -3,9 +3,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from radprm.qa.expectations import load_suite, run_expectations
+from radprm.run import file_sha256 as sha256_file
 from radprm.schemas.shards import ITEM_SCHEMA, item_to_row
 from radprm.shards import ShardWriter, load_manifest
-from radprm.run import file_sha256 as sha256_file
 from radprm.shards.manifest import ShardEntry, save_manifest, utc_now
 from radprm.shards.testing import make_item, make_items
 
@@ -77,7 +77,10 @@ def test_suite_fails_on_out_of_range_score_unknown_verdict_and_duplicate_id(tmp_
     assert failed[("items", "expect_column_values_to_be_between", "completeness")].examples == [1.7]
     assert failed[("steps", "expect_column_values_to_be_in_set", "verdict")].unexpected_count == 2
     assert failed[("steps", "expect_column_values_to_be_between", "score")].examples[0] == 1.5
-    assert failed[("items", "expect_column_pair_values_a_to_be_greater_than_b", "steps,first_bad_step")].unexpected_count == 1
+    assert (
+        failed[("items", "expect_column_pair_values_a_to_be_greater_than_b", "steps,first_bad_step")].unexpected_count
+        == 1
+    )
     assert failed[("item_keys", "expect_column_values_to_be_unique", "item_id")].examples[0] == make_item(3).item_id
     assert report.docs_index is None
 

@@ -22,7 +22,9 @@ LABELS = {
 NORMAL = {k: (1 if k == "No Finding" else None) for k in LABELS} | {"Pneumothorax": 0, "Pleural Effusion": 0}
 
 
-def report(text: str = "FINDINGS: Heart is enlarged. IMPRESSION: Cardiomegaly.", comparison: str | None = None) -> Report:
+def report(
+    text: str = "FINDINGS: Heart is enlarged. IMPRESSION: Cardiomegaly.", comparison: str | None = None
+) -> Report:
     return Report(report_id="r1", text=text, comparison=comparison)
 
 

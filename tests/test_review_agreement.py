@@ -7,7 +7,9 @@ import pytest
 from radprm.review import Confusion, cohen_kappa, compute_agreement, latest_decisions
 
 
-def row(item, step, decision, validator_good, reasons=(), reviewer="ana", at="2026-11-23T18:00:00.000Z", kind="flagged"):
+def row(
+    item, step, decision, validator_good, reasons=(), reviewer="ana", at="2026-11-23T18:00:00.000Z", kind="flagged"
+):
     return {"item_id": item, "step_index": step, "decision": decision, "validator_label": validator_good,
             "validator_reasons": list(reasons), "reviewer": reviewer, "reviewed_at": at, "kind": kind}
 
@@ -28,9 +30,22 @@ def test_cohen_kappa_perfect_chance_and_undefined():
 
 def test_confusion_accuracy_and_unsure_left_out():
     c = Confusion()
-    for good, decision in [(False, "bad"), (False, "good"), (True, "good"), (True, "bad"), (True, "good"), (True, "unsure")]:
+    for good, decision in [
+        (False, "bad"),
+        (False, "good"),
+        (True, "good"),
+        (True, "bad"),
+        (True, "good"),
+        (True, "unsure"),
+    ]:
         c.add(good, decision)
-    assert (c.both_bad, c.validator_bad_human_good, c.validator_good_human_bad, c.both_good, c.unsure) == (1, 1, 1, 2, 1)
+    assert (c.both_bad, c.validator_bad_human_good, c.validator_good_human_bad, c.both_good, c.unsure) == (
+        1,
+        1,
+        1,
+        2,
+        1,
+    )
     assert c.n == 5 and c.disagreements == 2 and c.accuracy == pytest.approx(0.6)
     # p_o = 0.6; v_bad = 2, h_bad = 2; p_e = (2*2 + 3*3)/25 = 0.52; kappa = 0.08/0.48
     assert c.kappa == pytest.approx(0.08 / 0.48)

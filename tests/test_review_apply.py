@@ -19,8 +19,17 @@ T0 = "2026-11-23T18:30:00.000Z"
 
 def chain(item_id: str, labels: list[bool], reasons: list[list[str]] | None = None):
     reasons = reasons or [[] if ok else ["contradicts_report"] for ok in labels]
-    steps = [StepRecord(index=k, text=f"step {k}", label=ok, verdict="supported" if ok else "contradicted",
-                        reasons=r, score=0.9 if ok else 0.1) for k, (ok, r) in enumerate(zip(labels, reasons))]
+    steps = [
+        StepRecord(
+            index=k,
+            text=f"step {k}",
+            label=ok,
+            verdict="supported" if ok else "contradicted",
+            reasons=r,
+            score=0.9 if ok else 0.1,
+        )
+        for k, (ok, r) in enumerate(zip(labels, reasons, strict=False))
+    ]
     return make_item(0, item_id=item_id, steps=steps, completeness=0.9, factuality=0.9, effectiveness=0.9,
                      answer_reward=1.0, first_bad_step=next((k for k, ok in enumerate(labels) if not ok), -1))
 
@@ -65,7 +74,9 @@ BAD_LINES = [
 ]
 
 
-@pytest.mark.parametrize(("reason", "field", "line"), BAD_LINES, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(BAD_LINES)])
+@pytest.mark.parametrize(
+    ("reason", "field", "line"), BAD_LINES, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(BAD_LINES)]
+)
 def test_apply_bad_line_is_quarantined_with_reason_and_line(shards: Path, tmp_path: Path, reason, field, line):
     path = write(tmp_path / "d.jsonl", [decision(step_index=1, decision="bad"), line])
     summary = apply_decisions(shards, [path])
@@ -76,7 +87,9 @@ def test_apply_bad_line_is_quarantined_with_reason_and_line(shards: Path, tmp_pa
 
 
 @pytest.mark.parametrize(("reason", "field", "line"), BAD_LINES[2:6])
-def test_apply_strict_raises_naming_file_line_field_and_writes_nothing(shards: Path, tmp_path: Path, reason, field, line):
+def test_apply_strict_raises_naming_file_line_field_and_writes_nothing(
+    shards: Path, tmp_path: Path, reason, field, line
+):
     path = write(tmp_path / "d.jsonl", [decision(), line])
     with pytest.raises(InputError) as err:
         apply_decisions(shards, [path], strict=True)
@@ -150,7 +163,9 @@ def test_apply_later_download_skips_unchanged_and_appends_revisions(shards: Path
 
 
 def test_apply_stale_decision_is_quarantined(shards: Path, tmp_path: Path):
-    apply_decisions(shards, [write(tmp_path / "d1.jsonl", [decision(decision="bad", reviewed_at="2026-11-23T19:00:00Z")])])
+    apply_decisions(
+        shards, [write(tmp_path / "d1.jsonl", [decision(decision="bad", reviewed_at="2026-11-23T19:00:00Z")])]
+    )
     with pytest.raises(RunError) as err:  # its only line is quarantined: the run fails, as in the CLI
         apply_decisions(shards, [write(tmp_path / "d2.jsonl", [decision(decision="good")])])
     assert [r.reason_code for r in err.value.summary.quarantine.records] == ["stale_decision"]

@@ -26,7 +26,7 @@ def chain(i: int, labels: list[bool], reasons: list[list[str]] | None = None, sc
         StepRecord(index=k, text=f"step {k} of item {i}", label=ok, verdict="supported" if ok else "contradicted",
                    reasons=r, evidence=[Evidence(text="Heart size normal", start=10, end=27)] if ok else [],
                    score=0.9 if ok else 0.1)
-        for k, (ok, r) in enumerate(zip(labels, reasons))
+        for k, (ok, r) in enumerate(zip(labels, reasons, strict=False))
     ]
     first_bad = next((k for k, ok in enumerate(labels) if not ok), -1)
     fields = dict(steps=steps, first_bad_step=first_bad, completeness=score, factuality=score,
@@ -258,7 +258,7 @@ def test_queue_on_real_iu_reports_highlights_or_reports_every_evidence_span(iu_r
     from radprm.shards.testing import item_from_report
 
     with iu_reports.open(newline="", encoding="utf-8") as fh:
-        rows = [row for _, row in zip(range(200), csv.DictReader(fh))]
+        rows = [row for _, row in zip(range(200), csv.DictReader(fh), strict=False)]
     items = [item_from_report(row["uid"], row["findings"], row["impression"], index=i) for i, row in enumerate(rows)]
     summary = build_queue(write_shards(tmp_path / "s", items), tmp_path / "q", sample_good=0.2, batch_size=100)
     assert summary.total > 0

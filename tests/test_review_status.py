@@ -13,7 +13,7 @@ from radprm.shards.testing import make_item
 
 def chain(item_id: str, labels: list[bool], reasons: list[list[str]]):
     steps = [StepRecord(index=k, text=f"step {k}", label=ok, verdict="supported" if ok else "contradicted",
-                        reasons=r, score=0.5) for k, (ok, r) in enumerate(zip(labels, reasons))]
+                        reasons=r, score=0.5) for k, (ok, r) in enumerate(zip(labels, reasons, strict=False))]
     return make_item(0, item_id=item_id, steps=steps, completeness=0.9, factuality=0.9, effectiveness=0.9,
                      answer_reward=1.0)
 
