@@ -24,7 +24,8 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*")
 
 OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
-                        "min_shared", "min_cover", "qualifiers", "negatable_classes"}
+                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "side_words",
+                        "bilateral_phrases", "exclusive_words"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class OpenVocabulary:
     min_cover: float
     qualifiers: frozenset[str] = frozenset()
     negatable: frozenset[str] = frozenset()
+    side_words: dict[str, str] = field(default_factory=dict)
+    bilateral: re.Pattern[str] = re.compile(r"\bbilateral(?:ly)?\b")
+    exclusive: re.Pattern[str] = re.compile(r"\bonly\b")
 
 
 def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
@@ -65,7 +69,9 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
     return OpenVocabulary(frozenset(w.lower() for w in data["stopwords"]), frozenset(w.lower() for w in data["weak_words"]),
                           classes, tuple(places), side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
                           int(data["min_shared"]), float(data["min_cover"]),
-                          frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]))
+                          frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
+                          {k.lower(): v for k, v in data["side_words"].items()}, re.compile(data["bilateral_phrases"], re.I),
+                          re.compile(data["exclusive_words"], re.I))
 
 
 def stem(word: str) -> str:
@@ -99,6 +105,7 @@ class Facts:
     negated: bool = False
     hedge: str = "certain"
     hedged_anchors: frozenset[str] = frozenset()
+    exclusive: bool = False
     classes: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
     negated_classes: frozenset[str] = frozenset()
@@ -121,7 +128,10 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
         if w not in vocab.weak:
             anchors.add(stem(w))
     sided_text = vocab.side_places.sub(" ", low)
-    sides = {_SIDE[w] for w in _TOKEN.findall(sided_text) if w in _SIDE}
+    side_words = {**_SIDE, **vocab.side_words}
+    sides = {side_words[w] for w in _TOKEN.findall(sided_text) if w in side_words}
+    if vocab.bilateral.search(sided_text):
+        sides.add("bilateral")
     places: dict[str, set[str]] = {}
     for family, name, pattern in vocab.places:
         if pattern.search(low):
@@ -139,7 +149,8 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
             numbers.add((m.group(4).upper() + m.group(5), "level"))
     for w in words:
         if w in vocab.number_words:
-            numbers.add((vocab.number_words[w], "count"))
+            value = vocab.number_words[w]
+            numbers.add((value[:-2], "th") if value.endswith("th") else (value, "count"))
     anchors |= {value for value, kind in numbers if kind == "level"}  # "T11" names the thing
     negated_classes = set()
     for i, w in enumerate(words):
@@ -158,7 +169,8 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     return Facts(text, start, start + len(text), frozenset(anchors), frozenset(sides),
                  frozenset(grades[w] for w in words if w in grades),
                  {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
-                 temporal_classes(text, lang), negated, hedge, frozenset(hedged), frozenset(classes),
+                 temporal_classes(text, lang), negated, hedge, frozenset(hedged), bool(vocab.exclusive.search(low)),
+                 frozenset(classes),
                  frozenset(words), frozenset(negated_classes))
 
 
@@ -212,7 +224,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         report_t = frozenset().union(*(s.temporal for s in pool))
         if temporal_conflict(clause.temporal, report_t, lang):
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
-    if clause.sides and best.sides and not clause.sides <= best.sides and not _bilateral_ok(clause.sides, best.sides):
+    bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
+    if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
         if not any(clause.sides <= s.sides for s in pool):
             out.append(Finding("laterality_conflict", best))
     if clause.grades and best.grades and not clause.grades & best.grades:
@@ -220,7 +233,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("severity_conflict", best))
     for family, names in clause.places.items():
         theirs = best.places.get(family)
-        if theirs and not names & theirs and not any(names & s.places.get(family, frozenset()) for s in pool):
+        if theirs and names - theirs and not any(names <= s.places.get(family, frozenset()) for s in pool):
             out.append(Finding("location_conflict", best))
             break
     measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
@@ -254,6 +267,8 @@ def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             continue
         if quals and not quals <= s.words:
             continue  # "no acute fracture" says nothing against an old one
+        if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
+            continue  # "no fracture on the left" says nothing against a right one
         return [Finding("negation_conflict", s)]
     return []
 

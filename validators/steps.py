@@ -33,19 +33,22 @@ from radprm.validators.clauses import (
     StepLanguage,
     clause_of,
     clause_polarity,
+    hedge_strength,
     negation_near_after,
     normalize_step,
     split_clauses,
 )
 from radprm.validators.reasons import FAULTS
-from radprm.validators.sentences import Facts, compare, read_facts, report_sentences
+from radprm.validators.sentences import Facts, align, compare, read_facts, report_sentences
 from radprm.validators.scoring import answer_reward, chain_scores
 
 if TYPE_CHECKING:
     from radprm.validators.findings import FindingsExtractor
 
 # Score per verdict: a probability-like confidence that the step is good training signal.
-VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsupported": 0.2, "contradicted": 0.0}
+VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsure": 0.5, "unsupported": 0.2, "contradicted": 0.0}
+# Faults the rules are least sure of: abstain ("unsure") when the step still lines up with the report.
+WEAK_FAULTS = frozenset({"finding_not_in_report", "severity_not_in_report"})
 # Supported only because the report is silent ("unmentioned = normal"): slightly less certain.
 OMISSION_SCORE = 0.9
 
@@ -314,6 +317,8 @@ class StepValidator:
         seen_keys.update(keys)
 
         label = not any(r in FAULTS for r in reasons)
+        if not label and self._unsure(reasons, judgements, body, sentences, previous):
+            verdict = "unsure"
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
@@ -321,6 +326,25 @@ class StepValidator:
         result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
                             verdict=verdict, reasons=reasons, evidence=evidence, score=score)
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
+
+    def _unsure(self, reasons: list[str], judgements: list[Judgement], body: str, sentences: list[Facts],
+                previous: str) -> bool:
+        """Whether the rules' bad label is too weak to train on (the step is masked by default).
+
+        Abstain when every fault is a weak one: a grade or finding the report does not name while the
+        step's clause does line up with a report sentence (a paraphrase or an inference the lexicon
+        cannot follow), or a certainty the report only softens with a "likely" (probable) hedge.
+        """
+        faults = {r for r in reasons if r in FAULTS}
+        if faults <= WEAK_FAULTS:
+            vocab = self.rules.vocabulary
+            if vocab is not None and any(align(f, sentences, vocab) for f in self.step_facts(body, previous)):
+                return True
+        if faults == {"uncertainty_overstated"} and self.rules.language is not None:
+            hedges = [hedge_strength(e.sentence, self.rules.language)
+                      for j in judgements if "uncertainty_overstated" in j.reasons for e in j.evidence]
+            return bool(hedges) and all(h == "probable" for h in hedges)
+        return False
 
     def _answer_state(self, chain: Chain, body: str) -> bool | None:
         """True/False when the step states a final answer that matches/differs from the reference."""
