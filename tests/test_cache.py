@@ -43,7 +43,7 @@ def test_request_key_is_tagged_and_deterministic():
         {"response_schema": {**SCHEMA, "required": []}},
         {"sampling": SAMPLING.with_seed(4)},
         {"sampling": SamplingParams(temperature=0.8, seed=3)},
-        {"sampling": SamplingParams(temperature=0.7, seed=3, max_tokens=256)},
+        {"sampling": SamplingParams(temperature=0.7, seed=3, max_tokens=128)},
         {"extra": {"prompt_sha": "abc"}},
         {"extra": {"rollout": 1}},
     ],
