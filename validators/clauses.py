@@ -161,6 +161,7 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
+_NEW_SUBJECT = re.compile(r"(?:the|there|this|these|that|those|it|its)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 
@@ -169,7 +170,8 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
     out: list[Clause] = []
     for c in clauses:
         gap = text[out[-1].end:c.start] if out else ""
-        if out and "," in gap and ";" not in gap and ":" not in gap and not lang.has_verb.search(c.text):
+        if out and "," in gap and ";" not in gap and ":" not in gap and not lang.has_verb.search(c.text) \
+                and not _NEW_SUBJECT.match(c.text):
             prev = out[-1]
             out[-1] = Clause(text[prev.start:c.end], prev.start, c.end)
         else:
@@ -205,7 +207,7 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     after = lang.negation_exceptions.sub(" ", text[rel_e:])
     if lang.negation_pre.search(before) or lang.negation_post.match(after):
         return "negative"
-    if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(after[:40], lang) in ("open", "possible"):
+    if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(after[:80], lang) in ("open", "possible"):
         return "uncertain"
     return None
 

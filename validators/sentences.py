@@ -248,8 +248,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("ungrounded_number", best))
             break
     out.extend(_class_negation(clause, pool, vocab))
-    if not clause.negated and clause.hedge == "certain" and best.hedged_anchors & clause.anchors \
-            and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in pool[1:]):
+    if not clause.negated and clause.hedge == "certain" and best.hedge in ("possible", "open") \
+            and best.hedged_anchors & clause.anchors \
+            and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:]):
         out.append(Finding("uncertainty_overstated", best))
     if clause.negated and best.hedged_anchors & clause.anchors and not best.negated:
         out.append(Finding("uncertainty_dismissed", best))
