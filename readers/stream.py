@@ -43,8 +43,8 @@ REASONS = {
 
 #: Warning codes: the report is kept and used, the warning says how (counted in `stats.warnings`).
 WARNINGS = {
-    "no_report_sections": "free text with no FINDINGS or IMPRESSION section: its unheaded text, or the whole "
-                          "text, is read as findings",
+    "no_report_sections": "free text with section headers but no FINDINGS or IMPRESSION section: its unheaded "
+                          "text, or the whole text, is read as findings",
 }
 
 
@@ -261,11 +261,12 @@ class ReportStream:
             for name, value in sections.as_dict().items():
                 if text.get(name) is None:
                     text[name] = value
-            if sections.no_report_sections and whole:
+            # text with no header at all is plain findings text (a generic `text` column), not a warning
+            if sections.no_report_sections and sections.had_headers:
                 used = "whole text" if text["findings"] == whole else "text outside the other sections"
-                found = "no section header at all" if not sections.had_headers else "no FINDINGS or IMPRESSION section"
                 self._warn(raw, report_id, "no_report_sections", cmap.text,
-                           f"{found}; the {used} is read as findings (report kept)")
+                           f"headers but no FINDINGS or IMPRESSION section; the {used} is read as findings "
+                           "(report kept)")
         if text["findings"] is None and text["impression"] is None:
             where = cmap.text or "/".join(c for c in (cmap.findings, cmap.impression) if c)
             if cmap.text and whole:

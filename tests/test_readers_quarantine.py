@@ -34,7 +34,8 @@ def test_read_empty_text_and_missing_id_are_quarantined(fixtures: Path) -> None:
     stream = read_reports(fixtures / "reports_empty_text.csv")
     assert [r.report_id for r in stream] == ["e1"]
     assert stream.stats.as_dict() == {
-        "read": 4, "kept": 1, "quarantined": 3, "by_reason": {"empty_text": 2, "missing_id": 1}
+        "read": 4, "kept": 1, "quarantined": 3, "by_reason": {"empty_text": 2, "missing_id": 1},
+        "warnings": {}
     }
     by_row = {r.source_row: r for r in stream.quarantine.records}
     assert by_row[2].reason_code == "empty_text" and by_row[2].record_id == "e2"

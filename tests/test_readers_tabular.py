@@ -22,7 +22,8 @@ def test_read_csv_default_columns(fixtures: Path) -> None:
         "FINDINGS: The heart size is normal. No pleural effusion.\nIMPRESSION: No acute cardiopulmonary disease."
     )
     # a quoted newline stays inside the field; the record is still data row 2
-    assert r2.findings == "Mild cardiomegaly.\nSmall left pleural effusion."
+    # a line break inside a cell is a hard wrap: read as a space (readers/README.md, Text normalisation)
+    assert r2.findings == "Mild cardiomegaly. Small left pleural effusion."
     assert r2.source_row == 2 and r2.comparison is None
     assert r3.findings is None and r3.text == "IMPRESSION: Clear lungs."
     assert all(r.source_path == str(fixtures / "reports_basic.csv") for r in reports)
@@ -228,7 +229,7 @@ def test_read_csv_with_bom_and_crlf(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes(b'\xef\xbb\xbfreport_id,findings\r\n1,"Clear.\r\nNo effusion."\r\n2,Normal.\r\n')
     reports = list(read_reports(path))
-    assert [(r.report_id, r.findings) for r in reports] == [("1", "Clear.\nNo effusion."), ("2", "Normal.")]
+    assert [(r.report_id, r.findings) for r in reports] == [("1", "Clear. No effusion."), ("2", "Normal.")]
 
 
 def test_read_default_columns_match_ignoring_case(tmp_path: Path) -> None:
