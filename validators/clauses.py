@@ -161,7 +161,8 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
-_NEW_SUBJECT = re.compile(r"(?:the|there|this|these|that|those|it|its)\b", re.I)
+_NEW_SUBJECT = re.compile(r"(?:the|there|this|these|that|those|it|its|in\s+keeping|consistent|compatible|suggesting|"
+                          r"indicating|likely|probably|possibly)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

@@ -170,14 +170,18 @@ class StepValidator:
         findings = self.extractor.extract_text(text)
         found = []
         for f in findings:
-            claim = claim_from_finding(f, text, self.rules)
             if lang is not None:
                 clause = clause_of(clauses, f.start, f.end)
                 if clause is None or clause.kind != "fact":
                     continue
-                claim = _clause_assertion(claim, clause, lang)
+                # the clause is the claim's context: its side, grade and place come from there
+                f = f.model_copy(update={"sentence": clause.text, "sentence_start": clause.start,
+                                         "sentence_end": clause.end})
+                claim = _clause_assertion(claim_from_finding(f, text, self.rules), clause, lang)
             elif f.hypothetical:
                 continue
+            else:
+                claim = claim_from_finding(f, text, self.rules)
             found.append(claim)
         found = drop_false_mentions(found, text, self.rules)
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)

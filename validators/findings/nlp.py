@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 import spacy
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -101,7 +102,68 @@ def build_nlp(rules: RuleSet) -> Language:
     # tokenisation only, which keeps building a few thousand phrase rules fast.
     with nlp.select_pipes(disable=nlp.pipe_names):
         _add_rules(rules, matcher, context, sectionizer)
+    _anchor_token_matcher(nlp, matcher, "_TargetMatcher__matcher", rules.target_rules)
+    _anchor_token_matcher(nlp, context, "_ConText__matcher", rules.context_rules)
     return nlp
+
+
+class AnchoredMatcher:
+    """A spaCy token `Matcher` that is only run on docs that could hold a match.
+
+    spaCy evaluates `IN` sets in Python for every token and pattern, so the few token patterns that
+    cannot be spelled out as phrases (`"OP": "*"`, `IS_PUNCT`) cost more than all phrase rules
+    together. A pattern can only match a doc that contains, for each of its required tokens
+    (no `OP`, or `"+"`), one of that token's `LOWER` values; when no pattern passes this test the
+    matcher would return nothing, so it is not called. Results are the matcher's own otherwise.
+    """
+
+    def __init__(self, matcher: Any, anchors: list[list[frozenset[int]]]) -> None:
+        self.matcher = matcher
+        self.anchors = anchors  # per pattern: sets of LOWER hashes, one of each must be in the doc
+
+    def __call__(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        lowers = set(doc.to_array(LOWER).tolist()) if len(doc) else set()
+        if not any(all(not lowers.isdisjoint(req) for req in pattern) for pattern in self.anchors):
+            return []
+        return self.matcher(doc, *args, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.matcher)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.matcher, name)
+
+
+def _pattern_anchors(nlp: Language, pattern: list[dict[str, Any]]) -> list[frozenset[int]] | None:
+    """LOWER hashes of each required token of a token pattern; None when it has no such token."""
+    required = []
+    for tok in pattern:
+        if tok.get("OP") not in (None, "+", "1"):
+            continue
+        value = tok.get("LOWER")
+        values = [value] if isinstance(value, str) else value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else None
+        if values and all(isinstance(v, str) for v in values):
+            required.append(frozenset(nlp.vocab.strings.add(v) for v in values))
+    return required or None
+
+
+def _anchor_token_matcher(nlp: Language, component: Any, attr: str, specs: list[dict[str, Any]]) -> None:
+    """Put an AnchoredMatcher in front of a medspaCy component's token Matcher (see AnchoredMatcher)."""
+    medspacy_matcher = getattr(component, attr, None)
+    inner = getattr(medspacy_matcher, "_MedspacyMatcher__matcher", None)
+    if inner is None or isinstance(inner, AnchoredMatcher):  # another medspaCy layout: leave it alone
+        return
+    anchors = []
+    for spec in specs:
+        for _, pattern in _variants(spec):
+            if isinstance(pattern, list):
+                required = _pattern_anchors(nlp, pattern)
+                if required is None:
+                    return  # a pattern that may match anywhere: always run the matcher
+                anchors.append(required)
+    if len(anchors) != len(inner):
+        return  # the matcher holds patterns these rules do not explain
+    medspacy_matcher._MedspacyMatcher__matcher = AnchoredMatcher(inner, anchors)
 
 
 def _add_rules(rules: RuleSet, matcher: Any, context: Any, sectionizer: Any) -> None:
