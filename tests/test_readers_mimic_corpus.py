@@ -87,4 +87,4 @@ def test_mimic_mentions_and_evidence_round_trip_to_the_original_text() -> None:
                 assert offsets[ev.start] >= 0 and offsets[ev.end - 1] >= 0
                 assert _same_words(raw[offsets[ev.start] : offsets[ev.end - 1] + 1], ev.text)
                 checked_evidence += 1
-    assert checked_mentions > 500 and checked_evidence > 100
+    assert checked_mentions > 500 and checked_evidence > 100, (checked_mentions, checked_evidence)
