@@ -1,27 +1,36 @@
-"""`radprm eval steps` (detection per corruption, false flags) and `radprm eval stepset` (build the evaluation set)."""
+"""`radprm eval steps` (templated: detection per corruption, false flags; natural: per-kind recall, false flags,
+precision, F1, first bad step, abstention) and `radprm eval stepset` (build the evaluation set)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from radprm.commands._app import command, eval_app
-from radprm.evaluation.stepset import build_stepset
 from radprm.evaluation.steps import eval_steps
+from radprm.evaluation.stepset import build_stepset
 
 
 @command(eval_app, "steps")
 def steps(
     pred: Annotated[Path, typer.Argument(help="Step table from `radprm validate`.", show_default=False)],
-    expected: Annotated[Path, typer.Argument(help="Expected labels: `radprm perturb` output or an evaluation set.",
-                                             show_default=False)],
+    expected: Annotated[Path, typer.Argument(
+        help="Expected labels: templated (`radprm perturb` output or `radprm eval stepset`: expected_label) "
+             "or a natural set (good, kind, scored, split). The layout is detected from the columns.",
+        show_default=False)],
+    split: Annotated[str, typer.Option("--split", help="Natural sets: score rows of this split only: "
+                                                      "tune, test or all (tune on tune, report test).")] = "all",
     json_: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Score step labels: detection rate per corruption type, false-flag rate on faithful steps."""
-    result = eval_steps(pred, expected)
+    """Score step labels against a templated set (detection per corruption, false flags) or a natural set.
+
+    Natural set: recall per bad kind, false-flag rate per good kind, precision, F1, first bad step, abstention.
+    Every natural figure has a 95 % Wilson interval; only scored rows count.
+    """
+    result = eval_steps(pred, expected, split=split)
     typer.echo(json.dumps(result.as_dict(), indent=2) if json_ else result.render())
 
 
@@ -30,10 +39,11 @@ def stepset(
     reports: Annotated[Path, typer.Option("--reports", help="IU X-ray reports CSV (or any readable reports).")],
     labels: Annotated[Path, typer.Option("--labels", help="Gold labels CSV (uid + ChestX-ray14 columns).")],
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for chains.jsonl, expected.jsonl, manifest.json.")],
-    split: Annotated[str, typer.Option("--split", help="tune, heldout or all (fixed 80/20 split by report id).")] = "tune",
+    split: Annotated[str, typer.Option("--split",
+                                       help="tune, heldout or all (fixed 80/20 split by report id).")] = "tune",
     seed: Annotated[int, typer.Option("--seed", help="Seed for phrasings and corruptions.")] = 0,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many reports.")] = None,
-    ops: Annotated[Optional[str], typer.Option("--ops", help="Comma-separated perturbation operators.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many reports.")] = None,
+    ops: Annotated[str | None, typer.Option("--ops", help="Comma-separated perturbation operators.")] = None,
     per_op: Annotated[int, typer.Option("--per-op", min=1, help="Corrupted steps per report and operator.")] = 2,
 ) -> None:
     """Build the step-validator evaluation set: faithful steps in several phrasings plus corruptions."""
