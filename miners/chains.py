@@ -25,13 +25,12 @@ from functools import lru_cache
 from typing import Any
 
 from radprm.errors import InputError
-from radprm.miners.client import CallResult, LLMClient, SamplingParams
+from radprm.miners.client import SEED_MOD, CallResult, LLMClient, SamplingParams
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
 from radprm.schemas.llm import LLMResponse, with_answer_options
 from radprm.schemas.records import PromptRef, Question, Report
 
 MODES = {"reasoner": ("plan", "analysis", "refine"), "staged": ("staged",)}
-_SEED_MOD = 2**31 - 1
 
 
 @dataclass
@@ -77,7 +76,7 @@ def rollout_sampling(sampling: SamplingParams, rollout: int) -> SamplingParams:
     """Sampling for rollout `rollout`: the base seed plus the rollout index (None stays None)."""
     if sampling.seed is None:
         return sampling
-    return sampling.with_seed((sampling.seed + rollout) % _SEED_MOD)
+    return sampling.with_seed((sampling.seed + rollout) % SEED_MOD)
 
 
 @lru_cache(maxsize=4096)

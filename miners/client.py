@@ -59,12 +59,12 @@ HTTP_4XX = "http_4xx"
 
 TRANSIENT_CODES = frozenset({HTTP_5XX, RATE_LIMITED, TIMEOUT, CONNECTION_ERROR, BAD_RESPONSE})
 INVALID_OUTPUT_CODES = frozenset({MALFORMED_JSON, SCHEMA_VIOLATION})
-ERROR_CODES = TRANSIENT_CODES | INVALID_OUTPUT_CODES | {TRUNCATED, HTTP_4XX}
 
 # Seeds of resampled attempts step by a large prime so they do not collide with the consecutive seeds
 # callers give to rollouts of the same question.
 _RESEED_STRIDE = 1_000_003
-_SEED_MOD = 2**31 - 1
+SEED_MOD = 2**31 - 1
+"""Seeds wrap modulo this prime (a 32-bit signed int is what vLLM accepts)."""
 
 
 @dataclass(frozen=True)
@@ -433,7 +433,7 @@ class LLMClient:
                 m.retries[a.code] += 1
                 invalid_retries += 1
                 if sampling.seed is not None:
-                    current = sampling.with_seed((sampling.seed + invalid_retries * _RESEED_STRIDE) % _SEED_MOD)
+                    current = sampling.with_seed((sampling.seed + invalid_retries * _RESEED_STRIDE) % SEED_MOD)
                 continue
             break
 
