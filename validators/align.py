@@ -25,11 +25,9 @@ from radprm.validators.sentences import OpenVocabulary, parse_open_vocabulary
 
 RULES_FILE = "step_rules.json"
 _RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
-              "normal_statements", "answer_patterns", "negation_qualifiers", "assertion_repairs", "statement_mention",
+              "normal_statements", "answer_patterns", "negation_qualifiers", "claim_clause_breaks", "statement_mention",
               "step_rewrites", "adjective_observations", "false_mentions", "step_language",
               "open_vocabulary"}
-_REPAIR_KEYS = {"negated_before", "negated_list", "negated_after", "negated_clause_start", "hedge_words",
-                "hedged_after", "clause_breaks"}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
 SAME_MENTION_MIN = 85
 # Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
@@ -82,7 +80,7 @@ class StepRules:
     normal_statements: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
     answer_patterns: tuple[re.Pattern[str], ...]
     qualifiers: frozenset[str]
-    repairs: dict[str, re.Pattern[str]]
+    clause_breaks: re.Pattern[str]
     statement_mention: re.Pattern[str]
     step_rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()
     adjectives: dict[str, str] = field(default_factory=dict)
@@ -120,16 +118,14 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
             raise RuleFileError(f"rule {i}: {exc}", path=path, field="normal_statements") from exc
     try:
         answers = tuple(re.compile(p, re.I) for p in data["answer_patterns"])
-        repairs = {k: re.compile(v, re.I) for k, v in data["assertion_repairs"].items()}
+        clause_breaks = re.compile(data["claim_clause_breaks"], re.I)
         statement = re.compile(data["statement_mention"], re.I)
         rewrites = tuple((re.compile(r["pattern"], re.I), r["replacement"]) for r in data["step_rewrites"])
         false_mentions = tuple((r["observation"], re.compile(r["pattern"], re.I)) for r in data["false_mentions"])
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path) from exc
-    _check(set(repairs) == _REPAIR_KEYS, f"assertion_repairs needs exactly {sorted(_REPAIR_KEYS)}", path,
-           "assertion_repairs")
     return StepRules(str(data["version"]), severity, regions, parents, tuple(normals), answers,
-                     frozenset(w.lower() for w in data["negation_qualifiers"]), repairs, statement, rewrites,
+                     frozenset(w.lower() for w in data["negation_qualifiers"]), clause_breaks, statement, rewrites,
                      {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions,
                      parse_step_language(data["step_language"], path),
                      parse_open_vocabulary(data["open_vocabulary"], path))
@@ -143,11 +139,11 @@ def load_rules() -> StepRules:
 
 
 def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | None = None) -> Claim:
-    """Convert an extractor `Finding` into a `Claim`, repairing its assertion when `text` is given.
+    """Convert an extractor `Finding` into a `Claim` (its assertion is the extractor's: no repairs).
 
     Args:
         f: the finding (offsets into `text`).
-        text: the analysed text; enables `repair_assertion` and exact sentence slices.
+        text: the analysed text; enables qualifiers, side/place inference and exact sentence slices.
         rules: step rules (packaged by default).
     """
     rules = rules or load_rules()
@@ -165,10 +161,7 @@ def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | N
         words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
         claim = replace(claim, qualifiers=frozenset(w for w in words if w in rules.qualifiers))
         claim = _infer_place(claim, rules)
-    if text is None:
-        return claim
-    assertion = repair_assertion(claim, text, rules)
-    return claim if assertion == claim.assertion else replace(claim, assertion=assertion)
+    return claim
 
 
 _SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
@@ -201,33 +194,8 @@ def _infer_place(claim: Claim, rules: StepRules) -> Claim:
 def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
     """Text from the start of the claim's clause to its mention."""
     pre = text[max(claim.sentence_start, 0):claim.start]
-    parts = rules.repairs["clause_breaks"].split(pre)
+    parts = rules.clause_breaks.split(pre)
     return parts[-1] if parts else pre
-
-
-def repair_assertion(claim: Claim, text: str, rules: StepRules | None = None) -> str:
-    """Fix known extractor slips: a negation cue right before the mention ("no enlargement of the
-    heart", "not consistent with emphysema") or after it ("Suspicious nodules are absent"), a hedge
-    right after it ("Scarring is possible"), and an uncertainty cue inside a negated clause ("No focal
-    consolidation, suspicious opacity or effusion").
-
-    Returns:
-        The repaired assertion (unchanged when no repair applies).
-    """
-    rules = rules or load_rules()
-    clause = _clause_before(claim, text, rules)
-    after = text[claim.end:claim.sentence_end] if 0 <= claim.end <= claim.sentence_end <= len(text) else ""
-    after = rules.repairs["clause_breaks"].split(after)[0]
-    if claim.assertion != "negative" and (rules.repairs["negated_before"].search(clause)
-                                          or rules.repairs["negated_list"].search(clause)
-                                          or rules.repairs["negated_after"].search(after)):
-        return "negative"
-    if claim.assertion == "positive" and rules.repairs["hedged_after"].search(after):
-        return "uncertain"
-    if claim.assertion == "uncertain" and rules.repairs["negated_clause_start"].search(clause) \
-            and not rules.repairs["hedge_words"].search(clause):
-        return "negative"
-    return claim.assertion
 
 
 _SENT_END = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -316,7 +284,7 @@ def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> lis
 
 
 def _clause_tail(text: str, rules: StepRules) -> str:
-    parts = rules.repairs["clause_breaks"].split(text)
+    parts = rules.clause_breaks.split(text)
     return parts[-1] if parts else text
 
 

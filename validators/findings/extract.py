@@ -258,14 +258,14 @@ class FindingsExtractor:
             key = tokens[s:e].tobytes()
             templates = cache.get(key)
             if templates is None:
-                templates = self._sentence_templates(doc, s, e)
+                templates = self._sentence_templates(doc, tokens, s, e)
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 cache[key] = templates
             if not templates:
                 continue
             if section is None and headers is None:
-                headers = self._sections(doc)
+                headers = self._sections(doc, text)
             offset = doc[s].idx
             for ent_start, row in templates:
                 row = dict(row)  # fields in Finding order
@@ -279,11 +279,20 @@ class FindingsExtractor:
         findings.sort(key=_ORDER)
         return findings
 
-    def _sentence_templates(self, doc: Doc, start: int, end: int) -> tuple:
+    def _sentence_templates(self, doc: Doc, tokens, start: int, end: int) -> tuple:  # noqa: ANN001
         """Rows of one sentence, offsets relative to its first character, on a Doc of that sentence alone."""
-        sdoc = doc if (start, end) == (0, len(doc)) else doc[start:end].as_doc()
-        for pipe in self._sentence_pipes:
-            sdoc = pipe(sdoc)
+        if (start, end) == (0, len(doc)):
+            sdoc = self._sentence_pipes[0](doc)
+        else:
+            strings = doc.vocab.strings
+            words = [strings[orth] for orth in tokens[start:end, 0].tolist()]
+            spaces = [bool(sp) for sp in tokens[start:end, 1].tolist()]
+            # the one sentence the splitter would mark: first token starts it, no other does
+            sdoc = Doc(doc.vocab, words=words, spaces=spaces, sent_starts=[True] + [False] * (len(words) - 1))
+        sdoc = self._sentence_pipes[1](sdoc)  # targets
+        if not sdoc.ents:
+            return ()  # ConText and the row code only ever look at targets
+        sdoc = self._sentence_pipes[2](sdoc)  # ConText
         rows = self._doc_rows(sdoc, "", "other")
         for _, row in rows:
             Finding(**row)  # validate once; cache hits are built without validation
@@ -473,8 +482,17 @@ class _SectionFinder:
         self.is_start_line = is_start_line
         self.vocab = nlp.vocab
         self.sectionizer = sectionizer
+        rules = sectionizer.rules
         self.matcher = MedspacyMatcher(nlp, name="radprm_sections", phrase_matcher_attr="LOWER")
-        self.matcher.add(sectionizer.rules)
+        self.matcher.add(rules)
+        # medspaCy's RegexMatcher joins the doc text once per pattern; most texts match no regex
+        # header at all, so a quick search on the text picks a matcher without the regex rules
+        regex = getattr(self.matcher, "_MedspacyMatcher__regex_matcher", None)
+        self.regexes = [p for pats in getattr(regex, "_patterns", {}).values() for p in pats]
+        self.plain = None
+        if self.regexes and len(self.regexes) == sum(isinstance(r.pattern, str) for r in rules):
+            self.plain = MedspacyMatcher(nlp, name="radprm_sections", phrase_matcher_attr="LOWER")
+            self.plain.add([r for r in rules if not isinstance(r.pattern, str)])
 
     @classmethod
     def build(cls, nlp) -> _SectionFinder | None:  # noqa: ANN001
@@ -489,12 +507,16 @@ class _SectionFinder:
         )
         return cls(nlp, sz) if plain else None
 
-    def __call__(self, doc: Doc) -> tuple[list[int], list[str]]:
+    def __call__(self, doc: Doc, text: str) -> tuple[list[int], list[str]]:
+        """Header starts and their categories for a doc of `text` (its `text_with_ws`)."""
         sz = self.sectionizer
-        matches = self.matcher(doc)
+        matcher = self.matcher
+        if self.plain is not None and not any(p.search(text) for p in self.regexes):
+            matcher = self.plain
+        matches = matcher(doc)
         if sz.require_start_line:
             matches = [m for m in matches if self.is_start_line(m[1], doc, sz.newline_pattern)]
-        rule_map, strings = self.matcher.rule_map, self.vocab.strings
+        rule_map, strings = matcher.rule_map, self.vocab.strings
         return [m[1] for m in matches], [rule_map[strings[m[0]]].category for m in matches]
 
 

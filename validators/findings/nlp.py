@@ -120,12 +120,19 @@ class AnchoredMatcher:
     def __init__(self, matcher: Any, anchors: list[list[frozenset[int]]]) -> None:
         self.matcher = matcher
         self.anchors = anchors  # per pattern: sets of LOWER hashes, one of each must be in the doc
+        self.first = frozenset().union(*(pattern[0] for pattern in anchors))  # quick rejection
 
     def __call__(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
-        lowers = set(doc.to_array(LOWER).tolist()) if len(doc) else set()
-        if not any(all(not lowers.isdisjoint(req) for req in pattern) for pattern in self.anchors):
+        lowers = set(doc.to_array(LOWER).tolist())
+        if lowers.isdisjoint(self.first):
             return []
-        return self.matcher(doc, *args, **kwargs)
+        for pattern in self.anchors:
+            for required in pattern:
+                if lowers.isdisjoint(required):
+                    break
+            else:
+                return self.matcher(doc, *args, **kwargs)
+        return []
 
     def __len__(self) -> int:
         return len(self.matcher)

@@ -26,7 +26,7 @@ def main() -> None:
     agree = Counter()
     for w in WRITERS:
         for rep in map(json.loads, (HERE / w / "reports.jsonl").open()):
-            parts = [f"{k.upper()}: {rep[k]}" for k in ("indication", "comparison", "findings", "impression") if rep.get(k)]
+            parts = [f"{k.upper()}: {rep[k]}" for k in ("findings", "impression") if rep.get(k)]
             reports_out.append({**rep, "split": split_of(rep["report_id"]), "text": "\n".join(parts)})
         for ch in map(json.loads, (HERE / w / "chains.jsonl").open()):
             split = split_of(ch["report_id"])

@@ -1,0 +1,143 @@
+"""Step language and open-vocabulary checks, run through the real extractor and validator.
+
+Reports and steps here are written for these tests (never IU text). Each case names the shape of
+model output it pins: plans, absence by omission, exclusions, hedges, change over time, devices,
+bones and numbers outside the label lexicon.
+"""
+
+import pytest
+
+from radprm.schemas.records import Chain, Report
+from radprm.validators.align import load_rules
+from radprm.validators.clauses import clause_polarity, normalize_step, split_clauses
+from radprm.validators.sentences import read_facts
+from radprm.validators.steps import StepValidator
+
+REPORT = Report(report_id="r1", text=(
+    "FINDINGS: Heart size is normal. The lungs are clear. No pneumothorax or pleural effusion. "
+    "Left subclavian central venous catheter tip in the SVC. Calcified pleural plaques are unchanged. "
+    "Early pulmonary edema cannot be excluded. Old healed fracture of the left 7th rib. "
+    "Mild levoconvex scoliosis of the thoracic spine.\nIMPRESSION: No acute cardiopulmonary process."))
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return StepValidator()
+
+
+def judge(validator, steps, report=REPORT, **kw):
+    chain = Chain(chain_id="c1", report_id=report.report_id, steps=steps, **kw)
+    return validator.validate(chain, report).steps
+
+
+@pytest.mark.parametrize("step", [
+    "First I'll look for signs of pneumonia such as consolidation.",
+    "To judge cardiomegaly I need what the report says about the heart.",
+    "The options are effusion, nodule and mass; I'll check each.",
+    "An effusion would show as blunting of the costophrenic angles.",
+    "Options to check: hernia, emphysema, nodule, consolidation.",
+    "I'll evaluate each of the four options - mass, pneumothorax, nodule, infiltrate - against the report.",
+])
+def test_meta_steps_are_neutral_glue(validator, step):
+    [result] = judge(validator, [step])
+    assert result.label, result.reasons
+    assert result.verdict == "neutral"
+
+
+@pytest.mark.parametrize("step", [
+    "Pneumonia isn't mentioned, so I'll treat it as absent.",
+    "There is no mention of a nodule, so none is present.",
+    "Nothing acute is described, which goes against consolidation.",
+    "Heart size is normal, so cardiomegaly is out.",
+    "The report says nothing about emphysema, so it can be ruled out.",
+    "Pneumothorax is explicitly excluded, as is pleural effusion.",
+])
+def test_absence_by_omission_or_exclusion_is_a_supported_negative(validator, step):
+    [result] = judge(validator, [step])
+    assert result.label, result.reasons
+
+
+def test_cannot_exclude_reads_as_open_in_report_and_step(validator):
+    """Extractor and validator together: 'cannot exclude' is neither present nor absent."""
+    report = Report(report_id="r2", text="FINDINGS: Heart size is normal. Cannot exclude early pulmonary edema. "
+                                         "Possible right lower lobe pneumonia.")
+    claims = {c.observation: c.assertion for c in validator.report_claims(report)
+              if c.source != "normal_statement"}
+    assert claims["edema"] == "uncertain"
+    assert claims["pneumonia"] == "uncertain"
+    steps = ["Pulmonary edema cannot be excluded.", "We cannot exclude pneumonia in the right lower lobe.",
+             "There is no pulmonary edema.", "There is pneumonia in the right lower lobe."]
+    results = judge(validator, steps, report=report)
+    assert [r.label for r in results] == [True, True, False, False]
+    assert "uncertainty_dismissed" in results[2].reasons
+    assert "uncertainty_overstated" in results[3].reasons
+
+
+@pytest.mark.parametrize("step,reason", [
+    ("Calcified pleural plaques are new since the prior exam.", "temporal_conflict"),
+    ("The catheter tip lies in the right atrium.", "location_conflict"),
+    ("There is an old healed fracture of the left 8th rib.", "ungrounded_number"),
+    ("The thoracic spine shows mild scoliosis, convex to the right.", "laterality_conflict"),
+    ("A right subclavian central venous catheter ends in the SVC.", "laterality_conflict"),
+    ("No line or catheter is seen.", "negation_conflict"),
+])
+def test_open_vocabulary_errors_are_caught_with_their_reason(validator, step, reason):
+    [result] = judge(validator, [step])
+    assert not result.label
+    assert reason in result.reasons
+    assert result.evidence and all(REPORT.text[e.start:e.end] == e.text for e in result.evidence)
+
+
+@pytest.mark.parametrize("step", [
+    "Calcified pleural plaques are unchanged from the prior study.",
+    "The central line enters on the left and its tip sits in the superior vena cava.",
+    "There's an old healed fracture of the left seventh rib.",
+    "The spine has a mild levoconvex curve.",
+    "No acute fracture is described.",
+])
+def test_faithful_open_vocabulary_paraphrases_pass(validator, step):
+    [result] = judge(validator, [step])
+    assert result.label, result.reasons
+
+
+def test_a_step_with_several_claims_is_judged_claim_by_claim(validator):
+    [ok, bad] = judge(validator, ["The heart is normal and there is no effusion.",
+                                  "The heart is normal, but there is a small left effusion."])
+    assert ok.label
+    assert not bad.label and "negation_conflict" in bad.reasons
+
+
+def test_a_pronoun_step_is_read_with_the_previous_subject(validator):
+    results = judge(validator, ["Calcified pleural plaques are noted.", "They are new since the prior study."])
+    assert results[0].label
+    assert not results[1].label and "temporal_conflict" in results[1].reasons
+
+
+def test_weak_fault_on_an_aligned_step_abstains(validator):
+    report = Report(report_id="r3", text="FINDINGS: Internal fixation hardware in the right humerus. Lungs are clear.")
+    [result] = judge(validator, ["Internal fixation hardware with a small effusion is noted in the right humerus."],
+                     report=report)
+    assert not result.label
+    assert result.verdict in ("unsure", "contradicted")
+
+
+def test_clause_reading_units():
+    lang = load_rules().language
+    text = normalize_step("Atelectasis: the report doesn't describe any collapse, so atelectasis isn't present.")
+    assert "does not" in text and "is not" in text
+    clauses = split_clauses(text, lang)
+    assert [c.kind for c in clauses][0] == "heading"
+    last = clauses[-1]
+    start = text.index("atelectasis is not")
+    assert clause_polarity(last, start, start + len("atelectasis"), lang) == "negative"
+    plan = split_clauses("Four candidates here: hernia, mass and fibrosis.", lang)
+    assert {c.kind for c in plan} == {"meta"}
+
+
+def test_read_facts_attributes():
+    rules = load_rules()
+    f = read_facts("A 1.2 cm nodule in the right upper lobe, new since the prior, and two granulomas.",
+                   rules.vocabulary, rules.language, rules.severity_groups)
+    assert ("1.2", "cm") in f.numbers and ("2", "count") in f.numbers
+    assert f.sides == {"right"} and f.places["lobe"] == {"upper"}
+    assert "new" in f.temporal and "lesion" in f.classes
