@@ -39,7 +39,8 @@ def check(validator, report, step, **chain):
     ("1", "There is an acute rib fracture.", "unsupported", ["finding_not_in_report"]),
     ("1", "Let us look at the lungs.", "neutral", ["no_clinical_claim"]),
     ("1", "The heart is enlarged.", "contradicted", ["negation_conflict"]),
-    ("2", "There is no cardiomegaly.", "contradicted", ["negation_conflict"]),
+    # "Borderline cardiomegaly": denying it is both a negation and a dismissed hedge
+    ("2", "There is no cardiomegaly.", "contradicted", ["negation_conflict", "uncertainty_dismissed"]),
     ("182", "There is no airspace opacity.", "contradicted", ["negation_conflict"]),
     ("182", "There is no focal airspace opacity.", "supported", []),
     ("54", "Scattered calcified granulomas are seen without evidence of active granulomatous/tuberculous process.",
@@ -55,7 +56,8 @@ def check(validator, report, step, **chain):
     ("1307", "There is no metastatic disease.", "contradicted", ["uncertainty_dismissed"]),
     ("60", "The density measures 2.5 cm.", "unsupported", ["ungrounded_number"]),
     ("60", "The density in the left lower lobe measures 1.9 x 1.8 cm.", "supported", []),
-    ("9", "There is a large calcified granuloma in the right upper lobe.", "unsupported", ["severity_not_in_report"]),
+    # a grade the report does not give, on a step that otherwise lines up with the report: abstain
+    ("9", "There is a large calcified granuloma in the right upper lobe.", "unsure", ["severity_not_in_report"]),
 ])
 def test_validate_step_verdict_and_reasons_on_iu_reports(reports, validator, uid, step, verdict, reasons):
     s = check(validator, reports[uid], step)

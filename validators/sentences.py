@@ -21,7 +21,7 @@ from radprm.errors import RuleFileError
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
-_SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*")
+_SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
 OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
                         "min_shared", "min_cover", "qualifiers", "negatable_classes", "side_words",
@@ -215,8 +215,16 @@ def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[
 def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
     """Disagreements between a step clause and the report sentences it aligns with."""
     aligned = align(clause, sentences, vocab)
+    if clause.negated:
+        # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
+        # checked for what it denies (a device the report has, a finding the report keeps open)
+        out = _class_negation(clause, aligned or sentences, vocab)
+        if aligned and aligned[0].hedged_anchors & clause.anchors and not aligned[0].negated:
+            out.append(Finding("uncertainty_dismissed", aligned[0]))
+        return out
+    aligned = [s for s in aligned if not s.negated]
     if not aligned:
-        return _class_negation(clause, sentences, vocab)
+        return []
     best = aligned[0]
     pool = aligned[:3]
     out: list[Finding] = []
@@ -247,13 +255,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
             out.append(Finding("ungrounded_number", best))
             break
-    out.extend(_class_negation(clause, pool, vocab))
     if not clause.negated and clause.hedge == "certain" and best.hedge in ("possible", "open") \
             and best.hedged_anchors & clause.anchors \
             and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:]):
         out.append(Finding("uncertainty_overstated", best))
-    if clause.negated and best.hedged_anchors & clause.anchors and not best.negated:
-        out.append(Finding("uncertainty_dismissed", best))
     return out
 
 
