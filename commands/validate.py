@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from radprm.commands._app import app, command
+from radprm.commands._app import StrictOpt, app, command
 from radprm.commands._reader_options import (
     QuarantineOpt,
-    StrictOpt,
     reader_options,
 )
 from radprm.validators.batch import validate_file

@@ -69,8 +69,10 @@ def test_validate_parquet_types_are_pinned(tmp_path, reports_csv, fixtures):
     assert invoke("validate", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", out).exit_code == 0
     schema = pq.read_schema(out)
     assert schema.names == STEP_SCHEMA.names
+    # evidence has the shard steps' type (radprm.schemas.arrow.EVIDENCE_TYPE)
+    evidence = "list<element: struct<text: string not null, start: int32 not null, end: int32 not null>>"
     assert [str(f.type) for f in schema] == ["string", "int32", "string", "bool", "string", "list<element: string>",
-                                             "list<element: struct<text: string, start: int32, end: int32>>", "double"]
+                                             evidence, "double"]
 
 
 def test_validate_bad_rows_are_quarantined_not_dropped(tmp_path, reports_csv, fixtures):
@@ -90,8 +92,12 @@ def test_validate_bad_rows_are_quarantined_not_dropped(tmp_path, reports_csv, fi
 def test_validate_strict_exits_1_when_anything_is_quarantined(tmp_path, reports_csv, fixtures):
     result = invoke("validate", fixtures / "chains_bad_rows.jsonl", "--reports", reports_csv,
                     "--out", tmp_path / "s.jsonl", "--strict")
-    assert result.exit_code == 1
-    assert result.output.startswith("Error: ") and "--strict" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    # the summary first (the tables are written), then one error line
+    summary, error = result.output.strip().rsplit("\n", 1)
+    assert "quarantined: 11" in summary and f"steps -> {tmp_path / 's.jsonl'}" in summary
+    assert error.startswith("Error: ") and "11 row(s) quarantined and --strict is set" in error
+    assert {r["chain_id"] for r in read_table(tmp_path / "s.jsonl")} == {"ok-1", "shard-style"}
 
 
 def test_validate_every_chain_bad_is_an_error_naming_the_first_problem(tmp_path, reports_csv):
@@ -99,8 +105,9 @@ def test_validate_every_chain_bad_is_an_error_naming_the_first_problem(tmp_path,
     chains.write_text('{"chain_id": "a", "report_id": "nope", "steps": ["No effusion."]}\n')
     result = invoke("validate", chains, "--reports", reports_csv, "--out", tmp_path / "s.jsonl")
     assert result.exit_code == 1
-    assert "chains.jsonl row 1, field 'report_id': no chain could be validated" in result.output
-    assert "unknown_report_id" in result.output
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith(f"Error: {chains}: no chain could be validated; quarantined: 1 (unknown_report_id=1)")
+    assert f"first: unknown_report_id at {chains} row 1, field 'report_id'" in error
 
 
 @pytest.mark.parametrize("name,message", [("missing.jsonl", "file not found"), ("chains.txt", "unknown chains format")])

@@ -16,8 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from radprm.errors import InputError
+from radprm import run
 from radprm.quarantine import QuarantineSink
+from radprm.schemas.arrow import EVIDENCE_TYPE
 from radprm.schemas.records import Report
 from radprm.tables import table_format, write_table
 from radprm.validators.align import Claim
@@ -25,8 +26,6 @@ from radprm.validators.chains_io import iter_raw_rows, read_chains
 from radprm.validators.steps import StepValidator
 
 CLAIMS_CACHE_SIZE = 20_000  # reports whose claims are kept between chains
-
-EVIDENCE_TYPE = pa.struct([pa.field("text", pa.string()), pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
 STEP_SCHEMA = pa.schema(
     [
@@ -91,7 +90,7 @@ class ValidateSummary:
         if self.chains_out:
             lines.append(f"chains -> {self.chains_out}")
         if self.quarantine is not None:
-            lines.append(self.quarantine.summary())
+            lines.append(self.quarantine.render())
         return "\n".join(lines)
 
 
@@ -164,19 +163,18 @@ def validate_file(
         The ValidateSummary.
 
     Raises:
-        InputError: file-level problems; every chain quarantined; or, with `strict`, any quarantine.
+        InputError: file-level problems.
+        RunError: every chain quarantined; or, with `strict`, any quarantine (the tables are written
+            first; `err.summary` is the ValidateSummary).
     """
     chains_path, out = Path(chains_path), Path(out)
     table_format(out)
     if chains_out is not None:
         chains_out = Path(chains_out)
         table_format(chains_out)
-    qpath = Path(quarantine) if quarantine is not None else out.with_name(out.name + ".quarantine.jsonl")
-    if qpath.resolve() in {out.resolve(), *(p.resolve() for p in [chains_out] if p)}:
-        raise InputError("the quarantine file would overwrite an output", path=qpath, hint="change --quarantine")
     start = time.perf_counter()
     wanted, n_rows = needed_report_ids(chains_path)
-    qpath.unlink(missing_ok=True)
+    out, qpath = run.output_paths(out, quarantine=quarantine, others=[chains_out])
     validator = validator or StepValidator()
     summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version)
     chain_rows: list[dict[str, Any]] = []
@@ -189,13 +187,8 @@ def validate_file(
         if chains_out is not None:
             write_table(chain_rows, chains_out, schema=CHAIN_SCHEMA)
     summary.seconds = time.perf_counter() - start
-    if summary.chains == 0 and sink.total:
-        first = sink.records[0]
-        raise InputError(f"no chain could be validated; {sink.summary()}; first: {first.reason_code}: {first.detail}",
-                         path=chains_path, row=first.source_row, field=first.field)
-    if strict and sink.total:
-        raise InputError(f"{sink.total} row(s) quarantined and --strict is set; {sink.summary()}", path=chains_path)
-    return summary
+    return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, path=chains_path,
+                      failed="no chain could be validated")
 
 
 def _validate_rows(
@@ -208,18 +201,11 @@ def _validate_rows(
     n_rows: int,
     progress: bool | None,
 ) -> Iterator[dict[str, Any]]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    show = console.is_terminal if progress is None else progress
     # bounded: chains of one report usually come together, and 100k reports' claims would not fit in memory
     claims_cache: OrderedDict[str, list[Claim]] = OrderedDict()
-    with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=not show) as bar:
-        task = bar.add_task("validate", total=n_rows)
+    with run.progress("validating", total=n_rows, enabled=progress) as bar:
         for row in read_chains(chains_path, quarantine=sink):
-            bar.advance(task)
+            bar.advance()
             chain = row.chain
             report = reports.get(chain.report_id)
             if report is None:
@@ -245,4 +231,4 @@ def _validate_rows(
                 yield s.model_dump()
             chain_rows.append({**result.scores.model_dump(), "report_id": chain.report_id,
                                "answer_reward": result.answer_reward})
-        bar.update(task, completed=n_rows)
+        bar.update(completed=n_rows)
