@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from radprm.commands._app import app, command
+from radprm.commands._app import StrictOpt, app, command
 from radprm.commands._reader_options import (
     InputArg,
     QuarantineOpt,
-    StrictOpt,
     reader_options,
 )
 from radprm.readers.convert import read_to_table

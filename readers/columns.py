@@ -9,7 +9,7 @@ from radprm.errors import InputError
 
 ID_DEFAULTS = ("report_id", "id", "uid", "study_id")  # study_id: MIMIC-CXR tables
 TEXT_DEFAULTS = ("text", "report", "report_text")
-OPTIONAL_FIELDS = ("indication", "comparison", "image_paths")
+OPTIONAL_FIELDS = ("indication", "comparison", "image_paths", "patient_id")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ColumnMap:
     indication: str | None = None
     comparison: str | None = None
     image_paths: str | None = None
+    patient_id: str | None = None
 
     def required(self) -> list[str]:
         """Input columns every file must have: the id and the text columns."""
@@ -35,7 +36,8 @@ class ColumnMap:
 
     def used(self) -> list[str]:
         """Input columns this map reads, in a stable order."""
-        names = [self.id, self.findings, self.impression, self.text, self.indication, self.comparison, self.image_paths]
+        names = [self.id, self.findings, self.impression, self.text, self.indication, self.comparison, self.image_paths,
+                 self.patient_id]
         return [n for n in dict.fromkeys(names) if n is not None]
 
 
@@ -58,7 +60,7 @@ def resolve_columns(
 
     Defaults (matched ignoring case): the id is `report_id`, then `id`, then `uid`, then `study_id`; the text comes
     from `findings` / `impression` columns when present, else from a `text` / `report` /
-    `report_text` column. `indication`, `comparison` and `image_paths` are read when present.
+    `report_text` column. `indication`, `comparison`, `image_paths` and `patient_id` are read when present.
 
     Args:
         columns: column names present in the input (for JSONL: the keys of the first object).

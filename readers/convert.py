@@ -6,17 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radprm.errors import InputError
+from radprm import run
 from radprm.quarantine import QuarantineSink
 from radprm.readers.stream import ReadStats, ReportStream
 from radprm.schemas.arrow import REPORT_SCHEMA
 from radprm.tables import table_format, write_table
-
-
-def default_quarantine_path(out: str | Path) -> Path:
-    """The conventional quarantine file beside an output table: `<out>.quarantine.jsonl`."""
-    out = Path(out)
-    return out.with_name(out.name + ".quarantine.jsonl")
 
 
 @dataclass
@@ -40,7 +34,7 @@ class ReadSummary:
         lines = [
             f"read {self.stats.read} rows from {self.input} (format {self.format})",
             f"wrote {self.written} reports to {self.out}",
-            self.quarantine.summary(),
+            self.quarantine.render(),
         ]
         warned = self.stats.render_warnings()
         if warned:
@@ -72,22 +66,18 @@ def read_to_table(
         The ReadSummary.
 
     Raises:
-        InputError: any file-level problem of `read_reports`; every row quarantined; or, with
-            `strict`, any row quarantined (the output is written first).
+        InputError: any file-level problem of `read_reports`, or every row quarantined.
+        RunError: with `strict`, any row quarantined (the output is written first; `err.summary` is
+            the ReadSummary). Warnings such as `no_report_sections` keep their report and do not count.
     """
     path, out = Path(path), Path(out)
     table_format(out)  # fail on a bad output extension before reading anything
-    qpath = Path(quarantine) if quarantine is not None else default_quarantine_path(out)
-    if qpath.resolve() == out.resolve():
-        raise InputError("the quarantine file would overwrite the output", path=qpath, hint="change --quarantine")
-    qpath.unlink(missing_ok=True)
+    out, qpath = run.output_paths(out, quarantine=quarantine)
     with QuarantineSink(qpath) as sink:
         stream = ReportStream(path, quarantine=sink, **reader_options)
         rows = (report.model_dump() for report in stream.with_progress(f"reading {path.name}", enabled=progress))
         written = write_table(rows, out, schema=REPORT_SCHEMA)
     summary = ReadSummary(path, stream.format, out, written, stream.stats, sink)
-    # warnings (e.g. no_report_sections) are in the sink too, but their reports were kept
-    if strict and summary.stats.quarantined:
-        raise InputError(f"{summary.stats.quarantined} row(s) quarantined and --strict is set; {sink.summary()}",
-                         path=path)
-    return summary
+    # warnings (e.g. no_report_sections) are in the sink too, but their reports were kept: the exit
+    # policy counts quarantined rows only (every row quarantined already raised in the stream)
+    return run.finish(summary, produced=written, quarantine=summary.stats.by_reason, strict=strict, path=path)

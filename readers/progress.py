@@ -1,10 +1,12 @@
-"""A rich progress bar (with ETA, on stderr) over a ReportStream, advanced by bytes, rows or files read."""
+"""A progress bar (with ETA, on stderr) over a ReportStream, advanced by bytes, rows or files read."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from radprm import run
 
 if TYPE_CHECKING:
     from radprm.readers.stream import ReportStream
@@ -22,24 +24,22 @@ def track(stream: ReportStream, description: str = "reading", *, enabled: bool |
     Returns:
         An iterator over the same reports.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    columns = ()
+    if enabled is not False:
+        from rich.progress import TextColumn
 
-    console = Console(stderr=True)
-    show = console.is_terminal if enabled is None else enabled
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TextColumn("{task.fields[kept]} kept, {task.fields[quarantined]} quarantined"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not show, transient=False) as progress:
-        done, total, _unit = stream.progress()
-        task = progress.add_task(description, total=total or None, kept=0, quarantined=0)
+        columns = (TextColumn("{task.fields[kept]} kept, {task.fields[quarantined]} quarantined"),)
+    # the source counts bytes, rows or files: a percentage reads the same for all three
+    with run.Progress(enabled, transient=False, columns=columns, counts=False) as display:
+        _done, total, _unit = stream.progress()
+        task = display.task(description, total or None, kept=0, quarantined=0)
         last = time.monotonic()
         for report in stream:
             # time-based: a slow consumer (an LLM stage) still sees the bar move
             if time.monotonic() - last > 0.2:
                 last = time.monotonic()
                 done, _, _ = stream.progress()
-                progress.update(task, completed=done, kept=stream.stats.kept, quarantined=stream.stats.quarantined)
+                task.update(completed=done, kept=stream.stats.kept, quarantined=stream.stats.quarantined)
             yield report
-        done, total, _ = stream.progress()
-        progress.update(task, completed=total, kept=stream.stats.kept, quarantined=stream.stats.quarantined)
+        _done, total, _ = stream.progress()
+        task.update(completed=total, kept=stream.stats.kept, quarantined=stream.stats.quarantined)

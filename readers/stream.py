@@ -26,8 +26,6 @@ from radprm.readers.text import normalize_report_text
 from radprm.schemas.records import QuarantineRecord, Report
 
 STAGE = "read"
-# `Report.patient_id` (the MIMIC-CXR `p` folder) is filled when the record schema has the field
-_PATIENT_FIELD = "patient_id" in Report.model_fields
 
 #: Reason codes the readers quarantine rows with.
 REASONS = {
@@ -280,12 +278,12 @@ class ReportStream:
             images = self.images.get(report_id, [])
         else:
             images = _as_list(values, cmap.image_paths)
-        extra = {}
-        if _PATIENT_FIELD and cmap.text is not None and values.get("patient_id") is not None:
-            extra["patient_id"] = str(values["patient_id"])
+        # a `patient_id` column, or the MIMIC-CXR `p` folder of a text tree (its rows carry the key)
+        patient_column = cmap.patient_id or "patient_id"
+        patient_id = _as_optional_id(values.get(patient_column), patient_column)
         return Report(
-            **extra,
             report_id=report_id,
+            patient_id=patient_id,
             findings=text["findings"],
             impression=text["impression"],
             indication=text["indication"],
@@ -309,6 +307,13 @@ def _as_id(value: Any, column: str) -> str:
     if not isinstance(value, str):
         raise _RowProblem("invalid_value", column, f"id must be a string or integer, got {type(value).__name__}")
     return value.strip()
+
+
+def _as_optional_id(value: Any, column: str) -> str | None:
+    """An optional id column (patient_id): empty is None, anything else as strict as the report id."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _as_id(value, column)
 
 
 def _as_text(values: dict[str, Any], column: str | None) -> str | None:

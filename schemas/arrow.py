@@ -49,6 +49,7 @@ REPORT_SCHEMA = pa.schema(
         pa.field("image_paths", pa.list_(pa.string()), nullable=False),
         pa.field("source_path", pa.string(), nullable=False),
         pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("patient_id", pa.string()),
     ],
     metadata=_meta("report"),
 )

@@ -36,6 +36,8 @@ class Report(Record):
     image_paths: list[str] = Field(default_factory=list)
     source_path: str = ""
     source_row: int = Field(0, description="1-based data row in the source file (header not counted).")
+    patient_id: str | None = Field(None, description="Patient id when the input has one (MIMIC-CXR `p` folder, "
+                                   "a `patient_id` column).")
 
 
 class Finding(Record):

@@ -127,3 +127,28 @@ def test_read_help_lists_reader_options() -> None:
     for flag in ("--format", "--id-col", "--text-col", "--findings-col", "--impression-col", "--projections",
                  "--limit", "--quarantine", "--strict", "--out"):
         assert flag in result.output
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
+def test_read_writes_patient_id_and_reads_it_back(fixtures: Path, tmp_path: Path, ext: str) -> None:
+    out = tmp_path / f"reports.{ext}"
+    result = runner.invoke(app, ["read", str(fixtures / "mimic_tiny"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(read_table(out, schema=REPORT_SCHEMA))
+    assert {r["report_id"]: r["patient_id"] for r in rows} == {"50000001": "10000032", "50000002": "11000011"}
+    # a table radprm wrote is a report input too: the patient id survives a second read
+    again = tmp_path / f"again.{ext}"
+    assert runner.invoke(app, ["read", str(out), "--out", str(again)]).exit_code == 0
+    assert [r["patient_id"] for r in read_table(again, schema=REPORT_SCHEMA)] == [r["patient_id"] for r in rows]
+
+
+def test_read_table_without_patient_id_column_still_reads(tmp_path: Path) -> None:
+    old = tmp_path / "old.csv"  # written before Report had patient_id
+    old.write_text("report_id,findings,impression,indication,comparison,text,image_paths,source_path,source_row\n"
+                   'r1,No effusion.,Normal.,,,"FINDINGS: No effusion.",[],a.csv,1\n', encoding="utf-8")
+    out = tmp_path / "new.parquet"
+    result = runner.invoke(app, ["read", str(old), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (report,) = [Report(**row) for row in read_table(out)]
+    assert report.report_id == "r1" and report.patient_id is None
+    assert [Report(**row).patient_id for row in read_table(old, schema=REPORT_SCHEMA)] == [None]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from radprm.errors import InputError
+from radprm.errors import InputError, RunError
 from radprm.quarantine import read_quarantine
 from radprm.readers.convert import read_to_table
 from radprm.tables import read_table
@@ -37,14 +37,15 @@ def test_read_no_quarantine_file_when_nothing_quarantined(fixtures: Path, tmp_pa
 
 def test_read_strict_exits_1_after_writing(fixtures: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    with pytest.raises(InputError, match=r"3 row\(s\) quarantined and --strict is set"):
+    with pytest.raises(RunError, match=r"3 row\(s\) quarantined and --strict is set") as err:
         read_to_table(fixtures / "reports_empty_text.csv", out, strict=True)
     assert [r["report_id"] for r in read_table(out)] == ["e1"]
+    assert err.value.summary.written == 1 and err.value.summary.stats.quarantined == 3
 
 
 def test_read_quarantine_cannot_overwrite_output(fixtures: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    with pytest.raises(InputError, match="the quarantine file would overwrite the output"):
+    with pytest.raises(InputError, match="the quarantine file would overwrite an output"):
         read_to_table(fixtures / "reports_basic.csv", out, quarantine=out)
 
 

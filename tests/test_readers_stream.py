@@ -68,6 +68,14 @@ def test_read_with_progress_yields_the_same_reports(fixtures: Path) -> None:
     assert plain == tracked
 
 
+def test_read_with_progress_shows_kept_and_quarantined_on_stderr(fixtures: Path, capsys) -> None:
+    stream = read_reports(fixtures / "reports_duplicate_id.csv")
+    assert [r.report_id for r in stream.with_progress("reading dup", enabled=True)] == ["d1", "d2"]
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "reading dup" in captured.err and "100%" in captured.err and "2 kept, 1 quarantined" in captured.err
+
+
 def test_read_default_quarantine_is_in_memory(fixtures: Path) -> None:
     stream = read_reports(fixtures / "reports_duplicate_id.csv")
     list(stream)
