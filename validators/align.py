@@ -87,6 +87,7 @@ class StepRules:
     false_mentions: tuple[tuple[str, re.Pattern[str]], ...] = ()
     language: StepLanguage | None = None
     vocabulary: OpenVocabulary | None = None
+    any_normal_statement: re.Pattern[str] = re.compile(r"(?!)")
 
 
 def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
@@ -128,7 +129,8 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
                      frozenset(w.lower() for w in data["negation_qualifiers"]), clause_breaks, statement, rewrites,
                      {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions,
                      parse_step_language(data["step_language"], path),
-                     parse_open_vocabulary(data["open_vocabulary"], path))
+                     parse_open_vocabulary(data["open_vocabulary"], path),
+                     re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I))
 
 
 @lru_cache(maxsize=1)
@@ -138,28 +140,35 @@ def load_rules() -> StepRules:
     return parse_rules(json.loads(text))
 
 
-def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | None = None) -> Claim:
+def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | None = None,
+                       context: tuple[int, int] | None = None) -> Claim:
     """Convert an extractor `Finding` into a `Claim` (its assertion is the extractor's: no repairs).
 
     Args:
         f: the finding (offsets into `text`).
         text: the analysed text; enables qualifiers, side/place inference and exact sentence slices.
         rules: step rules (packaged by default).
+        context: (start, end) of the span that is the claim's context instead of the finding's
+            sentence (a step clause).
     """
     rules = rules or load_rules()
-    sentence = f.sentence
-    if text is not None and 0 <= f.sentence_start < f.sentence_end <= len(text):
-        sentence = text[f.sentence_start:f.sentence_end]
+    sentence, s_start, s_end = f.sentence, f.sentence_start, f.sentence_end
+    if context is not None and text is not None:
+        s_start, s_end = context
+    if text is not None and 0 <= s_start < s_end <= len(text):
+        sentence = text[s_start:s_end]
     source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
     claim = Claim(
         observation=f.observation, assertion=f.assertion, laterality=f.laterality or "none",
         severity=f.severity, location=f.location, mention=f.mention, start=f.start, end=f.end,
-        sentence=sentence, sentence_start=f.sentence_start, sentence_end=f.sentence_end,
+        sentence=sentence, sentence_start=s_start, sentence_end=s_end,
         historical=f.historical, source=source,
     )
     if text is not None:
         words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
-        claim = replace(claim, qualifiers=frozenset(w for w in words if w in rules.qualifiers))
+        qualifiers = frozenset(w for w in words if w in rules.qualifiers)
+        if qualifiers:
+            claim = replace(claim, qualifiers=qualifiers)
         claim = _infer_place(claim, rules)
     return claim
 
@@ -216,6 +225,8 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_rules()
     claims: list[Claim] = []
+    if not rules.any_normal_statement.search(text):
+        return claims
     for pattern, negates in rules.normal_statements:
         for m in pattern.finditer(text):
             s, e = _sentence_around(text, m.start(), m.end())

@@ -14,7 +14,8 @@ Word lists are data: the `open_vocabulary` block of `step_rules.json`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from radprm.errors import RuleFileError
@@ -36,6 +37,7 @@ class OpenVocabulary:
     weak: frozenset[str]
     classes: dict[str, str]
     places: tuple[tuple[str, str, re.Pattern[str]], ...]
+    any_place: re.Pattern[str]
     side_places: re.Pattern[str]
     number_words: dict[str, str]
     min_shared: int
@@ -66,14 +68,16 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
         side_places = re.compile(data["side_places"], re.I)
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path, field="open_vocabulary.place_families") from exc
+    any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
     return OpenVocabulary(frozenset(w.lower() for w in data["stopwords"]), frozenset(w.lower() for w in data["weak_words"]),
-                          classes, tuple(places), side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
+                          classes, tuple(places), any_place, side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
                           int(data["min_shared"]), float(data["min_cover"]),
                           frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
                           {k.lower(): v for k, v in data["side_words"].items()}, re.compile(data["bilateral_phrases"], re.I),
                           re.compile(data["exclusive_words"], re.I))
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
     w = word.lower()
@@ -84,6 +88,7 @@ def stem(word: str) -> str:
     return w[:7]
 
 
+_HAS_NUMBER = re.compile(r"\d")
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
 _SIDE = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
          "left-sided": "left", "right-sided": "right", "bibasilar": "bilateral", "biapical": "bilateral"}
@@ -111,9 +116,33 @@ class Facts:
     negated_classes: frozenset[str] = frozenset()
 
 
+_FACTS_CACHE: dict[tuple[int, str], Facts] = {}
+
+
+def clear_reading_caches() -> None:
+    """Empty the module-level caches of clause splits, sentence readings and stems."""
+    from radprm.validators import clauses
+
+    _FACTS_CACHE.clear()
+    clauses._CLAUSE_CACHE.clear()
+    stem.cache_clear()
+
+
 def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int],
                start: int = 0) -> Facts:
-    """The comparable attributes of one sentence or clause."""
+    """The comparable attributes of one sentence or clause (cached by text: reports repeat sentences)."""
+    key = (id(vocab), text)
+    facts = _FACTS_CACHE.get(key)
+    if facts is None:
+        if len(_FACTS_CACHE) > 100_000:
+            _FACTS_CACHE.clear()
+        facts = _FACTS_CACHE[key] = _read_facts(text, vocab, lang, grades)
+    if start:
+        facts = replace(facts, start=start, end=start + len(text))
+    return facts
+
+
+def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> Facts:
     low = text.lower()
     words = _TOKEN.findall(low)
     anchors = set()
@@ -133,11 +162,12 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
     places: dict[str, set[str]] = {}
-    for family, name, pattern in vocab.places:
-        if pattern.search(low):
-            places.setdefault(family, set()).add(name)
+    if vocab.any_place.search(low):
+        for family, name, pattern in vocab.places:
+            if pattern.search(low):
+                places.setdefault(family, set()).add(name)
     numbers = set()
-    for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
+    for m in () if not _HAS_NUMBER.search(low) else re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
                          r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b", low):
         if m.group(1):
             value = m.group(1).rstrip("0").rstrip(".") if "." in m.group(1) else m.group(1)
@@ -166,7 +196,7 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
                 tail = _TOKEN.findall(text[m.end():].lower())[:6]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
-    return Facts(text, start, start + len(text), frozenset(anchors), frozenset(sides),
+    return Facts(text, 0, len(text), frozenset(anchors), frozenset(sides),
                  frozenset(grades[w] for w in words if w in grades),
                  {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
                  temporal_classes(text, lang), negated, hedge, frozenset(hedged), bool(vocab.exclusive.search(low)),

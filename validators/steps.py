@@ -39,7 +39,7 @@ from radprm.validators.clauses import (
     split_clauses,
 )
 from radprm.validators.reasons import FAULTS
-from radprm.validators.sentences import Facts, align, compare, read_facts, report_sentences
+from radprm.validators.sentences import Facts, align, clear_reading_caches, compare, read_facts, report_sentences
 from radprm.validators.scoring import answer_reward, chain_scores
 
 if TYPE_CHECKING:
@@ -175,9 +175,8 @@ class StepValidator:
                 if clause is None or clause.kind != "fact":
                     continue
                 # the clause is the claim's context: its side, grade and place come from there
-                f = f.model_copy(update={"sentence": clause.text, "sentence_start": clause.start,
-                                         "sentence_end": clause.end})
-                claim = _clause_assertion(claim_from_finding(f, text, self.rules), clause, lang)
+                claim = claim_from_finding(f, text, self.rules, context=(clause.start, clause.end))
+                claim = _clause_assertion(claim, clause, lang)
             elif f.hypothetical:
                 continue
             else:
@@ -192,6 +191,13 @@ class StepValidator:
             self._step_cache.clear()
         self._step_cache[step] = claims
         return claims
+
+    def clear_caches(self) -> None:
+        """Forget every cached step, clause, sentence and report reading (benchmarks and tests)."""
+        self._step_cache.clear()
+        self._clause_cache.clear()
+        self._sentence_cache.clear()
+        clear_reading_caches()
 
     def step_facts(self, step: str, previous: str = "") -> list[Facts]:
         """The fact clauses of a step read as comparable attributes (open-vocabulary checks).
