@@ -13,7 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).parent
-WRITERS = ("writer1", "writer2")
+WRITERS = ("writer1", "writer2", "writer3", "writer4")
+# blind second annotations: one file per annotation round
+LABEL_FILES = ("annotator_b_labels.jsonl", "annotator_b_labels_w34.jsonl")
 
 
 def split_of(report_id: str) -> str:
@@ -21,7 +23,7 @@ def split_of(report_id: str) -> str:
 
 
 def main() -> None:
-    b = {(r["chain_id"], r["step_index"]): r for r in map(json.loads, (HERE / "annotator_b_labels.jsonl").open())}
+    b = {(r["chain_id"], r["step_index"]): r for name in LABEL_FILES for r in map(json.loads, (HERE / name).open())}
     chains_out, expected_out, reports_out = [], [], []
     agree = Counter()
     for w in WRITERS:
