@@ -61,7 +61,7 @@ class QuarantineSink:
         where = f" -> {self.path}" if self.path else ""
         return f"quarantined: {self.total} ({by_reason}){where}"
 
-    # Old name, still called by readers/ and validators/ until they adopt `render()`.
+    # Old name, still called by validators/findings/batch.py until it adopts `render()`; remove then.
     summary = render
 
     def close(self) -> None:

@@ -20,6 +20,14 @@ AfterFirstBadOpt = Annotated[
         help="Steps after the first bad step: keep (labels as validated), drop (cut the chain), bad (label them bad).",
     ),
 ]
+UnsureOpt = Annotated[
+    str,
+    typer.Option(
+        "--unsure",
+        help="Steps the validator could not decide (verdict unsure): mask (no label: TRL ends the chain before the "
+        "first one, PRM800K rates it null, ChestX-Reasoner writes null), good or bad (force the label).",
+    ),
+]
 
 
 @command(export_app, "trl")
@@ -37,6 +45,7 @@ def trl_cmd(
         ),
     ] = None,
     after_first_bad: AfterFirstBadOpt = "keep",
+    unsure: UnsureOpt = "mask",
     include_report: Annotated[
         bool, typer.Option("--include-report/--no-report", help="Put the report in the prompt.")
     ] = True,
@@ -47,7 +56,7 @@ def trl_cmd(
     from radprm.exports import export_trl
 
     summary = export_trl(
-        directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad,
+        directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad, unsure=unsure,
         include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict,
     )
     typer.echo(summary.render())
@@ -58,17 +67,18 @@ def prm800k_cmd(
     directory: ShardDirArg,
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
+    unsure: UnsureOpt = "mask",
     include_report: Annotated[
         bool, typer.Option("--include-report/--no-report", help="Put the report in the problem.")
     ] = True,
     use_reviews: UseReviewsOpt = False,
     strict: StrictOpt = False,
 ) -> None:
-    """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported)."""
+    """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported), null (unsure)."""
     from radprm.exports import export_prm800k
 
     summary = export_prm800k(
-        directory, out, after_first_bad=after_first_bad, include_report=include_report, progress=True,
+        directory, out, after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
         use_reviews=use_reviews, strict=strict,
     )
     typer.echo(summary.render())
@@ -79,6 +89,7 @@ def chestx_reasoner_cmd(
     directory: ShardDirArg,
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
+    unsure: UnsureOpt = "mask",
     with_labels: Annotated[bool, typer.Option("--with-labels", help="Add step_labels (bools) to each row.")] = False,
     use_reviews: UseReviewsOpt = False,
     strict: StrictOpt = False,
@@ -87,7 +98,7 @@ def chestx_reasoner_cmd(
     from radprm.exports import export_chestx_reasoner
 
     summary = export_chestx_reasoner(
-        directory, out, after_first_bad=after_first_bad, with_labels=with_labels, progress=True,
+        directory, out, after_first_bad=after_first_bad, unsure=unsure, with_labels=with_labels, progress=True,
         use_reviews=use_reviews, strict=strict,
     )
     typer.echo(summary.render())

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from radprm.commands._app import StrictOpt, app, command
 from radprm.commands._reader_options import (
     InputArg,

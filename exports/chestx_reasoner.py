@@ -2,8 +2,9 @@
 
 `image_path` is the list of the study's image files (IU studies have one to a few views), `answer` the
 reference answer joined with ", ", `process` the list of reasoning step texts. With
-`with_labels=True` a `step_labels` list (bools, after the first-bad-step convention) is added; with
-`after_first_bad="drop"` the process ends at its first bad step.
+`with_labels=True` a `step_labels` list (bools, after the first-bad-step convention) is added, with
+`null` for steps the validator could not decide (verdict `unsure`) unless `unsure` is `good` or `bad`;
+with `after_first_bad="drop"` the process ends at its first bad step.
 """
 
 from __future__ import annotations
@@ -14,22 +15,21 @@ from typing import Any
 
 from radprm.exports.common import (
     ExportSummary,
-    apply_first_bad,
     items_with_steps,
+    label_item,
     run_export,
 )
 
 
 def chestx_rows(
-    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False
+    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False,
+    unsure: str = "mask",
 ) -> Iterator[dict[str, Any]]:
     """Turn items into ChestX-Reasoner rows, counting into `summary`."""
     for item in items_with_steps(items, summary, stage="export_chestx_reasoner"):
-        texts, labels, _ = apply_first_bad(item.steps, after_first_bad)
-        summary.items += 1
-        summary.steps += len(texts)
-        summary.steps_dropped += len(item.steps) - len(texts)
-        summary.labels_changed += sum(1 for s, lab in zip(item.steps, labels, strict=False) if s.label != lab)
+        texts, labels, _ = label_item(
+            item, summary, after_first_bad=after_first_bad, unsure=unsure, labelled=with_labels
+        )
         row: dict[str, Any] = {
             "item_id": item.item_id,
             "image_path": list(item.image_paths),
@@ -47,6 +47,7 @@ def export_chestx_reasoner(
     out: str | Path,
     *,
     after_first_bad: str = "keep",
+    unsure: str = "mask",
     with_labels: bool = False,
     progress: bool = False,
     use_reviews: bool = False,
@@ -58,6 +59,7 @@ def export_chestx_reasoner(
         directory: shard directory.
         out: output `.jsonl` file.
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        unsure: steps with verdict `unsure`: mask (label null), good or bad (force the label).
         with_labels: add `step_labels` to each row.
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
@@ -67,7 +69,7 @@ def export_chestx_reasoner(
         An `ExportSummary`.
 
     Raises:
-        InputError: bad output suffix or unknown convention.
+        InputError: bad output suffix, unknown convention or unsure policy.
         ShardError: the directory is not a readable shard directory.
     """
     return run_export(
@@ -75,10 +77,11 @@ def export_chestx_reasoner(
         out,
         format="chestx-reasoner",
         after_first_bad=after_first_bad,
+        unsure=unsure,
         progress=progress,
         use_reviews=use_reviews,
         strict=strict,
         rows=lambda items, summary: chestx_rows(
-            items, summary, after_first_bad=after_first_bad, with_labels=with_labels
+            items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure
         ),
     )

@@ -18,23 +18,94 @@ AFTER_FIRST_BAD = ("keep", "drop", "bad")
 """keep: labels as validated; drop: cut the chain after its first bad step; bad: label every later step bad."""
 
 
+Unsure = Literal["mask", "good", "bad"]
+UNSURE = ("mask", "good", "bad")
+"""Steps the validator could not decide (verdict `unsure`; their `label` is only the rules' lean).
+mask: no label (each format says how: TRL cuts the chain before the step, PRM800K rates it null,
+ChestX-Reasoner writes `null`); good / bad: force the label."""
+
+
 def check_after_first_bad(value: str) -> None:
     """Raise InputError for an unknown first-bad-step convention."""
     if value not in AFTER_FIRST_BAD:
         raise InputError(f"unknown value '{value}' (keep, drop, bad)", field="after_first_bad")
 
 
-def apply_first_bad(steps: list[StepRecord], after_first_bad: str) -> tuple[list[str], list[bool], list[StepRecord]]:
+def check_unsure(value: str) -> None:
+    """Raise InputError for an unknown unsure-step policy."""
+    if value not in UNSURE:
+        raise InputError(f"unknown value '{value}' (mask, good, bad)", field="unsure", hint="check --unsure")
+
+
+def unsure_labels(
+    item: Item, unsure: str, reviewed: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset()
+) -> list[bool | None]:
+    """Each step's label under the unsure policy: None (mask) or forced for `unsure` steps.
+
+    A step in `reviewed` (`(item_id, step index)`, labelled by annotators) is decided, whatever its verdict.
+    """
+    forced = None if unsure == "mask" else unsure == "good"
+    return [
+        forced if s.verdict == "unsure" and (item.item_id, s.index) not in reviewed else s.label for s in item.steps
+    ]
+
+
+def apply_first_bad(
+    steps: list[StepRecord], after_first_bad: str, *, labels: list[bool | None] | None = None
+) -> tuple[list[str], list[bool | None], list[StepRecord]]:
     """Apply the first-bad-step convention; return step texts, labels and the kept step records.
 
-    The first bad step is the first whose `label` is False (what `first_bad_step` stores).
+    The first bad step is the first whose label is False (what `first_bad_step` stores). `labels`
+    replaces the steps' own labels (see `unsure_labels`); a None label (masked) is never the first bad
+    step, and after the first bad step `bad` sets it False like any other.
     """
-    first_bad = next((k for k, s in enumerate(steps) if not s.label), -1)
-    kept = steps if after_first_bad != "drop" or first_bad < 0 else steps[: first_bad + 1]
-    labels = [s.label for s in kept]
+    labels = [s.label for s in steps] if labels is None else list(labels)
+    first_bad = next((k for k, lab in enumerate(labels) if lab is False), -1)
+    end = len(steps) if after_first_bad != "drop" or first_bad < 0 else first_bad + 1
+    kept, labels = steps[:end], labels[:end]
     if after_first_bad == "bad" and first_bad >= 0:
         labels = [lab if k <= first_bad else False for k, lab in enumerate(labels)]
     return [s.text for s in kept], labels, kept
+
+
+def label_item(
+    item: Item, summary: ExportSummary, *, after_first_bad: str, unsure: str = "mask", cut_at_unsure: bool = False,
+    labelled: bool = True,
+) -> tuple[list[str], list[bool | None], list[StepRecord]] | None:
+    """Label an item's steps for an export (unsure policy, then first-bad-step convention), counting into `summary`.
+
+    Args:
+        item: the item (with at least one step).
+        summary: counts items, steps, convention effects and unsure steps.
+        after_first_bad: keep / drop / bad.
+        unsure: mask / good / bad (see `UNSURE`).
+        cut_at_unsure: for formats without a "no label" value (TRL): with `mask`, end the chain before its
+            first masked step; a chain whose first step is masked is skipped (None returned) and counted.
+        labelled: the format writes labels (False: the unsure steps are not counted as masked or forced).
+
+    Returns:
+        Step texts, labels and kept step records; None when the item is skipped.
+    """
+    base = unsure_labels(item, unsure, summary.reviewed)
+    texts, labels, kept = apply_first_bad(item.steps, after_first_bad, labels=base)
+    summary.steps_dropped += len(item.steps) - len(texts)
+    if cut_at_unsure and None in labels:
+        cut = labels.index(None)
+        summary.unsure_cut += len(labels) - cut
+        texts, labels, kept = texts[:cut], labels[:cut], kept[:cut]
+        if not texts:
+            summary.unsure_skipped += 1
+            return None
+    summary.items += 1
+    summary.steps += len(texts)
+    summary.labels_changed += sum(1 for before, after in zip(base, labels, strict=False) if before != after)
+    if labelled and unsure == "mask":
+        summary.unsure_masked += sum(1 for lab in labels if lab is None)
+    elif labelled:
+        summary.unsure_forced += sum(
+            1 for s in kept if s.verdict == "unsure" and (item.item_id, s.index) not in summary.reviewed
+        )
+    return texts, labels, kept
 
 
 @dataclass
@@ -47,6 +118,12 @@ class ExportSummary:
     steps: int = 0
     labels_changed: int = 0
     steps_dropped: int = 0
+    unsure: str = "mask"
+    unsure_masked: int = 0
+    unsure_forced: int = 0
+    unsure_cut: int = 0
+    unsure_skipped: int = 0
+    reviewed: set[tuple[str, int]] = field(default_factory=set, repr=False)
     quarantine: QuarantineSink = field(default_factory=QuarantineSink)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -58,9 +135,29 @@ class ExportSummary:
             lines.append(
                 f"first-bad-step convention: {self.steps_dropped} steps dropped, {self.labels_changed} labels set bad"
             )
+        unsure = self.render_unsure()
+        if unsure:
+            lines.append(unsure)
         lines.append(self.quarantine.render())
         lines += self.notes
         return "\n".join(lines)
+
+
+    def render_unsure(self) -> str | None:
+        """The line saying what `--unsure` did to undecided steps, or None when it did nothing."""
+        if self.unsure != "mask":
+            return f"unsure steps (--unsure {self.unsure}): {self.unsure_forced} labelled {self.unsure}" \
+                if self.unsure_forced else None
+        parts = []
+        if self.unsure_masked:
+            parts.append(f"{self.unsure_masked} labels masked (null)")
+        if self.unsure_cut:
+            parts.append(f"{self.unsure_cut} steps cut at the first unsure step")
+        if self.unsure_skipped:
+            parts.append(f"{self.unsure_skipped} chains skipped (first step unsure)")
+        if not parts:
+            return None
+        return f"unsure steps (--unsure mask): {', '.join(parts)}; --unsure good|bad labels them instead"
 
 
 def write_jsonl_atomic(out: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -108,6 +205,7 @@ def run_export(
     rows: Callable[[Iterable[Item], ExportSummary], Iterable[dict[str, Any]]],
     after_first_bad: str,
     progress: bool,
+    unsure: str = "mask",
     use_reviews: bool = False,
     suffixes: tuple[str, ...] = (".jsonl",),
     write: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None,
@@ -121,6 +219,8 @@ def run_export(
         format: export name, recorded in the summary and shown on the progress bar.
         rows: turns items into output rows; it quarantines unusable items into the summary's sink.
         after_first_bad: keep / drop / bad (checked here; `rows` applies it).
+        unsure: mask / good / bad for steps with verdict `unsure` (checked and recorded here; `rows`
+            applies it through `label_item`).
         progress: show a progress bar with ETA on stderr.
         use_reviews: let human review labels override the validator's (see `export_items`).
         suffixes: accepted output suffixes.
@@ -135,12 +235,15 @@ def run_export(
             any item quarantined. The output is written first.
     """
     check_after_first_bad(after_first_bad)
+    check_unsure(unsure)
     out, qpath = run.output_paths(out, suffixes=suffixes)
-    summary = ExportSummary(format=format, out=out, quarantine=QuarantineSink(qpath))
+    summary = ExportSummary(format=format, out=out, unsure=unsure, quarantine=QuarantineSink(qpath))
     with summary.quarantine:
         items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
         (write or write_jsonl_atomic)(out, rows(items, summary))
     nothing = f"no rows exported to {out}"
+    if summary.unsure_skipped:
+        nothing += f"; {summary.render_unsure()}"
     return run.finish(summary, produced=summary.items, quarantine=summary.quarantine, strict=strict, noun="item",
                       empty=nothing, failed=nothing)
 
@@ -176,6 +279,7 @@ def _with_human_labels(
             human = labels.get((item.item_id, step.index))
             if human is not None:
                 used, touched = used + 1, True
+                summary.reviewed.add((item.item_id, step.index))  # decided by people, even if `unsure`
                 changed += human != step.label
                 step = step.model_copy(update={"label": human})
             steps.append(step)

@@ -3,7 +3,8 @@
 Rating of a step (after the first-bad-step convention):
   -1  the step is labelled bad (contradicted or unsupported by the report);
    0  the step is good and its verdict is `neutral` (glue: restating the question, planning);
-  +1  the step is good and supported by the report.
+  +1  the step is good and supported by the report (or forced good: `unsure="good"`);
+  null the validator could not decide (verdict `unsure`) and `unsure="mask"` (the default).
 Like PRM800K, `finish_reason` is `found_error` when some step is rated -1, else `solution`, and
 `chosen_completion` is null on a -1 step (the labeller would not continue from it), 0 otherwise.
 The prompt (report, question, options) goes in `question.problem`; the reference answer, joined with
@@ -18,8 +19,8 @@ from typing import Any
 
 from radprm.exports.common import (
     ExportSummary,
-    apply_first_bad,
     items_with_steps,
+    label_item,
     run_export,
 )
 from radprm.exports.trl import build_prompt
@@ -28,24 +29,27 @@ from radprm.schemas.records import StepRecord
 LABELER = "radprm-validator"
 
 
-def rating(step: StepRecord, label: bool) -> int:
-    """PRM800K rating of a step given its (possibly convention-adjusted) label."""
+def rating(step: StepRecord, label: bool | None) -> int | None:
+    """PRM800K rating of a step given its (possibly convention-adjusted) label; None (masked) rates null.
+
+    Verdicts: supported -> +1; neutral -> 0; contradicted / unsupported -> -1 (their label is False);
+    unsure -> null when masked, else by its forced label (+1 or -1).
+    """
+    if label is None:
+        return None
     if not label:
         return -1
     return 0 if step.verdict == "neutral" else 1
 
 
 def prm800k_rows(
-    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool = True
+    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool = True,
+    unsure: str = "mask",
 ) -> Iterator[dict[str, Any]]:
     """Turn items into PRM800K-like rows, counting into `summary`."""
     for item in items_with_steps(items, summary, stage="export_prm800k"):
-        texts, labels, kept = apply_first_bad(item.steps, after_first_bad)
+        texts, labels, kept = label_item(item, summary, after_first_bad=after_first_bad, unsure=unsure)
         ratings = [rating(s, lab) for s, lab in zip(kept, labels, strict=True)]
-        summary.items += 1
-        summary.steps += len(texts)
-        summary.steps_dropped += len(item.steps) - len(texts)
-        summary.labels_changed += sum(1 for s, lab in zip(kept, labels, strict=True) if s.label != lab)
         yield {
             "item_id": item.item_id,
             "labeler": LABELER,
@@ -62,7 +66,7 @@ def prm800k_rows(
                     {
                         "completions": [{"text": t, "rating": r, "flagged": False}],
                         "human_completion": None,
-                        "chosen_completion": None if r < 0 else 0,
+                        "chosen_completion": None if r == -1 else 0,
                     }
                     for t, r in zip(texts, ratings, strict=True)
                 ],
@@ -77,6 +81,7 @@ def export_prm800k(
     out: str | Path,
     *,
     after_first_bad: str = "keep",
+    unsure: str = "mask",
     include_report: bool = True,
     progress: bool = False,
     use_reviews: bool = False,
@@ -88,6 +93,7 @@ def export_prm800k(
         directory: shard directory.
         out: output `.jsonl` file.
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        unsure: steps with verdict `unsure`: mask (rating null), good or bad (force the label).
         include_report: put the report text in `question.problem`.
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
@@ -97,13 +103,13 @@ def export_prm800k(
         An `ExportSummary`.
 
     Raises:
-        InputError: bad output suffix or unknown convention.
+        InputError: bad output suffix, unknown convention or unsure policy.
         ShardError: the directory is not a readable shard directory.
     """
     return run_export(
-        directory, out, format="prm800k", after_first_bad=after_first_bad, progress=progress, use_reviews=use_reviews,
-        strict=strict,
+        directory, out, format="prm800k", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
+        use_reviews=use_reviews, strict=strict,
         rows=lambda items, summary: prm800k_rows(
-            items, summary, after_first_bad=after_first_bad, include_report=include_report
+            items, summary, after_first_bad=after_first_bad, include_report=include_report, unsure=unsure
         ),
     )

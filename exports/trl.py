@@ -4,6 +4,10 @@ One row per item: `prompt` is the report (unless `include_report=False`), the qu
 `completions` are the step texts; `labels` one bool per step (True = good). `item_id` is kept for
 traceability (PRMTrainer ignores extra columns). Output is JSON lines (`.jsonl`) or Parquet (`.parquet`).
 
+Unsure steps (`unsure="mask"`, the default): stepwise labels have no "unknown" value and a PRM judges
+each step with its prefix, so a chain ends before its first unsure step (counted as steps cut); a chain
+whose first step is unsure has nothing left and is skipped (counted). `good` / `bad` force the label.
+
 Truncation: PRMTrainer tokenises `prompt` and each `step + separator`, concatenates them and cuts at
 `max_length`; a step whose last token falls past the cut loses its label silently. Given `max_length`,
 the export counts those labels, with the local tokenizer when one is given (a `tokenizer.json` file or
@@ -21,10 +25,11 @@ from radprm import run
 from radprm.errors import InputError
 from radprm.exports.common import (
     ExportSummary,
-    apply_first_bad,
     check_after_first_bad,
     check_out,
+    check_unsure,
     items_with_steps,
+    label_item,
     run_export,
     write_jsonl_atomic,
 )
@@ -108,16 +113,16 @@ def trl_rows(
     max_length: int | None = None,
     counter: TokenCounter | None = None,
     step_separator: str = "\n",
+    unsure: str = "mask",
 ) -> Iterator[dict[str, Any]]:
-    """Turn items into TRL rows, counting steps, convention effects and truncated labels into `summary`."""
+    """Turn items into TRL rows, counting steps, convention effects, unsure steps and truncated labels."""
     truncated = truncated_items = 0
     for item in items_with_steps(items, summary, stage="export_trl"):
-        texts, labels, _ = apply_first_bad(item.steps, after_first_bad)
+        labelled = label_item(item, summary, after_first_bad=after_first_bad, unsure=unsure, cut_at_unsure=True)
+        if labelled is None:
+            continue
+        texts, labels, _ = labelled
         prompt = build_prompt(item, include_report=include_report)
-        summary.items += 1
-        summary.steps += len(texts)
-        summary.steps_dropped += len(item.steps) - len(texts)
-        summary.labels_changed += sum(1 for s, lab in zip(item.steps, labels, strict=False) if s.label != lab)
         if max_length is not None and counter is not None:
             counts = counter.count([prompt] + [t + step_separator for t in texts])
             lost = dropped_labels(counts[0], counts[1:], max_length)
@@ -135,6 +140,7 @@ def export_trl(
     max_length: int | None = None,
     tokenizer: str | Path | None = None,
     after_first_bad: str = "keep",
+    unsure: str = "mask",
     include_report: bool = True,
     step_separator: str = "\n",
     progress: bool = False,
@@ -149,6 +155,8 @@ def export_trl(
         max_length: PRMTrainer's max_length; when given, count (and warn about) labels truncation drops.
         tokenizer: local `tokenizer.json` or model folder for exact token counts; None estimates.
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
+        unsure: steps with verdict `unsure`: mask (end the chain before the first one; skip a chain
+            that starts with one), good or bad (force the label). See `exports.common.UNSURE`.
         include_report: put the report text in the prompt (the labels are judged against it).
         step_separator: PRMTrainer's `step_separator` (counted after each step).
         progress: show a progress bar with ETA on stderr.
@@ -159,23 +167,24 @@ def export_trl(
         An `ExportSummary`; `extra["truncated_labels"]` holds the truncation count.
 
     Raises:
-        InputError: bad output suffix, unknown convention, bad max_length or tokenizer path.
+        InputError: bad output suffix, unknown convention or unsure policy, bad max_length or tokenizer path.
         RunError: no row exported; with `strict`, any item quarantined.
         ShardError: the directory is not a readable shard directory.
     """
     # option errors first, before a tokenizer is loaded (run_export repeats these cheap checks)
     check_out(out, (".jsonl", ".parquet"))
     check_after_first_bad(after_first_bad)
+    check_unsure(unsure)
     if max_length is not None and max_length < 1:
         raise InputError("must be a positive number of tokens", field="max_length")
     counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
     summary = run_export(
-        directory, out, format="trl", after_first_bad=after_first_bad, progress=progress,
+        directory, out, format="trl", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
         use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict,
         write=_write_rows,
         rows=lambda items, summary: trl_rows(
             items, summary, include_report=include_report, after_first_bad=after_first_bad,
-            max_length=max_length, counter=counter, step_separator=step_separator,
+            max_length=max_length, counter=counter, step_separator=step_separator, unsure=unsure,
         ),
     )
     if max_length is not None and counter is not None:

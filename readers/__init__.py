@@ -5,7 +5,7 @@ from radprm.readers import read_reports
 stream = read_reports("reports.csv", text_col="report")
 for report in stream:            # radprm.schemas.Report, lazily, in constant memory
     ...
-stream.quarantine.summary()      # rows that could not be read, by reason code
+stream.quarantine.render()       # rows that could not be read, by reason code
 stream.stats.kept                # read / kept / quarantined counts
 ```
 

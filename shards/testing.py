@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Collection
 from typing import Any
 
 from radprm import __version__
@@ -40,9 +41,14 @@ def stable_id(*parts: object) -> str:
 
 
 def make_steps(
-    n: int, *, first_bad: int = -1, text: str = _REPORT, rng: random.Random | None = None
+    n: int, *, first_bad: int = -1, text: str = _REPORT, rng: random.Random | None = None,
+    unsure: Collection[int] = (),
 ) -> list[StepRecord]:
-    """`n` steps, all good except the one at `first_bad` (and, at random, some after it)."""
+    """`n` steps, all good except the one at `first_bad` (and, at random, some after it).
+
+    Steps whose index is in `unsure` are ones the validator could not decide: verdict `unsure`, the
+    rules' lean (`label` False) and a fault reason, score 0.5.
+    """
     rng = rng or random.Random(n)
     sentences = [s.strip() for s in text.replace("\n", " ").split(".") if s.strip()] or ["No findings"]
     steps = []
@@ -64,6 +70,10 @@ def make_steps(
                 score=round(0.1 if bad else 0.9, 3),
             )
         )
+        if k in unsure:
+            steps[-1] = steps[-1].model_copy(
+                update={"label": False, "verdict": "unsure", "reasons": ["finding_not_in_report"], "score": 0.5}
+            )
     return steps
 
 

@@ -79,7 +79,7 @@ def test_mine_writes_one_item_per_question_and_rollout(fake_openai_server, tmp_p
         assert item.answer == q.answer and item.options == q.options and item.task == q.task
         assert set(item.model_answer) <= set(item.options)
         assert item.steps and all(
-            s.verdict in {"supported", "contradicted", "unsupported", "neutral"} for s in item.steps
+            s.verdict in {"supported", "contradicted", "unsupported", "neutral", "unsure"} for s in item.steps
         )
         assert item.plan
         assert item.prompts == refs

@@ -92,6 +92,13 @@ def test_step_labels_counts_good_bad_and_verdicts(tmp_path):
     assert got["binary"]["neutral"] == 1 and got["binary"]["warn"]  # no bad step at all: nothing to learn
 
 
+def test_step_labels_counts_unsure_verdicts(tmp_path):
+    steps = [step(0), step(1, label=False, verdict="unsure"), step(2, label=False, verdict="unsure")]
+    result = run(write(tmp_path, [item(0, task="single", steps=steps)]), "step_labels")
+    (got,) = rows_as_dicts(result)
+    assert (got["unsure"], got["bad"], got["contradicted"], got["supported"]) == (2, 2, 0, 1)
+
+
 def test_flag_rate_by_reason(tmp_path):
     s1 = [step(0), step(1, label=False, reasons=["contradicts_report", "negation_flip"]), step(2, reasons=["hedged"])]
     s2 = [step(0, label=False, reasons=["contradicts_report"]), step(1)]

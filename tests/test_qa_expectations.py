@@ -7,7 +7,7 @@ from radprm.run import file_sha256 as sha256_file
 from radprm.schemas.shards import ITEM_SCHEMA, item_to_row
 from radprm.shards import ShardWriter, load_manifest
 from radprm.shards.manifest import ShardEntry, save_manifest, utc_now
-from radprm.shards.testing import make_item, make_items
+from radprm.shards.testing import make_item, make_items, make_steps
 
 
 def broken_row(i, *, step_updates=None, **updates):
@@ -52,6 +52,16 @@ def test_clean_shards_pass_and_write_data_docs(clean):
     assert report.docs_index == out / "qa" / "gx_docs" / "index.html" and report.docs_index.is_file()
     assert set(report.suite_versions) == {"radprm_item_keys", "radprm_items", "radprm_steps"}
     assert report.chunks == {"item_keys": 1, "items": 1, "steps": 1}
+
+
+def test_suite_accepts_unsure_verdicts(tmp_path):
+    out = tmp_path / "s"
+    with ShardWriter(out, card=False) as w:
+        w.write_many([make_item(i, steps=make_steps(3, unsure=[1]), first_bad_step=1) for i in range(3)])
+    report = run_expectations(out)
+    assert report.success, [str(f) for f in report.failures]
+    verdicts = [o for o in report.outcomes if (o.table, o.column) == ("steps", "verdict")]
+    assert verdicts and all(o.success for o in verdicts)
 
 
 def test_suite_covers_schema_keys_sets_ranges_uniqueness(clean):

@@ -3,7 +3,7 @@
 -- what: Steps per task split by label (good/bad) and by verdict. A PRM learns nothing from a task
 --   whose steps are all good or all bad.
 -- threshold: warn when fewer than 2% or more than 50% of a task's steps are bad.
--- version: 1
+-- version: 2
 SELECT
     task,
     count(*) AS steps,
@@ -14,6 +14,7 @@ SELECT
     count(*) FILTER (WHERE verdict = 'neutral') AS neutral,
     count(*) FILTER (WHERE verdict = 'unsupported') AS unsupported,
     count(*) FILTER (WHERE verdict = 'contradicted') AS contradicted,
+    count(*) FILTER (WHERE verdict = 'unsure') AS unsure,
     count(*) FILTER (WHERE NOT label) / count(*) < 0.02 OR count(*) FILTER (WHERE NOT label) / count(*) > 0.50 AS warn
 FROM steps
 GROUP BY task
