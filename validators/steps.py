@@ -214,19 +214,21 @@ class StepValidator:
         if lang is not None and vocab is not None:
             text = normalize_step(same_length_fixes(step))
             grades = self.rules.severity_groups
+            context = self.step_facts(previous)[-1:] if previous else []
             for c in split_clauses(text, lang):
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
-                if not f.anchors - vocab.weak:
-                    if facts:
-                        # "..., which are new since the prior": the clause speaks of the previous one's subject
-                        prev = facts.pop()
-                        f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
-                    elif previous and _PRONOUN_START.match(c.text):
-                        before = self.step_facts(previous)
-                        if before:
-                            f = read_facts(f"{before[-1].text} {c.text}", vocab, lang, grades, c.start)
+                own = f.anchors - vocab.weak
+                if facts and (not own or _RELATIVE_START.match(c.text)):
+                    # "..., which are new since the prior": the clause speaks of the previous one's subject
+                    prev = facts.pop()
+                    f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
+                elif len(own) <= 1 and _PRONOUN_START.match(c.text) and (facts or context):
+                    # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
+                    # of the clause before (in this step, else the last one of the previous step)
+                    subject = (facts or context)[-1]
+                    f = replace(f, anchors=f.anchors | subject.anchors, classes=f.classes | subject.classes)
                 facts.append(f)
         if len(self._clause_cache) > 50_000:
             self._clause_cache.clear()
@@ -382,7 +384,10 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
-_PRONOUN_START = re.compile(r"^\W*(?:it|its|they|their|these|those|this|that|both|each)\b", re.I)
+_PRONOUN_START = re.compile(r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
+                            r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
+                            r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b", re.I)
+_RELATIVE_START = re.compile(r"^\W*(?:which|that|where|who|whose)\b", re.I)
 _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
 
 
