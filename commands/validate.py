@@ -11,7 +11,15 @@ from radprm.commands._reader_options import (
     QuarantineOpt,
     reader_options,
 )
+from radprm.miners.config import MineConfig
 from radprm.validators.batch import validate_file
+
+_JUDGE_PANEL = "LLM judge (optional)"
+
+
+def _help(name: str) -> str:
+    """Help of a judge option, declared once on MineConfig (`radprm mine` takes the same options)."""
+    return MineConfig.model_fields[name].description or ""
 
 
 @command(app)
@@ -24,9 +32,18 @@ def validate(
     chains_out: Annotated[Optional[Path], typer.Option("--chains-out", help="Chain scores table.")] = None,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
+    judge: Annotated[str | None, typer.Option("--judge", help=_help("judge"), rich_help_panel=_JUDGE_PANEL)] = None,
+    judge_policy: Annotated[str | None, typer.Option("--judge-policy", help=_help("judge_policy"),
+                                                        rich_help_panel=_JUDGE_PANEL)] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_help("base_url"),
+                                                    rich_help_panel=_JUDGE_PANEL)] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_help("model"), rich_help_panel=_JUDGE_PANEL)] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Judge requests in flight at once.", min=1,
+                                             rich_help_panel=_JUDGE_PANEL)] = 8,
     reader: dict | None = None,
 ) -> None:
     """Label each reasoning step good/bad against its report, with verdict, reasons and evidence."""
     summary = validate_file(chains, reports, out, chains_out=chains_out, quarantine=quarantine, strict=strict,
-                            **reader)
+                            judge=judge, judge_policy=judge_policy, base_url=base_url, model=model,
+                            concurrency=concurrency, **reader)
     typer.echo(summary.render())

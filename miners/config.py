@@ -31,6 +31,8 @@ from radprm.miners.questions import TASKS, check_tasks
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
 _SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
+JUDGE_SCOPES = ("undecided", "all")
+JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
 DERIVED_IDENTITY = {
@@ -85,6 +87,14 @@ class MineConfig(BaseModel):
     top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
     max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
     seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
+    judge: str | None = option(
+        None, "Also ask an LLM judge (same server and model) about steps: undecided (rule verdict unsure or "
+        "neutral) or all. Default: rules only.", identity=True, panel=LLM_PANEL,
+    )
+    judge_policy: str | None = option(
+        None, "How judge and rule labels combine: rules-first (default), judge-first or both-must-agree "
+        "(validators/README.md).", identity=True, panel=LLM_PANEL,
+    )
 
     # --- operational: how this session runs -----------------------------------------------------------
     base_url: str | None = option(
@@ -124,6 +134,15 @@ class MineConfig(BaseModel):
     @classmethod
     def _known_tasks(cls, value: list[str]) -> list[str]:
         return check_tasks(value)
+
+    @field_validator("judge", "judge_policy")
+    @classmethod
+    def _known_judge_option(cls, value: str | None, info: Any) -> str | None:
+        # kept in step with radprm.validators.judge.SCOPES / POLICIES (importing it here loads medspaCy)
+        allowed = JUDGE_SCOPES if info.field_name == "judge" else JUDGE_POLICIES
+        if value is not None and value not in allowed:
+            raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
+        return value
 
     @classmethod
     def from_options(cls, **options: Any) -> MineConfig:

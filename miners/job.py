@@ -108,6 +108,7 @@ class MiningJob:
         self._early_failures: list[tuple[WorkItem, ChainOutcome]] = []
         self._had_written = False
         self._last_commit = 0.0
+        self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -132,7 +133,8 @@ class MiningJob:
         """Check (resume) or create `job.json`; returns its content."""
         job_path = self.run_dir / JOB_FILE
         identity = self.cfg.identity(
-            prompts=self.miner.prompt_labels, rules_version=getattr(self.extractor, "rules_version", None),
+            prompts=self.miner.prompt_labels + (self.judge.prompt_labels if self.judge else []),
+            rules_version=getattr(self.extractor, "rules_version", None),
             step_rules_version=getattr(self.validator, "rules_version", None), questions_version=QUESTIONS_VERSION,
         )
         if job_path.exists():
@@ -183,6 +185,11 @@ class MiningJob:
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
             # Fail fast (dead server, model not served, bad rule file) before any job state is written.
             await client.check_server()
+            if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
+                from radprm.validators.judge import make_judge
+
+                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_url,
+                                        model=self.cfg.model, prompts_dir=self.cfg.prompts_dir)
             _ = self.validator
             stored = self._prepare()
             cache = client.cache = stack.enter_context(RequestCache(self.cache_path))
@@ -213,6 +220,8 @@ class MiningJob:
                 written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
                 elapsed_s=time.perf_counter() - t0, resumed=self.resume)
             run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
+            if self.judge is not None:
+                self.judge.write_summary(self.run_dir)
             return summary
 
     async def _pipeline(self) -> None:
@@ -313,10 +322,15 @@ class MiningJob:
                 self._quarantine_item(work, "validator_error", f"{type(exc).__name__}: {exc}",
                                       traceback.format_exc(limit=5))
                 continue
+            judge_rows: list[dict[str, Any]] = []
+            if self.judge is not None:  # after step validation; failures are quarantined, labels kept
+                item, judge_rows = await self.judge.judge_item(self.miner.client, item, work.report, self.quarantine)
             if self._stopped():
                 continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
             if self.writer.write(item):
                 self.written_now += 1
+                if self.judge is not None:
+                    self.judge.append_sidecar(self.run_dir, judge_rows)
                 if all(c.cached for c in outcome.calls):
                     self.rebuilt += 1
             self.bar.item_done()

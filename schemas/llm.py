@@ -70,8 +70,31 @@ class StagedResponse(LLMResponse):
     answer: list[AnswerText] = Field(min_length=1, max_length=MAX_ANSWERS)
 
 
+# The step judge (`radprm.validators.judge`) answers with one of the step validator's reason codes
+# (`radprm.validators.reasons.REASONS`) or "none". Listed here, not imported: importing the validators
+# package loads medspaCy; `tests/test_validate_judge.py` fails when the two lists drift apart.
+JUDGE_REASONS = (
+    "none",
+    "negation_conflict", "laterality_conflict", "severity_conflict", "location_conflict",
+    "finding_not_in_report", "uncertainty_overstated", "uncertainty_dismissed", "severity_not_in_report",
+    "ungrounded_number", "answer_mismatch", "temporal_conflict",
+    "redundant", "no_clinical_claim", "unmentioned_assumed_normal", "hedged",
+)
+JudgeReason = Literal[JUDGE_REASONS]  # type: ignore[valid-type]
+# One report sentence: IU sentences are under ~150 characters; the bound keeps the answer < ~100 tokens.
+EVIDENCE_CHARS = 200
+
+
+class JudgeResponse(LLMResponse):
+    """RadRScore-style judge of one step: good or bad against the report, a reason code, a report quote."""
+
+    label: Literal["good", "bad"]
+    reason: JudgeReason
+    evidence: str = Field(max_length=EVIDENCE_CHARS)
+
+
 RESPONSE_MODELS: dict[str, type[LLMResponse]] = {
-    m.__name__: m for m in (PlanResponse, AnalysisResponse, RefineResponse, StagedResponse)
+    m.__name__: m for m in (PlanResponse, AnalysisResponse, RefineResponse, StagedResponse, JudgeResponse)
 }
 
 

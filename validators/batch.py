@@ -7,6 +7,7 @@ findings are extracted once however many chains refer to it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from radprm.schemas.records import Report
 from radprm.tables import table_format, write_table
 from radprm.validators.align import Claim
 from radprm.validators.chains_io import iter_raw_rows, read_chains
+from radprm.validators.judge import make_judge
+from radprm.validators.judge import step_schema as judge_step_schema
 from radprm.validators.steps import StepValidator
 
 CLAIMS_CACHE_SIZE = 20_000  # reports whose claims are kept between chains
@@ -74,6 +77,7 @@ class ValidateSummary:
     seconds: float = 0.0
     quarantine: QuarantineSink | None = None
     rules_version: str = ""
+    judge: Any = None  # JudgeSummary when an LLM judge ran (radprm.validators.judge)
 
     def render(self) -> str:
         """Multi-line summary for the terminal."""
@@ -89,6 +93,8 @@ class ValidateSummary:
         lines.append(f"steps -> {self.out}")
         if self.chains_out:
             lines.append(f"chains -> {self.chains_out}")
+        if self.judge is not None:
+            lines.append(self.judge.render())
         if self.quarantine is not None:
             lines.append(self.quarantine.render())
         return "\n".join(lines)
@@ -144,6 +150,11 @@ def validate_file(
     strict: bool = False,
     validator: StepValidator | None = None,
     progress: bool | None = None,
+    judge: Any = None,
+    judge_policy: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    concurrency: int = 8,
     **reader_options: Any,
 ) -> ValidateSummary:
     """Validate every chain of a CHAINS file and write one row per step (and per chain).
@@ -157,6 +168,10 @@ def validate_file(
         strict: raise (after writing) when any row was quarantined.
         validator: a StepValidator to reuse (one is built otherwise).
         progress: show a progress bar on stderr (None: only on a terminal).
+        judge: also ask an LLM judge: ``undecided`` or ``all`` steps, or a `StepJudge`; None: rules only.
+            With a judge the step table gets the `radprm.validators.judge.JUDGE_FIELDS` columns.
+        judge_policy, base_url, model, concurrency: the judge's fusion policy, server, model and
+            requests in flight (see `radprm.validators.judge.StepJudge`).
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
 
     Returns:
@@ -172,20 +187,28 @@ def validate_file(
     if chains_out is not None:
         chains_out = Path(chains_out)
         table_format(chains_out)
+    step_judge = make_judge(judge, judge_policy, base_url=base_url, model=model, concurrency=concurrency)
+    if step_judge is not None:
+        step_judge.open()  # fails fast (no server given, server down) before any output is touched
     start = time.perf_counter()
     wanted, n_rows = needed_report_ids(chains_path)
     out, qpath = run.output_paths(out, quarantine=quarantine, others=[chains_out])
     validator = validator or StepValidator()
     summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version)
     chain_rows: list[dict[str, Any]] = []
-    with QuarantineSink(qpath) as sink:
+    with QuarantineSink(qpath) as sink, step_judge or contextlib.nullcontext():
         summary.quarantine = sink
         reports = load_reports(reports_path, wanted, sink, **reader_options)
         summary.reports_read = len(reports)
-        steps = _validate_rows(chains_path, reports, validator, sink, summary, chain_rows, n_rows, progress)
-        write_table(steps, out, schema=STEP_SCHEMA)
+        contexts: dict[str, Any] | None = {} if step_judge is not None else None
+        steps = _validate_rows(chains_path, reports, validator, sink, summary, chain_rows, n_rows, progress, contexts)
+        if step_judge is not None:
+            summary.judge = step_judge.summary
+            steps = step_judge.judged_rows(steps, contexts, sink, chains_path)
+        write_table(steps, out, schema=STEP_SCHEMA if step_judge is None else judge_step_schema(STEP_SCHEMA))
         if chains_out is not None:
-            write_table(chain_rows, chains_out, schema=CHAIN_SCHEMA)
+            rows = step_judge.patch_chain_rows(chain_rows) if step_judge is not None else chain_rows
+            write_table(rows, chains_out, schema=CHAIN_SCHEMA)
     summary.seconds = time.perf_counter() - start
     return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, path=chains_path,
                       failed="no chain could be validated")
@@ -200,6 +223,7 @@ def _validate_rows(
     chain_rows: list[dict[str, Any]],
     n_rows: int,
     progress: bool | None,
+    contexts: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     # bounded: chains of one report usually come together, and 100k reports' claims would not fit in memory
     claims_cache: OrderedDict[str, list[Claim]] = OrderedDict()
@@ -222,6 +246,8 @@ def _validate_rows(
             else:
                 claims_cache.move_to_end(report.report_id)
             result = validator.validate_claims(chain, report, claims)
+            if contexts is not None:  # the LLM judge needs the question and the report text
+                contexts[chain.chain_id] = (chain, report)
             summary.chains += 1
             for s in result.steps:
                 summary.steps += 1
