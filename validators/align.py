@@ -27,7 +27,7 @@ RULES_FILE = "step_rules.json"
 _RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
               "normal_statements", "answer_patterns", "negation_qualifiers", "claim_clause_breaks", "statement_mention",
               "step_rewrites", "adjective_observations", "false_mentions", "step_language",
-              "open_vocabulary"}
+              "open_vocabulary", "sideless_observations"}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
 SAME_MENTION_MIN = 85
 # Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
@@ -88,6 +88,7 @@ class StepRules:
     language: StepLanguage | None = None
     vocabulary: OpenVocabulary | None = None
     any_normal_statement: re.Pattern[str] = re.compile(r"(?!)")
+    sideless: frozenset[str] = frozenset()
 
 
 def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
@@ -130,7 +131,8 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
                      {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions,
                      parse_step_language(data["step_language"], path),
                      parse_open_vocabulary(data["open_vocabulary"], path),
-                     re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I))
+                     re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
+                     frozenset(data["sideless_observations"]))
 
 
 @lru_cache(maxsize=1)
@@ -382,10 +384,10 @@ def _related(claim: Claim, report_claims: list[Claim], rules: StepRules) -> list
 
 def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     faults = []
-    if not laterality_compatible(claim.laterality, r.laterality):
+    if claim.observation not in rules.sideless and not laterality_compatible(claim.laterality, r.laterality):
         faults.append("laterality_conflict")
     step_levels, report_levels = severity_levels(claim.severity, rules), severity_levels(r.severity, rules)
-    if step_levels and report_levels and not step_levels <= report_levels:
+    if step_levels and report_levels and not step_levels <= report_levels and not step_levels | report_levels <= {1, 2}:
         # "large to moderate" is not grounded by "small to moderate"
         faults.append("severity_conflict")
     elif severity_levels(claim.severity, rules) and not severity_levels(r.severity, rules) \

@@ -72,10 +72,11 @@ class StepLanguage:
     temporal_compatible: dict[str, frozenset[str]]
     has_verb: re.Pattern[str]
     temporal_any: re.Pattern[str] = re.compile(r"(?!)")
+    past: re.Pattern[str] = re.compile(r"(?!)")
 
 
 STEP_LANGUAGE_KEYS = {"clause_breaks", "heading", "meta", "negation_pre", "negation_post", "negation_exceptions",
-                      "open_uncertainty", "hedges", "temporal", "temporal_compatible", "has_verb"}
+                      "open_uncertainty", "hedges", "temporal", "temporal_compatible", "has_verb", "past"}
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -126,6 +127,7 @@ def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
         temporal=temporal,
         temporal_compatible=compat,
         has_verb=rx("has_verb", data["has_verb"]),
+        past=rx("past", data["past"]),
         temporal_any=re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I),
     )
 
@@ -177,6 +179,8 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
             kind = "meta"  # "I'll check each option: edema, nodule and effusion"
+        elif lang.past.search(c.text) and not lang.temporal_any.search(c.text):
+            kind = "past"  # "There was a small pneumothorax on the prior study": not about this film
         out.append(Clause(c.text, c.start, c.end, kind))
     return out
 

@@ -25,7 +25,7 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
 OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
-                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "side_words",
+                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "generic_words", "side_words",
                         "bilateral_phrases", "exclusive_words"}
 
 
@@ -44,6 +44,7 @@ class OpenVocabulary:
     min_cover: float
     qualifiers: frozenset[str] = frozenset()
     negatable: frozenset[str] = frozenset()
+    generic_words: frozenset[str] = frozenset()
     side_words: dict[str, str] = field(default_factory=dict)
     bilateral: re.Pattern[str] = re.compile(r"\bbilateral(?:ly)?\b")
     exclusive: re.Pattern[str] = re.compile(r"\bonly\b")
@@ -73,6 +74,7 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
                           classes, tuple(places), any_place, side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
                           int(data["min_shared"]), float(data["min_cover"]),
                           frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
+                          frozenset(w.lower() for w in data["generic_words"]),
                           {k.lower(): v for k, v in data["side_words"].items()}, re.compile(data["bilateral_phrases"], re.I),
                           re.compile(data["exclusive_words"], re.I))
 
@@ -186,7 +188,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     for i, w in enumerate(words):
         cls = vocab.classes.get(w)
         if cls and (set(words[max(0, i - 5):i]) & _NEGATORS or (i and words[i - 1] == "not")):
-            negated_classes.add(cls)
+            # a specific word ("pacemaker") must be found as such; a generic one ("device") stands for its class
+            negated_classes.add(cls if w in vocab.generic_words else f"{cls}:{stem(w)}")
     hedge = hedge_strength(text, lang)
     hedged: set[str] = set()
     if hedge != "certain":
@@ -264,9 +267,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
-        if not any(clause.sides <= s.sides for s in pool):
+        if not clause.sides <= frozenset().union(*(s.sides for s in pool)):
             out.append(Finding("laterality_conflict", best))
-    if clause.grades and best.grades and not clause.grades & best.grades:
+    if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
         if not any(clause.grades & s.grades for s in pool):
             out.append(Finding("severity_conflict", best))
     for family, names in clause.places.items():
@@ -294,19 +297,28 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
 
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A negated clause about a kind of object ("No lines or tubes") against a report that has one."""
-    classes = clause.negated_classes & vocab.negatable
-    if not classes or clause.hedge != "certain":
+    wanted = [c.partition(":") for c in clause.negated_classes if c.partition(":")[0] in vocab.negatable]
+    if not wanted or clause.hedge != "certain":
         return []
     quals = clause.words & vocab.qualifiers
     for s in sentences:
-        if s.negated or s.hedge != "certain" or not classes & s.classes:
+        if s.negated or s.hedge != "certain":
             continue
+        if not any(cls in s.classes and (not word or word in s.anchors) for cls, _, word in wanted):
+            continue
+        if clause.places.get("tip") and not clause.places["tip"] <= s.places.get("tip", frozenset()):
+            continue  # "no left ventricular lead" says nothing against leads in the right heart
         if quals and not quals <= s.words:
             continue  # "no acute fracture" says nothing against an old one
         if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
             continue  # "no fracture on the left" says nothing against a right one
         return [Finding("negation_conflict", s)]
     return []
+
+
+def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:
+    """'minimal' and 'small' (levels 1 and 2) are used for one another; no grade conflict between them."""
+    return a | b <= {1, 2}
 
 
 def _bilateral_ok(step: frozenset[str], report: frozenset[str]) -> bool:

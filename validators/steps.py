@@ -220,7 +220,7 @@ class StepValidator:
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
                 own = f.anchors - vocab.weak
-                if facts and (not own or _RELATIVE_START.match(c.text)):
+                if facts and not own:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
                     f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
@@ -387,7 +387,6 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
 _PRONOUN_START = re.compile(r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
                             r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
                             r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b", re.I)
-_RELATIVE_START = re.compile(r"^\W*(?:which|that|where|who|whose)\b", re.I)
 _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
 
 
