@@ -255,7 +255,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if aligned and aligned[0].hedged_anchors & clause.anchors and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
-    aligned = [s for s in aligned if not s.negated]
+    # a negated report sentence still speaks of change when it says the thing resolved
+    aligned = [s for s in aligned if not s.negated or "resolved" in s.temporal]
     if not aligned:
         return []
     best = aligned[0]

@@ -216,6 +216,10 @@ class StepValidator:
             grades = self.rules.severity_groups
             context = self.step_facts(previous)[-1:] if previous else []
             for c in split_clauses(text, lang):
+                if c.kind == "heading":
+                    # "Right IJ catheter: present, tip in the SVC": the heading names what follows
+                    context = [read_facts(c.text, vocab, lang, grades, c.start)]
+                    continue
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
@@ -224,7 +228,7 @@ class StepValidator:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
                     f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
-                elif len(own) <= 1 and _PRONOUN_START.match(c.text) and (facts or context):
+                elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or not own) and (facts or context):
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
                     # of the clause before (in this step, else the last one of the previous step)
                     subject = (facts or context)[-1]
@@ -268,9 +272,13 @@ class StepValidator:
         seen_keys: set[tuple] = set()
         analyses = []
         sentences = self.report_sentences(report)
+        previous = ""  # the last step that named something: what a later "It ..." refers to
         for i, step in enumerate(chain.steps):
-            previous = strip_enumeration(chain.steps[i - 1]) if i else ""
             analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous)
+            body = strip_enumeration(step)
+            if self.rules.vocabulary is not None and any(f.anchors - self.rules.vocabulary.weak
+                                                         for f in self.step_facts(body)):
+                previous = body
             analyses.append(analysis)
         results = [a.result for a in analyses]
         scores = chain_scores(chain.chain_id, results, [a.judgements for a in analyses], rclaims,
