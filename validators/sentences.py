@@ -307,8 +307,9 @@ def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             continue
         if not any(cls in s.classes and (not word or word in s.anchors) for cls, _, word in wanted):
             continue
-        if clause.places.get("tip") and not clause.places["tip"] <= s.places.get("tip", frozenset()):
-            continue  # "no left ventricular lead" says nothing against leads in the right heart
+        if any(not names <= s.places.get(family, frozenset()) for family, names in clause.places.items()):
+            continue  # "no left ventricular lead" says nothing against leads in the right heart, nor "no rib
+            # fracture" against a clavicle one
         if quals and not quals <= s.words:
             continue  # "no acute fracture" says nothing against an old one
         if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:

@@ -266,7 +266,7 @@ class StepValidator:
 
     def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
         """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
-        grounded_numbers = set(numbers_in(report.text))
+        grounded_numbers = _with_differences(set(numbers_in(report.text)))
         for extra in [chain.question or "", *chain.options]:
             grounded_numbers.update(numbers_in(extra))
         seen_keys: set[tuple] = set()
@@ -303,18 +303,27 @@ class StepValidator:
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
-        nums = numbers_in(_drop_view_counts(body))
+        nums = numbers_in(_drop_view_counts(self._fact_text(body)))
         ungrounded = [n for n in nums if n not in grounded_numbers]
         if ungrounded:
             reasons.append("ungrounded_number")
+        answer_state = self._answer_state(chain, body)
+        # an answer line ("Answer: left chest tube, sternotomy wires") is checked against the reference
+        # answer, not sentence by sentence
+        is_answer = answer_state is not None or any(p.search(body) for p in self.rules.answer_patterns) or (
+            index == len(chain.steps) - 1 and len(body.split()) <= 4)
         open_findings = []
-        if sentences and self.rules.language is not None:
+        if sentences and self.rules.language is not None and not is_answer:
             for clause in self.step_facts(body, previous):
                 open_findings.extend(compare(clause, sentences, self.rules.vocabulary, self.rules.language))
         for f in open_findings:
             if f.reason not in reasons:
                 reasons.append(f.reason)
-        answer_state = self._answer_state(chain, body)
+        if answer_state is True and "uncertainty_overstated" in reasons:
+            # the reference answer counts the hedged finding as present: so may the step that answers
+            reasons.remove("uncertainty_overstated")
+            judgements = [j if "uncertainty_overstated" not in j.reasons else
+                          Judgement(j.claim, "supported", ["hedged"], j.evidence) for j in judgements]
         if answer_state is False:
             reasons.append("answer_mismatch")
 
@@ -366,6 +375,14 @@ class StepValidator:
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
 
+    def _fact_text(self, body: str) -> str:
+        """The step's fact clauses (numbers in plans and general knowledge are not claims)."""
+        lang = self.rules.language
+        if lang is None:
+            return body
+        return " ; ".join(c.text for c in split_clauses(normalize_step(same_length_fixes(body)), lang)
+                          if c.kind == "fact")
+
     def _answer_state(self, chain: Chain, body: str) -> bool | None:
         """True/False when the step states a final answer that matches/differs from the reference."""
         if not chain.answer:
@@ -401,6 +418,16 @@ _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|w
 def _in_fact_clause(clauses: list[Clause], claim: Claim) -> bool:
     clause = clause_of(clauses, claim.start, claim.end)
     return clause is not None and clause.kind == "fact"
+
+
+def _with_differences(numbers: set[str]) -> set[str]:
+    """The report's numbers plus the differences of its decimal measurements ('5.2 cm, from 4.6' -> '0.6')."""
+    values = sorted({float(n) for n in numbers if re.fullmatch(r"\d+\.\d+", n)})[:20]
+    out = set(numbers)
+    for i, a in enumerate(values):
+        for b in values[i + 1:]:
+            out.add(f"{b - a:.1f}".rstrip("0").rstrip("."))
+    return out
 
 
 def _drop_view_counts(text: str) -> str:
