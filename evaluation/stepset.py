@@ -16,7 +16,10 @@ Faithful steps come in several phrasings, all written without the validator's he
 - glue: steps without a clinical claim, and the final answer to a yes/no question built from the gold labels.
 
 Corrupted steps come from `radprm.validators.perturb` applied to the faithful clinical steps (at
-most `per_op` per report and operator, seeded). Report ids are split once and for all into `tune`
+most `per_op` per chain and operator, seeded): the operators on lexicon findings (negation flip,
+laterality, severity, fabricated finding, location) and those on any report-grounded sentence (side
+swap on devices and bones, grade swap, change-over-time flip, number change, device-tip move), so the
+set tests the validator outside the label lexicon too. Report ids are split once and for all into `tune`
 (80 %) and `heldout` (20 %) by a hash of the id, independent of the seed: tune rules on `tune`, report both.
 
 Outputs in `out_dir`: `chains.jsonl` (CHAINS rows for `radprm validate`), `expected.jsonl` (rows for
@@ -39,7 +42,7 @@ from typing import Any
 
 from radprm.errors import InputError
 from radprm.schemas.records import Chain, Report
-from radprm.validators.perturb import OPERATORS, Perturbation, Perturber, parse_ops
+from radprm.validators.perturb import OPERATORS, Perturbation, Perturber, load_perturb_rules, parse_ops
 
 SPLITS = ("tune", "heldout", "all")
 HELDOUT_BUCKETS = 5  # one id in five is held out
@@ -304,6 +307,7 @@ def build_stepset(
     manifest = {"split": split, "seed": seed, "limit": limit, "per_op": per_op, "operators": names,
                 "reports": summary.reports, "faithful": dict(summary.phrasings), "corrupted": dict(summary.operators),
                 "skipped": summary.skipped, "paraphrase_rules_version": load_paraphrase_rules()["version"],
+                "perturb_rules_version": load_perturb_rules().version,
                 "reports_path": str(reports_path), "labels_path": str(labels_path)}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return summary

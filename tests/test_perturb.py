@@ -120,3 +120,70 @@ def test_parse_ops():
     assert parse_ops("negation_flip, severity_swap") == ["negation_flip", "severity_swap"]
     with pytest.raises(InputError, match="unknown operator"):
         parse_ops("flip")
+
+
+# --- perturb_file: run kernel (quarantine sidecar, exit policy) and the shared id scan -----------------
+
+class _TextOnlyValidator:
+    """No extractor: enough for the operators that read only the text."""
+
+    def step_claims(self, text):
+        return []
+
+    def report_claims(self, report):
+        return []
+
+
+def _files(tmp_path, bad_rows=0):
+    import csv
+    import json
+
+    reports = tmp_path / "reports.csv"
+    with reports.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["report_id", "findings", "impression"])
+        w.writerow(["r1", "Left subclavian port with tip in the SVC. Stable curvature of the spine.",
+                    "No acute disease."])
+    chains = tmp_path / "chains.jsonl"
+    rows = [{"chain_id": "c1", "report_id": "r1", "steps": ["Left subclavian port with tip in the SVC."]}]
+    rows += [{"chain_id": f"x{i}", "report_id": "nope", "steps": ["Stable curvature."]} for i in range(bad_rows)]
+    chains.write_text("".join(json.dumps(r) + "\n" for r in rows) + ("{not json\n" if bad_rows else ""))
+    return chains, reports
+
+
+def test_perturb_file_writes_rows_and_renders_the_quarantine(tmp_path):
+    from radprm.tables import read_table
+    from radprm.validators.perturb import perturb_file
+
+    chains, reports = _files(tmp_path, bad_rows=1)
+    out = tmp_path / "p.jsonl"
+    stale = tmp_path / "p.jsonl.quarantine.jsonl"
+    stale.write_text("old\n")
+    summary = perturb_file(chains, reports, out, ops="side_swap,tip_move", validator=_TextOnlyValidator())
+    rows = list(read_table(out))
+    assert {r["operator"] for r in rows} == {"side_swap", "tip_move"}
+    assert summary.chains == 1 and summary.made == {"side_swap": 1, "tip_move": 1}
+    assert "quarantined: 2" in summary.render() and "unknown_report_id=1" in summary.render()
+    assert "old" not in stale.read_text()  # this run's records only
+
+
+def test_perturb_file_exit_policy_is_the_run_kernel(tmp_path):
+    from radprm.errors import RunError
+    from radprm.validators.perturb import perturb_file
+
+    chains, reports = _files(tmp_path, bad_rows=1)
+    with pytest.raises(RunError, match="--strict") as err:
+        perturb_file(chains, reports, tmp_path / "p.jsonl", strict=True, validator=_TextOnlyValidator())
+    assert err.value.summary.chains == 1 and (tmp_path / "p.jsonl").exists()
+    only_bad = tmp_path / "bad.jsonl"
+    only_bad.write_text('{"chain_id": "x", "report_id": "nope", "steps": ["Stable curvature."]}\n')
+    with pytest.raises(RunError, match="no chain could be perturbed.*unknown_report_id"):
+        perturb_file(only_bad, reports, tmp_path / "q.jsonl", validator=_TextOnlyValidator())
+
+
+def test_report_ids_scan_is_shared(tmp_path):
+    from radprm.validators.chains_io import report_ids
+
+    chains, _ = _files(tmp_path, bad_rows=2)
+    ids, rows = report_ids(chains)
+    assert ids == {"r1", "nope"} and rows == 4  # the malformed line is counted, not judged

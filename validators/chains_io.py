@@ -99,6 +99,19 @@ def iter_raw_rows(path: str | Path, *, required: tuple[str, ...] = REQUIRED) -> 
             yield n, row
 
 
+def report_ids(path: str | Path, *, required: tuple[str, ...] = REQUIRED) -> tuple[set[str], int]:
+    """The report ids a CHAINS (or STEPS) file refers to and its number of rows: a cheap first pass, so a
+    runner keeps only the reports it needs in memory. Bad rows are counted, not judged (the second pass
+    quarantines them)."""
+    ids: set[str] = set()
+    rows = 0
+    for _, row in iter_raw_rows(path, required=required):
+        rows += 1
+        if isinstance(row, dict) and row.get("report_id") is not None:
+            ids.add(str(row["report_id"]))
+    return ids, rows
+
+
 def _str_list(value: Any, name: str) -> list[str]:
     if value is None:
         return []

@@ -9,6 +9,15 @@ An operator never returns an unchanged step. Operators (documented in validators
 - severity_swap: a grade word for one at least two levels away (small -> large).
 - fabricated_finding: add a finding the report never mentions.
 - location_change: move a finding to another lung region (lower lobe -> upper lobe).
+
+Operators on any sentence of a report-grounded step, lexicon finding or not (the word the edit puts in
+must not occur in the report sentence the step restates, so the corrupted step is never supported):
+
+- side_swap: left <-> right on a device, line, bone, node, hemidiaphragm, ... ("levoconvex" too).
+- grade_swap: a grade word on a non-lexicon object ("mild curvature" -> "severe curvature").
+- temporal_flip: a change over time reversed ("unchanged" -> "new", "healed" -> "acute").
+- number_change: a size, count or level changed ("7th rib" -> "8th rib", "T8" -> "T10", "1.2 cm" -> "2.1 cm").
+- tip_move: a device tip moved ("in the SVC" -> "in the right atrium", "stomach" -> "esophagus").
 """
 
 from __future__ import annotations
@@ -24,8 +33,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from radprm.errors import InputError, RuleFileError
+from pydantic import field_validator
+
+from radprm import run
+from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
+from radprm.rules import RuleModel, load_rule_file
 from radprm.schemas.records import Chain, Report
 from radprm.validators.align import Claim, load_rules, location_regions
 from radprm.validators.chains_io import (
@@ -33,9 +46,11 @@ from radprm.validators.chains_io import (
     RowProblem,
     chain_from_row,
     iter_raw_rows,
+    report_ids,
 )
 
-OPERATORS = ("negation_flip", "laterality_swap", "severity_swap", "fabricated_finding", "location_change")
+OPERATORS = ("negation_flip", "laterality_swap", "severity_swap", "fabricated_finding", "location_change",
+             "side_swap", "grade_swap", "temporal_flip", "number_change", "tip_move")
 PERTURB_RULES_FILE = "perturb_rules.json"
 # Output columns of `perturb_file`: a CHAINS row plus the EXPECTED columns of `radprm eval steps`.
 PERTURB_COLUMNS = ["chain_id", "report_id", "source_chain_id", "step_index", "operator", "original_step", "step",
@@ -62,6 +77,58 @@ class Skip:
     reason: str
 
 
+class TipPlace(RuleModel):
+    """A place a device tip can lie: the phrasings that name it, how to write it, where `tip_move` sends it."""
+
+    forms: list[str]
+    say: str
+    move_to: str
+
+
+class PerturbRules(RuleModel):
+    """`perturb_rules.json`: the word maps and word lists of the operators (all keys lower case)."""
+
+    version: str
+    source: str
+    severity_swap: dict[str, str]
+    location_swap: dict[str, str]
+    fabricated: dict[str, list[str]]
+    fabricated_keywords: dict[str, list[str]]
+    clause_negations: list[str]
+    post_negations: list[str]
+    side_objects: list[str]
+    side_exclude: list[str]
+    side_words: dict[str, str]
+    grade_swap: dict[str, str]
+    grade_objects: list[str]
+    temporal_swap: dict[str, str]
+    temporal_predicate: dict[str, str]
+    temporal_synonyms: dict[str, list[str]]
+    temporal_keep: list[str]
+    temporal_needs_comparison: list[str]
+    temporal_comparison_cues: list[str]
+    number_words: list[str]
+    tip_devices: list[str]
+    tip_places: dict[str, TipPlace]
+
+    @field_validator("severity_swap", "location_swap", "side_words", "grade_swap", "temporal_swap",
+                     "temporal_predicate")
+    @classmethod
+    def _lower_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        upper = [k for k in value if k != k.lower()]
+        if upper:
+            raise ValueError(f"keys must be lower case: {upper}")
+        return value
+
+    @field_validator("tip_places")
+    @classmethod
+    def _known_targets(cls, value: dict[str, TipPlace]) -> dict[str, TipPlace]:
+        for name, place in value.items():
+            if place.move_to not in value or place.move_to == name:
+                raise ValueError(f"{name}.move_to {place.move_to!r} is not another place of tip_places")
+        return value
+
+
 @dataclass
 class PerturbContext:
     """What an operator may look at: the step's claims, the report's claims and text, a seeded RNG."""
@@ -70,19 +137,18 @@ class PerturbContext:
     report_claims: list[Claim]
     report_text: str
     rng: random.Random
-    rules: dict[str, Any]
+    rules: PerturbRules
 
 
-@lru_cache(maxsize=1)
-def load_perturb_rules() -> dict[str, Any]:
-    """Load the packaged `perturb_rules.json` (word maps and fabricated-finding sentences)."""
-    text = resources.files("radprm.validators").joinpath(PERTURB_RULES_FILE).read_text(encoding="utf-8")
-    data = json.loads(text)
-    allowed = {"version", "source", "severity_swap", "location_swap", "fabricated", "fabricated_keywords"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise RuleFileError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", path=PERTURB_RULES_FILE)
-    return data
+@lru_cache(maxsize=4)
+def load_perturb_rules(source: str | Path | None = None) -> PerturbRules:
+    """Load `perturb_rules.json` (the packaged file by default) through `radprm.rules`.
+
+    Raises:
+        RuleFileError: naming the file and the field path (unknown key, missing or bad value).
+    """
+    path = resources.files("radprm.validators").joinpath(PERTURB_RULES_FILE) if source is None else Path(source)
+    return load_rule_file(path, PerturbRules)
 
 
 def _match_case(src: str, word: str) -> str:
@@ -201,7 +267,7 @@ def laterality_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
 
 def severity_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     """Replace a grade word with one at least two levels away ('small' -> 'large')."""
-    swap: dict[str, str] = ctx.rules["severity_swap"]
+    swap: dict[str, str] = ctx.rules.severity_swap
     if not _positive(ctx):
         return Skip("severity_swap", "no_affirmed_finding")
     pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, swap), key=len, reverse=True)) + r")\b", re.I)
@@ -222,8 +288,8 @@ def severity_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
 
 def fabricated_finding(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     """Add a finding the report never mentions (appended to the step, or replacing it)."""
-    fabricated: dict[str, list[str]] = ctx.rules["fabricated"]
-    keywords: dict[str, list[str]] = ctx.rules["fabricated_keywords"]
+    fabricated: dict[str, list[str]] = ctx.rules.fabricated
+    keywords: dict[str, list[str]] = ctx.rules.fabricated_keywords
     text = ctx.report_text.lower()
     mentioned = {c.observation for c in ctx.report_claims}
     candidates = [obs for obs in fabricated
@@ -246,7 +312,7 @@ def fabricated_finding(step: str, ctx: PerturbContext) -> Perturbation | Skip:
 
 def location_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     """Move a finding to another lung region ('right lower lobe' -> 'right upper lobe')."""
-    swap: dict[str, str] = ctx.rules["location_swap"]
+    swap: dict[str, str] = ctx.rules.location_swap
     positive = _positive(ctx)
     if not positive:
         return Skip("location_change", "no_affirmed_finding")
@@ -283,12 +349,401 @@ def _lung_place(step: str, m: re.Match[str]) -> bool:
     return bool(_LUNG_NOUN.match(step[m.end():]))
 
 
+# ---------------------------------------------------------------- operators on any grounded sentence
+#
+# These edit words outside the label lexicon (devices, bones, spine, tips, numbers, change over time).
+# They never look at the validator's rules: the edit is decided on the text and the word maps of
+# perturb_rules.json. What they share: the step must restate a report sentence (content-word overlap,
+# `grounding_sentences`), the edited word must not sit in a negated clause ("No new fracture"), and the
+# word the edit puts in must not occur in that report sentence, so the corrupted step is never one the
+# report supports.
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the is are was were be been being of in on at to and or with there this that these those it its as by "
+    "for from which who seen noted identified present again also".split())
+_SENT_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9(])|\s*\n+\s*|\s+(?=[A-Z]{4,}:)")
+_HEADER = re.compile(r"^\s*[A-Z][A-Z ]{2,}:\s*")
+_CLAUSE_BREAK = re.compile(r"[;:!?]|\.(?!\d)|,(?!\d)|\s+(?:but|however|although|while|whereas)\s+", re.I)
+GROUNDING_OVERLAP = 0.5  # share of the step's content words a report sentence must hold to be its source
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS}
+
+
+@lru_cache(maxsize=4096)
+def report_sentences(text: str) -> tuple[str, ...]:
+    """The report's sentences, section headers ('FINDINGS:') removed."""
+    out = []
+    for s in _SENT_SPLIT.split(text):
+        s = _HEADER.sub("", s).strip()
+        if s:
+            out.append(s)
+    return tuple(out)
+
+
+def grounding_sentences(step: str, report_text: str) -> list[str]:
+    """The report sentences a step restates: those holding at least half of the step's content words."""
+    words = _words(step)
+    if not words:
+        return []
+    return [s for s in report_sentences(report_text) if len(words & _words(s)) / len(words) >= GROUNDING_OVERLAP]
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+
+
+def _clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the clause around text[start:end] (split at , ; : . and 'but', not inside '1.2')."""
+    lo = 0
+    for m in _CLAUSE_BREAK.finditer(text, 0, start):
+        lo = m.end()
+    m = _CLAUSE_BREAK.search(text, end)
+    return lo, (m.start() if m else len(text))
+
+
+def _negated(text: str, start: int, end: int, ctx: PerturbContext) -> bool:
+    """Whether the clause of text[start:end] denies it: a cue before ('no', 'without', ...) or a denying
+    predicate after ('... is not seen', '... absent'). 'Stable heart without edema' is not denied."""
+    lo, hi = _clause(text, start, end)
+    if re.search(rf"\b(?:{_alternation(ctx.rules.clause_negations)})\b", text[lo:start], re.I):
+        return True
+    return bool(re.search(rf"\b(?:{_alternation(ctx.rules.post_negations)})\b", text[end:hi], re.I))
+
+
+def _lexicon_in_clause(text: str, start: int, end: int, ctx: PerturbContext) -> bool:
+    """Whether an affirmed lexicon finding is mentioned in the clause of text[start:end]."""
+    lo, hi = _clause(text, start, end)
+    clause = text[lo:hi].lower()
+    return any(c.source == "extractor" and c.assertion != "negative" and c.mention
+               and c.mention.lower() in clause for c in ctx.step_claims)
+
+
+def _in_any(pattern: str, sentences: Iterable[str]) -> bool:
+    rx = re.compile(pattern, re.I)
+    return any(rx.search(s) for s in sentences)
+
+
+def _replace(step: str, start: int, end: int, new: str) -> str:
+    """step[start:end] -> new, fixing an article right before it ('a small' -> 'an extensive')."""
+    head = step[:start]
+    if new[:1].isalpha():
+        head = re.sub(r"\b([Aa])n?(\s+)$", lambda m: m.group(1) + ("n" if new[0] in "aeiouAEIOU" else "") + m.group(2),
+                      head)
+    return head + new + step[end:]
+
+
+def _pick(ctx: PerturbContext, candidates: list[Any]) -> Any:
+    return candidates[0] if len(candidates) == 1 else ctx.rng.choice(candidates)
+
+
+# ---------------------------------------------------------------- side_swap
+
+_SIDE_PHRASE = r"(?:-sided)?((?:[\s/-]+(?!(?:and|or|with|in|of|to|at|on|from|left|right)\b)[A-Za-z0-9'-]+){{0,3}}?)" \
+               r"[\s/-]+({objects})\b"
+
+
+_HEADING = re.compile(r"^\W*(?:left|right)\b[\w\s-]{0,30}:", re.I)
+
+
+def side_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
+    """Left <-> right on a non-lexicon object ('right PICC line' -> 'left PICC line', 'levoconvex' -> 'dextro...')."""
+    rules = ctx.rules
+    objects = re.compile(_SIDE_PHRASE.format(objects=_alternation(rules.side_objects)), re.I)
+    exclude = re.compile(rf"\b(?:{_alternation(rules.side_exclude)})\b", re.I)
+    found: list[tuple[int, int, str, str, str]] = []  # start, end, old word, new word, object
+    for m in _SIDE.finditer(step):
+        o = objects.match(step, m.end())
+        if not o or exclude.search(o.group(1)):
+            continue
+        new = "left" if m.group(1).lower() == "right" else "right"
+        found.append((m.start(), m.end(), m.group(1), new, o.group(2).lower()))
+    for m in re.finditer(rf"\b({_alternation(rules.side_words)})\b", step, re.I):
+        word = m.group(1)
+        found.append((m.start(), m.end(), word, rules.side_words[word.lower()], word.lower()))
+    if not found:
+        return Skip("side_swap", "no_side_object")
+    if _HEADING.match(step) or len(_TOKEN.findall(step.lower())) < 3:
+        return Skip("side_swap", "heading")  # 'Right shoulder: 3 images.' names an exam, not a finding
+    found = [f for f in found if not _negated(step, f[0], f[1], ctx)]
+    if not found:
+        return Skip("side_swap", "negated")
+    found = [f for f in found if not _lexicon_in_clause(step, f[0], f[1], ctx)]
+    if not found:
+        return Skip("side_swap", "lexicon_finding")  # laterality_swap's job
+    grounding = grounding_sentences(step, ctx.report_text)
+    if not grounding:
+        return Skip("side_swap", "not_grounded")
+    sentences = report_sentences(ctx.report_text)
+    usable = []
+    for start, end, old, new, obj in found:
+        target = new[:5] if new.lower() in rules.side_words else new  # 'dextro' also blocks 'dextroscoliosis'
+        if _in_any(rf"\b(?:{target}|bilateral|both)", grounding):
+            continue
+        obj_rx = re.escape(obj).replace(r"\ ", r"\s+")
+        if _in_any(rf"\b{target}\b(?:[\s-]+[\w-]+){{0,4}}?[\s-]+{obj_rx}", sentences):
+            continue
+        usable.append((start, end, old, new))
+    if not usable:
+        return Skip("side_swap", "target_side_in_report")
+    start, end, old, new = _pick(ctx, usable)
+    return Perturbation("side_swap", step, _replace(step, start, end, _match_case(old, new)), "laterality_conflict",
+                        f"{old.lower()} -> {new}")
+
+
+# ---------------------------------------------------------------- grade_swap
+
+
+def _stem(word: str) -> str:
+    return word[:-2] if word.endswith("ly") else word
+
+
+def grade_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
+    """A grade word on a non-lexicon object for its opposite ('mild curvature' -> 'severe curvature')."""
+    swap = ctx.rules.grade_swap
+    objects = set(ctx.rules.grade_objects)
+    found = []
+    for m in re.finditer(rf"\b({_alternation(swap)})\b", step, re.I):
+        lo, hi = _clause(step, m.start(), m.end())
+        before = _TOKEN.findall(step[lo:m.start()].lower())[-4:]
+        after = _TOKEN.findall(step[m.end():hi].lower())[:4]
+        if objects & set(before + after):
+            found.append(m)
+    if not found:
+        return Skip("grade_swap", "no_graded_object")
+    found = [m for m in found if not _negated(step, m.start(), m.end(), ctx)]
+    if not found:
+        return Skip("grade_swap", "negated")
+    found = [m for m in found if not _lexicon_in_clause(step, m.start(), m.end(), ctx)]
+    if not found:
+        return Skip("grade_swap", "lexicon_finding")  # severity_swap's job
+    grounding = grounding_sentences(step, ctx.report_text)
+    if not grounding:
+        return Skip("grade_swap", "not_grounded")
+    usable = [m for m in found if not _in_any(rf"\b{_stem(swap[m.group(1).lower()])}", grounding)]
+    if not usable:
+        return Skip("grade_swap", "target_grade_in_report")
+    m = _pick(ctx, usable)
+    word = m.group(1)
+    new_word = _match_case(word, swap[word.lower()])
+    return Perturbation("grade_swap", step, _replace(step, m.start(), m.end(), new_word), "severity_conflict",
+                        f"{word.lower()} -> {new_word.lower()}")
+
+
+# ---------------------------------------------------------------- temporal_flip
+
+_REMAIN = re.compile(r"\b(remains?|remained)\s+$", re.I)
+_SINCE = re.compile(r"\s+(?:(?:when|as)\s+)?(?:from|since|compared\s+(?:with|to)|relative\s+to|"
+                    r"in\s+comparison\s+(?:with|to))\b", re.I)
+
+
+def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
+    """Reverse a change over time ('unchanged' -> 'new', 'increased' -> 'decreased', 'healed' -> 'acute')."""
+    rules = ctx.rules
+    swap = rules.temporal_swap
+    found = []
+    for m in re.finditer(rf"\b({_alternation(swap)})\b", step, re.I):
+        word = m.group(1).lower()
+        if word == "old" and re.search(r"(?:\d|years?|yr)[\s-]*$", step[:m.start()], re.I):
+            continue  # '45 year old'
+        if any(re.match(rf"\s*{re.escape(k)}\b", step[m.start():], re.I) for k in rules.temporal_keep):
+            continue  # 'chronic obstructive lung disease' is a name, not a change over time
+        if word in rules.temporal_needs_comparison and not re.search(
+                rf"\b(?:{_alternation(rules.temporal_comparison_cues)})", step, re.I):
+            continue  # 'an area of increased opacity' is a density, not a change over time
+        found.append(m)
+    if not found:
+        return Skip("temporal_flip", "no_change_word")
+    found = [m for m in found if not _negated(step, m.start(), m.end(), ctx)]
+    if not found:
+        return Skip("temporal_flip", "negated")
+    grounding = grounding_sentences(step, ctx.report_text)
+    if not grounding:
+        return Skip("temporal_flip", "not_grounded")
+
+    def blocked(m: re.Match[str]) -> bool:
+        new = swap[m.group(1).lower()]
+        forms = rules.temporal_synonyms.get(new, [new])
+        return _in_any(rf"\b(?:{_alternation(forms)})", grounding)
+
+    usable = [m for m in found if not blocked(m)]
+    if not usable:
+        return Skip("temporal_flip", "target_change_in_report")
+    m = _pick(ctx, usable)
+    word = m.group(1)
+    new_word = swap[word.lower()]
+    start, end = m.start(), m.end()
+    # 'Old healed fractures' -> 'Acute fractures', not 'Old acute fractures'
+    for other in found:
+        if other.start() >= end and swap[other.group(1).lower()] == new_word and \
+                re.fullmatch(r"[\s,]*(?:and\s+)?", step[end:other.start()]):
+            end = other.end()
+    for other in reversed(found):
+        if other.end() <= start and swap[other.group(1).lower()] == new_word and \
+                re.fullmatch(r"[\s,]*(?:and\s+)?", step[other.end():start]):
+            start = other.start()
+    if start != m.start():
+        word = step[start:m.end()].split()[0]
+    remain = _REMAIN.search(step[:start])
+    if word.lower() in rules.temporal_predicate and remain:
+        # 'The granuloma remains unchanged.' -> 'The granuloma is new.'
+        start = remain.start()
+        verb = "are" if remain.group(1).lower() == "remain" else "is"
+        new_word = f"{_match_case(remain.group(1), verb)} {rules.temporal_predicate[word.lower()]}"
+    elif word.lower() in rules.temporal_predicate:
+        new_word = _match_case(word, rules.temporal_predicate[word.lower()])
+    if word.lower() in rules.temporal_predicate:
+        # '..., unchanged from prior' -> '..., new since prior'
+        since = _SINCE.match(step, end)
+        if since:
+            end, new_word = since.end(), new_word + " since"
+    else:
+        new_word = _match_case(word, new_word)
+    return Perturbation("temporal_flip", step, _capitalise(_replace(step, start, end, new_word)),
+                        "temporal_conflict", f"{step[start:end].lower()} -> {swap[m.group(1).lower()]}")
+
+
+# ---------------------------------------------------------------- number_change
+
+_VERTEBRA = re.compile(r"(?<![\w-])([CTL])-?(\d{1,2})(?![\w]|-[CTL]?\d)")
+_VERTEBRA_RANGE = {"C": 7, "T": 12, "L": 5}
+_ORDINAL = re.compile(r"\b(\d{1,2})(st|nd|rd|th)\b", re.I)
+_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.]|\.\d)")
+_INTEGER = re.compile(r"(?<![\w.,-])(\d{1,3})(?![\w.,]|\.\d|-\d)(\s*(?:cm|mm|centimeters?|millimeters?)\b)?", re.I)
+_NOT_A_QUANTITY = re.compile(r"[\s-]*(?:total\s+)?(?:views?|images?|projections?|radiographs?|films?)\b", re.I)
+_ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _norm_number(value: str) -> str:
+    return value.rstrip("0").rstrip(".") if "." in value else str(int(value))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def report_numbers(text: str, number_words: list[str]) -> set[str]:
+    """Every number a report writes (digits, ordinals, levels, number words), normalised ('2.0' -> '2')."""
+    out = {_norm_number(v) for v in _ANY_NUMBER.findall(text)}
+    for i, w in enumerate(number_words):
+        if re.search(rf"\b{w}\b", text, re.I):
+            out.add(str(i))
+    return out
+
+
+def number_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
+    """Change a size, count or level ('7th rib' -> '8th rib', 'T8' -> 'T10', '1.2 cm' -> '2.1 cm', 'two' -> 'three')."""
+    words = ctx.rules.number_words
+    found: list[tuple[int, int, str, str, str]] = []  # start, end, old text, new text, new value
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, old: str, new: str, value: str) -> None:
+        if any(a < end and start < b for a, b in taken):
+            return
+        taken.append((start, end))
+        found.append((start, end, old, new, value))
+
+    for m in _VERTEBRA.finditer(step):
+        letter, n = m.group(1), int(m.group(2))
+        if not 1 <= n <= _VERTEBRA_RANGE[letter]:
+            continue
+        new = n + 2 if n + 2 <= _VERTEBRA_RANGE[letter] else n - 2
+        add(m.start(), m.end(), m.group(0), f"{letter}{new}", str(new))
+    for m in _ORDINAL.finditer(step):
+        n = int(m.group(1))
+        new = n + 1 if n < 12 else n - 1
+        add(m.start(), m.end(), m.group(0), _ordinal(new), str(new))
+    for m in _DECIMAL.finditer(step):
+        whole, frac = m.group(1), m.group(2)
+        new = f"{frac}.{whole}" if len(frac) == 1 and frac != whole and frac != "0" else f"{int(whole) + 1}.{frac}"
+        add(m.start(), m.end(), m.group(0), new, _norm_number(new))
+    for m in _INTEGER.finditer(step):
+        if _NOT_A_QUANTITY.match(step, m.end(1)):
+            continue
+        n = int(m.group(1))
+        unit = (m.group(2) or "").strip().lower()
+        new = n + 3 if unit.startswith("m") else n + 1
+        add(m.start(1), m.end(1), m.group(1), str(new), str(new))
+    counting = words[2:]  # 'zero' and 'one' are rarely counts ('no one', 'one of')
+    for m in re.finditer(rf"\b({'|'.join(counting)})\b", step, re.I):
+        if _NOT_A_QUANTITY.match(step, m.end()):
+            continue
+        i = words.index(m.group(1).lower())
+        new_i = i + 1 if i + 1 < len(words) else i - 1
+        add(m.start(), m.end(), m.group(1), _match_case(m.group(1), words[new_i]), str(new_i))
+    if not found:
+        return Skip("number_change", "no_number")
+    grounding = grounding_sentences(step, ctx.report_text)
+    if not grounding:
+        return Skip("number_change", "not_grounded")
+    in_report = report_numbers(ctx.report_text, words)
+    usable = [f for f in found if f[4] not in in_report]
+    if not usable:
+        return Skip("number_change", "target_number_in_report")
+    start, end, old, new, _ = _pick(ctx, usable)
+    return Perturbation("number_change", step, _replace(step, start, end, new), "ungrounded_number",
+                        f"{old} -> {new}")
+
+
+# ---------------------------------------------------------------- tip_move
+
+# dropped with the place: 'in the mid SVC' -> 'in the right atrium', 'left innominate vein' -> 'right atrium'
+_TIP_MODIFIER = r"(?:(?:mid|middle|distal|proximal|upper|lower|low|high|left|right)\s+)?"
+
+
+def tip_move(step: str, ctx: PerturbContext) -> Perturbation | Skip:
+    """Move a device tip ('in the SVC' -> 'in the right atrium', 'stomach' -> 'esophagus')."""
+    rules = ctx.rules
+    if not re.search(rf"\b(?:{_alternation(rules.tip_devices)})\b", step, re.I):
+        return Skip("tip_move", "no_device")
+    places = rules.tip_places
+    form_to_place = {f.lower(): name for name, p in places.items() for f in p.forms}
+    pattern = re.compile(rf"\b{_TIP_MODIFIER}({_alternation(form_to_place)})\b", re.I)
+    found = [m for m in pattern.finditer(step)]
+    if not found:
+        return Skip("tip_move", "no_tip_place")
+    found = [m for m in found if not _negated(step, m.start(), m.end(), ctx)]
+    if not found:
+        return Skip("tip_move", "negated")
+    grounding = grounding_sentences(step, ctx.report_text)
+    if not grounding:
+        return Skip("tip_move", "not_grounded")
+    device = re.compile(rf"\b(?:{_alternation(rules.tip_devices)})\b", re.I)
+    device_sentences = [s for s in report_sentences(ctx.report_text) if device.search(s)]
+
+    def target(m: re.Match[str]) -> str:
+        return places[form_to_place[re.sub(r"\s+", " ", m.group(1).lower())]].move_to
+
+    usable = []
+    for m in found:
+        forms = rf"\b(?:{_alternation(places[target(m)].forms)})\b"
+        if not _in_any(forms, grounding) and not _in_any(forms, device_sentences):
+            usable.append(m)
+    if not usable:
+        return Skip("tip_move", "target_place_in_report")
+    m = _pick(ctx, usable)
+    new_place = places[target(m)].say
+    if m.start() == 0:
+        new_place = new_place[:1].upper() + new_place[1:]
+    old = form_to_place[re.sub(r"\s+", " ", m.group(1).lower())]
+    return Perturbation("tip_move", step, _replace(step, m.start(), m.end(), new_place), "location_conflict",
+                        f"{old} -> {target(m)}")
+
+
 OPERATOR_FUNCS: dict[str, Callable[[str, PerturbContext], Perturbation | Skip]] = {
     "negation_flip": negation_flip,
     "laterality_swap": laterality_swap,
     "severity_swap": severity_swap,
     "fabricated_finding": fabricated_finding,
     "location_change": location_change,
+    "side_swap": side_swap,
+    "grade_swap": grade_swap,
+    "temporal_flip": temporal_flip,
+    "number_change": number_change,
+    "tip_move": tip_move,
 }
 
 
@@ -449,6 +904,7 @@ def perturb_file(
     ops: str | Iterable[str] | None = None,
     seed: int = 0,
     quarantine: str | Path | None = None,
+    strict: bool = False,
     validator: Any = None,
     **reader_options: Any,
 ) -> PerturbSummary:
@@ -466,6 +922,7 @@ def perturb_file(
         ops: operator names (comma-separated or a list); all when None.
         seed: RNG seed (same seed, same output).
         quarantine: JSONL for bad rows; default `<out>.quarantine.jsonl`.
+        strict: raise (after writing) when any row was quarantined.
         validator: StepValidator whose extractor to use.
         **reader_options: keyword arguments of `read_reports`.
 
@@ -473,22 +930,19 @@ def perturb_file(
         The PerturbSummary (rows made and skips per operator).
 
     Raises:
-        InputError: unknown operator, file-level problems, or no chain usable.
+        InputError: unknown operator or file-level problems.
+        RunError: no chain could be perturbed, or `strict` and a row was quarantined (`err.summary`
+            holds the summary; the output is written).
     """
     from radprm.tables import table_format, write_table
     from radprm.validators.batch import load_reports
 
     names = parse_ops(ops)
-    out = Path(out)
     table_format(out)
-    qpath = Path(quarantine) if quarantine is not None else out.with_name(out.name + ".quarantine.jsonl")
-    qpath.unlink(missing_ok=True)
+    out, qpath = run.output_paths(out, quarantine=quarantine)
     perturber = Perturber(validator, seed=seed)
     summary = PerturbSummary(out)
-    wanted = set()
-    for _, row in iter_raw_rows(chains_path, required=("chain_id",)):
-        if isinstance(row, dict) and row.get("report_id") is not None:
-            wanted.add(str(row["report_id"]))
+    wanted, _ = report_ids(chains_path, required=("chain_id",))
     with QuarantineSink(qpath) as sink:
         reports = load_reports(reports_path, wanted, sink, **reader_options)
 
@@ -504,9 +958,9 @@ def perturb_file(
                 yield from perturber.perturb_chain(item.chain, report, names)
 
         write_table(rows(), out, columns=PERTURB_COLUMNS)
-        summary.quarantine = sink.summary()
+    summary.quarantine = sink.render()
     summary.made = dict(perturber.made)
     summary.skipped = perturber.skip_summary()
-    if summary.chains == 0:
-        raise InputError(f"no chain could be perturbed; {summary.quarantine}", path=chains_path)
-    return summary
+    return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, noun="chain",
+                      path=chains_path, failed="no chain could be perturbed",
+                      empty="no chain could be perturbed")
