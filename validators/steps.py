@@ -311,7 +311,7 @@ class StepValidator:
         # an answer line ("Answer: left chest tube, sternotomy wires") is checked against the reference
         # answer, not sentence by sentence
         is_answer = answer_state is not None or any(p.search(body) for p in self.rules.answer_patterns) or (
-            index == len(chain.steps) - 1 and len(body.split()) <= 4)
+            chain.options and index == len(chain.steps) - 1 and len(body.split()) <= 4)
         open_findings = []
         if sentences and self.rules.language is not None and not is_answer:
             for clause in self.step_facts(body, previous):
