@@ -25,7 +25,7 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
 OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
-                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "generic_words", "side_words",
+                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "generic_words", "must_be_named", "side_words",
                         "bilateral_phrases", "exclusive_words"}
 
 
@@ -45,6 +45,7 @@ class OpenVocabulary:
     qualifiers: frozenset[str] = frozenset()
     negatable: frozenset[str] = frozenset()
     generic_words: frozenset[str] = frozenset()
+    must_be_named: frozenset[str] = frozenset()
     side_words: dict[str, str] = field(default_factory=dict)
     bilateral: re.Pattern[str] = re.compile(r"\bbilateral(?:ly)?\b")
     exclusive: re.Pattern[str] = re.compile(r"\bonly\b")
@@ -75,6 +76,7 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
                           int(data["min_shared"]), float(data["min_cover"]),
                           frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
                           frozenset(w.lower() for w in data["generic_words"]),
+                          frozenset(data["must_be_named"]),
                           {k.lower(): v for k, v in data["side_words"].items()}, re.compile(data["bilateral_phrases"], re.I),
                           re.compile(data["exclusive_words"], re.I))
 
@@ -227,7 +229,7 @@ class Finding:
     """One open-vocabulary disagreement (reason code) with the report sentence behind it."""
 
     reason: str
-    evidence: Facts
+    evidence: Facts | None
 
 
 def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
@@ -255,6 +257,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if aligned and aligned[0].hedged_anchors & clause.anchors and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
+    invented = _unnamed_objects(clause, sentences, vocab)
+    if invented:
+        return invented
     # a negated report sentence still speaks of change when it says the thing resolved
     aligned = [s for s in aligned if not s.negated or "resolved" in s.temporal]
     if not aligned:
@@ -280,7 +285,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             break
     measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
     if measured:
-        report_measures = {n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")}
+        # the sizes the aligned sentences give, else any size in the report
+        report_measures = ({n for s in pool for n in s.numbers if n[1] in ("cm", "mm")}
+                           or {n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")})
         if report_measures and not measured <= report_measures:
             out.append(Finding("ungrounded_number", best))
     for kind in ("th", "level", "count"):
@@ -294,6 +301,20 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:]):
         out.append(Finding("uncertainty_overstated", best))
     return out
+
+
+def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A device, hardware, fracture or node the step asserts and the report never names at all."""
+    if clause.negated or clause.hedge != "certain":
+        return []
+    named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
+    # only specific words of the clause's own ("pacemaker", "sternotomy"): "a device" may be one the
+    # report names with a de-identified word ("left chest XXXX")
+    specific = {vocab.classes[w] for w in clause.words
+                if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named}
+    if specific - named:
+        return [Finding("finding_not_in_report", None)]
+    return []
 
 
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:

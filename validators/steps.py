@@ -351,7 +351,7 @@ class StepValidator:
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
-        evidence = _evidence(judgements, [f.evidence for f in open_findings])
+        evidence = _evidence(judgements, [f.evidence for f in open_findings if f.evidence is not None])
         result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
                             verdict=verdict, reasons=reasons, evidence=evidence, score=score)
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
