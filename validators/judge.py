@@ -63,6 +63,7 @@ from radprm.review.agreement import cohen_kappa
 from radprm.schemas.llm import JudgeResponse
 from radprm.schemas.records import Chain, Item, Report, StepResult
 from radprm.validators.reasons import REASONS
+from radprm.validators.scoring import first_bad_step
 from radprm.validators.steps import VERDICT_SCORE
 
 SCOPES = ("undecided", "all")
@@ -179,11 +180,6 @@ def fuse(rule: StepResult, answer: JudgeAnswer | None, policy: str) -> StepResul
         return rule
     verdict = judge_verdict(answer, rule.verdict)
     return rule.model_copy(update={"label": judge_good, "verdict": verdict, "score": VERDICT_SCORE[verdict]})
-
-
-def first_bad_step(labels: Iterable[bool]) -> int:
-    """Index of the first False label, -1 when there is none."""
-    return next((i for i, good in enumerate(labels) if not good), -1)
 
 
 @dataclass
@@ -483,7 +479,7 @@ class StepJudge:
                                 self.model if a is not None else None, sha if a is not None else None)
             self.summary.add(judged)
             out.append(judged)
-        self.first_bad[chain.chain_id] = first_bad_step(j.step.label for j in out)
+        self.first_bad[chain.chain_id] = first_bad_step([j.step for j in out])
         return out
 
     def judge_chains(self, chains: Iterable[tuple[Chain, Report, list[StepResult]]]) -> Iterator[
@@ -559,7 +555,7 @@ class StepJudge:
         prompts = list(item.prompts)
         if self.template.ref not in prompts:
             prompts.append(self.template.ref)
-        fused = item.model_copy(update={"steps": steps, "first_bad_step": first_bad_step(s.label for s in steps),
+        fused = item.model_copy(update={"steps": steps, "first_bad_step": first_bad_step(steps),
                                         "prompts": prompts})
         rows = []
         for j in judged:

@@ -8,7 +8,8 @@ judgements of `radprm.validators.steps`:
 - factuality: share of the chain's claims (findings and numbers) consistent with the report; None
   when the chain makes no claim.
 - effectiveness: share of steps that carry a claim and are not redundant.
-- first_bad_step: index of the first step whose label is False, -1 when none (the PRM convention).
+- first_bad_step: index of the first step decided bad (label False, verdict not `unsure`), -1 when none
+  (the PRM convention).
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ def answer_reward(answer: Sequence[str], model_answer: Sequence[str]) -> float:
     return len(ref & got) / len(ref | got)
 
 
-def first_bad_step(steps: Sequence[StepResult]) -> int:
-    """Index of the first step labelled bad, or -1 when every step is good."""
-    return next((s.step_index for s in steps if not s.label), -1)
+def first_bad_step(steps: Iterable[StepResult]) -> int:
+    """Index of the first step decided bad, or -1 when there is none (the PRM convention).
+
+    An `unsure` step (the rules abstained; its label is only their lean) is not a decided bad step.
+    Accepts `StepResult`s, shard `StepRecord`s (`index`) or anything with `label` and `verdict`.
+    """
+    for i, s in enumerate(steps):
+        if not s.label and getattr(s, "verdict", "") != "unsure":
+            return getattr(s, "step_index", getattr(s, "index", i))
+    return -1
 
 
 def chain_scores(
