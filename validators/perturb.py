@@ -361,7 +361,9 @@ def _lung_place(step: str, m: re.Match[str]) -> bool:
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the is are was were be been being of in on at to and or with there this that these those it its as by "
-    "for from which who seen noted identified present again also".split())
+    "for from which who seen noted identified present again also appear appears appearing essentially overall "
+    "we see there here has have had".split())
+MIN_ANCHOR_WORDS = 1  # content words besides the edited one: 'This appears stable.' says nothing on its own
 _SENT_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9(])|\s*\n+\s*|\s+(?=[A-Z]{4,}:)")
 _HEADER = re.compile(r"^\s*[A-Z][A-Z ]{2,}:\s*")
 _CLAUSE_BREAK = re.compile(r"[;:!?]|\.(?!\d)|,(?!\d)|\s+(?:but|however|although|while|whereas)\s+", re.I)
@@ -516,6 +518,8 @@ def grade_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     found = [m for m in found if not _negated(step, m.start(), m.end(), ctx)]
     if not found:
         return Skip("grade_swap", "negated")
+    if len(_words(step) - {m.group(1).lower() for m in found}) < MIN_ANCHOR_WORDS:
+        return Skip("grade_swap", "no_subject")
     found = [m for m in found if not _lexicon_in_clause(step, m.start(), m.end(), ctx)]
     if not found:
         return Skip("grade_swap", "lexicon_finding")  # severity_swap's job
@@ -559,6 +563,8 @@ def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     found = [m for m in found if not _negated(step, m.start(), m.end(), ctx)]
     if not found:
         return Skip("temporal_flip", "negated")
+    if len(_words(step) - {m.group(1).lower() for m in found}) < MIN_ANCHOR_WORDS:
+        return Skip("temporal_flip", "no_subject")
     grounding = grounding_sentences(step, ctx.report_text)
     if not grounding:
         return Skip("temporal_flip", "not_grounded")
