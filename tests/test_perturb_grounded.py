@@ -82,6 +82,7 @@ def test_each_operator_makes_its_corruption(op, step, corrupted):
     (side_swap, "The heart is normal in size.", "no_side_object"),
     (side_swap, "Catheter tip in the right atrium.", "no_side_object"),  # an anatomical name, not a side
     (side_swap, "No left clavicle abnormality.", "negated"),
+    (side_swap, "Left clavicle: two views.", "heading"),
     (grade_swap, "Mild bronchitic changes.", "no_graded_object"),
     (grade_swap, "No significant curvature of the spine.", "no_graded_object"),
     (temporal_flip, "The lungs are clear.", "no_change_word"),
@@ -92,7 +93,7 @@ def test_each_operator_makes_its_corruption(op, step, corrupted):
     (temporal_flip, "Mild increase in bronchial markings.", "no_change_word"),
     (temporal_flip, "Consistent with chronic obstructive pulmonary disease.", "no_change_word"),
     (number_change, "Frontal and lateral 2 views of the chest.", "no_number"),
-    (number_change, "Two-view chest, three total images.", "no_number"),
+    (number_change, "A two-view study with four total images.", "no_number"),
     (number_change, "The lungs are clear.", "no_number"),
     (tip_move, "Calcification near the SVC.", "no_device"),
     (tip_move, "Right PICC line is unchanged.", "no_tip_place"),

@@ -468,7 +468,7 @@ def side_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     if not found:
         return Skip("side_swap", "no_side_object")
     if _HEADING.match(step) or len(_TOKEN.findall(step.lower())) < 3:
-        return Skip("side_swap", "heading")  # 'Right shoulder: 3 images.' names an exam, not a finding
+        return Skip("side_swap", "heading")  # 'Left knee: four views.' names an exam, not a finding
     found = [f for f in found if not _negated(step, f[0], f[1], ctx)]
     if not found:
         return Skip("side_swap", "negated")
