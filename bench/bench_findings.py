@@ -1,16 +1,23 @@
-"""Benchmark the findings extractor: throughput, memory, and NegEx assertion accuracy.
+"""Benchmark the findings extractor against a plain spaCy labeler: throughput, memory, NegEx accuracy.
 
-    .venv/bin/python bench/bench_findings.py                      # all 3,851 IU reports, 10x stream
+    .venv/bin/python bench/bench_findings.py                      # all 3,851 IU reports, 3 rounds, 10x stream
     .venv/bin/python bench/bench_findings.py --repeat 0 --negex   # skip the stream, add NegEx accuracy
 
 Measures, in one process:
 1. spaCy tokenisation alone (blank English `nlp.pipe`) over every report text: the floor;
-2. `FindingsExtractor.extract_many` over the same texts (reports/s, ratio to tokenisation);
-3. peak RSS after 1, and RSS sampled while streaming the reports `--repeat` times end to end
-   (generated lazily, never held in a list): it must stay flat;
-4. optionally, assertion accuracy on the NegEx dev sentences (Affirmed vs Negated).
+2. the **plain labeler** baseline: blank English + `sentencizer` + `entity_ruler` holding the CheXpert
+   mention phrases (`../shared/data/lexicons/chexpert/phrases/mention/*.txt`, matched on LOWER) +
+   negspacy's `negex`; per report, a label is 1 when one of its mentions is not negated, 0 when all
+   are negated;
+3. radprm: `FindingsExtractor.extract_many` + `report_labels(..., "chexpert")` on the same texts;
+   `--rounds` times, interleaved with the baseline (baseline, radprm, baseline, radprm, ...), each
+   radprm round starting from an empty sentence cache. Printed: reports/s of both per round (wall
+   and CPU) and the ratio radprm / baseline (>= 0.5 is the goal); the summary uses the median;
+4. peak RSS, and RSS sampled while streaming the reports `--repeat` times end to end (generated
+   lazily, never held in a list): it must stay flat from 1x to the last;
+5. optionally, assertion accuracy on the NegEx dev sentences (Affirmed vs Negated).
 
-Reading the CSV is not timed. Results go to stdout as a small table (copy into BENCHMARKS.md).
+Reading the CSV is not timed. The baseline needs negspacy (`pip install negspacy`; bench extra).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import csv
 import os
 import resource
+import statistics
 import sys
 import time
 from collections import Counter
@@ -41,40 +49,93 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_speed(reports: list, batch_size: int) -> dict[str, float]:
-    """Time tokenisation alone and the full extractor on the same texts."""
+# -- the plain labeler baseline -------------------------------------------------------------------
+def plain_labeler(lexicon: Path):  # noqa: ANN201 - a spaCy Language
+    """blank English + sentencizer + EntityRuler (CheXpert mention phrases, LOWER) + negspacy."""
+    import spacy
+
+    try:
+        import negspacy.negation  # noqa: F401 - registers the "negex" factory
+    except ImportError:
+        raise SystemExit("the baseline needs negspacy: .venv/bin/pip install negspacy") from None
+    patterns = []
+    for path in sorted((lexicon / "phrases" / "mention").glob("*.txt")):
+        label = path.stem.upper()
+        patterns += [{"label": label, "pattern": p.strip()} for p in path.read_text(encoding="utf-8").splitlines() if p.strip()]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}).add_patterns(patterns)
+    nlp.add_pipe("negex", config={"ent_types": sorted({p["label"] for p in patterns})})
+    return nlp
+
+
+def plain_labels(nlp, texts: list[str], batch_size: int) -> tuple[int, int]:  # noqa: ANN001
+    """Label every text with the plain labeler; returns (reports, mentions)."""
+    n = mentions = 0
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        labels: dict[str, int] = {}
+        for ent in doc.ents:
+            value = 0 if ent._.negex else 1
+            if labels.get(ent.label_, -1) < value:
+                labels[ent.label_] = value
+        n += 1
+        mentions += len(doc.ents)
+    return n, mentions
+
+
+def radprm_labels(ex, reports: list, batch_size: int) -> tuple[int, int]:  # noqa: ANN001
+    """Label every report with radprm (extract_many + CheXpert report labels); returns (reports, mentions)."""
+    from radprm.validators.findings import report_labels
+
+    n = mentions = 0
+    for _, findings in ex.extract_many(reports, batch_size=batch_size):
+        report_labels(findings, "chexpert", rules=ex.rules)
+        n += 1
+        mentions += len(findings)
+    return n, mentions
+
+
+def _timed(fn, *args) -> tuple[tuple[int, int], float, float]:  # noqa: ANN001
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def bench_versus(reports: list, rounds: int, batch_size: int, lexicon: Path) -> dict:
+    """Tokenisation floor, then baseline and radprm interleaved `rounds` times on the same texts."""
     import spacy
 
     from radprm.validators.findings import FindingsExtractor
 
     texts = [r.text for r in reports]
     tok = spacy.blank("en")
-    t0, c0 = time.perf_counter(), time.process_time()
-    n_tokens = sum(len(doc) for doc in tok.pipe(texts, batch_size=batch_size))
-    t_tok, c_tok = time.perf_counter() - t0, time.process_time() - c0
+    (n_tokens, _), t_tok, c_tok = _timed(lambda: (sum(len(d) for d in tok.pipe(texts, batch_size=batch_size)), 0))
 
+    t0 = time.perf_counter()
+    base = plain_labeler(lexicon)
+    t_base_build = time.perf_counter() - t0
     t0 = time.perf_counter()
     ex = FindingsExtractor()
     t_build = time.perf_counter() - t0
+    plain_labels(base, texts[:50], batch_size)  # warm both (lazy imports, vocab)
+    radprm_labels(ex, reports[:50], batch_size)
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    mentions = sum(len(f) for _, f in ex.extract_many(reports, batch_size=batch_size))
-    t_ex, c_ex = time.perf_counter() - t0, time.process_time() - c0
+    rows = []
+    for k in range(rounds):
+        if hasattr(ex, "clear_cache"):
+            ex.clear_cache()  # every radprm round starts cold
+        (nb, mb), tb, cb = _timed(plain_labels, base, texts, batch_size)
+        (nr, mr), tr, cr = _timed(radprm_labels, ex, reports, batch_size)
+        rows.append({
+            "round": k + 1,
+            "base_rps": nb / tb, "base_cpu_rps": nb / cb,
+            "radprm_rps": nr / tr, "radprm_cpu_rps": nr / cr,
+            "ratio": (nr / tr) / (nb / tb), "cpu_ratio": (nr / cr) / (nb / cb),
+            "base_mentions": mb, "radprm_mentions": mr, "load": os.getloadavg()[0],
+        })
     return {
-        "reports": len(reports),
-        "tokens": n_tokens,
-        "mentions": mentions,
-        "build_s": t_build,
-        "tokenise_s": t_tok,
-        "extract_s": t_ex,
-        "tokenise_rps": len(reports) / t_tok,
-        "extract_rps": len(reports) / t_ex,
-        "ratio": t_ex / t_tok,
-        "tokenise_cpu_s": c_tok,
-        "extract_cpu_s": c_ex,
-        "extract_cpu_rps": len(reports) / c_ex,
-        "cpu_ratio": c_ex / c_tok,
-        "peak_rss_mb": peak_rss_mb(),
+        "reports": len(texts), "tokens": n_tokens, "tokenise_s": t_tok, "tokenise_cpu_s": c_tok,
+        "build_s": t_build, "base_build_s": t_base_build, "rows": rows, "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -141,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, default=SHARED / "data/iu-xray/indiana_reports.csv")
+    parser.add_argument("--lexicon", type=Path, default=SHARED / "data/lexicons/chexpert", help="CheXpert lexicon folder (baseline)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved baseline / radprm rounds")
     parser.add_argument("--repeat", type=int, default=10, help="stream the reports this many times (0: skip)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--negex", nargs="?", const=SHARED / "data/negex/negex_annotations_dev.tsv", type=Path, default=None)
@@ -154,15 +217,27 @@ def main(argv: list[str] | None = None) -> int:
     reports = list(read_reports(args.reports))
     load = os.getloadavg()[0]
     print(f"reports read: {len(reports)} from {args.reports}; load average {load:.1f} on {os.cpu_count()} CPUs")
-    speed = bench_speed(reports, args.batch_size)
-    print(
-        f"tokenise only : {speed['tokenise_s']:.2f}s  {speed['tokenise_rps']:.0f} reports/s ({speed['tokens']} tokens)\n"
-        f"extract       : {speed['extract_s']:.2f}s  {speed['extract_rps']:.0f} reports/s "
-        f"({speed['mentions']} mentions; {speed['ratio']:.1f}x tokenisation; pipeline build {speed['build_s']:.2f}s)\n"
-        f"CPU time      : tokenise {speed['tokenise_cpu_s']:.2f}s, extract {speed['extract_cpu_s']:.2f}s "
-        f"= {speed['extract_cpu_rps']:.0f} reports per CPU-second ({speed['cpu_ratio']:.1f}x tokenisation)\n"
-        f"peak RSS      : {speed['peak_rss_mb']:.0f} MiB"
-    )
+    if args.rounds:
+        v = bench_versus(reports, args.rounds, args.batch_size, args.lexicon)
+        n = v["reports"]
+        print(
+            f"tokenise only : {v['tokenise_s']:.2f}s = {n / v['tokenise_s']:.0f} reports/s ({v['tokens']} tokens); "
+            f"build: plain labeler {v['base_build_s']:.2f}s, radprm {v['build_s']:.2f}s"
+        )
+        print(f"{'round':>5} {'plain rps':>10} {'radprm rps':>11} {'ratio':>6}   {'plain cpu':>9} {'radprm cpu':>10} {'ratio':>6}  {'load':>5}  mentions plain/radprm")
+        for r in v["rows"]:
+            print(
+                f"{r['round']:>5} {r['base_rps']:>10.0f} {r['radprm_rps']:>11.0f} {r['ratio']:>6.2f}   "
+                f"{r['base_cpu_rps']:>9.0f} {r['radprm_cpu_rps']:>10.0f} {r['cpu_ratio']:>6.2f}  {r['load']:>5.1f}  "
+                f"{r['base_mentions']}/{r['radprm_mentions']}"
+            )
+        med = lambda key: statistics.median(r[key] for r in v["rows"])  # noqa: E731
+        print(
+            f"median        : plain labeler {med('base_rps'):.0f} reports/s, radprm {med('radprm_rps'):.0f} reports/s, "
+            f"ratio radprm/plain {med('ratio'):.2f} (CPU: {med('base_cpu_rps'):.0f} vs {med('radprm_cpu_rps'):.0f} "
+            f"reports per CPU-second, ratio {med('cpu_ratio'):.2f}); goal >= 0.5\n"
+            f"peak RSS      : {v['peak_rss_mb']:.0f} MiB"
+        )
     if args.repeat:
         stream = bench_stream(reports, args.repeat, args.batch_size)
         print(

@@ -29,14 +29,14 @@ def test_findings_writes_one_row_per_report_with_exact_columns(fixtures, tmp_pat
 
 
 def test_findings_extract_error_is_quarantined_not_fatal(fixtures, tmp_path, monkeypatch, ex):
-    original = ex.doc_findings
+    original = ex.extract_report
 
-    def flaky(doc, *, report_id="", section=None):
-        if report_id == "r3":
+    def flaky(report):
+        if report.report_id == "r3":
             raise RuntimeError("boom")
-        return original(doc, report_id=report_id, section=section)
+        return original(report)
 
-    monkeypatch.setattr(ex, "doc_findings", flaky)
+    monkeypatch.setattr(ex, "extract_report", flaky)
     out = tmp_path / "labels.csv"
     summary = label_reports(fixtures / "findings_reports.csv", out, extractor=ex)
     assert [r["report_id"] for r in read_table(out)] == ["r1", "r2", "r5"]

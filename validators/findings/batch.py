@@ -210,11 +210,14 @@ def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[s
 def _safe_extract(
     ex: FindingsExtractor, reports: Iterator[Report], sink: QuarantineSink, batch_size: int
 ) -> Iterator[tuple[Report, list[Finding]]]:
-    """Like `ex.extract_many`, but a report whose rows cannot be built is quarantined, not fatal."""
-    pairs = ((report.text or "", report) for report in reports)
-    for doc, report in ex.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
+    """Like `ex.extract_many`, but a report whose rows cannot be built is quarantined, not fatal.
+
+    `batch_size` is kept for the API; the extractor works sentence by sentence with a cache (see
+    `validators/findings/extract.py`), so there is no spaCy batch to size.
+    """
+    for report in reports:
         try:
-            findings = ex.doc_findings(doc, report_id=report.report_id)
+            findings = ex.extract_report(report)
         except Exception as exc:  # one odd report must not stop a 100k-report run
             sink.add(
                 record_id=report.report_id,

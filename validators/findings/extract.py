@@ -22,17 +22,18 @@ across a sentence boundary.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
-from spacy.attrs import ORTH, SPACY
+from spacy.attrs import IDX, LOWER, ORTH, SPACY
 from spacy.tokens import Doc, Span
 
 from radprm.schemas.records import Finding, Report
 from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_rules
-from radprm.validators.findings.nlp import SENTENCE_COMPONENT, _variants, build_nlp, ends_sentence
+from radprm.validators.findings.nlp import SENTENCE_COMPONENT, AnchoredMatcher, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
 _STOP_WORDS = {"with", "without", "but", "however", "and", "or", "versus", "vs", "than", "which", "that", "no", "not", "to", "suggest", "suggesting", "represent", "representing", "likely", "consistent", "compatible", "from", "since", "there", "is", "are", "was", "were", "has", "have"}
@@ -80,8 +81,39 @@ class _Vocab:
         if qual:
             pieces.append(rf"(?:(?:{qual})\s+)*")
         self.location = re.compile(r"(?<![\w-])" + "".join(pieces) + rf"(?:{head})(?:\s+(?:{head}))*(?![\w-])", re.I)
+        # results by (text, last): mention and clause texts repeat across sentences
+        self._memo: dict[tuple, str | None] = {}
 
     def find_laterality(self, text: str, last: bool) -> str | None:
+        key = ("L", text, last)
+        if key in self._memo:
+            return self._memo[key]
+        found = self._find_laterality(text, last)
+        self._remember(key, found)
+        return found
+
+    def find_severity(self, text: str, last: bool) -> str | None:
+        key = ("S", text, last)
+        if key in self._memo:
+            return self._memo[key]
+        found = self._find_severity(text, last)
+        self._remember(key, found)
+        return found
+
+    def find_location(self, text: str) -> str | None:
+        key = ("P", text)
+        if key in self._memo:
+            return self._memo[key]
+        found = _location(self, text)
+        self._remember(key, found)
+        return found
+
+    def _remember(self, key: tuple, value: str | None) -> None:
+        if len(self._memo) >= 50_000:
+            self._memo.clear()
+        self._memo[key] = value
+
+    def _find_laterality(self, text: str, last: bool) -> str | None:
         hits = [self.laterality_words[re.sub(r"\s+", " ", m.group(0).lower())] for m in self.laterality.finditer(text)]
         if not hits:
             return None
@@ -90,7 +122,7 @@ class _Vocab:
             return "bilateral"
         return hits[-1] if last else hits[0]
 
-    def find_severity(self, text: str, last: bool) -> str | None:
+    def _find_severity(self, text: str, last: bool) -> str | None:
         hits = list(self.severity.finditer(text))
         if not hits:
             return None
@@ -98,29 +130,91 @@ class _Vocab:
         return self.severity_words.get(re.sub(r"\s+", " ", word))
 
 
-def _clause_bounds(doc: Doc, span: Span, sent: Span, target_tokens: set[int], statement: bool) -> tuple[int, int]:
-    """Token range [lo, hi) around `span` that belongs to it: stop at punctuation, other targets, stop words."""
-    lo = span.start
-    i = span.start - 1
-    while i >= sent.start and span.start - i <= _PRE_LIMIT:
-        tok = doc[i]
-        low = tok.lower_
-        if i in target_tokens or tok.text in _BOUNDARY_PUNCT or tok.is_space:
+class _Tokens:
+    """Per-doc token table: texts, lower forms, char offsets, sentence starts (no Token objects later)."""
+
+    __slots__ = ("text", "words", "lowers", "spaces", "idx", "ends", "sent_starts", "n")
+
+    def __init__(self, text: str, words: list[str], lowers: list[str], idx: list[int], sent_starts: list[int]) -> None:
+        self.text, self.words, self.lowers, self.idx, self.sent_starts = text, words, lowers, idx, sent_starts
+        self.spaces = [w.isspace() for w in words]  # Token.is_space
+        self.ends = [i + len(w) for i, w in zip(idx, words, strict=True)]
+        self.n = len(words)
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> _Tokens:
+        """From a processed doc (sentence starts set)."""
+        words, lowers, idx, sent_starts = [], [], [], []
+        for t in doc:
+            words.append(t.text)
+            lowers.append(t.lower_)
+            idx.append(t.idx)
+            if t.is_sent_start:
+                sent_starts.append(t.i)
+        return cls(doc.text, words, lowers, idx, sent_starts)
+
+    @classmethod
+    def from_table(cls, text: str, table, strings, start: int, end: int) -> _Tokens:  # noqa: ANN001
+        """Tokens [start, end) of `doc.to_array([ORTH, SPACY, LOWER, IDX])` (earlier ones are blanks)."""
+        pad = [""] * start
+        return cls(
+            text,
+            pad + [strings[o] for o in table[start:end, 0].tolist()],
+            pad + [strings[o] for o in table[start:end, 2].tolist()],
+            [0] * start + table[start:end, 3].tolist(),
+            [],
+        )
+
+    def span_text(self, start: int, end: int) -> str:
+        """`doc[start:end].text`."""
+        return self.text[self.idx[start] : self.ends[end - 1]] if start < end else ""
+
+    def sent_of(self, start: int, end: int) -> tuple[int, int]:
+        """Token range of `doc[start:end].sent` (spaCy's rule: back to a start, forward to the next one)."""
+        starts = self.sent_starts
+        i = bisect_right(starts, start) - 1
+        j = bisect_left(starts, end)
+        return (starts[i] if i >= 0 else 0), (starts[j] if j < len(starts) else self.n)
+
+
+class _Ent:
+    """A target span with its ConText attributes read once (each `span._` access builds an object)."""
+
+    __slots__ = ("span", "start", "end", "label", "sent_start", "sent_end", "modifiers", "negated", "uncertain", "historical", "hypothetical")
+
+    def __init__(self, span: Span, sent: tuple[int, int], context: tuple | None = None) -> None:
+        self.span = span
+        self.start, self.end, self.label = span.start, span.end, span.label_
+        self.sent_start, self.sent_end = sent
+        if context is None:
+            ext = span._
+            context = (ext.modifiers, ext.is_negated, ext.is_uncertain, ext.is_historical, ext.is_hypothetical)
+        self.modifiers, self.negated, self.uncertain, self.historical, self.hypothetical = context
+
+
+def _clause_bounds(toks: _Tokens, span_start: int, span_end: int, sent: tuple[int, int], target_tokens: set[int], statement: bool) -> tuple[int, int]:
+    """Token range [lo, hi) around a span that belongs to it: stop at punctuation, other targets, stop words."""
+    words, lowers, spaces = toks.words, toks.lowers, toks.spaces
+    sent_start, sent_end = sent
+    lo = span_start
+    i = span_start - 1
+    while i >= sent_start and span_start - i <= _PRE_LIMIT:
+        low = lowers[i]
+        if i in target_tokens or words[i] in _BOUNDARY_PUNCT or spaces[i]:
             break
         if low in _STOP_WORDS:
             # keep "left and right" together
-            if low in ("and", "or") and i - 1 >= sent.start and doc[i - 1].lower_ in ("left", "right"):
+            if low in ("and", "or") and i - 1 >= sent_start and lowers[i - 1] in ("left", "right"):
                 i -= 1
                 continue
             break
         lo = i
         i -= 1
-    hi = span.end
-    i = span.end
-    while i < sent.end and i - span.end < _POST_LIMIT:
-        tok = doc[i]
-        low = tok.lower_
-        if i in target_tokens or tok.text in _BOUNDARY_PUNCT or tok.is_space:
+    hi = span_end
+    i = span_end
+    while i < sent_end and i - span_end < _POST_LIMIT:
+        low = lowers[i]
+        if i in target_tokens or words[i] in _BOUNDARY_PUNCT or spaces[i]:
             break
         if low in _STOP_WORDS and not (statement and low in _STATEMENT_PASS):
             if low in ("is", "are", "was", "were", "has", "have") and not statement:
@@ -150,8 +244,10 @@ class FindingsExtractor:
         self._vocab = _Vocab(self.rules.modifiers)
         self._statements = self.rules.statements
         # per-sentence fast path (see the module docstring); None when the rules are not sentence-local
-        self._sections = _SectionFinder.build(self.nlp) if _sentence_local(self.nlp, self.rules) else None
-        self._sentence_pipes = [self.nlp.get_pipe(name) for name in (SENTENCE_COMPONENT, "medspacy_target_matcher", "medspacy_context")]
+        self._sections = self._runner = None
+        if _sentence_local(self.nlp, self.rules):
+            self._runner = _SentenceRunner.build(self.nlp)
+            self._sections = _SectionFinder.build(self.nlp) if self._runner is not None else None
         self._ends: dict[int, bool] = {}  # ORTH hash -> the token ends a sentence
         self._cache: dict[bytes, tuple] = {}  # sentence tokens -> finding templates
 
@@ -238,11 +334,12 @@ class FindingsExtractor:
         n = len(doc)
         if not n:
             return []
-        tokens = doc.to_array([ORTH, SPACY])  # the cache key of a sentence is its slice of this array
+        table = doc.to_array([ORTH, SPACY, LOWER, IDX])
+        tokens = table[:, :2].copy()  # the cache key of a sentence is its slice of this array
         ends, strings = self._ends, doc.vocab.strings
         bounds: list[tuple[int, int]] = []
         start = 0
-        for i, orth in enumerate(tokens[:, 0].tolist()):
+        for i, orth in enumerate(table[:, 0].tolist()):
             end = ends.get(orth)
             if end is None:
                 end = ends[orth] = ends_sentence(strings[orth])
@@ -258,7 +355,7 @@ class FindingsExtractor:
             key = tokens[s:e].tobytes()
             templates = cache.get(key)
             if templates is None:
-                templates = self._sentence_templates(doc, tokens, s, e)
+                templates = self._sentence_templates(doc, _Tokens.from_table(text, table, strings, s, e), table, s, e)
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 cache[key] = templates
@@ -266,145 +363,156 @@ class FindingsExtractor:
                 continue
             if section is None and headers is None:
                 headers = self._sections(doc, text)
-            offset = doc[s].idx
-            for ent_start, row in templates:
-                row = dict(row)  # fields in Finding order
-                row["report_id"] = report_id
-                row["section"] = section or _section_at(headers, s + ent_start)
-                row["start"] += offset
-                row["end"] += offset
-                row["sentence_start"] += offset
-                row["sentence_end"] += offset
-                findings.append(_finding_from_row(row))
-        findings.sort(key=_ORDER)
+            offset = int(table[s, 3])
+            for ent_start, row, start, end, sent_start, sent_end in templates:
+                # `row` holds every field in Finding order; these keys keep their place
+                findings.append(_finding_from_row({
+                    **row,
+                    "report_id": report_id,
+                    "section": section or _section_at(headers, s + ent_start),
+                    "start": start + offset,
+                    "end": end + offset,
+                    "sentence_start": sent_start + offset,
+                    "sentence_end": sent_end + offset,
+                }))
+        # each sentence's rows are in output order and sentences do not overlap: no sort needed
         return findings
 
-    def _sentence_templates(self, doc: Doc, tokens, start: int, end: int) -> tuple:  # noqa: ANN001
-        """Rows of one sentence, offsets relative to its first character, on a Doc of that sentence alone."""
-        if (start, end) == (0, len(doc)):
-            sdoc = self._sentence_pipes[0](doc)
-        else:
-            strings = doc.vocab.strings
-            words = [strings[orth] for orth in tokens[start:end, 0].tolist()]
-            spaces = [bool(sp) for sp in tokens[start:end, 1].tolist()]
-            # the one sentence the splitter would mark: first token starts it, no other does
-            sdoc = Doc(doc.vocab, words=words, spaces=spaces, sent_starts=[True] + [False] * (len(words) - 1))
-        sdoc = self._sentence_pipes[1](sdoc)  # targets
-        if not sdoc.ents:
-            return ()  # ConText and the row code only ever look at targets
-        sdoc = self._sentence_pipes[2](sdoc)  # ConText
-        rows = self._doc_rows(sdoc, "", "other")
-        for _, row in rows:
-            Finding(**row)  # validate once; cache hits are built without validation
-        return tuple(rows)
+    def _sentence_templates(self, doc: Doc, toks: _Tokens, table, start: int, end: int) -> tuple:  # noqa: ANN001
+        """Rows of sentence doc[start:end] with offsets relative to it (entity token, char offsets)."""
+        ents = self._runner(doc, set(table[start:end, 2].tolist()), start, end)
+        if not ents:
+            return ()
+        rows = self._doc_rows(doc, "", "other", ents=ents, toks=toks)
+        base = toks.idx[start]
+        templates = []
+        for ent_start, row in rows:
+            # rows hold plain str / bool / int / None values made by _finding (the types and
+            # Literal values of Finding), so findings are built from them without validation
+            offsets = [row[key] - base for key in ("start", "end", "sentence_start", "sentence_end")]
+            templates.append((ent_start - start, row, *offsets))
+        return tuple(templates)
 
-    def _doc_rows(self, doc: Doc, report_id: str, section: str | None) -> list[tuple[int, dict]]:
-        """(first token of the entity, Finding fields) for every mention of a processed Doc, in output order."""
+    def _doc_rows(
+        self, doc: Doc, report_id: str, section: str | None, *, ents: list[_Ent] | None = None, toks: _Tokens | None = None
+    ) -> list[tuple[int, dict]]:
+        """(first token of the entity, Finding fields) for every mention, in output order.
+
+        `doc` is processed by the pipeline (targets in `doc.ents`, ConText attributes on them), or
+        `ents` gives the targets of one sentence with their ConText results (`_SentenceRunner`).
+        """
         findings: list[tuple[int, dict]] = []
-        text = doc.text  # Doc.text joins every token: build it once per doc
-        target_tokens = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-        ents = list(doc.ents)
-        sents = [ent.sent for ent in ents]  # Span.sent searches the doc: look it up once per entity
+        if ents is None:
+            spans = doc.ents
+            if not spans:
+                return findings
+            toks = _Tokens.from_doc(doc)
+            ents = [_Ent(span, toks.sent_of(span.start, span.end)) for span in spans]
+        assert toks is not None
+        target_tokens = {i for ent in ents for i in range(ent.start, ent.end)}
         ents_per_sent: dict[int, int] = {}
-        for sent in sents:
-            ents_per_sent[sent.start] = ents_per_sent.get(sent.start, 0) + 1
-        previous: dict[int, Span] = {}  # last entity seen in each sentence
-        # per-doc state read by _finding (one extractor serves one doc at a time)
-        self._sentence_scope: dict[int, Span] = {}
+        for ent in ents:
+            ents_per_sent[ent.sent_start] = ents_per_sent.get(ent.sent_start, 0) + 1
+        previous: dict[int, _Ent] = {}  # last entity seen in each sentence
+        # per-doc state read by _finding (one extractor serves one doc at a time):
+        # entity start -> token range whose side / grade / place it owns
+        self._sentence_scope: dict[int, tuple[int, int]] = {}
         self._ent_findings: dict[int, dict] = {}
-        for ent, sent in zip(ents, sents):
-            prior = previous.get(sent.start)
-            previous[sent.start] = ent
-            if ents_per_sent[sent.start] == 1:
-                self._sentence_scope[ent.start] = sent
-            elif prior is not None and _RESTATEMENT.search(doc[prior.end : ent.start].text):
+        for ent in ents:
+            prior = previous.get(ent.sent_start)
+            previous[ent.sent_start] = ent
+            if ents_per_sent[ent.sent_start] == 1:
+                self._sentence_scope[ent.start] = (ent.sent_start, ent.sent_end)
+            elif prior is not None and _RESTATEMENT.search(toks.span_text(prior.end, ent.start)):
                 # "opacity in the left lower lobe, compatible with infiltrate": same finding
-                self._sentence_scope[ent.start] = prior
-        for ent, sent in zip(ents, sents):
-            statement = self._statements.get(ent.label_)
-            lo, hi = _clause_bounds(doc, ent, sent, target_tokens, statement is not None)
-            sec = section or _section_of(ent)
+                self._sentence_scope[ent.start] = (prior.start, prior.end)
+        for ent in ents:
+            statement = self._statements.get(ent.label)
+            sent = (ent.sent_start, ent.sent_end)
+            lo, hi = _clause_bounds(toks, ent.start, ent.end, sent, target_tokens, statement is not None)
+            sec = section or _section_of(ent.span)
             if statement is None:
-                findings.append((ent.start, self._finding(doc, text, ent, ent.label_, _assertion(ent), lo, hi, sent, sec, report_id)))
+                findings.append((ent.start, self._finding(toks, ent.start, ent.end, ent.label, _assertion(ent), lo, hi, sent, sec, report_id, ent)))
                 continue
-            state = _closest_state(ent, doc)
+            state = _closest_state(ent, ents)
             if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
-                span = _join(doc, ent, state)
+                j0, j1 = _join(ent, state)
                 # "upper limits of normal" is normal by definition yet hints at enlargement: uncertain
                 assertion = "uncertain" if state.category == "UPPER_NORMAL" else _assertion(ent)
-                if state.modifier_span[0] > 0 and doc[state.modifier_span[0] - 1].lower_ in _STATE_NEGATORS:
+                if state.modifier_span[0] > 0 and toks.lowers[state.modifier_span[0] - 1] in _STATE_NEGATORS:
                     # "Heart size: no enlargement" (the "no" follows the organ, so ConText misses it)
                     assertion = "negative"
                 severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
                 for obs in statement.abnormal_implies:
-                    findings.append((ent.start, self._finding(doc, text, span, obs, assertion, min(lo, span.start), max(hi, span.end), sent, sec, report_id, severity=severity, ent=ent)))
-            elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent._.is_negated):
-                span = _join(doc, ent, state) if state is not None else ent
+                    findings.append((ent.start, self._finding(toks, j0, j1, obs, assertion, min(lo, j0), max(hi, j1), sent, sec, report_id, ent, severity=severity)))
+            elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent.negated):
+                j0, j1 = _join(ent, state) if state is not None else (ent.start, ent.end)
                 for obs in statement.normal_implies:
-                    findings.append((ent.start, self._finding(doc, text, span, obs, "negative", lo, hi, sent, sec, report_id, ent=ent, qualifiers=False)))
+                    findings.append((ent.start, self._finding(toks, j0, j1, obs, "negative", lo, hi, sent, sec, report_id, ent, qualifiers=False)))
         findings.sort(key=lambda f: _ORDER(f[1]))
         return findings
 
     def _finding(
         self,
-        doc: Doc,
-        text: str,
-        span: Span,
+        toks: _Tokens,
+        span_start: int,
+        span_end: int,
         observation: str,
         assertion: str,
         lo: int,
         hi: int,
-        sent: Span,
+        sent: tuple[int, int],
         section: str,
         report_id: str,
+        ent: _Ent,
         *,
         severity: str | None = None,
-        ent: Span | None = None,
         qualifiers: bool = True,
     ) -> dict:
-        ent = ent if ent is not None else span
-        pre = doc[lo : span.start].text
-        post = doc[span.end : hi].text
-        mention = span.text
+        """Finding fields of one mention: the tokens [span_start, span_end) of entity `ent`."""
+        text = toks.text
+        mention = toks.span_text(span_start, span_end)
         laterality = location = None
         if qualifiers:
             v = self._vocab
+            pre = toks.span_text(lo, span_start)
+            post = toks.span_text(span_end, hi)
             laterality = v.find_laterality(pre, last=True) or v.find_laterality(mention, last=True) or v.find_laterality(post, last=False)
             if severity is None:
                 severity = v.find_severity(pre, last=True) or v.find_severity(mention, last=True) or v.find_severity(post, last=False)
-            location = _location(v, doc[lo:hi].text)
+            location = v.find_location(toks.span_text(lo, hi))
             scope = self._sentence_scope.get(ent.start)
-            if scope is not None and scope.start != ent.start:
+            if scope is not None and scope[0] != ent.start:
                 # a restatement ("..., compatible with infiltrate") is on the restated finding's side;
                 # its place is left alone: an impression's vaguer place ("right lobe") would stand in
                 # for the findings section's precise one
-                prior_f = self._ent_findings.get(scope.start)
+                prior_f = self._ent_findings.get(scope[0])
                 if prior_f is not None and not laterality and prior_f["laterality"] != "none":
                     laterality = prior_f["laterality"]
             elif scope is not None:
                 # the only finding of its sentence owns the sentence's side, a grade said as a
                 # predicate ("..., mild.") and a place introduced by a preposition ("in the rib")
-                rest = doc[scope.start : span.start].text + " , " + doc[span.end : scope.end].text
+                rest = toks.span_text(scope[0], span_start) + " , " + toks.span_text(span_end, scope[1])
                 laterality = laterality or v.find_laterality(rest, last=False)
                 if severity is None:
                     severity = v.find_severity(" ".join(_PREDICATE_GRADE.findall(rest)), last=False)
-                location = location or _location(v, " , ".join(m.group(1) for m in _PLACE_PHRASE.finditer(rest)))
-        s_start, s_end = _strip(text, sent.start_char, sent.end_char)
+                location = location or v.find_location(" , ".join(m.group(1) for m in _PLACE_PHRASE.finditer(rest)))
+        s_start, s_end = _strip(text, toks.idx[sent[0]], toks.ends[sent[1] - 1])
         # the keyword arguments of Finding, in field order
         finding = {
             "report_id": report_id,
             "observation": observation,
             "mention": mention,
             "assertion": assertion,
-            "historical": bool(ent._.is_historical),
-            "hypothetical": bool(ent._.is_hypothetical),
+            "historical": bool(ent.historical),
+            "hypothetical": bool(ent.hypothetical),
             "laterality": laterality or "none",
             "severity": severity,
             "location": location,
             "section": section,
             "sentence": text[s_start:s_end],
-            "start": span.start_char,
-            "end": span.end_char,
+            "start": toks.idx[span_start],
+            "end": toks.ends[span_end - 1],
             "sentence_start": s_start,
             "sentence_end": s_end,
         }
@@ -468,6 +576,170 @@ def _section_at(headers: tuple[list[int], list[str]], token: int) -> str:
     return category if category in SECTION_CATEGORIES else "other"
 
 
+class _SentenceRunner:
+    """medspaCy's target matcher and ConText for one sentence of a tokenised doc, with the same results.
+
+    Runs the components' own matchers on the sentence span (the token Matcher only when its anchors
+    allow a match, see `AnchoredMatcher`), prunes as `MedspacyMatcher` does, builds ConText modifiers
+    with the sentence as their scope, and applies medspaCy's `ConTextGraph`. The targets' ConText
+    attributes are handed over directly instead of through `span._` extensions.
+    """
+
+    _ATTRS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family")  # is_family is not read
+
+    def __init__(self, nlp, target_mm, context, context_mm) -> None:  # noqa: ANN001
+        from medspacy.common.util import prune_overlapping_matches
+        from medspacy.context import ConTextGraph, ConTextModifier
+
+        self.vocab = nlp.vocab
+        self.prune = prune_overlapping_matches
+        self.Graph, self.Modifier = ConTextGraph, ConTextModifier
+        self.target = self._parts(target_mm)
+        self.context = self._parts(context_mm)
+        self.prune_on_target_overlap = context.prune_on_target_overlap
+        self.mapping = context.context_attributes_mapping or {}
+
+    @staticmethod
+    def _parts(mm):  # noqa: ANN001, ANN205
+        return mm._MedspacyMatcher__matcher, mm._MedspacyMatcher__phrase_matcher, mm._prune, mm.rule_map
+
+    @classmethod
+    def build(cls, nlp) -> _SentenceRunner | None:  # noqa: ANN001
+        """None when medspaCy's internals are not the ones this shortcut reproduces."""
+        target = nlp.get_pipe("medspacy_target_matcher")
+        context = nlp.get_pipe("medspacy_context")
+        try:
+            target_mm, context_mm = target._TargetMatcher__matcher, context._ConText__matcher
+            for mm in (target_mm, context_mm):
+                cls._parts(mm)
+                if mm._MedspacyMatcher__regex_matcher._patterns:
+                    return None
+            plain = (
+                target.result_type == "ents"
+                and all(rule.attributes is None and rule.on_match is None for rule in target_mm.rules)
+                and all(rule.on_modifies is None and rule.on_match is None for rule in context_mm.rules)
+                and set(_SentenceRunner._ATTRS) >= {a for attrs in (context.context_attributes_mapping or {}).values() for a in attrs}
+            )
+        except AttributeError:
+            return None
+        return cls(nlp, target_mm, context, context_mm) if plain else None
+
+    def _matches(self, parts, doc: Doc, lowers: set[int], start: int, end: int) -> list:  # noqa: ANN001
+        """MedspacyMatcher.__call__ on doc[start:end]: token matches, phrase matches, pruned."""
+        token_matcher, phrase_matcher, prune, _ = parts
+        sent = doc[start:end]
+        matches = []
+        if not isinstance(token_matcher, AnchoredMatcher) or token_matcher.may_match(lowers):
+            raw = token_matcher.matcher if isinstance(token_matcher, AnchoredMatcher) else token_matcher
+            if len(raw):
+                # the token Matcher counts from the span start, the PhraseMatcher from the doc start
+                matches = [(key, s + start, e + start) for key, s, e in raw(sent)]
+        matches += phrase_matcher(sent)
+        return _prune(matches, self.prune) if prune else matches
+
+    def __call__(self, doc: Doc, lowers: set[int], start: int, end: int) -> list[_Ent]:
+        """Targets of sentence doc[start:end] with their ConText results, in text order."""
+        strings = self.vocab.strings
+        rule_map = self.target[3]
+        spans = [Span(doc, s, e, label=rule_map[strings[key]].category) for key, s, e in self._matches(self.target, doc, lowers, start, end)]
+        if not spans:
+            return []
+        spans.sort(key=lambda span: span.start)  # doc.ents order
+        sent = (start, end)
+        matches = self._matches(self.context, doc, lowers, start, end)
+        if not matches:
+            return [_Ent(span, sent, ((), False, False, False, False)) for span in spans]
+        rule_map = self.context[3]
+        modifiers = []
+        for key, m_start, m_end in matches:
+            rule = rule_map[strings[key]]
+            scope_start, scope_end = _scope(rule, m_start, m_end, start, end)
+            modifiers.append(self.Modifier(rule, m_start, m_end, None, scope_start=scope_start, scope_end=scope_end))
+        graph = self.Graph(targets=spans, modifiers=modifiers, prune_on_modifier_overlap=self.prune_on_target_overlap)
+        graph.update_scopes()
+        graph.apply_modifiers()
+        index = {id(span): i for i, span in enumerate(spans)}
+        mods: list[tuple] = [() for _ in spans]
+        attrs = [dict.fromkeys(self._ATTRS, False) for _ in spans]
+        for target, modifier in graph.edges:
+            i = index[id(target)]
+            mods[i] += (modifier,)
+            for name, value in self.mapping.get(modifier.category, {}).items():
+                attrs[i][name] = value
+        return [
+            _Ent(span, sent, (mods[i], attrs[i]["is_negated"], attrs[i]["is_uncertain"], attrs[i]["is_historical"], attrs[i]["is_hypothetical"]))
+            for i, span in enumerate(spans)
+        ]
+
+
+_GLOBAL_FLAGS = re.compile(r"^\(\?[aiLmsux]+\)")
+
+
+def _alternations(patterns: list[re.Pattern[str]]) -> list[re.Pattern[str]]:
+    """One regex per flag set that matches wherever one of `patterns` does (a quick 'any match?' test)."""
+    groups: dict[int, list[str]] = {}
+    for p in patterns:
+        groups.setdefault(p.flags, []).append(_GLOBAL_FLAGS.sub("", p.pattern))  # flags are in p.flags
+    try:
+        return [re.compile("|".join(f"(?:{body})" for body in bodies), flags) for flags, bodies in groups.items()]
+    except re.error:  # pragma: no cover - a pattern that cannot be nested: test them one by one
+        return list(patterns)
+
+
+def _medspacy_matches(mm, doc: Doc) -> list:  # noqa: ANN001
+    """`MedspacyMatcher.__call__` (token, phrase, regex matches, pruned) without calling an empty
+    token Matcher, which makes spaCy format a W036 warning on every doc."""
+    try:
+        token, phrase, regex, prune = mm._MedspacyMatcher__matcher, mm._MedspacyMatcher__phrase_matcher, mm._MedspacyMatcher__regex_matcher, mm._prune
+    except AttributeError:  # pragma: no cover - another medspaCy layout
+        return mm(doc)
+    matches = token(doc) if len(token) else []
+    matches += phrase(doc)
+    if regex._patterns:
+        matches += regex(doc)
+    if prune:
+        from medspacy.common.util import prune_overlapping_matches
+
+        matches = _prune(matches, prune_overlapping_matches)
+    return matches
+
+
+def _prune(matches: list, prune_overlapping_matches) -> list:  # noqa: ANN001
+    """medspaCy's `prune_overlapping_matches`, answered directly when nothing overlaps.
+
+    Its first pass sorts by (start, end) and keeps a match list without overlaps unchanged, so
+    such a list comes back sorted; only overlapping matches need its pairwise rounds.
+    """
+    if len(matches) < 2:
+        return matches if not matches else [matches[0]]
+    ordered = sorted(matches, key=lambda m: (m[1], m[2]))
+    for a, b in pairwise(ordered):
+        if b[1] < a[2]:  # b starts before a ends (both non-empty)
+            return prune_overlapping_matches(matches)
+    return ordered
+
+
+def _scope(rule, start: int, end: int, sent_start: int, sent_end: int) -> tuple[int, int]:  # noqa: ANN001
+    """ConTextModifier's scope in its sentence (medspaCy `__set_scope` without a window)."""
+    direction = rule.direction.lower()
+    max_scope = rule.max_scope
+    if direction == "forward":
+        scope_start, scope_end = end, sent_end
+        if max_scope is not None and scope_end - scope_start > max_scope:
+            scope_end = end + max_scope
+    elif direction == "backward":
+        scope_start, scope_end = sent_start, start
+        if max_scope is not None and scope_end - scope_start > max_scope:
+            scope_start = start - max_scope
+    else:  # bidirectional (and terminate / pseudo)
+        scope_start, scope_end = sent_start, sent_end
+        if max_scope is not None and start - scope_start > max_scope:
+            scope_start = start - max_scope
+        if max_scope is not None and scope_end - end > max_scope:
+            scope_end = end + max_scope
+    return scope_start, scope_end
+
+
 class _SectionFinder:
     """The sections medspaCy's sectionizer would give, without writing `token._.section` on every token.
 
@@ -488,9 +760,10 @@ class _SectionFinder:
         # medspaCy's RegexMatcher joins the doc text once per pattern; most texts match no regex
         # header at all, so a quick search on the text picks a matcher without the regex rules
         regex = getattr(self.matcher, "_MedspacyMatcher__regex_matcher", None)
-        self.regexes = [p for pats in getattr(regex, "_patterns", {}).values() for p in pats]
+        compiled = [p for pats in getattr(regex, "_patterns", {}).values() for p in pats]
+        self.regexes = _alternations(compiled)
         self.plain = None
-        if self.regexes and len(self.regexes) == sum(isinstance(r.pattern, str) for r in rules):
+        if compiled and len(compiled) == sum(isinstance(r.pattern, str) for r in rules):
             self.plain = MedspacyMatcher(nlp, name="radprm_sections", phrase_matcher_attr="LOWER")
             self.plain.add([r for r in rules if not isinstance(r.pattern, str)])
 
@@ -513,7 +786,7 @@ class _SectionFinder:
         matcher = self.matcher
         if self.plain is not None and not any(p.search(text) for p in self.regexes):
             matcher = self.plain
-        matches = matcher(doc)
+        matches = _medspacy_matches(matcher, doc)
         if sz.require_start_line:
             matches = [m for m in matches if self.is_start_line(m[1], doc, sz.newline_pattern)]
         rule_map, strings = matcher.rule_map, self.vocab.strings
@@ -589,8 +862,8 @@ def _distance(ent: Span, modifier) -> int:
     return max(0, m_start - ent.end)
 
 
-def _closest(ent: Span, categories: tuple[str, ...]):
-    mods = [m for m in ent._.modifiers if m.category in categories]
+def _closest(ent: _Ent, categories: tuple[str, ...]):
+    mods = [m for m in ent.modifiers if m.category in categories]
     return min(mods, key=lambda m: _distance(ent, m)) if mods else None
 
 
@@ -598,18 +871,18 @@ _STATES = ("NORMAL", "ENLARGED", "BORDERLINE", "UPPER_NORMAL")
 _STATE_NEGATORS = {"no", "not", "without"}
 
 
-def _closest_state(ent: Span, doc: Doc):
+def _closest_state(ent: _Ent, ents: list[_Ent]):
     """The organ-state modifier of a statement, preferring one that is not closer to another statement.
 
     In "stable mild enlargement of the heart and normal lung vascularity" the "normal" belongs to
     the lungs, not to the heart, although medspaCy lets it modify both.
     """
-    states = [m for m in ent._.modifiers if m.category in _STATES]
+    states = [m for m in ent.modifiers if m.category in _STATES]
     if len(states) < 2:
         return states[0] if states else None
     own = [
         m for m in states
-        if not any(other is not ent and m in other._.modifiers and _distance(other, m) < _distance(ent, m) for other in doc.ents)
+        if not any(other is not ent and m in other.modifiers and _distance(other, m) < _distance(ent, m) for other in ents)
     ]
     # a state nearer to another organ still counts when it is the only one ("chest show normal
     # size ... of the cardiac silhouette")
@@ -617,38 +890,40 @@ def _closest_state(ent: Span, doc: Doc):
     return min(mods, key=lambda m: _distance(ent, m)) if mods else None
 
 
-def _assertion(ent: Span) -> str:
+def _assertion(ent: _Ent | Span) -> str:
     """negative / uncertain / positive; when both cues apply, the nearer one wins ("no definite ...").
 
     An alternative ("atelectasis or scarring") makes a mention uncertain unless it is negated: in
     "no effusion or pneumothorax" the "or" joins negated items.
     """
-    if not ent._.is_negated and not ent._.is_uncertain:
-        return "uncertain" if any(m.category == "ALTERNATIVE" for m in ent._.modifiers) else "positive"
-    if ent._.is_negated and ent._.is_uncertain:
+    if isinstance(ent, Span):
+        ent = _Ent(ent, (0, 0))
+    if not ent.negated and not ent.uncertain:
+        return "uncertain" if any(m.category == "ALTERNATIVE" for m in ent.modifiers) else "positive"
+    if ent.negated and ent.uncertain:
         if _negation_covers_hedge(ent):
             return "negative"
         mod = _closest(ent, ("NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE"))
         return "negative" if mod is not None and mod.category == "NEGATED_EXISTENCE" else "uncertain"
-    if ent._.is_negated:
+    if ent.negated:
         return "negative"
-    if ent._.is_uncertain:
+    if ent.uncertain:
         return "uncertain"
     return "positive"
 
 
-def _negation_covers_hedge(ent: Span) -> bool:
+def _negation_covers_hedge(ent: _Ent) -> bool:
     """True when a hedge adjective sits inside a negation's scope rather than competing with it.
 
     Hedges whose rule carries `metadata.yields_to_negation` ("suspicious") describe the noun they
     precede; a negation before them ("No focal consolidation, suspicious opacity or effusion") or a
     negated predicate after the noun ("Suspicious nodules are absent") denies the whole phrase.
     """
-    hedges = [m for m in ent._.modifiers if m.category == "POSSIBLE_EXISTENCE" and m.modifier_span[1] <= ent.start]
+    hedges = [m for m in ent.modifiers if m.category == "POSSIBLE_EXISTENCE" and m.modifier_span[1] <= ent.start]
     if not hedges or not all((m.rule.metadata or {}).get("yields_to_negation") for m in hedges):
         return False
     first_hedge = min(m.modifier_span[0] for m in hedges)
-    for neg in ent._.modifiers:
+    for neg in ent.modifiers:
         if neg.category != "NEGATED_EXISTENCE":
             continue
         if neg.modifier_span[1] <= first_hedge or neg.modifier_span[0] >= ent.end:
@@ -656,10 +931,10 @@ def _negation_covers_hedge(ent: Span) -> bool:
     return False
 
 
-def _join(doc: Doc, ent: Span, modifier) -> Span:
-    """The span from a statement to its qualifier ('heart is mildly enlarged'), within the sentence."""
+def _join(ent: _Ent, modifier) -> tuple[int, int]:
+    """Token range from a statement to its qualifier ('heart is mildly enlarged'), within the sentence."""
     m_start, m_end = modifier.modifier_span
-    return doc[min(ent.start, m_start) : max(ent.end, m_end)]
+    return min(ent.start, m_start), max(ent.end, m_end)
 
 
 @lru_cache(maxsize=1)

@@ -123,16 +123,21 @@ class AnchoredMatcher:
         self.first = frozenset().union(*(pattern[0] for pattern in anchors))  # quick rejection
 
     def __call__(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
-        lowers = set(doc.to_array(LOWER).tolist())
-        if lowers.isdisjoint(self.first):
+        if not self.may_match(set(doc.to_array(LOWER).tolist())):
             return []
+        return self.matcher(doc, *args, **kwargs)
+
+    def may_match(self, lowers: set[int]) -> bool:
+        """Whether some pattern has each of its required tokens among these LOWER hashes."""
+        if lowers.isdisjoint(self.first):
+            return False
         for pattern in self.anchors:
             for required in pattern:
                 if lowers.isdisjoint(required):
                     break
             else:
-                return self.matcher(doc, *args, **kwargs)
-        return []
+                return True
+        return False
 
     def __len__(self) -> int:
         return len(self.matcher)
