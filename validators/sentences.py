@@ -14,9 +14,12 @@ Word lists are data: the `open_vocabulary` block of `step_rules.json`.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
+
+from rapidfuzz import fuzz
 
 from radprm.errors import RuleFileError
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
@@ -26,6 +29,7 @@ _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
 OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
                         "min_shared", "min_cover", "qualifiers", "negatable_classes", "generic_words", "must_be_named", "side_words",
+                        "place_words",
                         "bilateral_phrases", "exclusive_words"}
 
 
@@ -38,6 +42,7 @@ class OpenVocabulary:
     classes: dict[str, str]
     places: tuple[tuple[str, str, re.Pattern[str]], ...]
     any_place: re.Pattern[str]
+    place_words: frozenset[str]
     side_places: re.Pattern[str]
     number_words: dict[str, str]
     min_shared: int
@@ -71,8 +76,9 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path, field="open_vocabulary.place_families") from exc
     any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
+    place_words = frozenset(w.lower() for w in data["place_words"])
     return OpenVocabulary(frozenset(w.lower() for w in data["stopwords"]), frozenset(w.lower() for w in data["weak_words"]),
-                          classes, tuple(places), any_place, side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
+                          classes, tuple(places), any_place, place_words, side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
                           int(data["min_shared"]), float(data["min_cover"]),
                           frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
                           frozenset(w.lower() for w in data["generic_words"]),
@@ -93,6 +99,7 @@ def stem(word: str) -> str:
 
 
 _HAS_NUMBER = re.compile(r"\d")
+EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an edited copy of a sentence
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
 _SIDE = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
          "left-sided": "left", "right-sided": "right", "bibasilar": "bilateral", "biapical": "bilateral"}
@@ -118,6 +125,7 @@ class Facts:
     classes: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
     negated_classes: frozenset[str] = frozenset()
+    sequence: tuple[str, ...] = ()
 
 
 _FACTS_CACHE: dict[tuple[int, str], Facts] = {}
@@ -206,7 +214,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                  {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
                  temporal_classes(text, lang), negated, hedge, frozenset(hedged), bool(vocab.exclusive.search(low)),
                  frozenset(classes),
-                 frozenset(words), frozenset(negated_classes))
+                 frozenset(words), frozenset(negated_classes), tuple(words))
 
 
 def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
@@ -301,6 +309,101 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:]):
         out.append(Finding("uncertainty_overstated", best))
     return out
+
+
+_NEGATION_WORDS = {"no", "not", "without", "none", "nor", "neither", "negative", "absent", "never"}
+
+
+def _word_kind(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
+    """The attribute a word carries in an edited copy: side, grade, number, place, change, negation."""
+    if word in _SIDE or word in vocab.side_words:
+        return "side"
+    if word in grades:
+        return "grade"
+    if word[0].isdigit() or word in vocab.number_words or re.fullmatch(r"[ctl]\d{1,2}|\d+(?:st|nd|rd|th)", word):
+        return "number"
+    if word in _NEGATION_WORDS:
+        return "negation"
+    if lang.temporal_any.fullmatch(word):
+        return "change"
+    if vocab.any_place.fullmatch(word) or word in vocab.place_words:
+        return "place"
+    return ""
+
+
+_EDIT_REASON = {"side": "laterality_conflict", "grade": "severity_conflict", "number": "ungrounded_number",
+                "place": "location_conflict", "change": "temporal_conflict", "negation": "negation_conflict"}
+
+
+def edited_copy(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage,
+                grades: dict[str, int]) -> list[Finding]:
+    """A step that copies a report sentence but for a side, grade, number, place, change or negation word.
+
+    The words that carry these attributes are masked in both texts; when what is left matches (an
+    edited copy) and the masked words differ in a way that changes the meaning, the step is wrong:
+    "Stable cardiomegaly" -> "New cardiomegaly", "tip in the SVC" -> "tip in the right atrium".
+    Synonyms within a kind do not count ("stable" / "unchanged", "minimal" / "small").
+    """
+    mine = clause.sequence
+    if len(mine) < 2:
+        return []
+    kinds = [_word_kind(w, vocab, lang, grades) for w in mine]
+    masked = " ".join(k.upper() if k else w for w, k in zip(mine, kinds, strict=True))
+    out = []
+    for s in sentences:
+        theirs = s.sequence
+        if not theirs or abs(len(theirs) - len(mine)) > 3:
+            continue
+        their_kinds = [_word_kind(w, vocab, lang, grades) for w in theirs]
+        their_masked = " ".join(k.upper() if k else w for w, k in zip(theirs, their_kinds, strict=True))
+        if fuzz.ratio(masked, their_masked) < EDIT_MIN:
+            continue
+        # counted, not as sets: "stable X, new Y" against "stable X, stable Y" replaced a "stable"
+        mine_marked = Counter((k, w) for w, k in zip(mine, kinds, strict=True) if k)
+        their_marked = Counter((k, w) for w, k in zip(theirs, their_kinds, strict=True) if k)
+        added, removed = set(mine_marked - their_marked), set(their_marked - mine_marked)
+        for kind in sorted({k for k, _ in added | removed}):
+            new = {w for k, w in added if k == kind}
+            old = {w for k, w in removed if k == kind}
+            if _same_meaning(kind, new, old, lang, grades, vocab):
+                continue
+            out.append(Finding(_EDIT_REASON[kind], s))
+        if out:
+            return out
+    return out
+
+
+def _number_value(word: str, vocab: OpenVocabulary) -> str:
+    """'seventh' / '7th' / '7' -> '7'; '2.0' -> '2'; levels as they are ('t11')."""
+    word = vocab.number_words.get(word, word)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(?:st|nd|rd|th)?", word)
+    if not m:
+        return word
+    value = m.group(1)
+    return value.rstrip("0").rstrip(".") if "." in value else value
+
+
+def _same_meaning(kind: str, new: set[str], old: set[str], lang: StepLanguage, grades: dict[str, int],
+                  vocab: OpenVocabulary) -> bool:
+    if kind == "change":
+        a = temporal_classes(" ".join(new), lang)
+        b = temporal_classes(" ".join(old), lang)
+        if not new or not old:
+            # a change word dropped ("Stable X" -> "X") says less; one added where this sentence has
+            # none is left to the other sentences (the impression may say "stable")
+            return True
+        return bool(b) and not temporal_conflict(a, b, lang)
+    if kind == "grade":
+        a, b = {grades[w] for w in new}, {grades[w] for w in old}
+        return not new or not a or (bool(b) and (a <= b or a | b <= {1, 2}))
+    if kind == "side":
+        sides = {**_SIDE}
+        return not new or {sides.get(w, w) for w in new} <= {sides.get(w, w) for w in old}
+    if kind == "negation":
+        return bool(new) == bool(old)
+    if kind == "number":
+        return {_number_value(w, vocab) for w in new} <= {_number_value(w, vocab) for w in old}  # "without" for "no" keeps the polarity; adding or dropping one flips it
+    return not new  # number, place: a word added or changed is not in the report sentence
 
 
 def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:

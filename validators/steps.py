@@ -34,12 +34,22 @@ from radprm.validators.clauses import (
     clause_of,
     clause_polarity,
     hedge_strength,
+    temporal_classes,
+    temporal_conflict,
     negation_near_after,
     normalize_step,
     split_clauses,
 )
 from radprm.validators.reasons import FAULTS
-from radprm.validators.sentences import Facts, align, clear_reading_caches, compare, read_facts, report_sentences
+from radprm.validators.sentences import (
+    Facts,
+    align,
+    clear_reading_caches,
+    compare,
+    edited_copy,
+    read_facts,
+    report_sentences,
+)
 from radprm.validators.scoring import answer_reward, chain_scores
 
 if TYPE_CHECKING:
@@ -274,7 +284,8 @@ class StepValidator:
         sentences = self.report_sentences(report)
         previous = ""  # the last step that named something: what a later "It ..." refers to
         for i, step in enumerate(chain.steps):
-            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous)
+            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous,
+                                           report.text)
             body = strip_enumeration(step)
             if self.rules.vocabulary is not None and any(f.anchors - self.rules.vocabulary.weak
                                                          for f in self.step_facts(body)):
@@ -296,10 +307,11 @@ class StepValidator:
         seen_keys: set[tuple],
         sentences: list[Facts] = (),
         previous: str = "",
+        report_text: str = "",
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         claims = self.step_claims(body)
-        judgements = [judge_claim(c, rclaims, self.rules) for c in claims]
+        judgements = [self._with_change(judge_claim(c, rclaims, self.rules), rclaims) for c in claims]
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
@@ -314,8 +326,19 @@ class StepValidator:
             chain.options and index == len(chain.steps) - 1 and len(body.split()) <= 4)
         open_findings = []
         if sentences and self.rules.language is not None and not is_answer:
-            for clause in self.step_facts(body, previous):
-                open_findings.extend(compare(clause, sentences, self.rules.vocabulary, self.rules.language))
+            vocab, lang, grades = self.rules.vocabulary, self.rules.language, self.rules.severity_groups
+            clauses = self.step_facts(body, previous)
+            for clause in clauses:
+                open_findings.extend(compare(clause, sentences, vocab, lang))
+            if clauses:
+                # a step that copies a report sentence with one word changed (side, grade, number, place,
+                # change over time, negation), read whole since report sentences are not cut into clauses
+                whole = read_facts(self._fact_text(body), vocab, lang, grades)
+                for clause in [whole, *clauses]:
+                    edits = edited_copy(clause, sentences, vocab, lang, grades)
+                    if edits:
+                        open_findings.extend(edits)
+                        break
         for f in open_findings:
             if f.reason not in reasons:
                 reasons.append(f.reason)
@@ -345,6 +368,14 @@ class StepValidator:
             reasons.append("redundant")
         seen_keys.update(keys)
 
+        quote = _quoted_span(body, report_text) if any(r in FAULTS for r in reasons) else None
+        if quote is not None:
+            # the step quotes the report word for word: it says what the report says, whatever other
+            # sentences of the report say
+            reasons = [r for r in reasons if r not in FAULTS]
+            verdict = "supported"
+            judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
+            open_findings = []
         label = not any(r in FAULTS for r in reasons)
         if not label and self._unsure(reasons, judgements, body, sentences, previous):
             verdict = "unsure"
@@ -352,6 +383,8 @@ class StepValidator:
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
         evidence = _evidence(judgements, [f.evidence for f in open_findings if f.evidence is not None])
+        if quote is not None:
+            evidence = [Evidence(text=report_text[quote[0]:quote[1]], start=quote[0], end=quote[1])]
         result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
                             verdict=verdict, reasons=reasons, evidence=evidence, score=score)
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
@@ -374,6 +407,27 @@ class StepValidator:
                       for j in judgements if "uncertainty_overstated" in j.reasons for e in j.evidence]
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
+
+    def _with_change(self, j: Judgement, rclaims: list[Claim]) -> Judgement:
+        """A supported claim whose change over time ("new", "stable") the report contradicts is wrong.
+
+        Every report sentence that states the same observation counts: "Redemonstrated fibrosis" in
+        the impression vouches for "redemonstrated" even when the findings say "slightly increased".
+        """
+        lang = self.rules.language
+        if lang is None or j.verdict != "supported" or not j.evidence or j.claim.assertion == "negative":
+            return j
+        mine = temporal_classes(j.claim.sentence, lang)
+        if not mine:
+            return j
+        sentences = {e.sentence for e in j.evidence} | {r.sentence for r in rclaims
+                                                        if r.observation == j.claim.observation
+                                                        and r.assertion != "negative"}
+        said = [temporal_classes(sentence, lang) for sentence in sentences]
+        said = [t for t in said if t]
+        if said and all(temporal_conflict(mine, t, lang) for t in said):
+            return Judgement(j.claim, "contradicted", [*j.reasons, "temporal_conflict"], j.evidence)
+        return j
 
     def _fact_text(self, body: str) -> str:
         """The step's fact clauses (numbers in plans and general knowledge are not claims)."""
@@ -418,6 +472,18 @@ _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|w
 def _in_fact_clause(clauses: list[Clause], claim: Claim) -> bool:
     clause = clause_of(clauses, claim.start, claim.end)
     return clause is not None and clause.kind == "fact"
+
+
+def _quoted_span(step: str, report_text: str) -> tuple[int, int] | None:
+    """Where the report holds the step word for word (case and spacing aside), if it does."""
+    words = re.findall(r"[\w'-]+", step)
+    if len(words) < 3 or not report_text:
+        return None
+    # a whole sentence of the report: "Focal consolidation or effusion" inside "No focal consolidation or
+    # effusion." is not a quote
+    pattern = r"(?:^|(?<=[.:;\n])|(?<=[.:;]\s)|(?<=\n\s))\s*(" + r"\W+".join(re.escape(w) for w in words) + r")\W*(?=$|[.;\n])"
+    m = re.search(pattern, report_text, re.I)
+    return (m.start(1), m.end(1)) if m else None
 
 
 def _with_differences(numbers: set[str]) -> set[str]:
