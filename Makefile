@@ -23,6 +23,7 @@ serve-stop:
 	@bash serving/serve.sh stop
 
 bench: setup
+	@$(VENV)/bin/python -m pip install -q -e '.[test,bench]' >/dev/null
 	@bash bench/run_all.sh
 
 clean:

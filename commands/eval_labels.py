@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ def eval_labels(
     pred: Annotated[Path, typer.Argument(help="Predicted labels (.csv, .parquet, .jsonl), e.g. from `radprm findings`.", show_default=False)],
     gold: Annotated[Path, typer.Argument(help="Gold labels: keyed by report_id / uid (OpenI layout), or a MIMIC-CXR CheXpert/NegBio label file (subject_id, study_id, 1 / 0 / -1 / blank).", show_default=False)],
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    labels: Annotated[Optional[list[str]], typer.Option("--labels", help="Score only these labels (repeat the option or separate with commas). Default: every label in both files.")] = None,
+    labels: Annotated[list[str] | None, typer.Option("--labels", help="Score only these labels (repeat the option or separate with commas). Default: every label in both files.")] = None,
 ) -> None:
     """Score predicted report labels against gold: per-label and micro / macro P, R, F1 of value 1 (and of -1 when the gold uses it)."""
     from radprm.evaluation.labels import evaluate_labels

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
 from radprm.commands._app import app, command
 from radprm.commands._reader_options import (
     InputArg,
@@ -29,9 +30,9 @@ def findings(
     input: InputArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Label table: .csv, .parquet or .jsonl (report_id + one column per label).")],
     labelset: Annotated[Labelset, typer.Option("--labelset", help="Label columns to write.")] = Labelset.chestxray14,
-    details: Annotated[Optional[Path], typer.Option("--details", help="Also write one row per mention (.csv, .parquet or .jsonl).")] = None,
+    details: Annotated[Path | None, typer.Option("--details", help="Also write one row per mention (.csv, .parquet or .jsonl).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="Print per-label counts (positive / negative / uncertain / unmentioned).")] = False,
-    rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", help="Folder of rule files replacing the packaged ones (same file names).")] = None,
+    rules_dir: Annotated[Path | None, typer.Option("--rules-dir", help="Folder of rule files replacing the packaged ones (same file names).")] = None,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
     reader: dict | None = None,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
 from radprm.commands._app import StrictOpt, app, command
 from radprm.commands._reader_options import (
     QuarantineOpt,
@@ -21,7 +22,7 @@ def perturb(
                                            show_default=False)],
     reports: Annotated[Path, typer.Option("--reports", help="Reports the chains refer to (any readable input).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Corrupted steps: .jsonl, .parquet or .csv.")],
-    ops: Annotated[Optional[str], typer.Option("--ops", help=f"Comma-separated operators. Default: {','.join(OPERATORS)}.")] = None,
+    ops: Annotated[str | None, typer.Option("--ops", help=f"Comma-separated operators. Default: {','.join(OPERATORS)}.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")] = 0,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
 from radprm.commands._app import StrictOpt, app, command
 from radprm.commands._reader_options import (
     QuarantineOpt,
@@ -29,7 +30,7 @@ def validate(
                                            show_default=False)],
     reports: Annotated[Path, typer.Option("--reports", help="Reports the chains refer to (any readable input).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Step table: .parquet, .jsonl or .csv.")],
-    chains_out: Annotated[Optional[Path], typer.Option("--chains-out", help="Chain scores table.")] = None,
+    chains_out: Annotated[Path | None, typer.Option("--chains-out", help="Chain scores table.")] = None,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
     judge: Annotated[str | None, typer.Option("--judge", help=_help("judge"), rich_help_panel=_JUDGE_PANEL)] = None,

@@ -126,7 +126,7 @@ def paraphrase(sentence: str, rng: random.Random, rules: dict[str, Any] | None =
     rng.shuffle(lexical)
     for rule in lexical[:2]:
         repl = rng.choice(rule["replacements"])
-        text = re.sub(rule["pattern"], lambda m: _case_like(m.group(0), _fill(repl, m.groupdict())), text,
+        text = re.sub(rule["pattern"], lambda m, repl=repl: _case_like(m.group(0), _fill(repl, m.groupdict())), text,
                       count=1, flags=re.I)
     text = re.sub(r"\s{2,}", " ", text).strip()
     return text if text != sentence else None

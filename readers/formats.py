@@ -123,7 +123,7 @@ def _has_txt_below(path: Path) -> bool:
     """True as soon as one `.txt` file is found in the sub-folders of `path` (hidden ones skipped)."""
     import os
 
-    for root, dirs, files in os.walk(path):
+    for _root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if any(name.lower().endswith(".txt") and not name.startswith(".") for name in files):
             return True

@@ -96,6 +96,7 @@ def _normalize(text: str, offsets: array | None) -> str:
     previous_header_only = False
     pending_blank = False
     started = False
+    out_last, last_end = "", 0
     for line in lines:
         if line is None:
             pending_blank = started

@@ -7,7 +7,7 @@ import pytest
 from radprm.errors import InputError
 from radprm.quarantine import read_quarantine
 from radprm.tables import read_table
-from radprm.validators.findings import FindingsExtractor, LABELSETS
+from radprm.validators.findings import LABELSETS, FindingsExtractor
 from radprm.validators.findings.batch import label_reports
 
 

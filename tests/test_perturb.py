@@ -9,8 +9,8 @@ from radprm.schemas.records import Report
 from radprm.validators.align import Claim
 from radprm.validators.perturb import (
     OPERATORS,
-    PerturbContext,
     Perturbation,
+    PerturbContext,
     Perturber,
     Skip,
     fabricated_finding,

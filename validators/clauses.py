@@ -225,7 +225,7 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
         follows it ("is not mentioned", "is out"), otherwise None (the extractor decides).
     """
     text = clause.text
-    rel_s, rel_e = max(0, mention_start - clause.start), max(0, mention_end - clause.start)
+    rel_e = max(0, mention_end - clause.start)
     if lang.open_uncertainty.search(text):
         return "uncertain"
     before = lang.negation_exceptions.sub(" ", text[:rel_e])

@@ -34,13 +34,14 @@ from radprm.validators.clauses import (
     clause_of,
     clause_polarity,
     hedge_strength,
-    temporal_classes,
-    temporal_conflict,
     negation_near_after,
     normalize_step,
     split_clauses,
+    temporal_classes,
+    temporal_conflict,
 )
 from radprm.validators.reasons import FAULTS
+from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
     Facts,
     align,
@@ -50,7 +51,6 @@ from radprm.validators.sentences import (
     read_facts,
     report_sentences,
 )
-from radprm.validators.scoring import answer_reward, chain_scores
 
 if TYPE_CHECKING:
     from radprm.validators.findings import FindingsExtractor
@@ -384,7 +384,11 @@ class StepValidator:
             score = OMISSION_SCORE
         evidence = _evidence(judgements, [f.evidence for f in open_findings if f.evidence is not None])
         if quote is not None:
-            evidence = [Evidence(text=report_text[quote[0]:quote[1]], start=quote[0], end=quote[1])]
+            start, end = quote
+            header = _HEADER_AT.match(report_text, start, end)
+            if header and header.end() < end:
+                start = header.end()  # evidence is report text, never a header radprm wrote
+            evidence = [Evidence(text=report_text[start:end], start=start, end=end)]
         result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
                             verdict=verdict, reasons=reasons, evidence=evidence, score=score)
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
@@ -534,6 +538,7 @@ def _dedupe(claims: list[Claim]) -> list[Claim]:
 
 
 _HEADER = re.compile(r"^\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
+_HEADER_AT = re.compile(r"\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
 
 
 def _evidence(judgements: list[Judgement], sentences: list[Facts] = ()) -> list[Evidence]:

@@ -163,8 +163,8 @@ def label_reports(
 
 def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[str], details: Path, detail_rows: list[dict[str, Any]]) -> None:
     """Write the label table and the mention table in one pass over the reports."""
-    import threading
     import queue
+    import threading
 
     q: queue.Queue[Any] = queue.Queue(maxsize=8)
     error: list[BaseException] = []

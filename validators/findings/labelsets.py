@@ -14,10 +14,9 @@ Which observations feed which label is data: `rules/labelsets.json`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Mapping
 
 from radprm.errors import InputError
 from radprm.schemas.records import Finding
