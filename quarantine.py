@@ -61,9 +61,6 @@ class QuarantineSink:
         where = f" -> {self.path}" if self.path else ""
         return f"quarantined: {self.total} ({by_reason}){where}"
 
-    # Old name, still called by validators/findings/batch.py until it adopts `render()`; remove then.
-    summary = render
-
     def close(self) -> None:
         """Close the JSONL file, if open."""
         if self._fh is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from radprm import run
 from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.readers import read_reports
@@ -51,6 +52,7 @@ class FindingsSummary:
     mentions: int = 0
     no_mentions: int = 0
     read_quarantined: int = 0
+    warnings: str | None = None
     seconds: float = 0.0
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     quarantine: QuarantineSink | None = None
@@ -73,7 +75,9 @@ class FindingsSummary:
                 lines.append(
                     f"{label:<{width}}  {c['positive']:>8} {c['negative']:>8} {c['uncertain']:>9} {c['unmentioned']:>11}"
                 )
-        lines.append(self.quarantine.summary() if self.quarantine is not None else "quarantined: 0")
+        if self.warnings:
+            lines.append(self.warnings)
+        lines.append(self.quarantine.render() if self.quarantine is not None else "quarantined: 0")
         return "\n".join(lines)
 
 
@@ -122,11 +126,8 @@ def label_reports(
         table_format(details)
         if details.resolve() == out.resolve():
             raise InputError("--details would overwrite --out", path=details, field="details")
-    qpath = Path(quarantine) if quarantine is not None else out.with_name(out.name + ".quarantine.jsonl")
-    if qpath.resolve() in {out.resolve(), details.resolve() if details else None}:
-        raise InputError("the quarantine file would overwrite an output", path=qpath, hint="change --quarantine")
+    out, qpath = run.output_paths(out, quarantine=quarantine, others=[details])
     ex = extractor or default_extractor()
-    qpath.unlink(missing_ok=True)
     summary = FindingsSummary(input=input, out=out, labelset=labelset, labels=columns, rules_version=ex.rules_version, details=details)
     summary.counts = {label: Counter() for label in columns}
     detail_rows: list[dict[str, Any]] = []
@@ -155,10 +156,12 @@ def label_reports(
             # writers stream, and the detail rows are flushed every batch to keep memory flat.
             _write_both(label_rows(), out, columns, details, detail_rows)
         summary.read_quarantined = stream.stats.quarantined
+        summary.warnings = stream.stats.render_warnings()
     summary.seconds = time.perf_counter() - started
-    if strict and sink.total:
-        raise InputError(f"{sink.total} row(s) quarantined and --strict is set; {sink.summary()}", path=input)
-    return summary
+    # reader warnings (no_report_sections: the whole text was used) are in the sink but lose nothing:
+    # the exit policy counts the rows that were really set aside
+    lost = Counter({code: n for code, n in sink.counts.items() if code not in stream.stats.warnings})
+    return run.finish(summary, produced=summary.reports, quarantine=lost, strict=strict, path=input)
 
 
 def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[str], details: Path, detail_rows: list[dict[str, Any]]) -> None:
