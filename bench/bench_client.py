@@ -83,8 +83,11 @@ def server_stats(base_url: str) -> dict[str, float]:
     with urllib.request.urlopen(base_url.removesuffix("/v1") + "/metrics", timeout=10) as r:
         text = r.read().decode()
     stats = {"running": 0.0, "waiting": 0.0, "gen_tokens": 0.0}
-    names = {"vllm:num_requests_running": "running", "vllm:num_requests_waiting": "waiting",
-             "vllm:generation_tokens_total": "gen_tokens"}
+    names = {
+        "vllm:num_requests_running": "running",
+        "vllm:num_requests_waiting": "waiting",
+        "vllm:generation_tokens_total": "gen_tokens",
+    }
     for line in text.splitlines():
         name = line.split("{", 1)[0]
         if name in names:
@@ -118,14 +121,44 @@ def run_vllm_bench(args: argparse.Namespace, prompts: list[str], workdir: Path, 
             f.write(json.dumps({"prompt": p, "output_tokens": args.output_len}) + "\n")
     result_name = f"vllm-bench-{seed}.json"
     cmd = [
-        str(args.server_python), str(ROOT / "serving" / "vllm_main.py"), "bench", "serve",
-        "--backend", "openai-chat", "--base-url", args.base_url.removesuffix("/v1"),
-        "--endpoint", "/v1/chat/completions", "--model", args.model, "--tokenizer", str(args.tokenizer),
-        "--dataset-name", "custom", "--dataset-path", str(dataset), "--skip-chat-template",
-        "--custom-output-len", str(args.output_len), "--ignore-eos",
-        "--num-prompts", str(len(prompts)), "--max-concurrency", str(args.concurrency),
-        "--temperature", str(args.temperature), "--top-p", str(args.top_p), "--seed", str(seed),
-        "--save-result", "--result-dir", str(workdir), "--result-filename", result_name, "--disable-tqdm",
+        str(args.server_python),
+        str(ROOT / "serving" / "vllm_main.py"),
+        "bench",
+        "serve",
+        "--backend",
+        "openai-chat",
+        "--base-url",
+        args.base_url.removesuffix("/v1"),
+        "--endpoint",
+        "/v1/chat/completions",
+        "--model",
+        args.model,
+        "--tokenizer",
+        str(args.tokenizer),
+        "--dataset-name",
+        "custom",
+        "--dataset-path",
+        str(dataset),
+        "--skip-chat-template",
+        "--custom-output-len",
+        str(args.output_len),
+        "--ignore-eos",
+        "--num-prompts",
+        str(len(prompts)),
+        "--max-concurrency",
+        str(args.concurrency),
+        "--temperature",
+        str(args.temperature),
+        "--top-p",
+        str(args.top_p),
+        "--seed",
+        str(seed),
+        "--save-result",
+        "--result-dir",
+        str(workdir),
+        "--result-filename",
+        result_name,
+        "--disable-tqdm",
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -143,10 +176,14 @@ async def run_client(args: argparse.Namespace, prompts: list[str]) -> dict:
     async with LLMClient(args.base_url, args.model, concurrency=args.concurrency, timeout=900) as client:
         await client.check_server()
         cpu0, t0 = time.process_time(), time.perf_counter()
-        results = await asyncio.gather(*(
-            client.complete_text([{"role": "user", "content": p}], sampling=sampling, extra_body={"ignore_eos": True})
-            for p in prompts
-        ))
+        results = await asyncio.gather(
+            *(
+                client.complete_text(
+                    [{"role": "user", "content": p}], sampling=sampling, extra_body={"ignore_eos": True}
+                )
+                for p in prompts
+            )
+        )
         duration, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     # ignore_eos: every answer stops at max_tokens, i.e. `truncated` is the expected outcome here
     answered = [r for r in results if r.ok or r.error_code == "truncated"]
@@ -167,10 +204,14 @@ async def run_structured(args: argparse.Namespace, prompts: list[str]) -> dict:
     sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p, max_tokens=256, seed=args.seed)
     async with LLMClient(args.base_url, args.model, concurrency=args.concurrency, timeout=900) as client:
         t0 = time.perf_counter()
-        results = await asyncio.gather(*(
-            client.complete_json([{"role": "user", "content": p}], BoundedReasoning, sampling=sampling.with_seed(args.seed + i))
-            for i, p in enumerate(prompts)
-        ))
+        results = await asyncio.gather(
+            *(
+                client.complete_json(
+                    [{"role": "user", "content": p}], BoundedReasoning, sampling=sampling.with_seed(args.seed + i)
+                )
+                for i, p in enumerate(prompts)
+            )
+        )
         duration = time.perf_counter() - t0
     return {
         "calls": len(results),
@@ -187,8 +228,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base-url", default=os.environ.get("RADPRM_VLLM_BASE_URL") or base_url_from_state())
     p.add_argument("--model", default="smollm2")
-    p.add_argument("--tokenizer", type=Path, default=CACHE / "models" / "smollm2-135m-instruct",
-                   help="tokenizer folder for vllm bench serve (the served model's)")
+    p.add_argument(
+        "--tokenizer",
+        type=Path,
+        default=CACHE / "models" / "smollm2-135m-instruct",
+        help="tokenizer folder for vllm bench serve (the served model's)",
+    )
     p.add_argument("--server-python", type=Path, default=CACHE / "vllm-venv" / "bin" / "python")
     p.add_argument("--num-prompts", type=int, default=64)
     p.add_argument("--concurrency", type=int, default=16)
@@ -219,20 +264,26 @@ def main() -> None:
                 else:
                     res = asyncio.run(run_client(args, batch))
                 # the server may be shared: tokens it generated for others during the phase
-                res["foreign_gen_tokens"] = server_stats(args.base_url)["gen_tokens"] - before["gen_tokens"] - res[
-                    "total_output_tokens"]
+                res["foreign_gen_tokens"] = (
+                    server_stats(args.base_url)["gen_tokens"] - before["gen_tokens"] - res["total_output_tokens"]
+                )
                 res["loadavg_1m_at_start"], res["idle_wait_s"] = load, waited
                 runs[phase].append(res)
-                print(f"[{r}] {phase:10s} {res['output_throughput']:7.1f} out tok/s  {res['duration']:6.1f} s  "
-                      f"completed {res['completed']}/{len(batch)}  client cpu {res['process_cpu_s']:.1f} s  "
-                      f"load {load:.1f}  foreign tokens {res['foreign_gen_tokens']:.0f}", file=sys.stderr)
+                print(
+                    f"[{r}] {phase:10s} {res['output_throughput']:7.1f} out tok/s  {res['duration']:6.1f} s  "
+                    f"completed {res['completed']}/{len(batch)}  client cpu {res['process_cpu_s']:.1f} s  "
+                    f"load {load:.1f}  foreign tokens {res['foreign_gen_tokens']:.0f}",
+                    file=sys.stderr,
+                )
 
     def mean(phase: str, key: str) -> float:
         return sum(x[key] for x in runs[phase]) / len(runs[phase])
 
     summary = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "num_prompts": args.num_prompts, "concurrency": args.concurrency, "output_len": args.output_len,
+        "num_prompts": args.num_prompts,
+        "concurrency": args.concurrency,
+        "output_len": args.output_len,
         "vllm_bench_out_tok_s": mean("vllm_bench", "output_throughput"),
         "client_out_tok_s": mean("client", "output_throughput"),
         "vllm_bench_cpu_s": mean("vllm_bench", "process_cpu_s"),

@@ -61,7 +61,9 @@ def plain_labeler(lexicon: Path):  # noqa: ANN201 - a spaCy Language
     patterns = []
     for path in sorted((lexicon / "phrases" / "mention").glob("*.txt")):
         label = path.stem.upper()
-        patterns += [{"label": label, "pattern": p.strip()} for p in path.read_text(encoding="utf-8").splitlines() if p.strip()]
+        patterns += [
+            {"label": label, "pattern": p.strip()} for p in path.read_text(encoding="utf-8").splitlines() if p.strip()
+        ]
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}).add_patterns(patterns)
@@ -126,16 +128,29 @@ def bench_versus(reports: list, rounds: int, batch_size: int, lexicon: Path) -> 
             ex.clear_cache()  # every radprm round starts cold
         (nb, mb), tb, cb = _timed(plain_labels, base, texts, batch_size)
         (nr, mr), tr, cr = _timed(radprm_labels, ex, reports, batch_size)
-        rows.append({
-            "round": k + 1,
-            "base_rps": nb / tb, "base_cpu_rps": nb / cb,
-            "radprm_rps": nr / tr, "radprm_cpu_rps": nr / cr,
-            "ratio": (nr / tr) / (nb / tb), "cpu_ratio": (nr / cr) / (nb / cb),
-            "base_mentions": mb, "radprm_mentions": mr, "load": os.getloadavg()[0],
-        })
+        rows.append(
+            {
+                "round": k + 1,
+                "base_rps": nb / tb,
+                "base_cpu_rps": nb / cb,
+                "radprm_rps": nr / tr,
+                "radprm_cpu_rps": nr / cr,
+                "ratio": (nr / tr) / (nb / tb),
+                "cpu_ratio": (nr / cr) / (nb / cb),
+                "base_mentions": mb,
+                "radprm_mentions": mr,
+                "load": os.getloadavg()[0],
+            }
+        )
     return {
-        "reports": len(texts), "tokens": n_tokens, "tokenise_s": t_tok, "tokenise_cpu_s": c_tok,
-        "build_s": t_build, "base_build_s": t_base_build, "rows": rows, "peak_rss_mb": peak_rss_mb(),
+        "reports": len(texts),
+        "tokens": n_tokens,
+        "tokenise_s": t_tok,
+        "tokenise_cpu_s": c_tok,
+        "build_s": t_build,
+        "base_build_s": t_base_build,
+        "rows": rows,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -202,11 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, default=SHARED / "data/iu-xray/indiana_reports.csv")
-    parser.add_argument("--lexicon", type=Path, default=SHARED / "data/lexicons/chexpert", help="CheXpert lexicon folder (baseline)")
+    parser.add_argument(
+        "--lexicon", type=Path, default=SHARED / "data/lexicons/chexpert", help="CheXpert lexicon folder (baseline)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved baseline / radprm rounds")
     parser.add_argument("--repeat", type=int, default=10, help="stream the reports this many times (0: skip)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--negex", nargs="?", const=SHARED / "data/negex/negex_annotations_dev.tsv", type=Path, default=None)
+    parser.add_argument(
+        "--negex", nargs="?", const=SHARED / "data/negex/negex_annotations_dev.tsv", type=Path, default=None
+    )
     args = parser.parse_args(argv)
     if not args.reports.exists():
         print(f"needs {args.reports} (the shared data folder beside the repo)", file=sys.stderr)
@@ -224,7 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             f"tokenise only : {v['tokenise_s']:.2f}s = {n / v['tokenise_s']:.0f} reports/s ({v['tokens']} tokens); "
             f"build: plain labeler {v['base_build_s']:.2f}s, radprm {v['build_s']:.2f}s"
         )
-        print(f"{'round':>5} {'plain rps':>10} {'radprm rps':>11} {'ratio':>6}   {'plain cpu':>9} {'radprm cpu':>10} {'ratio':>6}  {'load':>5}  mentions plain/radprm")
+        print(
+            f"{'round':>5} {'plain rps':>10} {'radprm rps':>11} {'ratio':>6}   {'plain cpu':>9} "
+            f"{'radprm cpu':>10} {'ratio':>6}  {'load':>5}  mentions plain/radprm"
+        )
         for r in v["rows"]:
             print(
                 f"{r['round']:>5} {r['base_rps']:>10.0f} {r['radprm_rps']:>11.0f} {r['ratio']:>6.2f}   "
@@ -241,9 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat:
         stream = bench_stream(reports, args.repeat, args.batch_size)
         print(
-            f"stream x{args.repeat}    : {stream['reports']} reports in {stream['seconds']:.1f}s ({stream['rps']:.0f} reports/s, "
+            f"stream x{args.repeat}    : {stream['reports']} reports in {stream['seconds']:.1f}s "
+            f"({stream['rps']:.0f} reports/s, "
             f"{stream['cpu_rps']:.0f} per CPU-second); "
-            f"RSS after 1x {stream['rss_after_1x_mb']:.0f} MiB, after {args.repeat}x {stream['rss_after_last_mb']:.0f} MiB, "
+            ""
+            f"RSS after 1x {stream['rss_after_1x_mb']:.0f} MiB, after {args.repeat}x "
+            f"{stream['rss_after_last_mb']:.0f} MiB, "
             f"max {stream['rss_max_mb']:.0f} MiB (growth {stream['rss_growth_mb']:+.0f} MiB)"
         )
     if args.negex:

@@ -127,12 +127,15 @@ def main() -> None:
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(row), flush=True)
         rows.append(row)
-    print("\n| items | steps | shards | MiB on disk | write rows/s | write peak RSS MiB | verify s | QA SQL s | GE s | "
-          "QA rows/s | export trl s | peak RSS MiB |")
+    print(
+        "\n| items | steps | shards | MiB on disk | write rows/s | write peak RSS MiB | verify s | QA SQL s | GE s | "
+        "QA rows/s | export trl s | peak RSS MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['items']:,} | {r['steps']:,} | {r['shards']} | {r['bytes'] / 2**20:.0f} | {r['write_rows_per_s']:,} | "
+            f"| {r['items']:,} | {r['steps']:,} | {r['shards']} | {r['bytes'] / 2**20:.0f} | "
+            f"{r['write_rows_per_s']:,} | "
             f"{r['rss_after_write_mb']} | {r['verify_s']} | {r['qa_sql_s']} | {r['gx_s']} | {r['qa_rows_per_s']:,} | "
             f"{r['export_trl_s']} | {r['peak_rss_mb']:,} |"
         )

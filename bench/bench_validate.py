@@ -52,7 +52,9 @@ def build_chains(reports: list) -> list[Chain]:
 def main() -> None:
     """Run the benchmark and print the figures as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reports", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/iu-xray/indiana_reports.csv")
+    ap.add_argument(
+        "--reports", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/iu-xray/indiana_reports.csv"
+    )
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()

@@ -13,12 +13,34 @@ from radprm.commands._app import command, eval_app
 
 @command(eval_app, "labels")
 def eval_labels(
-    pred: Annotated[Path, typer.Argument(help="Predicted labels (.csv, .parquet, .jsonl), e.g. from `radprm findings`.", show_default=False)],
-    gold: Annotated[Path, typer.Argument(help="Gold labels: keyed by report_id / uid (OpenI layout), or a MIMIC-CXR CheXpert/NegBio label file (subject_id, study_id, 1 / 0 / -1 / blank).", show_default=False)],
+    pred: Annotated[
+        Path,
+        typer.Argument(
+            help="Predicted labels (.csv, .parquet, .jsonl), e.g. from `radprm findings`.", show_default=False
+        ),
+    ],
+    gold: Annotated[
+        Path,
+        typer.Argument(
+            help="Gold labels: keyed by report_id / uid (OpenI layout), or a MIMIC-CXR CheXpert/NegBio "
+                 "label file (subject_id, study_id, 1 / 0 / -1 / blank).",
+            show_default=False,
+        ),
+    ],
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    labels: Annotated[list[str] | None, typer.Option("--labels", help="Score only these labels (repeat the option or separate with commas). Default: every label in both files.")] = None,
+    labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--labels",
+            help="Score only these labels (repeat the option or separate with commas). Default: every "
+                 "label in both files.",
+        ),
+    ] = None,
 ) -> None:
-    """Score predicted report labels against gold: per-label and micro / macro P, R, F1 of value 1 (and of -1 when the gold uses it)."""
+    """Score predicted report labels against gold: per-label and micro / macro P, R, F1.
+
+    Value 1 is scored, and -1 too when the gold uses it.
+    """
     from radprm.evaluation.labels import evaluate_labels
 
     chosen = [name.strip() for item in labels or [] for name in item.split(",") if name.strip()] or None

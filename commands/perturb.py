@@ -18,11 +18,15 @@ from radprm.validators.perturb import OPERATORS, perturb_file
 @command(app)
 @reader_options
 def perturb(
-    chains: Annotated[Path, typer.Argument(help="CHAINS file, or STEPS rows (chain_id, report_id, step_index, step).",
-                                           show_default=False)],
+    chains: Annotated[
+        Path,
+        typer.Argument(help="CHAINS file, or STEPS rows (chain_id, report_id, step_index, step).", show_default=False),
+    ],
     reports: Annotated[Path, typer.Option("--reports", help="Reports the chains refer to (any readable input).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Corrupted steps: .jsonl, .parquet or .csv.")],
-    ops: Annotated[str | None, typer.Option("--ops", help=f"Comma-separated operators. Default: {','.join(OPERATORS)}.")] = None,
+    ops: Annotated[
+        str | None, typer.Option("--ops", help=f"Comma-separated operators. Default: {','.join(OPERATORS)}.")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")] = 0,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
@@ -34,6 +38,5 @@ def perturb(
     lexicon findings); side_swap, grade_swap, temporal_flip, number_change, tip_move (on any sentence the
     step restates from the report: devices, bones, spine, tips, sizes, change over time).
     """
-    summary = perturb_file(chains, reports, out, ops=ops, seed=seed, quarantine=quarantine, strict=strict,
-                           **reader)
+    summary = perturb_file(chains, reports, out, ops=ops, seed=seed, quarantine=quarantine, strict=strict, **reader)
     typer.echo(summary.render())

@@ -147,10 +147,14 @@ class LabelEvaluation:
             rows = [f"{'label':<{width}}  {'tp':>5} {'fp':>5} {'fn':>5} {'support':>7}  {'P':>5}  {'R':>5}  {'F1':>5}"]
             for s in [*scores, _pooled(scores)]:
                 rows.append(
-                    f"{s.label:<{width}}  {s.tp:>5} {s.fp:>5} {s.fn:>5} {s.support:>7}  {fmt(s.precision):>5}  {fmt(s.recall):>5}  {fmt(s.f1):>5}"
+                    f"{s.label:<{width}}  {s.tp:>5} {s.fp:>5} {s.fn:>5} {s.support:>7}  "
+                    f"{fmt(s.precision):>5}  {fmt(s.recall):>5}  {fmt(s.f1):>5}"
                 )
             m = _macro(scores)
-            rows.append(f"{'macro':<{width}}  {'':>5} {'':>5} {'':>5} {'':>7}  {fmt(m['precision']):>5}  {fmt(m['recall']):>5}  {fmt(m['f1']):>5}")
+            rows.append(
+                f"{'macro':<{width}}  {'':>5} {'':>5} {'':>5} {'':>7}  {fmt(m['precision']):>5}  "
+                f"{fmt(m['recall']):>5}  {fmt(m['f1']):>5}"
+            )
             return rows
 
         lines = table(self.labels)
@@ -203,7 +207,9 @@ def _value(value: Any, path: str, row: int, label: str) -> int | None:
         try:
             number = float(text)
         except ValueError:
-            raise InputError(f"label value {text!r} is not 1, 0, -1 or empty", path=path, row=row, field=label) from None
+            raise InputError(
+                f"label value {text!r} is not 1, 0, -1 or empty", path=path, row=row, field=label
+            ) from None
     if number != number:  # NaN means empty
         return None
     if number not in (1.0, 0.0, -1.0):
@@ -278,7 +284,12 @@ def evaluate_labels(pred: str | Path, gold: str | Path, *, labels: Sequence[str]
         for name, have, path in (("predictions", pred_labels, pred), ("gold", gold_labels, gold)):
             for label in labels:
                 if label not in have:
-                    raise InputError(f"label '{label}' not in {name}", path=str(path), field=label, hint="columns: " + ", ".join(have))
+                    raise InputError(
+                        f"label '{label}' not in {name}",
+                        path=str(path),
+                        field=label,
+                        hint="columns: " + ", ".join(have),
+                    )
         chosen = list(labels)
     else:
         chosen = [c for c in pred_labels if c in gold_labels]

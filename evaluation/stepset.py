@@ -126,8 +126,13 @@ def paraphrase(sentence: str, rng: random.Random, rules: dict[str, Any] | None =
     rng.shuffle(lexical)
     for rule in lexical[:2]:
         repl = rng.choice(rule["replacements"])
-        text = re.sub(rule["pattern"], lambda m, repl=repl: _case_like(m.group(0), _fill(repl, m.groupdict())), text,
-                      count=1, flags=re.I)
+        text = re.sub(
+            rule["pattern"],
+            lambda m, repl=repl: _case_like(m.group(0), _fill(repl, m.groupdict())),
+            text,
+            count=1,
+            flags=re.I,
+        )
     text = re.sub(r"\s{2,}", " ", text).strip()
     return text if text != sentence else None
 
@@ -136,10 +141,14 @@ def _case_like(src: str, repl: str) -> str:
     return repl[:1].upper() + repl[1:] if src[:1].isupper() else repl
 
 
-_NEG_LIST = re.compile(r"^(?:There (?:is|are) )?[Nn]o (?:evidence of )?(?P<qual>(?:(?:definite|acute|visible|focal|"
-                       r"large|new|suspicious) )*)(?P<body>[^.]+?)(?: (?:is|are) (?:seen|identified|noted|present))?\.$")
+_NEG_LIST = re.compile(
+    r"^(?:There (?:is|are) )?[Nn]o (?:evidence of )?(?P<qual>(?:(?:definite|acute|visible|focal|"
+    r"large|new|suspicious) )*)(?P<body>[^.]+?)(?: (?:is|are) (?:seen|identified|noted|present))?\.$"
+)
 # "No change in ..." / "No interval change" are not negated findings
-_NOT_A_NEGATION = re.compile(r"^(?:There (?:is|are) )?[Nn]o (?:significant |interval |appreciable )*(?:change|longer)\b")
+_NOT_A_NEGATION = re.compile(
+    r"^(?:There (?:is|are) )?[Nn]o (?:significant |interval |appreciable )*(?:change|longer)\b"
+)
 
 
 def restate_negations(sentence: str, rng: random.Random, rules: dict[str, Any] | None = None) -> list[str]:
@@ -153,8 +162,9 @@ def restate_negations(sentence: str, rng: random.Random, rules: dict[str, Any] |
         return []
     # a qualifier ("No focal consolidation or effusion") stays with the item it qualifies
     qual = m.group("qual") or ""
-    return [_fill(rng.choice(rules["negation_templates"]), {"x": (qual if k == 0 else "") + i})
-            for k, i in enumerate(items)]
+    return [
+        _fill(rng.choice(rules["negation_templates"]), {"x": (qual if k == 0 else "") + i}) for k, i in enumerate(items)
+    ]
 
 
 @dataclass
@@ -171,9 +181,11 @@ class StepsetSummary:
 
     def render(self) -> str:
         """Multi-line summary."""
-        lines = [f"step evaluation set ({self.split}, seed {self.seed}): {self.reports} reports -> {self.out_dir}",
-                 "faithful: " + ", ".join(f"{k}={v}" for k, v in sorted(self.phrasings.items())),
-                 "corrupted: " + ", ".join(f"{k}={v}" for k, v in sorted(self.operators.items()))]
+        lines = [
+            f"step evaluation set ({self.split}, seed {self.seed}): {self.reports} reports -> {self.out_dir}",
+            "faithful: " + ", ".join(f"{k}={v}" for k, v in sorted(self.phrasings.items())),
+            "corrupted: " + ", ".join(f"{k}={v}" for k, v in sorted(self.operators.items())),
+        ]
         return "\n".join(lines)
 
 
@@ -275,14 +287,29 @@ def build_stepset(
             if not steps:
                 continue
             phrased = [("glue", rng.choice(glue)), *steps, ("glue", f"Therefore the answer is {answer[0]}.")]
-            chain = Chain(chain_id=f"{report.report_id}:{kind}", report_id=report.report_id, question=question,
-                          answer=answer, steps=[s for _, s in phrased])
+            chain = Chain(
+                chain_id=f"{report.report_id}:{kind}",
+                report_id=report.report_id,
+                question=question,
+                answer=answer,
+                steps=[s for _, s in phrased],
+            )
             chains.append(chain)
             for i, (phrasing, step) in enumerate(phrased):
                 summary.phrasings[phrasing] += 1
-                expected.append({"chain_id": chain.chain_id, "step_index": i, "report_id": report.report_id,
-                                 "operator": "faithful", "phrasing": phrasing, "expected_label": True,
-                                 "expected_reason": None, "step": step, "original_step": None})
+                expected.append(
+                    {
+                        "chain_id": chain.chain_id,
+                        "step_index": i,
+                        "report_id": report.report_id,
+                        "operator": "faithful",
+                        "phrasing": phrasing,
+                        "expected_label": True,
+                        "expected_reason": None,
+                        "step": step,
+                        "original_step": None,
+                    }
+                )
             clinical = [i for i, (ph, _) in enumerate(phrased) if ph != "glue"]
             for op in names:
                 made: list[tuple[int, Perturbation]] = []
@@ -292,26 +319,62 @@ def build_stepset(
                         made.append((i, res))
                 for i, p in rng.sample(made, min(per_op, len(made))):
                     cid = f"{chain.chain_id}~{op}~{i}"
-                    chains.append(Chain(chain_id=cid, report_id=report.report_id, question=question, answer=answer,
-                                        steps=[*chain.steps[:i], p.step]))
+                    chains.append(
+                        Chain(
+                            chain_id=cid,
+                            report_id=report.report_id,
+                            question=question,
+                            answer=answer,
+                            steps=[*chain.steps[:i], p.step],
+                        )
+                    )
                     summary.operators[op] += 1
-                    expected.append({"chain_id": cid, "step_index": i, "report_id": report.report_id,
-                                     "operator": op, "phrasing": phrased[i][0], "expected_label": False,
-                                     "expected_reason": p.expected_reason, "step": p.step,
-                                     "original_step": p.original})
+                    expected.append(
+                        {
+                            "chain_id": cid,
+                            "step_index": i,
+                            "report_id": report.report_id,
+                            "operator": op,
+                            "phrasing": phrased[i][0],
+                            "expected_label": False,
+                            "expected_reason": p.expected_reason,
+                            "step": p.step,
+                            "original_step": p.original,
+                        }
+                    )
     summary.skipped = perturber.skip_summary()
     with (out / "chains.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(c.model_dump_json() + "\n" for c in chains)
     with (out / "expected.jsonl").open("w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(e) + "\n" for e in expected)
-    manifest = {"split": split, "seed": seed, "limit": limit, "per_op": per_op, "operators": names,
-                "reports": summary.reports, "faithful": dict(summary.phrasings), "corrupted": dict(summary.operators),
-                "skipped": summary.skipped, "paraphrase_rules_version": load_paraphrase_rules()["version"],
-                "perturb_rules_version": load_perturb_rules().version,
-                "reports_path": str(reports_path), "labels_path": str(labels_path)}
+    manifest = {
+        "split": split,
+        "seed": seed,
+        "limit": limit,
+        "per_op": per_op,
+        "operators": names,
+        "reports": summary.reports,
+        "faithful": dict(summary.phrasings),
+        "corrupted": dict(summary.operators),
+        "skipped": summary.skipped,
+        "paraphrase_rules_version": load_paraphrase_rules()["version"],
+        "perturb_rules_version": load_perturb_rules().version,
+        "reports_path": str(reports_path),
+        "labels_path": str(labels_path),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
-__all__ = ["OPERATORS", "SPLITS", "StepsetSummary", "build_stepset", "faithful_steps", "paraphrase",
-           "read_gold", "restate_negations", "sentences", "split_of"]
+__all__ = [
+    "OPERATORS",
+    "SPLITS",
+    "StepsetSummary",
+    "build_stepset",
+    "faithful_steps",
+    "paraphrase",
+    "read_gold",
+    "restate_negations",
+    "sentences",
+    "split_of",
+]

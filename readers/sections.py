@@ -12,8 +12,9 @@ takes headers that start a line. Rules for splitting:
 
 - FINDINGS and IMPRESSION sections run to the next header, over blank lines.
 - Any other section (indication, history, comparison, technique, notification, ...) owns only its
-  first paragraph, and a banner line without a colon ("FINAL REPORT") owns nothing: text after a blank line is "unheaded" report text, as is the text before the first
-  header (MIMIC-CXR reports without a FINDINGS header write their findings there).
+  first paragraph, and a banner line without a colon ("FINAL REPORT") owns nothing: text after a
+  blank line is "unheaded" report text, as is the text before the first header (MIMIC-CXR reports
+  without a FINDINGS header write their findings there).
 - Unheaded text is the findings when the report has no FINDINGS section of its own (otherwise it is
   usually an exam title such as "CHEST PA AND LATERAL" and is dropped).
 - A report with neither a FINDINGS nor an IMPRESSION section (with or without other headers) is read
@@ -113,16 +114,19 @@ def load_section_rules() -> dict[str, Any]:
         if unknown:
             raise RuleFileError(
                 f"rule has unknown key(s) {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}",
-                path=RULES_FILE, field=f"section_rules[{index}]",
+                path=RULES_FILE,
+                field=f"section_rules[{index}]",
             )
         if rule.get("category") not in CATEGORIES:
             raise RuleFileError(
                 f"unknown category {rule.get('category')!r}; allowed: {', '.join(CATEGORIES)}",
-                path=RULES_FILE, field=f"section_rules[{index}].category",
+                path=RULES_FILE,
+                field=f"section_rules[{index}].category",
             )
         if rule.get("pattern") is not None and not isinstance(rule["pattern"], str):
-            raise RuleFileError("pattern must be a regex string", path=RULES_FILE,
-                                field=f"section_rules[{index}].pattern")
+            raise RuleFileError(
+                "pattern must be a regex string", path=RULES_FILE, field=f"section_rules[{index}].pattern"
+            )
     return data
 
 
@@ -231,8 +235,9 @@ def split_sections(text: str) -> Sections:
     return _sections(text, found, had_headers=True, no_report_sections=no_sections)
 
 
-def _sections(text: str, found: dict[str, list[tuple[int, int]]], *, had_headers: bool,
-              no_report_sections: bool) -> Sections:
+def _sections(
+    text: str, found: dict[str, list[tuple[int, int]]], *, had_headers: bool, no_report_sections: bool
+) -> Sections:
     joined = {name: "\n\n".join(text[s:e] for s, e in found[name]) if name in found else None for name in _FIELDS}
     spans = {name: tuple(found[name]) for name in _FIELDS if name in found}
     return Sections(**joined, had_headers=had_headers, no_report_sections=no_report_sections, spans=spans)

@@ -105,8 +105,13 @@ def _normalize(text: str, offsets: array | None) -> str:
         if started:
             if pending_blank:
                 sep = "\n\n"
-            elif previous_header_only or _SEPARATOR.match(body) or _LIST_MARKER.match(body) or header.match(body) \
-                    or _SEPARATOR.match(out_last):
+            elif (
+                previous_header_only
+                or _SEPARATOR.match(body)
+                or _LIST_MARKER.match(body)
+                or header.match(body)
+                or _SEPARATOR.match(out_last)
+            ):
                 sep = "\n"
             else:
                 sep = " "
@@ -131,7 +136,7 @@ def _normalize(text: str, offsets: array | None) -> str:
         out_last = joined
         last_end = start + len(body)
         m = header.match(joined)
-        previous_header_only = m is not None and (m.end() == len(joined) or not joined[m.end():].strip())
+        previous_header_only = m is not None and (m.end() == len(joined) or not joined[m.end() :].strip())
         pending_blank = False
         started = True
     return "".join(out)
@@ -187,8 +192,10 @@ class TextSource(Source):
             self.files = walk_text_files(path)
             if not self.files:
                 raise InputError(
-                    "directory holds no .txt files (searched recursively)", path=path,
-                    hint="free-text input is one .txt file per report, e.g. MIMIC-CXR's files/pNN/pNNNNNNNN/sNNNNNNNN.txt",
+                    "directory holds no .txt files (searched recursively)",
+                    path=path,
+                    hint="free-text input is one .txt file per report, e.g. MIMIC-CXR's "
+                         "files/pNN/pNNNNNNNN/sNNNNNNNN.txt",
                 )
         else:
             self.files = [path.name]
@@ -204,8 +211,14 @@ class TextSource(Source):
             try:
                 data = file.read_bytes()
             except OSError as exc:
-                yield RawRow(1, {"report_id": report_id}, reason="unreadable_file", field="text",
-                             detail=f"cannot read the file: {exc.strerror or exc}", source_path=str(file))
+                yield RawRow(
+                    1,
+                    {"report_id": report_id},
+                    reason="unreadable_file",
+                    field="text",
+                    detail=f"cannot read the file: {exc.strerror or exc}",
+                    source_path=str(file),
+                )
                 continue
             try:
                 text = data.decode("utf-8-sig")
@@ -216,7 +229,7 @@ class TextSource(Source):
                     payload=data.decode("utf-8", "replace"),
                     reason="invalid_utf8",
                     field="text",
-                    detail=f"byte offset {exc.start} ({data[exc.start:exc.start + 4]!r}); {UTF8_HINT}",
+                    detail=f"byte offset {exc.start} ({data[exc.start : exc.start + 4]!r}); {UTF8_HINT}",
                     source_path=str(file),
                 )
                 continue

@@ -16,16 +16,27 @@ runner = CliRunner()
 
 # Real IU X-ray report sentences (uids 1, 153, 389), enough for the chains fixtures.
 REPORTS = [
-    ("1", "The cardiac silhouette and mediastinum size are within normal limits. There is no pulmonary edema. "
-          "There is no focal consolidation. There are no XXXX of a pleural effusion. There is no evidence of "
-          "pneumothorax.", "Normal chest x-XXXX."),
-    ("153", "There is a right IJ central venous catheter with tip overlying the inferior SVC. Cardiac silhouette is "
-            "normal size. Normal mediastinal contour and pulmonary vasculature. There is a small right pleural "
-            "effusion. Otherwise, lungs are without focal airspace disease.", "XXXX XXXX right pleural effusion."),
-    ("389", "Cardiac and mediastinal contours are unremarkable. Pulmonary vascularity is within normal limits. No "
-            "focal air space opacities, pleural effusion, or pneumothorax. There is a stable calcified granuloma in "
-            "the right lower lobe. A hiatal hernia is present that is unchanged from the prior study.",
-     "1. Clear lungs. 2. Stable hiatal hernia."),
+    (
+        "1",
+        "The cardiac silhouette and mediastinum size are within normal limits. There is no pulmonary edema. "
+        "There is no focal consolidation. There are no XXXX of a pleural effusion. There is no evidence of "
+        "pneumothorax.",
+        "Normal chest x-XXXX.",
+    ),
+    (
+        "153",
+        "There is a right IJ central venous catheter with tip overlying the inferior SVC. Cardiac silhouette is "
+        "normal size. Normal mediastinal contour and pulmonary vasculature. There is a small right pleural "
+        "effusion. Otherwise, lungs are without focal airspace disease.",
+        "XXXX XXXX right pleural effusion.",
+    ),
+    (
+        "389",
+        "Cardiac and mediastinal contours are unremarkable. Pulmonary vascularity is within normal limits. No "
+        "focal air space opacities, pleural effusion, or pneumothorax. There is a stable calcified granuloma in "
+        "the right lower lobe. A hiatal hernia is present that is unchanged from the prior study.",
+        "1. Clear lungs. 2. Stable hiatal hernia.",
+    ),
 ]
 
 
@@ -47,8 +58,16 @@ def invoke(*args):
 def test_validate_writes_step_rows_with_contract_columns(tmp_path, reports_csv, fixtures, ext):
     out = tmp_path / f"steps.{ext}"
     chains_out = tmp_path / f"chains.{ext}"
-    result = invoke("validate", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", out,
-                    "--chains-out", chains_out)
+    result = invoke(
+        "validate",
+        fixtures / "chains_iu_small.jsonl",
+        "--reports",
+        reports_csv,
+        "--out",
+        out,
+        "--chains-out",
+        chains_out,
+    )
     assert result.exit_code == 0, result.output
     assert "validated 9 steps in 3 chains" in result.output
     rows = list(read_table(out, schema=STEP_SCHEMA))
@@ -71,27 +90,55 @@ def test_validate_parquet_types_are_pinned(tmp_path, reports_csv, fixtures):
     assert schema.names == STEP_SCHEMA.names
     # evidence has the shard steps' type (radprm.schemas.arrow.EVIDENCE_TYPE)
     evidence = "list<element: struct<text: string not null, start: int32 not null, end: int32 not null>>"
-    assert [str(f.type) for f in schema] == ["string", "int32", "string", "bool", "string", "list<element: string>",
-                                             evidence, "double"]
+    assert [str(f.type) for f in schema] == [
+        "string",
+        "int32",
+        "string",
+        "bool",
+        "string",
+        "list<element: string>",
+        evidence,
+        "double",
+    ]
 
 
 def test_validate_bad_rows_are_quarantined_not_dropped(tmp_path, reports_csv, fixtures):
     out = tmp_path / "steps.jsonl"
     q = tmp_path / "q.jsonl"
-    result = invoke("validate", fixtures / "chains_bad_rows.jsonl", "--reports", reports_csv, "--out", out,
-                    "--quarantine", q)
+    result = invoke(
+        "validate", fixtures / "chains_bad_rows.jsonl", "--reports", reports_csv, "--out", out, "--quarantine", q
+    )
     assert result.exit_code == 0, result.output
     reasons = sorted(r.reason_code for r in read_quarantine(q))
-    assert reasons == sorted(["missing_chain_id", "missing_chain_id", "empty_steps", "non_string_step",
-                              "non_string_step", "duplicate_chain_id", "malformed_json", "malformed_json",
-                              "missing_report_id", "bad_field_type", "unknown_report_id"])
+    assert reasons == sorted(
+        [
+            "missing_chain_id",
+            "missing_chain_id",
+            "empty_steps",
+            "non_string_step",
+            "non_string_step",
+            "duplicate_chain_id",
+            "malformed_json",
+            "malformed_json",
+            "missing_report_id",
+            "bad_field_type",
+            "unknown_report_id",
+        ]
+    )
     assert {r["chain_id"] for r in read_table(out)} == {"ok-1", "shard-style"}
     assert "quarantined: 11" in result.output
 
 
 def test_validate_strict_exits_1_when_anything_is_quarantined(tmp_path, reports_csv, fixtures):
-    result = invoke("validate", fixtures / "chains_bad_rows.jsonl", "--reports", reports_csv,
-                    "--out", tmp_path / "s.jsonl", "--strict")
+    result = invoke(
+        "validate",
+        fixtures / "chains_bad_rows.jsonl",
+        "--reports",
+        reports_csv,
+        "--out",
+        tmp_path / "s.jsonl",
+        "--strict",
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     # the summary first (the tables are written), then one error line
     summary, error = result.output.strip().rsplit("\n", 1)
@@ -120,7 +167,9 @@ def test_validate_file_level_errors_are_one_line(tmp_path, reports_csv, name, me
 
 
 def test_validate_bad_output_extension(tmp_path, reports_csv, fixtures):
-    result = invoke("validate", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", tmp_path / "s.xlsx")
+    result = invoke(
+        "validate", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", tmp_path / "s.xlsx"
+    )
     assert result.exit_code == 1 and "unknown table format" in result.output
 
 
@@ -146,15 +195,27 @@ def test_perturb_is_reproducible_with_a_seed(tmp_path, reports_csv, fixtures):
     outs = []
     for i in range(2):
         out = tmp_path / f"p{i}.jsonl"
-        assert invoke("perturb", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", out,
-                      "--seed", 7).exit_code == 0
+        assert (
+            invoke(
+                "perturb", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out", out, "--seed", 7
+            ).exit_code
+            == 0
+        )
         outs.append(out.read_text())
     assert outs[0] == outs[1]
 
 
 def test_perturb_unknown_operator_is_an_error(tmp_path, reports_csv, fixtures):
-    result = invoke("perturb", fixtures / "chains_iu_small.jsonl", "--reports", reports_csv, "--out",
-                    tmp_path / "p.jsonl", "--ops", "negation_flip,shuffle")
+    result = invoke(
+        "perturb",
+        fixtures / "chains_iu_small.jsonl",
+        "--reports",
+        reports_csv,
+        "--out",
+        tmp_path / "p.jsonl",
+        "--ops",
+        "negation_flip,shuffle",
+    )
     assert result.exit_code == 1
     assert "unknown operator(s) ['shuffle']" in result.output and "laterality_swap" in result.output
 

@@ -78,7 +78,9 @@ def test_eval_labels_undefined_scores_are_none(tmp_path):
 
 
 def test_cli_eval_labels_table(fixtures):
-    result = runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv")])
+    result = runner.invoke(
+        app, ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv")]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["label", "tp", "fp", "fn", "support", "P", "R", "F1"]
@@ -112,7 +114,15 @@ def test_cli_eval_labels_bad_value_is_one_error_line(fixtures):
 def test_cli_eval_labels_comma_separated_labels(fixtures):
     result = runner.invoke(
         app,
-        ["eval", "labels", str(fixtures / "labels_pred.csv"), str(fixtures / "labels_gold.csv"), "--labels", "Effusion,Nodule", "--json"],
+        [
+            "eval",
+            "labels",
+            str(fixtures / "labels_pred.csv"),
+            str(fixtures / "labels_gold.csv"),
+            "--labels",
+            "Effusion,Nodule",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert [row["label"] for row in json.loads(result.output)["labels"]] == ["Effusion", "Nodule"]
@@ -135,12 +145,23 @@ def test_eval_labels_mimic_chexpert_gold_layout_positive_and_uncertain(fixtures)
 
 
 def test_cli_eval_labels_chexpert_gold_prints_uncertain_table(fixtures):
-    result = runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred_chexpert.csv"),
-                                 str(fixtures / "labels_gold_chexpert.csv")])
+    result = runner.invoke(
+        app, ["eval", "labels", str(fixtures / "labels_pred_chexpert.csv"), str(fixtures / "labels_gold_chexpert.csv")]
+    )
     assert result.exit_code == 0, result.output
     assert "uncertain class (-1):" in result.output
-    data = json.loads(runner.invoke(app, ["eval", "labels", str(fixtures / "labels_pred_chexpert.csv"),
-                                          str(fixtures / "labels_gold_chexpert.csv"), "--json"]).output)
+    data = json.loads(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                "labels",
+                str(fixtures / "labels_pred_chexpert.csv"),
+                str(fixtures / "labels_gold_chexpert.csv"),
+                "--json",
+            ],
+        ).output
+    )
     assert data["uncertain"]["micro"]["tp"] == 2 and data["uncertain"]["gold_has_uncertain"] is True
 
 

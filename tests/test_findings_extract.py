@@ -23,7 +23,11 @@ def _by_obs(findings):
     [
         ("There is no evidence of pneumothorax.", "pneumothorax", "negative"),  # uid 1
         ("There are no XXXX of a pleural effusion.", "pleural_effusion", "negative"),  # uid 1, de-identified word
-        ("No displaced rib fractures, pneumothorax, or pleural effusion identified.", "pleural_effusion", "negative"),  # uid 3
+        (
+            "No displaced rib fractures, pneumothorax, or pleural effusion identified.",
+            "pleural_effusion",
+            "negative",
+        ),  # uid 3
         ("Borderline cardiomegaly.", "cardiomegaly", "positive"),  # uid 2
         ("Opacities in the bilateral upper lobes could represent scarring", "scarring", "uncertain"),  # uid 4
         ("Heart size is at the upper limits of normal.", "cardiomegaly", "uncertain"),  # uid 104
@@ -41,7 +45,11 @@ def test_extract_assertion_on_iu_sentences(ex, sentence, observation, assertion)
 
 
 def test_extract_subcutaneous_emphysema_is_not_emphysema(ex):
-    found = _by_obs(ex.extract_text("Subcutaneous emphysema seen along the neck bilaterally, right lateral upper abdomen, and left chest."))
+    found = _by_obs(
+        ex.extract_text(
+            "Subcutaneous emphysema seen along the neck bilaterally, right lateral upper abdomen, and left chest."
+        )
+    )
     assert "subcutaneous_emphysema" in found and "emphysema" not in found
 
 
@@ -54,10 +62,34 @@ def test_extract_hypothetical_mention_is_flagged(ex):
 @pytest.mark.parametrize(
     ("sentence", "observation", "laterality", "severity", "location"),
     [
-        ("Minimal right basilar subsegmental atelectasis noted.", "atelectasis", "right", "minimal", "right basilar"),  # uid 54
-        ("There are streaky opacities in the right upper lobe, XXXX scarring.", "opacity", "right", None, "right upper lobe"),  # uid 4
-        ("Calcified granuloma is again seen in the right upper lobe.", "granuloma", "right", None, "right upper lobe"),  # uid 9
-        ("Moderate right-sided pleural effusion, small left sided.", "pleural_effusion", "right", "moderate", None),  # uid 650
+        (
+            "Minimal right basilar subsegmental atelectasis noted.",
+            "atelectasis",
+            "right",
+            "minimal",
+            "right basilar",
+        ),  # uid 54
+        (
+            "There are streaky opacities in the right upper lobe, XXXX scarring.",
+            "opacity",
+            "right",
+            None,
+            "right upper lobe",
+        ),  # uid 4
+        (
+            "Calcified granuloma is again seen in the right upper lobe.",
+            "granuloma",
+            "right",
+            None,
+            "right upper lobe",
+        ),  # uid 9
+        (
+            "Moderate right-sided pleural effusion, small left sided.",
+            "pleural_effusion",
+            "right",
+            "moderate",
+            None,
+        ),  # uid 650
         ("Bibasilar atelectasis versus scarring.", "atelectasis", "bilateral", None, "Bibasilar"),  # uid 2200
         ("There is left lower lobe airspace disease identified.", "opacity", "left", None, "left lower lobe"),  # uid 25
         ("Mildly hyperexpanded lungs.", "hyperinflation", "none", "mild", None),  # uid 5
@@ -76,13 +108,20 @@ def test_extract_left_and_right_is_bilateral(ex):
 
 # --- statements about organs: what normal statements imply ------------------------------------------
 def test_extract_llm_step_sentences(ex):
-    assert [(f.observation, f.assertion) for f in ex.extract_text("No pneumothorax is seen.")] == [("pneumothorax", "negative")]
+    assert [(f.observation, f.assertion) for f in ex.extract_text("No pneumothorax is seen.")] == [
+        ("pneumothorax", "negative")
+    ]
     clear = _by_obs(ex.extract_text("The lungs are clear."))
     assert {"consolidation", "opacity", "pneumonia", "edema", "infiltrate"} <= set(clear)
     assert {f.assertion for f in clear.values()} == {"negative"}
     assert "nodule" not in clear  # clear lungs do not rule out a nodule
     (eff,) = ex.extract_text("There is a small left pleural effusion.")
-    assert (eff.observation, eff.assertion, eff.laterality, eff.severity) == ("pleural_effusion", "positive", "left", "small")
+    assert (eff.observation, eff.assertion, eff.laterality, eff.severity) == (
+        "pleural_effusion",
+        "positive",
+        "left",
+        "small",
+    )
     heart = _by_obs(ex.extract_text("Heart size is normal."))
     assert heart["cardiomegaly"].assertion == "negative"
 
@@ -119,7 +158,9 @@ def test_extract_unqualified_organ_mention_yields_nothing(ex):
 def _report() -> Report:
     findings = "Borderline cardiomegaly. Midline sternotomy XXXX. Enlarged pulmonary arteries. Clear lungs."  # uid 2
     impression = "No acute pulmonary findings."
-    return Report(report_id="2", findings=findings, impression=impression, text=f"FINDINGS: {findings}\nIMPRESSION: {impression}")
+    return Report(
+        report_id="2", findings=findings, impression=impression, text=f"FINDINGS: {findings}\nIMPRESSION: {impression}"
+    )
 
 
 def test_extract_report_offsets_and_sections(ex):

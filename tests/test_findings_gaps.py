@@ -30,9 +30,21 @@ def _find(ex, text, observation):
         ("There is nothing to suggest pneumothorax.", "pneumothorax", "negative"),
         ("Negative for cardiac enlargement.", "cardiomegaly", "negative"),  # IU
         # "suspicious" inside a list governed by "No" stays negated (IU, many reports)
-        ("No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.", "opacity", "negative"),
-        ("No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.", "pleural_effusion", "negative"),
-        ("No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.", "pneumothorax", "negative"),
+        (
+            "No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.",
+            "opacity",
+            "negative",
+        ),
+        (
+            "No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.",
+            "pleural_effusion",
+            "negative",
+        ),
+        (
+            "No focal consolidation, suspicious pulmonary opacity, large pleural effusion, or pneumothorax.",
+            "pneumothorax",
+            "negative",
+        ),
         # post-mention hedges (IU)
         ("Metastatic disease cannot be excluded.", "metastasis", "uncertain"),
         ("Metastatic disease is possible, however given the nonsclerotic appearance", "metastasis", "uncertain"),
@@ -52,7 +64,11 @@ def _find(ex, text, observation):
         ("No interval increase in the effusion.", "pleural_effusion", "positive"),  # "no change" pseudo-negation kept
         # "cannot exclude X" looks forward, "X difficult to exclude." looks back (IU)
         ("Tortuous aorta, cannot exclude ascending aortic aneurysm.", "tortuous_aorta", "positive"),
-        ("Bibasilar opacities in part due to atelectasis, pulmonary edema difficult to entirely exclude.", "edema", "uncertain"),
+        (
+            "Bibasilar opacities in part due to atelectasis, pulmonary edema difficult to entirely exclude.",
+            "edema",
+            "uncertain",
+        ),
         ("We cannot entirely exclude pneumonia.", "pneumonia", "uncertain"),
         # new mentions
         ("There is fluid in the pleural space.", "pleural_effusion", "positive"),

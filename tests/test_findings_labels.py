@@ -8,16 +8,53 @@ from radprm.errors import InputError
 from radprm.schemas.records import Finding
 from radprm.validators.findings import LABELSETS, labelset_columns, report_labels
 
-CHESTXRAY14 = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
-               "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
-CHEXPERT = ["No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-            "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture",
-            "Support Devices"]
+CHESTXRAY14 = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Effusion",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pneumonia",
+    "Pneumothorax",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Fibrosis",
+    "Pleural_Thickening",
+    "Hernia",
+]
+CHEXPERT = [
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+]
 
 
 def _f(observation: str, assertion: str = "positive", **kw) -> Finding:
-    return Finding(report_id="r", observation=observation, mention=observation, assertion=assertion, sentence="s",
-                   start=0, end=1, sentence_start=0, sentence_end=1, **kw)
+    return Finding(
+        report_id="r",
+        observation=observation,
+        mention=observation,
+        assertion=assertion,
+        sentence="s",
+        start=0,
+        end=1,
+        sentence_start=0,
+        sentence_end=1,
+        **kw,
+    )
 
 
 def test_labelset_columns_are_exact():
@@ -35,7 +72,9 @@ def test_chestxray14_columns_match_gold_file(gold_labels):
 def test_positive_beats_uncertain_beats_negative():
     labels = report_labels([_f("pleural_effusion", "negative"), _f("pleural_effusion", "uncertain")])
     assert labels["Effusion"] == -1
-    labels = report_labels([_f("pleural_effusion", "uncertain"), _f("pleural_effusion"), _f("pleural_effusion", "negative")])
+    labels = report_labels(
+        [_f("pleural_effusion", "uncertain"), _f("pleural_effusion"), _f("pleural_effusion", "negative")]
+    )
     assert labels["Effusion"] == 1
     assert report_labels([_f("pleural_effusion", "negative")])["Effusion"] == 0
 

@@ -24,8 +24,20 @@ def test_packaged_rules_load_with_versions_and_sha():
     assert re.fullmatch(r"findings-[\w.]+\+[0-9a-f]{12}", rules.rules_version)
     assert len(rules.sha256) == 64
     # the observations the issue names are all there
-    for obs in ("atelectasis", "cardiomegaly", "pleural_effusion", "infiltrate", "mass", "nodule", "emphysema",
-                "fibrosis", "pleural_thickening", "hiatal_hernia", "granuloma", "hyperinflation"):
+    for obs in (
+        "atelectasis",
+        "cardiomegaly",
+        "pleural_effusion",
+        "infiltrate",
+        "mass",
+        "nodule",
+        "emphysema",
+        "fibrosis",
+        "pleural_thickening",
+        "hiatal_hernia",
+        "granuloma",
+        "hyperinflation",
+    ):
         assert obs in rules.observations
 
 
@@ -98,12 +110,10 @@ def test_rule_files_are_cross_checked(fixtures):
 
 def test_yaml_lexicon_loads_and_extracts(fixtures, tmp_path):
     labelsets = tmp_path / "labelsets.json"
-    labelsets.write_text(
-        '{"version": "t", "labelsets": {"tiny": {"labels": {"Effusion": ["pleural_effusion"]}}}}'
-    )
+    labelsets.write_text('{"version": "t", "labelsets": {"tiny": {"labels": {"Effusion": ["pleural_effusion"]}}}}')
     context = tmp_path / "context_rules.json"
     context.write_text(
-        '{"version": "t", "context_rules": [{"literal": "no", "category": "NEGATED_EXISTENCE", "direction": "FORWARD"}]}'
+        '{"version": "t", "context_rules": [{"literal": "no", "category": "NEGATED_EXISTENCE", "direction": "FORWARD"}]}'  # noqa: E501
     )
     rules = load_rules(lexicon=fixtures / "lexicon_min.yaml", labelsets=labelsets, context=context)
     assert rules.version == "0.0.2"

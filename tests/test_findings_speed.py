@@ -88,6 +88,11 @@ def test_anchored_token_matcher_returns_what_the_matcher_returns(ex):
     context = ex.nlp.get_pipe("medspacy_context")
     anchored = context._ConText__matcher._MedspacyMatcher__matcher
     assert isinstance(anchored, AnchoredMatcher)
-    for text in [*TEXTS, "Effusion cannot be excluded.", "This may represent atelectasis.", "Without evidence of edema."]:
+    for text in [
+        *TEXTS,
+        "Effusion cannot be excluded.",
+        "This may represent atelectasis.",
+        "Without evidence of edema.",
+    ]:
         doc = ex.nlp.make_doc(text)
         assert anchored(doc) == anchored.matcher(doc)

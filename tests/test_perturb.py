@@ -24,21 +24,25 @@ from radprm.validators.perturb import (
 
 
 def ctx(step_claims, report_claims=(), report_text="", seed=0):
-    return PerturbContext(list(step_claims), list(report_claims), report_text, random.Random(seed),
-                          load_perturb_rules())
+    return PerturbContext(
+        list(step_claims), list(report_claims), report_text, random.Random(seed), load_perturb_rules()
+    )
 
 
 EFFUSION = Claim("pleural_effusion", "positive", laterality="right", severity="small", start=17, end=33)
 NO_PTX = Claim("pneumothorax", "negative", start=12, end=24)
 
 
-@pytest.mark.parametrize("step,claims,expected", [
-    ("There is no evidence of pneumothorax.", [NO_PTX], "There is pneumothorax."),
-    ("No pneumothorax.", [NO_PTX], "Pneumothorax."),
-    ("There is a small right pleural effusion.", [EFFUSION], "There is no small right pleural effusion."),
-    ("Small right pleural effusion is seen.", [EFFUSION], "Small right pleural effusion is not seen."),
-    ("Mild cardiomegaly.", [Claim("cardiomegaly", "positive", start=5, end=17)], "No mild cardiomegaly."),
-])
+@pytest.mark.parametrize(
+    "step,claims,expected",
+    [
+        ("There is no evidence of pneumothorax.", [NO_PTX], "There is pneumothorax."),
+        ("No pneumothorax.", [NO_PTX], "Pneumothorax."),
+        ("There is a small right pleural effusion.", [EFFUSION], "There is no small right pleural effusion."),
+        ("Small right pleural effusion is seen.", [EFFUSION], "Small right pleural effusion is not seen."),
+        ("Mild cardiomegaly.", [Claim("cardiomegaly", "positive", start=5, end=17)], "No mild cardiomegaly."),
+    ],
+)
 def test_negation_flip(step, claims, expected):
     out = negation_flip(step, ctx(claims))
     assert isinstance(out, Perturbation) and out.step == expected
@@ -57,13 +61,17 @@ def test_negation_flip_skips_steps_without_a_finding():
 def test_laterality_swap_and_its_skips():
     out = laterality_swap("There is a small right pleural effusion.", ctx([EFFUSION]))
     assert out.step == "There is a small left pleural effusion." and out.expected_reason == "laterality_conflict"
-    assert laterality_swap("Right-sided rib fractures.", ctx([Claim("fracture", "positive")])).step == \
-        "Left-sided rib fractures."
+    assert (
+        laterality_swap("Right-sided rib fractures.", ctx([Claim("fracture", "positive")])).step
+        == "Left-sided rib fractures."
+    )
     assert laterality_swap("No pneumothorax.", ctx([NO_PTX])).reason == "no_laterality"
     assert laterality_swap("Right greater than left effusions.", ctx([EFFUSION])).reason == "both_sides"
     bilateral = [Claim("pleural_effusion", "positive", laterality="left", sentence="Bilateral effusions.")]
-    assert laterality_swap("There is a small right pleural effusion.", ctx([EFFUSION], bilateral)).reason == \
-        "target_side_in_report"
+    assert (
+        laterality_swap("There is a small right pleural effusion.", ctx([EFFUSION], bilateral)).reason
+        == "target_side_in_report"
+    )
 
 
 def test_severity_swap_moves_at_least_two_grades():
@@ -73,8 +81,10 @@ def test_severity_swap_moves_at_least_two_grades():
     assert out.step == "The heart is severely enlarged."
     out = severity_swap("Minimal atelectasis.", ctx([Claim("atelectasis", "positive")]))
     assert out.step == "Extensive atelectasis."
-    assert severity_swap("No large effusion.", ctx([Claim("pleural_effusion", "negative")])).reason == \
-        "no_affirmed_finding"
+    assert (
+        severity_swap("No large effusion.", ctx([Claim("pleural_effusion", "negative")])).reason
+        == "no_affirmed_finding"
+    )
     assert severity_swap("Right pleural effusion.", ctx([EFFUSION])).reason == "no_severity"
 
 
@@ -82,13 +92,16 @@ def test_location_change_only_touches_lung_places():
     opacity = Claim("opacity", "positive", location="right lower lobe")
     out = location_change("Opacity in the right lower lobe.", ctx([opacity]))
     assert out.step == "Opacity in the right upper lobe." and out.expected_reason == "location_conflict"
-    assert location_change("Bibasilar atelectasis.", ctx([Claim("atelectasis", "positive")])).step == \
-        "Biapical atelectasis."
+    assert (
+        location_change("Bibasilar atelectasis.", ctx([Claim("atelectasis", "positive")])).step
+        == "Biapical atelectasis."
+    )
     heart = [Claim("cardiomegaly", "positive")]
     assert location_change("Heart size is upper limits of normal.", ctx(heart)).reason == "no_lung_location"
     both = [Claim("opacity", "positive", location="right upper lobe")]
-    assert location_change("Opacity in the right lower lobe.", ctx([opacity], both)).reason == \
-        "target_location_in_report"
+    assert (
+        location_change("Opacity in the right lower lobe.", ctx([opacity], both)).reason == "target_location_in_report"
+    )
 
 
 def test_fabricated_finding_picks_an_unmentioned_observation():
@@ -97,7 +110,9 @@ def test_fabricated_finding_picks_an_unmentioned_observation():
     for seed in range(10):
         out = fabricated_finding("Heart size is normal.", ctx([], report, text, seed))
         assert out.expected_reason == "finding_not_in_report"
-        assert "pneumothorax" not in out.step.lower() and "heart" not in out.step.lower().replace("heart size is normal", "")
+        assert "pneumothorax" not in out.step.lower() and "heart" not in out.step.lower().replace(
+            "heart size is normal", ""
+        )
 
 
 def test_perturber_never_returns_an_unchanged_step_and_counts_skips():
@@ -124,6 +139,7 @@ def test_parse_ops():
 
 # --- perturb_file: run kernel (quarantine sidecar, exit policy) and the shared id scan -----------------
 
+
 class _TextOnlyValidator:
     """No extractor: enough for the operators that read only the text."""
 
@@ -142,8 +158,9 @@ def _files(tmp_path, bad_rows=0):
     with reports.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["report_id", "findings", "impression"])
-        w.writerow(["r1", "Left subclavian port with tip in the SVC. Stable curvature of the spine.",
-                    "No acute disease."])
+        w.writerow(
+            ["r1", "Left subclavian port with tip in the SVC. Stable curvature of the spine.", "No acute disease."]
+        )
     chains = tmp_path / "chains.jsonl"
     rows = [{"chain_id": "c1", "report_id": "r1", "steps": ["Left subclavian port with tip in the SVC."]}]
     rows += [{"chain_id": f"x{i}", "report_id": "nope", "steps": ["Stable curvature."]} for i in range(bad_rows)]

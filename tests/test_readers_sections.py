@@ -78,7 +78,10 @@ def test_split_word_impression_inside_a_sentence_is_not_a_header() -> None:
 
 def test_split_empty_text() -> None:
     assert split_sections("   ").as_dict() == {
-        "findings": None, "impression": None, "indication": None, "comparison": None
+        "findings": None,
+        "impression": None,
+        "indication": None,
+        "comparison": None,
     }
 
 
@@ -163,7 +166,8 @@ def _iu_rows(path, n: int) -> list[dict[str, str]]:
     "layout",
     [
         "INDICATION: {indication}\nCOMPARISON: {comparison}\nFINDINGS: {findings}\nIMPRESSION: {impression}",
-        "EXAMINATION: CHEST 2 VIEWS\nClinical history: {indication}\n\nFindings:\n{findings}\n\nCONCLUSION\n{impression}",
+        "EXAMINATION: CHEST 2 VIEWS\nClinical history: "
+        "{indication}\n\nFindings:\n{findings}\n\nCONCLUSION\n{impression}",
     ],
 )
 def test_split_recovers_iu_sections_from_rebuilt_text(iu_reports, layout: str) -> None:
@@ -171,7 +175,8 @@ def test_split_recovers_iu_sections_from_rebuilt_text(iu_reports, layout: str) -
     rows = _iu_rows(iu_reports, 400)
     exact = 0
     for row in rows:
-        sections = split_sections(layout.format(**{k: row[k] for k in ("indication", "comparison", "findings",
-                                                                          "impression")}))
+        sections = split_sections(
+            layout.format(**{k: row[k] for k in ("indication", "comparison", "findings", "impression")})
+        )
         exact += (sections.findings, sections.impression) == (row["findings"].strip(), row["impression"].strip())
     assert exact / len(rows) >= 0.99, f"{exact}/{len(rows)} reports split exactly"

@@ -237,14 +237,18 @@ def test_read_default_columns_match_ignoring_case(tmp_path: Path) -> None:
     path.write_text("ID,Findings,IMPRESSION,Indication\nC1,Clear lungs.,Normal.,Cough.\n", encoding="utf-8")
     (report,) = read_reports(path)
     assert (report.report_id, report.findings, report.impression, report.indication) == (
-        "C1", "Clear lungs.", "Normal.", "Cough."
+        "C1",
+        "Clear lungs.",
+        "Normal.",
+        "Cough.",
     )
 
 
 def test_read_csv_image_paths_json_or_semicolons(tmp_path: Path) -> None:
     path = tmp_path / "images.csv"
     path.write_text(
-        'id,findings,image_paths\n1,Clear.,"[""a.png"", ""b.png""]"\n2,Clear.,a.png; b.png\n3,Clear.,\n4,Clear.,"[1, 2]"\n'
+        'id,findings,image_paths\n1,Clear.,"[""a.png"", ""b.png""]"\n2,Clear.,a.png; '
+        'b.png\n3,Clear.,\n4,Clear.,"[1, 2]"\n'
         '5,Clear.,"[broken"\n',
         encoding="utf-8",
     )

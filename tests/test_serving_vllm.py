@@ -36,7 +36,10 @@ def test_vllm_lists_smollm2(vllm_base_url):
 def test_vllm_structured_output_is_valid(vllm_base_url):
     messages = [
         {"role": "system", "content": "You are a radiologist. Answer in JSON."},
-        {"role": "user", "content": "Report: 'No pleural effusion.' Is there a pleural effusion? Think in short steps."},
+        {
+            "role": "user",
+            "content": "Report: 'No pleural effusion.' Is there a pleural effusion? Think in short steps.",
+        },
     ]
 
     async def go():
@@ -64,10 +67,14 @@ def test_vllm_survives_concurrent_seeded_long_prompts(vllm_base_url):
 
     async def go():
         async with LLMClient(vllm_base_url, "smollm2", concurrency=8, timeout=300, max_retries=0) as client:
-            results = await asyncio.gather(*(
-                client.complete_text([{"role": "user", "content": p}], sampling=SamplingParams(max_tokens=2, seed=i))
-                for i, p in enumerate(prompts)
-            ))
+            results = await asyncio.gather(
+                *(
+                    client.complete_text(
+                        [{"role": "user", "content": p}], sampling=SamplingParams(max_tokens=2, seed=i)
+                    )
+                    for i, p in enumerate(prompts)
+                )
+            )
             return results, await client.check_server()
 
     results, models = asyncio.run(go())

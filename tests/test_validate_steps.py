@@ -32,51 +32,70 @@ def check(validator, report, step, **chain):
     return res.steps[0]
 
 
-@pytest.mark.parametrize("uid,step,verdict,reasons", [
-    ("1", "There is no pneumothorax.", "supported", []),
-    ("1", "A pneumothorax is present.", "contradicted", ["negation_conflict"]),
-    ("1", "There is no hiatal hernia.", "supported", ["unmentioned_assumed_normal"]),
-    ("1", "There is an acute rib fracture.", "unsupported", ["finding_not_in_report"]),
-    ("1", "Let us look at the lungs.", "neutral", ["no_clinical_claim"]),
-    ("1", "The heart is enlarged.", "contradicted", ["negation_conflict"]),
-    # "Borderline cardiomegaly": denying it is both a negation and a dismissed hedge
-    ("2", "There is no cardiomegaly.", "contradicted", ["negation_conflict", "uncertainty_dismissed"]),
-    ("182", "There is no airspace opacity.", "contradicted", ["negation_conflict"]),
-    ("182", "There is no focal airspace opacity.", "supported", []),
-    ("54", "Scattered calcified granulomas are seen without evidence of active granulomatous/tuberculous process.",
-     "supported", []),
-    ("54", "Minimal right basilar subsegmental atelectasis noted.", "supported", []),
-    ("153", "There is a small left pleural effusion.", "contradicted", ["laterality_conflict"]),
-    ("153", "There is a large right pleural effusion.", "contradicted", ["severity_conflict"]),
-    ("153", "There may be a small right pleural effusion.", "supported", ["hedged"]),
-    ("389", "There is a calcified granuloma in the right upper lobe.", "contradicted", ["location_conflict"]),
-    ("389", "A calcified granuloma is seen in the lower lobe of the right lung.", "supported", []),
-    ("372", "There is scarring in the left lower lobe.", "unsupported", ["uncertainty_overstated"]),
-    ("372", "Scarring is possible in the left lower lobe.", "supported", []),
-    ("1307", "There is no metastatic disease.", "contradicted", ["uncertainty_dismissed"]),
-    ("60", "The density measures 2.5 cm.", "unsupported", ["ungrounded_number"]),
-    ("60", "The density in the left lower lobe measures 1.9 x 1.8 cm.", "supported", []),
-    # a grade the report does not give, on a step that otherwise lines up with the report: abstain
-    ("9", "There is a large calcified granuloma in the right upper lobe.", "unsure", ["severity_not_in_report"]),
-])
+@pytest.mark.parametrize(
+    "uid,step,verdict,reasons",
+    [
+        ("1", "There is no pneumothorax.", "supported", []),
+        ("1", "A pneumothorax is present.", "contradicted", ["negation_conflict"]),
+        ("1", "There is no hiatal hernia.", "supported", ["unmentioned_assumed_normal"]),
+        ("1", "There is an acute rib fracture.", "unsupported", ["finding_not_in_report"]),
+        ("1", "Let us look at the lungs.", "neutral", ["no_clinical_claim"]),
+        ("1", "The heart is enlarged.", "contradicted", ["negation_conflict"]),
+        # "Borderline cardiomegaly": denying it is both a negation and a dismissed hedge
+        ("2", "There is no cardiomegaly.", "contradicted", ["negation_conflict", "uncertainty_dismissed"]),
+        ("182", "There is no airspace opacity.", "contradicted", ["negation_conflict"]),
+        ("182", "There is no focal airspace opacity.", "supported", []),
+        (
+            "54",
+            "Scattered calcified granulomas are seen without evidence of active granulomatous/tuberculous process.",
+            "supported",
+            [],
+        ),
+        ("54", "Minimal right basilar subsegmental atelectasis noted.", "supported", []),
+        ("153", "There is a small left pleural effusion.", "contradicted", ["laterality_conflict"]),
+        ("153", "There is a large right pleural effusion.", "contradicted", ["severity_conflict"]),
+        ("153", "There may be a small right pleural effusion.", "supported", ["hedged"]),
+        ("389", "There is a calcified granuloma in the right upper lobe.", "contradicted", ["location_conflict"]),
+        ("389", "A calcified granuloma is seen in the lower lobe of the right lung.", "supported", []),
+        ("372", "There is scarring in the left lower lobe.", "unsupported", ["uncertainty_overstated"]),
+        ("372", "Scarring is possible in the left lower lobe.", "supported", []),
+        ("1307", "There is no metastatic disease.", "contradicted", ["uncertainty_dismissed"]),
+        ("60", "The density measures 2.5 cm.", "unsupported", ["ungrounded_number"]),
+        ("60", "The density in the left lower lobe measures 1.9 x 1.8 cm.", "supported", []),
+        # a grade the report does not give, on a step that otherwise lines up with the report: abstain
+        ("9", "There is a large calcified granuloma in the right upper lobe.", "unsure", ["severity_not_in_report"]),
+    ],
+)
 def test_validate_step_verdict_and_reasons_on_iu_reports(reports, validator, uid, step, verdict, reasons):
     s = check(validator, reports[uid], step)
     assert (s.verdict, s.reasons) == (verdict, reasons)
     assert s.label == (not any(r in FAULTS for r in reasons))
 
 
-@pytest.mark.parametrize("uid,step,label,reasons", [
-    ("153", "Step 1: The report mentions a small right pleural effusion.", True, []),
-    ("153", "The presence of fluid in the right pleural space indicates an effusion.", True, []),
-    ("153", "The left costophrenic angle is sharp, so there is no left effusion.", True, ["unmentioned_assumed_normal"]),
-    ("153", "The report does not mention pneumothorax, so we assume it is absent.", True,
-     ["unmentioned_assumed_normal"]),
-    ("153", "The effusion on the left side is small.", False, ["laterality_conflict"]),
-    ("153", "The report describes a large right pleural effusion.", False, ["severity_conflict"]),
-    ("1", "The heart size is within normal limits, which rules out cardiomegaly.", True, []),
-    ("1", "The lungs show no focal consolidation, making pneumonia unlikely.", True, []),
-    ("1", "Since the heart is enlarged, cardiomegaly is present.", False, ["negation_conflict"]),
-])
+@pytest.mark.parametrize(
+    "uid,step,label,reasons",
+    [
+        ("153", "Step 1: The report mentions a small right pleural effusion.", True, []),
+        ("153", "The presence of fluid in the right pleural space indicates an effusion.", True, []),
+        (
+            "153",
+            "The left costophrenic angle is sharp, so there is no left effusion.",
+            True,
+            ["unmentioned_assumed_normal"],
+        ),
+        (
+            "153",
+            "The report does not mention pneumothorax, so we assume it is absent.",
+            True,
+            ["unmentioned_assumed_normal"],
+        ),
+        ("153", "The effusion on the left side is small.", False, ["laterality_conflict"]),
+        ("153", "The report describes a large right pleural effusion.", False, ["severity_conflict"]),
+        ("1", "The heart size is within normal limits, which rules out cardiomegaly.", True, []),
+        ("1", "The lungs show no focal consolidation, making pneumonia unlikely.", True, []),
+        ("1", "Since the heart is enlarged, cardiomegaly is present.", False, ["negation_conflict"]),
+    ],
+)
 def test_validate_llm_style_reasoning_steps(reports, validator, uid, step, label, reasons):
     s = check(validator, reports[uid], step)
     assert (s.label, s.reasons) == (label, reasons)
@@ -86,7 +105,7 @@ def test_validate_evidence_offsets_point_into_report_text(reports, validator):
     report = reports["153"]
     s = check(validator, report, "There is a small left pleural effusion.")
     ev = s.evidence[0]
-    assert report.text[ev.start:ev.end] == ev.text == "There is a small right pleural effusion."
+    assert report.text[ev.start : ev.end] == ev.text == "There is a small right pleural effusion."
 
 
 def test_validate_redundant_step_is_good_but_not_effective(reports, validator):
@@ -104,10 +123,19 @@ def test_validate_answer_step_checked_against_reference(reports, validator):
 
 
 def test_validate_chain_scores_and_first_bad_step(reports, validator):
-    chain = Chain(chain_id="c", report_id="153", question="Is there a pleural effusion?", answer=["yes"],
-                  model_answer=["yes"],
-                  steps=["Let us look at the pleural spaces.", "There is a small right pleural effusion.",
-                         "There is a small left pleural effusion.", "Therefore the answer is yes."])
+    chain = Chain(
+        chain_id="c",
+        report_id="153",
+        question="Is there a pleural effusion?",
+        answer=["yes"],
+        model_answer=["yes"],
+        steps=[
+            "Let us look at the pleural spaces.",
+            "There is a small right pleural effusion.",
+            "There is a small left pleural effusion.",
+            "Therefore the answer is yes.",
+        ],
+    )
     res = validator.validate(chain, reports["153"])
     assert res.labels == [True, True, False, True]
     assert res.scores.first_bad_step == 2 and res.scores.n_steps == 4
@@ -130,12 +158,15 @@ def test_every_reason_code_is_documented_with_an_example():
         assert reason.description and reason.example, code
 
 
-@pytest.mark.parametrize("text,numbers", [
-    ("Round density measuring 1.9 x 1.8 cm.", ["1.9", "1.8"]),
-    ("Degenerative change at T12 and L1.", ["T12", "L1"]),
-    ("A 2.0 cm nodule.", ["2"]),
-    ("No numbers here.", []),
-])
+@pytest.mark.parametrize(
+    "text,numbers",
+    [
+        ("Round density measuring 1.9 x 1.8 cm.", ["1.9", "1.8"]),
+        ("Degenerative change at T12 and L1.", ["T12", "L1"]),
+        ("A 2.0 cm nodule.", ["2"]),
+        ("No numbers here.", []),
+    ],
+)
 def test_numbers_in_step_text(text, numbers):
     assert numbers_in(text) == numbers
 

@@ -24,10 +24,24 @@ from radprm.validators.clauses import StepLanguage, parse_step_language
 from radprm.validators.sentences import OpenVocabulary, parse_open_vocabulary
 
 RULES_FILE = "step_rules.json"
-_RULE_KEYS = {"version", "source", "severity_scale", "location_regions", "observation_parents",
-              "normal_statements", "answer_patterns", "negation_qualifiers", "claim_clause_breaks", "statement_mention",
-              "step_rewrites", "adjective_observations", "false_mentions", "step_language",
-              "open_vocabulary", "sideless_observations"}
+_RULE_KEYS = {
+    "version",
+    "source",
+    "severity_scale",
+    "location_regions",
+    "observation_parents",
+    "normal_statements",
+    "answer_patterns",
+    "negation_qualifiers",
+    "claim_clause_breaks",
+    "statement_mention",
+    "step_rewrites",
+    "adjective_observations",
+    "false_mentions",
+    "step_language",
+    "open_vocabulary",
+    "sideless_observations",
+}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
 SAME_MENTION_MIN = 85
 # Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
@@ -126,13 +140,24 @@ def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
         false_mentions = tuple((r["observation"], re.compile(r["pattern"], re.I)) for r in data["false_mentions"])
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path) from exc
-    return StepRules(str(data["version"]), severity, regions, parents, tuple(normals), answers,
-                     frozenset(w.lower() for w in data["negation_qualifiers"]), clause_breaks, statement, rewrites,
-                     {k.lower(): v for k, v in data["adjective_observations"].items()}, false_mentions,
-                     parse_step_language(data["step_language"], path),
-                     parse_open_vocabulary(data["open_vocabulary"], path),
-                     re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
-                     frozenset(data["sideless_observations"]))
+    return StepRules(
+        str(data["version"]),
+        severity,
+        regions,
+        parents,
+        tuple(normals),
+        answers,
+        frozenset(w.lower() for w in data["negation_qualifiers"]),
+        clause_breaks,
+        statement,
+        rewrites,
+        {k.lower(): v for k, v in data["adjective_observations"].items()},
+        false_mentions,
+        parse_step_language(data["step_language"], path),
+        parse_open_vocabulary(data["open_vocabulary"], path),
+        re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
+        frozenset(data["sideless_observations"]),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -142,8 +167,9 @@ def load_rules() -> StepRules:
     return parse_rules(json.loads(text))
 
 
-def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | None = None,
-                       context: tuple[int, int] | None = None) -> Claim:
+def claim_from_finding(
+    f: Finding, text: str | None = None, rules: StepRules | None = None, context: tuple[int, int] | None = None
+) -> Claim:
     """Convert an extractor `Finding` into a `Claim` (its assertion is the extractor's: no repairs).
 
     Args:
@@ -161,10 +187,19 @@ def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | N
         sentence = text[s_start:s_end]
     source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
     claim = Claim(
-        observation=f.observation, assertion=f.assertion, laterality=f.laterality or "none",
-        severity=f.severity, location=f.location, mention=f.mention, start=f.start, end=f.end,
-        sentence=sentence, sentence_start=s_start, sentence_end=s_end,
-        historical=f.historical, source=source,
+        observation=f.observation,
+        assertion=f.assertion,
+        laterality=f.laterality or "none",
+        severity=f.severity,
+        location=f.location,
+        mention=f.mention,
+        start=f.start,
+        end=f.end,
+        sentence=sentence,
+        sentence_start=s_start,
+        sentence_end=s_end,
+        historical=f.historical,
+        source=source,
     )
     if text is not None:
         words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
@@ -175,9 +210,20 @@ def claim_from_finding(f: Finding, text: str | None = None, rules: StepRules | N
     return claim
 
 
-_SIDES = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
-          "both": "bilateral", "bibasilar": "bilateral", "bibasal": "bilateral", "biapical": "bilateral",
-          "left-sided": "left", "right-sided": "right", "left-side": "left", "right-side": "right"}
+_SIDES = {
+    "left": "left",
+    "right": "right",
+    "bilateral": "bilateral",
+    "bilaterally": "bilateral",
+    "both": "bilateral",
+    "bibasilar": "bilateral",
+    "bibasal": "bilateral",
+    "biapical": "bilateral",
+    "left-sided": "left",
+    "right-sided": "right",
+    "left-side": "left",
+    "right-side": "right",
+}
 
 
 def _infer_place(claim: Claim, rules: StepRules) -> Claim:
@@ -204,7 +250,7 @@ def _infer_place(claim: Claim, rules: StepRules) -> Claim:
 
 def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
     """Text from the start of the claim's clause to its mention."""
-    pre = text[max(claim.sentence_start, 0):claim.start]
+    pre = text[max(claim.sentence_start, 0) : claim.start]
     parts = rules.clause_breaks.split(pre)
     return parts[-1] if parts else pre
 
@@ -233,9 +279,19 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
         for m in pattern.finditer(text):
             s, e = _sentence_around(text, m.start(), m.end())
             for obs in negates:
-                claims.append(Claim(obs, "negative", mention=m.group(0), start=m.start(), end=m.end(),
-                                    sentence=text[s:e], sentence_start=s, sentence_end=e,
-                                    source="normal_statement"))
+                claims.append(
+                    Claim(
+                        obs,
+                        "negative",
+                        mention=m.group(0),
+                        start=m.start(),
+                        end=m.end(),
+                        sentence=text[s:e],
+                        sentence_start=s,
+                        sentence_end=e,
+                        source="normal_statement",
+                    )
+                )
     return claims
 
 
@@ -253,9 +309,10 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
         if c.source == "normal_statement" or not (0 <= c.sentence_start <= c.start <= c.end <= len(text)):
             out.append(c)
             continue
-        window_start = max([c.sentence_start] + [o.end for o in claims
-                                                  if o.sentence_start == c.sentence_start and o.end <= c.start])
-        window = _clause_tail(text[window_start:c.end], rules)
+        window_start = max(
+            [c.sentence_start] + [o.end for o in claims if o.sentence_start == c.sentence_start and o.end <= c.start]
+        )
+        window = _clause_tail(text[window_start : c.end], rules)
         words = _WORD.findall(window.lower())
         grades = [w for w in words if w in rules.severity_groups]
         places = [w for w in words if w in rules.location_regions]
@@ -272,9 +329,14 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
 def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None = None) -> list[Claim]:
     """Drop claims the extractor reads from a word used in another sense ("free of infiltrates" is not free air)."""
     rules = rules or load_rules()
-    return [c for c in claims
-            if not any(c.observation == obs and pattern.search(text[c.start:c.start + 40])
-                       for obs, pattern in rules.false_mentions)]
+    return [
+        c
+        for c in claims
+        if not any(
+            c.observation == obs and pattern.search(text[c.start : c.start + 40])
+            for obs, pattern in rules.false_mentions
+        )
+    ]
 
 
 def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> list[Claim]:
@@ -287,7 +349,7 @@ def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> lis
     have = {(c.observation, c.start) for c in claims}
     out = list(claims)
     for c in claims:
-        words = _WORD.findall(c.sentence[max(0, c.start - c.sentence_start - 30):c.end - c.sentence_start].lower())
+        words = _WORD.findall(c.sentence[max(0, c.start - c.sentence_start - 30) : c.end - c.sentence_start].lower())
         for w in words[-4:]:
             obs = rules.adjectives.get(w)
             if obs and obs != c.observation and (obs, c.start) not in have:
@@ -339,7 +401,9 @@ def location_regions(location: str | None, rules: StepRules | None = None) -> fr
     return frozenset(rules.location_regions[w] for w in _WORD.findall(location.lower()) if w in rules.location_regions)
 
 
-_SIDE_WORDS = re.compile(r"\b(?:left|right|bilateral(?:ly)?|both|the|of|in|at|within|lung|lungs|zone|zones|lobe|lobes)\b", re.I)
+_SIDE_WORDS = re.compile(
+    r"\b(?:left|right|bilateral(?:ly)?|both|the|of|in|at|within|lung|lungs|zone|zones|lobe|lobes)\b", re.I
+)
 
 
 def location_compatible(a: str | None, b: str | None, rules: StepRules | None = None) -> bool:
@@ -377,8 +441,11 @@ def _related(claim: Claim, report_claims: list[Claim], rules: StepRules) -> list
     same = [r for r in report_claims if r.observation == claim.observation]
     if claim.assertion == "negative":
         return same
-    children = [r for r in report_claims
-                if claim.observation in rules.parents.get(r.observation, ()) and r.assertion != "negative"]
+    children = [
+        r
+        for r in report_claims
+        if claim.observation in rules.parents.get(r.observation, ()) and r.assertion != "negative"
+    ]
     return same + children
 
 
@@ -390,8 +457,12 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     if step_levels and report_levels and not step_levels <= report_levels and not step_levels | report_levels <= {1, 2}:
         # "large to moderate" is not grounded by "small to moderate"
         faults.append("severity_conflict")
-    elif severity_levels(claim.severity, rules) and not severity_levels(r.severity, rules) \
-            and r.source == "extractor" and not _sentence_has_grade(r.sentence, rules):
+    elif (
+        severity_levels(claim.severity, rules)
+        and not severity_levels(r.severity, rules)
+        and r.source == "extractor"
+        and not _sentence_has_grade(r.sentence, rules)
+    ):
         faults.append("severity_not_in_report")
     if not location_compatible(claim.location, r.location, rules):
         faults.append("location_conflict")
@@ -417,10 +488,12 @@ def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Clai
 
 def _negation_applies(claim: Claim, r: Claim, rules: StepRules) -> bool:
     """Whether a negated statement and a positive one are about the same place and grade."""
-    return (laterality_compatible(claim.laterality, r.laterality)
-            and laterality_compatible(r.laterality, claim.laterality)
-            and severity_compatible(claim.severity, r.severity, rules)
-            and location_compatible(claim.location, r.location, rules))
+    return (
+        laterality_compatible(claim.laterality, r.laterality)
+        and laterality_compatible(r.laterality, claim.laterality)
+        and severity_compatible(claim.severity, r.severity, rules)
+        and location_compatible(claim.location, r.location, rules)
+    )
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
@@ -499,8 +572,11 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         if faults:
             verdict = "unsupported" if faults == ["severity_not_in_report"] else "contradicted"
             return Judgement(claim, verdict, faults, [best])
-        if claim.assertion == "positive" and best.assertion == "uncertain" and not any(
-                not _attribute_faults(claim, p, rules) for p in pos):
+        if (
+            claim.assertion == "positive"
+            and best.assertion == "uncertain"
+            and not any(not _attribute_faults(claim, p, rules) for p in pos)
+        ):
             return Judgement(claim, "unsupported", ["uncertainty_overstated"], [best])
         notes = ["hedged"] if claim.assertion == "uncertain" and best.assertion == "positive" else []
         return Judgement(claim, "supported", notes, [best])

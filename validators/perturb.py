@@ -49,12 +49,36 @@ from radprm.validators.chains_io import (
     report_ids,
 )
 
-OPERATORS = ("negation_flip", "laterality_swap", "severity_swap", "fabricated_finding", "location_change",
-             "side_swap", "grade_swap", "temporal_flip", "number_change", "tip_move")
+OPERATORS = (
+    "negation_flip",
+    "laterality_swap",
+    "severity_swap",
+    "fabricated_finding",
+    "location_change",
+    "side_swap",
+    "grade_swap",
+    "temporal_flip",
+    "number_change",
+    "tip_move",
+)
 PERTURB_RULES_FILE = "perturb_rules.json"
 # Output columns of `perturb_file`: a CHAINS row plus the EXPECTED columns of `radprm eval steps`.
-PERTURB_COLUMNS = ["chain_id", "report_id", "source_chain_id", "step_index", "operator", "original_step", "step",
-                   "expected_label", "expected_reason", "detail", "steps", "question", "options", "answer"]
+PERTURB_COLUMNS = [
+    "chain_id",
+    "report_id",
+    "source_chain_id",
+    "step_index",
+    "operator",
+    "original_step",
+    "step",
+    "expected_label",
+    "expected_reason",
+    "detail",
+    "steps",
+    "question",
+    "options",
+    "answer",
+]
 
 
 @dataclass(frozen=True)
@@ -111,8 +135,9 @@ class PerturbRules(RuleModel):
     tip_devices: list[str]
     tip_places: dict[str, TipPlace]
 
-    @field_validator("severity_swap", "location_swap", "side_words", "grade_swap", "temporal_swap",
-                     "temporal_predicate")
+    @field_validator(
+        "severity_swap", "location_swap", "side_words", "grade_swap", "temporal_swap", "temporal_predicate"
+    )
     @classmethod
     def _lower_keys(cls, value: dict[str, str]) -> dict[str, str]:
         upper = [k for k in value if k != k.lower()]
@@ -172,32 +197,55 @@ def _positive(ctx: PerturbContext) -> list[Claim]:
 
 _NEG_TO_POS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(there\s+(?:is|are))\s+no\s+(?:evidence\s+of\s+|signs?\s+of\s+)?(?:an?\s+)?", re.I), r"\1 "),
-    (re.compile(r"\bno\s+(?:radiographic\s+)?(?:evidence|signs?|findings?)\s+(?:of|to\s+suggest)\s+", re.I), "evidence of "),
+    (
+        re.compile(r"\bno\s+(?:radiographic\s+)?(?:evidence|signs?|findings?)\s+(?:of|to\s+suggest)\s+", re.I),
+        "evidence of ",
+    ),
     (re.compile(r"\b(?:without|free\s+of)\s+(?:evidence\s+of\s+)?", re.I), "with "),
     (re.compile(r"\bnegative\s+for\b", re.I), "positive for"),
-    (re.compile(r"\b(is|are|was|were)\s+not\s+(seen|identified|present|visualized|demonstrated|noted|appreciated|"
-                r"evident|enlarged|detected|observed)\b", re.I), r"\1 \2"),
+    (
+        re.compile(
+            r"\b(is|are|was|were)\s+not\s+(seen|identified|present|visualized|demonstrated|noted|appreciated|"
+            r"evident|enlarged|detected|observed)\b",
+            re.I,
+        ),
+        r"\1 \2",
+    ),
     (re.compile(r"\b(?:does|do)\s+not\s+(show|demonstrate|reveal)\b", re.I), r"\1s"),
     (re.compile(r"\b(?:i\s+)?(?:see|seen)\s+no\b", re.I), "see"),
     (re.compile(r"\b(?:has|have)\s+resolved\b", re.I), "persists"),
     (re.compile(r"\bneither\s+(.+?)\s+nor\s+", re.I), r"both \1 and "),
-    (re.compile(r"\bno\s+(?:acute\s+)?(?:(?:new|focal|definite|visible|obvious|significant|gross|overt|large|"
-                r"appreciable|displaced)\s+)*", re.I), ""),
+    (
+        re.compile(
+            r"\bno\s+(?:acute\s+)?(?:(?:new|focal|definite|visible|obvious|significant|gross|overt|large|"
+            r"appreciable|displaced)\s+)*",
+            re.I,
+        ),
+        "",
+    ),
 ]
 
 _POS_TO_NEG: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(there\s+(?:is|are))\s+(?:an?\s+|some\s+)?", re.I), r"\1 no "),
-    (re.compile(r"\b(is|are)\s+(seen|present|noted|identified|demonstrated|visualized|evident|again\s+seen|"
-                r"redemonstrated|enlarged|observed)\b", re.I), r"\1 not \2"),
+    (
+        re.compile(
+            r"\b(is|are)\s+(seen|present|noted|identified|demonstrated|visualized|evident|again\s+seen|"
+            r"redemonstrated|enlarged|observed)\b",
+            re.I,
+        ),
+        r"\1 not \2",
+    ),
     (re.compile(r"\b(shows?|demonstrates?|reveals?)\s+(?:an?\s+)?", re.I), r"\1 no "),
-    (re.compile(r"\b(consistent\s+with|compatible\s+with|suggestive\s+of|concerning\s+for)\s+", re.I),
-     r"not \1 "),
+    (re.compile(r"\b(consistent\s+with|compatible\s+with|suggestive\s+of|concerning\s+for)\s+", re.I), r"not \1 "),
     (re.compile(r"\b(?:may|could|likely)\s+represents?\b", re.I), "does not represent"),
 ]
 # steps opening like this have a verb to negate; a bare "No " prefix would not read as a negation
-_NO_PREFIX = re.compile(r"^\s*(?:we|i|there|the|this|these|it|findings?|overall|again|redemonstration|if|with|"
-                        r"without|increase[ds]?|decrease[ds]?|interval|changes?|stable|improv\w*|worsen\w*|"
-                        r"resolution|resolv\w*|persistent|unchanged|new|suspected|possible|probable)\b", re.I)
+_NO_PREFIX = re.compile(
+    r"^\s*(?:we|i|there|the|this|these|it|findings?|overall|again|redemonstration|if|with|"
+    r"without|increase[ds]?|decrease[ds]?|interval|changes?|stable|improv\w*|worsen\w*|"
+    r"resolution|resolv\w*|persistent|unchanged|new|suspected|possible|probable)\b",
+    re.I,
+)
 
 
 def negation_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
@@ -215,15 +263,25 @@ def negation_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
         new, n = pattern.subn(repl, step, count=1)
         if n and new.strip() != step.strip():
             new = _capitalise(new)
-            return Perturbation("negation_flip", step, new, _expected_negation(explicit, ctx, negative),
-                                f"{'negated -> affirmed' if negative else 'affirmed -> negated'}")
+            return Perturbation(
+                "negation_flip",
+                step,
+                new,
+                _expected_negation(explicit, ctx, negative),
+                f"{'negated -> affirmed' if negative else 'affirmed -> negated'}",
+            )
     if not negative:
         # impression style "Mild cardiomegaly." has no verb to negate: prefix the whole statement
         first = explicit[0]
         one_mention = len({(c.start, c.end) for c in explicit}) == 1
         if first.start <= 25 and one_mention and not _NO_PREFIX.match(step):
-            return Perturbation("negation_flip", step, "No " + step[:1].lower() + step[1:],
-                                _expected_negation(explicit, ctx, negative), "affirmed -> negated (prefix)")
+            return Perturbation(
+                "negation_flip",
+                step,
+                "No " + step[:1].lower() + step[1:],
+                _expected_negation(explicit, ctx, negative),
+                "affirmed -> negated (prefix)",
+            )
     return Skip("negation_flip", "no_negation_pattern")
 
 
@@ -255,9 +313,12 @@ def laterality_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     target = "left" if "right" in sides else "right"
     observations = {c.observation for c in _positive(ctx)}
     target_word = re.compile(rf"\b(?:{target}|bilateral(?:ly)?|both|bi[a-z]+)\b", re.I)
-    if any(r.observation in observations and r.assertion != "negative"
-           and (r.laterality in (target, "bilateral") or target_word.search(r.sentence))
-           for r in ctx.report_claims):
+    if any(
+        r.observation in observations
+        and r.assertion != "negative"
+        and (r.laterality in (target, "bilateral") or target_word.search(r.sentence))
+        for r in ctx.report_claims
+    ):
         return Skip("laterality_swap", "target_side_in_report")
     return Perturbation("laterality_swap", step, new, "laterality_conflict", f"{sides.pop()} -> {target}")
 
@@ -276,7 +337,7 @@ def severity_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
         return Skip("severity_swap", "no_severity")
     word = m.group(1)
     new_word = _match_case(word, swap[word.lower()])
-    new = step[: m.start()] + new_word + step[m.end():]
+    new = step[: m.start()] + new_word + step[m.end() :]
     # "a small" -> "an extensive" keeps the article right
     new = re.sub(r"\b([Aa])\s+(?=[aeiouAEIOU])", r"\1n ", new)
     new = re.sub(r"\b([Aa])n\s+(?=[^aeiouAEIOU\s])", r"\1 ", new)
@@ -292,8 +353,9 @@ def fabricated_finding(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     keywords: dict[str, list[str]] = ctx.rules.fabricated_keywords
     text = ctx.report_text.lower()
     mentioned = {c.observation for c in ctx.report_claims}
-    candidates = [obs for obs in fabricated
-                  if obs not in mentioned and not any(k in text for k in keywords.get(obs, [obs]))]
+    candidates = [
+        obs for obs in fabricated if obs not in mentioned and not any(k in text for k in keywords.get(obs, [obs]))
+    ]
     if not candidates:
         return Skip("fabricated_finding", "report_mentions_everything")
     obs = ctx.rng.choice(candidates)
@@ -323,7 +385,7 @@ def location_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     word = m.group(1)
     new_word = _match_case(word, swap[word.lower()])
     new_regions = location_regions(new_word)
-    if new_regions <= location_regions(step[: m.start()] + " " + step[m.end():]):
+    if new_regions <= location_regions(step[: m.start()] + " " + step[m.end() :]):
         return Skip("location_change", "target_location_in_step")
     observations = {c.observation for c in positive}
     rules = load_rules()
@@ -331,14 +393,35 @@ def location_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
         related = r.observation in observations or bool(observations & rules.parents.get(r.observation, frozenset()))
         if related and r.assertion != "negative" and location_regions(r.location) & new_regions:
             return Skip("location_change", "target_location_in_report")
-    new = step[: m.start()] + new_word + step[m.end():]
+    new = step[: m.start()] + new_word + step[m.end() :]
     return Perturbation("location_change", step, new, "location_conflict", f"{word} -> {new_word}")
 
 
-_LUNG_NOUN = re.compile(r"^(?:[\s/-]*(?:and|or|to|left|right|middle|mid|upper|lower|lung|lobes?|zones?|fields?|"
-                        r"segments?)\b)*[\s/-]*(?:lobes?|lungs?|zones?|fields?|lung\s+bases?|segments?)\b", re.I)
-_SELF_PLACE = {"apex", "apices", "apical", "base", "bases", "basilar", "basal", "bibasilar", "bibasal", "biapical",
-               "retrocardiac", "perihilar", "infrahilar", "suprahilar", "hilar", "lingula", "lingular", "midlung"}
+_LUNG_NOUN = re.compile(
+    r"^(?:[\s/-]*(?:and|or|to|left|right|middle|mid|upper|lower|lung|lobes?|zones?|fields?|"
+    r"segments?)\b)*[\s/-]*(?:lobes?|lungs?|zones?|fields?|lung\s+bases?|segments?)\b",
+    re.I,
+)
+_SELF_PLACE = {
+    "apex",
+    "apices",
+    "apical",
+    "base",
+    "bases",
+    "basilar",
+    "basal",
+    "bibasilar",
+    "bibasal",
+    "biapical",
+    "retrocardiac",
+    "perihilar",
+    "infrahilar",
+    "suprahilar",
+    "hilar",
+    "lingula",
+    "lingular",
+    "midlung",
+}
 
 
 def _lung_place(step: str, m: re.Match[str]) -> bool:
@@ -346,7 +429,7 @@ def _lung_place(step: str, m: re.Match[str]) -> bool:
     word = m.group(1).lower()
     if word in _SELF_PLACE:
         return True
-    return bool(_LUNG_NOUN.match(step[m.end():]))
+    return bool(_LUNG_NOUN.match(step[m.end() :]))
 
 
 # ---------------------------------------------------------------- operators on any grounded sentence
@@ -362,7 +445,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the is are was were be been being of in on at to and or with there this that these those it its as by "
     "for from which who seen noted identified present again also appear appears appearing essentially overall "
-    "we see there here has have had".split())
+    "we see there here has have had".split()
+)
 MIN_ANCHOR_WORDS = 1  # content words besides the edited one: 'This appears stable.' says nothing on its own
 _SENT_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9(])|\s*\n+\s*|\s+(?=[A-Z]{4,}:)")
 _HEADER = re.compile(r"^\s*[A-Z][A-Z ]{2,}:\s*")
@@ -419,8 +503,10 @@ def _lexicon_in_clause(text: str, start: int, end: int, ctx: PerturbContext) -> 
     """Whether an affirmed lexicon finding is mentioned in the clause of text[start:end]."""
     lo, hi = _clause(text, start, end)
     clause = text[lo:hi].lower()
-    return any(c.source == "extractor" and c.assertion != "negative" and c.mention
-               and c.mention.lower() in clause for c in ctx.step_claims)
+    return any(
+        c.source == "extractor" and c.assertion != "negative" and c.mention and c.mention.lower() in clause
+        for c in ctx.step_claims
+    )
 
 
 def _in_any(pattern: str, sentences: Iterable[str]) -> bool:
@@ -432,8 +518,9 @@ def _replace(step: str, start: int, end: int, new: str) -> str:
     """step[start:end] -> new, fixing an article right before it ('a small' -> 'an extensive')."""
     head = step[:start]
     if new[:1].isalpha():
-        head = re.sub(r"\b([Aa])n?(\s+)$", lambda m: m.group(1) + ("n" if new[0] in "aeiouAEIOU" else "") + m.group(2),
-                      head)
+        head = re.sub(
+            r"\b([Aa])n?(\s+)$", lambda m: m.group(1) + ("n" if new[0] in "aeiouAEIOU" else "") + m.group(2), head
+        )
     return head + new + step[end:]
 
 
@@ -443,8 +530,10 @@ def _pick(ctx: PerturbContext, candidates: list[Any]) -> Any:
 
 # ---------------------------------------------------------------- side_swap
 
-_SIDE_PHRASE = r"(?:-sided)?((?:[\s/-]+(?!(?:and|or|with|in|of|to|at|on|from|left|right)\b)[A-Za-z0-9'-]+){{0,3}}?)" \
-               r"[\s/-]+({objects})\b"
+_SIDE_PHRASE = (
+    r"(?:-sided)?((?:[\s/-]+(?!(?:and|or|with|in|of|to|at|on|from|left|right)\b)[A-Za-z0-9'-]+){{0,3}}?)"
+    r"[\s/-]+({objects})\b"
+)
 
 
 _HEADING = re.compile(r"^\W*(?:left|right)\b[\w\s-]{0,30}:", re.I)
@@ -491,8 +580,13 @@ def side_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     if not usable:
         return Skip("side_swap", "target_side_in_report")
     start, end, old, new = _pick(ctx, usable)
-    return Perturbation("side_swap", step, _replace(step, start, end, _match_case(old, new)), "laterality_conflict",
-                        f"{old.lower()} -> {new}")
+    return Perturbation(
+        "side_swap",
+        step,
+        _replace(step, start, end, _match_case(old, new)),
+        "laterality_conflict",
+        f"{old.lower()} -> {new}",
+    )
 
 
 # ---------------------------------------------------------------- grade_swap
@@ -509,8 +603,8 @@ def grade_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     found = []
     for m in re.finditer(rf"\b({_alternation(swap)})\b", step, re.I):
         lo, hi = _clause(step, m.start(), m.end())
-        before = _TOKEN.findall(step[lo:m.start()].lower())[-4:]
-        after = _TOKEN.findall(step[m.end():hi].lower())[:4]
+        before = _TOKEN.findall(step[lo : m.start()].lower())[-4:]
+        after = _TOKEN.findall(step[m.end() : hi].lower())[:4]
         if objects & set(before + after):
             found.append(m)
     if not found:
@@ -532,15 +626,23 @@ def grade_swap(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     m = _pick(ctx, usable)
     word = m.group(1)
     new_word = _match_case(word, swap[word.lower()])
-    return Perturbation("grade_swap", step, _replace(step, m.start(), m.end(), new_word), "severity_conflict",
-                        f"{word.lower()} -> {new_word.lower()}")
+    return Perturbation(
+        "grade_swap",
+        step,
+        _replace(step, m.start(), m.end(), new_word),
+        "severity_conflict",
+        f"{word.lower()} -> {new_word.lower()}",
+    )
 
 
 # ---------------------------------------------------------------- temporal_flip
 
 _REMAIN = re.compile(r"\b(remains?|remained)\s+$", re.I)
-_SINCE = re.compile(r"\s+(?:(?:when|as)\s+)?(?:from|since|compared\s+(?:with|to)|relative\s+to|"
-                    r"in\s+comparison\s+(?:with|to))\b", re.I)
+_SINCE = re.compile(
+    r"\s+(?:(?:when|as)\s+)?(?:from|since|compared\s+(?:with|to)|relative\s+to|"
+    r"in\s+comparison\s+(?:with|to))\b",
+    re.I,
+)
 
 
 def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
@@ -550,12 +652,13 @@ def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     found = []
     for m in re.finditer(rf"\b({_alternation(swap)})\b", step, re.I):
         word = m.group(1).lower()
-        if word == "old" and re.search(r"(?:\d|years?|yr)[\s-]*$", step[:m.start()], re.I):
+        if word == "old" and re.search(r"(?:\d|years?|yr)[\s-]*$", step[: m.start()], re.I):
             continue  # '45 year old'
-        if any(re.match(rf"\s*{re.escape(k)}\b", step[m.start():], re.I) for k in rules.temporal_keep):
+        if any(re.match(rf"\s*{re.escape(k)}\b", step[m.start() :], re.I) for k in rules.temporal_keep):
             continue  # 'chronic obstructive lung disease' is a name, not a change over time
         if word in rules.temporal_needs_comparison and not re.search(
-                rf"\b(?:{_alternation(rules.temporal_comparison_cues)})", step, re.I):
+            rf"\b(?:{_alternation(rules.temporal_comparison_cues)})", step, re.I
+        ):
             continue  # 'an area of increased opacity' is a density, not a change over time
         found.append(m)
     if not found:
@@ -583,15 +686,21 @@ def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     start, end = m.start(), m.end()
     # 'Old healed fractures' -> 'Acute fractures', not 'Old acute fractures'
     for other in found:
-        if other.start() >= end and swap[other.group(1).lower()] == new_word and \
-                re.fullmatch(r"[\s,]*(?:and\s+)?", step[end:other.start()]):
+        if (
+            other.start() >= end
+            and swap[other.group(1).lower()] == new_word
+            and re.fullmatch(r"[\s,]*(?:and\s+)?", step[end : other.start()])
+        ):
             end = other.end()
     for other in reversed(found):
-        if other.end() <= start and swap[other.group(1).lower()] == new_word and \
-                re.fullmatch(r"[\s,]*(?:and\s+)?", step[other.end():start]):
+        if (
+            other.end() <= start
+            and swap[other.group(1).lower()] == new_word
+            and re.fullmatch(r"[\s,]*(?:and\s+)?", step[other.end() : start])
+        ):
             start = other.start()
     if start != m.start():
-        word = step[start:m.end()].split()[0]
+        word = step[start : m.end()].split()[0]
     remain = _REMAIN.search(step[:start])
     if word.lower() in rules.temporal_predicate and remain:
         # 'The granuloma remains unchanged.' -> 'The granuloma is new.'
@@ -607,8 +716,13 @@ def temporal_flip(step: str, ctx: PerturbContext) -> Perturbation | Skip:
             end, new_word = since.end(), new_word + " since"
     else:
         new_word = _match_case(word, new_word)
-    return Perturbation("temporal_flip", step, _capitalise(_replace(step, start, end, new_word)),
-                        "temporal_conflict", f"{step[start:end].lower()} -> {swap[m.group(1).lower()]}")
+    return Perturbation(
+        "temporal_flip",
+        step,
+        _capitalise(_replace(step, start, end, new_word)),
+        "temporal_conflict",
+        f"{step[start:end].lower()} -> {swap[m.group(1).lower()]}",
+    )
 
 
 # ---------------------------------------------------------------- number_change
@@ -690,8 +804,7 @@ def number_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     if not usable:
         return Skip("number_change", "target_number_in_report")
     start, end, old, new, _ = _pick(ctx, usable)
-    return Perturbation("number_change", step, _replace(step, start, end, new), "ungrounded_number",
-                        f"{old} -> {new}")
+    return Perturbation("number_change", step, _replace(step, start, end, new), "ungrounded_number", f"{old} -> {new}")
 
 
 # ---------------------------------------------------------------- tip_move
@@ -735,8 +848,9 @@ def tip_move(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     if m.start() == 0:
         new_place = new_place[:1].upper() + new_place[1:]
     old = form_to_place[re.sub(r"\s+", " ", m.group(1).lower())]
-    return Perturbation("tip_move", step, _replace(step, m.start(), m.end(), new_place), "location_conflict",
-                        f"{old} -> {target(m)}")
+    return Perturbation(
+        "tip_move", step, _replace(step, m.start(), m.end(), new_place), "location_conflict", f"{old} -> {target(m)}"
+    )
 
 
 OPERATOR_FUNCS: dict[str, Callable[[str, PerturbContext], Perturbation | Skip]] = {
@@ -787,14 +901,16 @@ class Perturber:
         self.skipped: Counter[tuple[str, str]] = Counter()
         self.made: Counter[str] = Counter()
 
-    def perturb_step(self, step: str, op: str, report: Report, report_claims: list[Claim],
-                     key: str = "") -> Perturbation | Skip:
+    def perturb_step(
+        self, step: str, op: str, report: Report, report_claims: list[Claim], key: str = ""
+    ) -> Perturbation | Skip:
         """Apply one operator to one step; the RNG is seeded by (seed, key, op) for reproducibility."""
         from radprm.validators.steps import strip_enumeration
 
         rng = random.Random(f"{self.seed}|{key}|{op}")
-        ctx = PerturbContext(self.validator.step_claims(strip_enumeration(step)), report_claims, report.text,
-                             rng, self.rules)
+        ctx = PerturbContext(
+            self.validator.step_claims(strip_enumeration(step)), report_claims, report.text, rng, self.rules
+        )
         out = OPERATOR_FUNCS[op](step, ctx)
         if isinstance(out, Perturbation) and out.step.strip() == step.strip():
             out = Skip(op, "unchanged")
@@ -804,8 +920,9 @@ class Perturber:
             self.made[op] += 1
         return out
 
-    def perturb_chain(self, chain: Chain, report: Report, ops: list[str],
-                      report_claims: list[Claim] | None = None) -> Iterator[dict[str, Any]]:
+    def perturb_chain(
+        self, chain: Chain, report: Report, ops: list[str], report_claims: list[Claim] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Yield one output row per corrupted step: a CHAINS row (prefix + corrupted step) plus expectations."""
         claims = report_claims if report_claims is not None else self.validator.report_claims(report)
         for i, step in enumerate(chain.steps):
@@ -848,8 +965,14 @@ def iter_input_chains(path: str | Path, quarantine: QuarantineSink, stage: str =
     order: list[str] = []
     for n, row in iter_raw_rows(path, required=("chain_id",)):
         if isinstance(row, RowProblem):
-            quarantine.add(stage=stage, reason_code=row.reason_code, source_path=str(path), source_row=n,
-                           detail=row.detail, payload=row.payload)
+            quarantine.add(
+                stage=stage,
+                reason_code=row.reason_code,
+                source_path=str(path),
+                source_row=n,
+                detail=row.detail,
+                payload=row.payload,
+            )
             continue
         try:
             if "steps" in row:
@@ -866,16 +989,23 @@ def iter_input_chains(path: str | Path, quarantine: QuarantineSink, stage: str =
                 raise RowProblem("non_string_step", "step", f"step is {row.get('step')!r:.60}")
             if not row.get("report_id"):
                 raise RowProblem("missing_report_id", "report_id", "STEPS rows need report_id to find the report")
-            entry = pending.setdefault(str(cid), {"chain_id": str(cid), "report_id": str(row["report_id"]),
-                                                  "steps": {}, "row": n})
+            entry = pending.setdefault(
+                str(cid), {"chain_id": str(cid), "report_id": str(row["report_id"]), "steps": {}, "row": n}
+            )
             if str(cid) not in order:
                 order.append(str(cid))
             entry["steps"][int(row.get("step_index", len(entry["steps"])))] = row["step"]
         except RowProblem as problem:
-            quarantine.add(stage=stage, reason_code=problem.reason_code, source_path=str(path), source_row=n,
-                           field=problem.field, detail=problem.detail,
-                           record_id=str(row.get("chain_id")) if row.get("chain_id") is not None else None,
-                           payload=json.dumps(row, default=str)[:10_000])
+            quarantine.add(
+                stage=stage,
+                reason_code=problem.reason_code,
+                source_path=str(path),
+                source_row=n,
+                field=problem.field,
+                detail=problem.detail,
+                record_id=str(row.get("chain_id")) if row.get("chain_id") is not None else None,
+                payload=json.dumps(row, default=str)[:10_000],
+            )
     for cid in order:
         entry = pending[cid]
         steps = [entry["steps"][k] for k in sorted(entry["steps"])]
@@ -956,9 +1086,15 @@ def perturb_file(
             for item in iter_input_chains(chains_path, sink):
                 report = reports.get(item.chain.report_id)
                 if report is None:
-                    sink.add(stage="perturb", reason_code="unknown_report_id", source_path=item.source_path,
-                             source_row=item.source_row, field="report_id", record_id=item.chain.chain_id,
-                             detail=f"report_id {item.chain.report_id!r} is not among the reports read")
+                    sink.add(
+                        stage="perturb",
+                        reason_code="unknown_report_id",
+                        source_path=item.source_path,
+                        source_row=item.source_row,
+                        field="report_id",
+                        record_id=item.chain.chain_id,
+                        detail=f"report_id {item.chain.report_id!r} is not among the reports read",
+                    )
                     continue
                 summary.chains += 1
                 yield from perturber.perturb_chain(item.chain, report, names)
@@ -967,6 +1103,13 @@ def perturb_file(
     summary.quarantine = sink.render()
     summary.made = dict(perturber.made)
     summary.skipped = perturber.skip_summary()
-    return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, noun="chain",
-                      path=chains_path, failed="no chain could be perturbed",
-                      empty="no chain could be perturbed")
+    return run.finish(
+        summary,
+        produced=summary.chains,
+        quarantine=sink,
+        strict=strict,
+        noun="chain",
+        path=chains_path,
+        failed="no chain could be perturbed",
+        empty="no chain could be perturbed",
+    )

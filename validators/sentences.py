@@ -27,10 +27,24 @@ from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_cla
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
-OPEN_VOCABULARY_KEYS = {"stopwords", "weak_words", "object_classes", "place_families", "side_places", "number_words",
-                        "min_shared", "min_cover", "qualifiers", "negatable_classes", "generic_words", "must_be_named", "side_words",
-                        "place_words",
-                        "bilateral_phrases", "exclusive_words"}
+OPEN_VOCABULARY_KEYS = {
+    "stopwords",
+    "weak_words",
+    "object_classes",
+    "place_families",
+    "side_places",
+    "number_words",
+    "min_shared",
+    "min_cover",
+    "qualifiers",
+    "negatable_classes",
+    "generic_words",
+    "must_be_named",
+    "side_words",
+    "place_words",
+    "bilateral_phrases",
+    "exclusive_words",
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,9 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
     """
     unknown, missing = set(data) - OPEN_VOCABULARY_KEYS, OPEN_VOCABULARY_KEYS - set(data)
     if unknown or missing:
-        raise RuleFileError(f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path,
-                            field="open_vocabulary")
+        raise RuleFileError(
+            f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path, field="open_vocabulary"
+        )
     classes = {w.lower(): cls for cls, words in data["object_classes"].items() for w in words}
     places = []
     try:
@@ -77,14 +92,25 @@ def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
         raise RuleFileError(f"bad pattern: {exc}", path=path, field="open_vocabulary.place_families") from exc
     any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
     place_words = frozenset(w.lower() for w in data["place_words"])
-    return OpenVocabulary(frozenset(w.lower() for w in data["stopwords"]), frozenset(w.lower() for w in data["weak_words"]),
-                          classes, tuple(places), any_place, place_words, side_places, {k.lower(): str(v) for k, v in data["number_words"].items()},
-                          int(data["min_shared"]), float(data["min_cover"]),
-                          frozenset(w.lower() for w in data["qualifiers"]), frozenset(data["negatable_classes"]),
-                          frozenset(w.lower() for w in data["generic_words"]),
-                          frozenset(data["must_be_named"]),
-                          {k.lower(): v for k, v in data["side_words"].items()}, re.compile(data["bilateral_phrases"], re.I),
-                          re.compile(data["exclusive_words"], re.I))
+    return OpenVocabulary(
+        frozenset(w.lower() for w in data["stopwords"]),
+        frozenset(w.lower() for w in data["weak_words"]),
+        classes,
+        tuple(places),
+        any_place,
+        place_words,
+        side_places,
+        {k.lower(): str(v) for k, v in data["number_words"].items()},
+        int(data["min_shared"]),
+        float(data["min_cover"]),
+        frozenset(w.lower() for w in data["qualifiers"]),
+        frozenset(data["negatable_classes"]),
+        frozenset(w.lower() for w in data["generic_words"]),
+        frozenset(data["must_be_named"]),
+        {k.lower(): v for k, v in data["side_words"].items()},
+        re.compile(data["bilateral_phrases"], re.I),
+        re.compile(data["exclusive_words"], re.I),
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -101,8 +127,16 @@ def stem(word: str) -> str:
 _HAS_NUMBER = re.compile(r"\d")
 EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an edited copy of a sentence
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
-_SIDE = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
-         "left-sided": "left", "right-sided": "right", "bibasilar": "bilateral", "biapical": "bilateral"}
+_SIDE = {
+    "left": "left",
+    "right": "right",
+    "bilateral": "bilateral",
+    "bilaterally": "bilateral",
+    "left-sided": "left",
+    "right-sided": "right",
+    "bibasilar": "bilateral",
+    "biapical": "bilateral",
+}
 
 
 @dataclass
@@ -140,8 +174,7 @@ def clear_reading_caches() -> None:
     stem.cache_clear()
 
 
-def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int],
-               start: int = 0) -> Facts:
+def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int], start: int = 0) -> Facts:
     """The comparable attributes of one sentence or clause (cached by text: reports repeat sentences)."""
     key = (id(vocab), text)
     facts = _FACTS_CACHE.get(key)
@@ -179,8 +212,15 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             if pattern.search(low):
                 places.setdefault(family, set()).add(name)
     numbers = set()
-    for m in () if not _HAS_NUMBER.search(low) else re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
-                         r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b", low):
+    for m in (
+        ()
+        if not _HAS_NUMBER.search(low)
+        else re.finditer(
+            r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
+            r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b",
+            low,
+        )
+    ):
         if m.group(1):
             value = m.group(1).rstrip("0").rstrip(".") if "." in m.group(1) else m.group(1)
             unit = (m.group(2) or "")[:1] + ("m" if m.group(2) else "")
@@ -197,7 +237,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     negated_classes = set()
     for i, w in enumerate(words):
         cls = vocab.classes.get(w)
-        if cls and (set(words[max(0, i - 5):i]) & _NEGATORS or (i and words[i - 1] == "not")):
+        if cls and (set(words[max(0, i - 5) : i]) & _NEGATORS or (i and words[i - 1] == "not")):
             # a specific word ("pacemaker") must be found as such; a generic one ("device") stands for its class
             negated_classes.add(cls if w in vocab.generic_words else f"{cls}:{stem(w)}")
     hedge = hedge_strength(text, lang)
@@ -206,15 +246,28 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         for strength in ("open", "possible", "probable"):
             m = lang.hedges[strength].search(text)
             if m:
-                tail = _TOKEN.findall(text[m.end():].lower())[:6]
+                tail = _TOKEN.findall(text[m.end() :].lower())[:6]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
-    return Facts(text, 0, len(text), frozenset(anchors), frozenset(sides),
-                 frozenset(grades[w] for w in words if w in grades),
-                 {k: frozenset(v) for k, v in places.items()}, frozenset(numbers),
-                 temporal_classes(text, lang), negated, hedge, frozenset(hedged), bool(vocab.exclusive.search(low)),
-                 frozenset(classes),
-                 frozenset(words), frozenset(negated_classes), tuple(words))
+    return Facts(
+        text,
+        0,
+        len(text),
+        frozenset(anchors),
+        frozenset(sides),
+        frozenset(grades[w] for w in words if w in grades),
+        {k: frozenset(v) for k, v in places.items()},
+        frozenset(numbers),
+        temporal_classes(text, lang),
+        negated,
+        hedge,
+        frozenset(hedged),
+        bool(vocab.exclusive.search(low)),
+        frozenset(classes),
+        frozenset(words),
+        frozenset(negated_classes),
+        tuple(words),
+    )
 
 
 def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
@@ -226,7 +279,7 @@ def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grade
             continue
         header = re.match(r"\s*(?:[A-Z][A-Z ]+:\s*)+", piece)
         s = m.start() + (header.end() if header else len(piece) - len(piece.lstrip()))
-        body = text[s:m.end()].rstrip()
+        body = text[s : m.end()].rstrip()
         if body:
             out.append(read_facts(body, vocab, lang, grades, s))
     return out
@@ -294,8 +347,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
     if measured:
         # the sizes the aligned sentences give, else any size in the report
-        report_measures = ({n for s in pool for n in s.numbers if n[1] in ("cm", "mm")}
-                           or {n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")})
+        report_measures = {n for s in pool for n in s.numbers if n[1] in ("cm", "mm")} or {
+            n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")
+        }
         if report_measures and not measured <= report_measures:
             out.append(Finding("ungrounded_number", best))
     for kind in ("th", "level", "count"):
@@ -304,9 +358,13 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
             out.append(Finding("ungrounded_number", best))
             break
-    if not clause.negated and clause.hedge == "certain" and best.hedge in ("possible", "open") \
-            and best.hedged_anchors & clause.anchors \
-            and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:]):
+    if (
+        not clause.negated
+        and clause.hedge == "certain"
+        and best.hedge in ("possible", "open")
+        and best.hedged_anchors & clause.anchors
+        and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:])
+    ):
         out.append(Finding("uncertainty_overstated", best))
     return out
 
@@ -331,12 +389,19 @@ def _word_kind(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     return ""
 
 
-_EDIT_REASON = {"side": "laterality_conflict", "grade": "severity_conflict", "number": "ungrounded_number",
-                "place": "location_conflict", "change": "temporal_conflict", "negation": "negation_conflict"}
+_EDIT_REASON = {
+    "side": "laterality_conflict",
+    "grade": "severity_conflict",
+    "number": "ungrounded_number",
+    "place": "location_conflict",
+    "change": "temporal_conflict",
+    "negation": "negation_conflict",
+}
 
 
-def edited_copy(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage,
-                grades: dict[str, int]) -> list[Finding]:
+def edited_copy(
+    clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]
+) -> list[Finding]:
     """A step that copies a report sentence but for a side, grade, number, place, change or negation word.
 
     The words that carry these attributes are masked in both texts; when what is left matches (an
@@ -383,8 +448,9 @@ def _number_value(word: str, vocab: OpenVocabulary) -> str:
     return value.rstrip("0").rstrip(".") if "." in value else value
 
 
-def _same_meaning(kind: str, new: set[str], old: set[str], lang: StepLanguage, grades: dict[str, int],
-                  vocab: OpenVocabulary) -> bool:
+def _same_meaning(
+    kind: str, new: set[str], old: set[str], lang: StepLanguage, grades: dict[str, int], vocab: OpenVocabulary
+) -> bool:
     if kind == "change":
         a = temporal_classes(" ".join(new), lang)
         b = temporal_classes(" ".join(old), lang)
@@ -402,7 +468,9 @@ def _same_meaning(kind: str, new: set[str], old: set[str], lang: StepLanguage, g
     if kind == "negation":
         return bool(new) == bool(old)
     if kind == "number":
-        return {_number_value(w, vocab) for w in new} <= {_number_value(w, vocab) for w in old}  # "without" for "no" keeps the polarity; adding or dropping one flips it
+        return {_number_value(w, vocab) for w in new} <= {
+            _number_value(w, vocab) for w in old
+        }  # "without" for "no" keeps the polarity; adding or dropping one flips it
     return not new  # number, place: a word added or changed is not in the report sentence
 
 
@@ -413,8 +481,11 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
     # only specific words of the clause's own ("pacemaker", "sternotomy"): "a device" may be one the
     # report names with a de-identified word ("left chest XXXX")
-    specific = {vocab.classes[w] for w in clause.words
-                if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named}
+    specific = {
+        vocab.classes[w]
+        for w in clause.words
+        if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named
+    }
     if specific - named:
         return [Finding("finding_not_in_report", None)]
     return []

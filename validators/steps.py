@@ -64,8 +64,11 @@ OMISSION_SCORE = 0.9
 
 # "2." is an enumeration, "1.7 cm" is not
 _ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|[-*\u2022])\s*", re.I)
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
-                     r"|\b([CTL]\d{1,2})\b", re.I)
+_NUMBER = re.compile(
+    r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
+    r"|\b([CTL]\d{1,2})\b",
+    re.I,
+)
 _VIEW_COUNT = re.compile(r"\b\d+\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I)
 
 
@@ -194,8 +197,7 @@ class StepValidator:
             found.append(claim)
         found = drop_false_mentions(found, text, self.rules)
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
-        implied = [c for c in normal_statement_claims(text, self.rules)
-                   if lang is None or _in_fact_clause(clauses, c)]
+        implied = [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
         claims = _dedupe(merge_claims(found, implied))
         if len(self._step_cache) > 50_000:
             self._step_cache.clear()
@@ -237,7 +239,7 @@ class StepValidator:
                 if facts and not own:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
-                    f = read_facts(text[prev.start:c.end], vocab, lang, grades, prev.start)
+                    f = read_facts(text[prev.start : c.end], vocab, lang, grades, prev.start)
                 elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or not own) and (facts or context):
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
                     # of the clause before (in this step, else the last one of the previous step)
@@ -254,8 +256,11 @@ class StepValidator:
         cached = self._sentence_cache.get(report.text)
         if cached is None:
             lang, vocab = self.rules.language, self.rules.vocabulary
-            cached = (report_sentences(report.text, vocab, lang, self.rules.severity_groups)
-                      if lang is not None and vocab is not None else [])
+            cached = (
+                report_sentences(report.text, vocab, lang, self.rules.severity_groups)
+                if lang is not None and vocab is not None
+                else []
+            )
             if len(self._sentence_cache) > 20_000:
                 self._sentence_cache.clear()
             self._sentence_cache[report.text] = cached
@@ -284,16 +289,19 @@ class StepValidator:
         sentences = self.report_sentences(report)
         previous = ""  # the last step that named something: what a later "It ..." refers to
         for i, step in enumerate(chain.steps):
-            analysis = self._validate_step(chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous,
-                                           report.text)
+            analysis = self._validate_step(
+                chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text
+            )
             body = strip_enumeration(step)
-            if self.rules.vocabulary is not None and any(f.anchors - self.rules.vocabulary.weak
-                                                         for f in self.step_facts(body)):
+            if self.rules.vocabulary is not None and any(
+                f.anchors - self.rules.vocabulary.weak for f in self.step_facts(body)
+            ):
                 previous = body
             analyses.append(analysis)
         results = [a.result for a in analyses]
-        scores = chain_scores(chain.chain_id, results, [a.judgements for a in analyses], rclaims,
-                              [a.numbers for a in analyses])
+        scores = chain_scores(
+            chain.chain_id, results, [a.judgements for a in analyses], rclaims, [a.numbers for a in analyses]
+        )
         reward = answer_reward(chain.answer, chain.model_answer) if chain.answer and chain.model_answer else None
         return ChainValidation(chain.chain_id, results, scores, reward, analyses)
 
@@ -322,8 +330,11 @@ class StepValidator:
         answer_state = self._answer_state(chain, body)
         # an answer line ("Answer: left chest tube, sternotomy wires") is checked against the reference
         # answer, not sentence by sentence
-        is_answer = answer_state is not None or any(p.search(body) for p in self.rules.answer_patterns) or (
-            chain.options and index == len(chain.steps) - 1 and len(body.split()) <= 4)
+        is_answer = (
+            answer_state is not None
+            or any(p.search(body) for p in self.rules.answer_patterns)
+            or (chain.options and index == len(chain.steps) - 1 and len(body.split()) <= 4)
+        )
         open_findings = []
         if sentences and self.rules.language is not None and not is_answer:
             vocab, lang, grades = self.rules.vocabulary, self.rules.language, self.rules.severity_groups
@@ -345,15 +356,22 @@ class StepValidator:
         if answer_state is True and "uncertainty_overstated" in reasons:
             # the reference answer counts the hedged finding as present: so may the step that answers
             reasons.remove("uncertainty_overstated")
-            judgements = [j if "uncertainty_overstated" not in j.reasons else
-                          Judgement(j.claim, "supported", ["hedged"], j.evidence) for j in judgements]
+            judgements = [
+                j
+                if "uncertainty_overstated" not in j.reasons
+                else Judgement(j.claim, "supported", ["hedged"], j.evidence)
+                for j in judgements
+            ]
         if answer_state is False:
             reasons.append("answer_mismatch")
 
         verdicts = {j.verdict for j in judgements}
         open_faults = {f.reason for f in open_findings}
-        if "contradicted" in verdicts or answer_state is False or open_faults - {"ungrounded_number",
-                                                                                 "uncertainty_overstated"}:
+        if (
+            "contradicted" in verdicts
+            or answer_state is False
+            or open_faults - {"ungrounded_number", "uncertainty_overstated"}
+        ):
             verdict = "contradicted"
         elif "unsupported" in verdicts or ungrounded or open_faults:
             verdict = "unsupported"
@@ -389,12 +407,21 @@ class StepValidator:
             if header and header.end() < end:
                 start = header.end()  # evidence is report text, never a header radprm wrote
             evidence = [Evidence(text=report_text[start:end], start=start, end=end)]
-        result = StepResult(chain_id=chain.chain_id, step_index=index, step=step, label=label,
-                            verdict=verdict, reasons=reasons, evidence=evidence, score=score)
+        result = StepResult(
+            chain_id=chain.chain_id,
+            step_index=index,
+            step=step,
+            label=label,
+            verdict=verdict,
+            reasons=reasons,
+            evidence=evidence,
+            score=score,
+        )
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
 
-    def _unsure(self, reasons: list[str], judgements: list[Judgement], body: str, sentences: list[Facts],
-                previous: str) -> bool:
+    def _unsure(
+        self, reasons: list[str], judgements: list[Judgement], body: str, sentences: list[Facts], previous: str
+    ) -> bool:
         """Whether the rules' bad label is too weak to train on (the step is masked by default).
 
         Abstain when every fault is a weak one: a grade or finding the report does not name while the
@@ -407,8 +434,12 @@ class StepValidator:
             if vocab is not None and any(align(f, sentences, vocab) for f in self.step_facts(body, previous)):
                 return True
         if faults == {"uncertainty_overstated"} and self.rules.language is not None:
-            hedges = [hedge_strength(e.sentence, self.rules.language)
-                      for j in judgements if "uncertainty_overstated" in j.reasons for e in j.evidence]
+            hedges = [
+                hedge_strength(e.sentence, self.rules.language)
+                for j in judgements
+                if "uncertainty_overstated" in j.reasons
+                for e in j.evidence
+            ]
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
 
@@ -424,9 +455,9 @@ class StepValidator:
         mine = temporal_classes(j.claim.sentence, lang)
         if not mine:
             return j
-        sentences = {e.sentence for e in j.evidence} | {r.sentence for r in rclaims
-                                                        if r.observation == j.claim.observation
-                                                        and r.assertion != "negative"}
+        sentences = {e.sentence for e in j.evidence} | {
+            r.sentence for r in rclaims if r.observation == j.claim.observation and r.assertion != "negative"
+        }
         said = [temporal_classes(sentence, lang) for sentence in sentences]
         said = [t for t in said if t]
         if said and all(temporal_conflict(mine, t, lang) for t in said):
@@ -438,8 +469,9 @@ class StepValidator:
         lang = self.rules.language
         if lang is None:
             return body
-        return " ; ".join(c.text for c in split_clauses(normalize_step(same_length_fixes(body)), lang)
-                          if c.kind == "fact")
+        return " ; ".join(
+            c.text for c in split_clauses(normalize_step(same_length_fixes(body)), lang) if c.kind == "fact"
+        )
 
     def _answer_state(self, chain: Chain, body: str) -> bool | None:
         """True/False when the step states a final answer that matches/differs from the reference."""
@@ -461,15 +493,22 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     if polarity is None:
         # the extractor's negation stands when its cue can be inside this clause ("the pleural spaces
         # have no effusion") or the mention negates by meaning ("Heart size is normal", "negative chest")
-        keep = (claim.assertion != "negative" or claim.source == "statement"
-                or negation_near_after(clause, claim.end, lang) or _NORMAL_WORDS.search(claim.mention))
+        keep = (
+            claim.assertion != "negative"
+            or claim.source == "statement"
+            or negation_near_after(clause, claim.end, lang)
+            or _NORMAL_WORDS.search(claim.mention)
+        )
         polarity = claim.assertion if keep else "positive"
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
-_PRONOUN_START = re.compile(r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
-                            r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
-                            r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b", re.I)
+_PRONOUN_START = re.compile(
+    r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
+    r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
+    r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b",
+    re.I,
+)
 _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
 
 
@@ -485,7 +524,11 @@ def _quoted_span(step: str, report_text: str) -> tuple[int, int] | None:
         return None
     # a whole sentence of the report: "Focal consolidation or effusion" inside "No focal consolidation or
     # effusion." is not a quote
-    pattern = r"(?:^|(?<=[.:;\n])|(?<=[.:;]\s)|(?<=\n\s))\s*(" + r"\W+".join(re.escape(w) for w in words) + r")\W*(?=$|[.;\n])"
+    pattern = (
+        r"(?:^|(?<=[.:;\n])|(?<=[.:;]\s)|(?<=\n\s))\s*("
+        + r"\W+".join(re.escape(w) for w in words)
+        + r")\W*(?=$|[.;\n])"
+    )
     m = re.search(pattern, report_text, re.I)
     return (m.start(1), m.end(1)) if m else None
 
@@ -495,7 +538,7 @@ def _with_differences(numbers: set[str]) -> set[str]:
     values = sorted({float(n) for n in numbers if re.fullmatch(r"\d+\.\d+", n)})[:20]
     out = set(numbers)
     for i, a in enumerate(values):
-        for b in values[i + 1:]:
+        for b in values[i + 1 :]:
             out.add(f"{b - a:.1f}".rstrip("0").rstrip("."))
     return out
 
@@ -522,8 +565,13 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
 
 def _claim_key(c: Claim, rules: StepRules) -> tuple:
     """What makes two claims 'the same statement' for redundancy: observation, polarity, side, grade, region."""
-    return (c.observation, c.assertion, c.laterality, severity_levels(c.severity, rules),
-            location_regions(c.location, rules))
+    return (
+        c.observation,
+        c.assertion,
+        c.laterality,
+        severity_levels(c.severity, rules),
+        location_regions(c.location, rules),
+    )
 
 
 def _dedupe(claims: list[Claim]) -> list[Claim]:
@@ -553,7 +601,7 @@ def _evidence(judgements: list[Judgement], sentences: list[Facts] = ()) -> list[
                 text, start = c.sentence, c.sentence_start
                 m = _HEADER.match(text)
                 if m and m.end() < len(text):
-                    text, start = text[m.end():], start + m.end()
+                    text, start = text[m.end() :], start + m.end()
                 spans[key] = Evidence(text=text, start=start, end=start + len(text))
     return [spans[k] for k in sorted(spans)]
 

@@ -73,7 +73,8 @@ class FindingsSummary:
             for label in self.labels:
                 c = self.counts.get(label, Counter())
                 lines.append(
-                    f"{label:<{width}}  {c['positive']:>8} {c['negative']:>8} {c['uncertain']:>9} {c['unmentioned']:>11}"
+                    f"{label:<{width}}  {c['positive']:>8} {c['negative']:>8} {c['uncertain']:>9} "
+                    f"{c['unmentioned']:>11}"
                 )
         if self.warnings:
             lines.append(self.warnings)
@@ -128,7 +129,9 @@ def label_reports(
             raise InputError("--details would overwrite --out", path=details, field="details")
     out, qpath = run.output_paths(out, quarantine=quarantine, others=[details])
     ex = extractor or default_extractor()
-    summary = FindingsSummary(input=input, out=out, labelset=labelset, labels=columns, rules_version=ex.rules_version, details=details)
+    summary = FindingsSummary(
+        input=input, out=out, labelset=labelset, labels=columns, rules_version=ex.rules_version, details=details
+    )
     summary.counts = {label: Counter() for label in columns}
     detail_rows: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -164,7 +167,13 @@ def label_reports(
     return run.finish(summary, produced=summary.reports, quarantine=lost, strict=strict, path=input)
 
 
-def _write_both(label_rows: Iterator[dict[str, Any]], out: Path, columns: list[str], details: Path, detail_rows: list[dict[str, Any]]) -> None:
+def _write_both(
+    label_rows: Iterator[dict[str, Any]],
+    out: Path,
+    columns: list[str],
+    details: Path,
+    detail_rows: list[dict[str, Any]],
+) -> None:
     """Write the label table and the mention table in one pass over the reports."""
     import queue
     import threading

@@ -36,9 +36,56 @@ from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load
 from radprm.validators.findings.nlp import SENTENCE_COMPONENT, AnchoredMatcher, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
-_STOP_WORDS = {"with", "without", "but", "however", "and", "or", "versus", "vs", "than", "which", "that", "no", "not", "to", "suggest", "suggesting", "represent", "representing", "likely", "consistent", "compatible", "from", "since", "there", "is", "are", "was", "were", "has", "have"}
+_STOP_WORDS = {
+    "with",
+    "without",
+    "but",
+    "however",
+    "and",
+    "or",
+    "versus",
+    "vs",
+    "than",
+    "which",
+    "that",
+    "no",
+    "not",
+    "to",
+    "suggest",
+    "suggesting",
+    "represent",
+    "representing",
+    "likely",
+    "consistent",
+    "compatible",
+    "from",
+    "since",
+    "there",
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+}
 # Words a statement region may pass through ("the heart is mildly enlarged").
-_STATEMENT_PASS = {"is", "are", "was", "were", "has", "have", "appears", "appear", "remains", "remain", "again", "now", "be", "been", "and"}
+_STATEMENT_PASS = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+    "appears",
+    "appear",
+    "remains",
+    "remain",
+    "again",
+    "now",
+    "be",
+    "been",
+    "and",
+}
 # Between two findings of one sentence: the second restates the first ("..., compatible with X").
 _RESTATEMENT = re.compile(
     r"(?:^|,)\s*(?:(?:which|that)\s+(?:is|are|may|might|could|likely)?\s*)?(?:most\s+)?(?:likely\s+|probably\s+|possibly\s+)?"
@@ -48,14 +95,19 @@ _RESTATEMENT = re.compile(
 )
 # A grade word ending its clause ("..., mild." / "is small,") and a prepositional place phrase.
 _PREDICATE_GRADE = re.compile(r"([\w-]+(?:\s+(?:limits?\s+of\s+normal|normal))?)(?=\s*(?:[,.;:]|$))", re.I)
-_PLACE_PHRASE = re.compile(r"\b(?:in|at|on|within|along|involving|of)\s+((?:[\w-]+\s+){0,6}?[\w-]+)(?=\s*(?:[,.;:]|$|\s+(?:and|with|which|that|is|are|was|were)\b))", re.I)
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|at|on|within|along|involving|of)\s+((?:[\w-]+\s+){0,6}?[\w-]+)(?=\s*(?:[,.;:]|$|\s+(?:and|with|which|that|is|are|was|were)\b))",
+    re.I,
+)
 _PRE_LIMIT = 6
 _POST_LIMIT = 8
 
 
 def _words_regex(words: Iterable[str]) -> re.Pattern[str]:
     alts = sorted({w.lower() for w in words}, key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts) + r")(?![\w-])", re.I)
+    return re.compile(
+        r"(?<![\w-])(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts) + r")(?![\w-])", re.I
+    )
 
 
 class _Vocab:
@@ -180,7 +232,19 @@ class _Tokens:
 class _Ent:
     """A target span with its ConText attributes read once (each `span._` access builds an object)."""
 
-    __slots__ = ("span", "start", "end", "label", "sent_start", "sent_end", "modifiers", "negated", "uncertain", "historical", "hypothetical")
+    __slots__ = (
+        "span",
+        "start",
+        "end",
+        "label",
+        "sent_start",
+        "sent_end",
+        "modifiers",
+        "negated",
+        "uncertain",
+        "historical",
+        "hypothetical",
+    )
 
     def __init__(self, span: Span, sent: tuple[int, int], context: tuple | None = None) -> None:
         self.span = span
@@ -192,7 +256,9 @@ class _Ent:
         self.modifiers, self.negated, self.uncertain, self.historical, self.hypothetical = context
 
 
-def _clause_bounds(toks: _Tokens, span_start: int, span_end: int, sent: tuple[int, int], target_tokens: set[int], statement: bool) -> tuple[int, int]:
+def _clause_bounds(
+    toks: _Tokens, span_start: int, span_end: int, sent: tuple[int, int], target_tokens: set[int], statement: bool
+) -> tuple[int, int]:
     """Token range [lo, hi) around a span that belongs to it: stop at punctuation, other targets, stop words."""
     words, lowers, spaces = toks.words, toks.lowers, toks.spaces
     sent_start, sent_end = sent
@@ -366,15 +432,19 @@ class FindingsExtractor:
             offset = int(table[s, 3])
             for ent_start, row, start, end, sent_start, sent_end in templates:
                 # `row` holds every field in Finding order; these keys keep their place
-                findings.append(_finding_from_row({
-                    **row,
-                    "report_id": report_id,
-                    "section": section or _section_at(headers, s + ent_start),
-                    "start": start + offset,
-                    "end": end + offset,
-                    "sentence_start": sent_start + offset,
-                    "sentence_end": sent_end + offset,
-                }))
+                findings.append(
+                    _finding_from_row(
+                        {
+                            **row,
+                            "report_id": report_id,
+                            "section": section or _section_at(headers, s + ent_start),
+                            "start": start + offset,
+                            "end": end + offset,
+                            "sentence_start": sent_start + offset,
+                            "sentence_end": sent_end + offset,
+                        }
+                    )
+                )
         # each sentence's rows are in output order and sentences do not overlap: no sort needed
         return findings
 
@@ -394,7 +464,13 @@ class FindingsExtractor:
         return tuple(templates)
 
     def _doc_rows(
-        self, doc: Doc, report_id: str, section: str | None, *, ents: list[_Ent] | None = None, toks: _Tokens | None = None
+        self,
+        doc: Doc,
+        report_id: str,
+        section: str | None,
+        *,
+        ents: list[_Ent] | None = None,
+        toks: _Tokens | None = None,
     ) -> list[tuple[int, dict]]:
         """(first token of the entity, Finding fields) for every mention, in output order.
 
@@ -432,10 +508,21 @@ class FindingsExtractor:
             lo, hi = _clause_bounds(toks, ent.start, ent.end, sent, target_tokens, statement is not None)
             sec = section or _section_of(ent.span)
             if statement is None:
-                findings.append((ent.start, self._finding(toks, ent.start, ent.end, ent.label, _assertion(ent), lo, hi, sent, sec, report_id, ent)))
+                findings.append(
+                    (
+                        ent.start,
+                        self._finding(
+                            toks, ent.start, ent.end, ent.label, _assertion(ent), lo, hi, sent, sec, report_id, ent
+                        ),
+                    )
+                )
                 continue
             state = _closest_state(ent, ents)
-            if state is not None and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL") and statement.abnormal_implies:
+            if (
+                state is not None
+                and state.category in ("ENLARGED", "BORDERLINE", "UPPER_NORMAL")
+                and statement.abnormal_implies
+            ):
                 j0, j1 = _join(ent, state)
                 # "upper limits of normal" is normal by definition yet hints at enlargement: uncertain
                 assertion = "uncertain" if state.category == "UPPER_NORMAL" else _assertion(ent)
@@ -444,11 +531,38 @@ class FindingsExtractor:
                     assertion = "negative"
                 severity = "borderline" if state.category in ("BORDERLINE", "UPPER_NORMAL") else None
                 for obs in statement.abnormal_implies:
-                    findings.append((ent.start, self._finding(toks, j0, j1, obs, assertion, min(lo, j0), max(hi, j1), sent, sec, report_id, ent, severity=severity)))
-            elif (state is not None and state.category == "NORMAL") or (statement.negation_means_normal and ent.negated):
+                    findings.append(
+                        (
+                            ent.start,
+                            self._finding(
+                                toks,
+                                j0,
+                                j1,
+                                obs,
+                                assertion,
+                                min(lo, j0),
+                                max(hi, j1),
+                                sent,
+                                sec,
+                                report_id,
+                                ent,
+                                severity=severity,
+                            ),
+                        )
+                    )
+            elif (state is not None and state.category == "NORMAL") or (
+                statement.negation_means_normal and ent.negated
+            ):
                 j0, j1 = _join(ent, state) if state is not None else (ent.start, ent.end)
                 for obs in statement.normal_implies:
-                    findings.append((ent.start, self._finding(toks, j0, j1, obs, "negative", lo, hi, sent, sec, report_id, ent, qualifiers=False)))
+                    findings.append(
+                        (
+                            ent.start,
+                            self._finding(
+                                toks, j0, j1, obs, "negative", lo, hi, sent, sec, report_id, ent, qualifiers=False
+                            ),
+                        )
+                    )
         findings.sort(key=lambda f: _ORDER(f[1]))
         return findings
 
@@ -477,9 +591,17 @@ class FindingsExtractor:
             v = self._vocab
             pre = toks.span_text(lo, span_start)
             post = toks.span_text(span_end, hi)
-            laterality = v.find_laterality(pre, last=True) or v.find_laterality(mention, last=True) or v.find_laterality(post, last=False)
+            laterality = (
+                v.find_laterality(pre, last=True)
+                or v.find_laterality(mention, last=True)
+                or v.find_laterality(post, last=False)
+            )
             if severity is None:
-                severity = v.find_severity(pre, last=True) or v.find_severity(mention, last=True) or v.find_severity(post, last=False)
+                severity = (
+                    v.find_severity(pre, last=True)
+                    or v.find_severity(mention, last=True)
+                    or v.find_severity(post, last=False)
+                )
             location = v.find_location(toks.span_text(lo, hi))
             scope = self._sentence_scope.get(ent.start)
             if scope is not None and scope[0] != ent.start:
@@ -552,13 +674,30 @@ _set = object.__setattr__
 def _check_fast_finding() -> None:
     global _finding_from_row
     row = {
-        "report_id": "r", "observation": "nodule", "mention": "nodule", "assertion": "positive", "historical": False,
-        "hypothetical": False, "laterality": "left", "severity": None, "location": "left lung", "section": "findings",
-        "sentence": "Left nodule.", "start": 5, "end": 11, "sentence_start": 0, "sentence_end": 12,
+        "report_id": "r",
+        "observation": "nodule",
+        "mention": "nodule",
+        "assertion": "positive",
+        "historical": False,
+        "hypothetical": False,
+        "laterality": "left",
+        "severity": None,
+        "location": "left lung",
+        "section": "findings",
+        "sentence": "Left nodule.",
+        "start": 5,
+        "end": 11,
+        "sentence_start": 0,
+        "sentence_end": 12,
     }
     try:
         fast, slow = _finding_from_row(dict(row)), Finding(**row)
-        same = fast == slow and fast.model_fields_set == slow.model_fields_set and fast.model_dump() == slow.model_dump() and repr(fast) == repr(slow)
+        same = (
+            fast == slow
+            and fast.model_fields_set == slow.model_fields_set
+            and fast.model_dump() == slow.model_dump()
+            and repr(fast) == repr(slow)
+        )
     except Exception:  # pragma: no cover - a pydantic release with other internals
         same = False
     if not same:  # pragma: no cover
@@ -618,7 +757,8 @@ class _SentenceRunner:
                 target.result_type == "ents"
                 and all(rule.attributes is None and rule.on_match is None for rule in target_mm.rules)
                 and all(rule.on_modifies is None and rule.on_match is None for rule in context_mm.rules)
-                and set(_SentenceRunner._ATTRS) >= {a for attrs in (context.context_attributes_mapping or {}).values() for a in attrs}
+                and set(_SentenceRunner._ATTRS)
+                >= {a for attrs in (context.context_attributes_mapping or {}).values() for a in attrs}
             )
         except AttributeError:
             return None
@@ -641,7 +781,10 @@ class _SentenceRunner:
         """Targets of sentence doc[start:end] with their ConText results, in text order."""
         strings = self.vocab.strings
         rule_map = self.target[3]
-        spans = [Span(doc, s, e, label=rule_map[strings[key]].category) for key, s, e in self._matches(self.target, doc, lowers, start, end)]
+        spans = [
+            Span(doc, s, e, label=rule_map[strings[key]].category)
+            for key, s, e in self._matches(self.target, doc, lowers, start, end)
+        ]
         if not spans:
             return []
         spans.sort(key=lambda span: span.start)  # doc.ents order
@@ -667,7 +810,17 @@ class _SentenceRunner:
             for name, value in self.mapping.get(modifier.category, {}).items():
                 attrs[i][name] = value
         return [
-            _Ent(span, sent, (mods[i], attrs[i]["is_negated"], attrs[i]["is_uncertain"], attrs[i]["is_historical"], attrs[i]["is_hypothetical"]))
+            _Ent(
+                span,
+                sent,
+                (
+                    mods[i],
+                    attrs[i]["is_negated"],
+                    attrs[i]["is_uncertain"],
+                    attrs[i]["is_historical"],
+                    attrs[i]["is_hypothetical"],
+                ),
+            )
             for i, span in enumerate(spans)
         ]
 
@@ -690,7 +843,12 @@ def _medspacy_matches(mm, doc: Doc) -> list:  # noqa: ANN001
     """`MedspacyMatcher.__call__` (token, phrase, regex matches, pruned) without calling an empty
     token Matcher, which makes spaCy format a W036 warning on every doc."""
     try:
-        token, phrase, regex, prune = mm._MedspacyMatcher__matcher, mm._MedspacyMatcher__phrase_matcher, mm._MedspacyMatcher__regex_matcher, mm._prune
+        token, phrase, regex, prune = (
+            mm._MedspacyMatcher__matcher,
+            mm._MedspacyMatcher__phrase_matcher,
+            mm._MedspacyMatcher__regex_matcher,
+            mm._prune,
+        )
     except AttributeError:  # pragma: no cover - another medspaCy layout
         return mm(doc)
     matches = token(doc) if len(token) else []
@@ -881,8 +1039,11 @@ def _closest_state(ent: _Ent, ents: list[_Ent]):
     if len(states) < 2:
         return states[0] if states else None
     own = [
-        m for m in states
-        if not any(other is not ent and m in other.modifiers and _distance(other, m) < _distance(ent, m) for other in ents)
+        m
+        for m in states
+        if not any(
+            other is not ent and m in other.modifiers and _distance(other, m) < _distance(ent, m) for other in ents
+        )
     ]
     # a state nearer to another organ still counts when it is the only one ("chest show normal
     # size ... of the cardiac silhouette")

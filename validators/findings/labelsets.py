@@ -65,7 +65,9 @@ def observation_status(findings: Iterable[Finding]) -> dict[str, str]:
     return best
 
 
-def report_labels(findings: list[Finding], labelset: str = "chestxray14", *, rules: RuleSet | None = None) -> dict[str, int | None]:
+def report_labels(
+    findings: list[Finding], labelset: str = "chestxray14", *, rules: RuleSet | None = None
+) -> dict[str, int | None]:
     """Aggregate one report's findings into labels: 1 positive, 0 negative, -1 uncertain, None unmentioned.
 
     Args:

@@ -223,7 +223,12 @@ def _check_keys(path: str, obj: Any, allowed: set[str], where: str, required: tu
 
 
 def _check_header(path: str, doc: dict[str, Any], body_key: str) -> str:
-    _check_keys(path, doc, {"version", "source", body_key} | ({"observations", "statements"} if body_key == "target_rules" else set()), "top level")
+    _check_keys(
+        path,
+        doc,
+        {"version", "source", body_key} | ({"observations", "statements"} if body_key == "target_rules" else set()),
+        "top level",
+    )
     version = doc.get("version")
     if version in (None, ""):
         raise _fail(path, "missing 'version'", field="version", hint="every rule file declares a version")
@@ -237,10 +242,14 @@ def _check_pattern(path: str, rule: dict[str, Any], where: str) -> None:
     if pattern is None or isinstance(pattern, str):
         return
     if not isinstance(pattern, list) or not pattern or not all(isinstance(tok, dict) for tok in pattern):
-        raise _fail(path, f"{where}.pattern must be a regex string or a non-empty list of token dicts", field=f"{where}.pattern")
+        raise _fail(
+            path, f"{where}.pattern must be a regex string or a non-empty list of token dicts", field=f"{where}.pattern"
+        )
 
 
-def _validate_lexicon(path: str, doc: dict[str, Any]) -> tuple[dict[str, str], dict[str, Statement], list[dict[str, Any]]]:
+def _validate_lexicon(
+    path: str, doc: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, Statement], list[dict[str, Any]]]:
     observations = doc.get("observations") or {}
     if not isinstance(observations, dict) or not all(isinstance(v, str) for v in observations.values()):
         raise _fail(path, "'observations' must map concept ids to descriptions", field="observations")
@@ -288,9 +297,19 @@ def _validate_context(path: str, doc: dict[str, Any], type_names: set[str]) -> l
         where = f"context_rules[{i}]"
         _check_keys(path, rule, _CONTEXT_KEYS, where, required=("literal", "category"))
         if rule["category"] not in CONTEXT_CATEGORIES:
-            raise _fail(path, f"unknown category '{rule['category']}' in {where}", field=f"{where}.category", hint="allowed: " + ", ".join(CONTEXT_CATEGORIES))
+            raise _fail(
+                path,
+                f"unknown category '{rule['category']}' in {where}",
+                field=f"{where}.category",
+                hint="allowed: " + ", ".join(CONTEXT_CATEGORIES),
+            )
         if rule.get("direction", "BIDIRECTIONAL") not in DIRECTIONS:
-            raise _fail(path, f"unknown direction '{rule['direction']}' in {where}", field=f"{where}.direction", hint="allowed: " + ", ".join(DIRECTIONS))
+            raise _fail(
+                path,
+                f"unknown direction '{rule['direction']}' in {where}",
+                field=f"{where}.direction",
+                hint="allowed: " + ", ".join(DIRECTIONS),
+            )
         for key in ("allowed_types", "excluded_types"):
             for name in rule.get(key) or []:
                 if name not in type_names:
@@ -312,7 +331,12 @@ def _validate_sections(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
         where = f"section_rules[{i}]"
         _check_keys(path, rule, _SECTION_KEYS, where, required=("literal", "category"))
         if rule["category"] not in SECTION_CATEGORIES:
-            raise _fail(path, f"unknown section '{rule['category']}' in {where}", field=f"{where}.category", hint="allowed: " + ", ".join(SECTION_CATEGORIES))
+            raise _fail(
+                path,
+                f"unknown section '{rule['category']}' in {where}",
+                field=f"{where}.category",
+                hint="allowed: " + ", ".join(SECTION_CATEGORIES),
+            )
         _check_pattern(path, rule, where)
     return list(rules)
 
@@ -324,7 +348,9 @@ def _validate_modifiers(path: str, doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
             raise _fail(path, f"'{key}' must map a value to a list of words", field=key)
     if key_bad := set(doc["laterality"]) - {"left", "right", "bilateral"}:
-        raise _fail(path, f"unknown laterality {sorted(key_bad)}", field="laterality", hint="allowed: left, right, bilateral")
+        raise _fail(
+            path, f"unknown laterality {sorted(key_bad)}", field="laterality", hint="allowed: left, right, bilateral"
+        )
     _check_keys(path, doc.get("location"), {"sides", "qualifiers", "heads"}, "location", required=("heads",))
     return {k: doc[k] for k in ("laterality", "severity", "location")}
 
@@ -339,10 +365,14 @@ def _validate_labelsets(path: str, doc: dict[str, Any], observations: dict[str, 
         for label, obs_list in spec["labels"].items():
             for obs in obs_list:
                 if obs not in observations:
-                    raise _fail(path, f"unknown observation '{obs}' for label '{label}'", field=f"{where}.labels.{label}")
+                    raise _fail(
+                        path, f"unknown observation '{obs}' for label '{label}'", field=f"{where}.labels.{label}"
+                    )
         nf = spec.get("no_finding")
         if nf is not None:
-            _check_keys(path, nf, {"label", "ignore_labels", "other_abnormalities"}, f"{where}.no_finding", required=("label",))
+            _check_keys(
+                path, nf, {"label", "ignore_labels", "other_abnormalities"}, f"{where}.no_finding", required=("label",)
+            )
             for obs in nf.get("other_abnormalities", []):
                 if obs not in observations:
                     raise _fail(path, f"unknown observation '{obs}'", field=f"{where}.no_finding.other_abnormalities")
@@ -390,7 +420,13 @@ def load_rules(
     Raises:
         RuleFileError: naming the file, the rule index and the key of the first problem.
     """
-    overrides = {"lexicon": lexicon, "context": context, "sections": sections, "modifiers": modifiers, "labelsets": labelsets}
+    overrides = {
+        "lexicon": lexicon,
+        "context": context,
+        "sections": sections,
+        "modifiers": modifiers,
+        "labelsets": labelsets,
+    }
     files: dict[str, RuleFile] = {}
     digest = hashlib.sha256()
     for kind, fname in RULE_FILES.items():
@@ -398,7 +434,12 @@ def load_rules(
         if source is None and rules_dir is not None and (Path(rules_dir) / fname).exists():
             source = Path(rules_dir) / fname
         name, doc, raw = _load(kind, source)
-        body = {"lexicon": "target_rules", "context": "context_rules", "sections": "section_rules", "labelsets": "labelsets"}.get(kind)
+        body = {
+            "lexicon": "target_rules",
+            "context": "context_rules",
+            "sections": "section_rules",
+            "labelsets": "labelsets",
+        }.get(kind)
         if body is not None:
             version = _check_header(name, doc, body)
         else:

@@ -47,7 +47,12 @@ def ends_sentence(text: str) -> bool:
     these reports; keeping the rule simple is what makes the splitter fast. The rule depends on the
     token text only, which lets the extractor split a doc without running the component.
     """
-    return text in _SENT_END or (text[0] == "." and text.strip(".") == "") or ("\n" in text and text.isspace()) or text.endswith("\n")
+    return (
+        text in _SENT_END
+        or (text[0] == "." and text.strip(".") == "")
+        or ("\n" in text and text.isspace())
+        or text.endswith("\n")
+    )
 
 
 @Language.component(SENTENCE_COMPONENT)
@@ -153,7 +158,13 @@ def _pattern_anchors(nlp: Language, pattern: list[dict[str, Any]]) -> list[froze
         if tok.get("OP") not in (None, "+", "1"):
             continue
         value = tok.get("LOWER")
-        values = [value] if isinstance(value, str) else value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else None
+        values = (
+            [value]
+            if isinstance(value, str)
+            else value.get("IN")
+            if isinstance(value, dict) and set(value) == {"IN"}
+            else None
+        )
         if values and all(isinstance(v, str) for v in values):
             required.append(frozenset(nlp.vocab.strings.add(v) for v in values))
     return required or None
@@ -186,9 +197,16 @@ def _add_rules(rules: RuleSet, matcher: Any, context: Any, sectionizer: Any) -> 
     lexicon_path = rules.files["lexicon"].path
     for i, spec in enumerate(rules.target_rules):
         try:
-            matcher.add([TargetRule(lit, spec["category"], pattern=pat, metadata=spec.get("metadata")) for lit, pat in _variants(spec)])
+            matcher.add(
+                [
+                    TargetRule(lit, spec["category"], pattern=pat, metadata=spec.get("metadata"))
+                    for lit, pat in _variants(spec)
+                ]
+            )
         except (ValueError, TypeError, KeyError) as exc:
-            raise RuleFileError(f"pattern rejected by spaCy: {exc}", path=lexicon_path, field=f"target_rules[{i}].pattern") from None
+            raise RuleFileError(
+                f"pattern rejected by spaCy: {exc}", path=lexicon_path, field=f"target_rules[{i}].pattern"
+            ) from None
 
     context_path = rules.files["context"].path
     for i, spec in enumerate(rules.context_rules):
@@ -199,16 +217,27 @@ def _add_rules(rules: RuleSet, matcher: Any, context: Any, sectionizer: Any) -> 
                 kwargs[key] = {str(v).upper() for v in spec[key]}
         try:
             # each rule gets its own sets: medspaCy may add to `terminated_by` in place
-            context.add([
-                ConTextRule(lit, spec["category"], pattern=pat, **{k: set(v) if isinstance(v, set) else v for k, v in kwargs.items()})
-                for lit, pat in _variants(spec)
-            ])
+            context.add(
+                [
+                    ConTextRule(
+                        lit,
+                        spec["category"],
+                        pattern=pat,
+                        **{k: set(v) if isinstance(v, set) else v for k, v in kwargs.items()},
+                    )
+                    for lit, pat in _variants(spec)
+                ]
+            )
         except (ValueError, TypeError, KeyError) as exc:
-            raise RuleFileError(f"rule rejected by medspaCy: {exc}", path=context_path, field=f"context_rules[{i}]") from None
+            raise RuleFileError(
+                f"rule rejected by medspaCy: {exc}", path=context_path, field=f"context_rules[{i}]"
+            ) from None
 
     sections_path = rules.files["sections"].path
     for i, spec in enumerate(rules.section_rules):
         try:
             sectionizer.add(SectionRule(spec["literal"], spec["category"], pattern=spec.get("pattern")))
         except (ValueError, TypeError, KeyError) as exc:
-            raise RuleFileError(f"rule rejected by medspaCy: {exc}", path=sections_path, field=f"section_rules[{i}]") from None
+            raise RuleFileError(
+                f"rule rejected by medspaCy: {exc}", path=sections_path, field=f"section_rules[{i}]"
+            ) from None
