@@ -425,14 +425,23 @@ class StepValidator:
         """Whether the rules' bad label is too weak to train on (the step is masked by default).
 
         Abstain when every fault is a weak one: a grade or finding the report does not name while the
-        step's clause does line up with a report sentence (a paraphrase or an inference the lexicon
-        cannot follow), or a certainty the report only softens with a "likely" (probable) hedge.
+        step's clause does line up with a report sentence (a paraphrase the lexicon cannot follow) or
+        the step is an inference; a polarity or side conflict read from an inference; or a certainty
+        the report only softens with a "likely" (probable) hedge. Tuned on the tune splits of the
+        natural-chain sets: abstaining there kept coverage above 95 %.
         """
         faults = {r for r in reasons if r in FAULTS}
         if faults <= WEAK_FAULTS:
+            # an unnamed finding in a step that otherwise lines up with the report, or in an inference
             vocab = self.rules.vocabulary
-            if vocab is not None and any(align(f, sentences, vocab) for f in self.step_facts(body, previous)):
+            if _INFERENCE.search(body) or (
+                vocab is not None and any(align(f, sentences, vocab) for f in self.step_facts(body, previous))
+            ):
                 return True
+        if faults <= {"negation_conflict", "laterality_conflict"} and _INFERENCE.search(body):
+            # a polarity or side conflict read from an inference ("..., so X is out", "X means Y") rather
+            # than from a restatement: the rules often misread what the inference is about
+            return True
         if faults == {"uncertainty_overstated"} and self.rules.language is not None:
             hedges = [
                 hedge_strength(e.sentence, self.rules.language)
@@ -503,6 +512,11 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
+_INFERENCE = re.compile(
+    r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
+    r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",
+    re.I,
+)
 _PRONOUN_START = re.compile(
     r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
     r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
