@@ -30,19 +30,19 @@ itself only reads the characters it is given, so every chunk is a slice of its i
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from radprm.errors import RuleFileError
+from pydantic import Field, field_validator
+
+from radprm.rules import RuleModel, parse_rule_data, read_rule_data
 
 #: The section rule file, shared with the findings pipeline (package-relative path).
 RULES_FILE = "validators/findings/rules/sections.json"
-RULE_KEYS = frozenset({"literal", "category", "pattern"})
 CATEGORIES = ("findings", "impression", "indication", "comparison", "history", "other")
 _FIELDS = ("findings", "impression", "indication", "comparison")
 _MAIN = ("findings", "impression")
@@ -98,35 +98,42 @@ def rules_version() -> str:
     return str(load_section_rules()["version"])
 
 
+class SectionRuleSpec(RuleModel):
+    """A header rule: the literal header, its section and an optional regex (a string here)."""
+
+    literal: Annotated[str, Field(min_length=1)]
+    category: str
+    pattern: str | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; allowed: {', '.join(CATEGORIES)}")
+        return value
+
+
+class SectionRulesFile(RuleModel):
+    """The section rule file (`validators/findings/rules/sections.json`)."""
+
+    version: Annotated[str, Field(min_length=1)] | int | float
+    source: str | None = None
+    section_rules: list[SectionRuleSpec]
+
+
 @lru_cache(maxsize=1)
 def load_section_rules() -> dict[str, Any]:
-    """Read and check the section rule file shared with the findings pipeline.
+    """Read and check the section rule file shared with the findings pipeline (through `radprm.rules`).
 
     Returns:
-        The parsed file: `version`, `source`, `section_rules` (literal, category, optional regex pattern).
+        The parsed file as written: `version`, `source`, `section_rules` (literal, category, optional
+        regex pattern).
 
     Raises:
-        RuleFileError: unknown key or category in a rule (names the rule index and key).
+        RuleFileError: unknown key, unknown category or a bad value, naming the file and the field path.
     """
-    data = json.loads(resources.files("radprm").joinpath(RULES_FILE).read_text(encoding="utf-8"))
-    for index, rule in enumerate(data["section_rules"]):
-        unknown = set(rule) - RULE_KEYS
-        if unknown:
-            raise RuleFileError(
-                f"rule has unknown key(s) {sorted(unknown)}; allowed: {sorted(RULE_KEYS)}",
-                path=RULES_FILE,
-                field=f"section_rules[{index}]",
-            )
-        if rule.get("category") not in CATEGORIES:
-            raise RuleFileError(
-                f"unknown category {rule.get('category')!r}; allowed: {', '.join(CATEGORIES)}",
-                path=RULES_FILE,
-                field=f"section_rules[{index}].category",
-            )
-        if rule.get("pattern") is not None and not isinstance(rule["pattern"], str):
-            raise RuleFileError(
-                "pattern must be a regex string", path=RULES_FILE, field=f"section_rules[{index}].pattern"
-            )
+    data, _ = read_rule_data(resources.files("radprm").joinpath(RULES_FILE))
+    parse_rule_data(data, SectionRulesFile, path=RULES_FILE)
     return data
 
 

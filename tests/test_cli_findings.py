@@ -110,7 +110,7 @@ def test_findings_rules_dir_replaces_packaged_rules(fixtures, tmp_path):
     (rules / "lexicon.json").write_text((fixtures / "lexicon_unknown_key.json").read_text())
     result = _run(str(fixtures / "findings_reports.csv"), "--out", str(tmp_path / "o.csv"), "--rules-dir", str(rules))
     assert result.exit_code == 1
-    assert "lexicon.json, field 'target_rules[1].patern'" in result.output
+    assert "lexicon.json, field 'target_rules.1.patern': unknown key 'patern' (allowed keys: " in result.output
     assert "Traceback" not in result.output
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from radprm.validators.findings import FindingsExtractor, load_rules
+from radprm.validators.findings import FindingsExtractor, load_findings_rules
 from radprm.validators.findings.nlp import AnchoredMatcher
 
 # Report-like texts (made up, in the IU style): headers, several findings per sentence, hedges,
@@ -78,7 +78,7 @@ def test_rules_that_can_cross_a_sentence_end_use_the_full_pipeline(tmp_path):
     lexicon["target_rules"].append({"literal": "effusion. heart", "category": "pleural_effusion"})
     path = tmp_path / "lexicon.json"
     path.write_text(json.dumps(lexicon))
-    slow = FindingsExtractor(load_rules(lexicon=path))
+    slow = FindingsExtractor(load_findings_rules(lexicon=path))
     assert slow._runner is None
     text = "Small effusion. Heart size normal."
     assert [f.model_dump() for f in slow.extract_text(text)] == _full_pipeline(slow, text)

@@ -87,10 +87,10 @@ def test_split_empty_text() -> None:
 
 def test_section_rules_are_versioned_and_shared_with_the_findings_pipeline() -> None:
     from radprm.readers.sections import load_section_rules
-    from radprm.validators.findings import load_rules
+    from radprm.validators.findings import load_findings_rules
 
     assert rules_version() == "2.0.0"
-    findings_rules = load_rules()
+    findings_rules = load_findings_rules()
     assert findings_rules.versions["sections"] == "2.0.0"
     assert findings_rules.section_rules == load_section_rules()["section_rules"]
 
@@ -180,3 +180,26 @@ def test_split_recovers_iu_sections_from_rebuilt_text(iu_reports, layout: str) -
         )
         exact += (sections.findings, sections.impression) == (row["findings"].strip(), row["impression"].strip())
     assert exact / len(rows) >= 0.99, f"{exact}/{len(rows)} reports split exactly"
+
+
+def test_section_rule_file_model_refuses_misspelled_keys_and_unknown_categories() -> None:
+    from radprm.errors import RuleFileError
+    from radprm.readers.sections import RULES_FILE, SectionRulesFile, load_section_rules
+    from radprm.rules import parse_rule_data
+
+    doc = {**load_section_rules(), "section_rules": [{"literal": "Findings:", "categroy": "findings"}]}
+    with pytest.raises(RuleFileError) as err:
+        parse_rule_data(doc, SectionRulesFile, path=RULES_FILE)
+    assert str(err.value) == (
+        f"{RULES_FILE}, field 'section_rules.0.categroy': unknown key 'categroy' "
+        "(allowed keys: literal, category, pattern)"
+    )
+    doc["section_rules"] = [{"literal": "Findings:", "category": "finding"}]
+    with pytest.raises(RuleFileError) as err:
+        parse_rule_data(doc, SectionRulesFile, path=RULES_FILE)
+    assert err.value.field == "section_rules.0.category"
+    assert "unknown category 'finding'" in str(err.value)
+    doc["section_rules"] = [{"literal": "Findings:", "category": "findings", "pattern": [{"LOWER": "findings"}]}]
+    with pytest.raises(RuleFileError) as err:
+        parse_rule_data(doc, SectionRulesFile, path=RULES_FILE)
+    assert err.value.field == "section_rules.0.pattern"

@@ -11,7 +11,7 @@ from radprm.validators.align import (
     claim_from_finding,
     infer_severity,
     judge_claim,
-    load_rules,
+    load_step_rules,
     location_compatible,
     normal_statement_claims,
     parse_rules,
@@ -123,7 +123,7 @@ def test_rules_file_rejects_unknown_keys():
 
 
 def test_packaged_rules_load_with_a_version():
-    assert load_rules().version
+    assert load_step_rules().version
 
 
 def test_infer_place_and_grade_from_the_sentence():
@@ -138,3 +138,87 @@ def test_infer_place_and_grade_from_the_sentence():
               Claim("pleural_effusion", "positive", start=29, end=37, sentence=text, sentence_end=len(text))]
     graded = infer_severity(claims, text)
     assert [c.severity for c in graded] == ["large", "small"]
+
+
+def _packaged_step_rules():
+    from importlib import resources
+
+    return json.loads(resources.files("radprm.validators").joinpath("step_rules.json").read_text())
+
+
+_STEP_RULE_KEYS = (
+    "version, source, severity_scale, location_regions, observation_parents, normal_statements, answer_patterns, "
+    "negation_qualifiers, claim_clause_breaks, statement_mention, step_rewrites, adjective_observations, "
+    "false_mentions, step_language, open_vocabulary, sideless_observations"
+)
+
+
+@pytest.mark.parametrize(
+    ("keys", "typo", "field", "allowed"),
+    [
+        (["sideless_observations"], "sideless_observation", "sideless_observation", _STEP_RULE_KEYS),
+        (["normal_statements", 1, "negates"], "negate", "normal_statements.1.negate", "pattern, negates"),
+        (["step_language", "hedges"], "hedge", "step_language.hedge",
+         "clause_breaks, heading, meta, negation_pre, negation_post, negation_exceptions, open_uncertainty, "
+         "hedges, temporal, temporal_compatible, has_verb, past"),
+        (["open_vocabulary", "min_shared"], "min_share", "open_vocabulary.min_share",
+         "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "
+         "min_cover, qualifiers, negatable_classes, generic_words, must_be_named, side_words, place_words, "
+         "bilateral_phrases, exclusive_words"),
+    ],
+)
+def test_step_rules_misspelled_key_names_file_field_path_and_allowed_keys(tmp_path, keys, typo, field, allowed):
+    data = _packaged_step_rules()
+    node = data
+    for k in keys[:-1]:
+        node = node[k]
+    node[typo] = node.pop(keys[-1])
+    path = tmp_path / "step_rules.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RuleFileError) as err:
+        load_step_rules(path)
+    assert err.value.path == str(path)
+    assert err.value.field == field
+    assert str(err.value) == f"{path}, field '{field}': unknown key '{typo}' (allowed keys: {allowed})"
+
+
+@pytest.mark.parametrize(
+    ("keys", "field"),
+    [
+        (["normal_statements", 2, "pattern"], "normal_statements.2.pattern"),
+        (["answer_patterns", 0], "answer_patterns.0"),
+        (["step_language", "heading"], "step_language.heading"),
+        (["step_language", "hedges", "possible"], "step_language.hedges.possible"),
+        (["open_vocabulary", "place_families", "lobe", "upper"], "open_vocabulary.place_families.lobe.upper"),
+        (["open_vocabulary", "exclusive_words"], "open_vocabulary.exclusive_words"),
+    ],
+)
+def test_step_rules_bad_pattern_names_file_and_field_path(keys, field):
+    data = _packaged_step_rules()
+    node = data
+    for k in keys[:-1]:
+        node = node[k]
+    node[keys[-1]] = "(unclosed"
+    with pytest.raises(RuleFileError, match="bad pattern") as err:
+        parse_rules(data, "my_rules.json")
+    assert err.value.path == "my_rules.json"
+    assert err.value.field == field
+
+
+def test_step_rules_missing_key_and_bad_value_name_the_field():
+    data = _packaged_step_rules()
+    del data["step_language"]["past"]
+    with pytest.raises(RuleFileError, match="Field required") as err:
+        parse_rules(data)
+    assert err.value.field == "step_language.past"
+    data = _packaged_step_rules()
+    data["severity_scale"]["big"] = ["huge"]
+    with pytest.raises(RuleFileError) as err:
+        parse_rules(data)
+    assert err.value.field == "severity_scale.big.[key]"
+
+
+def test_packaged_step_rules_parse_the_same_from_a_copy(tmp_path):
+    path = tmp_path / "step_rules.json"
+    path.write_text(json.dumps(_packaged_step_rules()))
+    assert load_step_rules(path) == load_step_rules()

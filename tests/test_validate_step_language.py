@@ -8,7 +8,7 @@ bones and numbers outside the label lexicon.
 import pytest
 
 from radprm.schemas.records import Chain, Report
-from radprm.validators.align import load_rules
+from radprm.validators.align import load_step_rules
 from radprm.validators.clauses import clause_polarity, normalize_step, split_clauses
 from radprm.validators.sentences import read_facts
 from radprm.validators.steps import StepValidator
@@ -122,7 +122,7 @@ def test_weak_fault_on_an_aligned_step_abstains(validator):
 
 
 def test_clause_reading_units():
-    lang = load_rules().language
+    lang = load_step_rules().language
     text = normalize_step("Atelectasis: the report doesn't describe any collapse, so atelectasis isn't present.")
     assert "does not" in text and "is not" in text
     clauses = split_clauses(text, lang)
@@ -135,7 +135,7 @@ def test_clause_reading_units():
 
 
 def test_read_facts_attributes():
-    rules = load_rules()
+    rules = load_step_rules()
     f = read_facts("A 1.2 cm nodule in the right upper lobe, new since the prior, and two granulomas.",
                    rules.vocabulary, rules.language, rules.severity_groups)
     assert ("1.2", "cm") in f.numbers and ("2", "count") in f.numbers

@@ -9,39 +9,22 @@ observation and returns a verdict with reason codes; the rules are documented in
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
 
 from radprm.errors import RuleFileError
+from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
-from radprm.validators.clauses import StepLanguage, parse_step_language
-from radprm.validators.sentences import OpenVocabulary, parse_open_vocabulary
+from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
+from radprm.validators.sentences import OpenVocabulary, OpenVocabularyBlock, parse_open_vocabulary
 
 RULES_FILE = "step_rules.json"
-_RULE_KEYS = {
-    "version",
-    "source",
-    "severity_scale",
-    "location_regions",
-    "observation_parents",
-    "normal_statements",
-    "answer_patterns",
-    "negation_qualifiers",
-    "claim_clause_breaks",
-    "statement_mention",
-    "step_rewrites",
-    "adjective_observations",
-    "false_mentions",
-    "step_language",
-    "open_vocabulary",
-    "sideless_observations",
-}
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
 SAME_MENTION_MIN = 85
 # Locations whose region words are unknown are compared by rapidfuzz; below this they conflict.
@@ -105,66 +88,109 @@ class StepRules:
     sideless: frozenset[str] = frozenset()
 
 
-def _check(cond: bool, message: str, path: str, field_name: str | None = None) -> None:
-    if not cond:
-        raise RuleFileError(message, path=path, field=field_name)
+class NormalStatementRule(RuleModel):
+    """A normal statement ("The lungs are clear") and the observations it negates."""
+
+    pattern: str
+    negates: list[str]
 
 
-def parse_rules(data: dict[str, Any], path: str = RULES_FILE) -> StepRules:
-    """Validate and compile a step-rules mapping.
+class StepRewriteRule(RuleModel):
+    """A rewrite applied to step text before claims are read from it."""
+
+    pattern: str
+    replacement: str
+
+
+class FalseMentionRule(RuleModel):
+    """A phrase that mentions an observation's word without claiming it."""
+
+    observation: str
+    pattern: str
+
+
+class StepRulesFile(RuleModel):
+    """`step_rules.json` as written; `parse_rules` compiles it into `StepRules`."""
+
+    version: str | int | float
+    source: str | None = None
+    severity_scale: dict[int, list[str]]
+    location_regions: dict[str, list[str]]
+    observation_parents: dict[str, list[str]]
+    normal_statements: list[NormalStatementRule]
+    answer_patterns: list[str]
+    negation_qualifiers: list[str]
+    claim_clause_breaks: str
+    statement_mention: str
+    step_rewrites: list[StepRewriteRule]
+    adjective_observations: dict[str, str]
+    false_mentions: list[FalseMentionRule]
+    step_language: StepLanguageBlock
+    open_vocabulary: OpenVocabularyBlock
+    sideless_observations: list[str]
+
+
+def _rx(pattern: str, path: str, field_name: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.I)
+    except re.error as exc:
+        raise RuleFileError(f"bad pattern: {exc}", path=path, field=field_name) from exc
+
+
+def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules:
+    """Compile a validated `step_rules.json` into `StepRules`.
 
     Raises:
-        RuleFileError: on unknown keys, missing keys or bad patterns, naming file and key.
+        RuleFileError: on a bad pattern, naming the file and the field path.
     """
-    _check(isinstance(data, dict), "top level must be an object", path)
-    unknown = set(data) - _RULE_KEYS
-    _check(not unknown, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}", path)
-    missing = _RULE_KEYS - {"source"} - set(data)
-    _check(not missing, f"missing key(s) {sorted(missing)}", path)
-    severity = {w.lower(): int(level) for level, words in data["severity_scale"].items() for w in words}
-    regions = {w.lower(): region for region, words in data["location_regions"].items() for w in words}
-    parents = {obs: frozenset(ps) for obs, ps in data["observation_parents"].items()}
-    normals = []
-    for i, rule in enumerate(data["normal_statements"]):
-        extra = set(rule) - {"pattern", "negates"}
-        _check(not extra, f"rule {i}: unknown key(s) {sorted(extra)}", path, "normal_statements")
-        try:
-            normals.append((re.compile(rule["pattern"], re.I), tuple(rule["negates"])))
-        except (KeyError, re.error) as exc:
-            raise RuleFileError(f"rule {i}: {exc}", path=path, field="normal_statements") from exc
-    try:
-        answers = tuple(re.compile(p, re.I) for p in data["answer_patterns"])
-        clause_breaks = re.compile(data["claim_clause_breaks"], re.I)
-        statement = re.compile(data["statement_mention"], re.I)
-        rewrites = tuple((re.compile(r["pattern"], re.I), r["replacement"]) for r in data["step_rewrites"])
-        false_mentions = tuple((r["observation"], re.compile(r["pattern"], re.I)) for r in data["false_mentions"])
-    except re.error as exc:
-        raise RuleFileError(f"bad pattern: {exc}", path=path) from exc
+    normals = tuple(
+        (_rx(rule.pattern, path, f"normal_statements.{i}.pattern"), tuple(rule.negates))
+        for i, rule in enumerate(spec.normal_statements)
+    )
     return StepRules(
-        str(data["version"]),
-        severity,
-        regions,
-        parents,
-        tuple(normals),
-        answers,
-        frozenset(w.lower() for w in data["negation_qualifiers"]),
-        clause_breaks,
-        statement,
-        rewrites,
-        {k.lower(): v for k, v in data["adjective_observations"].items()},
-        false_mentions,
-        parse_step_language(data["step_language"], path),
-        parse_open_vocabulary(data["open_vocabulary"], path),
+        str(spec.version),
+        {w.lower(): level for level, words in spec.severity_scale.items() for w in words},
+        {w.lower(): region for region, words in spec.location_regions.items() for w in words},
+        {obs: frozenset(ps) for obs, ps in spec.observation_parents.items()},
+        normals,
+        tuple(_rx(p, path, f"answer_patterns.{i}") for i, p in enumerate(spec.answer_patterns)),
+        frozenset(w.lower() for w in spec.negation_qualifiers),
+        _rx(spec.claim_clause_breaks, path, "claim_clause_breaks"),
+        _rx(spec.statement_mention, path, "statement_mention"),
+        tuple(
+            (_rx(r.pattern, path, f"step_rewrites.{i}.pattern"), r.replacement)
+            for i, r in enumerate(spec.step_rewrites)
+        ),
+        {k.lower(): v for k, v in spec.adjective_observations.items()},
+        tuple(
+            (r.observation, _rx(r.pattern, path, f"false_mentions.{i}.pattern"))
+            for i, r in enumerate(spec.false_mentions)
+        ),
+        parse_step_language(spec.step_language, path),
+        parse_open_vocabulary(spec.open_vocabulary, path),
         re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
-        frozenset(data["sideless_observations"]),
+        frozenset(spec.sideless_observations),
     )
 
 
-@lru_cache(maxsize=1)
-def load_rules() -> StepRules:
-    """Load the packaged `step_rules.json` (cached)."""
-    text = resources.files("radprm.validators").joinpath(RULES_FILE).read_text(encoding="utf-8")
-    return parse_rules(json.loads(text))
+def parse_rules(data: Any, path: str = RULES_FILE) -> StepRules:
+    """Validate (through `radprm.rules`) and compile a parsed step-rules mapping.
+
+    Raises:
+        RuleFileError: on unknown keys, missing keys or bad values and patterns, naming file and field path.
+    """
+    return compile_step_rules(parse_rule_data(data, StepRulesFile, path=path), path)
+
+
+@lru_cache(maxsize=4)
+def load_step_rules(source: str | Path | None = None) -> StepRules:
+    """Load `step_rules.json` (the packaged file by default; cached) through `radprm.rules`.
+
+    Raises:
+        RuleFileError: naming the file and the field path (unknown key, missing or bad value, bad pattern).
+    """
+    path = resources.files("radprm.validators").joinpath(RULES_FILE) if source is None else Path(source)
+    return compile_step_rules(load_rule_file(path, StepRulesFile), str(path))
 
 
 def claim_from_finding(
@@ -179,7 +205,7 @@ def claim_from_finding(
         context: (start, end) of the span that is the claim's context instead of the finding's
             sentence (a step clause).
     """
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     sentence, s_start, s_end = f.sentence, f.sentence_start, f.sentence_end
     if context is not None and text is not None:
         s_start, s_end = context
@@ -271,7 +297,7 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[Claim]:
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     claims: list[Claim] = []
     if not rules.any_normal_statement.search(text):
         return claims
@@ -303,7 +329,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
     Raw grade words are kept ("small to moderate" -> levels {2, 3}); when there are none the
     extractor's severity stays.
     """
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     out = []
     for c in claims:
         if c.source == "normal_statement" or not (0 <= c.sentence_start <= c.start <= c.end <= len(text)):
@@ -328,7 +354,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
 
 def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None = None) -> list[Claim]:
     """Drop claims the extractor reads from a word used in another sense ("free of infiltrates" is not free air)."""
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     return [
         c
         for c in claims
@@ -345,7 +371,7 @@ def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> lis
     The extractor reads "rounded nodular opacity" as an opacity only, so a step that calls it a
     nodule would look ungrounded; the reverse holds for a step saying "nodular opacity".
     """
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     have = {(c.observation, c.start) for c in claims}
     out = list(claims)
     for c in claims:
@@ -383,7 +409,7 @@ def severity_levels(severity: str | None, rules: StepRules | None = None) -> fro
     """The scale levels a severity phrase names ("mild to moderate" -> {2, 3}); empty when unknown."""
     if not severity:
         return frozenset()
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     return frozenset(rules.severity_groups[w] for w in _WORD.findall(severity.lower()) if w in rules.severity_groups)
 
 
@@ -397,7 +423,7 @@ def location_regions(location: str | None, rules: StepRules | None = None) -> fr
     """Lung regions (upper/middle/lower) a location phrase names."""
     if not location:
         return frozenset()
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     return frozenset(rules.location_regions[w] for w in _WORD.findall(location.lower()) if w in rules.location_regions)
 
 
@@ -533,7 +559,7 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
     Returns:
         A `Judgement` with verdict supported / contradicted / unsupported and reason codes.
     """
-    rules = rules or load_rules()
+    rules = rules or load_step_rules()
     related = _related(claim, report_claims, rules)
     pos = [r for r in related if r.assertion == "positive"]
     unc = [r for r in related if r.assertion == "uncertain"]

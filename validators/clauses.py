@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from radprm.errors import RuleFileError
+from radprm.rules import RuleModel
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
 """Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
@@ -75,8 +75,25 @@ class StepLanguage:
     past: re.Pattern[str] = re.compile(r"(?!)")
 
 
-STEP_LANGUAGE_KEYS = {"clause_breaks", "heading", "meta", "negation_pre", "negation_post", "negation_exceptions",
-                      "open_uncertainty", "hedges", "temporal", "temporal_compatible", "has_verb", "past"}
+# A pattern in the step-language block: one regex, or a list of alternatives joined with "|".
+Pattern = str | list[str]
+
+
+class StepLanguageBlock(RuleModel):
+    """The `step_language` block of step_rules.json, as written (compiled by `parse_step_language`)."""
+
+    clause_breaks: Pattern
+    heading: Pattern
+    meta: Pattern
+    negation_pre: Pattern
+    negation_post: Pattern
+    negation_exceptions: Pattern
+    open_uncertainty: Pattern
+    hedges: dict[str, Pattern]
+    temporal: dict[str, Pattern]
+    temporal_compatible: dict[str, list[str]]
+    has_verb: Pattern
+    past: Pattern
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -84,20 +101,14 @@ def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
     return re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I)
 
 
-def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
-    """Compile the `step_language` mapping.
+def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
+    """Compile the `step_language` block (its keys are checked by `StepLanguageBlock`).
 
     Raises:
-        RuleFileError: on unknown or missing keys and bad patterns, naming file and key.
+        RuleFileError: on bad patterns, unknown hedge strengths or temporal classes, naming file and key.
     """
-    if not isinstance(data, dict):
-        raise RuleFileError("step_language must be an object", path=path, field="step_language")
-    unknown, missing = set(data) - STEP_LANGUAGE_KEYS, STEP_LANGUAGE_KEYS - set(data)
-    if unknown or missing:
-        raise RuleFileError(f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path,
-                            field="step_language")
 
-    def rx(key: str, value: Any) -> re.Pattern[str]:
+    def rx(key: str, value: Pattern) -> re.Pattern[str]:
         if isinstance(value, list):
             value = "|".join(f"(?:{v})" for v in value)
         try:
@@ -105,29 +116,29 @@ def parse_step_language(data: dict[str, Any], path: str) -> StepLanguage:
         except re.error as exc:
             raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"step_language.{key}") from exc
 
-    unknown_strengths = set(data["hedges"]) - set(HEDGE_STRENGTHS)
+    unknown_strengths = set(data.hedges) - set(HEDGE_STRENGTHS)
     if unknown_strengths:
         raise RuleFileError(f"unknown hedge strength(s) {sorted(unknown_strengths)}; allowed: {HEDGE_STRENGTHS}",
                             path=path, field="step_language.hedges")
-    temporal = {k: rx(f"temporal.{k}", v) for k, v in data["temporal"].items()}
-    compat = {k: frozenset(v) | {k} for k, v in data["temporal_compatible"].items()}
+    temporal = {k: rx(f"temporal.{k}", v) for k, v in data.temporal.items()}
+    compat = {k: frozenset(v) | {k} for k, v in data.temporal_compatible.items()}
     bad = {c for vs in compat.values() for c in vs} - set(temporal)
     if bad:
         raise RuleFileError(f"temporal_compatible names unknown class(es) {sorted(bad)}", path=path,
                             field="step_language.temporal_compatible")
     return StepLanguage(
-        clause_breaks=rx("clause_breaks", data["clause_breaks"]),
-        heading=rx("heading", data["heading"]),
-        meta=rx("meta", data["meta"]),
-        negation_pre=rx("negation_pre", data["negation_pre"]),
-        negation_post=_anchored(rx("negation_post", data["negation_post"])),
-        negation_exceptions=rx("negation_exceptions", data["negation_exceptions"]),
-        open_uncertainty=rx("open_uncertainty", data["open_uncertainty"]),
-        hedges={k: rx(f"hedges.{k}", v) for k, v in data["hedges"].items()},
+        clause_breaks=rx("clause_breaks", data.clause_breaks),
+        heading=rx("heading", data.heading),
+        meta=rx("meta", data.meta),
+        negation_pre=rx("negation_pre", data.negation_pre),
+        negation_post=_anchored(rx("negation_post", data.negation_post)),
+        negation_exceptions=rx("negation_exceptions", data.negation_exceptions),
+        open_uncertainty=rx("open_uncertainty", data.open_uncertainty),
+        hedges={k: rx(f"hedges.{k}", v) for k, v in data.hedges.items()},
         temporal=temporal,
         temporal_compatible=compat,
-        has_verb=rx("has_verb", data["has_verb"]),
-        past=rx("past", data["past"]),
+        has_verb=rx("has_verb", data.has_verb),
+        past=rx("past", data.past),
         temporal_any=re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I),
     )
 

@@ -40,7 +40,7 @@ from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.rules import RuleModel, load_rule_file
 from radprm.schemas.records import Chain, Report
-from radprm.validators.align import Claim, load_rules, location_regions
+from radprm.validators.align import Claim, load_step_rules, location_regions
 from radprm.validators.chains_io import (
     ChainRow,
     RowProblem,
@@ -388,7 +388,7 @@ def location_change(step: str, ctx: PerturbContext) -> Perturbation | Skip:
     if new_regions <= location_regions(step[: m.start()] + " " + step[m.end() :]):
         return Skip("location_change", "target_location_in_step")
     observations = {c.observation for c in positive}
-    rules = load_rules()
+    rules = load_step_rules()
     for r in ctx.report_claims:
         related = r.observation in observations or bool(observations & rules.parents.get(r.observation, frozenset()))
         if related and r.assertion != "negative" and location_regions(r.location) & new_regions:

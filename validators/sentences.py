@@ -17,34 +17,37 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
 from rapidfuzz import fuzz
 
 from radprm.errors import RuleFileError
+from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
 
-OPEN_VOCABULARY_KEYS = {
-    "stopwords",
-    "weak_words",
-    "object_classes",
-    "place_families",
-    "side_places",
-    "number_words",
-    "min_shared",
-    "min_cover",
-    "qualifiers",
-    "negatable_classes",
-    "generic_words",
-    "must_be_named",
-    "side_words",
-    "place_words",
-    "bilateral_phrases",
-    "exclusive_words",
-}
+
+
+class OpenVocabularyBlock(RuleModel):
+    """The `open_vocabulary` block of step_rules.json, as written (compiled by `parse_open_vocabulary`)."""
+
+    stopwords: list[str]
+    weak_words: list[str]
+    object_classes: dict[str, list[str]]
+    place_families: dict[str, dict[str, str]]
+    side_places: str
+    number_words: dict[str, str | int]
+    min_shared: int
+    min_cover: float
+    qualifiers: list[str]
+    negatable_classes: list[str]
+    generic_words: list[str]
+    must_be_named: list[str]
+    side_words: dict[str, str]
+    place_words: list[str]
+    bilateral_phrases: str
+    exclusive_words: str
 
 
 @dataclass(frozen=True)
@@ -70,46 +73,46 @@ class OpenVocabulary:
     exclusive: re.Pattern[str] = re.compile(r"\bonly\b")
 
 
-def parse_open_vocabulary(data: dict[str, Any], path: str) -> OpenVocabulary:
-    """Compile the `open_vocabulary` mapping.
+def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
+    """Compile the `open_vocabulary` block (its keys are checked by `OpenVocabularyBlock`).
 
     Raises:
-        RuleFileError: on unknown or missing keys and bad patterns.
+        RuleFileError: on bad patterns, naming file and key.
     """
-    unknown, missing = set(data) - OPEN_VOCABULARY_KEYS, OPEN_VOCABULARY_KEYS - set(data)
-    if unknown or missing:
-        raise RuleFileError(
-            f"unknown key(s) {sorted(unknown)}, missing key(s) {sorted(missing)}", path=path, field="open_vocabulary"
-        )
-    classes = {w.lower(): cls for cls, words in data["object_classes"].items() for w in words}
-    places = []
-    try:
-        for family, entries in data["place_families"].items():
-            for name, pattern in entries.items():
-                places.append((family, name, re.compile(pattern, re.I)))
-        side_places = re.compile(data["side_places"], re.I)
-    except re.error as exc:
-        raise RuleFileError(f"bad pattern: {exc}", path=path, field="open_vocabulary.place_families") from exc
+
+    def rx(key: str, pattern: str) -> re.Pattern[str]:
+        try:
+            return re.compile(pattern, re.I)
+        except re.error as exc:
+            raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"open_vocabulary.{key}") from exc
+
+    classes = {w.lower(): cls for cls, words in data.object_classes.items() for w in words}
+    places = [
+        (family, name, rx(f"place_families.{family}.{name}", pattern))
+        for family, entries in data.place_families.items()
+        for name, pattern in entries.items()
+    ]
+    side_places = rx("side_places", data.side_places)
     any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
-    place_words = frozenset(w.lower() for w in data["place_words"])
+    place_words = frozenset(w.lower() for w in data.place_words)
     return OpenVocabulary(
-        frozenset(w.lower() for w in data["stopwords"]),
-        frozenset(w.lower() for w in data["weak_words"]),
+        frozenset(w.lower() for w in data.stopwords),
+        frozenset(w.lower() for w in data.weak_words),
         classes,
         tuple(places),
         any_place,
         place_words,
         side_places,
-        {k.lower(): str(v) for k, v in data["number_words"].items()},
-        int(data["min_shared"]),
-        float(data["min_cover"]),
-        frozenset(w.lower() for w in data["qualifiers"]),
-        frozenset(data["negatable_classes"]),
-        frozenset(w.lower() for w in data["generic_words"]),
-        frozenset(data["must_be_named"]),
-        {k.lower(): v for k, v in data["side_words"].items()},
-        re.compile(data["bilateral_phrases"], re.I),
-        re.compile(data["exclusive_words"], re.I),
+        {k.lower(): str(v) for k, v in data.number_words.items()},
+        data.min_shared,
+        data.min_cover,
+        frozenset(w.lower() for w in data.qualifiers),
+        frozenset(data.negatable_classes),
+        frozenset(w.lower() for w in data.generic_words),
+        frozenset(data.must_be_named),
+        {k.lower(): v for k, v in data.side_words.items()},
+        rx("bilateral_phrases", data.bilateral_phrases),
+        rx("exclusive_words", data.exclusive_words),
     )
 
 
@@ -170,6 +173,8 @@ def clear_reading_caches() -> None:
     from radprm.validators import clauses
 
     _FACTS_CACHE.clear()
+    _KIND_CACHE.clear()
+    _MASK_CACHE.clear()
     clauses._CLAUSE_CACHE.clear()
     stem.cache_clear()
 
@@ -372,7 +377,36 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
 _NEGATION_WORDS = {"no", "not", "without", "none", "nor", "neither", "negative", "absent", "never"}
 
 
+_KIND_CACHE: dict[tuple[int, str], str] = {}
+_MASK_CACHE: dict[tuple[int, tuple[str, ...]], tuple[str, tuple[str, ...], frozenset[str]]] = {}
+
+
 def _word_kind(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
+    """The attribute a word carries in an edited copy (cached per word)."""
+    key = (id(vocab), word)
+    kind = _KIND_CACHE.get(key)
+    if kind is None:
+        if len(_KIND_CACHE) > 200_000:
+            _KIND_CACHE.clear()
+        kind = _KIND_CACHE[key] = _kind_of(word, vocab, lang, grades)
+    return kind
+
+
+def _masked(words: tuple[str, ...], vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]):
+    """(masked text, kind per word, plain words) of a word sequence (cached)."""
+    key = (id(vocab), words)
+    hit = _MASK_CACHE.get(key)
+    if hit is None:
+        if len(_MASK_CACHE) > 100_000:
+            _MASK_CACHE.clear()
+        kinds = tuple(_word_kind(w, vocab, lang, grades) for w in words)
+        masked = " ".join(k.upper() if k else w for w, k in zip(words, kinds, strict=True))
+        plain = frozenset(w for w, k in zip(words, kinds, strict=True) if not k and len(w) > 2)
+        hit = _MASK_CACHE[key] = (masked, kinds, plain)
+    return hit
+
+
+def _kind_of(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
     """The attribute a word carries in an edited copy: side, grade, number, place, change, negation."""
     if word in _SIDE or word in vocab.side_words:
         return "side"
@@ -412,15 +446,15 @@ def edited_copy(
     mine = clause.sequence
     if len(mine) < 2:
         return []
-    kinds = [_word_kind(w, vocab, lang, grades) for w in mine]
-    masked = " ".join(k.upper() if k else w for w, k in zip(mine, kinds, strict=True))
+    masked, kinds, plain = _masked(mine, vocab, lang, grades)
     out = []
     for s in sentences:
         theirs = s.sequence
         if not theirs or abs(len(theirs) - len(mine)) > 3:
             continue
-        their_kinds = [_word_kind(w, vocab, lang, grades) for w in theirs]
-        their_masked = " ".join(k.upper() if k else w for w, k in zip(theirs, their_kinds, strict=True))
+        their_masked, their_kinds, their_plain = _masked(theirs, vocab, lang, grades)
+        if plain and len(plain & their_plain) < 0.6 * len(plain):
+            continue  # cheap pre-filter: an edited copy shares nearly all its plain words
         if fuzz.ratio(masked, their_masked) < EDIT_MIN:
             continue
         # counted, not as sets: "stable X, new Y" against "stable X, stable Y" replaced a "stable"

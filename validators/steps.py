@@ -22,7 +22,7 @@ from radprm.validators.align import (
     drop_false_mentions,
     infer_severity,
     judge_claim,
-    load_rules,
+    load_step_rules,
     location_regions,
     merge_claims,
     normal_statement_claims,
@@ -134,7 +134,7 @@ class StepValidator:
 
     def __init__(self, extractor: FindingsExtractor | None = None, rules: StepRules | None = None) -> None:
         self._extractor = extractor
-        self.rules = rules or load_rules()
+        self.rules = rules or load_step_rules()
         self._step_cache: dict[str, list[Claim]] = {}
         self._clause_cache: dict[str, list[Facts]] = {}
         self._sentence_cache: dict[str, list[Facts]] = {}

@@ -8,7 +8,7 @@
 
 from radprm.validators.findings.extract import FindingsExtractor, default_extractor, extract_findings
 from radprm.validators.findings.labelsets import LABELSETS, labelset_columns, observation_status, report_labels
-from radprm.validators.findings.lexicon import RuleSet, load_rules
+from radprm.validators.findings.lexicon import RuleSet, load_findings_rules, load_rules
 
 __all__ = [
     "FindingsExtractor",
@@ -17,6 +17,7 @@ __all__ = [
     "default_extractor",
     "extract_findings",
     "labelset_columns",
+    "load_findings_rules",
     "load_rules",
     "observation_status",
     "report_labels",

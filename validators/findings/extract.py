@@ -32,7 +32,7 @@ from spacy.attrs import IDX, LOWER, ORTH, SPACY
 from spacy.tokens import Doc, Span
 
 from radprm.schemas.records import Finding, Report
-from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_rules
+from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_findings_rules
 from radprm.validators.findings.nlp import SENTENCE_COMPONENT, AnchoredMatcher, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
@@ -305,7 +305,7 @@ class FindingsExtractor:
     """
 
     def __init__(self, rules: RuleSet | None = None, *, rules_dir: str | Path | None = None) -> None:
-        self.rules = rules if rules is not None else load_rules(rules_dir)
+        self.rules = rules if rules is not None else load_findings_rules(rules_dir)
         self.nlp = build_nlp(self.rules)
         self._vocab = _Vocab(self.rules.modifiers)
         self._statements = self.rules.statements

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from radprm.errors import InputError
 from radprm.schemas.records import Finding
-from radprm.validators.findings.lexicon import RuleSet, load_rules
+from radprm.validators.findings.lexicon import RuleSet, load_findings_rules
 
 SKIPPED_SECTIONS = frozenset({"indication", "history", "comparison"})
 _RANK = {"positive": 3, "uncertain": 2, "negative": 1}
@@ -29,7 +29,7 @@ _VALUE = {"positive": 1, "uncertain": -1, "negative": 0}
 
 @lru_cache(maxsize=1)
 def _default_rules() -> RuleSet:
-    return load_rules()
+    return load_findings_rules()
 
 
 def labelset_columns(labelset: str = "chestxray14", rules: RuleSet | None = None) -> list[str]:

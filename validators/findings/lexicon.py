@@ -1,24 +1,27 @@
 """Load and validate the findings rule files (lexicon, ConText, sections, modifiers, label sets).
 
 Rule files are data (JSON or YAML) with a top-level `version`, a `source` and one list or mapping of
-rules, in medspaCy's shape. Loading is strict: an unknown key, a missing field or a category that no
-observation defines raises `RuleFileError` naming the file, the rule index and the key. The bytes of
-every file go into one sha256, so `RuleSet.rules_version` changes whenever any rule changes.
+rules, in medspaCy's shape. Each file is read and checked through `radprm.rules` against its pydantic
+model (`RULE_MODELS`): an unknown key, a missing field or a bad value raises `RuleFileError` naming the
+file, the field path (`target_rules.3.patern`) and, for an unknown key, the keys allowed there. The
+checks no model can make (a category that no observation defines, a phrase claimed by two categories,
+names across files) follow, naming the rule as `target_rules[3]`. The bytes of every file go into one
+sha256, so `RuleSet.rules_version` changes whenever any rule changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import Field, field_validator
 
 from radprm.errors import RuleFileError
+from radprm.rules import RuleModel, parse_rule_data, read_rule_data
 
 SECTION_CATEGORIES = ("findings", "impression", "indication", "comparison", "history", "other")
 CONTEXT_CATEGORIES = (
@@ -47,21 +50,136 @@ RULE_FILES = {
     "labelsets": "labelsets.json",
 }
 
-_TARGET_KEYS = {"literal", "category", "pattern", "metadata"}
-_CONTEXT_KEYS = {
-    "literal",
-    "category",
-    "pattern",
-    "direction",
-    "allowed_types",
-    "excluded_types",
-    "max_scope",
-    "max_targets",
-    "terminated_by",
-    "metadata",
+NonEmpty = Annotated[str, Field(min_length=1)]
+# A declared version: a non-empty string (a YAML file may write a bare number).
+Version = NonEmpty | int | float
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+
+
+class _Rule(RuleModel):
+    """A medspaCy-style rule: a literal phrase, its category and an optional regex or token pattern."""
+
+    literal: NonEmpty
+    category: NonEmpty
+    pattern: Any = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_shape(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if not isinstance(value, list) or not value or not all(isinstance(tok, dict) for tok in value):
+            raise ValueError("pattern must be a regex string or a non-empty list of token dicts")
+        return value
+
+
+class TargetRuleSpec(_Rule):
+    """A lexicon rule: a phrase naming an observation or an organ statement."""
+
+    metadata: dict[str, Any] | None = None
+
+
+class StatementSpec(RuleModel):
+    """An organ-level statement of the lexicon (see `Statement`)."""
+
+    description: str = ""
+    normal_implies: list[str] = []
+    abnormal_implies: list[str] = []
+    negation_means_normal: bool = False
+
+
+class LexiconFile(RuleModel):
+    """`lexicon.json`: observations, organ statements and the target rules naming them."""
+
+    version: Version
+    source: str | None = None
+    observations: dict[str, str] | None = None
+    statements: dict[str, StatementSpec] | None = None
+    target_rules: list[TargetRuleSpec]
+
+
+class ContextRuleSpec(_Rule):
+    """A ConText modifier rule (negation, hedging, history, ...)."""
+
+    direction: str = "BIDIRECTIONAL"
+    allowed_types: list[str] | None = None
+    excluded_types: list[str] | None = None
+    max_scope: PositiveInt | None = None
+    max_targets: PositiveInt | None = None
+    terminated_by: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ContextFile(RuleModel):
+    """`context_rules.json`."""
+
+    version: Version
+    source: str | None = None
+    context_rules: list[ContextRuleSpec]
+
+
+class SectionRuleSpec(_Rule):
+    """A section header rule."""
+
+
+class SectionsFile(RuleModel):
+    """`sections.json` (shared with `radprm.readers.sections`)."""
+
+    version: Version
+    source: str | None = None
+    section_rules: list[SectionRuleSpec]
+
+
+class LocationSpec(RuleModel):
+    """The words a location is built from: sides, qualifiers and head nouns."""
+
+    sides: list[str] | None = None
+    qualifiers: list[str] | None = None
+    heads: list[str]
+
+
+class ModifiersFile(RuleModel):
+    """`modifiers.json`: laterality, severity and location vocabularies."""
+
+    version: Version
+    source: str | None = None
+    laterality: dict[str, list[str]]
+    severity: dict[str, list[str]]
+    location: LocationSpec
+
+
+class NoFinding(RuleModel):
+    """How a label set derives its 'No Finding' label."""
+
+    label: NonEmpty
+    ignore_labels: list[str] = []
+    other_abnormalities: list[str] = []
+
+
+class LabelSet(RuleModel):
+    """One label set: label name -> the observations it pools."""
+
+    description: str | None = None
+    labels: dict[str, list[str]]
+    no_finding: NoFinding | None = None
+
+
+class LabelsetsFile(RuleModel):
+    """`labelsets.json`."""
+
+    version: Version
+    source: str | None = None
+    labelsets: dict[str, LabelSet]
+
+
+# The model of each rule kind.
+RULE_MODELS: dict[str, type[RuleModel]] = {
+    "lexicon": LexiconFile,
+    "context": ContextFile,
+    "sections": SectionsFile,
+    "modifiers": ModifiersFile,
+    "labelsets": LabelsetsFile,
 }
-_SECTION_KEYS = {"literal", "category", "pattern"}
-_STATEMENT_KEYS = {"description", "normal_implies", "abnormal_implies", "negation_means_normal"}
 
 
 @dataclass(frozen=True)
@@ -170,93 +288,17 @@ def _fail(path: str, message: str, *, field: str | None = None, hint: str | None
     return RuleFileError(message, path=path, field=field, hint=hint)
 
 
-def read_rule_file(path: str | Path, *, data: bytes | None = None) -> tuple[dict[str, Any], bytes]:
-    """Parse one JSON or YAML rule file into a mapping.
-
-    Args:
-        path: file path; its suffix picks the parser (.json, .yaml, .yml).
-        data: the file's bytes when already read (e.g. from package resources).
-
-    Returns:
-        The parsed top-level mapping and the raw bytes (for hashing).
-
-    Raises:
-        RuleFileError: unreadable file, syntax error, or a top level that is not a mapping.
-    """
-    name = str(path)
-    if data is None:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise _fail(name, f"cannot read rule file: {exc.strerror or exc}") from None
-    suffix = Path(name).suffix.lower()
-    try:
-        if suffix == ".json":
-            parsed = json.loads(data.decode("utf-8"))
-        elif suffix in (".yaml", ".yml"):
-            parsed = yaml.safe_load(data.decode("utf-8"))
-        else:
-            raise _fail(name, f"unknown rule file type '{suffix}'", hint="use .json, .yaml or .yml")
-    except json.JSONDecodeError as exc:
-        raise _fail(name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        raise _fail(name, f"invalid YAML: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise _fail(name, "top level must be a mapping with 'version' and the rules")
-    return parsed, data
-
-
-def _check_keys(path: str, obj: Any, allowed: set[str], where: str, required: tuple[str, ...] = ()) -> None:
-    if not isinstance(obj, dict):
-        raise _fail(path, f"{where} must be a mapping, got {type(obj).__name__}", field=where)
-    for key in obj:
-        if key not in allowed:
-            raise _fail(
-                path,
-                f"unknown key '{key}' in {where}",
-                field=f"{where}.{key}",
-                hint="allowed: " + ", ".join(sorted(allowed)),
-            )
-    for key in required:
-        if obj.get(key) in (None, ""):
-            raise _fail(path, f"missing required key '{key}' in {where}", field=f"{where}.{key}")
-
-
-def _check_header(path: str, doc: dict[str, Any], body_key: str) -> str:
-    _check_keys(
-        path,
-        doc,
-        {"version", "source", body_key} | ({"observations", "statements"} if body_key == "target_rules" else set()),
-        "top level",
-    )
-    version = doc.get("version")
-    if version in (None, ""):
-        raise _fail(path, "missing 'version'", field="version", hint="every rule file declares a version")
-    if body_key not in doc:
-        raise _fail(path, f"missing '{body_key}'", field=body_key)
-    return str(version)
-
-
-def _check_pattern(path: str, rule: dict[str, Any], where: str) -> None:
-    pattern = rule.get("pattern")
-    if pattern is None or isinstance(pattern, str):
-        return
-    if not isinstance(pattern, list) or not pattern or not all(isinstance(tok, dict) for tok in pattern):
-        raise _fail(
-            path, f"{where}.pattern must be a regex string or a non-empty list of token dicts", field=f"{where}.pattern"
-        )
+# The checks below see documents already validated by the models of RULE_MODELS (keys, types,
+# required fields, pattern shapes); they check what the models cannot: names across rules and files.
 
 
 def _validate_lexicon(
     path: str, doc: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, Statement], list[dict[str, Any]]]:
     observations = doc.get("observations") or {}
-    if not isinstance(observations, dict) or not all(isinstance(v, str) for v in observations.values()):
-        raise _fail(path, "'observations' must map concept ids to descriptions", field="observations")
     statements: dict[str, Statement] = {}
     for name, spec in (doc.get("statements") or {}).items():
         where = f"statements.{name}"
-        _check_keys(path, spec, _STATEMENT_KEYS, where)
         for key in ("normal_implies", "abnormal_implies"):
             for obs in spec.get(key, []):
                 if obs not in observations:
@@ -272,11 +314,8 @@ def _validate_lexicon(
     if overlap:
         raise _fail(path, f"names used both as observation and statement: {sorted(overlap)}", field="statements")
     rules = doc["target_rules"]
-    if not isinstance(rules, list):
-        raise _fail(path, "'target_rules' must be a list", field="target_rules")
     for i, rule in enumerate(rules):
         where = f"target_rules[{i}]"
-        _check_keys(path, rule, _TARGET_KEYS, where, required=("literal", "category"))
         if rule["category"] not in observations and rule["category"] not in statements:
             raise _fail(
                 path,
@@ -284,18 +323,14 @@ def _validate_lexicon(
                 field=f"{where}.category",
                 hint="declare it under 'observations' or 'statements'",
             )
-        _check_pattern(path, rule, where)
     _check_ambiguous(path, rules, "target_rules")
     return dict(observations), statements, list(rules)
 
 
 def _validate_context(path: str, doc: dict[str, Any], type_names: set[str]) -> list[dict[str, Any]]:
     rules = doc["context_rules"]
-    if not isinstance(rules, list):
-        raise _fail(path, "'context_rules' must be a list", field="context_rules")
     for i, rule in enumerate(rules):
         where = f"context_rules[{i}]"
-        _check_keys(path, rule, _CONTEXT_KEYS, where, required=("literal", "category"))
         if rule["category"] not in CONTEXT_CATEGORIES:
             raise _fail(
                 path,
@@ -314,22 +349,14 @@ def _validate_context(path: str, doc: dict[str, Any], type_names: set[str]) -> l
             for name in rule.get(key) or []:
                 if name not in type_names:
                     raise _fail(path, f"unknown target type '{name}' in {where}.{key}", field=f"{where}.{key}")
-        for key in ("max_scope", "max_targets"):
-            value = rule.get(key)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise _fail(path, f"{where}.{key} must be a positive integer", field=f"{where}.{key}")
-        _check_pattern(path, rule, where)
     _check_ambiguous(path, rules, "context_rules")
     return list(rules)
 
 
 def _validate_sections(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
     rules = doc["section_rules"]
-    if not isinstance(rules, list):
-        raise _fail(path, "'section_rules' must be a list", field="section_rules")
     for i, rule in enumerate(rules):
         where = f"section_rules[{i}]"
-        _check_keys(path, rule, _SECTION_KEYS, where, required=("literal", "category"))
         if rule["category"] not in SECTION_CATEGORIES:
             raise _fail(
                 path,
@@ -337,31 +364,23 @@ def _validate_sections(path: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
                 field=f"{where}.category",
                 hint="allowed: " + ", ".join(SECTION_CATEGORIES),
             )
-        _check_pattern(path, rule, where)
     return list(rules)
 
 
 def _validate_modifiers(path: str, doc: dict[str, Any]) -> dict[str, Any]:
-    _check_keys(path, doc, {"version", "source", "laterality", "severity", "location"}, "top level")
-    for key in ("laterality", "severity"):
-        table = doc.get(key)
-        if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
-            raise _fail(path, f"'{key}' must map a value to a list of words", field=key)
     if key_bad := set(doc["laterality"]) - {"left", "right", "bilateral"}:
         raise _fail(
             path, f"unknown laterality {sorted(key_bad)}", field="laterality", hint="allowed: left, right, bilateral"
         )
-    _check_keys(path, doc.get("location"), {"sides", "qualifiers", "heads"}, "location", required=("heads",))
     return {k: doc[k] for k in ("laterality", "severity", "location")}
 
 
 def _validate_labelsets(path: str, doc: dict[str, Any], observations: dict[str, str]) -> dict[str, dict[str, Any]]:
     sets = doc["labelsets"]
-    if not isinstance(sets, dict) or not sets:
+    if not sets:
         raise _fail(path, "'labelsets' must map names to label sets", field="labelsets")
     for name, spec in sets.items():
         where = f"labelsets.{name}"
-        _check_keys(path, spec, {"description", "labels", "no_finding"}, where, required=("labels",))
         for label, obs_list in spec["labels"].items():
             for obs in obs_list:
                 if obs not in observations:
@@ -370,9 +389,6 @@ def _validate_labelsets(path: str, doc: dict[str, Any], observations: dict[str, 
                     )
         nf = spec.get("no_finding")
         if nf is not None:
-            _check_keys(
-                path, nf, {"label", "ignore_labels", "other_abnormalities"}, f"{where}.no_finding", required=("label",)
-            )
             for obs in nf.get("other_abnormalities", []):
                 if obs not in observations:
                     raise _fail(path, f"unknown observation '{obs}'", field=f"{where}.no_finding.other_abnormalities")
@@ -384,17 +400,25 @@ def _default_rules_dir() -> resources.abc.Traversable:
 
 
 def _load(kind: str, source: str | Path | None) -> tuple[str, dict[str, Any], bytes]:
+    """Read one rule file and validate it against its model (through `radprm.rules`).
+
+    Returns:
+        The name errors use, the parsed document (the rules are kept as written) and the file's bytes.
+    """
     if source is None:
-        res = _default_rules_dir() / RULE_FILES[kind]
         name = f"radprm/validators/findings/rules/{RULE_FILES[kind]}"
-        doc, raw = read_rule_file(name, data=res.read_bytes())
+        doc, raw = read_rule_data(_default_rules_dir() / RULE_FILES[kind])
     else:
         name = str(source)
-        doc, raw = read_rule_file(source)
+        suffix = Path(name).suffix.lower()
+        if suffix not in (".json", ".yaml", ".yml"):
+            raise _fail(name, f"unknown rule file type '{suffix}'", hint="use .json, .yaml or .yml")
+        doc, raw = read_rule_data(Path(source))
+    parse_rule_data(doc, RULE_MODELS[kind], path=name)
     return name, doc, raw
 
 
-def load_rules(
+def load_findings_rules(
     rules_dir: str | Path | None = None,
     *,
     lexicon: str | Path | None = None,
@@ -434,18 +458,7 @@ def load_rules(
         if source is None and rules_dir is not None and (Path(rules_dir) / fname).exists():
             source = Path(rules_dir) / fname
         name, doc, raw = _load(kind, source)
-        body = {
-            "lexicon": "target_rules",
-            "context": "context_rules",
-            "sections": "section_rules",
-            "labelsets": "labelsets",
-        }.get(kind)
-        if body is not None:
-            version = _check_header(name, doc, body)
-        else:
-            version = str(doc.get("version") or "")
-            if not version:
-                raise _fail(name, "missing 'version'", field="version")
+        version = str(doc["version"])
         sha = hashlib.sha256(raw).hexdigest()
         digest.update(f"{kind}:{sha}\n".encode())
         files[kind] = RuleFile(path=name, version=version, sha256=sha, data=doc)
@@ -466,3 +479,7 @@ def load_rules(
         labelsets=sets,
         sha256=digest.hexdigest(),
     )
+
+
+#: The former name of `load_findings_rules` (docs/findings.md and `radprm.validators.findings` export it).
+load_rules = load_findings_rules

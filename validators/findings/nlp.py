@@ -82,7 +82,7 @@ def build_nlp(rules: RuleSet) -> Language:
     """Assemble the spaCy/medspaCy pipeline for a rule set.
 
     Args:
-        rules: a validated RuleSet (see `load_rules`).
+        rules: a validated RuleSet (see `load_findings_rules`).
 
     Returns:
         A spaCy Language whose docs carry targets in `doc.ents`, ConText attributes on each entity
