@@ -110,7 +110,8 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         frozenset(data.negatable_classes),
         frozenset(w.lower() for w in data.generic_words),
         frozenset(data.must_be_named),
-        {k.lower(): v for k, v in data.side_words.items()},
+        # the built-in side words and the rule file's (levoconvex, ...), merged once here
+        {**_SIDE, **{k.lower(): v for k, v in data.side_words.items()}},
         rx("bilateral_phrases", data.bilateral_phrases),
         rx("exclusive_words", data.exclusive_words),
     )
@@ -207,8 +208,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         if w not in vocab.weak:
             anchors.add(stem(w))
     sided_text = vocab.side_places.sub(" ", low)
-    side_words = {**_SIDE, **vocab.side_words}
-    sides = {side_words[w] for w in _TOKEN.findall(sided_text) if w in side_words}
+    sides = {vocab.side_words[w] for w in _TOKEN.findall(sided_text) if w in vocab.side_words}
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
     places: dict[str, set[str]] = {}
@@ -408,7 +408,7 @@ def _masked(words: tuple[str, ...], vocab: OpenVocabulary, lang: StepLanguage, g
 
 def _kind_of(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
     """The attribute a word carries in an edited copy: side, grade, number, place, change, negation."""
-    if word in _SIDE or word in vocab.side_words:
+    if word in vocab.side_words:
         return "side"
     if word in grades:
         return "grade"
@@ -497,8 +497,7 @@ def _same_meaning(
         a, b = {grades[w] for w in new}, {grades[w] for w in old}
         return not new or not a or (bool(b) and (a <= b or a | b <= {1, 2}))
     if kind == "side":
-        sides = {**_SIDE}
-        return not new or {sides.get(w, w) for w in new} <= {sides.get(w, w) for w in old}
+        return not new or {_SIDE.get(w, w) for w in new} <= {_SIDE.get(w, w) for w in old}
     if kind == "negation":
         return bool(new) == bool(old)
     if kind == "number":

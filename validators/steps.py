@@ -403,7 +403,7 @@ class StepValidator:
         evidence = _evidence(judgements, [f.evidence for f in open_findings if f.evidence is not None])
         if quote is not None:
             start, end = quote
-            header = _HEADER_AT.match(report_text, start, end)
+            header = _HEADER.match(report_text, start, end)
             if header and header.end() < end:
                 start = header.end()  # evidence is report text, never a header radprm wrote
             evidence = [Evidence(text=report_text[start:end], start=start, end=end)]
@@ -599,8 +599,8 @@ def _dedupe(claims: list[Claim]) -> list[Claim]:
     return out
 
 
-_HEADER = re.compile(r"^\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
-_HEADER_AT = re.compile(r"\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
+# used with .match (at the start of a text, or at a given position): no "^", which would only match at 0
+_HEADER = re.compile(r"\s*(?:FINDINGS|IMPRESSION|INDICATION|COMPARISON|HISTORY)\s*:\s*", re.I)
 
 
 def _evidence(judgements: list[Judgement], sentences: list[Facts] = ()) -> list[Evidence]:
