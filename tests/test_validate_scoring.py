@@ -52,3 +52,15 @@ def test_chain_scores_completeness_factuality_effectiveness():
 def test_chain_scores_undefined_parts_are_none():
     s = chain_scores("c", [step(0, verdict="neutral")], [[]], [Claim("pneumothorax", "negative")])
     assert s.completeness is None and s.factuality is None and s.effectiveness == 0.0
+
+
+def test_first_bad_step_skips_steps_the_rules_abstained_on():
+    from radprm.schemas.records import StepResult
+    from radprm.validators.scoring import first_bad_step
+
+    def step(i, label, verdict):
+        return StepResult(chain_id="c", step_index=i, step="s", label=label, verdict=verdict, reasons=[],
+                          evidence=[], score=0.5)
+
+    assert first_bad_step([step(0, True, "supported"), step(1, False, "unsure"), step(2, False, "contradicted")]) == 2
+    assert first_bad_step([step(0, False, "unsure")]) == -1

@@ -141,3 +141,30 @@ def test_read_facts_attributes():
     assert ("1.2", "cm") in f.numbers and ("2", "count") in f.numbers
     assert f.sides == {"right"} and f.places["lobe"] == {"upper"}
     assert "new" in f.temporal and "lesion" in f.classes
+
+
+EDITED = Report(report_id="r4", text=(
+    "FINDINGS: Right chest port catheter tip projects over the SVC. Stable mild cardiomegaly. "
+    "Small left pleural effusion.\nIMPRESSION: Moderate left pleural effusion."))
+
+
+@pytest.mark.parametrize("step,reason", [
+    ("Right chest port catheter tip projects over the right atrium.", "location_conflict"),
+    ("New mild cardiomegaly.", "temporal_conflict"),
+])
+def test_an_edited_copy_of_a_report_sentence_is_caught(validator, step, reason):
+    [result] = judge(validator, [step], report=EDITED)
+    assert not result.label and reason in result.reasons
+
+
+def test_a_synonym_in_an_edited_copy_is_not_an_error(validator):
+    [result] = judge(validator, ["Unchanged mild cardiomegaly."], report=EDITED)
+    assert result.label, result.reasons
+
+
+def test_a_word_for_word_quote_is_supported_whatever_else_the_report_says(validator):
+    # the findings say "small", the impression "moderate": quoting either sentence is faithful
+    [result] = judge(validator, ["Small left pleural effusion."], report=EDITED)
+    assert result.label and result.verdict == "supported"
+    [ev] = result.evidence
+    assert EDITED.text[ev.start:ev.end] == ev.text == "Small left pleural effusion."

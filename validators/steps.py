@@ -544,7 +544,10 @@ def _quoted_span(step: str, report_text: str) -> tuple[int, int] | None:
         + r")\W*(?=$|[.;\n])"
     )
     m = re.search(pattern, report_text, re.I)
-    return (m.start(1), m.end(1)) if m else None
+    if not m:
+        return None
+    end = m.end(1) + (report_text[m.end(1) : m.end(1) + 1] == ".")  # the sentence's own stop, as other evidence
+    return m.start(1), end
 
 
 def _with_differences(numbers: set[str]) -> set[str]:
