@@ -22,7 +22,7 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
-from radprm.validators.sentences import OpenVocabulary, OpenVocabularyBlock, parse_open_vocabulary
+from radprm.validators.sentences import OpenVocabulary, OpenVocabularyBlock, parse_open_vocabulary, stem
 
 RULES_FILE = "step_rules.json"
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
@@ -86,6 +86,7 @@ class StepRules:
     vocabulary: OpenVocabulary | None = None
     any_normal_statement: re.Pattern[str] = re.compile(r"(?!)")
     sideless: frozenset[str] = frozenset()
+    object_observations: frozenset[str] = frozenset()
 
 
 class NormalStatementRule(RuleModel):
@@ -128,6 +129,7 @@ class StepRulesFile(RuleModel):
     step_language: StepLanguageBlock
     open_vocabulary: OpenVocabularyBlock
     sideless_observations: list[str]
+    object_observations: list[str] = []
 
 
 def _rx(pattern: str, path: str, field_name: str) -> re.Pattern[str]:
@@ -170,6 +172,7 @@ def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules
         parse_open_vocabulary(spec.open_vocabulary, path),
         re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
         frozenset(spec.sideless_observations),
+        frozenset(spec.object_observations),
     )
 
 
@@ -513,13 +516,35 @@ def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Clai
 
 
 def _negation_applies(claim: Claim, r: Claim, rules: StepRules) -> bool:
-    """Whether a negated statement and a positive one are about the same place and grade."""
+    """Whether a negated statement and a positive one are about the same object, place and grade."""
     return (
         laterality_compatible(claim.laterality, r.laterality)
         and laterality_compatible(r.laterality, claim.laterality)
         and severity_compatible(claim.severity, r.severity, rules)
         and location_compatible(claim.location, r.location, rules)
+        and _same_object(claim, r, rules)
     )
+
+
+def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
+    """For object observations (devices): whether the step's mention can be the report's object.
+
+    "No pacemaker" says nothing against sternotomy wires, nor "no sternotomy wires" against spinal
+    fusion hardware: the report sentence must hold an object of the same class, and the same word
+    unless the step's is generic ("no lines or tubes", "no support devices").
+    """
+    vocab = rules.vocabulary
+    if vocab is None or claim.observation not in rules.object_observations:
+        return True
+    mine = _WORD.findall(claim.mention.lower())
+    mine_classes = {vocab.classes[w] for w in mine if w in vocab.classes}
+    if not mine_classes or any(w in vocab.generic_words and vocab.classes.get(w) == "cardiac_device" for w in mine):
+        return True  # "device(s)" stands for any object
+    theirs = _WORD.findall(r.sentence.lower())
+    if not mine_classes & {vocab.classes[w] for w in theirs if w in vocab.classes}:
+        return False
+    specific = {stem(vocab.aliases.get(w, w)) for w in mine if w in vocab.classes and w not in vocab.generic_words}
+    return not specific or bool(specific & {stem(vocab.aliases.get(w, w)) for w in theirs})
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
@@ -592,7 +617,10 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
             return Judgement(claim, "supported", [], [])
         return Judgement(claim, "supported", ["unmentioned_assumed_normal"], [])
 
-    affirmed = _placed(claim, pos + unc)
+    affirmed = _placed(claim, [r for r in pos + unc if _same_object(claim, r, rules)])
+    if (pos or unc) and not affirmed:
+        # a device the report does not have, though it has others ("a right IJ line" beside a PICC)
+        return Judgement(claim, "unsupported", ["finding_not_in_report"], [])
     if affirmed:
         best, faults = _best(claim, affirmed, rules)
         if faults:

@@ -48,6 +48,10 @@ class OpenVocabularyBlock(RuleModel):
     place_words: list[str]
     bilateral_phrases: str
     exclusive_words: str
+    synonym_classes: list[str] = []
+    dominant_side: list[str] = []
+    lesser_side: list[str] = []
+    object_aliases: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class OpenVocabulary:
     side_words: dict[str, str] = field(default_factory=dict)
     bilateral: re.Pattern[str] = re.compile(r"\bbilateral(?:ly)?\b")
     exclusive: re.Pattern[str] = re.compile(r"\bonly\b")
+    synonym_classes: frozenset[str] = frozenset()
+    dominant: tuple[re.Pattern[str], ...] = ()
+    lesser: tuple[re.Pattern[str], ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
@@ -114,6 +122,10 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         {**_SIDE, **{k.lower(): v for k, v in data.side_words.items()}},
         rx("bilateral_phrases", data.bilateral_phrases),
         rx("exclusive_words", data.exclusive_words),
+        frozenset(data.synonym_classes),
+        tuple(rx(f"dominant_side[{i}]", p) for i, p in enumerate(data.dominant_side)),
+        tuple(rx(f"lesser_side[{i}]", p) for i, p in enumerate(data.lesser_side)),
+        {k.lower(): v.lower() for k, v in data.object_aliases.items()},
     )
 
 
@@ -130,6 +142,7 @@ def stem(word: str) -> str:
 
 _HAS_NUMBER = re.compile(r"\d")
 EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an edited copy of a sentence
+_OTHER_SIDE = {"left": "right", "right": "left"}
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
 _SIDE = {
     "left": "left",
@@ -164,6 +177,8 @@ class Facts:
     words: frozenset[str] = frozenset()
     negated_classes: frozenset[str] = frozenset()
     sequence: tuple[str, ...] = ()
+    dominant: frozenset[str] = frozenset()  # the greater side of a bilateral finding ("R > L")
+    subject: frozenset[str] = frozenset()  # anchors of the subject a pronoun clause refers to ("It ...")
 
 
 _FACTS_CACHE: dict[tuple[int, str], Facts] = {}
@@ -254,6 +269,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 tail = _TOKEN.findall(text[m.end() :].lower())[:6]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
+    dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
+    dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
     return Facts(
         text,
         0,
@@ -272,6 +289,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         frozenset(words),
         frozenset(negated_classes),
         tuple(words),
+        frozenset(dominant),
     )
 
 
@@ -299,13 +317,33 @@ class Finding:
 
 
 def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
-    """Report sentences speaking of the same thing as the clause (best first)."""
-    strong = {a for a in clause.anchors if a not in vocab.weak}
+    """Report sentences speaking of the same thing as the clause (best first).
+
+    A clause that opens on a pronoun ("It then passes below the diaphragm") is aligned on its own
+    words first, then together with the subject it refers to.
+    """
+    found = _align(clause, clause.anchors, sentences, vocab)
+    if not found and clause.subject - clause.anchors:
+        found = _align(clause, clause.anchors | clause.subject, sentences, vocab)
+    return found
+
+
+def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
+    strong = {a for a in anchors if a not in vocab.weak}
     if not strong:
         return []
+    # a word of a synonym class ("curve" for a report's "scoliosis": spine) is matched by its class
+    by_class = {}
+    for w in clause.words:
+        cls = vocab.classes.get(w)
+        if cls in vocab.synonym_classes and w not in vocab.weak:
+            by_class.setdefault(cls, set()).add(stem(w))
     scored = []
     for s in sentences:
         shared = strong & s.anchors
+        for cls, stems in by_class.items():
+            if cls in s.anchors:
+                shared |= stems & strong
         if len(shared) >= vocab.min_shared or (len(strong) <= 2 and shared and len(shared) == len(strong)):
             scored.append((len(shared) / len(strong), len(shared), s))
     scored = [t for t in scored if t[0] >= vocab.min_cover]
@@ -320,7 +358,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
         # checked for what it denies (a device the report has, a finding the report keeps open)
         out = _class_negation(clause, aligned or sentences, vocab)
-        if aligned and aligned[0].hedged_anchors & clause.anchors and not aligned[0].negated:
+        if aligned and aligned[0].hedged_anchors & _negated_anchors(clause, lang) and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
     invented = _unnamed_objects(clause, sentences, vocab)
@@ -341,6 +379,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
         if not clause.sides <= frozenset().union(*(s.sides for s in pool)):
             out.append(Finding("laterality_conflict", best))
+    if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
+        clash = _dominance_conflict(clause, pool, sentences, vocab)
+        if clash is not None:
+            out.append(Finding("laterality_conflict", clash))
     if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
         if not any(clause.grades & s.grades for s in pool):
             out.append(Finding("severity_conflict", best))
@@ -540,10 +582,33 @@ def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             # fracture" against a clavicle one
         if quals and not quals <= s.words:
             continue  # "no acute fracture" says nothing against an old one
-        if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
-            continue  # "no fracture on the left" says nothing against a right one
+        if clause.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
+            continue  # "no fracture on the left" says nothing against a right one, nor a midline (spine) one
         return [Finding("negation_conflict", s)]
     return []
+
+
+def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
+    """The clause's anchors from its first negation cue on ("favour atelectasis rather than infection":
+    infection only); all of them when the cue is not found in the text (an absence cue after the subject)."""
+    m = lang.negation_pre.search(lang.negation_exceptions.sub(" ", clause.text))
+    if m is None:
+        return clause.anchors
+    scope = {stem(w) for w in _TOKEN.findall(clause.text[m.end() :].lower())}
+    return frozenset(a for a in clause.anchors if a in scope) or clause.anchors
+
+
+def _dominance_conflict(
+    clause: Facts, pool: list[Facts], sentences: list[Facts], vocab: OpenVocabulary
+) -> Facts | None:
+    """The report sentence naming the other side as the greater one ("larger on the right" vs "more on the left")."""
+    said = [s for s in pool if s.dominant]
+    if not said:
+        strong = {a for a in clause.anchors if a not in vocab.weak}
+        said = [s for s in sentences if s.dominant and s.anchors & strong]
+    if said and not any(clause.dominant & s.dominant for s in said):
+        return said[0]
+    return None
 
 
 def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:

@@ -63,7 +63,7 @@ WEAK_FAULTS = frozenset({"finding_not_in_report", "severity_not_in_report"})
 OMISSION_SCORE = 0.9
 
 # "2." is an enumeration, "1.7 cm" is not
-_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|[-*\u2022])\s*", re.I)
+_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|[-\u2022]|\*(?!\*))\s*", re.I)
 _NUMBER = re.compile(
     r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
     r"|\b([CTL]\d{1,2})\b",
@@ -73,11 +73,28 @@ _VIEW_COUNT = re.compile(r"\b\d+\s+(?=(?:views?|images?|projections?|radiographs
 
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
+# a bold title opening the step ("**Step 2: Cardiomegaly.**", "### **Left side:**") and markdown marks
+_BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__)([^*_\n]{1,80}?)(?:\*\*|__)")
+_MARKDOWN = re.compile(r"\*\*|__|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
 
 
 def same_length_fixes(text: str) -> str:
-    """Typos that mislead sentence splitting, fixed without moving any offset ('effusion.. Minimal')."""
-    return _DOUBLE_STOP.sub(". ", text)
+    """Typos and markup that mislead sentence splitting, fixed without moving any offset.
+
+    "effusion.. Minimal" gets one stop; markdown goes ("**Step 2: Cardiomegaly.** The heart ..."
+    reads as the heading "Cardiomegaly:" over "The heart ..."), and so does a leading "Step 2:".
+    """
+    text = _DOUBLE_STOP.sub(". ", text)
+    if "*" in text or "#" in text or "__" in text or "`" in text:
+        title = _BOLD_TITLE.match(text)
+        if title and title.group(1)[-1] in ".:":
+            end = title.end(1) - 1
+            text = text[:end] + ":" + text[end + 1 :]
+        text = _MARKDOWN.sub(lambda m: " " * len(m.group()), text)
+    enum = _ENUM.match(text)
+    if enum and enum.end() > 0 and not text[: enum.end()].isspace():
+        text = " " * enum.end() + text[enum.end() :]
+    return text
 
 
 def strip_enumeration(step: str) -> str:
@@ -227,16 +244,26 @@ class StepValidator:
             text = normalize_step(same_length_fixes(step))
             grades = self.rules.severity_groups
             context = self.step_facts(previous)[-1:] if previous else []
+            heading: Facts | None = None
             for c in split_clauses(text, lang):
                 if c.kind == "heading":
                     # "Right IJ catheter: present, tip in the SVC": the heading names what follows
-                    context = [read_facts(c.text, vocab, lang, grades, c.start)]
+                    heading = read_facts(c.text, vocab, lang, grades, c.start)
+                    context = [heading]
                     continue
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
                 own = f.anchors - vocab.weak
-                if facts and not own:
+                if heading is not None and not facts:
+                    # the heading's subject (and side) belong to the first clause under it
+                    f = replace(
+                        f,
+                        anchors=f.anchors | heading.anchors,
+                        classes=f.classes | heading.classes,
+                        sides=f.sides or heading.sides,
+                    )
+                elif facts and not own:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
                     f = read_facts(text[prev.start : c.end], vocab, lang, grades, prev.start)
@@ -245,6 +272,10 @@ class StepValidator:
                     # of the clause before (in this step, else the last one of the previous step)
                     subject = (facts or context)[-1]
                     f = replace(f, anchors=f.anchors | subject.anchors, classes=f.classes | subject.classes)
+                elif _PRONOUN_START.match(c.text) and (facts or context):
+                    # "It then passes below the diaphragm, tip over the fundus": aligned on its own words
+                    # first, on the subject's too when those find nothing
+                    f = replace(f, subject=(facts or context)[-1].anchors)
                 facts.append(f)
         if len(self._clause_cache) > 50_000:
             self._clause_cache.clear()
@@ -327,7 +358,7 @@ class StepValidator:
         ungrounded = [n for n in nums if n not in grounded_numbers]
         if ungrounded:
             reasons.append("ungrounded_number")
-        answer_state = self._answer_state(chain, body)
+        answer_state = self._answer_state(chain, body, last=index == len(chain.steps) - 1)
         # an answer line ("Answer: left chest tube, sternotomy wires") is checked against the reference
         # answer, not sentence by sentence
         is_answer = (
@@ -364,6 +395,17 @@ class StepValidator:
             ]
         if answer_state is False:
             reasons.append("answer_mismatch")
+        elif answer_state is True:
+            # an answer that matches the reference answer: an option name the report words otherwise
+            # ("Aortic calcification" for "calcified aorta") is no fault; a contradiction still is (the
+            # reference may be wrong)
+            weak = WEAK_FAULTS | {"ungrounded_number"}
+            reasons = [r for r in reasons if r not in weak]
+            judgements = [
+                j if j.verdict != "unsupported" else Judgement(j.claim, "supported", [], j.evidence) for j in judgements
+            ]
+            open_findings = [f for f in open_findings if f.reason not in weak]
+            ungrounded = []
 
         verdicts = {j.verdict for j in judgements}
         open_faults = {f.reason for f in open_findings}
@@ -482,8 +524,11 @@ class StepValidator:
             c.text for c in split_clauses(normalize_step(same_length_fixes(body)), lang) if c.kind == "fact"
         )
 
-    def _answer_state(self, chain: Chain, body: str) -> bool | None:
-        """True/False when the step states a final answer that matches/differs from the reference."""
+    def _answer_state(self, chain: Chain, body: str, last: bool = False) -> bool | None:
+        """True/False when the step states a final answer that matches/differs from the reference.
+
+        The last step may also end on a bare "yes" / "no" ("..., so the tube is well placed: yes.").
+        """
         if not chain.answer:
             return None
         for pattern in self.rules.answer_patterns:
@@ -492,6 +537,11 @@ class StepValidator:
                 stated = stated_answer(m.group("answer"), chain.options, chain.answer)
                 if stated is None:
                     return None
+                return answer_reward(chain.answer, stated) == 1.0
+        m = _FINAL_YES_NO.search(body) if last else None
+        if m:
+            stated = stated_answer(m.group(1), chain.options, chain.answer)
+            if stated is not None:
                 return answer_reward(chain.answer, stated) == 1.0
         return None
 
@@ -512,6 +562,8 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
+# a last step ending on the bare option of a yes/no question ("...: yes.")
+_FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
 _INFERENCE = re.compile(
     r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
     r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",
