@@ -73,6 +73,8 @@ class StepLanguage:
     has_verb: re.Pattern[str]
     temporal_any: re.Pattern[str] = re.compile(r"(?!)")
     past: re.Pattern[str] = re.compile(r"(?!)")
+    comparison: re.Pattern[str] = re.compile(r"(?!)")
+    change_claim: re.Pattern[str] = re.compile(r"(?!)")
 
 
 # A pattern in the step-language block: one regex, or a list of alternatives joined with "|".
@@ -94,6 +96,8 @@ class StepLanguageBlock(RuleModel):
     temporal_compatible: dict[str, list[str]]
     has_verb: Pattern
     past: Pattern
+    comparison: Pattern = "(?!)"
+    change_claim: Pattern = "(?!)"
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -140,6 +144,8 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         has_verb=rx("has_verb", data.has_verb),
         past=rx("past", data.past),
         temporal_any=re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I),
+        comparison=rx("comparison", data.comparison),
+        change_claim=rx("change_claim", data.change_claim),
     )
 
 
@@ -243,9 +249,15 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     after = lang.negation_exceptions.sub(" ", text[rel_e:])
     if lang.negation_pre.search(before) or lang.negation_post.match(after):
         return "negative"
-    if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(after[:80], lang) in ("open", "possible"):
+    # a hedge after the mention counts unless it sits in a relative clause ("no effusion that could be
+    # related to trauma")
+    tail = _RELATIVE.split(after[:80], maxsplit=1)[0]
+    if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(tail, lang) in ("open", "possible"):
         return "uncertain"
     return None
+
+
+_RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
 
 
 def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, words: int = 4) -> bool:

@@ -258,6 +258,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     for i, w in enumerate(words):
         cls = vocab.classes.get(w)
         if cls and (set(words[max(0, i - 5) : i]) & _NEGATORS or (i and words[i - 1] == "not")):
+            if w in vocab.generic_words and i and vocab.classes.get(words[i - 1]) == cls:
+                continue  # "endotracheal tube", "sternotomy wires": the specific word says which one
             # a specific word ("pacemaker") must be found as such; a generic one ("device") stands for its class
             negated_classes.add(cls if w in vocab.generic_words else f"{cls}:{stem(w)}")
     hedge = hedge_strength(text, lang)
@@ -324,7 +326,7 @@ def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[
     """
     found = _align(clause, clause.anchors, sentences, vocab)
     if not found and clause.subject - clause.anchors:
-        found = _align(clause, clause.anchors | clause.subject, sentences, vocab)
+        found = _align(clause, clause.subject, sentences, vocab)
     return found
 
 
@@ -338,12 +340,21 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
         cls = vocab.classes.get(w)
         if cls in vocab.synonym_classes and w not in vocab.weak:
             by_class.setdefault(cls, set()).add(stem(w))
+    named = {
+        stem(w)
+        for w in clause.words
+        if vocab.classes.get(w) in vocab.must_be_named and w not in vocab.generic_words and stem(w) in strong
+    }
     scored = []
     for s in sentences:
         shared = strong & s.anchors
         for cls, stems in by_class.items():
             if cls in s.anchors:
                 shared |= stems & strong
+        if len(named) == 1 and shared & named:
+            # the same specific object ("PICC", "sternotomy") however long the clause
+            scored.append((1.0, len(shared), s))
+            continue
         if len(shared) >= vocab.min_shared or (len(strong) <= 2 and shared and len(shared) == len(strong)):
             scored.append((len(shared) / len(strong), len(shared), s))
     scored = [t for t in scored if t[0] >= vocab.min_cover]
@@ -361,7 +372,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if aligned and aligned[0].hedged_anchors & _negated_anchors(clause, lang) and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
-    invented = _unnamed_objects(clause, sentences, vocab)
+    invented = _unnamed_objects(clause, sentences, vocab) or _unfounded_change(clause, sentences, lang)
     if invented:
         return invented
     # a negated report sentence still speaks of change when it says the thing resolved
@@ -566,6 +577,15 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     return []
 
 
+def _unfounded_change(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> list[Finding]:
+    """A change over time ("new", "larger than before") stated of a report that compares with nothing."""
+    if not clause.temporal or not sentences or not lang.change_claim.search(clause.text):
+        return []
+    if any(lang.comparison.search(s.text) for s in sentences):
+        return []
+    return [Finding("temporal_conflict", None)]
+
+
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A negated clause about a kind of object ("No lines or tubes") against a report that has one."""
     wanted = [c.partition(":") for c in clause.negated_classes if c.partition(":")[0] in vocab.negatable]
@@ -582,10 +602,28 @@ def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             # fracture" against a clavicle one
         if quals and not quals <= s.words:
             continue  # "no acute fracture" says nothing against an old one
+        where = _where_words(clause, vocab)
+        if where and not where & s.words:
+            continue  # "no clips in the upper abdomen" says nothing against mediastinal clips
         if clause.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
             continue  # "no fracture on the left" says nothing against a right one, nor a midline (spine) one
         return [Finding("negation_conflict", s)]
     return []
+
+
+_WHERE = re.compile(r"\b(?:in|at|over|along|within|near|projecting\s+over)\s+(?:the\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+)")
+
+
+def _where_words(clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
+    """Content words of the places a clause names ("in the upper abdomen": upper, abdomen)."""
+    out = set()
+    for m in _WHERE.finditer(clause.text.lower()):
+        out |= {
+            w
+            for w in m.group(1).split()
+            if w not in vocab.stopwords and w not in vocab.classes and w not in _SIDE and len(w) > 3
+        }
+    return frozenset(out)
 
 
 def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:

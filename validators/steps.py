@@ -69,7 +69,22 @@ _NUMBER = re.compile(
     r"|\b([CTL]\d{1,2})\b",
     re.I,
 )
-_VIEW_COUNT = re.compile(r"\b\d+\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I)
+_COUNT_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=2
+    )
+}
+# a count in words ("seven sternotomy wires", "at two levels"), not "one of the", "two views" or "two options"
+_COUNT_WORD = re.compile(
+    r"\b(" + "|".join(_COUNT_WORDS) + r")\b(?!\s+(?:of\s+(?:the|these|them|those)|(?:\w+\s+)?(?:views?|images?|"
+    r"projections?|radiographs?|options?|choices?|answers?|findings|things|questions?|possibilit\w+|sides|steps?|"
+    r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b))",
+    re.I,
+)
+_VIEW_COUNT = re.compile(
+    r"\b(?:\d+|two|three|four)\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
+)
 
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
@@ -103,8 +118,10 @@ def strip_enumeration(step: str) -> str:
 
 
 def numbers_in(text: str) -> list[str]:
-    """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2')."""
+    """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2', 'seven' -> '7')."""
     out = []
+    for m in _COUNT_WORD.finditer(text):
+        out.append(_COUNT_WORDS[m.group(1).lower()])
     for m in _NUMBER.finditer(text):
         if m.group(2):
             out.append(m.group(2).upper())
@@ -267,6 +284,10 @@ class StepValidator:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
                     f = read_facts(text[prev.start : c.end], vocab, lang, grades, prev.start)
+                    # what the clause before borrowed (a heading's subject) stays with it
+                    f = replace(
+                        f, anchors=f.anchors | prev.anchors, classes=f.classes | prev.classes, sides=f.sides or prev.sides
+                    )
                 elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or not own) and (facts or context):
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
                     # of the clause before (in this step, else the last one of the previous step)
@@ -570,7 +591,7 @@ _INFERENCE = re.compile(
     re.I,
 )
 _PRONOUN_START = re.compile(
-    r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|both|each|the\s+same|"
+    r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|which|both|each|the\s+same|"
     r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
     r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b",
     re.I,
