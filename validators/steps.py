@@ -286,7 +286,10 @@ class StepValidator:
                     f = read_facts(text[prev.start : c.end], vocab, lang, grades, prev.start)
                     # what the clause before borrowed (a heading's subject) stays with it
                     f = replace(
-                        f, anchors=f.anchors | prev.anchors, classes=f.classes | prev.classes, sides=f.sides or prev.sides
+                        f,
+                        anchors=f.anchors | prev.anchors,
+                        classes=f.classes | prev.classes,
+                        sides=f.sides or prev.sides,
                     )
                 elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or not own) and (facts or context):
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
