@@ -52,6 +52,7 @@ class OpenVocabularyBlock(RuleModel):
     dominant_side: list[str] = []
     lesser_side: list[str] = []
     object_aliases: dict[str, str] = {}
+    specific_terms: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class OpenVocabulary:
     dominant: tuple[re.Pattern[str], ...] = ()
     lesser: tuple[re.Pattern[str], ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
+    terms: dict[str, str] = field(default_factory=dict)
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
@@ -126,6 +128,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         tuple(rx(f"dominant_side[{i}]", p) for i, p in enumerate(data.dominant_side)),
         tuple(rx(f"lesser_side[{i}]", p) for i, p in enumerate(data.lesser_side)),
         {k.lower(): v.lower() for k, v in data.object_aliases.items()},
+        {k.lower(): v.lower() for k, v in data.specific_terms.items()},
     )
 
 
@@ -372,7 +375,11 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if aligned and aligned[0].hedged_anchors & _negated_anchors(clause, lang) and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
-    invented = _unnamed_objects(clause, sentences, vocab) or _unfounded_change(clause, sentences, lang)
+    invented = (
+        _unnamed_objects(clause, sentences, vocab)
+        or _unnamed_terms(clause, sentences, vocab)
+        or _unfounded_change(clause, sentences, lang)
+    )
     if invented:
         return invented
     # a negated report sentence still speaks of change when it says the thing resolved
@@ -573,6 +580,18 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named
     }
     if specific - named:
+        return [Finding("finding_not_in_report", None)]
+    return []
+
+
+def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A specific finding, descriptor, device or place ("spiculated", "hemothorax", "balloon pump",
+    "sigmoid") the step asserts and the report never words in any form."""
+    mine = {vocab.terms[w] for w in clause.words if w in vocab.terms}
+    if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
+        return []
+    said = {vocab.terms.get(w, w) for s in sentences for w in s.words}
+    if mine - said:
         return [Finding("finding_not_in_report", None)]
     return []
 
