@@ -260,15 +260,9 @@ class Ledger:
             )
 
     def redrives(self) -> list[dict[str, Any]]:
-        """The re-drive history, oldest first."""
-        cols = ("redrive_id", "started_at", "finished_at", "reasons", "options", "selected", "resolved",
-                "still_open", "not_found")
-        out = []
-        for row in self._all(f"SELECT {', '.join(cols)} FROM redrives ORDER BY redrive_id"):
-            entry = dict(zip(cols, row, strict=True))
-            entry["reasons"], entry["options"] = json.loads(entry["reasons"]), json.loads(entry["options"])
-            out.append(entry)
-        return out
+        """The re-drive history, oldest first (see `read_redrives`)."""
+        with self._lock:
+            return read_redrives(self._db)
 
     # --- queries --------------------------------------------------------------------------------
     def status(self, item_id: str) -> str | None:
@@ -357,6 +351,22 @@ class Ledger:
     def _all(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+
+_REDRIVE_COLUMNS = ("redrive_id", "started_at", "finished_at", "reasons", "options", "selected", "resolved",
+                    "still_open", "not_found")
+
+
+def read_redrives(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The re-drive history of a ledger connection (also a read-only one), oldest first: one dict per
+    session with its reasons, options, and how many items it selected, resolved, left open, did not find
+    (`finished_at` None: the session was interrupted)."""
+    out = []
+    for row in db.execute(f"SELECT {', '.join(_REDRIVE_COLUMNS)} FROM redrives ORDER BY redrive_id"):
+        entry = dict(zip(_REDRIVE_COLUMNS, row, strict=True))
+        entry["reasons"], entry["options"] = json.loads(entry["reasons"]), json.loads(entry["options"])
+        out.append(entry)
+    return out
 
 
 class _Transaction:

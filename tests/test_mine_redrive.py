@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import schema_violation, status, truncated
+from typer.testing import CliRunner
 
+from radprm.cli import app
 from radprm.errors import InputError
 from radprm.miners.job import JOB_FILE, mine
 from radprm.miners.ledger import Ledger
@@ -111,9 +113,25 @@ def test_redrive_truncated_items_with_larger_max_tokens(fake_openai_server, tmp_
     second = run(server, run_dir, parts, resume=True, retry_quarantined=True, reasons="truncated", max_tokens=400)
     assert server.chat_count == n_requests
     assert second.redrive["selected"] == 0 and second.items_this_session == 0
+    assert "nothing to re-ask" in second.render()
     after = snapshot(run_dir)
     assert {k: v for k, v in after.items() if k != "summary.json"} == {
         k: v for k, v in before.items() if k != "summary.json"}
+
+    # radprm status: open quarantine by reason and the re-drive history, read-only
+    before = snapshot(run_dir)
+    result = CliRunner().invoke(app, ["status", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"{len(cut_ids)} resolved (written {len(cut_ids)})" in result.output
+    assert "re-drive #1" in result.output and "max_tokens 200 -> 400" in result.output
+    assert f"{len(cut_ids)} selected, {len(cut_ids)} resolved, 0 still open" in result.output
+    assert "read/empty_text" in result.output and "mine/truncated" not in result.output
+    data = json.loads(CliRunner().invoke(app, ["status", str(run_dir), "--json"]).output)
+    assert data["items"]["written"] == again.items_written and data["redrivable"] == {}
+    assert data["open_quarantine"] == again.quarantined
+    assert snapshot(run_dir) == before
+    missing = CliRunner().invoke(app, ["status", str(tmp_path)])
+    assert missing.exit_code == 1 and "no job.json" in missing.output
 
 
 def test_redrive_failing_again_keeps_one_open_record_per_item(fake_openai_server, tmp_path, parts):
