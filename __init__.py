@@ -36,6 +36,7 @@ _EXPORTS = {
     # mine
     "build_questions": "radprm.miners.questions",
     "mine": "radprm.miners.job",
+    "job_status": "radprm.miners.status",
     # validate
     "StepValidator": "radprm.validators.steps",
     "validate_file": "radprm.validators.batch",

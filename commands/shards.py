@@ -97,7 +97,8 @@ def _print_tables(report: object, quiet: bool) -> None:
 def sql_cmd(
     directory: ShardDirArg,
     sql: Annotated[
-        str, typer.Argument(help="SQL over the views `items` (one row per item) and `steps` (one per step).")
+        str, typer.Argument(help="SQL over the views `items` (one row per item), `steps` (one per step) and "
+                            "`quarantine` (one per quarantine record of the run; join on item_id or report_id).")
     ],
     format: Annotated[
         str, typer.Option("--format", "-f", help="Output format: table, csv or json (JSON lines).")

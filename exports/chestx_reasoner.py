@@ -4,11 +4,14 @@
 reference answer joined with ", ", `process` the list of reasoning step texts. With
 `with_labels=True` a `step_labels` list (bools, after the first-bad-step convention) is added, with
 `null` for steps the validator could not decide (verdict `unsure`) unless `unsure` is `good` or `bad`;
-with `after_first_bad="drop"` the process ends at its first bad step.
+with `after_first_bad="drop"` the process ends at its first bad step. Staged (CXRTrek) chains add
+`step_stages`, the stage of each step of `process` (shard schema 2), and the summary counts steps per stage;
+rows of reasoner chains are unchanged.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +28,10 @@ def chestx_rows(
     items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False,
     unsure: str = "mask",
 ) -> Iterator[dict[str, Any]]:
-    """Turn items into ChestX-Reasoner rows, counting into `summary`."""
+    """Turn items into ChestX-Reasoner rows, counting into `summary` (steps per stage in `extra`)."""
+    by_stage: Counter[str] = summary.extra.setdefault("steps_by_stage", Counter())
     for item in items_with_steps(items, summary, stage="export_chestx_reasoner"):
-        texts, labels, _ = label_item(
+        texts, labels, kept = label_item(
             item, summary, after_first_bad=after_first_bad, unsure=unsure, labelled=with_labels
         )
         row: dict[str, Any] = {
@@ -39,7 +43,12 @@ def chestx_rows(
         }
         if with_labels:
             row["step_labels"] = labels
+        if any(s.stage for s in kept):
+            row["step_stages"] = [s.stage for s in kept]
+            by_stage.update(s.stage or "(none)" for s in kept)
         yield row
+    if by_stage:
+        summary.notes.append("steps by stage: " + ", ".join(f"{k} {v}" for k, v in by_stage.most_common()))
 
 
 def export_chestx_reasoner(

@@ -190,6 +190,8 @@ def items_with_steps(
                 stage=stage,
                 reason_code="no_steps",
                 record_id=item.item_id,
+                item_id=item.item_id,
+                report_id=item.report_id,
                 field="steps",
                 detail="chain without steps: nothing to supervise",
             )

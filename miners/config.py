@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from radprm.errors import InputError, ModelError
@@ -32,6 +32,17 @@ JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
 _SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
 JUDGE_SCOPES = ("undecided", "all")
+REDRIVE_PANEL = "Re-drive quarantined items"
+REDRIVE_REASONS = (
+    "truncated", "timeout", "schema_violation", "malformed_json", "http_5xx", "rate_limited", "connection_error",
+    "bad_response", "http_4xx", "empty_chain", "validator_error", "mine_failed",
+)
+"""Reason codes of mine-stage quarantine records that `--retry-quarantined` can re-ask: the client's error
+codes (`miners.client`), a chain of blank steps and a validator crash."""
+REDRIVE_OVERRIDES = ("max_tokens",)
+"""Identity options a re-drive may change: the completion budget that cut a `truncated` item. The stored
+job identity keeps the first value (item ids do not change); each re-driven row records its own sampling
+and the re-drive history records the override."""
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
@@ -122,8 +133,17 @@ class MineConfig(BaseModel):
     stop_after_items: int | None = option(
         None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
     )
+    retry_quarantined: bool = option(
+        False, "With --resume: ask only the quarantined items again (with this session's --max-tokens, --timeout, "
+        "--base-url, --concurrency); one that succeeds is written once and its record marked resolved.",
+        identity=False, panel=REDRIVE_PANEL,
+    )
+    reasons: list[str] = option(
+        [], f"Comma-separated reason codes to re-drive (default: all of {', '.join(REDRIVE_REASONS)}).",
+        identity=False, panel=REDRIVE_PANEL,
+    )
 
-    @field_validator("tasks", mode="before")
+    @field_validator("tasks", "reasons", mode="before")
     @classmethod
     def _split_tasks(cls, value: Any) -> Any:
         if isinstance(value, str):  # the CLI passes "single,binary"
@@ -134,6 +154,24 @@ class MineConfig(BaseModel):
     @classmethod
     def _known_tasks(cls, value: list[str]) -> list[str]:
         return check_tasks(value)
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in REDRIVE_REASONS]
+        if unknown:
+            raise ValueError(f"unknown reason code {unknown[0]!r} (re-drivable: {', '.join(REDRIVE_REASONS)})")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _reasons_need_retry(self) -> MineConfig:
+        if self.reasons and not self.retry_quarantined:
+            raise ValueError("--reasons needs --retry-quarantined")
+        return self
+
+    def redrive_reasons(self) -> list[str]:
+        """The reason codes this re-drive selects (all re-drivable ones when none are given)."""
+        return list(self.reasons) or list(REDRIVE_REASONS)
 
     @field_validator("judge", "judge_policy")
     @classmethod
@@ -168,7 +206,8 @@ class MineConfig(BaseModel):
             if err["type"] == "extra_forbidden":
                 raise InputError(f"unknown mining option {name!r}", field=name,
                                  hint=f"options: {', '.join(cls.model_fields)}") from None
-            raise InputError(err["msg"], field=name) from None
+            message = err["msg"].removeprefix("Value error, ")
+            raise InputError(message, field=name or ("reasons" if "--reasons" in message else None)) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
         return cfg
 

@@ -63,6 +63,7 @@ class WorkItem:
     rollout: int
     item_id: str
     status: str = PENDING
+    sampling: SamplingParams | None = None  # asked with this instead of the job's (a re-drive's --max-tokens)
 
 
 @dataclass
@@ -116,14 +117,17 @@ class ItemBuilder:
             from radprm.validators.scoring import answer_reward
 
             reward = answer_reward(q.answer, outcome.model_answer)
-        sampling = rollout_sampling(self.sampling, work.rollout)
+        sampling = rollout_sampling(work.sampling or self.sampling, work.rollout)
+        stages = outcome.stages if len(outcome.stages) == len(outcome.steps) else []
         return Item(
             item_id=work.item_id, report_id=report.report_id, image_paths=report.image_paths, task=q.task,
             stage=">".join(dict.fromkeys(outcome.stages)) or q.stage, question=q.question, options=q.options,
             answer=q.answer, model_answer=outcome.model_answer, answer_reward=reward,
             plan="\n".join(outcome.plan) or None,
             steps=[StepRecord(index=s.step_index, text=s.step, label=s.label, verdict=s.verdict, reasons=s.reasons,
-                              evidence=s.evidence, score=s.score) for s in validation.steps],
+                              evidence=s.evidence, score=s.score,
+                              stage=stages[s.step_index] if s.step_index < len(stages) else None)
+                   for s in validation.steps],
             completeness=scores.completeness, factuality=scores.factuality, effectiveness=scores.effectiveness,
             first_bad_step=scores.first_bad_step, model=self.cfg.model, server_host=self.server_host,
             prompts=self.prompt_refs, sampling=canonical_json(sampling.as_dict()), seed=sampling.seed,

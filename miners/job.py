@@ -10,6 +10,12 @@ A job lives in a run folder::
       quarantine/quarantine.jsonl
       summary.json      the end-of-job summary (items, quarantine by reason, tokens, latency, retries)
 
+Re-drive (`--resume --retry-quarantined [--reasons ...]`): only the items whose open mine-stage quarantine
+record has a chosen reason are asked again, with this session's operational options and, for `truncated`,
+a larger `--max-tokens` (`REDRIVE_OVERRIDES`; the item keeps its id, its row records the sampling used).
+An item that succeeds is written once and its record resolved when its shard commits (`Ledger`); the
+session is recorded in the ledger's re-drive history (`radprm status`).
+
 Exactly-once: an item (`Item.item_id`, the chain id) is `written` only after the shard holding it is
 committed (the ShardWriter's `on_commit`); on resume, shards committed just before a crash are adopted
 and their ids marked. An item that was answered but whose shard never committed is rebuilt from the
@@ -41,7 +47,7 @@ from radprm.errors import InputError, ModelError, RadprmError
 from radprm.miners.cache import RequestCache
 from radprm.miners.chains import ChainMiner, ChainOutcome
 from radprm.miners.client import LLMClient
-from radprm.miners.config import MineConfig, check_resume, resolve_server
+from radprm.miners.config import REDRIVE_OVERRIDES, MineConfig, check_resume, resolve_server
 from radprm.miners.items import ItemBuilder, ReportFeed, WorkItem, item_id_for, utc_now
 from radprm.miners.ledger import PENDING, QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
 from radprm.miners.metrics import ClientMetrics
@@ -49,6 +55,7 @@ from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
 from radprm.miners.summary import SUMMARY_FILE, MineSummary
 from radprm.prompts.registry import PromptRegistry
+from radprm.schemas.arrow import SCHEMA_VERSION
 from radprm.schemas.records import Finding, Report
 
 __all__ = [
@@ -86,6 +93,9 @@ class MiningJob:
         if report_source is None and not config.reports:
             raise InputError("no reports given", field="reports")
         self.cfg = config
+        # The job's identity options: `config`, except that a re-drive keeps the stored REDRIVE_OVERRIDES
+        # (set by `_prepare`), so item ids and the resume check do not move.
+        self.id_cfg = config
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.prompts = PromptRegistry(config.prompts_dir)
@@ -109,6 +119,8 @@ class MiningJob:
         self._had_written = False
         self._last_commit = 0.0
         self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
+        self.redrive: dict[str, Any] | None = None  # this session's re-drive numbers (retry_quarantined)
+        self._redrive_items: dict[str, set[str]] = {}  # report id -> item ids selected for re-drive
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -132,17 +144,24 @@ class MiningJob:
     def _prepare(self) -> dict[str, Any]:
         """Check (resume) or create `job.json`; returns its content."""
         job_path = self.run_dir / JOB_FILE
-        identity = self.cfg.identity(
-            prompts=self.miner.prompt_labels + (self.judge.prompt_labels if self.judge else []),
-            rules_version=getattr(self.extractor, "rules_version", None),
-            step_rules_version=getattr(self.validator, "rules_version", None), questions_version=QUESTIONS_VERSION,
-        )
+
+        def identity() -> dict[str, Any]:
+            return self.id_cfg.identity(
+                prompts=self.miner.prompt_labels + (self.judge.prompt_labels if self.judge else []),
+                rules_version=getattr(self.extractor, "rules_version", None),
+                step_rules_version=getattr(self.validator, "rules_version", None),
+                questions_version=QUESTIONS_VERSION,
+            )
+
         if job_path.exists():
             stored = json.loads(job_path.read_text(encoding="utf-8"))
             if not self.resume:
                 raise InputError("run folder already holds a job", path=self.run_dir, field="run_dir",
                                  hint="pass --resume to continue it, or choose another --run-dir")
-            check_resume(stored.get("identity", {}), identity, job_path)
+            if self.cfg.retry_quarantined:  # a re-drive may change these; the job keeps its first values
+                kept = stored.get("identity", {})
+                self.id_cfg = self.cfg.model_copy(update={k: kept[k] for k in REDRIVE_OVERRIDES if k in kept})
+            check_resume(stored.get("identity", {}), identity(), job_path)
             return stored
         if self.resume:
             raise InputError("nothing to resume: no job.json in the run folder", path=self.run_dir, field="run_dir",
@@ -151,7 +170,8 @@ class MiningJob:
             "run_id": f"mine-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
             "created_at": utc_now(),
             "radprm_version": radprm.__version__,
-            "identity": identity,
+            "schema_version": SCHEMA_VERSION,
+            "identity": identity(),
             "prompt_refs": [r.model_dump() for r in self.miner.prompt_refs],
         }
         run.write_text_atomic(job_path, json.dumps(stored, indent=2) + "\n")
@@ -177,6 +197,11 @@ class MiningJob:
         from radprm.shards.writer import ShardWriter
 
         t0 = time.perf_counter()
+        if self.cfg.retry_quarantined and not self.resume:
+            raise InputError("--retry-quarantined asks the quarantined items of an existing job again",
+                             field="retry_quarantined", hint="add --resume (and the job's --run-dir)")
+        if self.resume:
+            check_run_schema(self.run_dir)  # before anything in the run folder changes
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
         client = LLMClient(self.cfg.base_url, self.cfg.model, concurrency=self.cfg.concurrency,
                            timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
@@ -198,7 +223,9 @@ class MiningJob:
             self.quarantine = stack.enter_context(
                 LedgerQuarantine(self.ledger, self.run_dir / "quarantine" / "quarantine.jsonl", run_id=self.run_id))
             self.quarantine.reconcile()
-            self.items = ItemBuilder(self.cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
+            if self.cfg.retry_quarantined and not self._select_redrive():
+                return self._summary(cache, t0)  # nothing to re-ask: nothing is opened or written
+            self.items = ItemBuilder(self.id_cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
                                      self.run_id, urlparse(self.cfg.base_url).netloc or None,
                                      getattr(self.extractor, "rules_version", None))
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
@@ -215,15 +242,40 @@ class MiningJob:
                 self.writer.abort()  # the open shard's items are rebuilt from the cache on resume
                 raise
             self.writer.close()
-            summary = MineSummary.from_ledger(
-                self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
-                written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
-                elapsed_s=time.perf_counter() - t0, resumed=self.resume)
-            run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
+            if self.redrive is not None:
+                self.ledger.finish_redrive(self.redrive["not_found"])
+                self.redrive.update(self.ledger.redrives()[-1])
+                self.quarantine.reconcile()  # the JSONL shows what this re-drive resolved
+            summary = self._summary(cache, t0)
             if self.judge is not None:
                 self.judge.write_summary(self.run_dir)
             return summary
 
+    def _summary(self, cache: RequestCache, t0: float) -> MineSummary:
+        summary = MineSummary.from_ledger(
+            self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
+            written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
+            elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive)
+        run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
+        return summary
+
+    # --- re-drive -------------------------------------------------------------------------------------
+    def _select_redrive(self) -> bool:
+        """Pick the quarantined items to ask again and open a re-drive session; False when there are none."""
+        reasons = self.cfg.redrive_reasons()
+        selected = self.ledger.open_quarantined_items(reasons)
+        self.redrive = {"reasons": reasons, "selected": len(selected), "resolved": 0, "still_open": 0,
+                        "not_found": 0}
+        if not selected:
+            return False
+        for entry in selected:
+            self._redrive_items.setdefault(entry["report_id"], set()).add(entry["item_id"])
+        options = {k: getattr(self.cfg, k) for k in ("max_tokens", "timeout", "base_url", "concurrency", "max_retries")}
+        options.update({f"{k}_was": getattr(self.id_cfg, k) for k in REDRIVE_OVERRIDES
+                        if getattr(self.id_cfg, k) != getattr(self.cfg, k)})
+        self.redrive["redrive_id"] = self.ledger.start_redrive(reasons, options, len(selected))
+        self.redrive["options"] = options
+        return True
     async def _pipeline(self) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self.cfg.concurrency * 4)
@@ -255,6 +307,9 @@ class MiningJob:
         self._flush_early_failures()
 
     async def _produce(self, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
+        if self.redrive is not None:
+            await self._produce_redrive(queue, loop)
+            return
         done = self.ledger.done_reports()
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
         reports = (r for r in feed if r.report_id not in done)
@@ -281,11 +336,42 @@ class MiningJob:
                     if w.status not in (WRITTEN, QUARANTINED):
                         await queue.put(w)
 
+    async def _produce_redrive(self, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
+        """Re-read the selected items' reports, rebuild their questions and queue just those items."""
+        wanted = self._redrive_items
+        feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
+        extracted = iter(self.extractor.extract_many((r for r in feed if r.report_id in wanted), batch_size=32))
+        ask = self.cfg.sampling()  # this session's sampling (a larger max_tokens); ids use the job's
+        found: set[str] = set()
+
+        def next_block() -> list[WorkItem]:
+            block: list[WorkItem] = []
+            for report, findings in extracted:
+                ids = wanted.get(report.report_id, set())
+                block += [w for w in self.items.plan(report, findings) if w.item_id in ids]
+                if len(block) >= 16:
+                    break
+            return block
+
+        while not self._stopped():
+            block = await loop.run_in_executor(self.cpu, next_block)
+            if not block:
+                break
+            self.bar.planned(len(block))
+            for w in block:
+                if w.item_id in found:
+                    continue  # a report read twice (duplicate rows are quarantined by the reader)
+                found.add(w.item_id)
+                w.sampling, w.status = ask, QUARANTINED
+                await queue.put(w)
+        self.redrive["not_found"] = sum(len(ids) for ids in wanted.values()) - len(found)
+        self.bar.finished_input()
+
     def _record_plan(self, report: Report, works: list[WorkItem]) -> None:
         """Put a report's items in the ledger (or quarantine a report without questions) and read their states."""
         if not works:
             self.quarantine.add(
-                record_id=report.report_id, stage="questions", reason_code="no_questions",
+                record_id=report.report_id, report_id=report.report_id, stage="questions", reason_code="no_questions",
                 source_path=report.source_path or None, source_row=report.source_row,
                 detail=f"no question of tasks {','.join(self.cfg.tasks)} could be built from the findings",
                 payload=report.text,
@@ -304,7 +390,7 @@ class MiningJob:
         while (work := await queue.get()) is not None:
             if self._stopped():
                 continue  # left pending: a resumed job picks it up
-            outcome = await self.miner.mine(work.question, work.report, sampling, work.rollout)
+            outcome = await self.miner.mine(work.question, work.report, work.sampling or sampling, work.rollout)
             if not outcome.ok:
                 self._failed(work, outcome)
                 continue
@@ -357,7 +443,8 @@ class MiningJob:
 
     def _quarantine_item(self, work: WorkItem, reason: str, detail: str, payload: str | None) -> None:
         self.quarantine.add(
-            item_id=work.item_id, record_id=work.item_id, stage="mine", reason_code=reason,
+            item_id=work.item_id, record_id=work.item_id, report_id=work.report.report_id, chain_id=work.item_id,
+            stage="mine", reason_code=reason,
             source_path=work.report.source_path or None, source_row=work.report.source_row, detail=detail[:2000],
             payload=payload,
         )
@@ -377,6 +464,32 @@ class MiningJob:
             hint="check the server, --model and --max-tokens; the job can be resumed with --resume",
         )
 
+
+
+def check_run_schema(run_dir: str | Path) -> None:
+    """Refuse to continue (resume or re-drive) a job whose shards have another schema version.
+
+    Called before anything in the run folder is opened for writing, so nothing changes.
+
+    Raises:
+        InputError: naming the manifest and both versions.
+    """
+    from radprm.errors import ShardError
+    from radprm.shards.manifest import load_manifest, manifest_path
+
+    shards = Path(run_dir) / "shards"
+    if not manifest_path(shards).exists():
+        return
+    try:
+        version = load_manifest(shards).schema_version
+    except ShardError as exc:
+        raise InputError(exc.message, path=exc.path, field="schema_version") from None
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"the job's shards have schema version {version}; this radprm writes {SCHEMA_VERSION}",
+            path=manifest_path(shards), field="schema_version",
+            hint="--resume and --retry-quarantined continue only jobs of this schema; mine into a new --run-dir",
+        )
 
 
 def mine(

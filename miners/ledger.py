@@ -8,6 +8,13 @@ States of an item (`Item.item_id`, the chain id):
 * ``quarantined``: given up with a reason code; the quarantine record is kept here too, so that the
   quarantine JSONL can be completed after a crash between the two writes.
 
+A re-drive (`radprm mine --resume --retry-quarantined`) asks quarantined items again. An item that then
+succeeds goes from ``quarantined`` to ``written`` when its shard commits, and in the same transaction its
+open quarantine records are marked resolved (`resolution = written`, kept for the audit trail, no longer
+counted as open). An item that fails again with another reason gets a new record and its older open one is
+marked `superseded`, so every quarantined item has exactly one open record. Each re-drive session is a row
+of `redrives` (reasons, options, how many items it selected, resolved and left open).
+
 Reports are recorded with the number of items planned for them, so a resumed job skips a report whose
 items are all final without re-reading its findings. Every change is one committed transaction; after a
 `kill -9` the ledger holds exactly what was committed before it.
@@ -21,6 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +64,35 @@ _MIGRATIONS = [
     CREATE INDEX items_report ON items(report_id);
     CREATE INDEX items_status ON items(status);
     """,
+    # 2 (issue 16): which item a record is about, its resolution by a re-drive, and the re-drive history.
+    """
+    ALTER TABLE quarantine ADD COLUMN item_id TEXT;
+    ALTER TABLE quarantine ADD COLUMN resolved_at TEXT;
+    ALTER TABLE quarantine ADD COLUMN resolution TEXT;
+    ALTER TABLE quarantine ADD COLUMN redrive_id INTEGER;
+    UPDATE quarantine SET item_id = json_extract(record, '$.record_id') WHERE stage = 'mine';
+    CREATE INDEX quarantine_item ON quarantine(item_id);
+    CREATE TABLE redrives (
+        redrive_id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        reasons TEXT NOT NULL,
+        options TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        resolved INTEGER,
+        still_open INTEGER,
+        not_found INTEGER
+    );
+    """,
 ]
+LEDGER_VERSION = len(_MIGRATIONS)
+"""Schema version of a ledger this radprm writes (`meta.schema_version`)."""
+
+RESOLVED_WRITTEN, RESOLVED_SUPERSEDED = "written", "superseded"
+
+
+def _utc(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Ledger:
@@ -73,6 +109,7 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self.redrive_id: int | None = None  # the re-drive session in progress, recorded on what it resolves
         try:
             # check_same_thread=False: the reader (in the job's CPU thread) quarantines through the
             # ledger too; the lock serialises all use of the connection.
@@ -130,33 +167,102 @@ class Ledger:
             )
 
     def mark_written(self, item_ids: Iterable[str], shard: str) -> int:
-        """The items are in committed shard `shard`; returns how many changed state."""
+        """The items are in committed shard `shard`; returns how many changed state.
+
+        A written item's open quarantine records (a re-driven item) are marked resolved in the same
+        transaction, so the item is never both written and open in quarantine.
+        """
         now = time.time()
+        ids = list(item_ids)
         with self._tx():
             cur = self._db.executemany(
                 "UPDATE items SET status = ?, shard = ?, updated_at = ? WHERE item_id = ? AND status != ?",
-                [(WRITTEN, shard, now, i, WRITTEN) for i in item_ids],
+                [(WRITTEN, shard, now, i, WRITTEN) for i in ids],
             )
-            return cur.rowcount
+            changed = cur.rowcount
+            self._db.executemany(
+                "UPDATE quarantine SET resolved_at = ?, resolution = ?, redrive_id = ?"
+                " WHERE item_id = ? AND resolved_at IS NULL",
+                [(_utc(now), RESOLVED_WRITTEN, self.redrive_id, i) for i in ids],
+            )
+            return changed
 
     def add_quarantine(self, qkey: str, stage: str, reason: str, record_json: str, item_id: str | None = None) -> bool:
         """Record a quarantine record once (by `qkey`); with `item_id`, also mark that item quarantined.
 
-        Both happen in one transaction. Returns False when `qkey` was already recorded (nothing changes).
+        All in one transaction. An item that already had an open record (it failed again in a re-drive,
+        with another reason) keeps only the new one open: the older is marked `superseded`. Returns False
+        when `qkey` was already recorded (nothing changes).
         """
         with self._tx():
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?)", (qkey, stage, reason, record_json)
+                "INSERT OR IGNORE INTO quarantine (qkey, stage, reason, record, item_id) VALUES (?, ?, ?, ?, ?)",
+                (qkey, stage, reason, record_json, item_id),
             )
             if cur.rowcount != 1:
                 return False
             if item_id is not None:
+                now = time.time()
                 self._db.execute(
                     "UPDATE items SET status = ?, reason = ?, updated_at = ?"
-                    " WHERE item_id = ? AND status NOT IN (?, ?)",
-                    (QUARANTINED, reason, time.time(), item_id, *FINAL),
+                    " WHERE item_id = ? AND status != ?",
+                    (QUARANTINED, reason, now, item_id, WRITTEN),
+                )
+                self._db.execute(
+                    "UPDATE quarantine SET resolved_at = ?, resolution = ?, redrive_id = ?"
+                    " WHERE item_id = ? AND qkey != ? AND resolved_at IS NULL",
+                    (_utc(now), RESOLVED_SUPERSEDED, self.redrive_id, item_id, qkey),
                 )
             return True
+
+    # --- re-drive -------------------------------------------------------------------------------
+    def open_quarantined_items(self, reasons: Iterable[str], stage: str = "mine") -> list[dict[str, Any]]:
+        """Quarantined items whose open record of `stage` has one of `reasons`.
+
+        Returns:
+            Dicts with item_id, report_id, question_id, rollout and reason, in quarantine order.
+        """
+        reasons = list(reasons)
+        marks = ",".join("?" * len(reasons))
+        rows = self._all(
+            "SELECT i.item_id, i.report_id, i.question_id, i.rollout, q.reason FROM quarantine q"
+            " JOIN items i ON i.item_id = q.item_id"
+            f" WHERE q.resolved_at IS NULL AND q.stage = ? AND q.reason IN ({marks}) AND i.status = ?"
+            " ORDER BY q.rowid",
+            (stage, *reasons, QUARANTINED),
+        )
+        return [dict(zip(("item_id", "report_id", "question_id", "rollout", "reason"), r, strict=True)) for r in rows]
+
+    def start_redrive(self, reasons: list[str], options: dict[str, Any], selected: int) -> int:
+        """Record the start of a re-drive session; later resolutions carry its id. Returns the id."""
+        with self._tx():
+            cur = self._db.execute(
+                "INSERT INTO redrives (started_at, reasons, options, selected) VALUES (?, ?, ?, ?)",
+                (_utc(), json.dumps(reasons), json.dumps(options, sort_keys=True, default=str), selected),
+            )
+            self.redrive_id = int(cur.lastrowid)
+        return self.redrive_id
+
+    def finish_redrive(self, not_found: int) -> None:
+        """Close the current re-drive session: count what it resolved and what it left open."""
+        if self.redrive_id is None:
+            return
+        with self._tx():
+            rid = self.redrive_id
+            resolved = self._db.execute(
+                "SELECT COUNT(DISTINCT item_id) FROM quarantine WHERE redrive_id = ? AND resolution = ?",
+                (rid, RESOLVED_WRITTEN),
+            ).fetchone()[0]
+            selected = self._db.execute("SELECT selected FROM redrives WHERE redrive_id = ?", (rid,)).fetchone()[0]
+            self._db.execute(
+                "UPDATE redrives SET finished_at = ?, resolved = ?, still_open = ?, not_found = ? WHERE redrive_id = ?",
+                (_utc(), resolved, max(0, selected - resolved), not_found, rid),
+            )
+
+    def redrives(self) -> list[dict[str, Any]]:
+        """The re-drive history, oldest first (see `read_redrives`)."""
+        with self._lock:
+            return read_redrives(self._db)
 
     # --- queries --------------------------------------------------------------------------------
     def status(self, item_id: str) -> str | None:
@@ -185,15 +291,32 @@ class Ledger:
         return self._all("SELECT COUNT(*) FROM reports")[0][0]
 
     def quarantine_counts(self) -> dict[str, int]:
-        """Quarantine records by `stage/reason`, largest first."""
+        """Open quarantine records (not resolved by a re-drive) by `stage/reason`, largest first."""
         rows = self._all(
-            "SELECT stage || '/' || reason, COUNT(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
+            "SELECT stage || '/' || reason, COUNT(*) FROM quarantine WHERE resolved_at IS NULL"
+            " GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         return dict(rows)
 
+    def resolved_counts(self) -> dict[str, int]:
+        """Resolved quarantine records by resolution (`written`, `superseded`)."""
+        return dict(self._all("SELECT resolution, COUNT(*) FROM quarantine WHERE resolved_at IS NOT NULL GROUP BY 1"))
+
     def quarantine_records(self) -> list[tuple[str, str]]:
-        """(qkey, record JSON) of every quarantine record, in insertion order."""
+        """(qkey, record JSON) of every quarantine record, in insertion order, as first recorded."""
         return list(self._all("SELECT qkey, record FROM quarantine ORDER BY rowid"))
+
+    def quarantine_entries(self) -> list[tuple[str, QuarantineRecord]]:
+        """(qkey, record) of every quarantine record in insertion order, with its resolution filled in."""
+        out = []
+        for qkey, record_json, resolved_at, resolution in self._all(
+            "SELECT qkey, record, resolved_at, resolution FROM quarantine ORDER BY rowid"
+        ):
+            record = QuarantineRecord.model_validate_json(record_json)
+            if resolved_at is not None:
+                record = record.model_copy(update={"resolved_at": resolved_at, "resolution": resolution})
+            out.append((qkey, record))
+        return out
 
     def written_ids(self) -> set[str]:
         """Ids of written items."""
@@ -228,6 +351,22 @@ class Ledger:
     def _all(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+
+_REDRIVE_COLUMNS = ("redrive_id", "started_at", "finished_at", "reasons", "options", "selected", "resolved",
+                    "still_open", "not_found")
+
+
+def read_redrives(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The re-drive history of a ledger connection (also a read-only one), oldest first: one dict per
+    session with its reasons, options, and how many items it selected, resolved, left open, did not find
+    (`finished_at` None: the session was interrupted)."""
+    out = []
+    for row in db.execute(f"SELECT {', '.join(_REDRIVE_COLUMNS)} FROM redrives ORDER BY redrive_id"):
+        entry = dict(zip(_REDRIVE_COLUMNS, row, strict=True))
+        entry["reasons"], entry["options"] = json.loads(entry["reasons"]), json.loads(entry["options"])
+        out.append(entry)
+    return out
 
 
 class _Transaction:
@@ -271,11 +410,19 @@ class LedgerQuarantine(QuarantineSink):
     def add(
         self, record: QuarantineRecord | None = None, *, item_id: str | None = None, **fields: Any
     ) -> QuarantineRecord:
-        """Quarantine a record once (a repeat after resume is ignored); `item_id` also marks the item."""
+        """Quarantine a record once (a repeat after resume is ignored); `item_id` also marks the item.
+
+        In a mining job a chain id is an item id: a record naming only `chain_id` (a judge failure) gets
+        `item_id` too, without marking the item (its chain was answered and is written).
+        """
         if record is None:
-            record = QuarantineRecord(**fields)
+            record = QuarantineRecord(item_id=item_id, **fields)
+        elif item_id is not None:
+            record = record.model_copy(update={"item_id": item_id})
         if record.run_id is None:
             record = record.model_copy(update={"run_id": self.run_id})
+        if record.item_id is None and record.chain_id is not None:
+            record = record.model_copy(update={"item_id": record.chain_id})
         with self._qlock:
             if self.ledger.add_quarantine(
                 quarantine_key(record), record.stage, record.reason_code, record.model_dump_json(), item_id
@@ -284,11 +431,26 @@ class LedgerQuarantine(QuarantineSink):
         return record
 
     def reconcile(self) -> int:
-        """Append to the JSONL file the ledger's records it lacks (crash between the two writes)."""
-        have = {quarantine_key(r) for r in read_quarantine(self.path)} if self.path and self.path.exists() else set()
+        """Bring the JSONL file in line with the ledger: append the records it lacks (crash between the two
+        writes); when a re-drive resolved records, rewrite the file atomically with their resolution.
+
+        Returns:
+            The number of records appended or changed.
+        """
+        entries = self.ledger.quarantine_entries()
+        have = ({quarantine_key(r): r for r in read_quarantine(self.path)}
+                if self.path and self.path.exists() else {})
+        changed = [qkey for qkey, r in entries if qkey in have and have[qkey].resolved_at != r.resolved_at]
+        if changed and self.path is not None:
+            from radprm import run
+
+            self.close()  # the next add reopens the new file
+            text = "".join(r.model_dump_json() + "\n" for _, r in entries)
+            run.write_text_atomic(self.path, text)
+            return len(changed) + sum(1 for qkey, _ in entries if qkey not in have)
         added = 0
-        for qkey, record_json in self.ledger.quarantine_records():
+        for qkey, record in entries:
             if qkey not in have:
-                QuarantineSink.add(self, QuarantineRecord.model_validate_json(record_json))
+                QuarantineSink.add(self, record)
                 added += 1
         return added

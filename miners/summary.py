@@ -31,6 +31,8 @@ class MineSummary:
     cache: dict[str, int]
     elapsed_s: float
     resumed: bool
+    resolved: dict[str, int] | None = None
+    redrive: dict[str, Any] | None = None
 
     @classmethod
     def from_ledger(
@@ -42,12 +44,12 @@ class MineSummary:
             run_dir=run_dir, shards_dir=run_dir / "shards", reports=ledger.n_reports(),
             items_planned=sum(counts.values()), items_written=counts[WRITTEN],
             items_pending=counts[PENDING] + counts[ANSWERED], quarantined=ledger.quarantine_counts(),
-            items_this_session=written_now, rebuilt_from_cache=rebuilt, **fields,
+            resolved=ledger.resolved_counts(), items_this_session=written_now, rebuilt_from_cache=rebuilt, **fields,
         )
 
     @property
     def quarantined_total(self) -> int:
-        """All quarantine records of the job (reader, questions and mining stages)."""
+        """Open quarantine records of the job (reader, questions and mining stages; resolved ones not counted)."""
         return sum(self.quarantined.values())
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,7 +61,8 @@ class MineSummary:
             "items_pending": self.items_pending, "quarantined": self.quarantined,
             "quarantined_total": self.quarantined_total, "items_this_session": self.items_this_session,
             "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
-            "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed,
+            "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed, "resolved": self.resolved or {},
+            "redrive": self.redrive,
         }
 
     def render(self) -> str:
@@ -70,7 +73,9 @@ class MineSummary:
             f"items         {self.items_written} written of {self.items_planned} planned"
             f" ({self.items_this_session} this session, {self.rebuilt_from_cache} rebuilt from cache,"
             f" {self.items_pending} pending)",
-            f"quarantined   {self.quarantined_total} ({q})",
+            f"quarantined   {self.quarantined_total} open ({q})"
+            + (f"; resolved {', '.join(f'{k} {v}' for k, v in self.resolved.items())}" if self.resolved else ""),
+            *([render_redrive(self.redrive)] if self.redrive is not None else []),
             self.metrics.render(),
             f"elapsed       {self.elapsed_s:.1f}s",
             f"shards        {self.shards_dir}",
@@ -79,3 +84,16 @@ class MineSummary:
         ]
         return "\n".join(lines)
 
+
+
+def render_redrive(redrive: dict[str, Any]) -> str:
+    """One line for a re-drive session: what it selected, resolved and left open, with which options."""
+    if not redrive.get("selected"):
+        return f"re-drive      nothing to re-ask (no open quarantine with reason {', '.join(redrive['reasons'])})"
+    options = redrive.get("options") or {}
+    changed = ", ".join(f"{k.removesuffix('_was')} {v} -> {options[k.removesuffix('_was')]}"
+                        for k, v in options.items() if k.endswith("_was"))
+    return (f"re-drive      #{redrive.get('redrive_id')}: {redrive['selected']} selected"
+            f" ({', '.join(redrive['reasons'])}), {redrive.get('resolved') or 0} resolved,"
+            f" {redrive.get('still_open') or 0} still open, {redrive.get('not_found') or 0} not found"
+            + (f"; {changed}" if changed else ""))

@@ -9,7 +9,6 @@ report) and the pairs are scored here with rapidfuzz.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -159,28 +158,6 @@ def read_report_ids(
     return ids + [f[0] for f in failed], failed
 
 
-def read_quarantine_rows(path: Path) -> list[tuple]:
-    """(record_id, stage, reason_code) of a quarantine JSONL file; a line cut by a crash is skipped."""
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash; the file is append-only, the rest is fine
-            if rec.get("record_id"):
-                rows.append((rec["record_id"], rec.get("stage", ""), rec.get("reason_code", "")))
-    return rows
-
-
-def _find_quarantine(directory: Path) -> Path | None:
-    for base in (directory, directory.parent):
-        candidate = base / "quarantine" / "quarantine.jsonl"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 # -- near duplicates ----------------------------------------------------------------------------
 def near_duplicate_pairs(
     rows: Iterable[tuple[str, str, str, str]], threshold: float = 90
@@ -237,7 +214,8 @@ def run_checks(
         reports: input reports (any reader format, or `.txt` with one id per line) for
             `reports_without_items`; defaults to the `reports` path in the run meta, when present.
         quarantine: quarantine JSONL of the run (reasons for reports without items); defaults to
-            `<dir>/quarantine/quarantine.jsonl` or `<dir>/../quarantine/quarantine.jsonl`.
+            `<dir>/quarantine/quarantine.jsonl` or `<dir>/../quarantine/quarantine.jsonl`
+            (`radprm.shards.reader.find_quarantine`).
         only: names of the checks to run (default: all).
         max_rows: rows kept per check for display and the report (counts cover all rows).
         progress: optional callable `progress(check_name)` called before each check.
@@ -256,8 +234,8 @@ def run_checks(
         if unknown:
             raise InputError(f"unknown check '{unknown[0]}' (known: {', '.join(sorted(names))})", field="only")
         checks = [c for c in checks if c.name in only]
-    con = connect(directory)
-    available, why_not = _register_reports(con, directory, reports, quarantine)
+    con = connect(directory, quarantine=quarantine)
+    available, why_not = _register_reports(con, directory, reports)
     results = []
     for check in checks:
         if progress is not None:
@@ -288,18 +266,11 @@ def run_checks(
     return results
 
 
-def _register_reports(
-    con: Any, directory: Path, reports: str | Path | None, quarantine: str | Path | None
-) -> tuple[set[str], dict[str, str]]:
-    """Create tables `reports` and `quarantine`; return the optional inputs available and why others are not."""
+def _register_reports(con: Any, directory: Path, reports: str | Path | None) -> tuple[set[str], dict[str, str]]:
+    """Create table `reports` and add the reader's quarantine rows to table `quarantine` (made by `connect`);
+    return the optional inputs available and why others are not."""
     import pyarrow as pa
 
-    quarantine_rows: list[tuple] = []
-    q_path = Path(quarantine) if quarantine is not None else _find_quarantine(directory)
-    if q_path is not None:
-        if not q_path.is_file():
-            raise InputError("quarantine file not found", path=q_path)
-        quarantine_rows = read_quarantine_rows(q_path)
     available: set[str] = set()
     why_not: dict[str, str] = {}
     limit = None
@@ -314,19 +285,17 @@ def _register_reports(
                 reports = None
     if reports is None:
         why_not.setdefault("reports", "no reports input: pass --reports (the run meta names none)")
-    else:
-        ids, failed = read_report_ids(reports, limit=limit, reader=reader)
-        quarantine_rows += failed
-        con.register("_reports", pa.table({"report_id": pa.array(ids, pa.string())}))
-        con.execute("CREATE OR REPLACE TABLE reports AS SELECT DISTINCT report_id FROM _reports")
-        available.add("reports")
-    q_table = pa.table(
-        {
-            "record_id": pa.array([r[0] for r in quarantine_rows], pa.string()),
-            "stage": pa.array([r[1] for r in quarantine_rows], pa.string()),
-            "reason_code": pa.array([r[2] for r in quarantine_rows], pa.string()),
-        }
-    )
-    con.register("_quarantine", q_table)
-    con.execute("CREATE OR REPLACE TABLE quarantine AS SELECT * FROM _quarantine")
+        return available, why_not
+    ids, failed = read_report_ids(reports, limit=limit, reader=reader)
+    con.register("_reports", pa.table({"report_id": pa.array(ids, pa.string())}))
+    con.execute("CREATE OR REPLACE TABLE reports AS SELECT DISTINCT report_id FROM _reports")
+    if failed:
+        con.register("_failed", pa.table({
+            "record_id": pa.array([f[0] for f in failed], pa.string()),
+            "stage": pa.array([f[1] for f in failed], pa.string()),
+            "reason_code": pa.array([f[2] for f in failed], pa.string()),
+        }))
+        con.execute("INSERT INTO quarantine (record_id, report_id, stage, reason_code, detail) "
+                    "SELECT record_id, record_id, stage, reason_code, '' FROM _failed")
+    available.add("reports")
     return available, why_not

@@ -218,6 +218,7 @@ class ReportStream:
     def _quarantine(self, raw: RawRow, problem: _RowProblem, record_id: str | None) -> None:
         record = self.quarantine.add(
             record_id=record_id,
+            report_id=record_id,
             stage=STAGE,
             reason_code=problem.reason,
             source_path=raw.source_path or str(self.path),
@@ -235,7 +236,8 @@ class ReportStream:
         # written to the quarantine sink so that every command's quarantine file and summary show it,
         # but counted as a warning: the report is kept (stats.quarantined does not move)
         record = self.quarantine.add(
-            record_id=report_id, stage=STAGE, reason_code=code, source_path=raw.source_path or str(self.path),
+            record_id=report_id, report_id=report_id, stage=STAGE, reason_code=code,
+            source_path=raw.source_path or str(self.path),
             source_row=raw.row, field=field, detail=f"warning: {detail}",
         )
         self.stats.warnings[code] += 1

@@ -259,7 +259,9 @@ def apply_decisions(
                         if strict:
                             raise InputError(rej.detail, path=path, row=lineno, field=rej.field,
                                              hint=f"reason {rej.reason}; nothing was written") from None
-                        sink.add(record_id=_record_id(raw), stage=STAGE, reason_code=rej.reason,
+                        known = items.get(_item_id(raw) or "")
+                        sink.add(record_id=_record_id(raw), item_id=known.item_id if known else None,
+                                 report_id=known.report_id if known else None, stage=STAGE, reason_code=rej.reason,
                                  source_path=str(path), source_row=lineno, field=rej.field,
                                  detail=rej.detail, payload=raw.rstrip("\n"))
                         result.quarantined += 1
@@ -305,6 +307,14 @@ def _referenced_ids(path: Path) -> set[str] | None:
             if isinstance(obj, dict) and isinstance(obj.get("item_id"), str):
                 ids.add(obj["item_id"])
     return ids if any_line else None
+
+
+def _item_id(raw: str) -> str | None:
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return obj["item_id"] if isinstance(obj, dict) and isinstance(obj.get("item_id"), str) else None
 
 
 def _record_id(raw: str) -> str | None:

@@ -17,9 +17,17 @@ from pydantic import BaseModel
 
 from radprm.schemas.records import Finding, QuarantineRecord, Report
 
-SCHEMA_VERSION = "1"
+# --- schema versions (one place: merges union the changes listed here) ----------------------------------
+# "1": the first layouts.
+# "2" (issue 16): shard steps carry `stage` (CXRTrek stage, null in reasoner mode); quarantine records carry
+#     report_id, item_id, chain_id, resolved_at, resolution. Every new column is nullable.
+SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
 Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
+
+READABLE_SCHEMA_VERSIONS = ("1", "2")
+"""Versions that readers and `radprm verify` accept (new columns read as null from older files). Writers
+only append to a directory of the current version."""
 
 SCHEMA_VERSION_KEY = b"radprm.schema_version"
 SCHEMA_NAME_KEY = b"radprm.schema"
@@ -88,6 +96,12 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("detail", pa.string(), nullable=False),
         pa.field("payload", pa.string()),
         pa.field("run_id", pa.string()),
+        # schema version 2 (issue 16): join ids and re-drive resolution, all nullable
+        pa.field("report_id", pa.string()),
+        pa.field("item_id", pa.string()),
+        pa.field("chain_id", pa.string()),
+        pa.field("resolved_at", pa.string()),
+        pa.field("resolution", pa.string()),
     ],
     metadata=_meta("quarantine"),
 )

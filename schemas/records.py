@@ -72,6 +72,15 @@ class QuarantineRecord(Record):
     detail: str = ""
     payload: str | None = Field(None, description="Raw input (JSON or text) for replay.")
     run_id: str | None = None
+    # --- schema version 2 (issue 16): ids to join with reports / items, and re-drive resolution ---------
+    report_id: str | None = Field(None, description="Report the record is about, whenever it is known.")
+    item_id: str | None = Field(None, description="Shard item (mining job item) the record is about.")
+    chain_id: str | None = Field(None, description="Reasoning chain the record is about (= item_id in mining).")
+    resolved_at: str | None = Field(None, description="UTC time a re-drive resolved the record (None: open).")
+    resolution: str | None = Field(
+        None, description="How it was resolved: `written` (re-driven item written) or `superseded` (the item "
+        "failed again with another reason, recorded as a new record).",
+    )
 
 
 class Question(Record):
@@ -148,6 +157,7 @@ class StepRecord(Record):
     reasons: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     score: float = Field(ge=0.0, le=1.0)
+    stage: str | None = Field(None, description="CXRTrek stage of the step (staged mode; schema 2), else None.")
 
 
 class Item(Record):

@@ -14,11 +14,12 @@ import pyarrow as pa
 
 # SCHEMA_VERSION (one version for every pinned layout radprm writes: record tables and shard rows) and
 # EVIDENCE_TYPE (shared with the step tables) are declared once in `schemas.arrow`; re-exported here.
-from radprm.schemas.arrow import EVIDENCE_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.arrow import EVIDENCE_TYPE, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Item
 
 __all__ = [
-    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
+    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "ITEM_SCHEMAS", "PROMPT_TYPE", "READABLE_SCHEMA_VERSIONS",
+    "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
     "item_to_row", "row_to_item",
 ]
 
@@ -31,6 +32,7 @@ STEP_TYPE = pa.struct(
         pa.field("reasons", pa.list_(pa.string()), nullable=False),
         pa.field("evidence", pa.list_(EVIDENCE_TYPE), nullable=False),
         pa.field("score", pa.float64(), nullable=False),
+        pa.field("stage", pa.string()),  # schema version 2: CXRTrek stage of the step (staged mode), else null
     ]
 )
 
@@ -78,6 +80,19 @@ ITEM_FIELDS: list[pa.Field] = [
 
 ITEM_SCHEMA = pa.schema(ITEM_FIELDS, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()})
 """Arrow schema of a shard row, field for field the same as `Item` (same names, same order)."""
+
+
+def _v1_fields() -> list[pa.Field]:
+    """The version "1" shard row: steps without `stage`."""
+    step_v1 = pa.struct([f for f in STEP_TYPE if f.name != "stage"])
+    return [pa.field("steps", pa.list_(step_v1), nullable=False) if f.name == "steps" else f for f in ITEM_FIELDS]
+
+
+ITEM_SCHEMAS: dict[str, pa.Schema] = {
+    "1": pa.schema(_v1_fields(), metadata={SCHEMA_VERSION_KEY: b"1"}),
+    SCHEMA_VERSION: ITEM_SCHEMA,
+}
+"""The shard row schema of every readable version (`READABLE_SCHEMA_VERSIONS`), for readers and `verify`."""
 
 
 def item_to_row(item: Item) -> dict[str, Any]:

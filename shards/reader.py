@@ -1,4 +1,4 @@
-"""Read a shard directory: items as `Item`s, Arrow tables, or DuckDB views `items` and `steps`.
+"""Read a shard directory: items as `Item`s, Arrow tables, or DuckDB views `items`, `steps` and `quarantine`.
 
 Readers go through the manifest, so only committed shards are read, in commit order; a stray Parquet
 file in the folder is ignored here and reported by `verify`.
@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from radprm.errors import ShardError
 from radprm.schemas.records import Item
-from radprm.schemas.shards import SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
+from radprm.schemas.shards import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -22,10 +22,54 @@ SELECT
     i.item_id, i.report_id, i.task, i.stage, i.model, i.run_id, i.first_bad_step,
     len(i.steps) AS n_steps,
     s.step.index AS step_index, s.step.text AS text, s.step.label AS label, s.step.verdict AS verdict,
-    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score
+    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score,
+    {step_stage} AS step_stage
 FROM items AS i, UNNEST(i.steps) AS s(step)
 """
-"""The steps view: one row per step, unnested from `items.steps` by DuckDB (never stored twice)."""
+"""The steps view: one row per step, unnested from `items.steps` by DuckDB (never stored twice).
+`step_stage` is the step's CXRTrek stage (schema version 2; null for reasoner chains and older shards)."""
+
+QUARANTINE_FILE = Path("quarantine") / "quarantine.jsonl"
+"""Where a mining run keeps its quarantine, relative to the run folder (the shard folder's parent)."""
+
+
+def find_quarantine(directory: str | Path) -> Path | None:
+    """The quarantine JSONL of a shard directory's run: `<dir>/quarantine/...` or `<dir>/../quarantine/...`."""
+    directory = Path(directory)
+    for base in (directory, directory.parent):
+        candidate = base / QUARANTINE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def quarantine_table(path: str | Path | None):
+    """A quarantine JSONL as a `pyarrow.Table` with the pinned quarantine schema (empty when `path` is None).
+
+    Records written before schema version 2 read with null `report_id`/`item_id`/`chain_id` (for mining
+    records the item id is then taken from `record_id`); a line cut by a crash is skipped.
+    """
+    import json
+
+    import pyarrow as pa
+
+    from radprm.schemas.arrow import QUARANTINE_SCHEMA
+
+    rows: list[dict] = []
+    if path is not None:
+        with Path(path).open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash; the file is append-only, the rest is fine
+                if not isinstance(rec, dict):
+                    continue
+                if rec.get("stage") == "mine" and not rec.get("item_id"):
+                    rec["item_id"] = rec.get("chain_id") or rec.get("record_id")
+                rec.setdefault("detail", "")
+                rows.append({name: rec.get(name) for name in QUARANTINE_SCHEMA.names})
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
 
 
 def shard_paths(directory: str | Path) -> list[Path]:
@@ -36,9 +80,10 @@ def shard_paths(directory: str | Path) -> list[Path]:
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         raise ShardError(
-            f"shards have schema version {manifest.schema_version}; this radprm reads {SCHEMA_VERSION}",
+            f"shards have schema version {manifest.schema_version}; this radprm reads "
+            f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
             path=directory / "manifest.json",
             field="schema_version",
         )
@@ -62,8 +107,9 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
     for path in shard_paths(directory):
         parquet = pq.ParquetFile(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
-        if version != SCHEMA_VERSION:
-            raise ShardError(f"shard has schema version '{version}', expected '{SCHEMA_VERSION}'", path=path)
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ShardError(f"shard has schema version '{version}', expected one of "
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)}", path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
@@ -82,12 +128,14 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
     return pa.concat_tables(tables)
 
 
-def connect(directory: str | Path, *, database: str = ":memory:"):
-    """A DuckDB connection with views `items` (one row per item) and `steps` (one row per step).
+def connect(directory: str | Path, *, database: str = ":memory:", quarantine: str | Path | None = None):
+    """A DuckDB connection with views `items` (one row per item), `steps` (one row per step) and table
+    `quarantine` (one row per quarantine record of the run, joinable on `item_id` / `report_id`).
 
     Args:
         directory: shard directory.
         database: DuckDB database path; in-memory by default.
+        quarantine: the run's quarantine JSONL; default `find_quarantine(directory)` (none: an empty table).
 
     Returns:
         A `duckdb.DuckDBPyConnection`.
@@ -107,12 +155,21 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
         con.register("_empty_items", empty)
         con.execute("CREATE OR REPLACE TABLE items AS SELECT * FROM _empty_items")
         con.unregister("_empty_items")
-    con.execute(STEPS_VIEW_SQL)
+    version = load_manifest(directory).schema_version if paths else SCHEMA_VERSION
+    con.execute(STEPS_VIEW_SQL.format(step_stage="CAST(NULL AS VARCHAR)" if version == "1" else "s.step.stage"))
+    q_path = Path(quarantine) if quarantine is not None else find_quarantine(directory)
+    if q_path is not None and not q_path.is_file():
+        from radprm.errors import InputError
+
+        raise InputError("quarantine file not found", path=q_path, field="quarantine")
+    con.register("_quarantine", quarantine_table(q_path))
+    con.execute("CREATE OR REPLACE TABLE quarantine AS SELECT * FROM _quarantine")
+    con.unregister("_quarantine")
     return con
 
 
 def query(directory: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run one SQL statement over the views `items` and `steps` of a shard directory.
+    """Run one SQL statement over the views `items`, `steps` and `quarantine` of a shard directory.
 
     Args:
         directory: shard directory.
@@ -135,7 +192,7 @@ def query(directory: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
         rows = cursor.fetchall() if cursor.description else []
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
-        raise InputError(f"SQL failed: {message}", field="sql", hint="views: items, steps") from exc
+        raise InputError(f"SQL failed: {message}", field="sql", hint="views: items, steps, quarantine") from exc
     finally:
         con.close()
     return columns, rows

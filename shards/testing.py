@@ -107,7 +107,8 @@ def make_item(i: int = 0, **overrides: Any) -> Item:
         model_answer=answer if rng.random() < 0.8 else options[-1:],
         answer_reward=1.0 if i % 5 else 0.0,
         plan="1. Read the findings. 2. Look for the observation. 3. Answer.",
-        steps=make_steps(n_steps, first_bad=first_bad, rng=rng),
+        steps=_staged(make_steps(n_steps, first_bad=first_bad, rng=rng)) if task == "staged" else
+        make_steps(n_steps, first_bad=first_bad, rng=rng),
         completeness=round(rng.random(), 3),
         factuality=round(rng.random(), 3),
         effectiveness=round(rng.random(), 3),
@@ -128,6 +129,13 @@ def make_item(i: int = 0, **overrides: Any) -> Item:
     )
     fields.update(overrides)
     return Item(**fields)
+
+
+def _staged(steps: list[StepRecord]) -> list[StepRecord]:
+    """Tag steps with CXRTrek stages in reading order, as `radprm mine --mode staged` stores them."""
+    from radprm.schemas.llm import STAGES
+
+    return [s.model_copy(update={"stage": STAGES[min(k, len(STAGES) - 1)]}) for k, s in enumerate(steps)]
 
 
 def make_items(n: int, start: int = 0, **overrides: Any) -> list[Item]:

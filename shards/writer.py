@@ -342,6 +342,8 @@ class ShardWriter:
                 stage="shards",
                 reason_code="invalid_item",
                 record_id=str(record_id) if record_id is not None else None,
+                item_id=str(record_id) if record_id is not None else None,
+                report_id=str(data["report_id"]) if isinstance(data, dict) and data.get("report_id") else None,
                 field=loc,
                 detail=first["msg"],
                 payload=json.dumps(data, default=str),

@@ -235,6 +235,7 @@ def _validate_rows(
             if report is None:
                 sink.add(stage="validate", reason_code="unknown_report_id", source_path=row.source_path,
                          source_row=row.source_row, field="report_id", record_id=chain.chain_id,
+                         chain_id=chain.chain_id, report_id=chain.report_id,
                          detail=f"report_id {chain.report_id!r} is not among the reports read",
                          payload=chain.model_dump_json())
                 continue

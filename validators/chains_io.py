@@ -188,9 +188,12 @@ def read_chains(
                 raise InputError(f"{problem.reason_code}: {problem.detail}", path=path, row=n,
                                  field=problem.field) from None
             record_id = row.get("chain_id") if isinstance(row, dict) else None
+            report_id = row.get("report_id") if isinstance(row, dict) else None
             quarantine.add(stage=stage, reason_code=problem.reason_code, source_path=str(path), source_row=n,
                            field=problem.field, detail=problem.detail,
                            record_id=None if record_id is None else str(record_id),
+                           chain_id=None if record_id is None else str(record_id),
+                           report_id=str(report_id) if report_id not in (None, "") else None,
                            payload=_payload(row))
             continue
         yield ChainRow(chain, str(path), n)

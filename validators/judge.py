@@ -621,7 +621,8 @@ def quarantine_failure(sink: Any, chain: Chain, judged: JudgedStep, source_path:
                        source_row: int | None = None) -> None:
     """Record a failed judge call: stage ``judge``, reason ``judge_<error code>``, raw answer as payload."""
     a = judged.answer
-    sink.add(record_id=f"{chain.chain_id}#{judged.step.step_index}", stage=QUARANTINE_STAGE,
+    sink.add(record_id=f"{chain.chain_id}#{judged.step.step_index}", report_id=chain.report_id,
+             chain_id=chain.chain_id, stage=QUARANTINE_STAGE,
              reason_code=f"judge_{a.error}", source_path=str(source_path) if source_path else None,
              source_row=source_row, field="step",
              detail=f"judge call failed ({a.error}): {a.detail or ''}; the rule label was kept"[:2000],

@@ -1004,6 +1004,8 @@ def iter_input_chains(path: str | Path, quarantine: QuarantineSink, stage: str =
                 field=problem.field,
                 detail=problem.detail,
                 record_id=str(row.get("chain_id")) if row.get("chain_id") is not None else None,
+                chain_id=str(row.get("chain_id")) if row.get("chain_id") is not None else None,
+                report_id=str(row["report_id"]) if row.get("report_id") else None,
                 payload=json.dumps(row, default=str)[:10_000],
             )
     for cid in order:
@@ -1093,6 +1095,8 @@ def perturb_file(
                         source_row=item.source_row,
                         field="report_id",
                         record_id=item.chain.chain_id,
+                        chain_id=item.chain.chain_id,
+                        report_id=item.chain.report_id,
                         detail=f"report_id {item.chain.report_id!r} is not among the reports read",
                     )
                     continue

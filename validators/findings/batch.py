@@ -233,6 +233,7 @@ def _safe_extract(
         except Exception as exc:  # one odd report must not stop a 100k-report run
             sink.add(
                 record_id=report.report_id,
+                report_id=report.report_id,
                 stage="findings",
                 reason_code="extract_error",
                 source_path=report.source_path,
