@@ -50,6 +50,7 @@ from radprm.validators.sentences import (
     edited_copy,
     read_facts,
     report_sentences,
+    stem,
 )
 
 if TYPE_CHECKING:
@@ -374,7 +375,10 @@ class StepValidator:
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         claims = self.step_claims(body)
-        judgements = [self._with_change(judge_claim(c, rclaims, self.rules), rclaims) for c in claims]
+        judgements = [
+            _worded_in_report(self._with_change(judge_claim(c, rclaims, self.rules), rclaims), sentences)
+            for c in claims
+        ]
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
@@ -568,6 +572,21 @@ class StepValidator:
             if stated is not None:
                 return answer_reward(chain.answer, stated) == 1.0
         return None
+
+
+def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
+    """A claim the lexicon finds nowhere in the report's findings, though an affirmative report sentence
+    has every content word of its mention ("calcification" beside "the aorta is tortuous and calcified"):
+    the extractor missed the report's wording, the step did not invent it."""
+    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or j.claim.assertion != "positive":
+        return j
+    stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
+    if stems and any(not s.negated and stems <= {stem(w) for w in s.words} for s in sentences):
+        return Judgement(j.claim, "supported", [], [])
+    return j
+
+
+_MENTION_WORD = re.compile(r"[a-z]{4,}")
 
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
