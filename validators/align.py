@@ -605,6 +605,13 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
                 return False
             return _negation_applies(claim, r, rules)
 
+        if claim.observation in rules.object_observations:
+            # "that catheter has been removed" beside "removal of the right IJ catheter": the report
+            # denies the same object, whatever other devices it keeps
+            mine = {stem(w) for w in _WORD.findall(claim.mention.lower())}
+            same_object = [r for r in neg if mine & {stem(w) for w in _WORD.findall(r.mention.lower())}]
+            if same_object:
+                return Judgement(claim, "supported", [], same_object[:1])
         hits = [r for r in pos if applies(r)]
         if hits:
             return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])

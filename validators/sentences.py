@@ -524,6 +524,10 @@ def edited_copy(
         for kind in sorted({k for k, _ in added | removed}):
             new = {w for k, w in added if k == kind}
             old = {w for k, w in removed if k == kind}
+            if kind == "negation" and {w for k, w in mine_marked if k == kind} == {
+                w for k, w in their_marked if k == kind
+            }:
+                continue  # "no X, no Y" for "no X or Y": the same denials, counted otherwise
             if _same_meaning(kind, new, old, lang, grades, vocab):
                 continue
             out.append(Finding(_EDIT_REASON[kind], s))

@@ -75,13 +75,16 @@ _COUNT_WORDS = {
     for i, w in enumerate(
         ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=2
     )
-}
+} | {"dual": "2", "double": "2"}
 # a count in words ("seven sternotomy wires", "at two levels"), not "one of the", "two views" or "two options"
 _COUNT_WORD = re.compile(
     r"\b(" + "|".join(_COUNT_WORDS) + r")\b(?!\s+(?:of\s+(?:the|these|them|those)|(?:\w+\s+)?(?:views?|images?|"
     r"projections?|radiographs?|options?|choices?|answers?|findings|things|questions?|possibilit\w+|sides|steps?|"
     r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b))",
     re.I,
+)
+_RANGE = re.compile(
+    r"\b([CTL])?(\d{1,2})(?:st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([CTL])?(\d{1,2})(?:st|nd|rd|th)?\b", re.I
 )
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
@@ -119,8 +122,16 @@ def strip_enumeration(step: str) -> str:
 
 
 def numbers_in(text: str) -> list[str]:
-    """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2', 'seven' -> '7')."""
+    """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2', 'seven' -> '7').
+
+    A range of ordinals ("8th through 10th ribs", "T4-T6") also quotes the numbers between its ends.
+    """
     out = []
+    for m in _RANGE.finditer(text):
+        lo, hi = int(m.group(2)), int(m.group(4))
+        if 0 < hi - lo <= 12:
+            prefix = (m.group(1) or "").upper()
+            out.extend(f"{prefix}{n}" for n in range(lo + 1, hi))
     for m in _COUNT_WORD.finditer(text):
         out.append(_COUNT_WORDS[m.group(1).lower()])
     for m in _NUMBER.finditer(text):
