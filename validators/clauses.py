@@ -246,6 +246,11 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if lang.open_uncertainty.search(text):
         return "uncertain"
     before = lang.negation_exceptions.sub(" ", text[:rel_e])
+    # a negation does not reach past a comma into a new noun phrase ("no lung markings beyond it, a small
+    # pneumothorax"; "says no acute disease, a large hernia is ...")
+    cut = list(_NEW_PHRASE.finditer(before))
+    if cut:
+        before = before[cut[-1].end() :]
     after = lang.negation_exceptions.sub(" ", text[rel_e:])
     if lang.negation_pre.search(before) or lang.negation_post.match(after):
         return "negative"
@@ -257,6 +262,9 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     return None
 
 
+_NEW_PHRASE = re.compile(
+    r",\s+(?:a|an)\s+(?=(?:trace|tiny|small|minimal|mild|moderate|large|severe|massive|big|new|sizable)\b)", re.I
+)
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
 
 

@@ -144,6 +144,9 @@ def stem(word: str) -> str:
 
 
 _HAS_NUMBER = re.compile(r"\d")
+_ORDINAL_RANGE = re.compile(
+    r"\b([ctl])?(\d{1,2})(st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([ctl])?(\d{1,2})(st|nd|rd|th)?\b"
+)
 EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an edited copy of a sentence
 _OTHER_SIDE = {"left": "right", "right": "left"}
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
@@ -252,6 +255,14 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             numbers.add((m.group(3), "th"))
         else:
             numbers.add((m.group(4).upper() + m.group(5), "level"))
+    for m in _ORDINAL_RANGE.finditer(low) if numbers else ():
+        # "8th through 10th ribs", "T4-T6": the numbers between the ends are stated too
+        lo, hi = int(m.group(2)), int(m.group(5))
+        level = m.group(1) or m.group(4)
+        if 0 < hi - lo <= 12 and (level or m.group(3) or m.group(6)):
+            numbers.update(
+                (f"{level.upper()}{n}", "level") if level else (str(n), "th") for n in range(lo + 1, hi)
+            )
     for w in words:
         if w in vocab.number_words:
             value = vocab.number_words[w]

@@ -83,9 +83,7 @@ _COUNT_WORD = re.compile(
     r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b))",
     re.I,
 )
-_RANGE = re.compile(
-    r"\b([CTL])?(\d{1,2})(?:st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([CTL])?(\d{1,2})(?:st|nd|rd|th)?\b", re.I
-)
+_RANGE = re.compile(r"\b([CTL])(\d{1,2})\s*(?:-|\u2013|to|through|thru)\s*([CTL])?(\d{1,2})\b", re.I)
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
 )
