@@ -596,6 +596,13 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     }
     if specific - named:
         return [Finding("finding_not_in_report", None)]
+    # a specific kind the report never words ("internal jugular catheter" beside a PICC)
+    words = {stem(vocab.aliases.get(w, w)) for s in sentences for w in s.words}
+    for w in clause.words:
+        cls = vocab.classes.get(w)
+        if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
+            if stem(vocab.aliases.get(w, w)) not in words:
+                return [Finding("finding_not_in_report", None)]
     return []
 
 

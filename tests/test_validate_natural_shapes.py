@@ -1,0 +1,78 @@
+"""Shapes of natural chains the step validator reads (made-up reports written for these tests).
+
+Each case is a step an LLM writes and the label the report calls for: image-style denials, markdown
+headings, the greater side of a bilateral finding, devices named by kind, counts in words, ordinal
+ranges, change over time in a report that compares with nothing, specific terms the report never words.
+"""
+
+import pytest
+
+from radprm.schemas.records import Chain, Report
+from radprm.validators.steps import StepValidator
+
+REPORTS = {
+    "normal": "FINDINGS: Heart size is normal. The lungs are clear. No pleural effusion or pneumothorax. "
+    "No acute bony abnormality.\nIMPRESSION: No acute cardiopulmonary disease.",
+    "effusions": "FINDINGS: Compared to the prior study, bilateral pleural effusions are larger, right greater "
+    "than left. Left arm PICC with tip in the mid SVC. Sternotomy wires are intact.\n"
+    "IMPRESSION: Increasing bilateral effusions, right greater than left.",
+    "ribs": "FINDINGS: Acute displaced fractures of the right posterior 8th through 10th ribs. Small right "
+    "pleural effusion. Cervical spinal fusion hardware is partially imaged.\nIMPRESSION: Right rib fractures.",
+    "nodule": "FINDINGS: There is a 1.8 cm rounded nodule in the left lower lobe. Lungs otherwise clear. "
+    "Two sternotomy wires are noted.\nIMPRESSION: Left lower lobe nodule; CT recommended.",
+}
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return StepValidator()
+
+
+def label(validator, report_key, step, **chain):
+    report = Report(report_id=report_key, text=REPORTS[report_key])
+    res = validator.validate(Chain(chain_id="t", report_id=report_key, steps=[step], **chain), report)
+    return res.steps[0]
+
+
+@pytest.mark.parametrize(
+    "report,step,good",
+    [
+        # image-style denials and findings
+        ("normal", "A pleural effusion cannot be seen.", True),
+        ("normal", "I can't see a pneumothorax on this film.", True),
+        ("normal", "A pneumothorax is seen at the right apex.", False),
+        # markdown and "Step N:" headings are headings, not claims or numbers
+        ("normal", "**Step 2: Cardiomegaly.** The heart is described as normal in size, so cardiomegaly is absent.",
+         True),
+        ("normal", "### Step 1: Understand the question", True),
+        # the greater side of a bilateral finding
+        ("effusions", "The effusions are larger on the right than on the left.", True),
+        ("effusions", "There is more fluid on the left than the right.", False),
+        # devices by kind: a denial of one device says nothing against another; an invented one is wrong
+        ("ribs", "No sternotomy wires or pacemaker are present.", True),
+        ("effusions", "There is also a right internal jugular central venous catheter.", False),
+        ("effusions", "A right-sided PICC courses into the SVC.", False),
+        # counts in words and ordinal ranges
+        ("nodule", "Two intact sternotomy wires are seen.", True),
+        ("nodule", "Seven intact sternotomy wires are seen.", False),
+        ("ribs", "The right posterior 8th, 9th and 10th ribs are fractured.", True),
+        ("ribs", "The right posterior 8th, 9th and 11th ribs are fractured.", False),
+        # change over time claimed of a report that compares with nothing
+        ("nodule", "Compared with the prior film the nodule has grown.", False),
+        ("effusions", "Both effusions have increased since the prior study.", True),
+        # a specific descriptor the report never words
+        ("nodule", "Its margins are spiculated.", False),
+        ("nodule", "Spiculated margins are worrisome for malignancy.", True),  # general knowledge
+    ],
+)
+def test_natural_step_shapes(validator, report, step, good):
+    result = label(validator, report, step)
+    assert result.label is good, (step, result.verdict, result.reasons)
+
+
+def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
+    chain = dict(question="Is there a pneumothorax?", options=["yes", "no"], answer=["no"])
+    report = Report(report_id="normal", text=REPORTS["normal"])
+    steps = ["The lungs are clear.", "There is air outside the lung, so the answer: yes."]
+    res = validator.validate(Chain(chain_id="t", report_id="normal", steps=steps, **chain), report)
+    assert "answer_mismatch" in res.steps[1].reasons and not res.steps[1].label
