@@ -195,6 +195,7 @@ def clear_reading_caches() -> None:
     from radprm.validators import clauses
 
     _FACTS_CACHE.clear()
+    _REPORT_WORDS.clear()
     _KIND_CACHE.clear()
     _MASK_CACHE.clear()
     clauses._CLAUSE_CACHE.clear()
@@ -597,7 +598,7 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     if specific - named:
         return [Finding("finding_not_in_report", None)]
     # a specific kind the report never words ("internal jugular catheter" beside a PICC)
-    words = {stem(vocab.aliases.get(w, w)) for s in sentences for w in s.words}
+    words = _report_words(sentences, vocab)[1]
     for w in clause.words:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
@@ -606,13 +607,32 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     return []
 
 
+_REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = {}
+
+
+def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozenset[str], frozenset[str]]:
+    """The report's words as specific terms and as alias stems, once per report (not per clause)."""
+    entry = _REPORT_WORDS.get(id(sentences))
+    if entry is None or entry[0] is not sentences:
+        if len(_REPORT_WORDS) > 20_000:
+            _REPORT_WORDS.clear()
+        words = {w for s in sentences for w in s.words}
+        entry = (
+            sentences,
+            frozenset(vocab.terms.get(w, w) for w in words),
+            frozenset(stem(vocab.aliases.get(w, w)) for w in words),
+        )
+        _REPORT_WORDS[id(sentences)] = entry
+    return entry[1], entry[2]
+
+
 def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A specific finding, descriptor, device or place ("spiculated", "hemothorax", "balloon pump",
     "sigmoid") the step asserts and the report never words in any form."""
     mine = {vocab.terms[w] for w in clause.words if w in vocab.terms}
     if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
         return []
-    said = {vocab.terms.get(w, w) for s in sentences for w in s.words}
+    said = _report_words(sentences, vocab)[0]
     if mine - said:
         return [Finding("finding_not_in_report", None)]
     return []
