@@ -438,7 +438,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     if (
         not clause.negated
         and clause.hedge == "certain"
-        and best.hedge in ("possible", "open")
+        and best.hedge in ("possible", "open", "probable")
         and best.hedged_anchors & clause.anchors
         and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:])
     ):

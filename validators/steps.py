@@ -474,7 +474,7 @@ class StepValidator:
             judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
             open_findings = []
         label = not any(r in FAULTS for r in reasons)
-        if not label and self._unsure(reasons, judgements, body, sentences, previous):
+        if not label and self._unsure(reasons, judgements, body, sentences, previous, open_findings):
             verdict = "unsure"
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
@@ -499,7 +499,13 @@ class StepValidator:
         return StepAnalysis(result, judgements, (len(nums) - len(ungrounded), len(nums)))
 
     def _unsure(
-        self, reasons: list[str], judgements: list[Judgement], body: str, sentences: list[Facts], previous: str
+        self,
+        reasons: list[str],
+        judgements: list[Judgement],
+        body: str,
+        sentences: list[Facts],
+        previous: str,
+        open_findings: list = (),
     ) -> bool:
         """Whether the rules' bad label is too weak to train on (the step is masked by default).
 
@@ -527,6 +533,10 @@ class StepValidator:
                 for j in judgements
                 if "uncertainty_overstated" in j.reasons
                 for e in j.evidence
+            ] + [
+                f.evidence.hedge
+                for f in open_findings
+                if f.reason == "uncertainty_overstated" and f.evidence is not None
             ]
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
