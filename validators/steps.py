@@ -270,7 +270,7 @@ class StepValidator:
         if lang is not None and vocab is not None:
             text = normalize_step(same_length_fixes(step))
             grades = self.rules.severity_groups
-            context = self.step_facts(previous)[-1:] if previous else []
+            context = self._subject(previous)
             heading: Facts | None = None
             for c in split_clauses(text, lang):
                 if c.kind == "heading":
@@ -316,6 +316,23 @@ class StepValidator:
         self._clause_cache[key] = facts
         return facts
 
+    def _subject(self, step: str) -> list[Facts]:
+        """What a later "It ..." can refer to in `step`: its last fact clause that names something, or a
+        past one ("There was a small left pneumothorax on the prior study." -> "It is smaller now")."""
+        lang, vocab = self.rules.language, self.rules.vocabulary
+        if not step or lang is None or vocab is None:
+            return []
+        named = [f for f in self.step_facts(step) if f.anchors - vocab.weak]
+        if named:
+            return named[-1:]
+        text = normalize_step(same_length_fixes(step))
+        past = [
+            read_facts(c.text, vocab, lang, self.rules.severity_groups, c.start)
+            for c in split_clauses(text, lang)
+            if c.kind == "past"
+        ]
+        return [f for f in past if f.anchors - vocab.weak][-1:]
+
     def report_sentences(self, report: Report) -> list[Facts]:
         """The report's sentences read as comparable attributes (cached per report text)."""
         cached = self._sentence_cache.get(report.text)
@@ -358,9 +375,7 @@ class StepValidator:
                 chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text
             )
             body = strip_enumeration(step)
-            if self.rules.vocabulary is not None and any(
-                f.anchors - self.rules.vocabulary.weak for f in self.step_facts(body)
-            ):
+            if self._subject(body):
                 previous = body
             analyses.append(analysis)
         results = [a.result for a in analyses]
