@@ -76,3 +76,12 @@ def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
     steps = ["The lungs are clear.", "There is air outside the lung, so the answer: yes."]
     res = validator.validate(Chain(chain_id="t", report_id="normal", steps=steps, **chain), report)
     assert "answer_mismatch" in res.steps[1].reasons and not res.steps[1].label
+
+
+def test_last_step_naming_an_option_answers_the_question(validator):
+    chain = dict(question="Which side is the effusion on?", options=["left", "right", "bilateral"], answer=["right"])
+    report = Report(report_id="ribs", text=REPORTS["ribs"])
+    for last, good in (("So the effusion is on the left.", False), ("So the effusion is on the right.", True)):
+        steps = ["The report describes a pleural effusion.", last]
+        res = validator.validate(Chain(chain_id="t", report_id="ribs", steps=steps, **chain), report)
+        assert res.steps[1].label is good and (("answer_mismatch" in res.steps[1].reasons) is not good)

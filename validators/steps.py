@@ -605,6 +605,12 @@ class StepValidator:
             stated = stated_answer(m.group(1), chain.options, chain.answer)
             if stated is not None:
                 return answer_reward(chain.answer, stated) == 1.0
+        if last and chain.options and len(chain.options) > 2:
+            # a last step that names options of a several-option question ("So the pacemaker is on the
+            # right.") answers it; one naming more options than the reference has is a summary, not an answer
+            stated = stated_answer(_LEADING_CONNECTIVE.sub("", body), chain.options, [])
+            if stated and len(stated) <= len(chain.answer) < len(chain.options):
+                return answer_reward(chain.answer, stated) == 1.0
         return None
 
 
@@ -641,6 +647,7 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
 
 # a last step ending on the bare option of a yes/no question ("...: yes.")
 _FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
+_LEADING_CONNECTIVE = re.compile(r"^\W*(?:(?:so|therefore|thus|hence|overall|in\s+summary|finally)\b[,:]?\s*)+", re.I)
 _INFERENCE = re.compile(
     r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
     r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",
