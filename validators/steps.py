@@ -605,6 +605,12 @@ class StepValidator:
             stated = stated_answer(m.group(1), chain.options, chain.answer)
             if stated is not None:
                 return answer_reward(chain.answer, stated) == 1.0
+        if last and {o.casefold() for o in chain.options} == {"yes", "no"}:
+            # "So yes, calcified nodes are present." / "No, it is not in the right atrium."
+            first = _LEADING_CONNECTIVE.sub("", body).split(maxsplit=1)[:1]
+            word = first[0].strip(",.;:!").casefold() if first else ""
+            if word in ("yes", "no"):
+                return answer_reward([a.casefold() for a in chain.answer], [word]) == 1.0
         if last and chain.options and len(chain.options) > 2:
             # a last step that names options of a several-option question ("So the pacemaker is on the
             # right.") answers it; one naming more options than the reference has is a summary, not an answer
