@@ -487,11 +487,13 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
         # "large to moderate" is not grounded by "small to moderate"
         faults.append("severity_conflict")
     elif (
-        severity_levels(claim.severity, rules)
-        and not severity_levels(r.severity, rules)
+        step_levels
+        and not step_levels <= {1, 2}
+        and not report_levels
         and r.source == "extractor"
         and not _sentence_has_grade(r.sentence, rules)
     ):
+        # "a small opacity" for the report's ungraded one is a fair reading; "a large one" is not
         faults.append("severity_not_in_report")
     if not location_compatible(claim.location, r.location, rules):
         faults.append("location_conflict")
