@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from radprm.schemas.records import Finding, QuarantineRecord, Report
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
-Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
+Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either. "2" (issue 14) added the nullable
+rollout-label columns of `schemas.shards` (MC_STEP_FIELDS, MC_ITEM_FIELDS); v1 shards stay readable."""
 
 SCHEMA_VERSION_KEY = b"radprm.schema_version"
 SCHEMA_NAME_KEY = b"radprm.schema"

@@ -18,21 +18,20 @@ from radprm.schemas.arrow import EVIDENCE_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_K
 from radprm.schemas.records import Item
 
 __all__ = [
-    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
-    "item_to_row", "row_to_item",
+    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PINNED_SCHEMAS", "PROMPT_TYPE", "READABLE_VERSIONS",
+    "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE", "V2_ITEM_FIELDS", "V2_STEP_FIELDS", "item_to_row",
+    "row_to_item",
 ]
 
-STEP_TYPE = pa.struct(
-    [
-        pa.field("index", pa.int32(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("label", pa.bool_(), nullable=False),
-        pa.field("verdict", pa.string(), nullable=False),
-        pa.field("reasons", pa.list_(pa.string()), nullable=False),
-        pa.field("evidence", pa.list_(EVIDENCE_TYPE), nullable=False),
-        pa.field("score", pa.float64(), nullable=False),
-    ]
-)
+_STEP_FIELDS_V1: list[pa.Field] = [
+    pa.field("index", pa.int32(), nullable=False),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("label", pa.bool_(), nullable=False),
+    pa.field("verdict", pa.string(), nullable=False),
+    pa.field("reasons", pa.list_(pa.string()), nullable=False),
+    pa.field("evidence", pa.list_(EVIDENCE_TYPE), nullable=False),
+    pa.field("score", pa.float64(), nullable=False),
+]
 
 PROMPT_TYPE = pa.struct(
     [
@@ -44,7 +43,7 @@ PROMPT_TYPE = pa.struct(
 
 _STR_LIST = pa.list_(pa.string())
 
-ITEM_FIELDS: list[pa.Field] = [
+_ITEM_FIELDS_V1: list[pa.Field] = [
     pa.field("item_id", pa.string(), nullable=False),
     pa.field("report_id", pa.string(), nullable=False),
     pa.field("image_paths", _STR_LIST, nullable=False),
@@ -56,7 +55,7 @@ ITEM_FIELDS: list[pa.Field] = [
     pa.field("model_answer", _STR_LIST, nullable=False),
     pa.field("answer_reward", pa.float64()),
     pa.field("plan", pa.string()),
-    pa.field("steps", pa.list_(STEP_TYPE), nullable=False),
+    pa.field("steps", pa.list_(pa.struct(_STEP_FIELDS_V1)), nullable=False),
     pa.field("completeness", pa.float64()),
     pa.field("factuality", pa.float64()),
     pa.field("effectiveness", pa.float64()),
@@ -76,8 +75,40 @@ ITEM_FIELDS: list[pa.Field] = [
     pa.field("impression_text", pa.string()),
 ]
 
+# --- schema v2 (issue 14): rollout labels. Every v2 column is nullable and appended at the end (of the step
+# struct and of the row), so a v1 shard is a v2 shard with these columns null; readers and `verify` accept both
+# (READABLE_VERSIONS). Other v2 additions go in this block too.
+MC_STEP_FIELDS = [
+    pa.field("mc_score", pa.float64()),
+    pa.field("mc_label", pa.bool_()),
+    pa.field("mc_rollouts", pa.int32()),
+]
+MC_ITEM_FIELDS = [
+    pa.field("mc_model", pa.string()),
+    pa.field("mc_prompt", PROMPT_TYPE),
+    pa.field("mc_sampling", pa.string()),
+]
+V2_STEP_FIELDS = {f.name: f.type for f in MC_STEP_FIELDS}
+"""Step struct fields that v1 shards lack (read as null)."""
+V2_ITEM_FIELDS = {f.name: f.type for f in MC_ITEM_FIELDS}
+"""Row columns that v1 shards lack (read as null)."""
+# --- end of schema v2 -------------------------------------------------------------------------------------------
+
+STEP_TYPE = pa.struct(_STEP_FIELDS_V1 + MC_STEP_FIELDS)
+ITEM_FIELDS: list[pa.Field] = [
+    pa.field("steps", pa.list_(STEP_TYPE), nullable=False) if f.name == "steps" else f for f in _ITEM_FIELDS_V1
+] + MC_ITEM_FIELDS
+
 ITEM_SCHEMA = pa.schema(ITEM_FIELDS, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()})
 """Arrow schema of a shard row, field for field the same as `Item` (same names, same order)."""
+
+READABLE_VERSIONS = ("1", SCHEMA_VERSION)
+"""Shard schema versions this radprm reads and verifies (it writes only `SCHEMA_VERSION`)."""
+PINNED_SCHEMAS = {
+    "1": pa.schema(_ITEM_FIELDS_V1, metadata={SCHEMA_VERSION_KEY: b"1"}),
+    SCHEMA_VERSION: ITEM_SCHEMA,
+}
+"""The pinned row schema of each readable version (what `verify` compares a shard with)."""
 
 
 def item_to_row(item: Item) -> dict[str, Any]:

@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 
 from radprm.errors import ShardError
 from radprm.schemas.records import Item
-from radprm.schemas.shards import SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
+from radprm.schemas.shards import (
+    READABLE_VERSIONS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    V2_ITEM_FIELDS,
+    V2_STEP_FIELDS,
+    row_to_item,
+)
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -22,10 +29,32 @@ SELECT
     i.item_id, i.report_id, i.task, i.stage, i.model, i.run_id, i.first_bad_step,
     len(i.steps) AS n_steps,
     s.step.index AS step_index, s.step.text AS text, s.step.label AS label, s.step.verdict AS verdict,
-    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score
+    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score{mc}
 FROM items AS i, UNNEST(i.steps) AS s(step)
 """
 """The steps view: one row per step, unnested from `items.steps` by DuckDB (never stored twice)."""
+
+_DUCKDB_TYPES = {"double": "DOUBLE", "bool": "BOOLEAN", "int32": "INTEGER", "string": "VARCHAR"}
+
+
+def _steps_view_sql(version: str) -> str:
+    """The steps view for a shard version: v1 shards get the v2 step columns as typed nulls."""
+    if version == "1":
+        mc = "".join(f", NULL::{_DUCKDB_TYPES[str(t)]} AS {name}" for name, t in V2_STEP_FIELDS.items())
+    else:
+        mc = "".join(f", s.step.{name} AS {name}" for name in V2_STEP_FIELDS)
+    return STEPS_VIEW_SQL.format(mc=mc)
+
+
+def _v1_items_columns() -> str:
+    """Extra SELECT columns that give a v1 items view the v2 columns (typed nulls)."""
+    out = []
+    for name, dtype in V2_ITEM_FIELDS.items():
+        if str(dtype) in _DUCKDB_TYPES:
+            out.append(f", NULL::{_DUCKDB_TYPES[str(dtype)]} AS {name}")
+        else:  # the prompt struct
+            out.append(f", NULL::STRUCT(name VARCHAR, version INTEGER, sha VARCHAR) AS {name}")
+    return "".join(out)
 
 
 def shard_paths(directory: str | Path) -> list[Path]:
@@ -36,9 +65,9 @@ def shard_paths(directory: str | Path) -> list[Path]:
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_VERSIONS:
         raise ShardError(
-            f"shards have schema version {manifest.schema_version}; this radprm reads {SCHEMA_VERSION}",
+            f"shards have schema version {manifest.schema_version}; this radprm reads {', '.join(READABLE_VERSIONS)}",
             path=directory / "manifest.json",
             field="schema_version",
         )
@@ -56,14 +85,17 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
         directory: shard directory (with `manifest.json`).
         batch_size: rows decoded at a time (bounds memory).
 
+    Shards of schema version 1 read as version 2 items with the rollout-label fields None.
+
     Raises:
-        ShardError: missing manifest or shard, or a shard with another schema version.
+        ShardError: missing manifest or shard, or a shard with an unknown schema version.
     """
     for path in shard_paths(directory):
         parquet = pq.ParquetFile(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
-        if version != SCHEMA_VERSION:
-            raise ShardError(f"shard has schema version '{version}', expected '{SCHEMA_VERSION}'", path=path)
+        if version not in READABLE_VERSIONS:
+            raise ShardError(f"shard has schema version '{version}', expected one of {', '.join(READABLE_VERSIONS)}",
+                             path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
@@ -85,6 +117,8 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
 def connect(directory: str | Path, *, database: str = ":memory:"):
     """A DuckDB connection with views `items` (one row per item) and `steps` (one row per step).
 
+    Version 1 shards get the version 2 columns as typed nulls, so every query runs on both.
+
     Args:
         directory: shard directory.
         database: DuckDB database path; in-memory by default.
@@ -95,10 +129,12 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
     import duckdb
 
     paths = shard_paths(directory)
+    version = load_manifest(directory).schema_version
     con = duckdb.connect(database)
     if paths:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT * FROM read_parquet([{files}])")
+        extra = _v1_items_columns() if version == "1" else ""
+        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *{extra} FROM read_parquet([{files}])")
     else:
         # No shard yet: an empty table with the pinned schema keeps every query valid.
         from radprm.schemas.shards import ITEM_SCHEMA
@@ -107,7 +143,7 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
         con.register("_empty_items", empty)
         con.execute("CREATE OR REPLACE TABLE items AS SELECT * FROM _empty_items")
         con.unregister("_empty_items")
-    con.execute(STEPS_VIEW_SQL)
+    con.execute(_steps_view_sql(version if paths else SCHEMA_VERSION))
     return con
 
 

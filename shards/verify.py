@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from radprm import run
 from radprm.errors import ShardError
-from radprm.schemas.shards import ITEM_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.shards import PINNED_SCHEMAS, READABLE_VERSIONS, SCHEMA_VERSION_KEY
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -79,12 +79,12 @@ def verify(
     except ShardError as exc:
         report.problems.append(Problem("manifest", str(directory / MANIFEST_NAME), exc.message))
         return report
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_VERSIONS:
         report.problems.append(
             Problem(
                 "schema_version",
                 str(directory / MANIFEST_NAME),
-                f"manifest schema version {manifest.schema_version}, this radprm reads {SCHEMA_VERSION}",
+                f"manifest schema version {manifest.schema_version}, this radprm reads {', '.join(READABLE_VERSIONS)}",
             )
         )
     listed = {s.name for s in manifest.shards}
@@ -101,7 +101,9 @@ def verify(
         report.problems.append(Problem("extra", str(path), "Parquet file outside the data folder"))
     owners: dict[str, str] = {}
     duplicates: Counter[str] = Counter()
-    expected_schema = ITEM_SCHEMA.remove_metadata()
+    # each shard is compared with the pinned schema of the version the manifest declares (v1 shards stay valid)
+    pinned = PINNED_SCHEMAS.get(manifest.schema_version)
+    expected_schema = pinned.remove_metadata() if pinned is not None else None
     for entry in manifest.shards:
         path = data_dir / entry.name
         report.shards += 1
@@ -136,7 +138,7 @@ def verify(
                     f"file says '{version}', manifest says '{entry.schema_version}'",
                 )
             )
-        if not schema.remove_metadata().equals(expected_schema):
+        if expected_schema is None or not schema.remove_metadata().equals(expected_schema):
             report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
             continue
         if check_duplicates:
