@@ -23,11 +23,11 @@ from radprm.exports.common import (
 
 def chestx_rows(
     items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False,
-    unsure: str = "mask",
+    unsure: str = "mask", soft: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Turn items into ChestX-Reasoner rows, counting into `summary`."""
     for item in items_with_steps(items, summary, stage="export_chestx_reasoner"):
-        texts, labels, _ = label_item(
+        texts, labels, kept = label_item(
             item, summary, after_first_bad=after_first_bad, unsure=unsure, labelled=with_labels
         )
         row: dict[str, Any] = {
@@ -39,6 +39,8 @@ def chestx_rows(
         }
         if with_labels:
             row["step_labels"] = labels
+        if soft:
+            row["step_mc_scores"] = [s.mc_score for s in kept]
         yield row
 
 
@@ -52,6 +54,8 @@ def export_chestx_reasoner(
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    labels: str = "report",
+    soft: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -64,6 +68,8 @@ def export_chestx_reasoner(
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        labels: label source of `step_labels`: report, rollout, agree, any-bad or judge (masked: null).
+        soft: add `step_mc_scores`, each step's rollout soft label.
 
     Returns:
         An `ExportSummary`.
@@ -81,7 +87,9 @@ def export_chestx_reasoner(
         progress=progress,
         use_reviews=use_reviews,
         strict=strict,
+        labels=labels,
         rows=lambda items, summary: chestx_rows(
-            items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure
+            items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure, soft=soft
         ),
+        options={"with_labels": with_labels, "soft": soft},
     )

@@ -548,6 +548,7 @@ class RolloutJob:
                 writer.abort()  # the open shard's items are rebuilt from the cache on resume
                 raise
             writer.close()
+            self._carry_judge_sidecar()
             summary.items_written = ledger.counts()[WRITTEN]
             summary.quarantined = ledger.quarantine_counts()
             summary.probes = labeller.probes
@@ -558,6 +559,15 @@ class RolloutJob:
             summary.resumed = self.resume
             run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
         return summary
+
+    def _carry_judge_sidecar(self) -> None:
+        """Copy the mining job's judge sidecar (judge_steps.jsonl beside the input shards) beside the output
+        shards, so `--labels judge` works on the labelled copy too (same item ids)."""
+        from radprm.validators.judge import SIDECAR
+
+        source = Path(self.cfg.shards).parent / SIDECAR
+        if source.is_file():
+            run.write_bytes_atomic(self.run_dir / SIDECAR, source.read_bytes())
 
     async def _pipeline(self, labeller: ItemLabeller, ledger: Ledger, quarantine: LedgerQuarantine,
                         writer: Any, summary: RolloutSummary) -> None:
