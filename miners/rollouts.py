@@ -67,6 +67,8 @@ ROLLOUT_PROMPT = "rollout"
 JOB_FILE = "job.json"
 SUMMARY_FILE = "summary.json"
 QUARANTINE_STAGE = "rollout"
+# kept in step with radprm.validators.judge.SIDECAR (importing the judge loads medspaCy); a test compares them
+JUDGE_SIDECAR = "judge_steps.jsonl"
 CHARS_PER_TOKEN = 4
 """Budget estimate: prompt tokens from characters (English BPE averages about 4 characters per token)."""
 TEMPLATE_TOKENS = 60
@@ -563,11 +565,9 @@ class RolloutJob:
     def _carry_judge_sidecar(self) -> None:
         """Copy the mining job's judge sidecar (judge_steps.jsonl beside the input shards) beside the output
         shards, so `--labels judge` works on the labelled copy too (same item ids)."""
-        from radprm.validators.judge import SIDECAR
-
-        source = Path(self.cfg.shards).parent / SIDECAR
+        source = Path(self.cfg.shards).parent / JUDGE_SIDECAR
         if source.is_file():
-            run.write_bytes_atomic(self.run_dir / SIDECAR, source.read_bytes())
+            run.write_bytes_atomic(self.run_dir / JUDGE_SIDECAR, source.read_bytes())
 
     async def _pipeline(self, labeller: ItemLabeller, ledger: Ledger, quarantine: LedgerQuarantine,
                         writer: Any, summary: RolloutSummary) -> None:

@@ -195,3 +195,10 @@ def test_rollouts_on_the_real_server(vllm_base_url, tmp_path):
     assert summary.metrics.requests >= 1 and summary.metrics.completion_tokens > 0
     for s in scored:
         assert 0.0 <= s.mc_score <= 1.0 and s.mc_label == (s.mc_score > 0)  # yes/no: reward is 0 or 1
+
+
+def test_rollout_job_carries_the_judge_sidecar_under_its_real_name():
+    from radprm.miners.rollouts import JUDGE_SIDECAR
+    from radprm.validators.judge import SIDECAR
+
+    assert JUDGE_SIDECAR == SIDECAR
