@@ -64,3 +64,19 @@ def test_v1_shards_query_with_the_v2_columns_as_nulls(tmp_path):
     n_steps, n_null = con.execute("SELECT count(*), count(*) FILTER (WHERE mc_label IS NULL) FROM steps").fetchone()
     assert n_steps == n_null > 0
     assert con.execute("SELECT count(*) FROM items WHERE mc_model IS NULL").fetchone()[0] == 4
+
+
+def test_qa_runs_on_v1_and_v2_shards_alike(tmp_path):
+    from radprm.qa import run_checks
+    from radprm.qa.expectations import run_expectations
+    from radprm.shards.writer import ShardWriter
+
+    v1 = write_v1_shards(tmp_path / "v1", make_items(6))
+    with ShardWriter(tmp_path / "v2", card=False) as w:
+        w.write_many(make_items(6))
+    for directory in (v1, tmp_path / "v2"):
+        results = {r.check.name: r for r in run_checks(directory)}
+        assert results["rollout_agreement"].rows == []  # nothing rolled out
+        assert results["item_counts"].status != "skip"
+        report = run_expectations(directory, build_docs=False)
+        assert report.success, [str(o) for o in report.failures]
