@@ -202,3 +202,29 @@ def test_rollout_job_carries_the_judge_sidecar_under_its_real_name():
     from radprm.validators.judge import SIDECAR
 
     assert JUDGE_SIDECAR == SIDECAR
+
+
+def test_client_n_answers_are_validated_one_by_one_and_cached_together(fake_openai_server, tmp_path):
+    import asyncio
+
+    from radprm.miners.cache import RequestCache
+    from radprm.miners.client import LLMClient, SamplingParams
+    from radprm.schemas.llm import RolloutResponse
+
+    server = fake_openai_server
+    server.responder = lambda body: json.dumps({"steps": [], "answer": ["yes"]})
+    messages = [{"role": "user", "content": "q"}]
+    sampling = SamplingParams(seed=1)
+
+    async def ask(cache):
+        async with LLMClient(server.base_url, "smollm2", cache=cache) as client:
+            key = client.key_for(messages, RolloutResponse, sampling, extra={"n": 3})
+            return await client.complete_json_n(messages, RolloutResponse, sampling=sampling, n=3, cache_key=key)
+
+    with RequestCache(tmp_path / "c.sqlite") as cache:
+        first = asyncio.run(ask(cache))
+        again = asyncio.run(ask(cache))
+    # the fake repeats one content n times: all three choices carry the first answer
+    assert first.ok and len(first.choices) == 3 and all(c.parsed.answer == ["yes"] for c in first.choices)
+    assert again.cached and [c.parsed for c in again.choices] == [c.parsed for c in first.choices]
+    assert server.chat_count == 1
