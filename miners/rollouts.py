@@ -159,12 +159,23 @@ class RolloutConfig(OptionsModel):
 
 
 # --- labelling one item ---------------------------------------------------------------------------------
+PLAN_BATCH = 256
+"""Items planned in the ledger per transaction."""
+
+
 def has_answer(item: Item) -> bool:
     """Whether the item has a reference answer a rollout can be scored against.
 
     An empty answer is one only for a multi-label question with options ("none of them").
     """
     return bool(item.answer) or (item.task == "multi_label" and bool(item.options))
+
+
+def _problem(item: Item) -> str | None:
+    """Why an item cannot be rolled out (a quarantine reason code), or None."""
+    if not item.steps:
+        return "no_steps"
+    return None if has_answer(item) else "no_answer"
 
 
 def rollout_messages(template: PromptTemplate, item: Item, k: int) -> list[dict[str, str]]:
@@ -358,11 +369,9 @@ def estimate(config: RolloutConfig, template: PromptTemplate) -> Budget:
     answered = total = 0
     for item in read_items(config.shards):
         total += 1
-        if not item.steps:
-            b.skipped["no_steps"] += 1
-            continue
-        if not has_answer(item):
-            b.skipped["no_answer"] += 1
+        problem = _problem(item)
+        if problem is not None:
+            b.skipped[problem] += 1
             continue
         answered += 1
         if config.max_items is not None and b.items >= config.max_items:
@@ -579,23 +588,34 @@ class RolloutJob:
 
         async def feed() -> None:
             taken = 0
+            batch: list[Item] = []
+
+            async def send(batch: list[Item]) -> None:
+                # one ledger transaction and one status query per batch (a 100k-item input plans quickly)
+                ledger.plan_items((i.item_id, i.report_id) for i in batch)
+                states = ledger.statuses(i.item_id for i in batch)
+                for item in batch:
+                    if states.get(item.item_id) in (WRITTEN, QUARANTINED):
+                        continue
+                    problem = _problem(item)
+                    if problem is not None:
+                        quarantine.add(item_id=item.item_id, record_id=item.item_id, stage=QUARANTINE_STAGE,
+                                       reason_code=problem, source_path=self.cfg.shards,
+                                       field="steps" if problem == "no_steps" else "answer",
+                                       detail="no steps to label" if problem == "no_steps" else
+                                       "no reference answer to score rollouts against")
+                        continue
+                    await queue.put(item)
+
             for item in read_items(self.cfg.shards):
                 if self.cfg.max_items is not None and taken >= self.cfg.max_items:
                     break
-                problem = "no_steps" if not item.steps else ("no_answer" if not has_answer(item) else None)
-                if problem is None:
-                    taken += 1
-                ledger.plan_items([(item.item_id, item.report_id)])
-                if ledger.status(item.item_id) in (WRITTEN, QUARANTINED):
-                    continue
-                if problem is not None:
-                    quarantine.add(item_id=item.item_id, record_id=item.item_id, stage=QUARANTINE_STAGE,
-                                   reason_code=problem, source_path=self.cfg.shards, field="steps" if
-                                   problem == "no_steps" else "answer",
-                                   detail="no steps to label" if problem == "no_steps" else
-                                   "no reference answer to score rollouts against")
-                    continue
-                await queue.put(item)
+                taken += _problem(item) is None
+                batch.append(item)
+                if len(batch) >= PLAN_BATCH:
+                    await send(batch)
+                    batch = []
+            await send(batch)
             for _ in range(workers_n):
                 await queue.put(None)
 
