@@ -28,6 +28,16 @@ UnsureOpt = Annotated[
         "first one, PRM800K rates it null, ChestX-Reasoner writes null), good or bad (force the label).",
     ),
 ]
+LabelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Label source: report (step validator), rollout (radprm label rollouts), agree (report label where "
+        "both agree, masked elsewhere), any-bad (bad if either says bad; adds both sources' false flags), judge "
+        "(LLM judge sidecar). Recorded in <out>.meta.json.",
+    ),
+]
+SoftOpt = Annotated[bool, typer.Option("--soft", help="Add each step's rollout soft label (mc_score).")]
 
 
 @command(export_app, "trl")
@@ -51,13 +61,26 @@ def trl_cmd(
     ] = True,
     use_reviews: UseReviewsOpt = False,
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    masked: Annotated[
+        str,
+        typer.Option("--masked", help="Steps without a label: cut (end the chain before the first one; stock "
+                     "PRMTrainer) or keep (placeholder label plus a label_mask column, False where masked)."),
+    ] = "cut",
+    soft: SoftOpt = False,
+    truncation: Annotated[
+        str,
+        typer.Option("--truncation", help="Step labels past --max-length: warn (count them), cut (drop those steps "
+                     "from the row) or quarantine (skip the item, reason labels_truncated)."),
+    ] = "warn",
 ) -> None:
     """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step)."""
     from radprm.exports import export_trl
 
     summary = export_trl(
         directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad, unsure=unsure,
-        include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict,
+        include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict, labels=labels,
+        masked=masked, soft=soft, truncation=truncation,
     )
     typer.echo(summary.render())
 
@@ -73,13 +96,15 @@ def prm800k_cmd(
     ] = True,
     use_reviews: UseReviewsOpt = False,
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    soft: SoftOpt = False,
 ) -> None:
     """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported), null (unsure)."""
     from radprm.exports import export_prm800k
 
     summary = export_prm800k(
         directory, out, after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
-        use_reviews=use_reviews, strict=strict,
+        use_reviews=use_reviews, strict=strict, labels=labels, soft=soft,
     )
     typer.echo(summary.render())
 
@@ -93,12 +118,14 @@ def chestx_reasoner_cmd(
     with_labels: Annotated[bool, typer.Option("--with-labels", help="Add step_labels (bools) to each row.")] = False,
     use_reviews: UseReviewsOpt = False,
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    soft: SoftOpt = False,
 ) -> None:
     """Export RadRBench / ChestX-Reasoner rows: item_id, image_path, question, answer, process."""
     from radprm.exports import export_chestx_reasoner
 
     summary = export_chestx_reasoner(
         directory, out, after_first_bad=after_first_bad, unsure=unsure, with_labels=with_labels, progress=True,
-        use_reviews=use_reviews, strict=strict,
+        use_reviews=use_reviews, strict=strict, labels=labels, soft=soft,
     )
     typer.echo(summary.render())

@@ -41,7 +41,16 @@ def _cli_parameter(name: str, info: Any) -> inspect.Parameter:
 
 def mine_options(func: Callable) -> Callable:
     """Decorator: add every CLI field of `MineConfig` as an option and pass them as one `options` dict."""
-    fields = MineConfig.fields_where("cli")
+    return config_options(MineConfig)(func)
+
+
+def config_options(config: Any) -> Callable[[Callable], Callable]:
+    """Decorator factory: every CLI field of an `OptionsModel` (`MineConfig`, `RolloutConfig`) as an option."""
+    return functools.partial(_with_config_options, config)
+
+
+def _with_config_options(config: Any, func: Callable) -> Callable:
+    fields = config.fields_where("cli")
     hints = typing.get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     params = [p.replace(annotation=hints.get(p.name, p.annotation))

@@ -87,6 +87,10 @@ def label_item(
         Step texts, labels and kept step records; None when the item is skipped.
     """
     base = unsure_labels(item, unsure, summary.reviewed)
+    if summary.labels != "report":
+        from radprm.exports.labels import fused_labels
+
+        base = fused_labels(item, base, summary.labels, summary.judge)
     texts, labels, kept = apply_first_bad(item.steps, after_first_bad, labels=base)
     summary.steps_dropped += len(item.steps) - len(texts)
     if cut_at_unsure and None in labels:
@@ -99,8 +103,14 @@ def label_item(
     summary.items += 1
     summary.steps += len(texts)
     summary.labels_changed += sum(1 for before, after in zip(base, labels, strict=False) if before != after)
+    # a masked step is the validator's abstention (verdict unsure, --unsure mask) or, with --labels other than
+    # report, a step the label sources do not settle
+    unsure_mask = [lab is None and s.verdict == "unsure" and unsure == "mask"
+                   for s, lab in zip(kept, labels, strict=True)]
+    if labelled:
+        summary.fusion_masked += sum(1 for lab, u in zip(labels, unsure_mask, strict=True) if lab is None and not u)
     if labelled and unsure == "mask":
-        summary.unsure_masked += sum(1 for lab in labels if lab is None)
+        summary.unsure_masked += sum(unsure_mask)
     elif labelled:
         summary.unsure_forced += sum(
             1 for s in kept if s.verdict == "unsure" and (item.item_id, s.index) not in summary.reviewed
@@ -123,6 +133,10 @@ class ExportSummary:
     unsure_forced: int = 0
     unsure_cut: int = 0
     unsure_skipped: int = 0
+    labels: str = "report"
+    fusion_masked: int = 0
+    judge: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
+    meta_path: Path | None = None
     reviewed: set[tuple[str, int]] = field(default_factory=set, repr=False)
     quarantine: QuarantineSink = field(default_factory=QuarantineSink)
     notes: list[str] = field(default_factory=list)
@@ -138,7 +152,12 @@ class ExportSummary:
         unsure = self.render_unsure()
         if unsure:
             lines.append(unsure)
+        if self.labels != "report":
+            lines.append(f"labels (--labels {self.labels}): {self.fusion_masked} labels masked where the sources "
+                         "disagree or one is missing")
         lines.append(self.quarantine.render())
+        if self.meta_path is not None:
+            lines.append(f"metadata: {self.meta_path}")
         lines += self.notes
         return "\n".join(lines)
 
@@ -158,6 +177,44 @@ class ExportSummary:
         if not parts:
             return None
         return f"unsure steps (--unsure mask): {', '.join(parts)}; --unsure good|bad labels them instead"
+
+
+META_SUFFIX = ".meta.json"
+"""Export metadata file: `<out>` + this suffix."""
+
+
+def meta_path_for(out: str | Path) -> Path:
+    """The metadata file beside an export: `<out>.meta.json`."""
+    out = Path(out)
+    return out.with_name(out.name + META_SUFFIX)
+
+
+def write_meta(summary: ExportSummary, directory: str | Path, *, after_first_bad: str, use_reviews: bool,
+               options: dict[str, Any]) -> Path:
+    """Write `<out>.meta.json`: source shards, label source and rule, unsure and first-bad conventions,
+    the format's options and the counts, so a training run can say exactly what it trained on."""
+    from datetime import UTC, datetime
+
+    from radprm import __version__
+    from radprm.exports.labels import describe
+    from radprm.shards.manifest import load_manifest
+
+    manifest = load_manifest(directory)
+    meta = {
+        "format": summary.format, "out": str(summary.out), "source": str(Path(directory).resolve()),
+        "source_schema_version": manifest.schema_version, "source_rows": manifest.rows,
+        **describe(summary.labels), "unsure": summary.unsure, "after_first_bad": after_first_bad,
+        "use_reviews": use_reviews, **options,
+        "counts": {"items": summary.items, "steps": summary.steps, "labels_changed": summary.labels_changed,
+                   "steps_dropped": summary.steps_dropped, "unsure_masked": summary.unsure_masked,
+                   "unsure_forced": summary.unsure_forced, "unsure_cut": summary.unsure_cut,
+                   "unsure_skipped": summary.unsure_skipped, "fusion_masked": summary.fusion_masked,
+                   "quarantined": dict(summary.quarantine.counts), **summary.extra},
+        "radprm_version": __version__, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    path = meta_path_for(summary.out)
+    run.write_text_atomic(path, json.dumps(meta, indent=2, default=str) + "\n")
+    return path
 
 
 def write_jsonl_atomic(out: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -212,6 +269,8 @@ def run_export(
     suffixes: tuple[str, ...] = (".jsonl",),
     write: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None,
     strict: bool = False,
+    labels: str = "report",
+    options: dict[str, Any] | None = None,
 ) -> ExportSummary:
     """Run an export: check options, stream items through `rows`, write atomically, quarantine.
 
@@ -228,21 +287,31 @@ def run_export(
         suffixes: accepted output suffixes.
         write: `write(out, rows)` writing atomically; default `write_jsonl_atomic`.
         strict: fail when any item was quarantined.
+        labels: label source(s), see `radprm.exports.labels` (checked against the shards before anything
+            is written).
+        options: the format's own options, recorded in the metadata file.
 
     Returns:
-        An `ExportSummary`.
+        An `ExportSummary`. The choices and counts go to `<out>.meta.json` (`meta_path_for`).
 
     Raises:
+        InputError: unknown label source, or shards without the labels it needs.
         RunError: no row was exported (every item quarantined, or no item at all); with `strict`,
             any item quarantined. The output is written first.
     """
+    from radprm.exports.labels import check_sources
+
     check_after_first_bad(after_first_bad)
     check_unsure(unsure)
+    judge = check_sources(directory, labels)
     out, qpath = run.output_paths(out, suffixes=suffixes)
-    summary = ExportSummary(format=format, out=out, unsure=unsure, quarantine=QuarantineSink(qpath))
+    summary = ExportSummary(format=format, out=out, unsure=unsure, quarantine=QuarantineSink(qpath), labels=labels,
+                            judge=judge or {})
     with summary.quarantine:
         items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
         (write or write_jsonl_atomic)(out, rows(items, summary))
+    summary.meta_path = write_meta(summary, directory, after_first_bad=after_first_bad, use_reviews=use_reviews,
+                                   options=options or {})
     nothing = f"no rows exported to {out}"
     if summary.unsure_skipped:
         nothing += f"; {summary.render_unsure()}"

@@ -44,12 +44,13 @@ def rating(step: StepRecord, label: bool | None) -> int | None:
 
 def prm800k_rows(
     items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool = True,
-    unsure: str = "mask",
+    unsure: str = "mask", soft: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Turn items into PRM800K-like rows, counting into `summary`."""
     for item in items_with_steps(items, summary, stage="export_prm800k"):
         texts, labels, kept = label_item(item, summary, after_first_bad=after_first_bad, unsure=unsure)
         ratings = [rating(s, lab) for s, lab in zip(kept, labels, strict=True)]
+        extra = [{"mc_score": s.mc_score} if soft else {} for s in kept]
         yield {
             "item_id": item.item_id,
             "labeler": LABELER,
@@ -64,11 +65,11 @@ def prm800k_rows(
             "label": {
                 "steps": [
                     {
-                        "completions": [{"text": t, "rating": r, "flagged": False}],
+                        "completions": [{"text": t, "rating": r, "flagged": False, **x}],
                         "human_completion": None,
                         "chosen_completion": None if r == -1 else 0,
                     }
-                    for t, r in zip(texts, ratings, strict=True)
+                    for t, r, x in zip(texts, ratings, extra, strict=True)
                 ],
                 "total_time": 0,
                 "finish_reason": "found_error" if -1 in ratings else "solution",
@@ -86,6 +87,8 @@ def export_prm800k(
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    labels: str = "report",
+    soft: bool = False,
 ) -> ExportSummary:
     """Export a shard directory as PRM800K-like JSON lines.
 
@@ -98,18 +101,22 @@ def export_prm800k(
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        labels: label source: report, rollout, agree, any-bad or judge (`radprm.exports.labels`); a masked
+            step is rated null.
+        soft: add each step's rollout soft label `mc_score` to its completion.
 
     Returns:
         An `ExportSummary`.
 
     Raises:
-        InputError: bad output suffix, unknown convention or unsure policy.
+        InputError: bad output suffix, unknown convention, unsure policy or label source.
         ShardError: the directory is not a readable shard directory.
     """
     return run_export(
         directory, out, format="prm800k", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
-        use_reviews=use_reviews, strict=strict,
+        use_reviews=use_reviews, strict=strict, labels=labels,
         rows=lambda items, summary: prm800k_rows(
-            items, summary, after_first_bad=after_first_bad, include_report=include_report, unsure=unsure
+            items, summary, after_first_bad=after_first_bad, include_report=include_report, unsure=unsure, soft=soft
         ),
+        options={"include_report": include_report, "soft": soft},
     )

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -120,6 +121,26 @@ class CallResult:
     sampling: dict[str, Any] = field(default_factory=dict)
     model: str = ""
     cache_key: str | None = None
+    choices: list[Choice] = field(default_factory=list)
+
+
+@dataclass
+class Choice:
+    """One of the `n` answers of a `complete_json_n` call: validated object, or the reason it is unusable.
+
+    Attributes:
+        text: The model's raw text.
+        finish_reason: As reported by the server.
+        parsed: The validated object, or None.
+        error_code: `truncated`, `malformed_json` or `schema_violation` when unusable, else None.
+        error_detail: Its detail.
+    """
+
+    text: str | None
+    finish_reason: str | None
+    parsed: BaseModel | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
 
 
 @dataclass
@@ -132,6 +153,27 @@ class _Attempt:
     completion_tokens: int = 0
     retry_after: float | None = None
     parsed: BaseModel | None = None
+    choices: list[Choice] = field(default_factory=list)
+
+
+def _check_choice(text: str | None, finish_reason: str | None, response_model: type[BaseModel],
+                  max_tokens: int) -> Choice:
+    """Validate one of several answers (see `complete_json_n`)."""
+    choice = Choice(text=text, finish_reason=finish_reason)
+    if finish_reason == "length":
+        choice.error_code = TRUNCATED
+        choice.error_detail = f"stopped at max_tokens={max_tokens} before the JSON was complete"
+    elif not text or not text.strip():
+        choice.error_code, choice.error_detail = MALFORMED_JSON, "empty content"
+    else:
+        try:
+            choice.parsed = response_model.model_validate_json(text)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            choice.error_code = MALFORMED_JSON if errors and errors[0]["type"] == "json_invalid" else SCHEMA_VIOLATION
+            choice.error_detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:5])
+    return choice
 
 
 def response_schema(response_model: type[BaseModel]) -> dict[str, Any]:
@@ -374,6 +416,87 @@ class LLMClient:
             )
         return result
 
+    async def complete_json_n(
+        self,
+        messages: list[dict],
+        response_model: type[BaseModel],
+        *,
+        sampling: SamplingParams,
+        n: int,
+        schema_name: str = "response",
+        cache_key: str | None = None,
+    ) -> CallResult:
+        """Ask for `n` independent JSON answers in one request (OpenAI `n`; vLLM shares the prompt's KV cache).
+
+        Each choice is validated on its own and comes back in `CallResult.choices`; an unusable choice
+        (truncated, malformed, schema-violating) is not retried (it is a sample, and resampling only the
+        bad ones would bias the set) but carries its error code. Transient failures of the request are
+        retried as in `complete_json`. The request counts as `ok` when it was answered; a result with at
+        least one usable choice is cached under `cache_key` (all choices, in order).
+
+        Args:
+            messages: Chat messages.
+            response_model: Pydantic model of one answer; its JSON schema is the structured-output format.
+            sampling: Generation parameters; with a seed, the server derives the n samples from it.
+            n: Answers wanted (at least 1).
+            schema_name: Name of the schema in the request.
+            cache_key: As in `complete_json` (include `n` in its `extra`).
+
+        Returns:
+            A `CallResult` with `choices` (empty when the request failed: see `error_code`).
+
+        Raises:
+            InputError: `n` is below 1.
+            ModelError: On the first call, when the server is unreachable or does not serve the model.
+        """
+        if n < 1:
+            raise InputError(f"n {n} must be at least 1", field="n")
+        m = self.metrics
+        m.calls += 1
+        if cache_key is not None and self.cache is not None:
+            hit = self._from_cache_n(cache_key, response_model)
+            if hit is not None:
+                m.cache_hits += 1
+                m.ok += 1
+                return hit
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "strict": True, "schema": self.schema_for(response_model)},
+        }
+        result, _ = await self._call(messages, response_model, sampling, {"response_format": response_format, "n": n})
+        result.cache_key = cache_key
+        usable = [c for c in result.choices if c.parsed is not None]
+        if result.ok and usable and cache_key is not None and self.cache is not None:
+            self.cache.put(
+                cache_key,
+                json.dumps([c.text for c in result.choices]),
+                json.dumps([c.parsed.model_dump(mode="json") if c.parsed is not None else None
+                            for c in result.choices]),
+                json.dumps([c.finish_reason for c in result.choices]),
+                {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}, self.model,
+            )
+        return result
+
+    def _from_cache_n(self, key: str, response_model: type[BaseModel]) -> CallResult | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        try:
+            texts, parsed, reasons = json.loads(entry.raw_text), json.loads(entry.parsed_json), json.loads(
+                entry.finish_reason or "null")
+            choices = [
+                _check_choice(t, r, response_model, 0) if p is None
+                else Choice(text=t, finish_reason=r, parsed=response_model.model_validate(p))
+                for t, p, r in zip(texts, parsed, reasons, strict=True)
+            ]
+        except (ValueError, TypeError, ValidationError):
+            return None  # not an n-answer entry, or the model's validators changed: ask again
+        return CallResult(
+            ok=True, parsed=None, raw_text=entry.raw_text, finish_reason=None, prompt_tokens=entry.prompt_tokens,
+            completion_tokens=entry.completion_tokens, latency_s=0.0, attempts=0, error_code=None, error_detail=None,
+            cached=True, model=entry.model, cache_key=key, choices=choices,
+        )
+
     async def complete_text(
         self,
         messages: list[dict],
@@ -468,6 +591,7 @@ class LLMClient:
             error_detail=a.detail,
             sampling=current.as_dict(),
             model=self.model,
+            choices=a.choices,
         )
         return result, a.parsed
 
@@ -532,6 +656,15 @@ class LLMClient:
             m.completion_tokens += a.completion_tokens
         if not resp.choices:
             a.code, a.detail = BAD_RESPONSE, "response has no choices"
+            return a
+        if "n" in request_fields and response_model is not None:
+            # n answers: each is validated on its own; the request itself succeeded
+            a.choices = [
+                _check_choice(c.message.content, c.finish_reason, response_model, sampling.max_tokens)
+                for c in sorted(resp.choices, key=lambda c: c.index)
+            ]
+            m.wasted_completion_tokens += sum(
+                len(c.text or "") // 4 for c in a.choices if c.error_code is not None)  # usage is not per choice
             return a
         choice = resp.choices[0]
         a.text = choice.message.content

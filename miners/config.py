@@ -71,7 +71,16 @@ def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, c
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
-class MineConfig(BaseModel):
+class OptionsModel(BaseModel):
+    """Base of job option classes declared with `option(...)` (`MineConfig`, `RolloutConfig`)."""
+
+    @classmethod
+    def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
+        """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
+        return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
+
+
+class MineConfig(OptionsModel):
     """Every option of a mining job (see the module docs for identity vs operational)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -212,11 +221,6 @@ class MineConfig(BaseModel):
         return cfg
 
     # --- derived views ---------------------------------------------------------------------------------
-    @classmethod
-    def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
-        """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
-        return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
-
     def sampling(self) -> SamplingParams:
         """The job's base sampling parameters."""
         return SamplingParams(

@@ -19,8 +19,11 @@ from radprm.schemas.records import Finding, QuarantineRecord, Report
 
 # --- schema versions (one place: merges union the changes listed here) ----------------------------------
 # "1": the first layouts.
-# "2" (issue 16): shard steps carry `stage` (CXRTrek stage, null in reasoner mode); quarantine records carry
-#     report_id, item_id, chain_id, resolved_at, resolution. Every new column is nullable.
+# "2" (issues 16 and 14), every new column nullable:
+#     issue 16: shard steps carry `stage` (CXRTrek stage, null in reasoner mode); quarantine records carry
+#     report_id, item_id, chain_id, resolved_at, resolution.
+#     issue 14: rollout labels, per step mc_score, mc_label, mc_rollouts; per item mc_model, mc_prompt,
+#     mc_sampling (`schemas.shards`: V2_STEP_FIELDS, V2_ITEM_FIELDS).
 SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
 Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""

@@ -54,7 +54,7 @@ user: "Report: {report}\\nQuestion: {question}"
 
 def test_packaged_prompts_load_with_sha_of_file_bytes():
     templates = {t.id: t for t in list_prompts(PACKAGED)}
-    assert set(templates) == {"plan", "analysis", "refine", "staged", "judge"}
+    assert set(templates) == {"plan", "analysis", "refine", "staged", "judge", "rollout"}
     for t in templates.values():
         assert t.sha == hashlib.sha256(Path(t.path).read_bytes()).hexdigest()
         assert t.ref.name == t.id and t.ref.version == t.version and t.ref.sha == t.sha
