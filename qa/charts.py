@@ -90,18 +90,26 @@ class Chart:
                 "rows": self.rows}
 
 
-@cache
-def load_chart_specs() -> ChartFile:
-    """The packaged chart definitions (`qa/charts.yaml`).
+def load_chart_specs(path: str | Path | None = None) -> ChartFile:
+    """The chart definitions: the packaged `qa/charts.yaml`, or another file of the same shape.
 
     Raises:
-        RuleFileError: an unknown key, a missing field or an unknown `needs` column.
+        RuleFileError: an unknown key, a missing field or an unknown `needs` column (file, field path).
     """
-    spec = load_rule_file(resources.files("radprm.qa") / CHARTS_FILE, ChartFile)
+    return _packaged_specs() if path is None else _load_specs(path)
+
+
+@cache
+def _packaged_specs() -> ChartFile:
+    return _load_specs(resources.files("radprm.qa") / CHARTS_FILE)
+
+
+def _load_specs(source: Any) -> ChartFile:
+    spec = load_rule_file(source, ChartFile)
     for k, chart in enumerate(spec.charts):
         unknown = [n for n in chart.needs if n not in OPTIONAL_COLUMNS]
         if unknown:
-            raise RuleFileError(f"unknown column {unknown[0]!r} in needs", path=f"qa/{CHARTS_FILE}",
+            raise RuleFileError(f"unknown column {unknown[0]!r} in needs", path=str(source),
                                 field=f"charts.{k}.needs", hint=f"known: {', '.join(OPTIONAL_COLUMNS)}")
     return spec
 

@@ -118,6 +118,7 @@ CSS = (
     "figure.chart svg{max-width:100%;height:auto}"
     "figcaption{color:#444;font-size:.9em;margin-top:.4em}details{font-size:.85em;margin-top:.3em}"
     "td.up{background:#fde8c8}td.down{background:#d8e8f5}td.num{text-align:right}"
+    ".compare-tables{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}"
 )
 """The report's only stylesheet, inline."""
 
@@ -190,10 +191,11 @@ def _comparison_html(cmp: Any) -> list[str]:
            "count by at least 10%; orange = higher in this run, blue = lower.</p>"]
     if cmp.chart is not None:
         out.append(chart_html(cmp.chart))
+    out.append("<div class='compare-tables'>")
     for section, rows in cmp.sections.items():
-        out.append(f"<h3>{esc(SECTION_TITLES[section])}</h3>")
+        out.append(f"<div><h3>{esc(SECTION_TITLES[section])}</h3>")
         if not rows:
-            out.append("<p>No rows in either run.</p>")
+            out.append("<p>No rows in either run.</p></div>")
             continue
         out.append("<table class='compare'><tr><th>metric</th><th>this run</th><th>other run</th>"
                    "<th>difference</th></tr>")
@@ -201,7 +203,8 @@ def _comparison_html(cmp: Any) -> list[str]:
             cls = "num" + ((" up" if (r["delta"] or 0) > 0 else " down") if r["changed"] else "")
             out.append(f"<tr><td>{esc(r['metric'])}</td><td class='num'>{_value_text(r, 'this')}</td>"
                        f"<td class='num'>{_value_text(r, 'other')}</td><td class='{cls}'>{_delta_text(r)}</td></tr>")
-        out.append("</table>")
+        out.append("</table></div>")
+    out.append("</div>")
     return out
 
 
