@@ -26,16 +26,25 @@ COUNT_RATIO = 0.10
 
 METRICS_SQL = {
     "counts": """
-        SELECT 'items' AS metric, 'count' AS kind, count(*)::DOUBLE AS value FROM items
-        UNION ALL SELECT 'reports', 'count', count(DISTINCT report_id) FROM items
-        UNION ALL SELECT 'steps', 'count', count(*) FROM steps
-        UNION ALL SELECT 'steps per chain (mean)', 'score', avg(len(steps)) FROM items
-        UNION ALL SELECT 'items with a bad step', 'share', avg(CASE WHEN first_bad_step >= 0 THEN 1 ELSE 0 END)
+        WITH i AS MATERIALIZED (
+            SELECT count(*)::DOUBLE AS n, count(DISTINCT report_id)::DOUBLE AS reports, avg(len(steps)) AS per_chain,
+                   avg(CASE WHEN first_bad_step >= 0 THEN 1 ELSE 0 END) AS flagged,
+                   avg(CASE WHEN len(steps) <= 1 THEN 1 ELSE 0 END) AS short
             FROM items
-        UNION ALL SELECT 'single-step or empty chains', 'share', avg(CASE WHEN len(steps) <= 1 THEN 1 ELSE 0 END)
-            FROM items
-        UNION ALL SELECT 'bad steps', 'share', avg(CASE WHEN label THEN 0 ELSE 1 END) FROM steps
-        UNION ALL SELECT 'unsure steps', 'share', avg(CASE WHEN verdict = 'unsure' THEN 1 ELSE 0 END) FROM steps
+        ),
+        s AS MATERIALIZED (
+            SELECT count(*)::DOUBLE AS n, avg(CASE WHEN label THEN 0 ELSE 1 END) AS bad,
+                   avg(CASE WHEN verdict = 'unsure' THEN 1 ELSE 0 END) AS unsure
+            FROM steps
+        )
+        SELECT 'items' AS metric, 'count' AS kind, n AS value FROM i
+        UNION ALL SELECT 'reports', 'count', reports FROM i
+        UNION ALL SELECT 'steps', 'count', n FROM s
+        UNION ALL SELECT 'steps per chain (mean)', 'score', per_chain FROM i
+        UNION ALL SELECT 'items with a bad step', 'share', flagged FROM i
+        UNION ALL SELECT 'single-step or empty chains', 'share', short FROM i
+        UNION ALL SELECT 'bad steps', 'share', bad FROM s
+        UNION ALL SELECT 'unsure steps', 'share', unsure FROM s
     """,
     "label_balance": """
         SELECT task || ': bad steps' AS metric, 'share' AS kind, avg(CASE WHEN label THEN 0 ELSE 1 END) AS value
@@ -122,15 +131,18 @@ def check_comparable(directory: str | Path, other: str | Path) -> str:
     return ours.schema_version
 
 
-def run_metrics(directory: str | Path) -> dict[str, dict[str, tuple[str, float | None]]]:
-    """The comparison metrics of one shard set: section -> metric -> (kind, value)."""
+def run_metrics(
+    directory: str | Path, sections: tuple[str, ...] | None = None
+) -> dict[str, dict[str, tuple[str, float | None]]]:
+    """The comparison metrics of one shard set (all `METRICS_SQL` sections, or those named): section ->
+    metric -> (kind, value)."""
     from radprm.shards.reader import connect
 
     con = connect(directory)
     try:
         return {
             section: {m: (k, None if v is None else float(v)) for m, k, v in con.execute(sql).fetchall()}
-            for section, sql in METRICS_SQL.items()
+            for section, sql in METRICS_SQL.items() if sections is None or section in sections
         }
     finally:
         con.close()

@@ -133,7 +133,7 @@ def glance_numbers(directory: Path) -> dict[str, Any]:
     """Headline numbers of a shard set: counts and shares (see `radprm.qa.compare.METRICS_SQL`)."""
     from radprm.qa.compare import run_metrics
 
-    counts = run_metrics(directory)["counts"]
+    counts = run_metrics(directory, ("counts",))["counts"]
     return {GLANCE_LABELS.get(m, m): (None if v is None else (int(v) if kind == "count" else round(v, 4)))
             for m, (kind, v) in counts.items()}
 

@@ -13,7 +13,7 @@ import pytest
 
 from radprm.errors import RuleFileError
 from radprm.qa import qa
-from radprm.qa.charts import build_charts, load_chart_specs, render_svg
+from radprm.qa.charts import JUDGE_SIDECAR, build_charts, load_chart_specs, render_svg
 from radprm.qa.report import render_html
 from radprm.shards import ShardWriter
 from radprm.shards.manifest import load_manifest
@@ -137,6 +137,10 @@ def test_judge_panel_appears_with_the_sidecar(tmp_path):
         else:
             expected["both good"] += 1
     assert got == expected and expected["rules good, judge bad"] > 0
+
+
+def test_judge_sidecar_name_is_the_judges():
+    assert JUDGE_SIDECAR == SIDECAR
 
 
 def _add_columns(directory: Path) -> None:
