@@ -61,8 +61,8 @@ def test_charts_aggregate_items_into_the_expected_bars(shards):
     assert charts["steps_per_chain"].marks == len({(len(i.steps), i.task) for i in items})
     firsts = Counter((i.first_bad_step, i.task) for i in items if i.first_bad_step >= 0)
     assert {(int(r["position"]), r["task"]): r["items"] for r in charts["first_bad_step"].rows} == dict(firsts)
-    reasons = Counter(r for i in items for s in i.steps for r in s.reasons)
-    assert {r["reason"]: r["steps"] for r in charts["flag_reasons"].rows} == dict(reasons)
+    reasons = Counter((r, "good" if s.label else "bad") for i in items for s in i.steps for r in s.reasons)
+    assert {(r["reason"], r["step_label"]): r["steps"] for r in charts["flag_reasons"].rows} == dict(reasons)
     answer_bins = Counter(min(int(i.answer_reward * 10), 9) / 10 for i in items)
     got = {r["bin"]: r["items"] for r in charts["chain_scores"].rows if r["score"].startswith("answer_reward")}
     assert got == dict(answer_bins)
