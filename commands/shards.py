@@ -61,18 +61,29 @@ def qa_cmd(
         bool,
         typer.Option("--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs."),
     ] = True,
+    charts: Annotated[
+        bool,
+        typer.Option("--charts/--no-charts", help="Draw the charts (inline SVG in report.html, SVG files for .md)."),
+    ] = True,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare", metavar="OTHER_DIR",
+            help="Another run's shard directory: adds a side-by-side section to the report and qa.json.",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when any check warns (not only on failed expectations).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary, not the tables.")] = False,
 ) -> None:
-    """Run the DuckDB QA pack and the GE suites; print tables, write the QA report, Data Docs and dataset card."""
+    """Run the DuckDB QA pack and the GE suites; print tables, write the QA report (charts), Data Docs and card."""
     from radprm.qa import qa
 
     try:
         report = qa(
             directory, out=out, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine,
-            expectations=expectations, progress=True, strict=strict,
+            expectations=expectations, charts=charts, compare=compare, progress=True, strict=strict,
         )
     except RunError as exc:
         _print_tables(exc.summary, quiet)  # the tables show what failed; @command prints summary and error

@@ -1,19 +1,24 @@
 """The dataset card: `README.md` written into a shard directory (HF-style YAML header + Markdown).
 
 Written by `ShardWriter.close()` and again by `radprm qa` (so it reflects the latest shards). The YAML
-header names the data files, so `datasets.load_dataset("<dir>")` works without arguments.
+header names the data files, so `datasets.load_dataset("<dir>")` works without arguments. The charts a
+trainer looks at first (step-label balance, steps per chain, flag reasons) are SVG files in `charts/`
+beside the card, which links them (`radprm.qa.charts`, the same charts as the QA report).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from radprm import __version__
 from radprm.run import write_text_atomic
 from radprm.shards.manifest import load_manifest
 
 CARD_NAME = "README.md"
+CHARTS_DIR = "charts"
+"""Folder beside the card holding its chart SVGs."""
 
 LICENCE_TEXT = """\
 ## Source data and licence
@@ -33,8 +38,14 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def card_text(directory: str | Path) -> str:
-    """Render the dataset card of a shard directory (counts, balance, provenance, licence, how to load)."""
+def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
+    """Render the dataset card of a shard directory (counts, balance, provenance, licence, how to load).
+
+    Args:
+        directory: shard directory.
+        charts: `radprm.qa.charts.Chart`s whose SVGs are (or will be) in `charts/<name>.svg`; linked
+            under "At a glance".
+    """
     from radprm.shards.reader import connect
 
     directory = Path(directory)
@@ -86,6 +97,13 @@ def card_text(directory: str | Path) -> str:
             [(n_items, n_reports, n_steps, len(manifest.shards), manifest.duplicates_skipped)],
         ),
         "",
+    ]
+    drawn = [c for c in charts or [] if c.svg]
+    if drawn:
+        parts += ["## At a glance", ""]
+        for chart in drawn:
+            parts += [f"![{chart.title}]({CHARTS_DIR}/{chart.name}.svg)", "", f"*{chart.what}*", ""]
+    parts += [
         "## Items per task (share of chains with no bad step)",
         "",
         _table(["task", "items", "all-good share"], by_task),
@@ -134,8 +152,22 @@ def card_text(directory: str | Path) -> str:
     return "\n".join(parts)
 
 
-def write_card(directory: str | Path) -> Path:
-    """Write (atomically) the dataset card `README.md` into a shard directory; returns its path."""
-    path = Path(directory) / CARD_NAME
-    write_text_atomic(path, card_text(directory))
+def write_card(directory: str | Path, *, charts: bool | list[Any] = True) -> Path:
+    """Write (atomically) the dataset card `README.md` into a shard directory; returns its path.
+
+    Args:
+        directory: shard directory.
+        charts: True draws the card's charts into `charts/` (`radprm.qa.charts.build_charts`), a list
+            writes those already drawn, False writes a card without charts.
+    """
+    directory = Path(directory)
+    drawn: list[Any] = []
+    if charts:
+        from radprm.qa.charts import build_charts
+        from radprm.qa.report import write_chart_files
+
+        drawn = build_charts(directory, only_card=True) if charts is True else list(charts)
+        write_chart_files(drawn, directory / CHARTS_DIR)
+    path = directory / CARD_NAME
+    write_text_atomic(path, card_text(directory, drawn))
     return path
