@@ -48,6 +48,7 @@ from radprm.miners.metrics import ClientMetrics
 from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
 from radprm.miners.summary import SUMMARY_FILE, MineSummary
+from radprm.phi.privacy import CURRENT_REPORT, PhiBlocked
 from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.records import Finding, Report
 
@@ -109,6 +110,10 @@ class MiningJob:
         self._had_written = False
         self._last_commit = 0.0
         self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
+        from radprm.phi.privacy import JobPrivacy
+
+        # PHI guard and text storage (radprm.phi.privacy): reports in, items out, payloads and cache
+        self.privacy = JobPrivacy(config.phi, config.phi_engine, config.keeps_report_text)
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -183,6 +188,8 @@ class MiningJob:
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
+            if not self.privacy.store_text:  # own cache keys: entries hold quoted sentences as offsets
+                self.miner.key_extra = {"report_text": "ids-only"}
             # Fail fast (dead server, model not served, bad rule file) before any job state is written.
             await client.check_server()
             if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
@@ -193,18 +200,28 @@ class MiningJob:
             _ = self.validator
             stored = self._prepare()
             cache = client.cache = stack.enter_context(RequestCache(self.cache_path))
+            if not self.privacy.store_text:
+                from radprm.phi.privacy import QuoteCodec
+
+                cache.codec = QuoteCodec()
             self.run_id = stored["run_id"]
             self.ledger = stack.enter_context(Ledger(self.run_dir / "ledger.sqlite"))
             self.quarantine = stack.enter_context(
                 LedgerQuarantine(self.ledger, self.run_dir / "quarantine" / "quarantine.jsonl", run_id=self.run_id))
             self.quarantine.reconcile()
+            if self.privacy.active:
+                from radprm.phi.privacy import QuarantineFilter
+
+                self.quarantine = QuarantineFilter(self.quarantine, self.privacy)  # masks / drops payloads
             self.items = ItemBuilder(self.cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
                                      self.run_id, urlparse(self.cfg.base_url).netloc or None,
                                      getattr(self.extractor, "rules_version", None))
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
             stack.callback(self.cpu.shutdown, wait=True)  # first to close: its tasks use the ledger
             run_meta = {"run_id": self.run_id, "job": stored["identity"],
-                        "prompts": [r.model_dump() for r in self.miner.prompt_refs]}
+                        "prompts": [r.model_dump() for r in self.miner.prompt_refs],
+                        "privacy": {**self.privacy.policy(), "licence": self.cfg.licence,
+                                    "credentialed": self.cfg.credentialed}}
             self.writer = ShardWriter(self.run_dir / "shards", max_rows=self.cfg.shard_rows, run_meta=run_meta,
                                       on_commit=lambda info: self.ledger.mark_written(info.item_ids, info.shard))
             self.ledger.adopt_committed(self.writer)
@@ -257,7 +274,7 @@ class MiningJob:
     async def _produce(self, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
         done = self.ledger.done_reports()
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        reports = (r for r in feed if r.report_id not in done)
+        reports = self.privacy.reports((r for r in feed if r.report_id not in done), self.quarantine)
         extracted = iter(self.extractor.extract_many(reports, batch_size=32))
 
         def next_block() -> list[tuple[Report, list[Finding], list[WorkItem]]]:
@@ -304,6 +321,7 @@ class MiningJob:
         while (work := await queue.get()) is not None:
             if self._stopped():
                 continue  # left pending: a resumed job picks it up
+            CURRENT_REPORT.set(work.report)  # this task's report, for the cache codec (--store-report-text no)
             outcome = await self.miner.mine(work.question, work.report, sampling, work.rollout)
             if not outcome.ok:
                 self._failed(work, outcome)
@@ -312,7 +330,10 @@ class MiningJob:
             self._flush_early_failures()
             self.ledger.mark_answered(work.item_id)
             try:
-                item = await loop.run_in_executor(self.cpu, self.items.build, work, outcome)
+                item = await loop.run_in_executor(self.cpu, self._build, work, outcome)
+            except PhiBlocked as blocked:
+                self._quarantine_item(work, "phi_detected", blocked.detail, None)
+                continue
             except RadprmError:
                 raise  # e.g. a broken rule file: every item would fail, so stop (resume rebuilds from cache)
             except Exception as exc:  # a validator bug on one odd chain must not kill the batch...
@@ -337,6 +358,11 @@ class MiningJob:
             if time.monotonic() - self._last_commit > self.cfg.commit_every:
                 self.writer.flush()
                 self._last_commit = time.monotonic()
+
+    def _build(self, work: WorkItem, outcome: ChainOutcome) -> Any:
+        """Validate and assemble the row, then apply the privacy options (CPU thread)."""
+        item = self.items.build(work, outcome)
+        return self.privacy.finish_item(item, work.report) if self.privacy.active else item
 
     def _stopped(self) -> bool:
         return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items

@@ -17,9 +17,13 @@ from pydantic import BaseModel
 
 from radprm.schemas.records import Finding, QuarantineRecord, Report
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
 Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
+
+READABLE_SCHEMA_VERSIONS = ("1", "2")
+"""Versions readers and `radprm verify` accept. Every column added since "1" is nullable, and a
+version-1 shard reads with those columns null (`schemas.shards.columns_for_version`)."""
 
 SCHEMA_VERSION_KEY = b"radprm.schema_version"
 SCHEMA_NAME_KEY = b"radprm.schema"

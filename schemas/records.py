@@ -184,3 +184,6 @@ class Item(Record):
     report_text: str
     findings_text: str | None = None
     impression_text: str | None = None
+    # added in schema version 2 (privacy, issue 16): see schemas.shards.ADDED_FIELDS
+    phi: str | None = Field(None, description="PHI guard hits as a JSON list (null when the guard was off).")
+    report_sha256: str | None = Field(None, description="sha256 of the report text (checked by rehydrate).")

@@ -14,12 +14,12 @@ import pyarrow as pa
 
 # SCHEMA_VERSION (one version for every pinned layout radprm writes: record tables and shard rows) and
 # EVIDENCE_TYPE (shared with the step tables) are declared once in `schemas.arrow`; re-exported here.
-from radprm.schemas.arrow import EVIDENCE_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.arrow import EVIDENCE_TYPE, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Item
 
 __all__ = [
-    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
-    "item_to_row", "row_to_item",
+    "ADDED_FIELDS", "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "READABLE_SCHEMA_VERSIONS",
+    "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE", "item_to_row", "row_to_item", "schema_for_version",
 ]
 
 STEP_TYPE = pa.struct(
@@ -76,8 +76,28 @@ ITEM_FIELDS: list[pa.Field] = [
     pa.field("impression_text", pa.string()),
 ]
 
+# --- columns added after schema version "1" -------------------------------------------------------
+# Each is nullable (null in rows of older shards, which still read and verify). Other branches add
+# their own here: keep one entry per column, grouped by the version that added it.
+ADDED_FIELDS: dict[str, list[pa.Field]] = {
+    "2": [
+        # privacy (issue 16): PHI guard hits as a JSON list [{where, entity, start, end, score,
+        # recognizer}] (null when the guard was off) and the sha256 of the report text, which
+        # `radprm rehydrate` checks against the user's own copy.
+        pa.field("phi", pa.string()),
+        pa.field("report_sha256", pa.string()),
+    ],
+}
+ITEM_FIELDS = ITEM_FIELDS + [f for fields in ADDED_FIELDS.values() for f in fields]
+
 ITEM_SCHEMA = pa.schema(ITEM_FIELDS, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()})
 """Arrow schema of a shard row, field for field the same as `Item` (same names, same order)."""
+
+
+def schema_for_version(version: str) -> pa.Schema:
+    """The shard schema a file of `version` has: `ITEM_SCHEMA` without the columns added after it."""
+    later = {f.name for v, fields in ADDED_FIELDS.items() if v > version for f in fields}
+    return pa.schema([f for f in ITEM_FIELDS if f.name not in later], metadata={SCHEMA_VERSION_KEY: version.encode()})
 
 
 def item_to_row(item: Item) -> dict[str, Any]:

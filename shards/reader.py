@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from radprm.errors import ShardError
 from radprm.schemas.records import Item
-from radprm.schemas.shards import SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
+from radprm.schemas.shards import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -36,9 +36,10 @@ def shard_paths(directory: str | Path) -> list[Path]:
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         raise ShardError(
-            f"shards have schema version {manifest.schema_version}; this radprm reads {SCHEMA_VERSION}",
+            f"shards have schema version {manifest.schema_version}; this radprm reads "
+            f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
             path=directory / "manifest.json",
             field="schema_version",
         )
@@ -62,8 +63,9 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
     for path in shard_paths(directory):
         parquet = pq.ParquetFile(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
-        if version != SCHEMA_VERSION:
-            raise ShardError(f"shard has schema version '{version}', expected '{SCHEMA_VERSION}'", path=path)
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ShardError(f"shard has schema version '{version}', expected one of "
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writing: {SCHEMA_VERSION})", path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
@@ -75,11 +77,25 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
 
     from radprm.schemas.shards import ITEM_SCHEMA
 
-    tables = [pq.read_table(p, columns=columns) for p in shard_paths(directory)]
+    tables = [_with_added_columns(pq.read_table(p, columns=columns), columns) for p in shard_paths(directory)]
     if not tables:
         schema = ITEM_SCHEMA if columns is None else pa.schema([ITEM_SCHEMA.field(c) for c in columns])
         return schema.empty_table()
     return pa.concat_tables(tables)
+
+
+def _with_added_columns(table, columns: list[str] | None):
+    """A table read from an older shard, with the columns added since (null) so tables concatenate."""
+    import pyarrow as pa
+
+    from radprm.schemas.shards import ITEM_SCHEMA
+
+    wanted = columns if columns is not None else ITEM_SCHEMA.names
+    for name in wanted:
+        if name not in table.column_names:
+            field = ITEM_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(wanted).replace_schema_metadata(None)
 
 
 def connect(directory: str | Path, *, database: str = ":memory:"):
@@ -98,7 +114,14 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
     con = duckdb.connect(database)
     if paths:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT * FROM read_parquet([{files}])")
+        # union_by_name + the added columns as typed nulls: version-1 shards (without them) read too
+        from radprm.schemas.shards import ADDED_FIELDS
+
+        have = set().union(*(pq.read_schema(p).names for p in paths))
+        extra = ", ".join(f"NULL::VARCHAR AS {f.name}" for fields in ADDED_FIELDS.values() for f in fields
+                          if f.name not in have)
+        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *{', ' + extra if extra else ''} "
+                    f"FROM read_parquet([{files}], union_by_name = true)")
     else:
         # No shard yet: an empty table with the pinned schema keeps every query valid.
         from radprm.schemas.shards import ITEM_SCHEMA

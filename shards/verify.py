@@ -10,7 +10,13 @@ import pyarrow.parquet as pq
 
 from radprm import run
 from radprm.errors import ShardError
-from radprm.schemas.shards import ITEM_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.shards import (
+    ITEM_SCHEMA,
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    schema_for_version,
+)
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -58,6 +64,13 @@ class VerifyReport:
         return f"{self.directory}: {state} ({self.shards} shards, {self.rows} rows checked)"
 
 
+def _expected_for(version: str, current: object) -> object:
+    """The pinned schema of a shard file of `version` (older readable versions lack the columns added since)."""
+    if version != SCHEMA_VERSION and version in READABLE_SCHEMA_VERSIONS:
+        return schema_for_version(version).remove_metadata()
+    return current
+
+
 def verify(
     directory: str | Path, *, check_sha: bool = True, check_duplicates: bool = True, max_listed: int = 50
 ) -> VerifyReport:
@@ -79,12 +92,13 @@ def verify(
     except ShardError as exc:
         report.problems.append(Problem("manifest", str(directory / MANIFEST_NAME), exc.message))
         return report
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         report.problems.append(
             Problem(
                 "schema_version",
                 str(directory / MANIFEST_NAME),
-                f"manifest schema version {manifest.schema_version}, this radprm reads {SCHEMA_VERSION}",
+                f"manifest schema version {manifest.schema_version}, this radprm reads "
+                f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writes {SCHEMA_VERSION})",
             )
         )
     listed = {s.name for s in manifest.shards}
@@ -136,7 +150,7 @@ def verify(
                     f"file says '{version}', manifest says '{entry.schema_version}'",
                 )
             )
-        if not schema.remove_metadata().equals(expected_schema):
+        if not schema.remove_metadata().equals(_expected_for(version, expected_schema)):
             report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
             continue
         if check_duplicates:
