@@ -128,7 +128,7 @@ class RequestCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._hits = self._misses = self._puts = 0
-        self.codec: Any = None  # encode(raw, parsed) on put / decode on get (radprm.phi.privacy.QuoteCodec)
+        self.codec: Any = None  # encode(raw, parsed) on put / decode on get (radprm.phi.privacy.CacheCodec)
         try:
             # autocommit off; each put is its own transaction. check_same_thread=False because asyncio
             # jobs may hand lookups to a worker thread; the lock serialises them.

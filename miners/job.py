@@ -200,10 +200,10 @@ class MiningJob:
             _ = self.validator
             stored = self._prepare()
             cache = client.cache = stack.enter_context(RequestCache(self.cache_path))
-            if not self.privacy.store_text:
-                from radprm.phi.privacy import QuoteCodec
+            if not self.privacy.store_text or self.privacy.mode == "mask":
+                from radprm.phi.privacy import CacheCodec
 
-                cache.codec = QuoteCodec()
+                cache.codec = CacheCodec(self.privacy)
             self.run_id = stored["run_id"]
             self.ledger = stack.enter_context(Ledger(self.run_dir / "ledger.sqlite"))
             self.quarantine = stack.enter_context(

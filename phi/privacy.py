@@ -137,9 +137,13 @@ class JobPrivacy:
         if self.guard is None:
             return report
         hits = self.guard.scan(report.text)
-        if not hits:
-            return report
         rows = _hit_rows(hits, "report")
+        for name in ("indication", "comparison"):  # read, never sent to the model; still not to be stored
+            value = getattr(report, name)
+            if value and value not in report.text:
+                rows += _hit_rows(self.guard.scan(value), name)
+        if not rows:
+            return report
         self.counts["reports_with_phi"] += 1
         if self.mode == "block":
             quarantine.add(record_id=report.report_id, stage="phi", reason_code="phi_detected",
@@ -233,20 +237,31 @@ class QuarantineFilter:
         return getattr(self._sink, name)
 
 
-class QuoteCodec:
-    """Request-cache codec for ``--store-report-text no``: quoted report sentences stored as offsets.
+class CacheCodec:
+    """Request-cache codec of a job: what the cache file may hold of model output.
 
-    Uses `CURRENT_REPORT` (set by the job around each chain) to know which report a response is about.
+    ``--store-report-text no``: report sentences the model quoted are stored as ``[[report:S-E]]`` and
+    expanded on read (`CURRENT_REPORT`, set by the job around each chain, names the report), so a
+    resumed job validates the text it first saw. ``--phi mask``: PHI in the model output is masked
+    before it is stored (a resumed job then rebuilds from the masked answer, as the shards hold it).
     """
 
+    def __init__(self, privacy: JobPrivacy) -> None:
+        self.privacy = privacy
+
     def encode(self, raw_text: str, parsed_json: str) -> tuple[str, str]:
+        guard = self.privacy.guard
+        if self.privacy.mode == "mask" and guard is not None:
+            raw_text = guard.mask(raw_text, guard.scan(raw_text))
+            parsed_json = guard.mask(parsed_json, guard.scan(parsed_json))
         report = CURRENT_REPORT.get()
-        if report is None:
-            return raw_text, parsed_json
-        return quote_report_sentences(raw_text, report.text), quote_report_sentences(parsed_json, report.text)
+        if not self.privacy.store_text and report is not None:
+            raw_text = quote_report_sentences(raw_text, report.text)
+            parsed_json = quote_report_sentences(parsed_json, report.text)
+        return raw_text, parsed_json
 
     def decode(self, raw_text: str, parsed_json: str) -> tuple[str, str]:
         report = CURRENT_REPORT.get()
-        if report is None:
+        if self.privacy.store_text or report is None:
             return raw_text, parsed_json
         return expand_quotes(raw_text, report.text), expand_quotes(parsed_json, report.text)
