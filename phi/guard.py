@@ -57,6 +57,7 @@ class PhiRules(RuleModel):
 
     version: str
     source: str
+    triggers: str = ""
     score_threshold: float
     deidentified_markers: list[str]
     builtin: list[BuiltinRule]
@@ -124,7 +125,7 @@ class PhiGuard:
         return f"{self.rules.version}+{self.engine}"
 
     @cached_property
-    def _recognizers(self) -> list[tuple[re.Pattern[str], Any, str]]:
+    def _recognizers(self) -> list[tuple[_Trigger, Any, str]]:
         """(trigger, Presidio recognizer, radprm entity) for every rule."""
         try:
             from presidio_analyzer import Pattern, PatternRecognizer
@@ -137,12 +138,12 @@ class PhiGuard:
             cls = getattr(pre, rule.recognizer, None)
             if cls is None:
                 raise InputError(f"Presidio has no recognizer {rule.recognizer!r}", field="builtin")
-            out.append((re.compile(rule.trigger), cls(), rule.entity))
+            out.append((_Trigger(rule.trigger), cls(), rule.entity))
         for rule in self.rules.patterns:
             rec = PatternRecognizer(supported_entity=rule.entity, name=rule.name,
                                     patterns=[Pattern(rule.name, rule.regex, rule.score)],
                                     global_regex_flags=_FLAGS)  # case rules live in each regex
-            out.append((re.compile(rule.trigger), rec, rule.entity))
+            out.append((_Trigger(rule.trigger), rec, rule.entity))
         return out
 
     @cached_property
@@ -171,8 +172,10 @@ class PhiGuard:
         if not text:
             return []
         raw: list[PhiHit] = []
+        low = text.lower()  # triggers are lower case: no IGNORECASE (slow on alternations) per search
+        facts = _TextFacts(low)
         for trigger, rec, entity in self._recognizers:
-            if not trigger.search(text):
+            if not trigger.hit(facts):
                 continue
             for r in rec.analyze(text, rec.supported_entities, None):
                 raw.append(PhiHit(entity, r.start, r.end, float(r.score), rec.name))
@@ -220,6 +223,63 @@ class PhiGuard:
         """(masked text, hits) in one call."""
         hits = self.scan(text)
         return self.mask(text, hits), hits
+
+
+_WORDS_TRIGGER = re.compile(r"\\b\(\?:([a-z |]+)\)\\b")
+_DIGITS_TRIGGER = re.compile(r"\\d\{(\d+)\}")
+_WORD = re.compile(r"[a-z]+")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+class _TextFacts:
+    """What triggers ask of a lower-cased text, computed once: its words and its longest digit run."""
+
+    __slots__ = ("low", "words", "longest_digits")
+
+    def __init__(self, low: str) -> None:
+        self.low = low
+        self.words = set(_WORD.findall(low))
+        self.longest_digits = max(map(len, _DIGIT_RUN.findall(low)), default=0)
+
+
+class _Trigger:
+    """A recognizer's prefilter. `\\b(?:w1|w2 w3)\\b` becomes a word-set test (first word of each
+    phrase), `\\d{N}` a digit-run test, anything else a regex search of the lower-cased text: the
+    same answer or a superset, at a fraction of the cost of 15 regex scans per text."""
+
+    def __new__(cls, pattern: str) -> Any:
+        if " && " in pattern:  # every part must hit
+            return _AllTriggers([_Trigger(part.strip()) for part in pattern.split(" && ")])
+        return super().__new__(cls)
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.words: frozenset[str] | None = None
+        self.digits: int | None = None
+        self.regex: re.Pattern[str] | None = None
+        if m := _WORDS_TRIGGER.fullmatch(pattern):
+            self.words = frozenset(alt.split()[0] for alt in m.group(1).split("|") if alt.strip())
+        elif m := _DIGITS_TRIGGER.fullmatch(pattern):
+            self.digits = int(m.group(1))
+        else:
+            self.regex = re.compile(pattern)
+
+    def hit(self, facts: _TextFacts) -> bool:
+        if self.words is not None:
+            return not self.words.isdisjoint(facts.words)
+        if self.digits is not None:
+            return facts.longest_digits >= self.digits
+        return self.regex.search(facts.low) is not None  # type: ignore[union-attr]
+
+
+class _AllTriggers:
+    """`a && b`: a trigger made of parts that must all hit (cheapest first, as written)."""
+
+    def __init__(self, parts: list[_Trigger]) -> None:
+        self.parts = parts
+
+    def hit(self, facts: _TextFacts) -> bool:
+        return all(p.hit(facts) for p in self.parts)
 
 
 _ANON: list[Any] = []
