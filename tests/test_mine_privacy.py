@@ -319,3 +319,28 @@ def test_version_1_shards_read_verify_and_qa(tmp_path):
     assert con.execute("SELECT count(*), count(phi) FROM items").fetchall() == [(6, 0)]
     qa = run_qa(shards, expectations=False)
     assert next(r for r in qa.checks if r.check.name == "phi_hits").status == "ok"
+
+
+# --- the real model server ------------------------------------------------------------------------------
+@pytest.mark.vllm
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_mine_phi_mask_against_real_vllm(vllm_base_url, tmp_path, parts):
+    path, planted = write_reports(tmp_path / "reports.csv", 2)
+    extractor, validator = parts
+    run_dir = tmp_path / "run"
+    summary = mine(path, run_dir=run_dir, base_url=vllm_base_url, model="smollm2", extractor=extractor,
+                   validator=validator, tasks=["single", "binary"], questions_per_report=1, mode="staged",
+                   max_tokens=160, concurrency=3, timeout=600, seed=0, phi="mask")
+    items = list(read_items(summary.shards_dir))
+    mined = [q for q in read_quarantine(summary.quarantine_path) if q.stage == "mine"] \
+        if summary.quarantine_path.exists() else []
+    assert len(items) + len(mined) == summary.items_planned == 3 and summary.items_pending == 0
+    files = run_folder_text(run_dir)
+    for _rid, _text, values in planted:
+        for entity, value in values:
+            assert not [p for p, text in files.items() if value in text], f"{entity} {value!r} left in the run"
+    for item in items:
+        assert item.phi is not None and item.report_sha256
+        if item.report_id.startswith("phi-"):
+            assert "<PERSON>" in item.report_text and "<MRN>" in item.report_text + item.findings_text
