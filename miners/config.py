@@ -228,7 +228,7 @@ class MineConfig(BaseModel):
             if err["type"] == "extra_forbidden":
                 raise InputError(f"unknown mining option {name!r}", field=name,
                                  hint=f"options: {', '.join(cls.model_fields)}") from None
-            raise InputError(err["msg"], field=name) from None
+            raise InputError(err["msg"].removeprefix("Value error, "), field=name) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
         from radprm.phi.licence import check_local_server, default_licence
 
