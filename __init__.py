@@ -57,6 +57,10 @@ _EXPORTS = {
     "build_queue": "radprm.review",
     "apply_decisions": "radprm.review",
     "review_status": "radprm.review",
+    # privacy
+    "PhiGuard": "radprm.phi.guard",
+    "scan_reports": "radprm.phi.scan",
+    "rehydrate": "radprm.phi.rehydrate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

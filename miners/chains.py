@@ -121,6 +121,7 @@ class ChainMiner:
         self.client = client
         self.mode = mode
         self.templates: dict[str, PromptTemplate] = {name: prompts.get(name) for name in MODES[mode]}
+        self.key_extra: dict[str, Any] = {}  # more cache-key parts (e.g. how the job stores report text)
 
     @property
     def prompt_refs(self) -> list[PromptRef]:
@@ -155,7 +156,8 @@ class ChainMiner:
         tpl = self.templates[name]
         messages = self.messages(name, question, report, **more)
         model = self.response_model(name, question)
-        key = self.client.key_for(messages, model, sampling, extra={"prompt": tpl.label, "rollout": rollout})
+        extra = {"prompt": tpl.label, "rollout": rollout, **self.key_extra}
+        key = self.client.key_for(messages, model, sampling, extra=extra)
         result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
         return result, model
 

@@ -30,6 +30,7 @@ from radprm.miners.questions import TASKS, check_tasks
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
+PRIVACY_PANEL = "Privacy and licence"
 _SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
 JUDGE_SCOPES = ("undecided", "all")
 REDRIVE_PANEL = "Re-drive quarantined items"
@@ -116,6 +117,29 @@ class MineConfig(OptionsModel):
         "(validators/README.md).", identity=True, panel=LLM_PANEL,
     )
 
+    # privacy and licence (issue 16; radprm.phi): identity, so a resumed job keeps its policy
+    phi: str = option(
+        "off", "PHI guard (Presidio): off, flag (record hits in the phi column and QA), mask (replace hits before "
+        "the model sees the text and in stored text) or block (quarantine phi_detected). Model output is scanned "
+        "too.", identity=True, panel=PRIVACY_PANEL,
+    )
+    phi_engine: str = option(
+        "patterns", "PHI recognizers: patterns (fast) or ner (plus spaCy NER; more names, more false hits).",
+        identity=True, panel=PRIVACY_PANEL,
+    )
+    store_report_text: str = option(
+        "yes", "yes, or no: shards, cache and quarantine keep report ids and offsets only "
+        "(`radprm rehydrate` joins the text back from your copy).", identity=True, panel=PRIVACY_PANEL,
+    )
+    licence: str | None = option(
+        None, "Licence of the source reports, stated in the dataset card. Default: CC-BY-NC-ND-4.0 for the IU "
+        "reports CSV, else undeclared.", identity=True, panel=PRIVACY_PANEL,
+    )
+    credentialed: bool = option(
+        False, "The source is credentialed (e.g. MIMIC-CXR): refuse a non-local --base-url.", identity=True,
+        panel=PRIVACY_PANEL,
+    )
+
     # --- operational: how this session runs -----------------------------------------------------------
     base_url: str | None = option(
         None, "OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server "
@@ -139,6 +163,10 @@ class MineConfig(OptionsModel):
         60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
     )
     strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    allow_remote: bool = option(
+        False, "With --credentialed: allow a model server that is not on this machine.", identity=False,
+        panel=PRIVACY_PANEL,
+    )
     stop_after_items: int | None = option(
         None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
     )
@@ -191,6 +219,38 @@ class MineConfig(OptionsModel):
             raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
         return value
 
+    @field_validator("phi")
+    @classmethod
+    def _known_phi_mode(cls, value: str) -> str:
+        from radprm.phi.guard import MODES
+
+        if value not in MODES:
+            raise ValueError(f"unknown PHI mode {value!r} (choose from {', '.join(MODES)})")
+        return value
+
+    @field_validator("phi_engine")
+    @classmethod
+    def _known_phi_engine(cls, value: str) -> str:
+        from radprm.phi.guard import ENGINES
+
+        if value not in ENGINES:
+            raise ValueError(f"unknown PHI engine {value!r} (choose from {', '.join(ENGINES)})")
+        return value
+
+    @field_validator("store_report_text", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if value not in ("yes", "no"):
+            raise ValueError(f"expected yes or no, got {value!r}")
+        return value
+
+    @property
+    def keeps_report_text(self) -> bool:
+        """False with `--store-report-text no`."""
+        return self.store_report_text == "yes"
+
     @classmethod
     def from_options(cls, **options: Any) -> MineConfig:
         """Validate options (API keywords or CLI values) into a config.
@@ -218,6 +278,11 @@ class MineConfig(OptionsModel):
             message = err["msg"].removeprefix("Value error, ")
             raise InputError(message, field=name or ("reasons" if "--reasons" in message else None)) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
+        from radprm.phi.licence import check_local_server, default_licence
+
+        check_local_server(cfg.base_url, credentialed=cfg.credentialed, allow_remote=cfg.allow_remote)
+        if cfg.licence is None:
+            cfg.licence = default_licence(cfg.reports, cfg.reader.get("format"))
         return cfg
 
     # --- derived views ---------------------------------------------------------------------------------
@@ -253,6 +318,8 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
     """
     for key in current:
         was, now = stored.get(key), current.get(key)
+        if key not in stored and key in MineConfig.model_fields:
+            continue  # a job started before this option existed (job.json without it)
         if was != now:
             name = describe_key(key)
             what = (f"{name} differs from the job being resumed" if name.startswith("--")

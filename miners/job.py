@@ -54,6 +54,7 @@ from radprm.miners.metrics import ClientMetrics
 from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
 from radprm.miners.summary import SUMMARY_FILE, MineSummary
+from radprm.phi.privacy import CURRENT_REPORT, PhiBlocked
 from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.arrow import SCHEMA_VERSION
 from radprm.schemas.records import Finding, Report
@@ -121,6 +122,10 @@ class MiningJob:
         self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
         self.redrive: dict[str, Any] | None = None  # this session's re-drive numbers (retry_quarantined)
         self._redrive_items: dict[str, set[str]] = {}  # report id -> item ids selected for re-drive
+        from radprm.phi.privacy import JobPrivacy
+
+        # PHI guard and text storage (radprm.phi.privacy): reports in, items out, payloads and cache
+        self.privacy = JobPrivacy(config.phi, config.phi_engine, config.keeps_report_text)
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -208,6 +213,8 @@ class MiningJob:
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
+            if not self.privacy.store_text:  # own cache keys: entries hold quoted sentences as offsets
+                self.miner.key_extra = {"report_text": "ids-only"}
             # Fail fast (dead server, model not served, bad rule file) before any job state is written.
             await client.check_server()
             if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
@@ -218,6 +225,10 @@ class MiningJob:
             _ = self.validator
             stored = self._prepare()
             cache = client.cache = stack.enter_context(RequestCache(self.cache_path))
+            if not self.privacy.store_text or self.privacy.mode == "mask":
+                from radprm.phi.privacy import CacheCodec
+
+                cache.codec = CacheCodec(self.privacy)
             self.run_id = stored["run_id"]
             self.ledger = stack.enter_context(Ledger(self.run_dir / "ledger.sqlite"))
             self.quarantine = stack.enter_context(
@@ -225,13 +236,19 @@ class MiningJob:
             self.quarantine.reconcile()
             if self.cfg.retry_quarantined and not self._select_redrive():
                 return self._summary(cache, t0)  # nothing to re-ask: nothing is opened or written
+            if self.privacy.active:
+                from radprm.phi.privacy import QuarantineFilter
+
+                self.quarantine = QuarantineFilter(self.quarantine, self.privacy)  # masks / drops payloads
             self.items = ItemBuilder(self.id_cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
                                      self.run_id, urlparse(self.cfg.base_url).netloc or None,
                                      getattr(self.extractor, "rules_version", None))
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
             stack.callback(self.cpu.shutdown, wait=True)  # first to close: its tasks use the ledger
             run_meta = {"run_id": self.run_id, "job": stored["identity"],
-                        "prompts": [r.model_dump() for r in self.miner.prompt_refs]}
+                        "prompts": [r.model_dump() for r in self.miner.prompt_refs],
+                        "privacy": {**self.privacy.policy(), "licence": self.cfg.licence,
+                                    "credentialed": self.cfg.credentialed}}
             self.writer = ShardWriter(self.run_dir / "shards", max_rows=self.cfg.shard_rows, run_meta=run_meta,
                                       on_commit=lambda info: self.ledger.mark_written(info.item_ids, info.shard))
             self.ledger.adopt_committed(self.writer)
@@ -312,7 +329,7 @@ class MiningJob:
             return
         done = self.ledger.done_reports()
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        reports = (r for r in feed if r.report_id not in done)
+        reports = self.privacy.reports((r for r in feed if r.report_id not in done), self.quarantine)
         extracted = iter(self.extractor.extract_many(reports, batch_size=32))
 
         def next_block() -> list[tuple[Report, list[Finding], list[WorkItem]]]:
@@ -340,7 +357,8 @@ class MiningJob:
         """Re-read the selected items' reports, rebuild their questions and queue just those items."""
         wanted = self._redrive_items
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        extracted = iter(self.extractor.extract_many((r for r in feed if r.report_id in wanted), batch_size=32))
+        reports = self.privacy.reports((r for r in feed if r.report_id in wanted), self.quarantine)  # as first mined
+        extracted = iter(self.extractor.extract_many(reports, batch_size=32))
         ask = self.cfg.sampling()  # this session's sampling (a larger max_tokens); ids use the job's
         found: set[str] = set()
 
@@ -390,6 +408,7 @@ class MiningJob:
         while (work := await queue.get()) is not None:
             if self._stopped():
                 continue  # left pending: a resumed job picks it up
+            CURRENT_REPORT.set(work.report)  # this task's report, for the cache codec (--store-report-text no)
             outcome = await self.miner.mine(work.question, work.report, work.sampling or sampling, work.rollout)
             if not outcome.ok:
                 self._failed(work, outcome)
@@ -398,7 +417,10 @@ class MiningJob:
             self._flush_early_failures()
             self.ledger.mark_answered(work.item_id)
             try:
-                item = await loop.run_in_executor(self.cpu, self.items.build, work, outcome)
+                item = await loop.run_in_executor(self.cpu, self._build, work, outcome)
+            except PhiBlocked as blocked:
+                self._quarantine_item(work, "phi_detected", blocked.detail, None)
+                continue
             except RadprmError:
                 raise  # e.g. a broken rule file: every item would fail, so stop (resume rebuilds from cache)
             except Exception as exc:  # a validator bug on one odd chain must not kill the batch...
@@ -423,6 +445,11 @@ class MiningJob:
             if time.monotonic() - self._last_commit > self.cfg.commit_every:
                 self.writer.flush()
                 self._last_commit = time.monotonic()
+
+    def _build(self, work: WorkItem, outcome: ChainOutcome) -> Any:
+        """Validate and assemble the row, then apply the privacy options (CPU thread)."""
+        item = self.items.build(work, outcome)
+        return self.privacy.finish_item(item, work.report) if self.privacy.active else item
 
     def _stopped(self) -> bool:
         return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items

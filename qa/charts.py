@@ -190,12 +190,15 @@ def prepare(con: Any, directory: str | Path) -> set[str]:
 
 
 # -- PHI panel, built from whatever PHI columns the shards have --------------------------------------
-def phi_spec(schema: Any) -> ChartSpec | None:
+def phi_spec(schema: Any, con: Any = None) -> ChartSpec | None:
     """A chart of items with PHI hits per PHI column (and entity type), or None without PHI columns.
 
     Columns are found by name (`phi*`, on items or in the step struct) and read by type: a list counts
     items with a non-empty list (by entity type when its elements are structs with `entity_type`,
-    `type` or `entity`), a bool counts true, a number counts > 0, a string counts each value.
+    `type` or `entity`), a bool counts true, a number counts > 0, a string counts each value; the
+    shards' own `phi` column (JSON list of PHI guard hits, null with the guard off) counts items with
+    hits, by entity type. With `con` (a shard connection), columns with no value at all are left out:
+    every schema-2 shard has a `phi` column, null unless the PHI guard ran.
     """
     import pyarrow as pa
 
@@ -207,6 +210,8 @@ def phi_spec(schema: Any) -> ChartSpec | None:
     for where, name, dtype in candidates:
         col = f'"{name}"' if where == "items" else f's.step."{name}"'
         source = "items" if where == "items" else "items, UNNEST(items.steps) AS s(step)"
+        if con is not None and not con.execute(f"SELECT 1 FROM {source} WHERE {col} IS NOT NULL LIMIT 1").fetchone():
+            continue
         unit = "items" if where == "items" else "steps"
         label = f"{name} ({unit})"
         if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
@@ -226,6 +231,15 @@ def phi_spec(schema: Any) -> ChartSpec | None:
             parts.append(f"SELECT '{label}: true' AS what, count(*) FILTER (WHERE {col}) AS n FROM {source}")
         elif pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
             parts.append(f"SELECT '{label}: > 0' AS what, count(*) FILTER (WHERE {col} > 0) AS n FROM {source}")
+        elif pa.types.is_string(dtype) and where == "items" and name == "phi":
+            # radprm's own PHI guard column (`mine --phi flag|mask`): a JSON list of hits {where, entity, ...},
+            # null when the guard was off (those items have nothing to count)
+            hits = f"from_json({col}, '[{{\"entity\":\"VARCHAR\"}}]')"
+            parts.append(f"SELECT '{label}: ' || coalesce(h.entity, '?') AS what, count(DISTINCT item_id) AS n "
+                         f"FROM (SELECT item_id, unnest({hits}) AS h FROM {source} "
+                         f"WHERE {col} IS NOT NULL) GROUP BY 1")
+            parts.append(f"SELECT '{label}: with any hit' AS what, "
+                         f"count(*) FILTER (WHERE json_array_length({col}) > 0) AS n FROM {source}")
         elif pa.types.is_string(dtype):
             parts.append(f"SELECT '{label}: ' || coalesce({col}, '(none)') AS what, count(*) AS n "
                          f"FROM {source} GROUP BY 1")
@@ -268,11 +282,21 @@ def vegalite_spec(title: str, body: dict[str, Any], rows: list[dict[str, Any]]) 
     return spec
 
 
+_FLOAT_NOISE = re.compile(r"(?<![\d.])(-?\d+\.\d{4,})(?![\d.])")
+
+
+def _short_float(m: re.Match) -> str:
+    return f"{float(m.group(1)):.3f}".rstrip("0").rstrip(".")
+
+
 def render_svg(spec: dict[str, Any], prefix: str) -> str:
     """Render a Vega-Lite spec to SVG (vl-convert, offline), its ids prefixed so several SVGs share a page."""
     import vl_convert
 
     svg = vl_convert.vegalite_to_svg(spec)
+    # float noise in coordinates (23.400000000000002) only adds bytes, and long digit runs in a page meant for
+    # sharing look like identifiers to a PHI check: 3 decimals are plenty for a chart
+    svg = re.sub(r'="([^"]*)"', lambda m: '="' + _FLOAT_NOISE.sub(_short_float, m.group(1)) + '"', svg)
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     for old in sorted(ids, key=len, reverse=True):
         svg = svg.replace(f'id="{old}"', f'id="{prefix}-{old}"').replace(f"url(#{old})", f"url(#{prefix}-{old})")
@@ -314,7 +338,7 @@ def build_charts(directory: str | Path, *, con: Any = None, only_card: bool = Fa
     try:
         available = prepare(con, directory)
         specs = [s for s in load_chart_specs().charts if all(n in available for n in s.needs)]
-        if not only_card and (phi := phi_spec(_shard_schema(directory))) is not None:
+        if not only_card and (phi := phi_spec(_shard_schema(directory), con)) is not None:
             specs.append(phi)
         return [draw(con, s) for s in specs if s.card or not only_card]
     finally:

@@ -24,6 +24,7 @@ from radprm.schemas.records import Finding, QuarantineRecord, Report
 #     report_id, item_id, chain_id, resolved_at, resolution.
 #     issue 14: rollout labels, per step mc_score, mc_label, mc_rollouts; per item mc_model, mc_prompt,
 #     mc_sampling (`schemas.shards`: V2_STEP_FIELDS, V2_ITEM_FIELDS).
+#     issue 16 (privacy): per item phi (PHI guard hits as JSON), report_sha256 (checked by `radprm rehydrate`).
 SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
 Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""

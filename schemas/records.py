@@ -205,3 +205,6 @@ class Item(Record):
     mc_prompt: PromptRef | None = Field(None, description="Rollout prompt (id, version, sha256).")
     mc_sampling: str | None = Field(None, description="Rollout options as a JSON object string (n, search, "
                                     "threshold, temperature, top_p, max_tokens, seed).")
+    # --- schema v2 (issue 16, privacy): see schemas.shards.V2_ITEM_FIELD_LIST
+    phi: str | None = Field(None, description="PHI guard hits as a JSON list (null when the guard was off).")
+    report_sha256: str | None = Field(None, description="sha256 of the report text (checked by rehydrate).")

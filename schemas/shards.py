@@ -20,7 +20,7 @@ from radprm.schemas.records import Item
 __all__ = [
     "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "ITEM_SCHEMAS", "PROMPT_TYPE", "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE", "V2_ITEM_FIELDS", "V2_STEP_FIELDS", "item_to_row",
-    "row_to_item",
+    "row_to_item", "schema_for_version", "upgrade_table",
 ]
 
 _STEP_FIELDS_V1: list[pa.Field] = [
@@ -88,6 +88,11 @@ V2_ITEM_FIELD_LIST: list[pa.Field] = [
     pa.field("mc_model", pa.string()),  # issue 14: provenance of the rollout labels, else null
     pa.field("mc_prompt", PROMPT_TYPE),
     pa.field("mc_sampling", pa.string()),
+    # issue 16 (privacy): PHI guard hits as a JSON list [{where, entity, start, end, score, recognizer}] (null
+    # when the guard was off) and the sha256 of the report text, which `radprm rehydrate` checks against the
+    # user's own copy.
+    pa.field("phi", pa.string()),
+    pa.field("report_sha256", pa.string()),
 ]
 V2_STEP_FIELDS = {f.name: f.type for f in V2_STEP_FIELD_LIST}
 """Step struct fields that v1 shards lack (read as null)."""
@@ -108,8 +113,54 @@ ITEM_SCHEMAS: dict[str, pa.Schema] = {
     SCHEMA_VERSION: ITEM_SCHEMA,
 }
 """The pinned shard row schema of every readable version (`READABLE_SCHEMA_VERSIONS`), for readers and `verify`:
-"1" is the row without the v2 columns (steps without `stage` and `mc_*`, no `mc_model`/`mc_prompt`/`mc_sampling`)."""
+"1" is the row without any v2 column (`V2_STEP_FIELDS` in the steps, `V2_ITEM_FIELDS` in the row)."""
 assert tuple(ITEM_SCHEMAS) == READABLE_SCHEMA_VERSIONS, "a readable version without a pinned schema"
+
+
+def schema_for_version(version: str) -> pa.Schema:
+    """The pinned shard schema a file of `version` has (`ITEM_SCHEMAS`; "1" lacks every v2 column).
+
+    Raises:
+        KeyError: `version` is not readable (not in `READABLE_SCHEMA_VERSIONS`).
+    """
+    return ITEM_SCHEMAS[version]
+
+
+def _upgrade_column(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """A column of an older shard in the current type: v2 step struct fields added as nulls."""
+    if column.type.equals(target):
+        return column
+    if pa.types.is_list(target) and pa.types.is_struct(target.value_type):  # the steps
+        chunks = []
+        for chunk in column.chunks:
+            structs = chunk.values
+            children = [
+                structs.field(f.name) if structs.type.get_field_index(f.name) >= 0 else pa.nulls(len(structs), f.type)
+                for f in target.value_type
+            ]
+            values = pa.StructArray.from_arrays(children, fields=list(target.value_type), mask=structs.is_null())
+            chunks.append(pa.ListArray.from_arrays(chunk.offsets, values, type=target, mask=chunk.is_null()))
+        return pa.chunked_array(chunks, type=target)
+    return column.cast(target)
+
+
+def upgrade_table(table: pa.Table, columns: list[str] | None = None) -> pa.Table:
+    """A shard table of any readable version in the current schema (`ITEM_SCHEMA`, or its `columns`): the v2
+    columns an older shard lacks as nulls, and its steps with the v2 step fields as nulls.
+
+    Args:
+        table: Rows read from a shard (all columns, or at least `columns`).
+        columns: Keep only these columns, in this order (default: every column of `ITEM_SCHEMA`).
+    """
+    names = columns if columns is not None else ITEM_SCHEMA.names
+    fields = [ITEM_SCHEMA.field(n) for n in names]
+    arrays = [
+        _upgrade_column(table.column(f.name), f.type) if f.name in table.column_names
+        else pa.chunked_array([pa.nulls(table.num_rows, f.type)], type=f.type)
+        for f in fields
+    ]
+    metadata = ITEM_SCHEMA.metadata if columns is None else None
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))
 
 
 def item_to_row(item: Item) -> dict[str, Any]:

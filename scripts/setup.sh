@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv at the repo root with Python 3.12 and install radprm editable with test extras.
+# Create .venv at the repo root with Python 3.12 and install radprm editable with the test and PHI extras.
 # Idempotent: re-running only re-installs when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +25,12 @@ fi
 stamp=.venv/.radprm-installed
 hash="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-  echo "installing radprm into .venv (editable, with test extras)"
+  echo "installing radprm into .venv (editable, with test and PHI guard extras)"
   # pip and the build backend are chatty even with -q (setuptools prints an "Editable installation"
   # notice for our package-dir layout): keep their output for when something fails.
   log="$(mktemp)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip \
-         && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+         && .venv/bin/python -m pip install -q -e '.[test,phi,phi-ner]'; } >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     echo "error: pip install failed (its output is above)" >&2; exit 1
   fi

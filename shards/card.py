@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from radprm import __version__
+from radprm.phi.licence import licence_card_text
 from radprm.run import write_text_atomic
 from radprm.shards.manifest import load_manifest
 
@@ -20,22 +21,43 @@ CARD_NAME = "README.md"
 CHARTS_DIR = "charts"
 """Folder beside the card holding its chart SVGs."""
 
-LICENCE_TEXT = """\
-## Source data and licence
-
-The reports come from the Indiana University chest X-ray collection (Open-i), distributed under
-**CC BY-NC-ND 4.0**: non-commercial use only, with attribution, no derivatives distributed outside the
-licence terms. Check the licence before sharing this dataset. Please cite:
-
-> Demner-Fushman D, Kohli MD, Rosenman MB, et al. Preparing a collection of radiology examinations for
-> distribution and retrieval. *J Am Med Inform Assoc.* 2016;23(2):304-310.
-"""
-
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def privacy_policy(manifest: object) -> tuple[str | None, bool, list[dict]]:
+    """(declared licence, credentialed, privacy meta per writer session) from the run meta of a manifest.
+
+    Sessions written before the privacy options existed, or by other writers, have no privacy meta.
+    """
+    licences, credentialed, policies = [], False, []
+    for run in manifest.runs:  # type: ignore[attr-defined]
+        privacy = run.meta.get("privacy") or {}
+        policies.append(privacy)
+        if privacy.get("licence") and privacy["licence"] not in licences:
+            licences.append(privacy["licence"])
+        credentialed = credentialed or bool(privacy.get("credentialed"))
+    return (" AND ".join(licences) or None), credentialed, policies
+
+
+def _privacy_section(policies: list[dict]) -> list[str]:
+    lines = ["## Privacy: PHI policy", ""]
+    rows = []
+    for k, p in enumerate(policies):
+        if not p:
+            rows.append((k, "not recorded (guard off)", "", "yes"))
+            continue
+        text = "yes" if p.get("store_report_text", True) else "no (ids and offsets; `radprm rehydrate`)"
+        rows.append((k, p.get("phi", "off"), p.get("phi_rules") or "", text))
+    lines.append(_table(["run", "PHI guard (--phi)", "rules", "report text stored"], rows))
+    lines += ["", "`flag` records PHI hits in the `phi` column (QA check `phi_hits`), `mask` replaced them by "
+              "`<ENTITY>` before the model saw the text and in stored text, `block` quarantined reports (and "
+              "chains) with hits as `phi_detected`. The guard is pattern-based: it reduces, it does not remove, "
+              "the need for a de-identified source.", ""]
+    return lines
 
 
 def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
@@ -75,9 +97,11 @@ def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
     con.close()
     shard_glob = f"{manifest.data_dir}/shard-*.parquet"
     name = directory.resolve().name
+    licence, credentialed, policies = privacy_policy(manifest)
+    licence_tag, licence_text = licence_card_text(licence, credentialed)
     parts = [
         "---",
-        "license: cc-by-nc-nd-4.0",
+        f"license: {licence_tag}",
         "language: [en]",
         "tags: [radiology, process-reward, chest-x-ray, radprm]",
         "configs:",
@@ -147,7 +171,8 @@ def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
         "",
         "Exports for training: `radprm export trl`, `radprm export prm800k`, `radprm export chestx-reasoner`.",
         "",
-        LICENCE_TEXT,
+        *_privacy_section(policies),
+        licence_text,
     ]
     return "\n".join(parts)
 

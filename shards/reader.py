@@ -145,19 +145,26 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
         if version not in READABLE_SCHEMA_VERSIONS:
             raise ShardError(f"shard has schema version '{version}', expected one of "
-                             f"{', '.join(READABLE_SCHEMA_VERSIONS)}", path=path)
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writing: {SCHEMA_VERSION})", path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
 
 
 def read_table(directory: str | Path, columns: list[str] | None = None):
-    """All committed shards as one `pyarrow.Table` (optionally only some columns)."""
+    """All committed shards as one `pyarrow.Table` in the current schema (optionally only some columns).
+
+    Shards of schema version 1 read with the v2 columns (and v2 step fields) as nulls (`upgrade_table`).
+    """
     import pyarrow as pa
 
-    from radprm.schemas.shards import ITEM_SCHEMA
+    from radprm.schemas.shards import ITEM_SCHEMA, upgrade_table
 
-    tables = [pq.read_table(p, columns=columns) for p in shard_paths(directory)]
+    tables = []
+    for p in shard_paths(directory):
+        have = pq.read_schema(p).names
+        wanted = None if columns is None else [c for c in columns if c in have]
+        tables.append(upgrade_table(pq.read_table(p, columns=wanted), columns))
     if not tables:
         schema = ITEM_SCHEMA if columns is None else pa.schema([ITEM_SCHEMA.field(c) for c in columns])
         return schema.empty_table()

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from radprm import run
 from radprm.errors import ShardError
-from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION_KEY
+from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -85,7 +85,7 @@ def verify(
                 "schema_version",
                 str(directory / MANIFEST_NAME),
                 f"manifest schema version {manifest.schema_version}, this radprm reads "
-                f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
+                f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writes {SCHEMA_VERSION})",
             )
         )
     listed = {s.name for s in manifest.shards}
