@@ -17,9 +17,16 @@ from pydantic import BaseModel
 
 from radprm.schemas.records import Finding, QuarantineRecord, Report
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
-Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
+Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either.
+
+History: "1" first layout; "2" adds optional shard columns (`schemas.shards.V2_ITEM_FIELDS`: style,
+patient_id, split, answer_key_source, answer_disputed) and counts the report table's `patient_id` (added
+earlier without a bump). Readers and `radprm verify` still accept "1" (`READABLE_SCHEMA_VERSIONS`)."""
+
+READABLE_SCHEMA_VERSIONS = ("1", "2")
+"""Versions this radprm reads; older ones get the newer optional columns as nulls."""
 
 SCHEMA_VERSION_KEY = b"radprm.schema_version"
 SCHEMA_NAME_KEY = b"radprm.schema"

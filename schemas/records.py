@@ -184,3 +184,14 @@ class Item(Record):
     report_text: str
     findings_text: str | None = None
     impression_text: str | None = None
+    # --- schema version 2 (all optional: version-1 shards read with these as None) -----------------
+    style: str | None = Field(None, description="Chain style: 'image' (reads the film) or 'report' (cites it).")
+    patient_id: str | None = Field(None, description="Patient id (MIMIC `p` folder); the report id when none.")
+    split: str | None = Field(None, description="Data split: train, validation, test, or a split file's name.")
+    answer_key_source: str | None = Field(
+        None, description="Where `answer` comes from: 'extractor', or 'labels:<file name>' (--answer-key)."
+    )
+    answer_disputed: bool | None = Field(
+        None, description="The model's answer disagrees with an extractor key resting on an uncertain or "
+        "single-mention finding: no answer reward, sent to review.",
+    )

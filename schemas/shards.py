@@ -14,12 +14,13 @@ import pyarrow as pa
 
 # SCHEMA_VERSION (one version for every pinned layout radprm writes: record tables and shard rows) and
 # EVIDENCE_TYPE (shared with the step tables) are declared once in `schemas.arrow`; re-exported here.
-from radprm.schemas.arrow import EVIDENCE_TYPE, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.arrow import EVIDENCE_TYPE, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Item
 
 __all__ = [
-    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "PROMPT_TYPE", "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE",
-    "item_to_row", "row_to_item",
+    "EVIDENCE_TYPE", "ITEM_FIELDS", "ITEM_SCHEMA", "ITEM_SCHEMAS", "PROMPT_TYPE", "READABLE_SCHEMA_VERSIONS",
+    "SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "STEP_TYPE", "V2_ITEM_FIELDS", "item_to_row", "row_to_item",
+    "upgrade_table",
 ]
 
 STEP_TYPE = pa.struct(
@@ -76,8 +77,39 @@ ITEM_FIELDS: list[pa.Field] = [
     pa.field("impression_text", pa.string()),
 ]
 
+# --- schema version 2: new optional columns, all nullable, appended here and nowhere else. Other
+# branches adding version-2 columns: append to this list (union), keep them nullable. -------------
+V2_ITEM_FIELDS: list[pa.Field] = [
+    pa.field("style", pa.string()),
+    pa.field("patient_id", pa.string()),
+    pa.field("split", pa.string()),
+    pa.field("answer_key_source", pa.string()),
+    pa.field("answer_disputed", pa.bool_()),
+]
+V1_ITEM_FIELDS = list(ITEM_FIELDS)
+ITEM_FIELDS = V1_ITEM_FIELDS + V2_ITEM_FIELDS
+
 ITEM_SCHEMA = pa.schema(ITEM_FIELDS, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()})
 """Arrow schema of a shard row, field for field the same as `Item` (same names, same order)."""
+
+ITEM_SCHEMAS: dict[str, pa.Schema] = {
+    "1": pa.schema(V1_ITEM_FIELDS, metadata={SCHEMA_VERSION_KEY: b"1"}),
+    SCHEMA_VERSION: ITEM_SCHEMA,
+}
+"""The pinned shard schema of every readable version (`READABLE_SCHEMA_VERSIONS`)."""
+
+
+def upgrade_table(table: pa.Table) -> pa.Table:
+    """A shard table of any readable version with the current schema: missing optional columns as nulls."""
+    if table.schema.names == ITEM_SCHEMA.names:
+        return table
+    columns = []
+    for f in ITEM_SCHEMA:
+        if f.name in table.schema.names:
+            columns.append(table.column(f.name))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=ITEM_SCHEMA)
 
 
 def item_to_row(item: Item) -> dict[str, Any]:

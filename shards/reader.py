@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from radprm.errors import ShardError
 from radprm.schemas.records import Item
-from radprm.schemas.shards import SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
+from radprm.schemas.shards import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -36,9 +36,10 @@ def shard_paths(directory: str | Path) -> list[Path]:
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         raise ShardError(
-            f"shards have schema version {manifest.schema_version}; this radprm reads {SCHEMA_VERSION}",
+            f"shards have schema version {manifest.schema_version}; this radprm reads "
+            f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
             path=directory / "manifest.json",
             field="schema_version",
         )
@@ -62,8 +63,9 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
     for path in shard_paths(directory):
         parquet = pq.ParquetFile(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
-        if version != SCHEMA_VERSION:
-            raise ShardError(f"shard has schema version '{version}', expected '{SCHEMA_VERSION}'", path=path)
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ShardError(f"shard has schema version '{version}', expected one of "
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (this radprm writes {SCHEMA_VERSION})", path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
@@ -73,13 +75,13 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
     """All committed shards as one `pyarrow.Table` (optionally only some columns)."""
     import pyarrow as pa
 
-    from radprm.schemas.shards import ITEM_SCHEMA
+    from radprm.schemas.shards import ITEM_SCHEMA, upgrade_table
 
-    tables = [pq.read_table(p, columns=columns) for p in shard_paths(directory)]
+    tables = [upgrade_table(pq.read_table(p)) for p in shard_paths(directory)]
     if not tables:
-        schema = ITEM_SCHEMA if columns is None else pa.schema([ITEM_SCHEMA.field(c) for c in columns])
-        return schema.empty_table()
-    return pa.concat_tables(tables)
+        tables = [ITEM_SCHEMA.empty_table()]
+    table = pa.concat_tables(tables)
+    return table if columns is None else table.select(columns)
 
 
 def connect(directory: str | Path, *, database: str = ":memory:"):
@@ -98,7 +100,8 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
     con = duckdb.connect(database)
     if paths:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT * FROM read_parquet([{files}])")
+        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
+        _add_missing_columns(con)
     else:
         # No shard yet: an empty table with the pinned schema keeps every query valid.
         from radprm.schemas.shards import ITEM_SCHEMA
@@ -109,6 +112,21 @@ def connect(directory: str | Path, *, database: str = ":memory:"):
         con.unregister("_empty_items")
     con.execute(STEPS_VIEW_SQL)
     return con
+
+
+def _add_missing_columns(con) -> None:
+    """Give `items` every current column: shards of an older schema version lack the newer optional ones."""
+    from radprm.schemas.shards import ITEM_SCHEMA
+
+    present = {row[0] for row in con.execute("DESCRIBE items").fetchall()}
+    missing = [f for f in ITEM_SCHEMA if f.name not in present]
+    if not missing:
+        return
+    duck = {"string": "VARCHAR", "bool": "BOOLEAN", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE"}
+    extra = ", ".join(f"CAST(NULL AS {duck[str(f.type)]}) AS {f.name}" for f in missing)
+    sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'items'").fetchone()[0]
+    source = sql[sql.index("FROM read_parquet"):].rstrip(";")
+    con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *, {extra} {source}")
 
 
 def query(directory: str | Path, sql: str) -> tuple[list[str], list[tuple]]:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from radprm import run
 from radprm.errors import ShardError
-from radprm.schemas.shards import ITEM_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION_KEY
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -79,12 +79,13 @@ def verify(
     except ShardError as exc:
         report.problems.append(Problem("manifest", str(directory / MANIFEST_NAME), exc.message))
         return report
-    if manifest.schema_version != SCHEMA_VERSION:
+    if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         report.problems.append(
             Problem(
                 "schema_version",
                 str(directory / MANIFEST_NAME),
-                f"manifest schema version {manifest.schema_version}, this radprm reads {SCHEMA_VERSION}",
+                f"manifest schema version {manifest.schema_version}, this radprm reads "
+                f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
             )
         )
     listed = {s.name for s in manifest.shards}
@@ -101,7 +102,6 @@ def verify(
         report.problems.append(Problem("extra", str(path), "Parquet file outside the data folder"))
     owners: dict[str, str] = {}
     duplicates: Counter[str] = Counter()
-    expected_schema = ITEM_SCHEMA.remove_metadata()
     for entry in manifest.shards:
         path = data_dir / entry.name
         report.shards += 1
@@ -136,7 +136,8 @@ def verify(
                     f"file says '{version}', manifest says '{entry.schema_version}'",
                 )
             )
-        if not schema.remove_metadata().equals(expected_schema):
+        expected_schema = ITEM_SCHEMAS.get(version)
+        if expected_schema is None or not schema.remove_metadata().equals(expected_schema.remove_metadata()):
             report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
             continue
         if check_duplicates:

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from radprm.errors import InputError, SchemaError
-from radprm.schemas.arrow import REPORT_SCHEMA, SCHEMA_VERSION_KEY
+from radprm.schemas.arrow import REPORT_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Report
 from radprm.tables import read_table, write_table
 
@@ -63,7 +63,7 @@ def test_write_table_parquet_carries_schema_metadata(tmp_path: Path) -> None:
     path = tmp_path / "r.parquet"
     write_table([], path, schema=REPORT_SCHEMA)
     schema = pq.read_schema(path)
-    assert schema.metadata[SCHEMA_VERSION_KEY] == b"1"
+    assert schema.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
     assert schema.names == REPORT_SCHEMA.names and pq.ParquetFile(path).metadata.num_rows == 0
 
 
