@@ -80,7 +80,8 @@ class ReportMentions:
             try:
                 compiled.append((p.name, re.compile(p.regex, re.I)))
             except re.error as exc:
-                raise RuleFileError(f"regex does not compile: {exc}", path=str(src), field=f"patterns.{k}.regex") from None
+                raise RuleFileError(f"regex does not compile: {exc}", path=str(src),
+                                    field=f"patterns.{k}.regex") from None
         self._patterns = compiled
 
     def find(self, text: str) -> list[str]:

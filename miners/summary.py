@@ -31,6 +31,8 @@ class MineSummary:
     cache: dict[str, int]
     elapsed_s: float
     resumed: bool
+    excluded: int = 0
+    data: dict[str, Any] | None = None
 
     @classmethod
     def from_ledger(
@@ -60,6 +62,7 @@ class MineSummary:
             "quarantined_total": self.quarantined_total, "items_this_session": self.items_this_session,
             "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
             "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed,
+            "excluded_this_session": self.excluded, "data": self.data or {},
         }
 
     def render(self) -> str:
@@ -71,6 +74,8 @@ class MineSummary:
             f" ({self.items_this_session} this session, {self.rebuilt_from_cache} rebuilt from cache,"
             f" {self.items_pending} pending)",
             f"quarantined   {self.quarantined_total} ({q})",
+            *([f"excluded      {self.excluded} reports this session (--exclude-reports)"] if self.excluded else []),
+            *(["data          " + ", ".join(f"{k} {v}" for k, v in self.data.items())] if self.data else []),
             self.metrics.render(),
             f"elapsed       {self.elapsed_s:.1f}s",
             f"shards        {self.shards_dir}",
