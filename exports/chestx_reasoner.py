@@ -52,6 +52,8 @@ def export_chestx_reasoner(
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -64,6 +66,8 @@ def export_chestx_reasoner(
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        split: only this split's items (`exports.common.export_per_split`: one file per split).
+        report_mentions: drop (default) or keep image-style chains that cite the report.
 
     Returns:
         An `ExportSummary`.
@@ -81,6 +85,8 @@ def export_chestx_reasoner(
         progress=progress,
         use_reviews=use_reviews,
         strict=strict,
+        split=split,
+        report_mentions=report_mentions,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure
         ),

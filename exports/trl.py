@@ -1,8 +1,11 @@
 """Export shards to TRL's stepwise-supervision format (PRMTrainer): `prompt`, `completions`, `labels`.
 
-One row per item: `prompt` is the report (unless `include_report=False`), the question and its options;
-`completions` are the step texts; `labels` one bool per step (True = good). `item_id` is kept for
-traceability (PRMTrainer ignores extra columns). Output is JSON lines (`.jsonl`) or Parquet (`.parquet`).
+One row per item: `prompt` is the question and its options, preceded by the report for report-style
+chains (image-style chains are for models that see the film: no report unless `include_report=True`);
+`completions` are the step texts; `labels` one bool per step (True = good); `images` the study's image
+paths, frontal view first (the column TRL's vision trainers read; paths only, never opened here), and
+`split`. `item_id` is kept for traceability (PRMTrainer ignores extra columns). Output is JSON lines
+(`.jsonl`) or Parquet (`.parquet`).
 
 Unsure steps (`unsure="mask"`, the default): stepwise labels have no "unknown" value and a PRM judges
 each step with its prefix, so a chain ends before its first unsure step (counted as steps cut); a chain
@@ -28,6 +31,7 @@ from radprm.exports.common import (
     check_after_first_bad,
     check_out,
     check_unsure,
+    include_report_for,
     items_with_steps,
     label_item,
     run_export,
@@ -39,8 +43,10 @@ CHARS_PER_TOKEN = 4
 """Fallback estimate when no tokenizer is given (English BPE tokenizers average about 4 chars/token)."""
 
 
-def build_prompt(item: Item, *, include_report: bool = True) -> str:
-    """The prompt a PRM sees for an item: report text, question, options."""
+def build_prompt(item: Item, *, include_report: bool | None = True) -> str:
+    """The prompt a PRM sees for an item: report text (when included: None decides by the item's style,
+    see `exports.common.include_report_for`), question, options."""
+    include_report = include_report_for(item, include_report)
     parts = []
     if include_report:
         parts.append(f"Report:\n{item.report_text}")
@@ -108,7 +114,7 @@ def trl_rows(
     items: Any,
     summary: ExportSummary,
     *,
-    include_report: bool = True,
+    include_report: bool | None = None,
     after_first_bad: str = "keep",
     max_length: int | None = None,
     counter: TokenCounter | None = None,
@@ -128,7 +134,8 @@ def trl_rows(
             lost = dropped_labels(counts[0], counts[1:], max_length)
             truncated += lost
             truncated_items += 1 if lost else 0
-        yield {"item_id": item.item_id, "prompt": prompt, "completions": texts, "labels": labels}
+        yield {"item_id": item.item_id, "prompt": prompt, "completions": texts, "labels": labels,
+               "images": list(item.image_paths), "split": item.split}
     summary.extra["truncated_labels"] = truncated
     summary.extra["truncated_items"] = truncated_items
 
@@ -141,11 +148,13 @@ def export_trl(
     tokenizer: str | Path | None = None,
     after_first_bad: str = "keep",
     unsure: str = "mask",
-    include_report: bool = True,
+    include_report: bool | None = None,
     step_separator: str = "\n",
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory for TRL's PRMTrainer (stepwise supervision).
 
@@ -157,11 +166,14 @@ def export_trl(
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
         unsure: steps with verdict `unsure`: mask (end the chain before the first one; skip a chain
             that starts with one), good or bad (force the label). See `exports.common.UNSURE`.
-        include_report: put the report text in the prompt (the labels are judged against it).
+        include_report: put the report text in the prompt (the labels are judged against it); None (default)
+            puts it in for report-style items only: image-style chains are for models that see the image.
         step_separator: PRMTrainer's `step_separator` (counted after each step).
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        split: only this split's items (`exports.common.export_per_split` writes one file per split).
+        report_mentions: drop (default) or keep image-style chains that cite the report.
 
     Returns:
         An `ExportSummary`; `extra["truncated_labels"]` holds the truncation count.
@@ -180,8 +192,8 @@ def export_trl(
     counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
     summary = run_export(
         directory, out, format="trl", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
-        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict,
-        write=_write_rows,
+        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict, split=split,
+        report_mentions=report_mentions, write=_write_rows,
         rows=lambda items, summary: trl_rows(
             items, summary, include_report=include_report, after_first_bad=after_first_bad,
             max_length=max_length, counter=counter, step_separator=step_separator, unsure=unsure,
@@ -215,6 +227,8 @@ def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000
             pa.field("prompt", pa.string(), nullable=False),
             pa.field("completions", pa.list_(pa.string()), nullable=False),
             pa.field("labels", pa.list_(pa.bool_()), nullable=False),
+            pa.field("images", pa.list_(pa.string()), nullable=False),
+            pa.field("split", pa.string()),
         ]
     )
     with run.atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
