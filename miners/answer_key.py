@@ -201,17 +201,54 @@ def gold_answer(question: Question, gold: Mapping[str, int | None], labels: list
 
 @dataclass
 class KeyTally:
-    """Questions checked and keys found wrong, for one task or (task, label)."""
+    """Keys checked and found wrong, for one task or (task, label). A key is *positive* when it says the
+    finding is there: yes (single), abnormal (binary), the label among the answers (multi-label)."""
 
     questions: int = 0
     wrong: int = 0
-    key_yes_gold_no: int = 0
-    key_no_gold_yes: int = 0
+    positive: int = 0
+    positive_wrong: int = 0
+    key_pos_gold_neg: int = 0
+    key_neg_gold_pos: int = 0
 
     @property
     def error_rate(self) -> float | None:
-        """Wrong keys / questions (None without questions)."""
+        """Wrong keys / keys (None without any)."""
         return self.wrong / self.questions if self.questions else None
+
+    @property
+    def positive_error_rate(self) -> float | None:
+        """Wrong positive keys / positive keys (1 - precision of the positive keys)."""
+        return self.positive_wrong / self.positive if self.positive else None
+
+    def count(self, key: bool, gold: bool, wrong: bool | None = None) -> None:
+        """Count one key (positive or not) against gold (positive or not); `wrong` overrides `key != gold`
+        (a multi-label key can be positive like gold and still name other findings)."""
+        wrong = key != gold if wrong is None else wrong
+        self.questions += 1
+        self.positive += key
+        if wrong:
+            self.wrong += 1
+            self.positive_wrong += key
+        self.key_pos_gold_neg += key and not gold
+        self.key_neg_gold_pos += gold and not key
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"questions": self.questions, "wrong": self.wrong, "error_rate": self.error_rate,
+                "positive_keys": self.positive, "positive_keys_wrong": self.positive_wrong,
+                "positive_key_error_rate": self.positive_error_rate, "key_pos_gold_neg": self.key_pos_gold_neg,
+                "key_neg_gold_pos": self.key_neg_gold_pos}
+
+
+def _positive_key(task: str, answer: list[str]) -> bool:
+    from radprm.miners.questions import ABNORMAL, NONE_OPTION, YES
+
+    if task == "single":
+        return answer == [YES]
+    if task == "binary":
+        return answer == [ABNORMAL]
+    return answer != [NONE_OPTION]
 
 
 @dataclass
@@ -227,51 +264,52 @@ class AnswerKeyEvaluation:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, question: Question, gold: list[str], about: list[str]) -> None:
-        """Count one question whose key and gold answer are known."""
-        from radprm.miners.questions import YES
-
-        wrong = sorted(question.answer) != sorted(gold)
-        t = self.tasks.setdefault(question.task, KeyTally())
-        t.questions += 1
-        t.wrong += wrong
-        for lab in about if question.task != "binary" else ["(normal/abnormal)"]:
-            cell = self.labels.setdefault((question.task, lab), KeyTally())
-            cell.questions += 1
-            cell.wrong += wrong
-            if wrong and question.task == "single":
-                cell.key_yes_gold_no += question.answer == [YES]
-                cell.key_no_gold_yes += question.answer != [YES]
-        if wrong and len(self.examples) < 20:
+        """Count one question whose key and gold answer are known (per label: multi-label options one by one)."""
+        key, ref = sorted(question.answer), sorted(gold)
+        self.tasks.setdefault(question.task, KeyTally()).count(
+            _positive_key(question.task, key), _positive_key(question.task, ref), wrong=key != ref)
+        if question.task == "multi_label":
+            phrases = {lab: opt for opt in question.options for lab in [_phrases(about).get(opt)] if lab}
+            for lab in about:
+                opt = phrases.get(lab)
+                self.labels.setdefault((question.task, lab), KeyTally()).count(opt in key, opt in ref)
+        else:
+            name = about[0] if question.task == "single" else "(normal/abnormal)"
+            self.labels.setdefault((question.task, name), KeyTally()).count(
+                _positive_key(question.task, key), _positive_key(question.task, ref))
+        if key != ref and len(self.examples) < 20:
             self.examples.append({"report_id": question.report_id, "task": question.task,
                                   "question": question.question, "key": question.answer, "gold": gold})
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (`--json`)."""
-        def tally(t: KeyTally) -> dict[str, Any]:
-            return {"questions": t.questions, "wrong": t.wrong, "error_rate": t.error_rate,
-                    "key_yes_gold_no": t.key_yes_gold_no, "key_no_gold_yes": t.key_no_gold_yes}
         return {"gold": self.gold_path, "labelset": self.labelset, "reports": self.reports,
                 "skipped_uncertain": self.skipped_uncertain,
-                "tasks": {k: tally(v) for k, v in self.tasks.items()},
-                "labels": [{"task": t, "label": lab, **tally(v)} for (t, lab), v in sorted(self.labels.items())],
+                "tasks": {k: v.as_dict() for k, v in self.tasks.items()},
+                "labels": [{"task": t, "label": lab, **v.as_dict()} for (t, lab), v in sorted(self.labels.items())],
                 "examples": self.examples}
 
     def render(self) -> str:
         """Per-task then per-label table."""
-        def pct(t: KeyTally) -> str:
-            return "-" if t.error_rate is None else f"{100 * t.error_rate:5.1f}%"
+        def pct(x: float | None) -> str:
+            return "-" if x is None else f"{100 * x:.1f}%"
+
+        head = (f"{'keys':>6} {'wrong':>6} {'error':>7} {'key+':>6} {'key+ wrong':>10} {'key+/gold-':>10} "
+                f"{'key-/gold+':>10}")
+
+        def cells(t: KeyTally) -> str:
+            return (f"{t.questions:>6} {t.wrong:>6} {pct(t.error_rate):>7} {t.positive:>6} "
+                    f"{pct(t.positive_error_rate):>10} {t.key_pos_gold_neg:>10} {t.key_neg_gold_pos:>10}")
+
         lines = [f"answer keys from the extractor vs gold {self.gold_path} ({self.reports} reports, "
-                 f"label set {self.labelset})", "", f"{'task':<12} {'questions':>9} {'wrong':>6} {'error':>7}"]
-        for task, t in self.tasks.items():
-            lines.append(f"{task:<12} {t.questions:>9} {t.wrong:>6} {pct(t):>7}")
-        lines += ["", f"{'task':<12} {'label':<20} {'questions':>9} {'wrong':>6} {'error':>7} {'key yes/gold no':>16} "
-                  f"{'key no/gold yes':>16}"]
-        for (task, lab), t in sorted(self.labels.items()):
-            lines.append(f"{task:<12} {lab:<20} {t.questions:>9} {t.wrong:>6} {pct(t):>7} {t.key_yes_gold_no:>16} "
-                         f"{t.key_no_gold_yes:>16}")
-        lines.append("")
-        lines.append(f"labels the extractor found uncertain (no single / multi-label question asked): "
-                     f"{self.skipped_uncertain}")
+                 f"label set {self.labelset}); key+ = the key says the finding is there (yes / abnormal / "
+                 "option chosen)", "", f"{'task':<12} {head}"]
+        lines += [f"{task:<12} {cells(t)}" for task, t in self.tasks.items()]
+        lines += ["", "per label (multi-label: each option's membership in the key)", "",
+                  f"{'task':<12} {'label':<20} {head}"]
+        lines += [f"{task:<12} {lab:<20} {cells(t)}" for (task, lab), t in sorted(self.labels.items())]
+        lines += ["", f"labels the extractor found uncertain (no single / multi-label question asked about them): "
+                  f"{self.skipped_uncertain}"]
         return "\n".join(lines)
 
 
@@ -330,3 +368,46 @@ def measure_answer_keys(
         raise InputError("no report of the input is in the gold label file", path=gold.path, field="report_id",
                          hint="check that the ids match (uid, study_id)")
     return out
+
+
+def guess_labelset(path: str | Path) -> str:
+    """The label set sharing most columns with a label file.
+
+    Raises:
+        InputError: no label set shares a column with it.
+    """
+    from radprm.evaluation.labels import load_label_table
+    from radprm.validators.findings.labelsets import LABELSETS, labelset_columns
+
+    _, columns, _ = load_label_table(path)
+    best = max(LABELSETS, key=lambda name: len(set(labelset_columns(name)) & set(columns)))
+    if not set(labelset_columns(best)) & set(columns):
+        raise InputError("label file shares no column with any label set", path=path, field="labelset",
+                         hint=f"its columns: {', '.join(columns[:8])}")
+    return best
+
+
+def evaluate_answer_keys(
+    reports: str | Path, gold: str | Path, *, labelset: str | None = None, tasks: Iterable[str] = KEY_TASKS,
+    reader: Mapping[str, Any] | None = None, extractor: Any = None,
+) -> AnswerKeyEvaluation:
+    """`radprm eval answers`: read reports and gold labels, then `measure_answer_keys`.
+
+    Args:
+        reports: reports file (any reader format; reader options in `reader`).
+        gold: gold label file.
+        labelset: label set of the questions; None picks the one sharing most columns with `gold`.
+        tasks: single, binary, multi_label.
+        reader: `radprm.readers.read_reports` options (limit, projections, columns, ...).
+        extractor: a FindingsExtractor (built when None).
+
+    Raises:
+        InputError: unreadable files, a label file sharing no column with the label set, or no report id
+            of the input in the gold file.
+    """
+    from radprm.quarantine import QuarantineSink
+    from radprm.readers import read_reports
+
+    key = AnswerKey.read(gold, labelset or guess_labelset(gold))
+    stream = read_reports(reports, quarantine=QuarantineSink(), **dict(reader or {}))
+    return measure_answer_keys(stream, key, extractor=extractor, tasks=[t.strip() for t in tasks if t.strip()])
