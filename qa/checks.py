@@ -255,7 +255,7 @@ def normalise_report(text: str) -> str:
 
 
 def split_leakage_rows(
-    rows: Iterable[tuple[str, str, str, str]], *, threshold: float = 95, window: int = 20
+    rows: Iterable[tuple[str, str, str, str]], *, threshold: float = 95, window: int = 30
 ) -> list[tuple[str, str, str, str, str, float]]:
     """Patients in two splits and near-duplicate report texts across splits, by blocking.
 
@@ -308,7 +308,12 @@ def split_leakage_rows(
     # near duplicates: one representative per distinct text, sorted neighbourhoods in two orders
     reps = [members[0] for members in groups.values()]
     split_sets = {text: {m[1] for m in members} for text, members in groups.items()}
-    for key in (lambda t: t[2], lambda t: " ".join(sorted(t[2].split()))):
+    def words(t: tuple[str, str, str]) -> list[str]:  # numbers never decide a block (they are scored, though)
+        return [w for w in t[2].split() if not w.isdigit()]
+
+    orders = (lambda t: " ".join(words(t)), lambda t: " ".join(reversed(words(t))),
+              lambda t: " ".join(sorted(words(t))))
+    for key in orders:
         ordered = sorted(reps, key=key)
         for i, a in enumerate(ordered):
             for b in ordered[i + 1:i + 1 + window]:

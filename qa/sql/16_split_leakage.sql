@@ -4,8 +4,8 @@
 --   splits whose normalised texts (lower case, de-identification marks and punctuation removed, spaces
 --   collapsed) are near-identical: rapidfuzz `fuzz.ratio` at or above --leakage-threshold (default 95).
 --   Texts are compared by blocking, never all pairs: identical normalised texts are grouped by hash,
---   and near-identical ones are looked for among the 20 nearest neighbours in two sort orders (the text,
---   and its words sorted), which keeps 100k reports to a few million comparisons. This query returns one
+--   and near-identical ones are looked for among the 30 nearest neighbours in three sort orders of the words
+--   (as written, reversed, sorted; numbers left out of the sort keys), a few million comparisons at 100k. This query returns one
 --   row per report (its patient, split and text); `radprm.qa.checks` forms the pairs.
 -- threshold: warn on any patient in two splits and any near-duplicate pair across splits.
 -- version: 1
