@@ -441,6 +441,11 @@ def _register_reports(
     if reports is None:
         meta = load_manifest(directory).run_meta
         job = meta.get("job") if isinstance(meta.get("job"), dict) else meta
+        if isinstance(job.get("exclude_reports"), str) and Path(job["exclude_reports"]).is_file():
+            from radprm.miners.splits import read_id_list
+
+            # kept out of the job on purpose (--exclude-reports): a reason, not a missing item
+            quarantine_rows += [(rid, "mine", "excluded") for rid in sorted(read_id_list(job["exclude_reports"]))]
         if isinstance(job.get("reports"), str):
             reports, limit, reader = job["reports"], job.get("limit"), job.get("reader") or None
             if not Path(reports).exists():

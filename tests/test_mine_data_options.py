@@ -157,6 +157,12 @@ def test_mine_exclude_reports_keeps_them_out(fake_openai_server, tmp_path, parts
     ids = {i.report_id for i in read_items(summary.shards_dir)}
     assert ids and not ids & {"m1", "m3"} and "m2" in ids
     assert summary.excluded == 2 and "excluded      2 reports" in summary.render()
+    from radprm.qa.checks import run_checks
+
+    (check,) = run_checks(summary.shards_dir, only=["reports_without_items"])
+    rows = {r[0]: r for r in check.rows}
+    assert rows["m1"][1:] == ("mine:excluded", False) and rows["m3"][1:] == ("mine:excluded", False)
+    assert rows["m7"][2] is True  # unreadable report: still a warning
 
 
 # --- answer keys ------------------------------------------------------------------------------------
