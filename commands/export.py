@@ -40,6 +40,35 @@ LabelsOpt = Annotated[
 SoftOpt = Annotated[bool, typer.Option("--soft", help="Add each step's rollout soft label (mc_score).")]
 
 
+SplitOpt = Annotated[
+    str | None,
+    typer.Option("--split", help="Export only this split (train, validation, test, ...); 'all' writes one file per "
+                 "split, named <out stem>.<split><suffix>."),
+]
+ReportMentionsOpt = Annotated[
+    str,
+    typer.Option("--report-mentions", help="Image-style chains with a step citing the report ('the report states', "
+                 "'not mentioned'): drop (quarantined as cites_report) or keep."),
+]
+IncludeReportOpt = Annotated[
+    bool | None,
+    typer.Option("--include-report/--no-report", help="Put the report in the prompt. Default: for report-style "
+                 "chains only (image-style chains are for models that see the image, never the report).",
+                 show_default=False),
+]
+
+
+def _run(export, directory: Path, out: Path, split: str | None, **options) -> None:
+    """Run one export, or one per split with `--split all`, and print the summaries."""
+    from radprm.exports.common import ALL_SPLITS, export_per_split
+
+    if split == ALL_SPLITS:
+        for summary in export_per_split(export, directory, out, **options):
+            typer.echo(summary.render())
+        return
+    typer.echo(export(directory, out, split=split, **options).render())
+
+
 @command(export_app, "trl")
 def trl_cmd(
     directory: ShardDirArg,
@@ -56,10 +85,10 @@ def trl_cmd(
     ] = None,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",
-    include_report: Annotated[
-        bool, typer.Option("--include-report/--no-report", help="Put the report in the prompt.")
-    ] = True,
+    include_report: IncludeReportOpt = None,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
     labels: LabelsOpt = "report",
     masked: Annotated[
@@ -74,15 +103,13 @@ def trl_cmd(
                      "from the row) or quarantine (skip the item, reason labels_truncated)."),
     ] = "warn",
 ) -> None:
-    """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step)."""
+    """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step), images (paths)."""
     from radprm.exports import export_trl
 
-    summary = export_trl(
-        directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad, unsure=unsure,
-        include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict, labels=labels,
-        masked=masked, soft=soft, truncation=truncation,
-    )
-    typer.echo(summary.render())
+    _run(export_trl, directory, out, split, max_length=max_length, tokenizer=tokenizer,
+         after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
+         use_reviews=use_reviews, strict=strict, report_mentions=report_mentions, labels=labels,
+         masked=masked, soft=soft, truncation=truncation)
 
 
 @command(export_app, "prm800k")
@@ -91,10 +118,10 @@ def prm800k_cmd(
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",
-    include_report: Annotated[
-        bool, typer.Option("--include-report/--no-report", help="Put the report in the problem.")
-    ] = True,
+    include_report: IncludeReportOpt = None,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
     labels: LabelsOpt = "report",
     soft: SoftOpt = False,
@@ -102,11 +129,9 @@ def prm800k_cmd(
     """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported), null (unsure)."""
     from radprm.exports import export_prm800k
 
-    summary = export_prm800k(
-        directory, out, after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
-        use_reviews=use_reviews, strict=strict, labels=labels, soft=soft,
-    )
-    typer.echo(summary.render())
+    _run(export_prm800k, directory, out, split, after_first_bad=after_first_bad, unsure=unsure,
+         include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict,
+         report_mentions=report_mentions, labels=labels, soft=soft)
 
 
 @command(export_app, "chestx-reasoner")
@@ -117,6 +142,8 @@ def chestx_reasoner_cmd(
     unsure: UnsureOpt = "mask",
     with_labels: Annotated[bool, typer.Option("--with-labels", help="Add step_labels (bools) to each row.")] = False,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
     labels: LabelsOpt = "report",
     soft: SoftOpt = False,
@@ -124,8 +151,6 @@ def chestx_reasoner_cmd(
     """Export RadRBench / ChestX-Reasoner rows: item_id, image_path, question, answer, process."""
     from radprm.exports import export_chestx_reasoner
 
-    summary = export_chestx_reasoner(
-        directory, out, after_first_bad=after_first_bad, unsure=unsure, with_labels=with_labels, progress=True,
-        use_reviews=use_reviews, strict=strict, labels=labels, soft=soft,
-    )
-    typer.echo(summary.render())
+    _run(export_chestx_reasoner, directory, out, split, after_first_bad=after_first_bad, unsure=unsure,
+         with_labels=with_labels, progress=True, use_reviews=use_reviews, strict=strict,
+         report_mentions=report_mentions, labels=labels, soft=soft)

@@ -50,6 +50,11 @@ def qa_cmd(
             "--near-dup-threshold", help="rapidfuzz ratio (0-100) at or above which two chains are near-duplicates."
         ),
     ] = 90,
+    leakage_threshold: Annotated[
+        float,
+        typer.Option("--leakage-threshold", help="rapidfuzz ratio (0-100) at or above which two normalised report "
+                     "texts in different splits count as leakage (split_leakage check)."),
+    ] = 95,
     reports: Annotated[
         Path | None,
         typer.Option("--reports", help="Input reports (or a .txt of ids) for the reports-without-items check."),
@@ -82,8 +87,9 @@ def qa_cmd(
 
     try:
         report = qa(
-            directory, out=out, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine,
-            expectations=expectations, charts=charts, compare=compare, progress=True, strict=strict,
+            directory, out=out, near_dup_threshold=near_dup_threshold, leakage_threshold=leakage_threshold,
+            reports=reports, quarantine=quarantine, expectations=expectations, charts=charts, compare=compare,
+            progress=True, strict=strict,
         )
     except RunError as exc:
         _print_tables(exc.summary, quiet)  # the tables show what failed; @command prints summary and error

@@ -65,6 +65,8 @@ def export_chestx_reasoner(
     strict: bool = False,
     labels: str = "report",
     soft: bool = False,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -79,6 +81,8 @@ def export_chestx_reasoner(
         strict: fail when any item was quarantined.
         labels: label source of `step_labels`: report, rollout, agree, any-bad or judge (masked: null).
         soft: add `step_mc_scores`, each step's rollout soft label.
+        split: only this split's items (`exports.common.export_per_split`: one file per split).
+        report_mentions: drop (default) or keep image-style chains that cite the report.
 
     Returns:
         An `ExportSummary`.
@@ -97,6 +101,8 @@ def export_chestx_reasoner(
         use_reviews=use_reviews,
         strict=strict,
         labels=labels,
+        split=split,
+        report_mentions=report_mentions,
         rows=lambda items, summary: chestx_rows(
             items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure, soft=soft
         ),

@@ -1,8 +1,11 @@
 """Export shards to TRL's stepwise-supervision format (PRMTrainer): `prompt`, `completions`, `labels`.
 
-One row per item: `prompt` is the report (unless `include_report=False`), the question and its options;
-`completions` are the step texts; `labels` one bool per step (True = good). `item_id` is kept for
-traceability (PRMTrainer ignores extra columns). Output is JSON lines (`.jsonl`) or Parquet (`.parquet`).
+One row per item: `prompt` is the question and its options, preceded by the report for report-style
+chains (image-style chains are for models that see the film: no report unless `include_report=True`);
+`completions` are the step texts; `labels` one bool per step (True = good); `images` the study's image
+paths, frontal view first (the column TRL's vision trainers read; paths only, never opened here), and
+`split`. `item_id` is kept for traceability (PRMTrainer ignores extra columns). Output is JSON lines
+(`.jsonl`) or Parquet (`.parquet`).
 
 Unsure steps (`unsure="mask"`, the default): stepwise labels have no "unknown" value and a PRM judges
 each step with its prefix, so a chain ends before its first unsure step (counted as steps cut); a chain
@@ -29,6 +32,7 @@ from radprm.exports.common import (
     check_after_first_bad,
     check_out,
     check_unsure,
+    include_report_for,
     items_with_steps,
     label_item,
     run_export,
@@ -45,8 +49,10 @@ CHARS_PER_TOKEN = 4
 """Fallback estimate when no tokenizer is given (English BPE tokenizers average about 4 chars/token)."""
 
 
-def build_prompt(item: Item, *, include_report: bool = True) -> str:
-    """The prompt a PRM sees for an item: report text, question, options."""
+def build_prompt(item: Item, *, include_report: bool | None = True) -> str:
+    """The prompt a PRM sees for an item: report text (when included: None decides by the item's style,
+    see `exports.common.include_report_for`), question, options."""
+    include_report = include_report_for(item, include_report)
     parts = []
     if include_report:
         parts.append(f"Report:\n{item.report_text}")
@@ -114,7 +120,7 @@ def trl_rows(
     items: Any,
     summary: ExportSummary,
     *,
-    include_report: bool = True,
+    include_report: bool | None = None,
     after_first_bad: str = "keep",
     max_length: int | None = None,
     counter: TokenCounter | None = None,
@@ -159,7 +165,8 @@ def trl_rows(
                     continue
                 texts, labels, kept = texts[:keep], labels[:keep], kept[:keep]
         row: dict[str, Any] = {"item_id": item.item_id, "prompt": prompt, "completions": texts,
-                               "labels": [bool(lab) for lab in labels]}
+                               "labels": [bool(lab) for lab in labels], "images": list(item.image_paths),
+                               "split": item.split}
         if masked == "keep":
             # masked steps carry a placeholder False label; trainers must skip them (label_mask False)
             row["label_mask"] = [lab is not None for lab in labels]
@@ -178,7 +185,7 @@ def export_trl(
     tokenizer: str | Path | None = None,
     after_first_bad: str = "keep",
     unsure: str = "mask",
-    include_report: bool = True,
+    include_report: bool | None = None,
     step_separator: str = "\n",
     progress: bool = False,
     use_reviews: bool = False,
@@ -187,6 +194,8 @@ def export_trl(
     masked: str = "cut",
     soft: bool = False,
     truncation: str = "warn",
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory for TRL's PRMTrainer (stepwise supervision).
 
@@ -198,7 +207,8 @@ def export_trl(
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
         unsure: steps with verdict `unsure`: mask (end the chain before the first one; skip a chain
             that starts with one), good or bad (force the label). See `exports.common.UNSURE`.
-        include_report: put the report text in the prompt (the labels are judged against it).
+        include_report: put the report text in the prompt (the labels are judged against it); None (default)
+            puts it in for report-style items only: image-style chains are for models that see the image.
         step_separator: PRMTrainer's `step_separator` (counted after each step).
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
@@ -238,8 +248,8 @@ def export_trl(
     counter = TokenCounter(tokenizer) if max_length is not None or tokenizer is not None else None
     summary = run_export(
         directory, out, format="trl", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
-        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict, labels=labels,
-        write=functools.partial(_write_rows, masked=masked, soft=soft),
+        use_reviews=use_reviews, suffixes=(".jsonl", ".parquet"), strict=strict, labels=labels, split=split,
+        report_mentions=report_mentions, write=functools.partial(_write_rows, masked=masked, soft=soft),
         rows=lambda items, summary: trl_rows(
             items, summary, include_report=include_report, after_first_bad=after_first_bad,
             max_length=max_length, counter=counter, step_separator=step_separator, unsure=unsure, masked=masked,
@@ -278,8 +288,10 @@ def _write_parquet(out: Path, rows: Iterator[dict[str, Any]], batch: int = 5_000
         pa.field("prompt", pa.string(), nullable=False),
         pa.field("completions", pa.list_(pa.string()), nullable=False),
         pa.field("labels", pa.list_(pa.bool_()), nullable=False),
+        pa.field("images", pa.list_(pa.string()), nullable=False),
+        pa.field("split", pa.string()),
     ]
-    if masked == "keep":  # added columns only (PRM trainers read the four above)
+    if masked == "keep":  # added columns only (PRM trainers read prompt, completions, labels[, images])
         fields.append(pa.field("label_mask", pa.list_(pa.bool_()), nullable=False))
     if soft:
         fields.append(pa.field("mc_scores", pa.list_(pa.float64()), nullable=False))

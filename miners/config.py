@@ -108,6 +108,26 @@ class MineConfig(OptionsModel):
     top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
     max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
     seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
+    style: str = option(
+        "image", "Chain style: image (written as reading the film; the report is hidden ground truth and never "
+        "cited) or report (reasons from the report, for text-only reasoners).", identity=True,
+    )
+    split_file: str | None = option(
+        None, "Split CSV (split + report_id/study_id and/or patient_id/subject_id, e.g. MIMIC's official split); "
+        "a report it does not name is quarantined (split_missing).", identity=True,
+    )
+    split_ratios: str = option(
+        "0.9,0.05,0.05", "train,validation,test shares of the deterministic patient-hash split (no --split-file).",
+        identity=True,
+    )
+    exclude_reports: str | None = option(
+        None, "Report ids to keep out of the job (evaluation sets): .txt one per line, or CSV / JSONL with report_id.",
+        identity=True,
+    )
+    answer_key: str | None = option(
+        None, "Gold label file (any table `radprm eval labels` reads, e.g. MIMIC's CheXpert labels) used as the "
+        "answer key where it has the report; the extractor keys the rest. Recorded per item.", identity=True,
+    )
     judge: str | None = option(
         None, "Also ask an LLM judge (same server and model) about steps: undecided (rule verdict unsure or "
         "neutral) or all. Default: rules only.", identity=True, panel=LLM_PANEL,
@@ -210,6 +230,27 @@ class MineConfig(OptionsModel):
         """The reason codes this re-drive selects (all re-drivable ones when none are given)."""
         return list(self.reasons) or list(REDRIVE_REASONS)
 
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        from radprm.miners.styles import STYLES
+
+        if value not in STYLES:
+            raise ValueError(f"unknown style {value!r} (choose from {', '.join(STYLES)})")
+        return value
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, value: str) -> str:
+        from radprm.errors import InputError
+        from radprm.miners.splits import parse_ratios
+
+        try:
+            parse_ratios(value)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @field_validator("judge", "judge_policy")
     @classmethod
     def _known_judge_option(cls, value: str | None, info: Any) -> str | None:
@@ -262,9 +303,9 @@ class MineConfig(OptionsModel):
             InputError: an unknown option or a bad value, naming the option.
             ModelError: no server URL or model can be found.
         """
-        reports = options.get("reports")
-        if reports is not None:
-            options["reports"] = str(Path(reports).resolve())
+        for key in ("reports", "split_file", "exclude_reports", "answer_key"):
+            if options.get(key) is not None:
+                options[key] = str(Path(options[key]).resolve())
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
                              for k, v in (options.get("reader") or {}).items()}
         try:

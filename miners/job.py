@@ -126,6 +126,10 @@ class MiningJob:
 
         # PHI guard and text storage (radprm.phi.privacy): reports in, items out, payloads and cache
         self.privacy = JobPrivacy(config.phi, config.phi_engine, config.keeps_report_text)
+        self.splits: Any = None  # SplitAssigner, exclusions and answer key: `_load_data_options`
+        self.exclude: set[str] = set()
+        self.answer_key: Any = None
+        self.excluded = 0
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -212,7 +216,8 @@ class MiningJob:
                            timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
-            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
+            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode, style=self.cfg.style)
+            self._load_data_options()  # split file, exclusions, answer key: bad files fail before any job state
             if not self.privacy.store_text:  # own cache keys: entries hold quoted sentences as offsets
                 self.miner.key_extra = {"report_text": "ids-only"}
             # Fail fast (dead server, model not served, bad rule file) before any job state is written.
@@ -242,7 +247,8 @@ class MiningJob:
                 self.quarantine = QuarantineFilter(self.quarantine, self.privacy)  # masks / drops payloads
             self.items = ItemBuilder(self.id_cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
                                      self.run_id, urlparse(self.cfg.base_url).netloc or None,
-                                     getattr(self.extractor, "rules_version", None))
+                                     getattr(self.extractor, "rules_version", None), splits=self.splits,
+                                     answer_key=self.answer_key)
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
             stack.callback(self.cpu.shutdown, wait=True)  # first to close: its tasks use the ledger
             run_meta = {"run_id": self.run_id, "job": stored["identity"],
@@ -272,7 +278,10 @@ class MiningJob:
         summary = MineSummary.from_ledger(
             self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
             written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
-            elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive)
+            elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive, excluded=self.excluded,
+            data={"style": self.id_cfg.style, "splits": self.splits.describe() if self.splits is not None else None,
+                  "answer_key": self.answer_key.source if self.answer_key else "extractor",
+                  "answer_disputed_this_session": self.items.disputed if self.items is not None else 0})
         run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
         return summary
 
@@ -329,7 +338,20 @@ class MiningJob:
             return
         done = self.ledger.done_reports()
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        reports = self.privacy.reports((r for r in feed if r.report_id not in done), self.quarantine)
+        rejected: list[Report] = []  # reports without a split: quarantined on the loop thread (ledger)
+
+        def admitted() -> Iterable[Report]:
+            for r in feed:
+                if r.report_id in done:
+                    continue
+                if r.report_id in self.exclude:
+                    self.excluded += 1
+                elif self.splits.split_for(r.report_id, r.patient_id) is None:
+                    rejected.append(r)
+                else:
+                    yield r
+
+        reports = self.privacy.reports(admitted(), self.quarantine)
         extracted = iter(self.extractor.extract_many(reports, batch_size=32))
 
         def next_block() -> list[tuple[Report, list[Finding], list[WorkItem]]]:
@@ -343,8 +365,10 @@ class MiningJob:
         while not self._stopped():
             block = await loop.run_in_executor(self.cpu, next_block)
             if not block:
+                self._quarantine_unsplit(rejected)
                 self.bar.finished_input()
                 return
+            self._quarantine_unsplit(rejected)
             for report, _findings, works in block:
                 self._record_plan(report, works)
             self.bar.reports_read(len(block), feed.fraction_read())
@@ -384,6 +408,34 @@ class MiningJob:
                 await queue.put(w)
         self.redrive["not_found"] = sum(len(ids) for ids in wanted.values()) - len(found)
         self.bar.finished_input()
+
+    def _load_data_options(self) -> None:
+        """Read the split file, the excluded report ids and the answer key (each one-line errors when bad)."""
+        from radprm.miners.answer_key import AnswerKey
+        from radprm.miners.splits import SplitAssigner, read_id_list
+
+        self.splits = SplitAssigner(self.cfg.split_file, self.cfg.split_ratios)
+        self.exclude = read_id_list(self.cfg.exclude_reports) if self.cfg.exclude_reports else set()
+        self.answer_key = AnswerKey.read(self.cfg.answer_key, self.cfg.labelset) if self.cfg.answer_key else None
+        if self.answer_key is not None and self.report_source is None:
+            from radprm.quarantine import QuarantineSink
+            from radprm.readers import read_reports
+
+            ids = (r.report_id for r in read_reports(self.cfg.reports, quarantine=QuarantineSink(),
+                                                      limit=self.cfg.limit, **self.cfg.reader))
+            self.answer_key.check_matches(rid for rid in ids if rid not in self.exclude)
+
+    def _quarantine_unsplit(self, rejected: list[Report]) -> None:
+        """Quarantine reports the split file does not name (`split_missing`): never given a split silently."""
+        while rejected:
+            report = rejected.pop()
+            self.quarantine.add(
+                record_id=report.report_id, stage="split", reason_code="split_missing",
+                source_path=report.source_path or None, source_row=report.source_row, field="split_file",
+                detail=f"report {report.report_id} (patient {report.patient_id or '-'}) is not in the split file "
+                f"{self.cfg.split_file}", payload=None,
+            )
+            self.ledger.plan_report(report.report_id, [])
 
     def _record_plan(self, report: Report, works: list[WorkItem]) -> None:
         """Put a report's items in the ledger (or quarantine a report without questions) and read their states."""

@@ -318,6 +318,7 @@ def qa(
     *,
     out: str | Path | None = None,
     near_dup_threshold: float = 90,
+    leakage_threshold: float = 95,
     reports: str | Path | None = None,
     quarantine: str | Path | None = None,
     expectations: bool = True,
@@ -333,6 +334,7 @@ def qa(
         directory: shard directory.
         out: report file (`.md` or `.html`); default both `qa/report.md` and `qa/report.html` in the directory.
         near_dup_threshold: rapidfuzz ratio (0-100) for near-duplicate chains.
+        leakage_threshold: rapidfuzz ratio (0-100) for near-duplicate report texts across splits.
         reports: input reports for `reports_without_items` (see `run_checks`).
         quarantine: the run's quarantine JSONL (see `run_checks`).
         expectations: run the Great Expectations suites and build Data Docs.
@@ -356,8 +358,9 @@ def qa(
     directory = Path(directory)
     if out is not None and Path(out).suffix.lower() not in (".md", ".html", ".htm"):
         raise InputError("report must end in .md or .html", path=out, field="out")
-    if not 0 <= near_dup_threshold <= 100:
-        raise InputError("must be between 0 and 100", field="near_dup_threshold")
+    for name, value in (("near_dup_threshold", near_dup_threshold), ("leakage_threshold", leakage_threshold)):
+        if not 0 <= value <= 100:
+            raise InputError("must be between 0 and 100", field=name)
     if compare is not None:
         from radprm.qa.compare import check_comparable
 
@@ -373,7 +376,8 @@ def qa(
             started.append(name)
 
         checks = run_checks(
-            directory, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine, progress=step
+            directory, near_dup_threshold=near_dup_threshold, leakage_threshold=leakage_threshold, reports=reports,
+            quarantine=quarantine, progress=step,
         )
         report = QAReport(directory=directory, checks=checks)
         if expectations:

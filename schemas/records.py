@@ -208,3 +208,14 @@ class Item(Record):
     # --- schema v2 (issue 16, privacy): see schemas.shards.V2_ITEM_FIELD_LIST
     phi: str | None = Field(None, description="PHI guard hits as a JSON list (null when the guard was off).")
     report_sha256: str | None = Field(None, description="sha256 of the report text (checked by rehydrate).")
+    # --- schema v2 (issue 13, training data; version-1 shards read with these as None) -----------
+    style: str | None = Field(None, description="Chain style: 'image' (reads the film) or 'report' (cites it).")
+    patient_id: str | None = Field(None, description="Patient id (MIMIC `p` folder); the report id when none.")
+    split: str | None = Field(None, description="Data split: train, validation, test, or a split file's name.")
+    answer_key_source: str | None = Field(
+        None, description="Where `answer` comes from: 'extractor', or 'labels:<file name>' (--answer-key)."
+    )
+    answer_disputed: bool | None = Field(
+        None, description="The model's answer disagrees with an extractor key resting on an uncertain or "
+        "single-mention finding: no answer reward, sent to review.",
+    )

@@ -93,6 +93,13 @@ V2_ITEM_FIELD_LIST: list[pa.Field] = [
     # user's own copy.
     pa.field("phi", pa.string()),
     pa.field("report_sha256", pa.string()),
+    # issue 13 (training data): chain style (image | report), patient id (the report id when none), data split,
+    # where `answer` comes from (extractor | labels:<file>), and whether the model disputes a doubtful key.
+    pa.field("style", pa.string()),
+    pa.field("patient_id", pa.string()),
+    pa.field("split", pa.string()),
+    pa.field("answer_key_source", pa.string()),
+    pa.field("answer_disputed", pa.bool_()),
 ]
 V2_STEP_FIELDS = {f.name: f.type for f in V2_STEP_FIELD_LIST}
 """Step struct fields that v1 shards lack (read as null)."""

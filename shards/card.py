@@ -94,6 +94,14 @@ def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
     versions = con.execute(
         "SELECT radprm_version, rules_version, count(*) FROM items GROUP BY ALL ORDER BY 3 DESC"
     ).fetchall()
+    data = con.execute(
+        "SELECT coalesce(style, '-'), coalesce(split, '-'), coalesce(answer_key_source, '-'), count(*), "
+        "count(DISTINCT coalesce(patient_id, report_id)), sum(CASE WHEN answer_disputed THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN len(image_paths) = 0 THEN 1 ELSE 0 END) FROM items GROUP BY ALL ORDER BY 1, 2, 3"
+    ).fetchall()
+    image_example = con.execute(
+        "SELECT image_paths[1] FROM items WHERE len(image_paths) > 0 LIMIT 1"
+    ).fetchall()
     con.close()
     shard_glob = f"{manifest.data_dir}/shard-*.parquet"
     name = directory.resolve().name
@@ -139,6 +147,18 @@ def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
         "## Step labels",
         "",
         _table(["label (good)", "verdict", "steps", "share"], step_labels),
+        "",
+        "## Style, splits, answer keys and images",
+        "",
+        _table(["style", "split", "answer key", "items", "patients", "answer disputed", "without images"], data),
+        "",
+        "`style` image: steps are written as reading the film (the report was hidden ground truth); report: "
+        "steps reason from the report. Splits are by patient (`patient_id`; IU has none, so the report id). "
+        "Images are referenced by path in `image_paths` (frontal view first) and are not part of this "
+        "dataset: " + (f"paths look like `{image_example[0][0]}`, relative to where the images were given "
+                       "(`--images-root` when mining); fetch the images from their source (IU: Open-i; "
+                       "MIMIC-CXR-JPG: PhysioNet, credentialed access)."
+                       if image_example else "no item has image paths (mine with --projections)."),
         "",
         "## Provenance",
         "",

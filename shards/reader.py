@@ -166,9 +166,9 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
         wanted = None if columns is None else [c for c in columns if c in have]
         tables.append(upgrade_table(pq.read_table(p, columns=wanted), columns))
     if not tables:
-        schema = ITEM_SCHEMA if columns is None else pa.schema([ITEM_SCHEMA.field(c) for c in columns])
-        return schema.empty_table()
-    return pa.concat_tables(tables)
+        tables = [ITEM_SCHEMA.empty_table()]
+    table = pa.concat_tables(tables)
+    return table if columns is None else table.select(columns)
 
 
 def connect(directory: str | Path, *, database: str = ":memory:", quarantine: str | Path | None = None):

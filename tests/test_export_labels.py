@@ -79,7 +79,7 @@ def test_trl_agree_cuts_at_the_first_disagreement_and_keep_masks_it(tmp_path):
     assert row["labels"] == [True, False, False, True]
     assert row["mc_scores"] == [1.0, 0.0, 0.0, 0.75]
     assert keep.fusion_masked == 1
-    assert set(row) == {"item_id", "prompt", "completions", "labels", "label_mask", "mc_scores"}
+    assert set(row) == {"item_id", "prompt", "completions", "labels", "images", "split", "label_mask", "mc_scores"}
 
 
 def test_any_bad_marks_a_step_bad_when_either_source_does(tmp_path):
@@ -114,7 +114,8 @@ def test_export_metadata_records_the_label_choice(tmp_path):
     import pyarrow.parquet as pq
 
     table = pq.read_table(tmp_path / "t.parquet")
-    assert table.column_names == ["item_id", "prompt", "completions", "labels", "label_mask", "mc_scores"]
+    assert table.column_names == ["item_id", "prompt", "completions", "labels", "images", "split", "label_mask",
+                                  "mc_scores"]
 
 
 def test_unknown_label_source_is_one_line_and_writes_nothing(tmp_path):

@@ -55,7 +55,11 @@ def reports_csv(tmp_path):
 
 def _report_of(body: dict) -> str:
     text = body["messages"][-1]["content"]
-    return text.split("Report:\n", 1)[1].split("\n\nQuestion:", 1)[0] if "Report:\n" in text else text
+    # report-style prompts say "Report:", image-style ones (the default style) "Hidden reference reading ...:"
+    for marker in ("Report:\n", "Hidden reference reading (do not cite it):\n"):
+        if marker in text:
+            return text.split(marker, 1)[1].split("\n\nQuestion:", 1)[0]
+    return text
 
 
 def echoing_responder(body: dict) -> str:
