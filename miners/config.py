@@ -27,12 +27,14 @@ from pydantic.fields import FieldInfo
 from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
+from radprm.miners.servers import split_urls
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
 _SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
 JUDGE_SCOPES = ("undecided", "all")
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
+ENGINES = ("local", "ray")
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
 DERIVED_IDENTITY = {
@@ -44,7 +46,7 @@ DERIVED_IDENTITY = {
 
 
 def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, cli: bool = True,
-           name: str | None = None, **constraints: Any) -> Any:
+           name: str | None = None, repeatable: bool = False, **constraints: Any) -> Any:
     """Declare a MineConfig field.
 
     Args:
@@ -54,9 +56,10 @@ def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, c
         panel: `--help` panel.
         cli: becomes a `radprm mine` option (False: the value comes from elsewhere, e.g. the reader options).
         name: how the value is named in errors when it is not the option `--field-name`.
+        repeatable: the CLI option may be given several times (the values are joined with commas).
         **constraints: pydantic constraints (`ge`, `le`, ...), also used as the CLI's min / max.
     """
-    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name}
+    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name, "repeatable": repeatable}
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
@@ -98,8 +101,16 @@ class MineConfig(BaseModel):
 
     # --- operational: how this session runs -----------------------------------------------------------
     base_url: str | None = option(
-        None, "OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server "
-        "`make serve` started.", identity=False, panel=LLM_PANEL,
+        None, "OpenAI-compatible server URL ending in /v1; repeat it (or give @FILE, one URL a line) to spread "
+        "requests over several servers. Default: $RADPRM_BASE_URL, else the server `make serve` started.",
+        identity=False, panel=LLM_PANEL, repeatable=True,
+    )
+    engine: str = option(
+        "local", "local (one process) or ray (Ray Data stages; `pip install 'radprm[ray]'`).", identity=False,
+    )
+    ray_address: str | None = option(
+        None, "With --engine ray: the cluster to join (auto, or host:port / ray://...). Default: a local "
+        "Ray started for the job.", identity=False,
     )
     concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
@@ -122,6 +133,25 @@ class MineConfig(BaseModel):
     stop_after_items: int | None = option(
         None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
     )
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _join_urls(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):  # repeated --base-url, or a list from the API
+            return ",".join(str(v) for v in value) or None
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r} (choose from {', '.join(ENGINES)})")
+        return value
+
+    @property
+    def base_urls(self) -> list[str]:
+        """Every server URL of the job (`--base-url` repeated, comma-separated or @FILE)."""
+        return split_urls(self.base_url)
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -170,6 +200,7 @@ class MineConfig(BaseModel):
                                  hint=f"options: {', '.join(cls.model_fields)}") from None
             raise InputError(err["msg"], field=name) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
+        cfg.base_url = ",".join(split_urls(cfg.base_url))  # @FILE read now: a bad file fails before any work
         return cfg
 
     # --- derived views ---------------------------------------------------------------------------------

@@ -68,6 +68,11 @@ JOB_FILE = "job.json"
 FAIL_FAST_AFTER = 16
 
 
+def server_hosts(urls: list[str]) -> str | None:
+    """The `server_host` provenance of a job's rows: host:port of its server(s), comma-separated."""
+    return ",".join(urlparse(u).netloc for u in urls if urlparse(u).netloc) or None
+
+
 class MiningJob:
     """One mining job over a run folder. Most users call `mine()`.
 
@@ -157,6 +162,15 @@ class MiningJob:
         run.write_text_atomic(job_path, json.dumps(stored, indent=2) + "\n")
         return stored
 
+    def make_client(self) -> LLMClient:
+        """The job's LLM client over every `--base-url` (the batch path replaces it with a deferring one)."""
+        return LLMClient(self.cfg.base_urls, self.cfg.model, concurrency=self.cfg.concurrency,
+                         timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+
+    def collect_server_stats(self, client: LLMClient) -> None:
+        """Put the per-server counters of `client` in the job's metrics (the Ray engine merges its actors')."""
+        self.metrics.servers = client.pool.stats()
+
     # --- the run --------------------------------------------------------------------------------------
     def run(self) -> MineSummary:
         """Run (or resume) the job to the end.
@@ -178,8 +192,7 @@ class MiningJob:
 
         t0 = time.perf_counter()
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
-        client = LLMClient(self.cfg.base_url, self.cfg.model, concurrency=self.cfg.concurrency,
-                           timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+        client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
@@ -188,7 +201,7 @@ class MiningJob:
             if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
                 from radprm.validators.judge import make_judge
 
-                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_url,
+                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_urls[0],
                                         model=self.cfg.model, prompts_dir=self.cfg.prompts_dir)
             _ = self.validator
             stored = self._prepare()
@@ -199,7 +212,7 @@ class MiningJob:
                 LedgerQuarantine(self.ledger, self.run_dir / "quarantine" / "quarantine.jsonl", run_id=self.run_id))
             self.quarantine.reconcile()
             self.items = ItemBuilder(self.cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
-                                     self.run_id, urlparse(self.cfg.base_url).netloc or None,
+                                     self.run_id, server_hosts(self.cfg.base_urls),
                                      getattr(self.extractor, "rules_version", None))
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
             stack.callback(self.cpu.shutdown, wait=True)  # first to close: its tasks use the ledger
@@ -215,6 +228,7 @@ class MiningJob:
                 self.writer.abort()  # the open shard's items are rebuilt from the cache on resume
                 raise
             self.writer.close()
+            self.collect_server_stats(client)
             summary = MineSummary.from_ledger(
                 self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
                 written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
@@ -416,6 +430,11 @@ def mine(
     else:
         source = reports
     cfg = MineConfig.from_options(**options)
-    job = MiningJob(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
+    job_class = MiningJob
+    if cfg.engine == "ray":
+        from radprm.miners.ray_engine import RayMiningJob
+
+        job_class = RayMiningJob
+    job = job_class(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
                     report_source=source)
     return job.run()
