@@ -243,7 +243,6 @@ class LLMClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connections (of every server)."""
-        self.metrics.servers = self.pool.stats()
         await self.pool.aclose()
 
     def schema_for(self, response_model: type[BaseModel]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv at the repo root with Python 3.12 and install radprm editable with test extras.
+# Create .venv at the repo root with Python 3.12 and install radprm editable with test extras (and Ray, so
+# CI runs the `--engine ray` tests).
 # Idempotent: re-running only re-installs when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   # notice for our package-dir layout): keep their output for when something fails.
   log="$(mktemp)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip \
-         && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+         && .venv/bin/python -m pip install -q -e '.[test,ray]'; } >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     echo "error: pip install failed (its output is above)" >&2; exit 1
   fi
