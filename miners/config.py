@@ -188,8 +188,9 @@ class MineConfig(BaseModel):
         reports = options.get("reports")
         if reports is not None:
             options["reports"] = str(Path(reports).resolve())
+        # unset reader options are left out, so a job started from the API resumes from the CLI and back
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
-                             for k, v in (options.get("reader") or {}).items()}
+                             for k, v in (options.get("reader") or {}).items() if v is not None}
         try:
             cfg = cls(**options)
         except ValidationError as exc:
@@ -241,6 +242,8 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
     """
     for key in current:
         was, now = stored.get(key), current.get(key)
+        if key == "reader" and isinstance(was, dict):  # jobs written before unset options were dropped
+            was = {k: v for k, v in was.items() if v is not None}
         if was != now:
             name = describe_key(key)
             what = (f"{name} differs from the job being resumed" if name.startswith("--")
