@@ -133,6 +133,14 @@ class MineConfig(BaseModel):
     stop_after_items: int | None = option(
         None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
     )
+    max_requests: int | None = option(
+        None, "Budget: start no new chain once this session sent this many requests (--resume continues).",
+        identity=False, panel=LLM_PANEL, ge=1,
+    )
+    max_tokens_total: int | None = option(
+        None, "Budget: start no new chain once this session's prompt + completion tokens reach this (--resume "
+        "continues).", identity=False, panel=LLM_PANEL, ge=1,
+    )
 
     @field_validator("base_url", mode="before")
     @classmethod

@@ -339,7 +339,7 @@ class MiningJob:
             judge_rows: list[dict[str, Any]] = []
             if self.judge is not None:  # after step validation; failures are quarantined, labels kept
                 item, judge_rows = await self.judge.judge_item(self.miner.client, item, work.report, self.quarantine)
-            if self._stopped():
+            if self._items_limit_reached():
                 continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
             if self.writer.write(item):
                 self.written_now += 1
@@ -352,8 +352,16 @@ class MiningJob:
                 self.writer.flush()
                 self._last_commit = time.monotonic()
 
-    def _stopped(self) -> bool:
+    def _items_limit_reached(self) -> bool:
         return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items
+
+    def _stopped(self) -> bool:
+        """No new chain is started: --stop-after-items, --max-requests or --max-tokens-total reached (chains
+        already started under a budget are still written: their requests are paid for)."""
+        cfg, m = self.cfg, self.metrics
+        return (self._items_limit_reached()
+                or (cfg.max_requests is not None and m.requests >= cfg.max_requests)
+                or (cfg.max_tokens_total is not None and m.prompt_tokens + m.completion_tokens >= cfg.max_tokens_total))
 
     # --- outcomes -------------------------------------------------------------------------------------
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:

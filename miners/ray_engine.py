@@ -356,7 +356,9 @@ class RayMiningJob(MiningJob):
             if report.report_id not in planned:
                 planned.add(report.report_id)
                 self._plan(report, findings, json.loads(row["planned"]))
-            if not row["work"] or self._stopped():
+            if self._stopped():
+                break  # a budget or --stop-after-items: the rest stays pending for --resume
+            if not row["work"]:
                 continue
             work = _work_from(row, report, findings)
             work.status = self.ledger.status(work.item_id) or PENDING
