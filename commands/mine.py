@@ -31,7 +31,9 @@ def _cli_parameter(name: str, info: Any) -> inspect.Parameter:
         if hasattr(meta, "le"):
             bounds["max"] = meta.le
     annotation, default = info.annotation, info.get_default(call_default_factory=True)
-    if typing.get_origin(annotation) is list:  # e.g. --tasks single,binary
+    if extra.get("repeatable"):  # e.g. --base-url A --base-url B (joined with commas by MineConfig)
+        annotation, default = list[str] | None, None
+    elif typing.get_origin(annotation) is list:  # e.g. --tasks single,binary
         annotation, default = str, ",".join(default)
     option = typer.Option(f"--{name.replace('_', '-')}", help=info.description, rich_help_panel=extra["panel"],
                           **bounds)

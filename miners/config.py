@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
+from radprm.miners.servers import split_urls
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
@@ -45,6 +46,7 @@ REDRIVE_OVERRIDES = ("max_tokens",)
 job identity keeps the first value (item ids do not change); each re-driven row records its own sampling
 and the re-drive history records the override."""
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
+ENGINES = ("local", "ray")
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
 DERIVED_IDENTITY = {
@@ -56,7 +58,7 @@ DERIVED_IDENTITY = {
 
 
 def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, cli: bool = True,
-           name: str | None = None, **constraints: Any) -> Any:
+           name: str | None = None, repeatable: bool = False, **constraints: Any) -> Any:
     """Declare a MineConfig field.
 
     Args:
@@ -66,9 +68,10 @@ def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, c
         panel: `--help` panel.
         cli: becomes a `radprm mine` option (False: the value comes from elsewhere, e.g. the reader options).
         name: how the value is named in errors when it is not the option `--field-name`.
+        repeatable: the CLI option may be given several times (the values are joined with commas).
         **constraints: pydantic constraints (`ge`, `le`, ...), also used as the CLI's min / max.
     """
-    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name}
+    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name, "repeatable": repeatable}
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
@@ -162,8 +165,16 @@ class MineConfig(OptionsModel):
 
     # --- operational: how this session runs -----------------------------------------------------------
     base_url: str | None = option(
-        None, "OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server "
-        "`make serve` started.", identity=False, panel=LLM_PANEL,
+        None, "OpenAI-compatible server URL ending in /v1; repeat it (or give @FILE, one URL a line) to spread "
+        "requests over several servers. Default: $RADPRM_BASE_URL, else the server `make serve` started.",
+        identity=False, panel=LLM_PANEL, repeatable=True,
+    )
+    engine: str = option(
+        "local", "local (one process) or ray (Ray Data stages; `pip install 'radprm[ray]'`).", identity=False,
+    )
+    ray_address: str | None = option(
+        None, "With --engine ray: the cluster to join (auto, or host:port / ray://...). Default: a local "
+        "Ray started for the job.", identity=False,
     )
     concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
@@ -199,6 +210,33 @@ class MineConfig(OptionsModel):
         [], f"Comma-separated reason codes to re-drive (default: all of {', '.join(REDRIVE_REASONS)}).",
         identity=False, panel=REDRIVE_PANEL,
     )
+    max_requests: int | None = option(
+        None, "Budget: start no new chain once this session sent this many requests (--resume continues).",
+        identity=False, panel=LLM_PANEL, ge=1,
+    )
+    max_tokens_total: int | None = option(
+        None, "Budget: start no new chain once this session's prompt + completion tokens reach this (--resume "
+        "continues).", identity=False, panel=LLM_PANEL, ge=1,
+    )
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _join_urls(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):  # repeated --base-url, or a list from the API
+            return ",".join(str(v) for v in value) or None
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r} (choose from {', '.join(ENGINES)})")
+        return value
+
+    @property
+    def base_urls(self) -> list[str]:
+        """Every server URL of the job (`--base-url` repeated, comma-separated or @FILE)."""
+        return split_urls(self.base_url)
 
     @field_validator("tasks", "reasons", mode="before")
     @classmethod
@@ -306,8 +344,9 @@ class MineConfig(OptionsModel):
         for key in ("reports", "split_file", "exclude_reports", "answer_key"):
             if options.get(key) is not None:
                 options[key] = str(Path(options[key]).resolve())
+        # unset reader options are left out, so a job started from the API resumes from the CLI and back
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
-                             for k, v in (options.get("reader") or {}).items()}
+                             for k, v in (options.get("reader") or {}).items() if v is not None}
         try:
             cfg = cls(**options)
         except ValidationError as exc:
@@ -319,9 +358,11 @@ class MineConfig(OptionsModel):
             message = err["msg"].removeprefix("Value error, ")
             raise InputError(message, field=name or ("reasons" if "--reasons" in message else None)) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
+        cfg.base_url = ",".join(split_urls(cfg.base_url))  # @FILE read now: a bad file fails before any work
         from radprm.phi.licence import check_local_server, default_licence
 
-        check_local_server(cfg.base_url, credentialed=cfg.credentialed, allow_remote=cfg.allow_remote)
+        for url in split_urls(cfg.base_url):  # every server of the job must be local for a credentialed source
+            check_local_server(url, credentialed=cfg.credentialed, allow_remote=cfg.allow_remote)
         if cfg.licence is None:
             cfg.licence = default_licence(cfg.reports, cfg.reader.get("format"))
         return cfg
@@ -361,6 +402,8 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
         was, now = stored.get(key), current.get(key)
         if key not in stored and key in MineConfig.model_fields:
             continue  # a job started before this option existed (job.json without it)
+        if key == "reader" and isinstance(was, dict):  # jobs written before unset options were dropped
+            was = {k: v for k, v in was.items() if v is not None}
         if was != now:
             name = describe_key(key)
             what = (f"{name} differs from the job being resumed" if name.startswith("--")

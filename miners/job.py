@@ -76,6 +76,11 @@ JOB_FILE = "job.json"
 FAIL_FAST_AFTER = 16
 
 
+def server_hosts(urls: list[str]) -> str | None:
+    """The `server_host` provenance of a job's rows: host:port of its server(s), comma-separated."""
+    return ",".join(urlparse(u).netloc for u in urls if urlparse(u).netloc) or None
+
+
 class MiningJob:
     """One mining job over a run folder. Most users call `mine()`.
 
@@ -186,6 +191,15 @@ class MiningJob:
         run.write_text_atomic(job_path, json.dumps(stored, indent=2) + "\n")
         return stored
 
+    def make_client(self) -> LLMClient:
+        """The job's LLM client over every `--base-url` (the batch path replaces it with a deferring one)."""
+        return LLMClient(self.cfg.base_urls, self.cfg.model, concurrency=self.cfg.concurrency,
+                         timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+
+    def collect_server_stats(self, client: LLMClient) -> None:
+        """Put the per-server counters of `client` in the job's metrics (the Ray engine merges its actors')."""
+        self.metrics.servers = client.pool.stats()
+
     # --- the run --------------------------------------------------------------------------------------
     def run(self) -> MineSummary:
         """Run (or resume) the job to the end.
@@ -212,8 +226,7 @@ class MiningJob:
         if self.resume:
             check_run_schema(self.run_dir)  # before anything in the run folder changes
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
-        client = LLMClient(self.cfg.base_url, self.cfg.model, concurrency=self.cfg.concurrency,
-                           timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+        client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
             self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode, style=self.cfg.style)
@@ -225,7 +238,7 @@ class MiningJob:
             if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
                 from radprm.validators.judge import make_judge
 
-                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_url,
+                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_urls[0],
                                         model=self.cfg.model, prompts_dir=self.cfg.prompts_dir)
             _ = self.validator
             stored = self._prepare()
@@ -246,7 +259,7 @@ class MiningJob:
 
                 self.quarantine = QuarantineFilter(self.quarantine, self.privacy)  # masks / drops payloads
             self.items = ItemBuilder(self.id_cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
-                                     self.run_id, urlparse(self.cfg.base_url).netloc or None,
+                                     self.run_id, server_hosts(self.cfg.base_urls),
                                      getattr(self.extractor, "rules_version", None), splits=self.splits,
                                      answer_key=self.answer_key)
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
@@ -269,6 +282,7 @@ class MiningJob:
                 self.ledger.finish_redrive(self.redrive["not_found"])
                 self.redrive.update(self.ledger.redrives()[-1])
                 self.quarantine.reconcile()  # the JSONL shows what this re-drive resolved
+            self.collect_server_stats(client)
             summary = self._summary(cache, t0)
             if self.judge is not None:
                 self.judge.write_summary(self.run_dir)
@@ -485,7 +499,7 @@ class MiningJob:
             judge_rows: list[dict[str, Any]] = []
             if self.judge is not None:  # after step validation; failures are quarantined, labels kept
                 item, judge_rows = await self.judge.judge_item(self.miner.client, item, work.report, self.quarantine)
-            if self._stopped():
+            if self._items_limit_reached():
                 continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
             if self.writer.write(item):
                 self.written_now += 1
@@ -503,8 +517,16 @@ class MiningJob:
         item = self.items.build(work, outcome)
         return self.privacy.finish_item(item, work.report) if self.privacy.active else item
 
-    def _stopped(self) -> bool:
+    def _items_limit_reached(self) -> bool:
         return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items
+
+    def _stopped(self) -> bool:
+        """No new chain is started: --stop-after-items, --max-requests or --max-tokens-total reached (chains
+        already started under a budget are still written: their requests are paid for)."""
+        cfg, m = self.cfg, self.metrics
+        return (self._items_limit_reached()
+                or (cfg.max_requests is not None and m.requests >= cfg.max_requests)
+                or (cfg.max_tokens_total is not None and m.prompt_tokens + m.completion_tokens >= cfg.max_tokens_total))
 
     # --- outcomes -------------------------------------------------------------------------------------
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:
@@ -608,6 +630,11 @@ def mine(
     else:
         source = reports
     cfg = MineConfig.from_options(**options)
-    job = MiningJob(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
+    job_class = MiningJob
+    if cfg.engine == "ray":
+        from radprm.miners.ray_engine import RayMiningJob
+
+        job_class = RayMiningJob
+    job = job_class(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
                     report_source=source)
     return job.run()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv at the repo root with Python 3.12 and install radprm editable with the test and PHI extras.
-# Idempotent: re-running only re-installs when pyproject.toml changed.
+# Create .venv at the repo root with Python 3.12 and install radprm editable with the test, PHI guard
+# (phi, phi-ner) and Ray extras (so CI runs the `--engine ray` tests).
+# Idempotent: re-running only re-installs when pyproject.toml or the extras installed here changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 find_python() {
@@ -23,14 +24,15 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.ve
   "$PY" -m venv .venv
 fi
 stamp=.venv/.radprm-installed
-hash="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+EXTRAS="test,phi,phi-ner,ray"
+hash="$( (cat pyproject.toml; echo "extras: $EXTRAS") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-  echo "installing radprm into .venv (editable, with test and PHI guard extras)"
+  echo "installing radprm into .venv (editable, extras $EXTRAS)"
   # pip and the build backend are chatty even with -q (setuptools prints an "Editable installation"
   # notice for our package-dir layout): keep their output for when something fails.
   log="$(mktemp)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip \
-         && .venv/bin/python -m pip install -q -e '.[test,phi,phi-ner]'; } >"$log" 2>&1; then
+         && .venv/bin/python -m pip install -q -e ".[$EXTRAS]"; } >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     echo "error: pip install failed (its output is above)" >&2; exit 1
   fi
