@@ -218,12 +218,13 @@ def test_train_tiny_prm_with_trl_then_eval_prints_auroc(tmp_path, train_py):
 
     held_out = write_jsonl(tmp_path / "test.jsonl", synthetic_trl(24, seed=2))
     scores = tmp_path / "scores.jsonl"
-    result = runner.invoke(app, ["eval", "prm", str(ckpt), str(held_out), "--scores-out", str(scores)])
+    result = runner.invoke(app, ["eval", "prm", str(ckpt), str(held_out), "--scores-out", str(scores), "--json"])
     assert result.exit_code == 0, result.output
-    assert "AUROC (bad)" in result.output and "first-error F1" in result.output
-    r = api.eval_prm(ckpt, held_out)
-    assert r.steps == 72 and r.steps_without_score == 0
-    assert r.auroc is not None and r.auroc > 0.5  # better than chance on held-out made-up chains
+    r = json.loads(result.output[result.output.index("{"):])
+    print(f"tiny PRM on held-out made-up chains: AUROC {r['auroc']}, first-error F1 {r['first_error']['f1']}")
+    assert r["steps"] == 72 and r["steps_without_score"] == 0
+    assert r["auroc"] is not None and r["auroc"] > 0.5  # better than chance on held-out made-up chains
+    assert set(r["first_error"]) >= {"f1", "acc_error", "acc_correct", "undefined"}
     rows = [json.loads(line) for line in scores.read_text().splitlines()]
     assert len(rows) == 72 and all(0.0 <= row["p_good"] <= 1.0 for row in rows)
 
@@ -240,6 +241,10 @@ def test_train_tiny_prm_with_trl_then_eval_prints_auroc(tmp_path, train_py):
         for i, g in enumerate([True, False, False])] + [
         {"chain_id": "n2", "step_index": i, "good": True, "kind": "x", "scored": True, "split": "tune"}
         for i in range(2)])
-    r = api.eval_prm(ckpt, chains, gold=gold, reports=reports, split="test", id_col="report_id", text_col="text")
-    assert r.chains == 1 and r.steps == 3 and r.bad_steps == 2
+    result = runner.invoke(app, ["eval", "prm", str(ckpt), str(chains), "--gold", str(gold), "--reports", str(reports),
+                                 "--split", "test", "--id-col", "report_id", "--text-col", "text"])
+    assert result.exit_code == 0, result.output
+    print(result.output)
+    assert "AUROC (bad)" in result.output and "first-error F1" in result.output
+    assert "3 (2 bad) in 1 chains" in result.output  # only the test-split chain is scored
 

@@ -210,7 +210,8 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         max_length=max_length, step_separator=separator, use_cpu=True, disable_tqdm=True,
         dataloader_num_workers=0, remove_unused_columns=False,
     )
-    trainer = PRMTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=dataset)
+    trainer = PRMTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=dataset,
+                         callbacks=[LossLog()])
     trainer.train()
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
