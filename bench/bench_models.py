@@ -24,7 +24,9 @@ from radprm.shards.reader import query
 
 def run_figures(run_dir: Path) -> dict:
     """Figures of one mining run folder."""
-    summary = json.loads((run_dir / "summary.json").read_text())
+    # summary.json is written when the job ends; a stopped job's figures come from its shards and ledger
+    sfile = run_dir / "summary.json"
+    summary = json.loads(sfile.read_text()) if sfile.is_file() else {}
     shards = run_dir / "shards"
     cols, rows = query(shards, """
         SELECT count(*), avg(answer_reward), avg(len(steps)),
@@ -42,17 +44,18 @@ def run_figures(run_dir: Path) -> dict:
             rec = json.loads(line)
             q[f"{rec['stage']}/{rec['reason_code']}"] += 1
     mined_q = sum(v for k, v in q.items() if not k.startswith("read/"))  # read/* is the input, not the model
-    planned = summary["items_planned"]
-    client = summary["client"]
+    planned = summary.get("items_planned") or n + mined_q
+    client = summary.get("client", {})
     return {
         "run": str(run_dir), "model": model, "items_planned": planned, "items_written": n,
         "quarantined_items": mined_q, "quarantine_share": round(mined_q / planned, 4) if planned else None,
         "quarantine_reasons": dict(q.most_common()), "answer_reward_mean": None if reward is None else round(reward, 4),
         "steps_per_chain": None if mean_steps is None else round(mean_steps, 2), "steps": steps,
-        "flag_rate": round(bad / steps, 4) if steps else None, "unsure_rate": round(unsure / steps, 4) if steps else None,
+        "flag_rate": round(bad / steps, 4) if steps else None,
+        "unsure_rate": round(unsure / steps, 4) if steps else None,
         "chains_with_a_bad_step": with_bad, "verdicts": dict(verdicts),
-        "requests": client["requests"], "prompt_tokens": client["prompt_tokens"],
-        "completion_tokens": client["completion_tokens"], "elapsed_s": summary["elapsed_s"],
+        "requests": client.get("requests"), "prompt_tokens": client.get("prompt_tokens"),
+        "completion_tokens": client.get("completion_tokens"), "elapsed_s": summary.get("elapsed_s"),
     }
 
 
