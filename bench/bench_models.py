@@ -30,8 +30,8 @@ def run_figures(run_dir: Path) -> dict:
     shards = run_dir / "shards"
     cols, rows = query(shards, """
         SELECT count(*), avg(answer_reward), avg(len(steps)),
-               sum(len(list_filter(steps, s -> NOT s.label))), sum(len(steps)),
-               sum(len(list_filter(steps, s -> s.verdict = 'unsure'))),
+               sum(len(list_filter(steps, lambda s: NOT s.label))), sum(len(steps)),
+               sum(len(list_filter(steps, lambda s: s.verdict = 'unsure'))),
                sum(CASE WHEN first_bad_step >= 0 THEN 1 ELSE 0 END), any_value(model)
         FROM items""")
     n, reward, mean_steps, bad, steps, unsure, with_bad, model = rows[0]
