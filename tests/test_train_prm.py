@@ -70,6 +70,17 @@ def test_first_error_f1_processbench_rules():
     assert "first-error F1" in r.render() and r.as_dict()["first_error"]["f1"] == 0.5
 
 
+def test_loss_start_and_end_never_overlap():
+    def summary(losses):
+        return api.TrainSummary(data="d", checkpoint="c", model="tiny", steps=len(losses),
+                                losses=[{"step": i, "loss": v} for i, v in enumerate(losses)])
+
+    assert (summary([1.3, 0.8, 0.9]).loss_start, summary([1.3, 0.8, 0.9]).loss_end) == (1.3, 0.9)
+    s = summary([4, 3, 2, 1, 1, 1, 0.5])
+    assert (s.loss_start, s.loss_end) == (3.0, pytest.approx(2.5 / 3))
+    assert summary([]).loss_start is None and "n/a" in summary([]).render()
+
+
 # --- label tables ----------------------------------------------------------------------------------
 def test_step_labels_reads_natural_templated_and_validate_tables(tmp_path):
     nat = write_jsonl(tmp_path / "nat.jsonl", [

@@ -244,16 +244,20 @@ class TrainSummary:
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 
+    def _window(self) -> int:
+        """Logged losses averaged at each end: 3, fewer for short runs (the two ends never overlap)."""
+        return max(1, min(3, len(self.losses) // 2))
+
     @property
     def loss_start(self) -> float | None:
-        """Mean of the first (up to) three logged losses."""
-        head = [p["loss"] for p in self.losses[:3]]
+        """Mean of the first logged losses (up to three)."""
+        head = [p["loss"] for p in self.losses[: self._window()]]
         return sum(head) / len(head) if head else None
 
     @property
     def loss_end(self) -> float | None:
-        """Mean of the last (up to) three logged losses."""
-        tail = [p["loss"] for p in self.losses[-3:]]
+        """Mean of the last logged losses (up to three)."""
+        tail = [p["loss"] for p in self.losses[-self._window():]]
         return sum(tail) / len(tail) if tail else None
 
     def as_dict(self) -> dict[str, Any]:
