@@ -39,4 +39,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   rm -f "$log"
   echo "$hash" > "$stamp"
 fi
+# torch + TRL for `radprm train prm` / `eval prm` live in their own Python 3.11 venv (the CPU torch wheel is
+# 3.11-only), cached in ~/.cache/radprm/train-venv: built once, a no-op afterwards. RADPRM_SKIP_TRAIN_ENV=1 skips it;
+# a failed build is a warning (the PRM tests then skip, except in CI where RADPRM_REQUIRE_TRAIN=1).
+if [ "${RADPRM_SKIP_TRAIN_ENV:-0}" != 1 ]; then
+  bash training/build_env.sh || echo "warning: train venv not built (run: bash training/build_env.sh)" >&2
+fi
 echo "radprm ready: $(.venv/bin/radprm --version 2>/dev/null || echo .venv/bin/radprm)"
