@@ -5,7 +5,7 @@ RADPRM := $(VENV)/bin/radprm
 SHARED ?= ../shared
 DEMO_DIR ?= runs/demo
 
-.PHONY: setup test demo serve serve-stop bench clean
+.PHONY: setup test demo serve serve-stop train-env bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,10 @@ serve:
 
 serve-stop:
 	@bash serving/serve.sh stop
+
+# Python 3.11 venv with CPU torch + TRL for `radprm train prm` / `radprm eval prm` (~/.cache/radprm/train-venv)
+train-env:
+	@bash training/build_env.sh
 
 bench: setup
 	@$(VENV)/bin/python -m pip install -q -e '.[test,bench]' >/dev/null

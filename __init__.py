@@ -10,7 +10,8 @@ findings = radprm.extract_findings("No pneumothorax. Small left effusion.")  # r
 summary = radprm.mine("indiana_reports.csv", run_dir="runs/a", limit=20)      # radprm mine
 radprm.validate_file("chains.jsonl", "indiana_reports.csv", "steps.parquet")  # radprm validate
 radprm.verify("runs/a/shards"); radprm.qa("runs/a/shards")                     # radprm verify / qa
-radprm.export_trl("runs/a/shards", "prm.jsonl")                              # radprm export trl
+radprm.label_rollouts("runs/a/shards", run_dir="runs/r", n=8)                  # radprm label rollouts
+radprm.export_trl("runs/r/shards", "prm.jsonl", labels="agree")               # radprm export trl
 ```
 """
 
@@ -37,6 +38,7 @@ _EXPORTS = {
     "build_questions": "radprm.miners.questions",
     "mine": "radprm.miners.job",
     "job_status": "radprm.miners.status",
+    "label_rollouts": "radprm.miners.rollouts",
     # validate
     "StepValidator": "radprm.validators.steps",
     "validate_file": "radprm.validators.batch",
@@ -55,6 +57,10 @@ _EXPORTS = {
     "build_queue": "radprm.review",
     "apply_decisions": "radprm.review",
     "review_status": "radprm.review",
+    # privacy
+    "PhiGuard": "radprm.phi.guard",
+    "scan_reports": "radprm.phi.scan",
+    "rehydrate": "radprm.phi.rehydrate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -25,9 +25,11 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluate predictions against gold labels.", no_args_is_help=True)
 export_app = typer.Typer(help="Export shards for PRM training.", no_args_is_help=True)
 prompts_app = typer.Typer(help="List and show the versioned prompt templates.", no_args_is_help=True)
+label_app = typer.Typer(help="Label steps from other sources (Monte-Carlo rollouts).", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(export_app, name="export")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(label_app, name="label")
 
 
 # Options shared by several commands, declared once (a flag means the same thing everywhere).

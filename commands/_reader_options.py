@@ -106,7 +106,17 @@ ProjectionsOpt = Annotated[
     Path | None,
     typer.Option(
         "--projections",
-        help="IU indiana_projections.csv: fills image_paths (file names, in file order) by report id.",
+        help="Image list: IU indiana_projections.csv, or MIMIC-CXR-JPG's metadata CSV (dicom_id, study_id, "
+        "ViewPosition); fills image_paths by report id, frontal views first.",
+        rich_help_panel=_PANEL,
+    ),
+]
+ImagesRootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--images-root",
+        help="Folder the images live under; prefixed to --projections paths (MIMIC-CXR-JPG: the folder holding "
+        "files/). Paths only: images are never opened or copied.",
         rich_help_panel=_PANEL,
     ),
 ]
@@ -132,6 +142,7 @@ def reader_kwargs(
     findings_col: str | None = None,
     impression_col: str | None = None,
     projections: Path | None = None,
+    images_root: Path | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Collect the reader option values into keyword arguments for `radprm.readers.read_reports`.
@@ -147,6 +158,7 @@ def reader_kwargs(
         "findings_col": findings_col,
         "impression_col": impression_col,
         "projections": projections,
+        "images_root": images_root,
         "limit": limit,
     }
 
@@ -158,6 +170,7 @@ _READER_PARAMS = (
     ("findings_col", FindingsColOpt),
     ("impression_col", ImpressionColOpt),
     ("projections", ProjectionsOpt),
+    ("images_root", ImagesRootOpt),
     ("limit", LimitOpt),
 )
 

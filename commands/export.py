@@ -28,6 +28,45 @@ UnsureOpt = Annotated[
         "first one, PRM800K rates it null, ChestX-Reasoner writes null), good or bad (force the label).",
     ),
 ]
+LabelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Label source: report (step validator), rollout (radprm label rollouts), agree (report label where "
+        "both agree, masked elsewhere), any-bad (bad if either says bad; adds both sources' false flags), judge "
+        "(LLM judge sidecar). Recorded in <out>.meta.json.",
+    ),
+]
+SoftOpt = Annotated[bool, typer.Option("--soft", help="Add each step's rollout soft label (mc_score).")]
+
+
+SplitOpt = Annotated[
+    str | None,
+    typer.Option("--split", help="Export only this split (train, validation, test, ...); 'all' writes one file per "
+                 "split, named <out stem>.<split><suffix>."),
+]
+ReportMentionsOpt = Annotated[
+    str,
+    typer.Option("--report-mentions", help="Image-style chains with a step citing the report ('the report states', "
+                 "'not mentioned'): drop (quarantined as cites_report) or keep."),
+]
+IncludeReportOpt = Annotated[
+    bool | None,
+    typer.Option("--include-report/--no-report", help="Put the report in the prompt. Default: for report-style "
+                 "chains only (image-style chains are for models that see the image, never the report).",
+                 show_default=False),
+]
+
+
+def _run(export, directory: Path, out: Path, split: str | None, **options) -> None:
+    """Run one export, or one per split with `--split all`, and print the summaries."""
+    from radprm.exports.common import ALL_SPLITS, export_per_split
+
+    if split == ALL_SPLITS:
+        for summary in export_per_split(export, directory, out, **options):
+            typer.echo(summary.render())
+        return
+    typer.echo(export(directory, out, split=split, **options).render())
 
 
 @command(export_app, "trl")
@@ -46,20 +85,31 @@ def trl_cmd(
     ] = None,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",
-    include_report: Annotated[
-        bool, typer.Option("--include-report/--no-report", help="Put the report in the prompt.")
-    ] = True,
+    include_report: IncludeReportOpt = None,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    masked: Annotated[
+        str,
+        typer.Option("--masked", help="Steps without a label: cut (end the chain before the first one; stock "
+                     "PRMTrainer) or keep (placeholder label plus a label_mask column, False where masked)."),
+    ] = "cut",
+    soft: SoftOpt = False,
+    truncation: Annotated[
+        str,
+        typer.Option("--truncation", help="Step labels past --max-length: warn (count them), cut (drop those steps "
+                     "from the row) or quarantine (skip the item, reason labels_truncated)."),
+    ] = "warn",
 ) -> None:
-    """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step)."""
+    """Export for TRL's PRMTrainer: prompt, completions (steps), labels (one bool per step), images (paths)."""
     from radprm.exports import export_trl
 
-    summary = export_trl(
-        directory, out, max_length=max_length, tokenizer=tokenizer, after_first_bad=after_first_bad, unsure=unsure,
-        include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict,
-    )
-    typer.echo(summary.render())
+    _run(export_trl, directory, out, split, max_length=max_length, tokenizer=tokenizer,
+         after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
+         use_reviews=use_reviews, strict=strict, report_mentions=report_mentions, labels=labels,
+         masked=masked, soft=soft, truncation=truncation)
 
 
 @command(export_app, "prm800k")
@@ -68,20 +118,20 @@ def prm800k_cmd(
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",
-    include_report: Annotated[
-        bool, typer.Option("--include-report/--no-report", help="Put the report in the problem.")
-    ] = True,
+    include_report: IncludeReportOpt = None,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    soft: SoftOpt = False,
 ) -> None:
     """Export PRM800K-like rows: steps rated -1 (bad), 0 (neutral glue), +1 (supported), null (unsure)."""
     from radprm.exports import export_prm800k
 
-    summary = export_prm800k(
-        directory, out, after_first_bad=after_first_bad, unsure=unsure, include_report=include_report, progress=True,
-        use_reviews=use_reviews, strict=strict,
-    )
-    typer.echo(summary.render())
+    _run(export_prm800k, directory, out, split, after_first_bad=after_first_bad, unsure=unsure,
+         include_report=include_report, progress=True, use_reviews=use_reviews, strict=strict,
+         report_mentions=report_mentions, labels=labels, soft=soft)
 
 
 @command(export_app, "chestx-reasoner")
@@ -92,13 +142,15 @@ def chestx_reasoner_cmd(
     unsure: UnsureOpt = "mask",
     with_labels: Annotated[bool, typer.Option("--with-labels", help="Add step_labels (bools) to each row.")] = False,
     use_reviews: UseReviewsOpt = False,
+    split: SplitOpt = None,
+    report_mentions: ReportMentionsOpt = "drop",
     strict: StrictOpt = False,
+    labels: LabelsOpt = "report",
+    soft: SoftOpt = False,
 ) -> None:
     """Export RadRBench / ChestX-Reasoner rows: item_id, image_path, question, answer, process."""
     from radprm.exports import export_chestx_reasoner
 
-    summary = export_chestx_reasoner(
-        directory, out, after_first_bad=after_first_bad, unsure=unsure, with_labels=with_labels, progress=True,
-        use_reviews=use_reviews, strict=strict,
-    )
-    typer.echo(summary.render())
+    _run(export_chestx_reasoner, directory, out, split, after_first_bad=after_first_bad, unsure=unsure,
+         with_labels=with_labels, progress=True, use_reviews=use_reviews, strict=strict,
+         report_mentions=report_mentions, labels=labels, soft=soft)

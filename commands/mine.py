@@ -31,7 +31,9 @@ def _cli_parameter(name: str, info: Any) -> inspect.Parameter:
         if hasattr(meta, "le"):
             bounds["max"] = meta.le
     annotation, default = info.annotation, info.get_default(call_default_factory=True)
-    if typing.get_origin(annotation) is list:  # e.g. --tasks single,binary
+    if extra.get("repeatable"):  # e.g. --base-url A --base-url B (joined with commas by MineConfig)
+        annotation, default = list[str] | None, None
+    elif typing.get_origin(annotation) is list:  # e.g. --tasks single,binary
         annotation, default = str, ",".join(default)
     option = typer.Option(f"--{name.replace('_', '-')}", help=info.description, rich_help_panel=extra["panel"],
                           **bounds)
@@ -41,7 +43,16 @@ def _cli_parameter(name: str, info: Any) -> inspect.Parameter:
 
 def mine_options(func: Callable) -> Callable:
     """Decorator: add every CLI field of `MineConfig` as an option and pass them as one `options` dict."""
-    fields = MineConfig.fields_where("cli")
+    return config_options(MineConfig)(func)
+
+
+def config_options(config: Any) -> Callable[[Callable], Callable]:
+    """Decorator factory: every CLI field of an `OptionsModel` (`MineConfig`, `RolloutConfig`) as an option."""
+    return functools.partial(_with_config_options, config)
+
+
+def _with_config_options(config: Any, func: Callable) -> Callable:
+    fields = config.fields_where("cli")
     hints = typing.get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     params = [p.replace(annotation=hints.get(p.name, p.annotation))

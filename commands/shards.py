@@ -50,6 +50,11 @@ def qa_cmd(
             "--near-dup-threshold", help="rapidfuzz ratio (0-100) at or above which two chains are near-duplicates."
         ),
     ] = 90,
+    leakage_threshold: Annotated[
+        float,
+        typer.Option("--leakage-threshold", help="rapidfuzz ratio (0-100) at or above which two normalised report "
+                     "texts in different splits count as leakage (split_leakage check)."),
+    ] = 95,
     reports: Annotated[
         Path | None,
         typer.Option("--reports", help="Input reports (or a .txt of ids) for the reports-without-items check."),
@@ -61,18 +66,30 @@ def qa_cmd(
         bool,
         typer.Option("--expectations/--no-expectations", help="Run the Great Expectations suites and build Data Docs."),
     ] = True,
+    charts: Annotated[
+        bool,
+        typer.Option("--charts/--no-charts", help="Draw the charts (inline SVG in report.html, SVG files for .md)."),
+    ] = True,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare", metavar="OTHER_DIR",
+            help="Another run's shard directory: adds a side-by-side section to the report and qa.json.",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when any check warns (not only on failed expectations).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary, not the tables.")] = False,
 ) -> None:
-    """Run the DuckDB QA pack and the GE suites; print tables, write the QA report, Data Docs and dataset card."""
+    """Run the DuckDB QA pack and the GE suites; print tables, write the QA report (charts), Data Docs and card."""
     from radprm.qa import qa
 
     try:
         report = qa(
-            directory, out=out, near_dup_threshold=near_dup_threshold, reports=reports, quarantine=quarantine,
-            expectations=expectations, progress=True, strict=strict,
+            directory, out=out, near_dup_threshold=near_dup_threshold, leakage_threshold=leakage_threshold,
+            reports=reports, quarantine=quarantine, expectations=expectations, charts=charts, compare=compare,
+            progress=True, strict=strict,
         )
     except RunError as exc:
         _print_tables(exc.summary, quiet)  # the tables show what failed; @command prints summary and error

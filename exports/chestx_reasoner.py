@@ -26,7 +26,7 @@ from radprm.exports.common import (
 
 def chestx_rows(
     items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", with_labels: bool = False,
-    unsure: str = "mask",
+    unsure: str = "mask", soft: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Turn items into ChestX-Reasoner rows, counting into `summary` (steps per stage in `extra`)."""
     by_stage: Counter[str] = summary.extra.setdefault("steps_by_stage", Counter())
@@ -46,6 +46,8 @@ def chestx_rows(
         if any(s.stage for s in kept):
             row["step_stages"] = [s.stage for s in kept]
             by_stage.update(s.stage or "(none)" for s in kept)
+        if soft:
+            row["step_mc_scores"] = [s.mc_score for s in kept]
         yield row
     if by_stage:
         summary.notes.append("steps by stage: " + ", ".join(f"{k} {v}" for k, v in by_stage.most_common()))
@@ -61,6 +63,10 @@ def export_chestx_reasoner(
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    labels: str = "report",
+    soft: bool = False,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory as ChestX-Reasoner / RadRBench-style JSON lines.
 
@@ -73,6 +79,10 @@ def export_chestx_reasoner(
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        labels: label source of `step_labels`: report, rollout, agree, any-bad or judge (masked: null).
+        soft: add `step_mc_scores`, each step's rollout soft label.
+        split: only this split's items (`exports.common.export_per_split`: one file per split).
+        report_mentions: drop (default) or keep image-style chains that cite the report.
 
     Returns:
         An `ExportSummary`.
@@ -90,7 +100,11 @@ def export_chestx_reasoner(
         progress=progress,
         use_reviews=use_reviews,
         strict=strict,
+        labels=labels,
+        split=split,
+        report_mentions=report_mentions,
         rows=lambda items, summary: chestx_rows(
-            items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure
+            items, summary, after_first_bad=after_first_bad, with_labels=with_labels, unsure=unsure, soft=soft
         ),
+        options={"with_labels": with_labels, "soft": soft},
     )

@@ -25,6 +25,31 @@ mask: no label (each format says how: TRL cuts the chain before the step, PRM800
 ChestX-Reasoner writes `null`); good / bad: force the label."""
 
 
+ReportMentions = Literal["drop", "keep"]
+REPORT_MENTIONS = ("drop", "keep")
+"""Image-style chains with a step citing the report ("the report states", "not mentioned"): drop
+(quarantined as `cites_report`, so an image-style export holds none) or keep (counted in the summary).
+Report-style chains cite the report by design and are never dropped."""
+
+ALL_SPLITS = "all"
+"""`split="all"`: one output per split (`export_per_split`)."""
+
+
+def check_report_mentions(value: str) -> None:
+    """Raise InputError for an unknown report-mention policy."""
+    if value not in REPORT_MENTIONS:
+        raise InputError(f"unknown value '{value}' (drop, keep)", field="report_mentions",
+                         hint="check --report-mentions")
+
+
+def include_report_for(item: Item, include_report: bool | None) -> bool:
+    """Whether an item's prompt carries the report: as asked, else by style (image-style chains are for
+    models that see the image, never the report; report-style and pre-style items keep it)."""
+    if include_report is not None:
+        return include_report
+    return item.style != "image"
+
+
 def check_after_first_bad(value: str) -> None:
     """Raise InputError for an unknown first-bad-step convention."""
     if value not in AFTER_FIRST_BAD:
@@ -87,6 +112,10 @@ def label_item(
         Step texts, labels and kept step records; None when the item is skipped.
     """
     base = unsure_labels(item, unsure, summary.reviewed)
+    if summary.labels != "report":
+        from radprm.exports.labels import fused_labels
+
+        base = fused_labels(item, base, summary.labels, summary.judge)
     texts, labels, kept = apply_first_bad(item.steps, after_first_bad, labels=base)
     summary.steps_dropped += len(item.steps) - len(texts)
     if cut_at_unsure and None in labels:
@@ -99,8 +128,14 @@ def label_item(
     summary.items += 1
     summary.steps += len(texts)
     summary.labels_changed += sum(1 for before, after in zip(base, labels, strict=False) if before != after)
+    # a masked step is the validator's abstention (verdict unsure, --unsure mask) or, with --labels other than
+    # report, a step the label sources do not settle
+    unsure_mask = [lab is None and s.verdict == "unsure" and unsure == "mask"
+                   for s, lab in zip(kept, labels, strict=True)]
+    if labelled:
+        summary.fusion_masked += sum(1 for lab, u in zip(labels, unsure_mask, strict=True) if lab is None and not u)
     if labelled and unsure == "mask":
-        summary.unsure_masked += sum(1 for lab in labels if lab is None)
+        summary.unsure_masked += sum(unsure_mask)
     elif labelled:
         summary.unsure_forced += sum(
             1 for s in kept if s.verdict == "unsure" and (item.item_id, s.index) not in summary.reviewed
@@ -123,6 +158,13 @@ class ExportSummary:
     unsure_forced: int = 0
     unsure_cut: int = 0
     unsure_skipped: int = 0
+    labels: str = "report"
+    fusion_masked: int = 0
+    judge: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
+    meta_path: Path | None = None
+    split: str | None = None
+    other_split: int = 0
+    cites_report_kept: int = 0
     reviewed: set[tuple[str, int]] = field(default_factory=set, repr=False)
     quarantine: QuarantineSink = field(default_factory=QuarantineSink)
     notes: list[str] = field(default_factory=list)
@@ -138,7 +180,17 @@ class ExportSummary:
         unsure = self.render_unsure()
         if unsure:
             lines.append(unsure)
+        if self.labels != "report":
+            lines.append(f"labels (--labels {self.labels}): {self.fusion_masked} labels masked where the sources "
+                         "disagree or one is missing")
+        if self.split is not None:
+            lines.append(f"split {self.split}: {self.other_split} items of other splits left out")
+        if self.cites_report_kept:
+            lines.append(f"WARNING: {self.cites_report_kept} image-style chains cite the report "
+                         "(--report-mentions keep)")
         lines.append(self.quarantine.render())
+        if self.meta_path is not None:
+            lines.append(f"metadata: {self.meta_path}")
         lines += self.notes
         return "\n".join(lines)
 
@@ -158,6 +210,45 @@ class ExportSummary:
         if not parts:
             return None
         return f"unsure steps (--unsure mask): {', '.join(parts)}; --unsure good|bad labels them instead"
+
+
+META_SUFFIX = ".meta.json"
+"""Export metadata file: `<out>` + this suffix."""
+
+
+def meta_path_for(out: str | Path) -> Path:
+    """The metadata file beside an export: `<out>.meta.json`."""
+    out = Path(out)
+    return out.with_name(out.name + META_SUFFIX)
+
+
+def write_meta(summary: ExportSummary, directory: str | Path, *, after_first_bad: str, use_reviews: bool,
+               options: dict[str, Any]) -> Path:
+    """Write `<out>.meta.json`: source shards, label source and rule, unsure and first-bad conventions,
+    the format's options and the counts, so a training run can say exactly what it trained on."""
+    from datetime import UTC, datetime
+
+    from radprm import __version__
+    from radprm.exports.labels import describe
+    from radprm.shards.manifest import load_manifest
+
+    manifest = load_manifest(directory)
+    meta = {
+        "format": summary.format, "out": str(summary.out), "source": str(Path(directory).resolve()),
+        "source_schema_version": manifest.schema_version, "source_rows": manifest.rows,
+        **describe(summary.labels), "unsure": summary.unsure, "after_first_bad": after_first_bad,
+        "use_reviews": use_reviews, **options,
+        "counts": {"items": summary.items, "steps": summary.steps, "labels_changed": summary.labels_changed,
+                   "steps_dropped": summary.steps_dropped, "unsure_masked": summary.unsure_masked,
+                   "unsure_forced": summary.unsure_forced, "unsure_cut": summary.unsure_cut,
+                   "unsure_skipped": summary.unsure_skipped, "fusion_masked": summary.fusion_masked,
+                   "other_split": summary.other_split, "cites_report_kept": summary.cites_report_kept,
+                   "quarantined": dict(summary.quarantine.counts), **summary.extra},
+        "radprm_version": __version__, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    path = meta_path_for(summary.out)
+    run.write_text_atomic(path, json.dumps(meta, indent=2, default=str) + "\n")
+    return path
 
 
 def write_jsonl_atomic(out: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -212,6 +303,10 @@ def run_export(
     suffixes: tuple[str, ...] = (".jsonl",),
     write: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None,
     strict: bool = False,
+    labels: str = "report",
+    options: dict[str, Any] | None = None,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Run an export: check options, stream items through `rows`, write atomically, quarantine.
 
@@ -228,26 +323,112 @@ def run_export(
         suffixes: accepted output suffixes.
         write: `write(out, rows)` writing atomically; default `write_jsonl_atomic`.
         strict: fail when any item was quarantined.
+        labels: label source(s), see `radprm.exports.labels` (checked against the shards before anything
+            is written).
+        options: the format's own options, recorded in the metadata file.
+        split: export only the items of this split (None: every item; see `export_per_split` for one
+            file per split).
+        report_mentions: drop / keep image-style chains citing the report (see `REPORT_MENTIONS`).
 
     Returns:
-        An `ExportSummary`.
+        An `ExportSummary`. The choices and counts go to `<out>.meta.json` (`meta_path_for`).
 
     Raises:
+        InputError: unknown label source, or shards without the labels it needs.
         RunError: no row was exported (every item quarantined, or no item at all); with `strict`,
             any item quarantined. The output is written first.
     """
+    from radprm.exports.labels import check_sources
+
     check_after_first_bad(after_first_bad)
     check_unsure(unsure)
+    check_report_mentions(report_mentions)
+    if split == ALL_SPLITS:
+        raise InputError("split 'all' writes one file per split", field="split", hint="use export_per_split")
+    judge = check_sources(directory, labels)
     out, qpath = run.output_paths(out, suffixes=suffixes)
-    summary = ExportSummary(format=format, out=out, unsure=unsure, quarantine=QuarantineSink(qpath))
+    summary = ExportSummary(format=format, out=out, unsure=unsure, quarantine=QuarantineSink(qpath), labels=labels,
+                            judge=judge or {}, split=split)
     with summary.quarantine:
         items = export_items(directory, summary, label=f"export {format}", progress=progress, use_reviews=use_reviews)
+        items = training_items(items, summary, split=split, report_mentions=report_mentions, stage=f"export_{format}")
         (write or write_jsonl_atomic)(out, rows(items, summary))
+    summary.meta_path = write_meta(summary, directory, after_first_bad=after_first_bad, use_reviews=use_reviews,
+                                   options={"split": split, "report_mentions": report_mentions, **(options or {})})
     nothing = f"no rows exported to {out}"
     if summary.unsure_skipped:
         nothing += f"; {summary.render_unsure()}"
     return run.finish(summary, produced=summary.items, quarantine=summary.quarantine, strict=strict, noun="item",
                       empty=nothing, failed=nothing)
+
+
+def training_items(
+    items: Iterable[Item], summary: ExportSummary, *, split: str | None, report_mentions: str, stage: str
+) -> Iterator[Item]:
+    """Items of the wanted split; image-style chains citing the report quarantined (`cites_report`) or counted."""
+    from radprm.miners.styles import report_mentions as mentions_in
+
+    for item in items:
+        if split is not None and item.split != split:
+            summary.other_split += 1
+            continue
+        if item.style == "image":
+            cited = [(s.index, found) for s in item.steps if (found := mentions_in(s.text))]
+            if cited and report_mentions == "drop":
+                index, found = cited[0]
+                summary.quarantine.add(
+                    stage=stage, reason_code="cites_report", record_id=item.item_id, field="steps",
+                    detail=f"image-style chain cites the report in {len(cited)} step(s), first step {index} "
+                    f"({', '.join(found)}); --report-mentions keep exports it anyway",
+                )
+                continue
+            summary.cites_report_kept += bool(cited)
+        yield item
+
+
+def split_names(directory: str | Path) -> list[str]:
+    """The splits present in a shard directory, sorted (items without a split are not listed).
+
+    Raises:
+        ShardError: not a readable shard directory.
+    """
+    from radprm.shards import connect
+
+    con = connect(directory)
+    try:
+        rows = con.execute("SELECT DISTINCT split FROM items WHERE split IS NOT NULL ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def split_out(out: str | Path, split: str) -> Path:
+    """Output path of one split: `prm.jsonl` -> `prm.train.jsonl`."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.{split}{out.suffix}")
+
+
+def export_per_split(export: Callable[..., ExportSummary], directory: str | Path, out: str | Path,
+                     **options: Any) -> list[ExportSummary]:
+    """Run an export once per split of the shards, into `<stem>.<split><suffix>` files.
+
+    Args:
+        export: `export_trl`, `export_prm800k` or `export_chestx_reasoner`.
+        directory: shard directory.
+        out: output path; each split's file is named from it (`split_out`).
+        **options: the export's options (not `split`).
+
+    Returns:
+        One summary per split, in split order.
+
+    Raises:
+        InputError: the items carry no split (shards written before splits existed).
+    """
+    names = split_names(directory)
+    if not names:
+        raise InputError("no item carries a split (shards written before radprm had splits?)", path=directory,
+                         field="split", hint="export without --split")
+    return [export(directory, split_out(out, name), split=name, **options) for name in names]
 
 
 def export_items(

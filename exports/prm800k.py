@@ -7,7 +7,8 @@ Rating of a step (after the first-bad-step convention):
   null the validator could not decide (verdict `unsure`) and `unsure="mask"` (the default).
 Like PRM800K, `finish_reason` is `found_error` when some step is rated -1, else `solution`, and
 `chosen_completion` is null on a -1 step (the labeller would not continue from it), 0 otherwise.
-The prompt (report, question, options) goes in `question.problem`; the reference answer, joined with
+`image_path` lists the study's images (frontal first; paths only). The prompt (question and options,
+after the report for report-style chains) goes in `question.problem`; the reference answer, joined with
 ", ", in `question.ground_truth_answer`.
 """
 
@@ -43,15 +44,18 @@ def rating(step: StepRecord, label: bool | None) -> int | None:
 
 
 def prm800k_rows(
-    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool = True,
-    unsure: str = "mask",
+    items: Any, summary: ExportSummary, *, after_first_bad: str = "keep", include_report: bool | None = None,
+    unsure: str = "mask", soft: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Turn items into PRM800K-like rows, counting into `summary`."""
     for item in items_with_steps(items, summary, stage="export_prm800k"):
         texts, labels, kept = label_item(item, summary, after_first_bad=after_first_bad, unsure=unsure)
         ratings = [rating(s, lab) for s, lab in zip(kept, labels, strict=True)]
+        extra = [{"mc_score": s.mc_score} if soft else {} for s in kept]
         yield {
             "item_id": item.item_id,
+            "image_path": list(item.image_paths),
+            "split": item.split,
             "labeler": LABELER,
             "timestamp": item.created_at,
             "generation": None,
@@ -64,11 +68,11 @@ def prm800k_rows(
             "label": {
                 "steps": [
                     {
-                        "completions": [{"text": t, "rating": r, "flagged": False}],
+                        "completions": [{"text": t, "rating": r, "flagged": False, **x}],
                         "human_completion": None,
                         "chosen_completion": None if r == -1 else 0,
                     }
-                    for t, r in zip(texts, ratings, strict=True)
+                    for t, r, x in zip(texts, ratings, extra, strict=True)
                 ],
                 "total_time": 0,
                 "finish_reason": "found_error" if -1 in ratings else "solution",
@@ -82,10 +86,14 @@ def export_prm800k(
     *,
     after_first_bad: str = "keep",
     unsure: str = "mask",
-    include_report: bool = True,
+    include_report: bool | None = None,
     progress: bool = False,
     use_reviews: bool = False,
     strict: bool = False,
+    labels: str = "report",
+    soft: bool = False,
+    split: str | None = None,
+    report_mentions: str = "drop",
 ) -> ExportSummary:
     """Export a shard directory as PRM800K-like JSON lines.
 
@@ -94,22 +102,28 @@ def export_prm800k(
         out: output `.jsonl` file.
         after_first_bad: keep / drop / bad (see `exports.common.AFTER_FIRST_BAD`).
         unsure: steps with verdict `unsure`: mask (rating null), good or bad (force the label).
-        include_report: put the report text in `question.problem`.
+        include_report: put the report text in `question.problem`; None (default): for report-style items only.
         progress: show a progress bar with ETA on stderr.
         use_reviews: human review labels override the validator's where annotators resolved a step.
         strict: fail when any item was quarantined.
+        labels: label source: report, rollout, agree, any-bad or judge (`radprm.exports.labels`); a masked
+            step is rated null.
+        soft: add each step's rollout soft label `mc_score` to its completion.
+        split: only this split's items (`exports.common.export_per_split`: one file per split).
+        report_mentions: drop (default) or keep image-style chains that cite the report.
 
     Returns:
         An `ExportSummary`.
 
     Raises:
-        InputError: bad output suffix, unknown convention or unsure policy.
+        InputError: bad output suffix, unknown convention, unsure policy or label source.
         ShardError: the directory is not a readable shard directory.
     """
     return run_export(
         directory, out, format="prm800k", after_first_bad=after_first_bad, unsure=unsure, progress=progress,
-        use_reviews=use_reviews, strict=strict,
+        use_reviews=use_reviews, strict=strict, labels=labels, split=split, report_mentions=report_mentions,
         rows=lambda items, summary: prm800k_rows(
-            items, summary, after_first_bad=after_first_bad, include_report=include_report, unsure=unsure
+            items, summary, after_first_bad=after_first_bad, include_report=include_report, unsure=unsure, soft=soft
         ),
+        options={"include_report": include_report, "soft": soft},
     )

@@ -13,6 +13,7 @@ either the whole entry or nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -127,6 +128,7 @@ class RequestCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._hits = self._misses = self._puts = 0
+        self.codec: Any = None  # encode(raw, parsed) on put / decode on get (radprm.phi.privacy.CacheCodec)
         try:
             # autocommit off; each put is its own transaction. check_same_thread=False because asyncio
             # jobs may hand lookups to a worker thread; the lock serialises them.
@@ -170,7 +172,11 @@ class RequestCache:
                 self._misses += 1
                 return None
             self._hits += 1
-            return CachedResponse(*row)
+        entry = CachedResponse(*row)
+        if self.codec is not None:
+            raw, parsed = self.codec.decode(entry.raw_text, entry.parsed_json)
+            entry = dataclasses.replace(entry, raw_text=raw, parsed_json=parsed)
+        return entry
 
     def put(
         self,
@@ -196,6 +202,8 @@ class RequestCache:
         if not key.startswith(f"{KEY_SCHEME}:"):
             raise ValueError(f"cache key {key!r} does not use scheme {KEY_SCHEME}")
         parsed = parsed_json if isinstance(parsed_json, str) else canonical_json(parsed_json)
+        if self.codec is not None:
+            raw_text, parsed = self.codec.encode(raw_text, parsed)
         usage = usage or {}
         with self._lock, self._db:
             cur = self._db.execute(

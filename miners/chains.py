@@ -26,6 +26,7 @@ from typing import Any
 
 from radprm.errors import InputError
 from radprm.miners.client import SEED_MOD, CallResult, LLMClient, SamplingParams
+from radprm.miners.styles import DEFAULT_STYLE, check_style
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
 from radprm.schemas.llm import LLMResponse, with_answer_options
 from radprm.schemas.records import PromptRef, Question, Report
@@ -107,20 +108,25 @@ class ChainMiner:
 
     Args:
         client: The job's LLM client (with its request cache).
-        prompts: Registry to take the mode's prompt templates from (latest versions).
+        prompts: Registry to take the mode's prompt templates from (latest version of the style).
         mode: ``reasoner`` or ``staged``.
+        style: ``image`` (write as reading the film; the report is hidden ground truth) or ``report``
+            (`radprm.miners.styles`).
 
     Raises:
-        InputError: unknown mode.
+        InputError: unknown mode or style.
         PromptError: a prompt the mode needs is missing or malformed.
     """
 
-    def __init__(self, client: LLMClient, prompts: PromptRegistry, *, mode: str = "reasoner") -> None:
+    def __init__(self, client: LLMClient, prompts: PromptRegistry, *, mode: str = "reasoner",
+                 style: str = DEFAULT_STYLE) -> None:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}", field="mode", hint=f"choose from {', '.join(MODES)}")
         self.client = client
         self.mode = mode
-        self.templates: dict[str, PromptTemplate] = {name: prompts.get(name) for name in MODES[mode]}
+        self.style = check_style(style)
+        self.templates: dict[str, PromptTemplate] = {name: prompts.for_style(name, style) for name in MODES[mode]}
+        self.key_extra: dict[str, Any] = {}  # more cache-key parts (e.g. how the job stores report text)
 
     @property
     def prompt_refs(self) -> list[PromptRef]:
@@ -155,7 +161,8 @@ class ChainMiner:
         tpl = self.templates[name]
         messages = self.messages(name, question, report, **more)
         model = self.response_model(name, question)
-        key = self.client.key_for(messages, model, sampling, extra={"prompt": tpl.label, "rollout": rollout})
+        extra = {"prompt": tpl.label, "rollout": rollout, **self.key_extra}
+        key = self.client.key_for(messages, model, sampling, extra=extra)
         result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
         return result, model
 

@@ -34,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import json
 import random
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,7 @@ from pydantic import BaseModel, ValidationError
 from radprm.errors import InputError, ModelError
 from radprm.miners.cache import RequestCache, request_key
 from radprm.miners.metrics import ClientMetrics
+from radprm.miners.servers import Server, ServerPool, split_urls
 
 HTTP_5XX = "http_5xx"
 RATE_LIMITED = "rate_limited"
@@ -120,6 +123,26 @@ class CallResult:
     sampling: dict[str, Any] = field(default_factory=dict)
     model: str = ""
     cache_key: str | None = None
+    choices: list[Choice] = field(default_factory=list)
+
+
+@dataclass
+class Choice:
+    """One of the `n` answers of a `complete_json_n` call: validated object, or the reason it is unusable.
+
+    Attributes:
+        text: The model's raw text.
+        finish_reason: As reported by the server.
+        parsed: The validated object, or None.
+        error_code: `truncated`, `malformed_json` or `schema_violation` when unusable, else None.
+        error_detail: Its detail.
+    """
+
+    text: str | None
+    finish_reason: str | None
+    parsed: BaseModel | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
 
 
 @dataclass
@@ -132,6 +155,28 @@ class _Attempt:
     completion_tokens: int = 0
     retry_after: float | None = None
     parsed: BaseModel | None = None
+    choices: list[Choice] = field(default_factory=list)
+    server: Any = None  # the `miners.servers.Server` that answered
+
+
+def _check_choice(text: str | None, finish_reason: str | None, response_model: type[BaseModel],
+                  max_tokens: int) -> Choice:
+    """Validate one of several answers (see `complete_json_n`)."""
+    choice = Choice(text=text, finish_reason=finish_reason)
+    if finish_reason == "length":
+        choice.error_code = TRUNCATED
+        choice.error_detail = f"stopped at max_tokens={max_tokens} before the JSON was complete"
+    elif not text or not text.strip():
+        choice.error_code, choice.error_detail = MALFORMED_JSON, "empty content"
+    else:
+        try:
+            choice.parsed = response_model.model_validate_json(text)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            choice.error_code = MALFORMED_JSON if errors and errors[0]["type"] == "json_invalid" else SCHEMA_VIOLATION
+            choice.error_detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:5])
+    return choice
 
 
 def response_schema(response_model: type[BaseModel]) -> dict[str, Any]:
@@ -207,7 +252,9 @@ class LLMClient:
     ) -> None:
         if concurrency < 1:
             raise InputError(f"concurrency {concurrency} must be at least 1", field="concurrency")
-        self.base_url = base_url.rstrip("/")
+        # one or several servers (`miners.servers`): a comma-separated string, @FILE, or a list
+        self.pool = ServerPool(split_urls(base_url), api_key=api_key, timeout=timeout)
+        self.base_url = self.pool.first.url
         self.model = model
         self.concurrency = concurrency
         self.timeout = timeout
@@ -220,16 +267,15 @@ class LLMClient:
         self.metrics = metrics if metrics is not None else ClientMetrics()
         self.cache = cache
         self.served_models: list[str] | None = None
+        self.skipped_servers: list[str] = []  # "url: reason" of servers that failed the start-up check
         self._check_model = check_model
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._sem = asyncio.Semaphore(concurrency)
         self._ready_lock = asyncio.Lock()
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
-        # Retries are ours (with reasons and metrics); the library's own would hide them.
-        self._client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=api_key, timeout=timeout, max_retries=0
-        )
+        # Retries are ours (with reasons and metrics); the library's own would hide them (max_retries=0).
+        self._client = self.pool.first.client
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -238,8 +284,8 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.close()
+        """Close the HTTP connections (of every server)."""
+        await self.pool.aclose()
 
     def schema_for(self, response_model: type[BaseModel]) -> dict[str, Any]:
         """The (memoised) JSON schema of `response_model`."""
@@ -270,22 +316,27 @@ class LLMClient:
             return min(self.backoff_max, retry_after + self._rng.uniform(0, self.backoff_base))
         return self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**retry))
 
-    async def list_models(self) -> list[str]:
-        """Ids of the models the server serves (GET /v1/models), retrying transient failures.
+    async def list_models(self, server: Server | None = None) -> list[str]:
+        """Ids of the models a server serves (GET /v1/models), retrying transient failures.
+
+        Args:
+            server: One server of the pool (default: the first).
 
         Raises:
             ModelError: The server stays unreachable, or answers with a client error.
         """
+        server = server or self.pool.first
+        base_url = server.url
         last = ""
         for retry in range(self.max_retries + 1):
             try:
                 # short timeout: a hung server should fail the job start quickly, not after minutes
-                page = await self._client.models.list(timeout=min(self.timeout, 30.0))
+                page = await server.client.models.list(timeout=min(self.timeout, 30.0))
                 return [m.id for m in page.data]
             except openai.APIStatusError as exc:
                 if _status_code(exc.status_code) == HTTP_4XX:
                     raise ModelError(
-                        f"{self.base_url}/models answered HTTP {exc.status_code}",
+                        f"{base_url}/models answered HTTP {exc.status_code}",
                         hint="is --base-url an OpenAI-compatible server ending in /v1?",
                     ) from exc
                 last = f"HTTP {exc.status_code}"
@@ -295,30 +346,54 @@ class LLMClient:
                 retry_after = None
             except (openai.APIError, ValueError, AttributeError) as exc:  # 200 with something else
                 raise ModelError(
-                    f"{self.base_url}/models did not answer with a model list ({type(exc).__name__})",
+                    f"{base_url}/models did not answer with a model list ({type(exc).__name__})",
                     hint="is --base-url an OpenAI-compatible server ending in /v1?",
                 ) from exc
             if retry < self.max_retries:
                 await self._sleep(self.backoff_delay(retry, retry_after))
         raise ModelError(
-            f"cannot reach the model server at {self.base_url} after {self.max_retries + 1} attempts ({last})",
+            f"cannot reach the model server at {base_url} after {self.max_retries + 1} attempts ({last})",
             hint="start the local server with `make serve` or pass --base-url",
         )
 
     async def check_server(self) -> list[str]:
-        """Fail fast unless the server answers and serves `self.model`; returns the served models.
+        """Fail fast unless a server answers and serves `self.model`; returns the served models.
+
+        With several servers each is checked; one that is unreachable or does not serve the model is
+        reported (`skipped_servers`, a warning on stderr) and taken out of rotation, not fatal while one
+        server works.
 
         Raises:
-            ModelError: Unreachable server, or `model` not among the served models (they are listed).
+            ModelError: Unreachable server, or `model` not among the served models (they are listed);
+                with several servers, when none of them works (the first one's error).
         """
-        models = await self.list_models()
+        if len(self.pool) == 1:
+            models = await self._check_one(self.pool.first)
+        else:
+            results = await asyncio.gather(*(self._check_one(s) for s in self.pool.servers), return_exceptions=True)
+            errors = [(s, r) for s, r in zip(self.pool.servers, results, strict=True) if isinstance(r, BaseException)]
+            for _s, r in errors:
+                if not isinstance(r, ModelError):
+                    raise r
+            if len(errors) == len(self.pool):
+                raise errors[0][1]
+            for s, r in errors:
+                s.skipped_at_start = True
+                self.pool.take_out(s, str(r))
+                self.skipped_servers.append(f"{s.url}: {r}")
+                warnings.warn(f"skipping model server {s.url}: {r}", RuntimeWarning, stacklevel=2)
+            models = next(r for r in results if not isinstance(r, BaseException))
+        self.served_models = models
+        return models
+
+    async def _check_one(self, server: Server) -> list[str]:
+        models = await self.list_models(server)
         if self.model not in models:
             raise ModelError(
-                f"model '{self.model}' is not served at {self.base_url}",
+                f"model '{self.model}' is not served at {server.url}",
                 field="model",
                 hint=f"served models: {', '.join(models) or 'none'}; pass --model",
             )
-        self.served_models = models
         return models
 
     async def _ensure_ready(self) -> None:
@@ -374,6 +449,87 @@ class LLMClient:
             )
         return result
 
+    async def complete_json_n(
+        self,
+        messages: list[dict],
+        response_model: type[BaseModel],
+        *,
+        sampling: SamplingParams,
+        n: int,
+        schema_name: str = "response",
+        cache_key: str | None = None,
+    ) -> CallResult:
+        """Ask for `n` independent JSON answers in one request (OpenAI `n`; vLLM shares the prompt's KV cache).
+
+        Each choice is validated on its own and comes back in `CallResult.choices`; an unusable choice
+        (truncated, malformed, schema-violating) is not retried (it is a sample, and resampling only the
+        bad ones would bias the set) but carries its error code. Transient failures of the request are
+        retried as in `complete_json`. The request counts as `ok` when it was answered; a result with at
+        least one usable choice is cached under `cache_key` (all choices, in order).
+
+        Args:
+            messages: Chat messages.
+            response_model: Pydantic model of one answer; its JSON schema is the structured-output format.
+            sampling: Generation parameters; with a seed, the server derives the n samples from it.
+            n: Answers wanted (at least 1).
+            schema_name: Name of the schema in the request.
+            cache_key: As in `complete_json` (include `n` in its `extra`).
+
+        Returns:
+            A `CallResult` with `choices` (empty when the request failed: see `error_code`).
+
+        Raises:
+            InputError: `n` is below 1.
+            ModelError: On the first call, when the server is unreachable or does not serve the model.
+        """
+        if n < 1:
+            raise InputError(f"n {n} must be at least 1", field="n")
+        m = self.metrics
+        m.calls += 1
+        if cache_key is not None and self.cache is not None:
+            hit = self._from_cache_n(cache_key, response_model)
+            if hit is not None:
+                m.cache_hits += 1
+                m.ok += 1
+                return hit
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "strict": True, "schema": self.schema_for(response_model)},
+        }
+        result, _ = await self._call(messages, response_model, sampling, {"response_format": response_format, "n": n})
+        result.cache_key = cache_key
+        usable = [c for c in result.choices if c.parsed is not None]
+        if result.ok and usable and cache_key is not None and self.cache is not None:
+            self.cache.put(
+                cache_key,
+                json.dumps([c.text for c in result.choices]),
+                json.dumps([c.parsed.model_dump(mode="json") if c.parsed is not None else None
+                            for c in result.choices]),
+                json.dumps([c.finish_reason for c in result.choices]),
+                {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}, self.model,
+            )
+        return result
+
+    def _from_cache_n(self, key: str, response_model: type[BaseModel]) -> CallResult | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        try:
+            texts, parsed, reasons = json.loads(entry.raw_text), json.loads(entry.parsed_json), json.loads(
+                entry.finish_reason or "null")
+            choices = [
+                _check_choice(t, r, response_model, 0) if p is None
+                else Choice(text=t, finish_reason=r, parsed=response_model.model_validate(p))
+                for t, p, r in zip(texts, parsed, reasons, strict=True)
+            ]
+        except (ValueError, TypeError, ValidationError):
+            return None  # not an n-answer entry, or the model's validators changed: ask again
+        return CallResult(
+            ok=True, parsed=None, raw_text=entry.raw_text, finish_reason=None, prompt_tokens=entry.prompt_tokens,
+            completion_tokens=entry.completion_tokens, latency_s=0.0, attempts=0, error_code=None, error_detail=None,
+            cached=True, model=entry.model, cache_key=key, choices=choices,
+        )
+
     async def complete_text(
         self,
         messages: list[dict],
@@ -415,9 +571,12 @@ class LLMClient:
         start = time.perf_counter()
         current = sampling
         transient_retries = invalid_retries = attempts = 0
+        last_server: Server | None = None
         while True:
             attempts += 1
-            a = await self._attempt(messages, response_model, request_fields, current)
+            a = await self._attempt(messages, response_model, request_fields, current,
+                                    avoid=last_server if transient_retries else None)
+            last_server = a.server
             if a.code is None:
                 break
             if a.code in TRANSIENT_CODES and transient_retries < self.max_retries:
@@ -445,7 +604,9 @@ class LLMClient:
             if self.fail_fast_after is not None and self._server_failures_in_row >= self.fail_fast_after:
                 m.fatal += 1
                 raise ModelError(
-                    f"the model server at {self.base_url} failed {self._server_failures_in_row} calls in a row"
+                    f"the model server{'s' if len(self.pool) > 1 else ''} at"
+                    f" {', '.join(sv.url for sv in self.pool.servers)} failed"
+                    f" {self._server_failures_in_row} calls in a row"
                     f" (last: {a.code}: {a.detail})",
                     hint="check the server log; the job can be resumed once it answers again",
                 )
@@ -468,6 +629,7 @@ class LLMClient:
             error_detail=a.detail,
             sampling=current.as_dict(),
             model=self.model,
+            choices=a.choices,
         )
         return result, a.parsed
 
@@ -492,7 +654,32 @@ class LLMClient:
         response_model: type[BaseModel] | None,
         request_fields: dict[str, Any],
         sampling: SamplingParams,
+        avoid: Server | None = None,
     ) -> _Attempt:
+        """One HTTP request to the pool's least busy healthy server (`avoid`: the server that just failed)."""
+        async with self._sem:
+            server = self.pool.pick(avoid)
+            server.outstanding += 1
+            server.requests += 1
+            try:
+                a = await self._send(server, messages, response_model, request_fields, sampling)
+            finally:
+                server.outstanding -= 1
+        a.server = server
+        self.pool.record(server, ok=a.code is None or a.code not in TRANSIENT_CODES,
+                         server_error=a.code in TRANSIENT_CODES, detail=a.detail,
+                         prompt_tokens=a.prompt_tokens, completion_tokens=a.completion_tokens)
+        return a
+
+    async def _send(
+        self,
+        server: Server,
+        messages: list[dict],
+        response_model: type[BaseModel] | None,
+        request_fields: dict[str, Any],
+        sampling: SamplingParams,
+    ) -> _Attempt:
+        """Send one request to `server` and read the answer (the caller holds the concurrency slot)."""
         m = self.metrics
         params: dict[str, Any] = {
             "temperature": sampling.temperature,
@@ -501,29 +688,37 @@ class LLMClient:
         }
         if sampling.seed is not None:
             params["seed"] = sampling.seed
-        async with self._sem:
-            m.requests += 1
-            t0 = time.perf_counter()
-            try:
-                resp = await self._client.chat.completions.create(
-                    model=self.model, messages=messages, **request_fields, **params
-                )
-            except openai.APITimeoutError:
-                return _Attempt(TIMEOUT, f"no answer within {self.timeout:g} s")
-            except openai.APIConnectionError as exc:
-                cause = f" ({exc.__cause__!r})" if exc.__cause__ is not None else ""
-                return _Attempt(CONNECTION_ERROR, f"{type(exc).__name__}: {exc}{cause}")
-            except openai.APIStatusError as exc:
-                m.request_latencies.append(time.perf_counter() - t0)
-                body = exc.response.text[:500] if exc.response is not None else ""
-                return _Attempt(
-                    _status_code(exc.status_code), f"HTTP {exc.status_code}: {body}",
-                    retry_after=_retry_after_seconds(exc.response.headers if exc.response is not None else None),
-                )
-            except openai.APIError as exc:  # a 200 whose body the library could not read
-                return _Attempt(BAD_RESPONSE, f"{type(exc).__name__}: {exc}")
+        m.requests += 1
+        t0 = time.perf_counter()
+        try:
+            resp = await server.client.chat.completions.create(
+                model=self.model, messages=messages, **request_fields, **params
+            )
+        except openai.APITimeoutError:
+            return _Attempt(TIMEOUT, f"no answer within {self.timeout:g} s")
+        except openai.APIConnectionError as exc:
+            cause = f" ({exc.__cause__!r})" if exc.__cause__ is not None else ""
+            return _Attempt(CONNECTION_ERROR, f"{type(exc).__name__}: {exc}{cause}")
+        except openai.APIStatusError as exc:
             m.request_latencies.append(time.perf_counter() - t0)
+            body = exc.response.text[:500] if exc.response is not None else ""
+            return _Attempt(
+                _status_code(exc.status_code), f"HTTP {exc.status_code}: {body}",
+                retry_after=_retry_after_seconds(exc.response.headers if exc.response is not None else None),
+            )
+        except openai.APIError as exc:  # a 200 whose body the library could not read
+            return _Attempt(BAD_RESPONSE, f"{type(exc).__name__}: {exc}")
+        m.request_latencies.append(time.perf_counter() - t0)
+        return self.read_response(resp, response_model, sampling, n=request_fields.get("n"))
 
+    def read_response(self, resp: Any, response_model: type[BaseModel] | None, sampling: SamplingParams, *,
+                      n: int | None = None) -> _Attempt:
+        """Check one chat completion (usage, finish reason, JSON against `response_model`) and count its tokens.
+
+        Used for answers over HTTP and for the lines of an offline batch's results (`miners.batch`). With `n`
+        (a `complete_json_n` request) every choice is validated on its own into `_Attempt.choices`.
+        """
+        m = self.metrics
         a = _Attempt()
         if resp.usage is not None:
             a.prompt_tokens = resp.usage.prompt_tokens or 0
@@ -532,6 +727,15 @@ class LLMClient:
             m.completion_tokens += a.completion_tokens
         if not resp.choices:
             a.code, a.detail = BAD_RESPONSE, "response has no choices"
+            return a
+        if n is not None and response_model is not None:
+            # n answers: each is validated on its own; the request itself succeeded
+            a.choices = [
+                _check_choice(c.message.content, c.finish_reason, response_model, sampling.max_tokens)
+                for c in sorted(resp.choices, key=lambda c: c.index)
+            ]
+            m.wasted_completion_tokens += sum(
+                len(c.text or "") // 4 for c in a.choices if c.error_code is not None)  # usage is not per choice
             return a
         choice = resp.choices[0]
         a.text = choice.message.content

@@ -27,9 +27,11 @@ from pydantic.fields import FieldInfo
 from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
+from radprm.miners.servers import split_urls
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
+PRIVACY_PANEL = "Privacy and licence"
 _SAMPLING = SamplingParams()  # the sampling defaults live in SamplingParams, once
 JUDGE_SCOPES = ("undecided", "all")
 REDRIVE_PANEL = "Re-drive quarantined items"
@@ -44,6 +46,7 @@ REDRIVE_OVERRIDES = ("max_tokens",)
 job identity keeps the first value (item ids do not change); each re-driven row records its own sampling
 and the re-drive history records the override."""
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
+ENGINES = ("local", "ray")
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
 DERIVED_IDENTITY = {
@@ -55,7 +58,7 @@ DERIVED_IDENTITY = {
 
 
 def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, cli: bool = True,
-           name: str | None = None, **constraints: Any) -> Any:
+           name: str | None = None, repeatable: bool = False, **constraints: Any) -> Any:
     """Declare a MineConfig field.
 
     Args:
@@ -65,13 +68,23 @@ def option(default: Any, help: str, *, identity: bool, panel: str = JOB_PANEL, c
         panel: `--help` panel.
         cli: becomes a `radprm mine` option (False: the value comes from elsewhere, e.g. the reader options).
         name: how the value is named in errors when it is not the option `--field-name`.
+        repeatable: the CLI option may be given several times (the values are joined with commas).
         **constraints: pydantic constraints (`ge`, `le`, ...), also used as the CLI's min / max.
     """
-    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name}
+    extra = {"identity": identity, "panel": panel, "cli": cli, "name": name, "repeatable": repeatable}
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
-class MineConfig(BaseModel):
+class OptionsModel(BaseModel):
+    """Base of job option classes declared with `option(...)` (`MineConfig`, `RolloutConfig`)."""
+
+    @classmethod
+    def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
+        """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
+        return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
+
+
+class MineConfig(OptionsModel):
     """Every option of a mining job (see the module docs for identity vs operational)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -98,6 +111,26 @@ class MineConfig(BaseModel):
     top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
     max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
     seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
+    style: str = option(
+        "image", "Chain style: image (written as reading the film; the report is hidden ground truth and never "
+        "cited) or report (reasons from the report, for text-only reasoners).", identity=True,
+    )
+    split_file: str | None = option(
+        None, "Split CSV (split + report_id/study_id and/or patient_id/subject_id, e.g. MIMIC's official split); "
+        "a report it does not name is quarantined (split_missing).", identity=True,
+    )
+    split_ratios: str = option(
+        "0.9,0.05,0.05", "train,validation,test shares of the deterministic patient-hash split (no --split-file).",
+        identity=True,
+    )
+    exclude_reports: str | None = option(
+        None, "Report ids to keep out of the job (evaluation sets): .txt one per line, or CSV / JSONL with report_id.",
+        identity=True,
+    )
+    answer_key: str | None = option(
+        None, "Gold label file (any table `radprm eval labels` reads, e.g. MIMIC's CheXpert labels) used as the "
+        "answer key where it has the report; the extractor keys the rest. Recorded per item.", identity=True,
+    )
     judge: str | None = option(
         None, "Also ask an LLM judge (same server and model) about steps: undecided (rule verdict unsure or "
         "neutral) or all. Default: rules only.", identity=True, panel=LLM_PANEL,
@@ -107,10 +140,41 @@ class MineConfig(BaseModel):
         "(validators/README.md).", identity=True, panel=LLM_PANEL,
     )
 
+    # privacy and licence (issue 16; radprm.phi): identity, so a resumed job keeps its policy
+    phi: str = option(
+        "off", "PHI guard (Presidio): off, flag (record hits in the phi column and QA), mask (replace hits before "
+        "the model sees the text and in stored text) or block (quarantine phi_detected). Model output is scanned "
+        "too.", identity=True, panel=PRIVACY_PANEL,
+    )
+    phi_engine: str = option(
+        "patterns", "PHI recognizers: patterns (fast) or ner (plus spaCy NER; more names, more false hits).",
+        identity=True, panel=PRIVACY_PANEL,
+    )
+    store_report_text: str = option(
+        "yes", "yes, or no: shards, cache and quarantine keep report ids and offsets only "
+        "(`radprm rehydrate` joins the text back from your copy).", identity=True, panel=PRIVACY_PANEL,
+    )
+    licence: str | None = option(
+        None, "Licence of the source reports, stated in the dataset card. Default: CC-BY-NC-ND-4.0 for the IU "
+        "reports CSV, else undeclared.", identity=True, panel=PRIVACY_PANEL,
+    )
+    credentialed: bool = option(
+        False, "The source is credentialed (e.g. MIMIC-CXR): refuse a non-local --base-url.", identity=True,
+        panel=PRIVACY_PANEL,
+    )
+
     # --- operational: how this session runs -----------------------------------------------------------
     base_url: str | None = option(
-        None, "OpenAI-compatible server URL ending in /v1. Default: $RADPRM_BASE_URL, else the server "
-        "`make serve` started.", identity=False, panel=LLM_PANEL,
+        None, "OpenAI-compatible server URL ending in /v1; repeat it (or give @FILE, one URL a line) to spread "
+        "requests over several servers. Default: $RADPRM_BASE_URL, else the server `make serve` started.",
+        identity=False, panel=LLM_PANEL, repeatable=True,
+    )
+    engine: str = option(
+        "local", "local (one process) or ray (Ray Data stages; `pip install 'radprm[ray]'`).", identity=False,
+    )
+    ray_address: str | None = option(
+        None, "With --engine ray: the cluster to join (auto, or host:port / ray://...). Default: a local "
+        "Ray started for the job.", identity=False,
     )
     concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
@@ -130,6 +194,10 @@ class MineConfig(BaseModel):
         60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
     )
     strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    allow_remote: bool = option(
+        False, "With --credentialed: allow a model server that is not on this machine.", identity=False,
+        panel=PRIVACY_PANEL,
+    )
     stop_after_items: int | None = option(
         None, "Stop after writing this many items in this session (--resume continues).", identity=False, ge=1
     )
@@ -142,6 +210,33 @@ class MineConfig(BaseModel):
         [], f"Comma-separated reason codes to re-drive (default: all of {', '.join(REDRIVE_REASONS)}).",
         identity=False, panel=REDRIVE_PANEL,
     )
+    max_requests: int | None = option(
+        None, "Budget: start no new chain once this session sent this many requests (--resume continues).",
+        identity=False, panel=LLM_PANEL, ge=1,
+    )
+    max_tokens_total: int | None = option(
+        None, "Budget: start no new chain once this session's prompt + completion tokens reach this (--resume "
+        "continues).", identity=False, panel=LLM_PANEL, ge=1,
+    )
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _join_urls(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):  # repeated --base-url, or a list from the API
+            return ",".join(str(v) for v in value) or None
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r} (choose from {', '.join(ENGINES)})")
+        return value
+
+    @property
+    def base_urls(self) -> list[str]:
+        """Every server URL of the job (`--base-url` repeated, comma-separated or @FILE)."""
+        return split_urls(self.base_url)
 
     @field_validator("tasks", "reasons", mode="before")
     @classmethod
@@ -173,6 +268,27 @@ class MineConfig(BaseModel):
         """The reason codes this re-drive selects (all re-drivable ones when none are given)."""
         return list(self.reasons) or list(REDRIVE_REASONS)
 
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        from radprm.miners.styles import STYLES
+
+        if value not in STYLES:
+            raise ValueError(f"unknown style {value!r} (choose from {', '.join(STYLES)})")
+        return value
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, value: str) -> str:
+        from radprm.errors import InputError
+        from radprm.miners.splits import parse_ratios
+
+        try:
+            parse_ratios(value)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @field_validator("judge", "judge_policy")
     @classmethod
     def _known_judge_option(cls, value: str | None, info: Any) -> str | None:
@@ -181,6 +297,38 @@ class MineConfig(BaseModel):
         if value is not None and value not in allowed:
             raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
         return value
+
+    @field_validator("phi")
+    @classmethod
+    def _known_phi_mode(cls, value: str) -> str:
+        from radprm.phi.guard import MODES
+
+        if value not in MODES:
+            raise ValueError(f"unknown PHI mode {value!r} (choose from {', '.join(MODES)})")
+        return value
+
+    @field_validator("phi_engine")
+    @classmethod
+    def _known_phi_engine(cls, value: str) -> str:
+        from radprm.phi.guard import ENGINES
+
+        if value not in ENGINES:
+            raise ValueError(f"unknown PHI engine {value!r} (choose from {', '.join(ENGINES)})")
+        return value
+
+    @field_validator("store_report_text", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if value not in ("yes", "no"):
+            raise ValueError(f"expected yes or no, got {value!r}")
+        return value
+
+    @property
+    def keeps_report_text(self) -> bool:
+        """False with `--store-report-text no`."""
+        return self.store_report_text == "yes"
 
     @classmethod
     def from_options(cls, **options: Any) -> MineConfig:
@@ -193,11 +341,12 @@ class MineConfig(BaseModel):
             InputError: an unknown option or a bad value, naming the option.
             ModelError: no server URL or model can be found.
         """
-        reports = options.get("reports")
-        if reports is not None:
-            options["reports"] = str(Path(reports).resolve())
+        for key in ("reports", "split_file", "exclude_reports", "answer_key"):
+            if options.get(key) is not None:
+                options[key] = str(Path(options[key]).resolve())
+        # unset reader options are left out, so a job started from the API resumes from the CLI and back
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
-                             for k, v in (options.get("reader") or {}).items()}
+                             for k, v in (options.get("reader") or {}).items() if v is not None}
         try:
             cfg = cls(**options)
         except ValidationError as exc:
@@ -209,14 +358,16 @@ class MineConfig(BaseModel):
             message = err["msg"].removeprefix("Value error, ")
             raise InputError(message, field=name or ("reasons" if "--reasons" in message else None)) from None
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
+        cfg.base_url = ",".join(split_urls(cfg.base_url))  # @FILE read now: a bad file fails before any work
+        from radprm.phi.licence import check_local_server, default_licence
+
+        for url in split_urls(cfg.base_url):  # every server of the job must be local for a credentialed source
+            check_local_server(url, credentialed=cfg.credentialed, allow_remote=cfg.allow_remote)
+        if cfg.licence is None:
+            cfg.licence = default_licence(cfg.reports, cfg.reader.get("format"))
         return cfg
 
     # --- derived views ---------------------------------------------------------------------------------
-    @classmethod
-    def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
-        """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
-        return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
-
     def sampling(self) -> SamplingParams:
         """The job's base sampling parameters."""
         return SamplingParams(
@@ -249,6 +400,10 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
     """
     for key in current:
         was, now = stored.get(key), current.get(key)
+        if key not in stored and key in MineConfig.model_fields:
+            continue  # a job started before this option existed (job.json without it)
+        if key == "reader" and isinstance(was, dict):  # jobs written before unset options were dropped
+            was = {k: v for k, v in was.items() if v is not None}
         if was != now:
             name = describe_key(key)
             what = (f"{name} differs from the job being resumed" if name.startswith("--")

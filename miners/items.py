@@ -64,6 +64,9 @@ class WorkItem:
     item_id: str
     status: str = PENDING
     sampling: SamplingParams | None = None  # asked with this instead of the job's (a re-drive's --max-tokens)
+    split: str | None = None
+    patient_id: str | None = None
+    key_source: str = "extractor"
 
 
 @dataclass
@@ -78,6 +81,8 @@ class ItemBuilder:
         run_id: The job's run id.
         server_host: Host of the model server (provenance).
         rules_version: Version of the findings rules (provenance).
+        splits: Gives each report its patient id and split (`miners.splits.SplitAssigner`).
+        answer_key: Gold labels keying the questions of the reports they have (`miners.answer_key.AnswerKey`).
     """
 
     cfg: MineConfig
@@ -87,21 +92,33 @@ class ItemBuilder:
     run_id: str
     server_host: str | None
     rules_version: str | None
+    splits: Any = None
+    answer_key: Any = None
 
     def __post_init__(self) -> None:
         self.sampling = self.cfg.sampling()
+        self.disputed = 0
 
     def plan(self, report: Report, findings: list[Finding]) -> list[WorkItem]:
         """A report's questions times rollouts (CPU thread)."""
+        from radprm.miners.answer_key import EXTRACTOR
         from radprm.validators.findings import report_labels
 
+        labels, source = report_labels(findings, labelset=self.cfg.labelset), EXTRACTOR
+        if self.answer_key is not None:
+            labels, source = self.answer_key.labels_for(report.report_id, labels)
         questions = build_questions(
-            report, findings, report_labels(findings, labelset=self.cfg.labelset), tasks=self.cfg.tasks,
+            report, findings, labels, tasks=self.cfg.tasks,
             per_report=self.cfg.questions_per_report, seed=self.cfg.seed or 0,
         )
+        split = patient = None
+        if self.splits is not None:
+            patient = self.splits.patient_of(report.report_id, report.patient_id)
+            split = self.splits.split_for(report.report_id, report.patient_id)
         return [
             WorkItem(report, findings, q, r,
-                     item_id_for(report, q, self.prompt_labels, self.cfg.model, self.sampling, r))
+                     item_id_for(report, q, self.prompt_labels, self.cfg.model, self.sampling, r),
+                     split=split, patient_id=patient, key_source=source if q.task != "temporal" else EXTRACTOR)
             for q in questions for r in range(self.cfg.rollouts)
         ]
 
@@ -117,6 +134,12 @@ class ItemBuilder:
             from radprm.validators.scoring import answer_reward
 
             reward = answer_reward(q.answer, outcome.model_answer)
+        from radprm.miners.answer_key import disputed_labels
+
+        disputed = bool(disputed_labels(q, outcome.model_answer, work.findings, self.cfg.labelset, work.key_source))
+        if disputed:  # the key itself is doubtful: no reward either way, a reviewer decides
+            reward = None
+            self.disputed += 1
         sampling = rollout_sampling(work.sampling or self.sampling, work.rollout)
         stages = outcome.stages if len(outcome.stages) == len(outcome.steps) else []
         return Item(
@@ -133,7 +156,8 @@ class ItemBuilder:
             prompts=self.prompt_refs, sampling=canonical_json(sampling.as_dict()), seed=sampling.seed,
             rollout=work.rollout, radprm_version=radprm.__version__, rules_version=self.rules_version,
             run_id=self.run_id, created_at=utc_now(), report_text=report.text, findings_text=report.findings,
-            impression_text=report.impression,
+            impression_text=report.impression, style=self.cfg.style, patient_id=work.patient_id, split=work.split,
+            answer_key_source=work.key_source, answer_disputed=disputed,
         )
 
 

@@ -54,6 +54,7 @@ from radprm.miners.metrics import ClientMetrics
 from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
 from radprm.miners.summary import SUMMARY_FILE, MineSummary
+from radprm.phi.privacy import CURRENT_REPORT, PhiBlocked
 from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.arrow import SCHEMA_VERSION
 from radprm.schemas.records import Finding, Report
@@ -73,6 +74,11 @@ JOB_FILE = "job.json"
 # A run whose first this-many chains all fail stops (server down, wrong model, broken prompt):
 # quarantining every item of a dead run would only have to be undone.
 FAIL_FAST_AFTER = 16
+
+
+def server_hosts(urls: list[str]) -> str | None:
+    """The `server_host` provenance of a job's rows: host:port of its server(s), comma-separated."""
+    return ",".join(urlparse(u).netloc for u in urls if urlparse(u).netloc) or None
 
 
 class MiningJob:
@@ -121,6 +127,14 @@ class MiningJob:
         self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
         self.redrive: dict[str, Any] | None = None  # this session's re-drive numbers (retry_quarantined)
         self._redrive_items: dict[str, set[str]] = {}  # report id -> item ids selected for re-drive
+        from radprm.phi.privacy import JobPrivacy
+
+        # PHI guard and text storage (radprm.phi.privacy): reports in, items out, payloads and cache
+        self.privacy = JobPrivacy(config.phi, config.phi_engine, config.keeps_report_text)
+        self.splits: Any = None  # SplitAssigner, exclusions and answer key: `_load_data_options`
+        self.exclude: set[str] = set()
+        self.answer_key: Any = None
+        self.excluded = 0
 
     @property  # --- components ---------------------------------------------------------------------------
     def extractor(self) -> Any:
@@ -177,6 +191,15 @@ class MiningJob:
         run.write_text_atomic(job_path, json.dumps(stored, indent=2) + "\n")
         return stored
 
+    def make_client(self) -> LLMClient:
+        """The job's LLM client over every `--base-url` (the batch path replaces it with a deferring one)."""
+        return LLMClient(self.cfg.base_urls, self.cfg.model, concurrency=self.cfg.concurrency,
+                         timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+
+    def collect_server_stats(self, client: LLMClient) -> None:
+        """Put the per-server counters of `client` in the job's metrics (the Ray engine merges its actors')."""
+        self.metrics.servers = client.pool.stats()
+
     # --- the run --------------------------------------------------------------------------------------
     def run(self) -> MineSummary:
         """Run (or resume) the job to the end.
@@ -203,21 +226,27 @@ class MiningJob:
         if self.resume:
             check_run_schema(self.run_dir)  # before anything in the run folder changes
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
-        client = LLMClient(self.cfg.base_url, self.cfg.model, concurrency=self.cfg.concurrency,
-                           timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics)
+        client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
-            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode)
+            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode, style=self.cfg.style)
+            self._load_data_options()  # split file, exclusions, answer key: bad files fail before any job state
+            if not self.privacy.store_text:  # own cache keys: entries hold quoted sentences as offsets
+                self.miner.key_extra = {"report_text": "ids-only"}
             # Fail fast (dead server, model not served, bad rule file) before any job state is written.
             await client.check_server()
             if self.cfg.judge or self.cfg.judge_policy:  # the judge asks the same server and model
                 from radprm.validators.judge import make_judge
 
-                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_url,
+                self.judge = make_judge(self.cfg.judge, self.cfg.judge_policy, base_url=self.cfg.base_urls[0],
                                         model=self.cfg.model, prompts_dir=self.cfg.prompts_dir)
             _ = self.validator
             stored = self._prepare()
             cache = client.cache = stack.enter_context(RequestCache(self.cache_path))
+            if not self.privacy.store_text or self.privacy.mode == "mask":
+                from radprm.phi.privacy import CacheCodec
+
+                cache.codec = CacheCodec(self.privacy)
             self.run_id = stored["run_id"]
             self.ledger = stack.enter_context(Ledger(self.run_dir / "ledger.sqlite"))
             self.quarantine = stack.enter_context(
@@ -225,13 +254,20 @@ class MiningJob:
             self.quarantine.reconcile()
             if self.cfg.retry_quarantined and not self._select_redrive():
                 return self._summary(cache, t0)  # nothing to re-ask: nothing is opened or written
+            if self.privacy.active:
+                from radprm.phi.privacy import QuarantineFilter
+
+                self.quarantine = QuarantineFilter(self.quarantine, self.privacy)  # masks / drops payloads
             self.items = ItemBuilder(self.id_cfg, self.validator, self.miner.prompt_refs, self.miner.prompt_labels,
-                                     self.run_id, urlparse(self.cfg.base_url).netloc or None,
-                                     getattr(self.extractor, "rules_version", None))
+                                     self.run_id, server_hosts(self.cfg.base_urls),
+                                     getattr(self.extractor, "rules_version", None), splits=self.splits,
+                                     answer_key=self.answer_key)
             self.cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radprm-cpu")
             stack.callback(self.cpu.shutdown, wait=True)  # first to close: its tasks use the ledger
             run_meta = {"run_id": self.run_id, "job": stored["identity"],
-                        "prompts": [r.model_dump() for r in self.miner.prompt_refs]}
+                        "prompts": [r.model_dump() for r in self.miner.prompt_refs],
+                        "privacy": {**self.privacy.policy(), "licence": self.cfg.licence,
+                                    "credentialed": self.cfg.credentialed}}
             self.writer = ShardWriter(self.run_dir / "shards", max_rows=self.cfg.shard_rows, run_meta=run_meta,
                                       on_commit=lambda info: self.ledger.mark_written(info.item_ids, info.shard))
             self.ledger.adopt_committed(self.writer)
@@ -246,6 +282,7 @@ class MiningJob:
                 self.ledger.finish_redrive(self.redrive["not_found"])
                 self.redrive.update(self.ledger.redrives()[-1])
                 self.quarantine.reconcile()  # the JSONL shows what this re-drive resolved
+            self.collect_server_stats(client)
             summary = self._summary(cache, t0)
             if self.judge is not None:
                 self.judge.write_summary(self.run_dir)
@@ -255,7 +292,10 @@ class MiningJob:
         summary = MineSummary.from_ledger(
             self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
             written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
-            elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive)
+            elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive, excluded=self.excluded,
+            data={"style": self.id_cfg.style, "splits": self.splits.describe() if self.splits is not None else None,
+                  "answer_key": self.answer_key.source if self.answer_key else "extractor",
+                  "answer_disputed_this_session": self.items.disputed if self.items is not None else 0})
         run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
         return summary
 
@@ -312,7 +352,20 @@ class MiningJob:
             return
         done = self.ledger.done_reports()
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        reports = (r for r in feed if r.report_id not in done)
+        rejected: list[Report] = []  # reports without a split: quarantined on the loop thread (ledger)
+
+        def admitted() -> Iterable[Report]:
+            for r in feed:
+                if r.report_id in done:
+                    continue
+                if r.report_id in self.exclude:
+                    self.excluded += 1
+                elif self.splits.split_for(r.report_id, r.patient_id) is None:
+                    rejected.append(r)
+                else:
+                    yield r
+
+        reports = self.privacy.reports(admitted(), self.quarantine)
         extracted = iter(self.extractor.extract_many(reports, batch_size=32))
 
         def next_block() -> list[tuple[Report, list[Finding], list[WorkItem]]]:
@@ -326,8 +379,10 @@ class MiningJob:
         while not self._stopped():
             block = await loop.run_in_executor(self.cpu, next_block)
             if not block:
+                self._quarantine_unsplit(rejected)
                 self.bar.finished_input()
                 return
+            self._quarantine_unsplit(rejected)
             for report, _findings, works in block:
                 self._record_plan(report, works)
             self.bar.reports_read(len(block), feed.fraction_read())
@@ -340,7 +395,8 @@ class MiningJob:
         """Re-read the selected items' reports, rebuild their questions and queue just those items."""
         wanted = self._redrive_items
         feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
-        extracted = iter(self.extractor.extract_many((r for r in feed if r.report_id in wanted), batch_size=32))
+        reports = self.privacy.reports((r for r in feed if r.report_id in wanted), self.quarantine)  # as first mined
+        extracted = iter(self.extractor.extract_many(reports, batch_size=32))
         ask = self.cfg.sampling()  # this session's sampling (a larger max_tokens); ids use the job's
         found: set[str] = set()
 
@@ -367,6 +423,34 @@ class MiningJob:
         self.redrive["not_found"] = sum(len(ids) for ids in wanted.values()) - len(found)
         self.bar.finished_input()
 
+    def _load_data_options(self) -> None:
+        """Read the split file, the excluded report ids and the answer key (each one-line errors when bad)."""
+        from radprm.miners.answer_key import AnswerKey
+        from radprm.miners.splits import SplitAssigner, read_id_list
+
+        self.splits = SplitAssigner(self.cfg.split_file, self.cfg.split_ratios)
+        self.exclude = read_id_list(self.cfg.exclude_reports) if self.cfg.exclude_reports else set()
+        self.answer_key = AnswerKey.read(self.cfg.answer_key, self.cfg.labelset) if self.cfg.answer_key else None
+        if self.answer_key is not None and self.report_source is None:
+            from radprm.quarantine import QuarantineSink
+            from radprm.readers import read_reports
+
+            ids = (r.report_id for r in read_reports(self.cfg.reports, quarantine=QuarantineSink(),
+                                                      limit=self.cfg.limit, **self.cfg.reader))
+            self.answer_key.check_matches(rid for rid in ids if rid not in self.exclude)
+
+    def _quarantine_unsplit(self, rejected: list[Report]) -> None:
+        """Quarantine reports the split file does not name (`split_missing`): never given a split silently."""
+        while rejected:
+            report = rejected.pop()
+            self.quarantine.add(
+                record_id=report.report_id, stage="split", reason_code="split_missing",
+                source_path=report.source_path or None, source_row=report.source_row, field="split_file",
+                detail=f"report {report.report_id} (patient {report.patient_id or '-'}) is not in the split file "
+                f"{self.cfg.split_file}", payload=None,
+            )
+            self.ledger.plan_report(report.report_id, [])
+
     def _record_plan(self, report: Report, works: list[WorkItem]) -> None:
         """Put a report's items in the ledger (or quarantine a report without questions) and read their states."""
         if not works:
@@ -390,6 +474,7 @@ class MiningJob:
         while (work := await queue.get()) is not None:
             if self._stopped():
                 continue  # left pending: a resumed job picks it up
+            CURRENT_REPORT.set(work.report)  # this task's report, for the cache codec (--store-report-text no)
             outcome = await self.miner.mine(work.question, work.report, work.sampling or sampling, work.rollout)
             if not outcome.ok:
                 self._failed(work, outcome)
@@ -398,7 +483,10 @@ class MiningJob:
             self._flush_early_failures()
             self.ledger.mark_answered(work.item_id)
             try:
-                item = await loop.run_in_executor(self.cpu, self.items.build, work, outcome)
+                item = await loop.run_in_executor(self.cpu, self._build, work, outcome)
+            except PhiBlocked as blocked:
+                self._quarantine_item(work, "phi_detected", blocked.detail, None)
+                continue
             except RadprmError:
                 raise  # e.g. a broken rule file: every item would fail, so stop (resume rebuilds from cache)
             except Exception as exc:  # a validator bug on one odd chain must not kill the batch...
@@ -411,7 +499,7 @@ class MiningJob:
             judge_rows: list[dict[str, Any]] = []
             if self.judge is not None:  # after step validation; failures are quarantined, labels kept
                 item, judge_rows = await self.judge.judge_item(self.miner.client, item, work.report, self.quarantine)
-            if self._stopped():
+            if self._items_limit_reached():
                 continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
             if self.writer.write(item):
                 self.written_now += 1
@@ -424,8 +512,21 @@ class MiningJob:
                 self.writer.flush()
                 self._last_commit = time.monotonic()
 
-    def _stopped(self) -> bool:
+    def _build(self, work: WorkItem, outcome: ChainOutcome) -> Any:
+        """Validate and assemble the row, then apply the privacy options (CPU thread)."""
+        item = self.items.build(work, outcome)
+        return self.privacy.finish_item(item, work.report) if self.privacy.active else item
+
+    def _items_limit_reached(self) -> bool:
         return self.cfg.stop_after_items is not None and self.written_now >= self.cfg.stop_after_items
+
+    def _stopped(self) -> bool:
+        """No new chain is started: --stop-after-items, --max-requests or --max-tokens-total reached (chains
+        already started under a budget are still written: their requests are paid for)."""
+        cfg, m = self.cfg, self.metrics
+        return (self._items_limit_reached()
+                or (cfg.max_requests is not None and m.requests >= cfg.max_requests)
+                or (cfg.max_tokens_total is not None and m.prompt_tokens + m.completion_tokens >= cfg.max_tokens_total))
 
     # --- outcomes -------------------------------------------------------------------------------------
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:
@@ -529,6 +630,11 @@ def mine(
     else:
         source = reports
     cfg = MineConfig.from_options(**options)
-    job = MiningJob(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
+    job_class = MiningJob
+    if cfg.engine == "ray":
+        from radprm.miners.ray_engine import RayMiningJob
+
+        job_class = RayMiningJob
+    job = job_class(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
                     report_source=source)
     return job.run()

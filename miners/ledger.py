@@ -148,6 +148,19 @@ class Ledger:
                 rows,
             )
 
+    def plan_items(self, items: Iterable[tuple[str, str]]) -> None:
+        """Record items (item_id, report_id) that are not per-report work (e.g. rollout labelling of shard items).
+
+        Items already known keep their state.
+        """
+        now = time.time()
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO items (item_id, report_id, question_id, rollout, status, updated_at)"
+                " VALUES (?, ?, ?, 0, ?, ?)",
+                [(i, r, i, PENDING, now) for i, r in items],
+            )
+
     def done_reports(self) -> set[str]:
         """Ids of reports whose planned items are all written or quarantined (or that have none)."""
         rows = self._all(

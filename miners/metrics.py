@@ -67,6 +67,8 @@ class ClientMetrics:
     request_latencies: list[float] = field(default_factory=list)
     call_latencies: list[float] = field(default_factory=list)
     fatal: int = 0  # calls that raised ModelError (server unreachable or model not served)
+    # per server URL: requests, ok, errors, tokens, times_down, ... (`miners.servers.Server.as_dict`)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def merge(self, other: ClientMetrics) -> ClientMetrics:
         """Add another job's (or shard's) counters into this one and return self."""
@@ -79,6 +81,13 @@ class ClientMetrics:
         self.failures.update(other.failures)
         self.request_latencies.extend(other.request_latencies)
         self.call_latencies.extend(other.call_latencies)
+        for url, st in other.servers.items():
+            mine = self.servers.setdefault(url, {})
+            for k, v in st.items():
+                if isinstance(v, bool) or not isinstance(v, int):
+                    mine[k] = v if k != "up" else mine.get(k, True) and v
+                else:
+                    mine[k] = mine.get(k, 0) + v
         return self
 
     def latency_percentiles(self, which: str = "request") -> dict[str, float | None]:
@@ -106,6 +115,7 @@ class ClientMetrics:
             "failures": dict(sorted(self.failures.items())),
             "request_latency_s": self.latency_percentiles("request"),
             "call_latency_s": self.latency_percentiles("call"),
+            "servers": {url: dict(st) for url, st in sorted(self.servers.items())},
         }
 
     def render(self) -> str:
@@ -128,5 +138,11 @@ class ClientMetrics:
             ("retries", reasons(d["retries"])),
             ("failures", reasons(d["failures"])),
         ]
+        if len(self.servers) > 1:  # one line per server when the job spread its requests
+            for url, st in sorted(self.servers.items()):
+                state = "skipped (start-up check failed)" if st.get("skipped_at_start") else (
+                    f"taken out {st.get('times_down', 0)}x" if st.get("times_down") else "up")
+                rows.append((f"server {url}", f"{st.get('requests', 0)} requests, completion tokens "
+                             f"{st.get('completion_tokens', 0)}, errors {st.get('errors', 0)}, {state}"))
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -33,6 +33,8 @@ class MineSummary:
     resumed: bool
     resolved: dict[str, int] | None = None
     redrive: dict[str, Any] | None = None
+    excluded: int = 0
+    data: dict[str, Any] | None = None
 
     @classmethod
     def from_ledger(
@@ -62,7 +64,7 @@ class MineSummary:
             "quarantined_total": self.quarantined_total, "items_this_session": self.items_this_session,
             "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
             "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed, "resolved": self.resolved or {},
-            "redrive": self.redrive,
+            "redrive": self.redrive, "excluded_this_session": self.excluded, "data": self.data or {},
         }
 
     def render(self) -> str:
@@ -76,6 +78,8 @@ class MineSummary:
             f"quarantined   {self.quarantined_total} open ({q})"
             + (f"; resolved {', '.join(f'{k} {v}' for k, v in self.resolved.items())}" if self.resolved else ""),
             *([render_redrive(self.redrive)] if self.redrive is not None else []),
+            *([f"excluded      {self.excluded} reports this session (--exclude-reports)"] if self.excluded else []),
+            *(["data          " + ", ".join(f"{k} {v}" for k, v in self.data.items())] if self.data else []),
             self.metrics.render(),
             f"elapsed       {self.elapsed_s:.1f}s",
             f"shards        {self.shards_dir}",

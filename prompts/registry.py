@@ -1,7 +1,8 @@
 """Versioned prompt templates: `prompts/<prompt_id>/v<N>.yaml`, strict pydantic, sha256 per file.
 
 A template holds `id`, `version`, `description`, `variables`, `response_schema` (a model name in
-`radprm.schemas.llm`), `system`, `user` and a one-line `changes`. Loading rejects unknown keys,
+`radprm.schemas.llm`), `system`, `user`, a one-line `changes` and optionally its chain `style`
+(image or report; `PromptRegistry.for_style` picks the latest version of a style). Loading rejects unknown keys,
 checks that the declared variables are exactly the `{placeholders}` of `system` and `user`, and
 that the id and version agree with the file's place. Rendering refuses a missing or extra variable.
 The sha256 of the file bytes goes on every output row (`PromptRef`), so editing a file changes the
@@ -43,6 +44,8 @@ class PromptTemplate(BaseModel):
     system: str
     user: str = Field(min_length=1)
     changes: str = Field(min_length=1)
+    style: str | None = Field(None, pattern=r"^(image|report)$",
+                              description="Chain style (radprm.miners.styles); none means report, as v1 was.")
     path: str = Field("", exclude=True)
     sha: str = Field("", exclude=True)
 
@@ -199,6 +202,20 @@ class PromptRegistry:
         if key not in self._cache:
             self._cache[key] = load_prompt_file(self.root / name / f"v{version}.yaml")
         return self._cache[key]
+
+    def for_style(self, name: str, style: str) -> PromptTemplate:
+        """The latest version of prompt `name` written for chain style `style` (a file without `style:`
+        is a report-style prompt).
+
+        Raises:
+            PromptError: no version of the prompt has that style.
+        """
+        for version in reversed(self.versions(name)):
+            tpl = self.get(name, version)
+            if (tpl.style or "report") == style:
+                return tpl
+        raise PromptError(f"prompt {name!r} has no version for style {style!r}", path=self.root / name,
+                          field="style", hint="add a version with `style: " + style + "` or use another --style")
 
     def latest(self) -> list[PromptTemplate]:
         """The latest version of every prompt, sorted by id."""

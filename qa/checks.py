@@ -9,6 +9,7 @@ report) and the pairs are scored here with rapidfuzz.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from radprm.shards.manifest import load_manifest
 from radprm.shards.reader import connect
 
 HEADER_KEYS = {"check", "title", "what", "threshold", "version", "needs"}
+PYTHON_SCORED = ("near_duplicates", "report_mentions", "split_leakage")
+"""Checks whose SQL returns inputs that Python scores (fuzzy matching, phrase lists), not `warn` rows."""
 MAX_BLOCK = 300
 """A report block larger than this is split by question before pairwise near-duplicate scoring."""
 
@@ -190,6 +193,120 @@ def near_duplicate_pairs(
                     yield from score(sub_block)
 
 
+# -- report mentions (chain style) -------------------------------------------------------------------
+def report_mention_rows(rows: Iterable[tuple[str, str, list[str]]]) -> list[tuple]:
+    """Per style: chains, chains citing the report, steps, steps citing it, the phrases found, warn.
+
+    Args:
+        rows: (style, item_id, step texts).
+    """
+    from collections import Counter
+
+    from radprm.miners.styles import report_mentions
+
+    per: dict[str, list[int]] = {}
+    phrases: dict[str, Counter[str]] = {}
+    for style, _item_id, steps in rows:
+        counts = per.setdefault(style, [0, 0, 0, 0])
+        found = [report_mentions(t) for t in steps or []]
+        counts[0] += 1
+        counts[1] += any(found)
+        counts[2] += len(found)
+        counts[3] += sum(1 for f in found if f)
+        phrases.setdefault(style, Counter()).update(name for f in found for name in f)
+    return [
+        (style, *c, ", ".join(f"{k} {v}" for k, v in phrases[style].most_common(4)), style == "image" and c[3] > 0)
+        for style, c in sorted(per.items())
+    ]
+
+
+# -- split leakage ----------------------------------------------------------------------------------
+_DEID = re.compile(r"\bx{2,}\b|_{2,}", re.I)
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_report(text: str) -> str:
+    """Report text for leakage matching: lower case, de-identification marks (XXXX, ___) and
+    punctuation removed, spaces collapsed."""
+    return " ".join(_NON_WORD.sub(" ", _DEID.sub(" ", text.lower())).split())
+
+
+def split_leakage_rows(
+    rows: Iterable[tuple[str, str, str, str]], *, threshold: float = 95, window: int = 30
+) -> list[tuple[str, str, str, str, str, float]]:
+    """Patients in two splits and near-duplicate report texts across splits, by blocking.
+
+    Args:
+        rows: (report_id, patient_id, split, report_text), one per report and split.
+        threshold: `rapidfuzz.fuzz.ratio` (0-100) on normalised text at or above which two reports in
+            different splits are near-duplicates.
+        window: neighbours compared in each sort order (sorted-neighbourhood blocking).
+
+    Returns:
+        (kind, a, b, split_a, split_b, score) rows: kind `patient` (a = patient id, b = its other
+        report) or `text` (a, b = report ids); identical texts score 100.
+    """
+    from rapidfuzz import fuzz
+
+    reports = list(rows)
+    out: list[tuple[str, str, str, str, str, float]] = []
+    by_patient: dict[str, list[tuple[str, str]]] = {}
+    for rid, patient, split, _ in reports:
+        by_patient.setdefault(patient, []).append((split, rid))
+    for patient, seen in sorted(by_patient.items()):
+        splits = sorted({sp for sp, _ in seen})
+        if len(splits) > 1:
+            first = {sp: min(r for s2, r in seen if s2 == sp) for sp in splits}
+            out.append(("patient", patient, ", ".join(first[sp] for sp in splits), splits[0],
+                        ", ".join(splits[1:]), 100.0))
+    texts = [(rid, split, normalise_report(text)) for rid, _, split, text in reports]
+    pairs: dict[tuple[str, str], tuple[str, str, float]] = {}
+
+    def note(a: tuple[str, str, str], b: tuple[str, str, str], score: float) -> None:
+        key = (a[0], b[0]) if a[0] < b[0] else (b[0], a[0])
+        if key not in pairs:
+            sa, sb = (a[1], b[1]) if a[0] < b[0] else (b[1], a[1])
+            pairs[key] = (sa, sb, score)
+
+    # exact duplicates: one group per normalised text, O(n)
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for t in texts:
+        groups.setdefault(t[2], []).append(t)
+    for members in groups.values():
+        if len({m[1] for m in members}) > 1:
+            anchor = {}
+            for m in members:
+                anchor.setdefault(m[1], m)
+            reps = sorted(anchor.values())
+            for m in members:  # each report paired with one report of every other split
+                for r in reps:
+                    if r[1] != m[1]:
+                        note(m, r, 100.0)
+    # near duplicates: one representative per distinct text, sorted neighbourhoods in two orders
+    reps = [members[0] for members in groups.values()]
+    split_sets = {text: {m[1] for m in members} for text, members in groups.items()}
+    def words(t: tuple[str, str, str]) -> list[str]:  # numbers never decide a block (they are scored, though)
+        return [w for w in t[2].split() if not w.isdigit()]
+
+    orders = (lambda t: " ".join(words(t)), lambda t: " ".join(reversed(words(t))),
+              lambda t: " ".join(sorted(words(t))))
+    for key in orders:
+        ordered = sorted(reps, key=key)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:i + 1 + window]:
+                if split_sets[a[2]] == split_sets[b[2]] and len(split_sets[a[2]]) == 1:
+                    continue  # same single split: not leakage
+                score = fuzz.ratio(a[2], b[2], score_cutoff=threshold)
+                if score:
+                    for ma in groups[a[2]]:
+                        for mb in groups[b[2]]:
+                            if ma[1] != mb[1]:
+                                note(ma, mb, round(float(score), 1))
+    for (a, b), (sa, sb, score) in sorted(pairs.items(), key=lambda kv: (-kv[1][2], kv[0])):
+        out.append(("text", a, b, sa, sb, score))
+    return out
+
+
 def _fetch_rows(cursor: Any, size: int = 10_000) -> Iterator[tuple]:
     while batch := cursor.fetchmany(size):
         yield from batch
@@ -200,6 +317,7 @@ def run_checks(
     directory: str | Path,
     *,
     near_dup_threshold: float = 90,
+    leakage_threshold: float = 95,
     reports: str | Path | None = None,
     quarantine: str | Path | None = None,
     only: list[str] | None = None,
@@ -211,6 +329,8 @@ def run_checks(
     Args:
         directory: shard directory.
         near_dup_threshold: rapidfuzz ratio (0-100) at or above which two chains count as near-duplicates.
+        leakage_threshold: rapidfuzz ratio (0-100) at or above which two normalised report texts in
+            different splits count as leakage (`split_leakage`).
         reports: input reports (any reader format, or `.txt` with one id per line) for
             `reports_without_items`; defaults to the `reports` path in the run meta, when present.
         quarantine: quarantine JSONL of the run (reasons for reports without items); defaults to
@@ -245,6 +365,20 @@ def run_checks(
         missing = [n for n in check.needs if n not in available]
         if missing:
             result.skipped = why_not.get(missing[0], f"needs {missing[0]}")
+        elif check.name == "report_mentions":
+            result.columns = ["style", "chains", "chains_citing", "steps", "steps_citing", "phrases", "warn"]
+            result.rows = report_mention_rows(_fetch_rows(con.execute(check.sql)))
+            result.total_rows = len(result.rows)
+            result.warnings = sum(1 for r in result.rows if r[-1])
+        elif check.name == "split_leakage":
+            found = list(_fetch_rows(con.execute(check.sql)))
+            if not found:
+                result.skipped = "no item carries a split (shards written before radprm had splits)"
+            else:
+                leaks = split_leakage_rows(found, threshold=leakage_threshold)
+                result.columns = ["kind", "a", "b", "split_a", "split_b", "score", "warn"]
+                result.rows = [(*r, True) for r in leaks[:max_rows]]
+                result.total_rows = result.warnings = len(leaks)
         elif check.name == "near_duplicates":
             cursor = con.execute(check.sql)
             pairs = list(near_duplicate_pairs(_fetch_rows(cursor), near_dup_threshold))
@@ -267,17 +401,23 @@ def run_checks(
 
 
 def _register_reports(con: Any, directory: Path, reports: str | Path | None) -> tuple[set[str], dict[str, str]]:
-    """Create table `reports` and add the reader's quarantine rows to table `quarantine` (made by `connect`);
-    return the optional inputs available and why others are not."""
+    """Create table `reports` and add the reader's quarantine rows (and the reports the job excluded on purpose)
+    to table `quarantine` (made by `connect`); return the optional inputs available and why others are not."""
     import pyarrow as pa
 
     available: set[str] = set()
     why_not: dict[str, str] = {}
+    extra_rows: list[tuple] = []  # (record_id, stage, reason_code)
     limit = None
     reader = None
     if reports is None:
         meta = load_manifest(directory).run_meta
         job = meta.get("job") if isinstance(meta.get("job"), dict) else meta
+        if isinstance(job.get("exclude_reports"), str) and Path(job["exclude_reports"]).is_file():
+            from radprm.miners.splits import read_id_list
+
+            # kept out of the job on purpose (--exclude-reports): a reason, not a missing item
+            extra_rows += [(rid, "mine", "excluded") for rid in sorted(read_id_list(job["exclude_reports"]))]
         if isinstance(job.get("reports"), str):
             reports, limit, reader = job["reports"], job.get("limit"), job.get("reader") or None
             if not Path(reports).exists():
@@ -285,7 +425,21 @@ def _register_reports(con: Any, directory: Path, reports: str | Path | None) -> 
                 reports = None
     if reports is None:
         why_not.setdefault("reports", "no reports input: pass --reports (the run meta names none)")
-        return available, why_not
+    else:
+        ids, failed = read_report_ids(reports, limit=limit, reader=reader)
+        extra_rows += failed
+        con.register("_reports", pa.table({"report_id": pa.array(ids, pa.string())}))
+        con.execute("CREATE OR REPLACE TABLE reports AS SELECT DISTINCT report_id FROM _reports")
+        available.add("reports")
+    if extra_rows:
+        con.register("_extra_quarantine", pa.table({
+            "record_id": pa.array([f[0] for f in extra_rows], pa.string()),
+            "stage": pa.array([f[1] for f in extra_rows], pa.string()),
+            "reason_code": pa.array([f[2] for f in extra_rows], pa.string()),
+        }))
+        con.execute("INSERT INTO quarantine (record_id, report_id, stage, reason_code, detail) "
+                    "SELECT record_id, record_id, stage, reason_code, '' FROM _extra_quarantine")
+    return available, why_not
     ids, failed = read_report_ids(reports, limit=limit, reader=reader)
     con.register("_reports", pa.table({"report_id": pa.array(ids, pa.string())}))
     con.execute("CREATE OR REPLACE TABLE reports AS SELECT DISTINCT report_id FROM _reports")

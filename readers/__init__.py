@@ -34,6 +34,7 @@ def read_reports(
     findings_col: str | None = None,
     impression_col: str | None = None,
     projections: str | Path | None = None,
+    images_root: str | Path | None = None,
     quarantine: QuarantineSink | None = None,
     limit: int | None = None,
     batch_size: int = 1024,
@@ -58,7 +59,9 @@ def read_reports(
         text_col: column holding the whole report text.
         findings_col: column holding the FINDINGS text.
         impression_col: column holding the IMPRESSION text.
-        projections: IU `indiana_projections.csv`; fills `image_paths` (file names, file order) by id.
+        projections: IU `indiana_projections.csv` or MIMIC-CXR-JPG's metadata CSV; fills `image_paths` by
+            id, frontal views first (`radprm.readers.iu_xray.load_projections`).
+        images_root: folder prefixed to those image paths (never opened).
         quarantine: sink for bad rows; None makes an in-memory one keeping every record
             (`stream.quarantine.records`); pass a file-backed sink for big, dirty inputs.
         limit: stop after this many reports have been yielded.
@@ -79,6 +82,7 @@ def read_reports(
         findings_col=findings_col,
         impression_col=impression_col,
         projections=projections,
+        images_root=images_root,
         quarantine=quarantine,
         limit=limit,
         batch_size=batch_size,

@@ -41,33 +41,55 @@ def check_iu_header(columns: list[str], path: str | Path) -> None:
             )
 
 
-def load_projections(path: str | Path) -> dict[str, list[str]]:
-    """Read `indiana_projections.csv` into {uid: [image file names in file order]}.
+FRONTAL_VIEWS = ("frontal", "pa", "ap", "ap axial", "pa lld", "ap lld", "ap rld", "pa rld")
+"""Views that count as frontal (IU `projection`, MIMIC-CXR `ViewPosition`, lower case); they come first."""
+MIMIC_METADATA_COLUMNS = ("dicom_id", "subject_id", "study_id", "ViewPosition")
+
+
+def load_projections(path: str | Path, images_root: str | Path | None = None) -> dict[str, list[str]]:
+    """Read an image list into {report id: [image paths, frontal views first, then file order]}.
+
+    Two layouts, told apart by the header: IU `indiana_projections.csv` (uid, filename, projection; key
+    `uid`) and MIMIC-CXR-JPG's `mimic-cxr-2.0.0-metadata.csv` (dicom_id, subject_id, study_id,
+    ViewPosition; key `study_id`, path `files/p<first 2>/p<subject>/s<study>/<dicom_id>.jpg`). Images are
+    never opened: these are paths for trainers.
 
     Args:
-        path: the projections CSV (columns uid, filename, projection).
+        path: the CSV.
+        images_root: folder prefixed to every path (None: paths relative to wherever the images are).
 
     Returns:
-        Image file names per uid (about 7k rows, so it is held in memory).
+        Image paths per report id (about 7k rows for IU, 377k for MIMIC: held in memory).
 
     Raises:
-        InputError: the file is missing or lacks the uid/filename columns.
+        InputError: the file is missing or has neither layout's columns.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError("projections file not found", path=path, hint="check --projections")
-    images: dict[str, list[str]] = {}
+    root = str(images_root).rstrip("/") + "/" if images_root is not None else ""
+    views: dict[str, list[tuple[bool, str]]] = {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
-        for name in PROJECTION_COLUMNS:
-            if name not in fields:
-                raise InputError(
-                    f"projections file lacks a column; columns present: {fields}", path=path, field=name,
-                    hint="expected indiana_projections.csv with uid,filename,projection",
-                )
+        mimic = all(c in fields for c in MIMIC_METADATA_COLUMNS)
+        if not mimic:
+            for name in PROJECTION_COLUMNS:
+                if name not in fields:
+                    raise InputError(
+                        f"projections file lacks a column; columns present: {fields}", path=path, field=name,
+                        hint="expected IU indiana_projections.csv (uid,filename,projection) or MIMIC-CXR-JPG "
+                        "metadata (dicom_id,subject_id,study_id,ViewPosition)",
+                    )
         for row in reader:
-            uid, filename = (row["uid"] or "").strip(), (row["filename"] or "").strip()
-            if uid and filename:
-                images.setdefault(uid, []).append(filename)
-    return images
+            if mimic:
+                key, subject, dicom = (row[c].strip() for c in ("study_id", "subject_id", "dicom_id"))
+                view = row.get("ViewPosition") or ""
+                filename = f"files/p{subject[:2]}/p{subject}/s{key}/{dicom}.jpg" if subject and dicom else ""
+            else:
+                key, filename = (row["uid"] or "").strip(), (row["filename"] or "").strip()
+                view = row.get("projection") or ""
+            if key and filename:
+                views.setdefault(key, []).append((view.strip().lower() not in FRONTAL_VIEWS, root + filename))
+    # sorted() is stable: frontal views first, file order within each group
+    return {key: [p for _, p in sorted(found, key=lambda v: v[0])] for key, found in views.items()}

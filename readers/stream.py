@@ -100,6 +100,7 @@ class ReportStream:
         findings_col: str | None = None,
         impression_col: str | None = None,
         projections: str | Path | None = None,
+        images_root: str | Path | None = None,
         quarantine: QuarantineSink | None = None,
         limit: int | None = None,
         batch_size: int = 1024,
@@ -139,7 +140,9 @@ class ReportStream:
             raise InputError(f"limit must be >= 0, got {limit}", field="limit", hint="check --limit")
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}", field="batch_size")
-        self.images = load_projections(projections) if projections is not None else None
+        if images_root is not None and projections is None:
+            raise InputError("--images-root needs --projections (the image list it prefixes)", field="images_root")
+        self.images = load_projections(projections, images_root) if projections is not None else None
         # no sink given: keep every record in memory (not just the sink's default first 1,000), so
         # nothing is lost; callers reading big, dirty inputs pass a file-backed sink instead
         self.quarantine = quarantine if quarantine is not None else QuarantineSink(keep=sys.maxsize)

@@ -23,7 +23,7 @@ from radprm.shards import connect, shard_paths
 SCORE_FIELDS = ("completeness", "factuality", "effectiveness", "answer_reward")
 _SCAN_SQL = f"""
 SELECT item_id, [s.index FOR s IN steps] AS indexes, [s.label FOR s IN steps] AS labels,
-       [s.reasons FOR s IN steps] AS reasons, {", ".join(SCORE_FIELDS)}
+       [s.reasons FOR s IN steps] AS reasons, {", ".join(SCORE_FIELDS)}, coalesce(answer_disputed, false)
 FROM items
 """
 
@@ -40,6 +40,7 @@ class ChainSummary:
     factuality: float | None = None
     effectiveness: float | None = None
     answer_reward: float | None = None
+    answer_disputed: bool = False
 
     @classmethod
     def from_item(cls, item: Item) -> ChainSummary:
@@ -50,6 +51,7 @@ class ChainSummary:
             labels=tuple(s.label for s in item.steps),
             reasons=tuple(tuple(s.reasons) for s in item.steps),
             **{name: getattr(item, name) for name in SCORE_FIELDS},
+            answer_disputed=bool(item.answer_disputed),
         )
 
 

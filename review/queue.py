@@ -1,6 +1,6 @@
 """Select chains for human review and write them as batches (JSONL + a self-contained HTML page).
 
-Selection: a chain is *flagged* when any step is labelled bad, or a chain score (completeness,
+Selection: a chain is *flagged* when any step is labelled bad, its answer is disputed, or a chain score (completeness,
 factuality, effectiveness, answer reward) is below `min_score`. Flagged chains are ordered by
 priority: a bad step early in the chain first (it spoils everything after it), then more distinct
 reason codes, more bad steps, lower scores. A seeded *calibration* sample of unflagged chains is
@@ -37,7 +37,8 @@ def _summary(chain: Chain) -> ChainSummary:
 
 
 def flag_reasons(chain: Chain, *, min_score: float = 0.5) -> list[str]:
-    """Why a chain needs review: `bad_step` and/or `low_<score>`; empty when it looks good.
+    """Why a chain needs review: `bad_step`, `answer_disputed` (the model disputes a doubtful extractor
+    answer key: a reviewer decides instead of a zero reward) and/or `low_<score>`; empty when it looks good.
 
     Args:
         chain: a mined, validated item (or its summary).
@@ -48,6 +49,8 @@ def flag_reasons(chain: Chain, *, min_score: float = 0.5) -> list[str]:
     """
     c = _summary(chain)
     flags = ["bad_step"] if not all(c.labels) else []
+    if c.answer_disputed:
+        flags.append("answer_disputed")
     for name in SCORE_FIELDS:
         value = getattr(c, name)
         if value is not None and value < min_score:

@@ -19,11 +19,17 @@ from radprm.schemas.records import Finding, QuarantineRecord, Report
 
 # --- schema versions (one place: merges union the changes listed here) ----------------------------------
 # "1": the first layouts.
-# "2" (issue 16): shard steps carry `stage` (CXRTrek stage, null in reasoner mode); quarantine records carry
-#     report_id, item_id, chain_id, resolved_at, resolution. Every new column is nullable.
+# "2" (issues 16 and 14), every new column nullable:
+#     issue 16: shard steps carry `stage` (CXRTrek stage, null in reasoner mode); quarantine records carry
+#     report_id, item_id, chain_id, resolved_at, resolution.
+#     issue 14: rollout labels, per step mc_score, mc_label, mc_rollouts; per item mc_model, mc_prompt,
+#     mc_sampling (`schemas.shards`: V2_STEP_FIELDS, V2_ITEM_FIELDS).
+#     issue 16 (privacy): per item phi (PHI guard hits as JSON), report_sha256 (checked by `radprm rehydrate`).
+#     issue 13 (training data): per item style, patient_id, split, answer_key_source, answer_disputed; the
+#     report table's `patient_id` (added earlier without a bump) is counted in "2" too.
 SCHEMA_VERSION = "2"
 """Version of the record table layouts below and of the shard row layout (`schemas.shards`); stored in
-Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either."""
+Parquet metadata under SCHEMA_VERSION_KEY. Bump it on any change of either (history in the comment above)."""
 
 READABLE_SCHEMA_VERSIONS = ("1", "2")
 """Versions that readers and `radprm verify` accept (new columns read as null from older files). Writers

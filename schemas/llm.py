@@ -70,6 +70,17 @@ class StagedResponse(LLMResponse):
     answer: list[AnswerText] = Field(min_length=1, max_length=MAX_ANSWERS)
 
 
+# A Monte-Carlo rollout (`radprm label rollouts`): a short continuation of a step prefix and a final answer.
+ROLLOUT_STEPS = 2
+
+
+class RolloutResponse(LLMResponse):
+    """A rollout from a step prefix, written without the report: at most two more steps, then the answer."""
+
+    steps: list[Step] = Field(max_length=ROLLOUT_STEPS)
+    answer: list[AnswerText] = Field(max_length=MAX_ANSWERS)
+
+
 # The step judge (`radprm.validators.judge`) answers with one of the step validator's reason codes
 # (`radprm.validators.reasons.REASONS`) or "none". Listed here, not imported: importing the validators
 # package loads medspaCy; `tests/test_validate_judge.py` fails when the two lists drift apart.
@@ -94,11 +105,14 @@ class JudgeResponse(LLMResponse):
 
 
 RESPONSE_MODELS: dict[str, type[LLMResponse]] = {
-    m.__name__: m for m in (PlanResponse, AnalysisResponse, RefineResponse, StagedResponse, JudgeResponse)
+    m.__name__: m
+    for m in (PlanResponse, AnalysisResponse, RefineResponse, StagedResponse, JudgeResponse, RolloutResponse)
 }
 
 
-def with_answer_options(model: type[LLMResponse], options: list[str], *, multi: bool) -> type[LLMResponse]:
+def with_answer_options(
+    model: type[LLMResponse], options: list[str], *, multi: bool, min_answers: int = 1
+) -> type[LLMResponse]:
     """Narrow a model's `answer` to an enum of the question's options.
 
     The enum keeps a small model from inventing answers and makes the answer reward well defined.
@@ -107,6 +121,7 @@ def with_answer_options(model: type[LLMResponse], options: list[str], *, multi: 
         model: A response model with an `answer` field (RefineResponse, StagedResponse).
         options: The allowed answers.
         multi: Whether several options may be chosen (multi-label) or exactly one.
+        min_answers: Fewest options a multi-label answer may list (0: "none of them" is an answer).
 
     Returns:
         A subclass of `model` whose JSON schema lists the options as an enum.
@@ -118,7 +133,7 @@ def with_answer_options(model: type[LLMResponse], options: list[str], *, multi: 
     return create_model(  # type: ignore[call-overload]
         model.__name__,
         __base__=model,
-        answer=(list[choice], Field(min_length=1, max_length=bound)),
+        answer=(list[choice], Field(min_length=min_answers if multi else 1, max_length=bound)),
     )
 
 

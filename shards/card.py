@@ -1,30 +1,25 @@
 """The dataset card: `README.md` written into a shard directory (HF-style YAML header + Markdown).
 
 Written by `ShardWriter.close()` and again by `radprm qa` (so it reflects the latest shards). The YAML
-header names the data files, so `datasets.load_dataset("<dir>")` works without arguments.
+header names the data files, so `datasets.load_dataset("<dir>")` works without arguments. The charts a
+trainer looks at first (step-label balance, steps per chain, flag reasons) are SVG files in `charts/`
+beside the card, which links them (`radprm.qa.charts`, the same charts as the QA report).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from radprm import __version__
+from radprm.phi.licence import licence_card_text
 from radprm.run import write_text_atomic
 from radprm.shards.manifest import load_manifest
 
 CARD_NAME = "README.md"
-
-LICENCE_TEXT = """\
-## Source data and licence
-
-The reports come from the Indiana University chest X-ray collection (Open-i), distributed under
-**CC BY-NC-ND 4.0**: non-commercial use only, with attribution, no derivatives distributed outside the
-licence terms. Check the licence before sharing this dataset. Please cite:
-
-> Demner-Fushman D, Kohli MD, Rosenman MB, et al. Preparing a collection of radiology examinations for
-> distribution and retrieval. *J Am Med Inform Assoc.* 2016;23(2):304-310.
-"""
+CHARTS_DIR = "charts"
+"""Folder beside the card holding its chart SVGs."""
 
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
@@ -33,8 +28,46 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def card_text(directory: str | Path) -> str:
-    """Render the dataset card of a shard directory (counts, balance, provenance, licence, how to load)."""
+def privacy_policy(manifest: object) -> tuple[str | None, bool, list[dict]]:
+    """(declared licence, credentialed, privacy meta per writer session) from the run meta of a manifest.
+
+    Sessions written before the privacy options existed, or by other writers, have no privacy meta.
+    """
+    licences, credentialed, policies = [], False, []
+    for run in manifest.runs:  # type: ignore[attr-defined]
+        privacy = run.meta.get("privacy") or {}
+        policies.append(privacy)
+        if privacy.get("licence") and privacy["licence"] not in licences:
+            licences.append(privacy["licence"])
+        credentialed = credentialed or bool(privacy.get("credentialed"))
+    return (" AND ".join(licences) or None), credentialed, policies
+
+
+def _privacy_section(policies: list[dict]) -> list[str]:
+    lines = ["## Privacy: PHI policy", ""]
+    rows = []
+    for k, p in enumerate(policies):
+        if not p:
+            rows.append((k, "not recorded (guard off)", "", "yes"))
+            continue
+        text = "yes" if p.get("store_report_text", True) else "no (ids and offsets; `radprm rehydrate`)"
+        rows.append((k, p.get("phi", "off"), p.get("phi_rules") or "", text))
+    lines.append(_table(["run", "PHI guard (--phi)", "rules", "report text stored"], rows))
+    lines += ["", "`flag` records PHI hits in the `phi` column (QA check `phi_hits`), `mask` replaced them by "
+              "`<ENTITY>` before the model saw the text and in stored text, `block` quarantined reports (and "
+              "chains) with hits as `phi_detected`. The guard is pattern-based: it reduces, it does not remove, "
+              "the need for a de-identified source.", ""]
+    return lines
+
+
+def card_text(directory: str | Path, charts: list[Any] | None = None) -> str:
+    """Render the dataset card of a shard directory (counts, balance, provenance, licence, how to load).
+
+    Args:
+        directory: shard directory.
+        charts: `radprm.qa.charts.Chart`s whose SVGs are (or will be) in `charts/<name>.svg`; linked
+            under "At a glance".
+    """
     from radprm.shards.reader import connect
 
     directory = Path(directory)
@@ -61,12 +94,22 @@ def card_text(directory: str | Path) -> str:
     versions = con.execute(
         "SELECT radprm_version, rules_version, count(*) FROM items GROUP BY ALL ORDER BY 3 DESC"
     ).fetchall()
+    data = con.execute(
+        "SELECT coalesce(style, '-'), coalesce(split, '-'), coalesce(answer_key_source, '-'), count(*), "
+        "count(DISTINCT coalesce(patient_id, report_id)), sum(CASE WHEN answer_disputed THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN len(image_paths) = 0 THEN 1 ELSE 0 END) FROM items GROUP BY ALL ORDER BY 1, 2, 3"
+    ).fetchall()
+    image_example = con.execute(
+        "SELECT image_paths[1] FROM items WHERE len(image_paths) > 0 LIMIT 1"
+    ).fetchall()
     con.close()
     shard_glob = f"{manifest.data_dir}/shard-*.parquet"
     name = directory.resolve().name
+    licence, credentialed, policies = privacy_policy(manifest)
+    licence_tag, licence_text = licence_card_text(licence, credentialed)
     parts = [
         "---",
-        "license: cc-by-nc-nd-4.0",
+        f"license: {licence_tag}",
         "language: [en]",
         "tags: [radiology, process-reward, chest-x-ray, radprm]",
         "configs:",
@@ -86,6 +129,13 @@ def card_text(directory: str | Path) -> str:
             [(n_items, n_reports, n_steps, len(manifest.shards), manifest.duplicates_skipped)],
         ),
         "",
+    ]
+    drawn = [c for c in charts or [] if c.svg]
+    if drawn:
+        parts += ["## At a glance", ""]
+        for chart in drawn:
+            parts += [f"![{chart.title}]({CHARTS_DIR}/{chart.name}.svg)", "", f"*{chart.what}*", ""]
+    parts += [
         "## Items per task (share of chains with no bad step)",
         "",
         _table(["task", "items", "all-good share"], by_task),
@@ -97,6 +147,18 @@ def card_text(directory: str | Path) -> str:
         "## Step labels",
         "",
         _table(["label (good)", "verdict", "steps", "share"], step_labels),
+        "",
+        "## Style, splits, answer keys and images",
+        "",
+        _table(["style", "split", "answer key", "items", "patients", "answer disputed", "without images"], data),
+        "",
+        "`style` image: steps are written as reading the film (the report was hidden ground truth); report: "
+        "steps reason from the report. Splits are by patient (`patient_id`; IU has none, so the report id). "
+        "Images are referenced by path in `image_paths` (frontal view first) and are not part of this "
+        "dataset: " + (f"paths look like `{image_example[0][0]}`, relative to where the images were given "
+                       "(`--images-root` when mining); fetch the images from their source (IU: Open-i; "
+                       "MIMIC-CXR-JPG: PhysioNet, credentialed access)."
+                       if image_example else "no item has image paths (mine with --projections)."),
         "",
         "## Provenance",
         "",
@@ -129,13 +191,28 @@ def card_text(directory: str | Path) -> str:
         "",
         "Exports for training: `radprm export trl`, `radprm export prm800k`, `radprm export chestx-reasoner`.",
         "",
-        LICENCE_TEXT,
+        *_privacy_section(policies),
+        licence_text,
     ]
     return "\n".join(parts)
 
 
-def write_card(directory: str | Path) -> Path:
-    """Write (atomically) the dataset card `README.md` into a shard directory; returns its path."""
-    path = Path(directory) / CARD_NAME
-    write_text_atomic(path, card_text(directory))
+def write_card(directory: str | Path, *, charts: bool | list[Any] = True) -> Path:
+    """Write (atomically) the dataset card `README.md` into a shard directory; returns its path.
+
+    Args:
+        directory: shard directory.
+        charts: True draws the card's charts into `charts/` (`radprm.qa.charts.build_charts`), a list
+            writes those already drawn, False writes a card without charts.
+    """
+    directory = Path(directory)
+    drawn: list[Any] = []
+    if charts:
+        from radprm.qa.charts import build_charts
+        from radprm.qa.report import write_chart_files
+
+        drawn = build_charts(directory, only_card=True) if charts is True else list(charts)
+        write_chart_files(drawn, directory / CHARTS_DIR)
+    path = directory / CARD_NAME
+    write_text_atomic(path, card_text(directory, drawn))
     return path

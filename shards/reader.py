@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 
 from radprm.errors import ShardError
 from radprm.schemas.records import Item
-from radprm.schemas.shards import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, row_to_item
+from radprm.schemas.shards import (
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    V2_ITEM_FIELDS,
+    V2_STEP_FIELDS,
+    row_to_item,
+)
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -22,12 +29,16 @@ SELECT
     i.item_id, i.report_id, i.task, i.stage, i.model, i.run_id, i.first_bad_step,
     len(i.steps) AS n_steps,
     s.step.index AS step_index, s.step.text AS text, s.step.label AS label, s.step.verdict AS verdict,
-    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score,
-    {step_stage} AS step_stage
+    s.step.reasons AS reasons, s.step.evidence AS evidence, s.step.score AS score{v2}
 FROM items AS i, UNNEST(i.steps) AS s(step)
 """
-"""The steps view: one row per step, unnested from `items.steps` by DuckDB (never stored twice).
-`step_stage` is the step's CXRTrek stage (schema version 2; null for reasoner chains and older shards)."""
+"""The steps view: one row per step, unnested from `items.steps` by DuckDB (never stored twice), then the
+step fields of schema version 2 (`V2_STEP_FIELDS`, null in older shards): `step_stage` is the step's CXRTrek
+stage (null for reasoner chains; named apart from the item's `stage`), `mc_score`, `mc_label`, `mc_rollouts` its
+rollout labels (null when not rolled out)."""
+
+STEP_VIEW_NAMES = {"stage": "step_stage"}
+"""Step struct fields that the steps view shows under another name (the item columns own the plain one)."""
 
 QUARANTINE_FILE = Path("quarantine") / "quarantine.jsonl"
 """Where a mining run keeps its quarantine, relative to the run folder (the shard folder's parent)."""
@@ -71,6 +82,29 @@ def quarantine_table(path: str | Path | None):
                 rows.append({name: rec.get(name) for name in QUARANTINE_SCHEMA.names})
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
 
+_DUCKDB_TYPES = {"double": "DOUBLE", "bool": "BOOLEAN", "int32": "INTEGER", "string": "VARCHAR"}
+
+
+def _steps_view_sql(version: str) -> str:
+    """The steps view for a shard version: v1 shards get the v2 step columns as typed nulls."""
+    v2 = "".join(
+        f", NULL::{_DUCKDB_TYPES[str(t)]} AS {STEP_VIEW_NAMES.get(name, name)}" if version == "1"
+        else f", s.step.{name} AS {STEP_VIEW_NAMES.get(name, name)}"
+        for name, t in V2_STEP_FIELDS.items()
+    )
+    return STEPS_VIEW_SQL.format(v2=v2)
+
+
+def _v1_items_columns() -> str:
+    """Extra SELECT columns that give a v1 items view the v2 columns (typed nulls)."""
+    out = []
+    for name, dtype in V2_ITEM_FIELDS.items():
+        if str(dtype) in _DUCKDB_TYPES:
+            out.append(f", NULL::{_DUCKDB_TYPES[str(dtype)]} AS {name}")
+        else:  # the prompt struct
+            out.append(f", NULL::STRUCT(name VARCHAR, version INTEGER, sha VARCHAR) AS {name}")
+    return "".join(out)
+
 
 def shard_paths(directory: str | Path) -> list[Path]:
     """Paths of the committed shards of a directory, in manifest order.
@@ -101,36 +135,47 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
         directory: shard directory (with `manifest.json`).
         batch_size: rows decoded at a time (bounds memory).
 
+    Shards of schema version 1 read as version 2 items with the rollout-label fields None.
+
     Raises:
-        ShardError: missing manifest or shard, or a shard with another schema version.
+        ShardError: missing manifest or shard, or a shard with an unknown schema version.
     """
     for path in shard_paths(directory):
         parquet = pq.ParquetFile(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
         if version not in READABLE_SCHEMA_VERSIONS:
             raise ShardError(f"shard has schema version '{version}', expected one of "
-                             f"{', '.join(READABLE_SCHEMA_VERSIONS)}", path=path)
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writing: {SCHEMA_VERSION})", path=path)
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
 
 
 def read_table(directory: str | Path, columns: list[str] | None = None):
-    """All committed shards as one `pyarrow.Table` (optionally only some columns)."""
+    """All committed shards as one `pyarrow.Table` in the current schema (optionally only some columns).
+
+    Shards of schema version 1 read with the v2 columns (and v2 step fields) as nulls (`upgrade_table`).
+    """
     import pyarrow as pa
 
-    from radprm.schemas.shards import ITEM_SCHEMA
+    from radprm.schemas.shards import ITEM_SCHEMA, upgrade_table
 
-    tables = [pq.read_table(p, columns=columns) for p in shard_paths(directory)]
+    tables = []
+    for p in shard_paths(directory):
+        have = pq.read_schema(p).names
+        wanted = None if columns is None else [c for c in columns if c in have]
+        tables.append(upgrade_table(pq.read_table(p, columns=wanted), columns))
     if not tables:
-        schema = ITEM_SCHEMA if columns is None else pa.schema([ITEM_SCHEMA.field(c) for c in columns])
-        return schema.empty_table()
-    return pa.concat_tables(tables)
+        tables = [ITEM_SCHEMA.empty_table()]
+    table = pa.concat_tables(tables)
+    return table if columns is None else table.select(columns)
 
 
 def connect(directory: str | Path, *, database: str = ":memory:", quarantine: str | Path | None = None):
     """A DuckDB connection with views `items` (one row per item), `steps` (one row per step) and table
     `quarantine` (one row per quarantine record of the run, joinable on `item_id` / `report_id`).
+
+    Version 1 shards get the version 2 columns as typed nulls, so every query runs on both.
 
     Args:
         directory: shard directory.
@@ -143,10 +188,12 @@ def connect(directory: str | Path, *, database: str = ":memory:", quarantine: st
     import duckdb
 
     paths = shard_paths(directory)
+    version = load_manifest(directory).schema_version
     con = duckdb.connect(database)
     if paths:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT * FROM read_parquet([{files}])")
+        extra = _v1_items_columns() if version == "1" else ""
+        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *{extra} FROM read_parquet([{files}])")
     else:
         # No shard yet: an empty table with the pinned schema keeps every query valid.
         from radprm.schemas.shards import ITEM_SCHEMA
@@ -155,8 +202,7 @@ def connect(directory: str | Path, *, database: str = ":memory:", quarantine: st
         con.register("_empty_items", empty)
         con.execute("CREATE OR REPLACE TABLE items AS SELECT * FROM _empty_items")
         con.unregister("_empty_items")
-    version = load_manifest(directory).schema_version if paths else SCHEMA_VERSION
-    con.execute(STEPS_VIEW_SQL.format(step_stage="CAST(NULL AS VARCHAR)" if version == "1" else "s.step.stage"))
+    con.execute(_steps_view_sql(version if paths else SCHEMA_VERSION))
     q_path = Path(quarantine) if quarantine is not None else find_quarantine(directory)
     if q_path is not None and not q_path.is_file():
         from radprm.errors import InputError

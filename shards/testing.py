@@ -164,3 +164,28 @@ def item_from_report(
             impression_text=impression,
         )
     )
+
+
+def rewrite_as_schema_v1(directory: Any) -> None:
+    """Turn a shard folder written by this radprm into what radprm with shard schema "1" wrote (tests of
+    backward reading): drop the version-2 columns, stamp version "1", fix the manifest's sizes and hashes."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from radprm import run
+    from radprm.schemas.shards import ITEM_SCHEMAS
+
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    v1 = ITEM_SCHEMAS["1"]
+    for entry in manifest["shards"]:
+        path = directory / manifest.get("data_dir", "data") / entry["name"]
+        # from_pylist keeps only the v1 fields, in the rows and in the step structs
+        table = pa.Table.from_pylist(pq.read_table(path).select(v1.names).to_pylist(), schema=v1)
+        pq.write_table(table, path, compression="zstd")
+        entry.update(schema_version="1", bytes=path.stat().st_size, sha256=run.file_sha256(path))
+    manifest["schema_version"] = "1"
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from radprm import run
 from radprm.errors import ShardError
-from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION_KEY
+from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -85,7 +85,7 @@ def verify(
                 "schema_version",
                 str(directory / MANIFEST_NAME),
                 f"manifest schema version {manifest.schema_version}, this radprm reads "
-                f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
+                f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writes {SCHEMA_VERSION})",
             )
         )
     listed = {s.name for s in manifest.shards}
@@ -102,9 +102,9 @@ def verify(
         report.problems.append(Problem("extra", str(path), "Parquet file outside the data folder"))
     owners: dict[str, str] = {}
     duplicates: Counter[str] = Counter()
-    # an older readable version is checked against its own pinned layout
-    expected_schema = ITEM_SCHEMAS.get(manifest.schema_version, ITEM_SCHEMAS[READABLE_SCHEMA_VERSIONS[-1]])
-    expected_schema = expected_schema.remove_metadata()
+    # each shard is compared with the pinned schema of the version the manifest declares (v1 shards stay valid)
+    pinned = ITEM_SCHEMAS.get(manifest.schema_version)
+    expected_schema = pinned.remove_metadata() if pinned is not None else None
     for entry in manifest.shards:
         path = data_dir / entry.name
         report.shards += 1
@@ -139,7 +139,7 @@ def verify(
                     f"file says '{version}', manifest says '{entry.schema_version}'",
                 )
             )
-        if not schema.remove_metadata().equals(expected_schema):
+        if expected_schema is None or not schema.remove_metadata().equals(expected_schema):
             report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
             continue
         if check_duplicates:

@@ -14,7 +14,7 @@ runner = CliRunner()
 @pytest.fixture
 def shards(tmp_path):
     out = tmp_path / "s"
-    with ShardWriter(out, max_rows=10) as w:
+    with ShardWriter(out, max_rows=10, run_meta={"privacy": {"licence": "CC-BY-NC-ND-4.0", "phi": "off"}}) as w:
         w.write_many(make_items(24))
     return out
 

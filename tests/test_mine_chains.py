@@ -90,7 +90,7 @@ def test_failing_call_stops_the_chain_with_its_code_and_raw_text(fake_openai_ser
     fake_openai_server.enqueue(reply({"plan": ["Look."]}), truncated())
     out = mine_one(fake_openai_server)
     assert not out.ok and out.error_code == "truncated"
-    assert out.failed_prompt.startswith("analysis@v1:") and out.raw_text
+    assert out.failed_prompt.startswith("analysis@v3:") and out.raw_text  # image style (default)
     assert len(out.calls) == 2 and fake_openai_server.chat_count == 2  # refine never asked
 
 

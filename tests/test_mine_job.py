@@ -130,7 +130,7 @@ def test_mine_failures_are_quarantined_with_their_reason(fake_openai_server, tmp
     for r in mined:
         rid = next(k for k, rep in reports.items() if rep.source_row == r.source_row)
         reason_by_report.setdefault(rid, set()).add(r.reason_code)
-        assert r.record_id.startswith("c1:") and "analysis@v1" in r.detail
+        assert r.record_id.startswith("c1:") and "analysis@v3" in r.detail  # image style by default
     assert reason_by_report == {"m2": {"http_5xx"}, "m4": {"truncated"}, "m5": {"malformed_json"},
                                 "m6": {"schema_violation"}}
     assert all(r.payload == "not json at all" for r in mined if r.reason_code == "malformed_json")
@@ -201,7 +201,7 @@ def test_mine_resume_with_an_edited_prompt_is_an_error(fake_openai_server, tmp_p
     prompts = tmp_path / "prompts"
     shutil.copytree(PACKAGED_PROMPTS, prompts, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     run(fake_openai_server, tmp_path / "run", parts, limit=1, prompts_dir=prompts)
-    path = prompts / "plan" / "v1.yaml"
+    path = prompts / "plan" / "v3.yaml"  # the image-style plan the job uses
     path.write_text(path.read_text() + "# edited\n")
     with pytest.raises(InputError, match="prompt files changed since the job started") as err:
         run(fake_openai_server, tmp_path / "run", parts, limit=1, prompts_dir=prompts, resume=True)
@@ -221,7 +221,7 @@ def test_mine_all_requests_failing_stops_with_sample_reason(fake_openai_server, 
     fake_openai_server.rule = lambda body: status(503)
     with pytest.raises(ModelError, match="http_5xx") as err:
         run(fake_openai_server, tmp_path / "run", parts, max_retries=0)
-    assert "plan@v1" in str(err.value) and "--resume" in str(err.value)
+    assert "plan@v3" in str(err.value) and "--resume" in str(err.value)
     with Ledger(tmp_path / "run" / "ledger.sqlite") as led:
         assert led.counts()["quarantined"] == 0  # nothing poisoned: a resume retries them
     # once the server is healthy again the job resumes and completes
@@ -254,7 +254,7 @@ def test_prompt_change_reissues_only_requests_using_it(fake_openai_server, tmp_p
     first = run(fake_openai_server, tmp_path / "a", parts, prompts_dir=prompts, cache=cache)
     assert Counter(schema_name(b) for b in fake_openai_server.requests) == {
         "plan": first.items_written, "analysis": first.items_written, "refine": first.items_written}
-    refine = prompts / "refine" / "v1.yaml"
+    refine = prompts / "refine" / "v3.yaml"  # the image-style refine the job uses
     refine.write_text(refine.read_text().replace("drop redundant steps", "remove repeated steps"))
     fake_openai_server.reset()
     second = run(fake_openai_server, tmp_path / "b", parts, prompts_dir=prompts, cache=cache)

@@ -54,7 +54,7 @@ user: "Report: {report}\\nQuestion: {question}"
 
 def test_packaged_prompts_load_with_sha_of_file_bytes():
     templates = {t.id: t for t in list_prompts(PACKAGED)}
-    assert set(templates) == {"plan", "analysis", "refine", "staged", "judge"}
+    assert set(templates) == {"plan", "analysis", "refine", "staged", "judge", "rollout"}
     for t in templates.values():
         assert t.sha == hashlib.sha256(Path(t.path).read_bytes()).hexdigest()
         assert t.ref.name == t.id and t.ref.version == t.version and t.ref.sha == t.sha
@@ -116,16 +116,16 @@ def test_prompt_bad_brace_syntax_is_reported(tmp_path):
 
 
 def test_registry_latest_version_and_spec(prompts_copy):
-    write(prompts_copy / "plan" / "v2.yaml", GOOD)
+    write(prompts_copy / "plan" / "v4.yaml", GOOD.replace("version: 2", "version: 4"))
     reg = PromptRegistry(prompts_copy)
-    assert reg.versions("plan") == [1, 2]
-    assert reg.get("plan").version == 2
+    assert reg.versions("plan") == [1, 2, 3, 4]
+    assert reg.get("plan").version == 4
     assert reg.get("plan", 1).version == 1
     assert load_prompt("plan@v1", prompts_copy).version == 1
-    assert [t.version for t in list_prompts(prompts_copy, all_versions=True) if t.id == "plan"] == [1, 2]
+    assert [t.version for t in list_prompts(prompts_copy, all_versions=True) if t.id == "plan"] == [1, 2, 3, 4]
     with pytest.raises(PromptError, match="has no version 7") as err:
         reg.get("plan", 7)
-    assert "v1, v2" in str(err.value)
+    assert "v1, v2, v3, v4" in str(err.value)
     with pytest.raises(PromptError, match="no prompt named 'nope'"):
         reg.get("nope")
 
@@ -159,8 +159,8 @@ def test_cli_prompts_list_and_show(prompts_copy):
     assert result.exit_code == 0, result.output
     refine = load_prompt("refine", prompts_copy)
     line = next(li for li in result.output.splitlines() if li.startswith("refine"))
-    assert "v1" in line and refine.sha[:12] in line and refine.description in line
-    result = runner.invoke(app, ["prompts", "show", "refine@v1", "--prompts-dir", str(prompts_copy)])
+    assert f"v{refine.version}" in line and refine.sha[:12] in line and refine.description in line
+    result = runner.invoke(app, ["prompts", "show", f"refine@v{refine.version}", "--prompts-dir", str(prompts_copy)])
     assert result.exit_code == 0, result.output
     assert f"sha256: {refine.sha}" in result.output
     assert "response_schema: RefineResponse" in result.output

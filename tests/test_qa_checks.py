@@ -3,7 +3,7 @@ import json
 import pytest
 
 from radprm.errors import InputError, RuleFileError
-from radprm.qa.checks import load_checks, near_duplicate_pairs, parse_check, run_checks
+from radprm.qa.checks import PYTHON_SCORED, load_checks, near_duplicate_pairs, parse_check, run_checks
 from radprm.schemas.records import StepRecord
 from radprm.shards import ShardWriter
 from radprm.shards.testing import make_item, stable_id
@@ -47,7 +47,7 @@ def test_every_sql_file_has_a_complete_header():
     assert len(checks) >= 10
     for check in checks:
         assert check.title and check.what and check.threshold and check.version >= 1, check.name
-        if check.name != "near_duplicates":  # that one forms blocks; pairs are scored in Python
+        if check.name not in PYTHON_SCORED:  # those return inputs that Python scores
             assert "AS warn" in check.sql, check.name
 
 
@@ -269,3 +269,26 @@ def test_near_duplicates_split_a_huge_report_block_by_question():
     n1, n2 = sum(1 for r in rows if r[1] == "q1"), sum(1 for r in rows if r[1] == "q2")
     assert len(pairs) == n1 * (n1 - 1) // 2 + n2 * (n2 - 1) // 2  # no cross-question pairs
     assert all(p[3] for p in pairs)
+
+
+def test_rollout_agreement_by_task_and_reason(tmp_path):
+    from radprm.shards.testing import make_item
+
+    def with_mc(i, mc):
+        base = make_item(i)
+        steps = [s.model_copy(update={"verdict": "supported" if s.label else "contradicted",
+                                      "reasons": [] if s.label else ["negation_conflict"], "mc_label": m})
+                 for s, m in zip(base.steps, mc, strict=False)]
+        return base.model_copy(update={"steps": steps})
+
+    items = [with_mc(i, [True, False, True, True, False]) for i in range(8)]
+    out = write(tmp_path, items)
+    result = run(out, "rollout_agreement")
+    got = rows_as_dicts(result)
+    expected_steps = sum(1 for it in items for s in it.steps if s.mc_label is not None)
+    by_task = [r for r in got if r["grouping"] == "task"]
+    assert sum(r["steps"] for r in by_task) == expected_steps
+    agree = sum(1 for it in items for s in it.steps if s.mc_label is not None and s.mc_label == s.label)
+    assert sum(round(r["agreement"] * r["steps"]) for r in by_task) == agree
+    assert {r["value"] for r in got if r["grouping"] == "reason"} <= {"none", "negation_conflict"}
+    assert run(write(tmp_path / "none", [make_item(0)]), "rollout_agreement").rows == []

@@ -19,7 +19,7 @@ def shards(tmp_path):
 
 def test_qa_writes_report_json_and_card(shards):
     report = qa(shards, expectations=False)
-    assert {p.name for p in report.written} == {"report.md", "report.html", "qa.json", "README.md"}
+    assert {p.name for p in report.written} == {"report.md", "report.html", "qa.json", "README.md", "charts"}
     data = json.loads((shards / "qa" / "qa.json").read_text())
     short = next(c for c in data["checks"] if c["check"] == "short_chains")
     assert short["status"] == "warn" and short["warnings"] == 6  # make_items: every 5th item has 1 step

@@ -1,48 +1,24 @@
 """The review page in a real headless Chromium: keyboard and click labelling, reload, download, apply.
 
-Needs the Python `playwright` package (the `test` extras) and a system Chromium (Debian: `apt-get
-install chromium`; or set RADPRM_CHROMIUM to a Chrome/Chromium binary). Playwright's own browser
-download is not used. Skips with the reason when either is missing, or fails when
-RADPRM_REQUIRE_BROWSER=1 (for CI). Set RADPRM_SCREENSHOT_DIR to keep a screenshot of the page.
+Needs Playwright and a system Chromium (see tests/headless.py): skips with the reason when either is
+missing, or fails when RADPRM_REQUIRE_BROWSER=1 (for CI). Set RADPRM_SCREENSHOT_DIR to keep a screenshot.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from headless import CHROMIUM, LAUNCH_ARGS, playwright_api, require_browser
 
 from radprm.review import apply_decisions, build_queue, read_reviews
 from radprm.schemas.records import Evidence, StepRecord
 from radprm.shards import ShardWriter
 from radprm.shards.testing import make_item
 
-# CI sets RADPRM_REQUIRE_BROWSER=1 so that a missing browser fails instead of skipping unnoticed.
-REQUIRED = os.environ.get("RADPRM_REQUIRE_BROWSER") == "1"
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:  # pragma: no cover - depends on the environment
-    playwright_api = None
-CHROMIUM = next(
-    (p for p in map(shutil.which, (os.environ.get("RADPRM_CHROMIUM", ""), "chromium", "chromium-browser",
-                                   "google-chrome")) if p),
-    None,
-)
-MISSING = (
-    "needs `pip install playwright` (test extras)" if playwright_api is None
-    else "needs a system Chromium (apt-get install chromium, or RADPRM_CHROMIUM=/path)" if CHROMIUM is None
-    else None
-)
-if MISSING and REQUIRED:
-    pytest.fail(f"RADPRM_REQUIRE_BROWSER=1 but the browser test {MISSING}", pytrace=False)
-pytestmark = [pytest.mark.skipif(MISSING is not None, reason=MISSING or ""), pytest.mark.timeout(180)]
-LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+pytestmark = require_browser()
 REPORT = ("FINDINGS: The heart is normal in size. There is no pleural effusion. Mild left basilar atelectasis.\n"
           "IMPRESSION: No acute disease.")
 

@@ -227,6 +227,13 @@ def test_run_meta_is_stored_in_manifest(tmp_path):
     assert load_manifest(tmp_path / "s").run_meta == meta
 
 
+def test_card_without_declared_licence_says_so(tmp_path):
+    _write(tmp_path / "s", make_items(3))
+    card = (tmp_path / "s" / "README.md").read_text()
+    assert "licence was not declared" in card and "CC BY-NC-ND" not in card and "license: unknown" in card
+    assert "not recorded (guard off)" in card
+
+
 def test_run_meta_not_json_is_refused(tmp_path):
     with pytest.raises(SchemaError, match="run_meta"):
         ShardWriter(tmp_path / "s", run_meta={"x": object()})
@@ -239,9 +246,9 @@ def test_read_items_without_manifest_names_directory(tmp_path):
 
 
 def test_writer_writes_dataset_card(tmp_path):
-    _write(tmp_path / "s", make_items(12))
+    _write(tmp_path / "s", make_items(12), run_meta={"privacy": {"licence": "CC-BY-NC-ND-4.0"}})
     card = (tmp_path / "s" / "README.md").read_text()
-    assert "CC BY-NC-ND 4.0" in card and "Demner-Fushman" in card
+    assert "CC BY-NC-ND 4.0" in card and "Demner-Fushman" in card and "license: cc-by-nc-nd-4.0" in card
     assert "| 12 | 4 |" in card  # 12 items over 4 reports
     assert 'data_files: "data/shard-*.parquet"' in card
 

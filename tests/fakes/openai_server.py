@@ -292,18 +292,20 @@ class FakeOpenAIServer:
 
     def _completion(self, body: dict, content: str, finish_reason: str) -> dict:
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-        completion_tokens = max(1, len(content) // 4) if content else 0
+        completion_tokens = (max(1, len(content) // 4) if content else 0) * int(body.get("n") or 1)
         return {
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model"),
+            # `n` answers (rollouts): the same content n times; `responder` may vary it by request
             "choices": [
                 {
-                    "index": 0,
+                    "index": i,
                     "message": {"role": "assistant", "content": content},
                     "finish_reason": finish_reason,
                 }
+                for i in range(int(body.get("n") or 1))
             ],
             "usage": {
                 "prompt_tokens": prompt_words,

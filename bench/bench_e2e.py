@@ -1,0 +1,166 @@
+"""`radprm mine` end to end against a server vs a plain client replaying the *same* requests (like for like).
+
+Usage (from the repo root, server from `make serve`):
+
+    .venv/bin/python bench/bench_e2e.py --reports 100 --concurrency 16 --max-tokens 256
+
+Phases, in this order, against the same server:
+
+1. `mine` (cold): a fresh job; every request it sends is recorded (messages, structured-output schema,
+   temperature, top_p, max_tokens, seed) with its usage.
+2. `replay`: the recorded requests sent by a bare AsyncOpenAI client at the same concurrency, all at once
+   (no chaining, no extraction, no validation, no tail between a chain's calls): the server's ceiling for
+   exactly this work, with the same prompts, the same schema and (seeded) the same output lengths.
+3. `mine` (warm): the same job again in a new folder with a new cache, so it sends the same requests as
+   phase 1 with the server's prefix cache as warm as in phase 2; the ratio is taken on this phase.
+4. `replay-free`: the same requests without the schema, `ignore_eos` and max_tokens = the tokens each one
+   produced in phase 2: the server-side cost of structured outputs (phase 2 / phase 4).
+
+Each phase reads vLLM's /metrics before and after, so tokens generated for other users ("foreign") show.
+The CPU seconds per item of each local stage come from the `mine` process (user+sys) split by stage
+with a fake server in bench/bench_engines.py; here the client process CPU per phase is reported.
+Reports are made up (tests/ray_support.py), never IU text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def record_requests():
+    """Patch LLMClient._send to log every request body and its usage; returns the log list."""
+    from radprm.miners import client as client_mod
+
+    log: list[dict] = []
+    original = client_mod.LLMClient._send
+
+    async def _send(self, server, messages, response_model, request_fields, sampling):
+        a = await original(self, server, messages, response_model, request_fields, sampling)
+        log.append({"messages": messages, "request_fields": request_fields,
+                    "params": {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                               "max_tokens": sampling.max_tokens, "seed": sampling.seed},
+                    "completion_tokens": a.completion_tokens, "prompt_tokens": a.prompt_tokens})
+        return a
+
+    client_mod.LLMClient._send = _send
+    return log
+
+
+async def replay(base_url: str, model: str, requests: list[dict], concurrency: int, free: bool) -> dict:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", timeout=3600, max_retries=0)
+    sem = asyncio.Semaphore(concurrency)
+    tokens = [0]
+
+    async def one(r: dict) -> None:
+        params = dict(r["params"])
+        fields = dict(r["request_fields"])
+        extra = {}
+        if free:  # no schema; exactly as many tokens as the structured answer had
+            fields.pop("response_format", None)
+            params["max_tokens"] = max(1, r["completion_tokens"])
+            extra = {"extra_body": {"ignore_eos": True}}
+        async with sem:
+            resp = await client.chat.completions.create(model=model, messages=r["messages"], **fields, **params,
+                                                        **extra)
+        tokens[0] += resp.usage.completion_tokens if resp.usage else 0
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in requests))
+    wall = time.perf_counter() - t0
+    await client.close()
+    return {"wall_s": wall, "completion_tokens": tokens[0]}
+
+
+def main() -> None:
+    from bench_client import base_url_from_state, server_stats
+    from ray_support import write_reports
+
+    from radprm.miners.job import mine
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reports", type=int, default=100)
+    ap.add_argument("--questions-per-report", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--base-url", default=None)
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--seed", type=int, default=int(time.time()) % 100000, help="fresh seed: cold prefix cache")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    base_url = args.base_url or base_url_from_state()
+    work = Path(tempfile.mkdtemp(prefix="radprm-bench-e2e-"))
+    reports = write_reports(work / "reports.csv", n=args.reports, empty=())
+    log = record_requests()
+
+    from radprm.validators.findings import FindingsExtractor
+    from radprm.validators.steps import StepValidator
+
+    extractor = FindingsExtractor()
+    validator = StepValidator(extractor=extractor)
+    rows = []
+
+    def phase(name: str, fn) -> dict:
+        before, c0, t0 = server_stats(base_url), cpu(), time.perf_counter()
+        out = fn()
+        wall, used = time.perf_counter() - t0, cpu() - c0
+        after = server_stats(base_url)
+        gen = after["gen_tokens"] - before["gen_tokens"]
+        row = {"phase": name, "wall_s": round(wall, 1), **out, "client_cpu_s": round(used, 1),
+               "server_generated": int(gen)}
+        row["foreign_tokens"] = int(gen - row["completion_tokens"])
+        row["completion_tok_s"] = round(row["completion_tokens"] / wall, 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
+    def run_mine(folder: str) -> dict:
+        s = mine(reports, run_dir=work / folder, base_url=base_url, model=args.model, tasks=["single", "binary"],
+                 questions_per_report=args.questions_per_report, max_tokens=args.max_tokens,
+                 concurrency=args.concurrency, timeout=3600, seed=args.seed, extractor=extractor,
+                 validator=validator)
+        return {"completion_tokens": s.metrics.completion_tokens, "requests": s.metrics.requests,
+                "items_written": s.items_written, "quarantined": s.quarantined_total - 0}
+
+    phase("mine (cold)", lambda: run_mine("cold"))
+    requests = list(log)
+    log.clear()
+    phase("replay (same requests)", lambda: {**asyncio.run(replay(base_url, args.model, requests, args.concurrency,
+                                                                    False)), "requests": len(requests)})
+    phase("mine (warm)", lambda: run_mine("warm"))
+    phase("replay-free (no schema)", lambda: {**asyncio.run(replay(base_url, args.model, requests,
+                                                                     args.concurrency, True)),
+                                               "requests": len(requests)})
+    by = {r["phase"]: r for r in rows}
+    summary = {
+        "reports": args.reports, "concurrency": args.concurrency, "max_tokens": args.max_tokens, "seed": args.seed,
+        "ratio_mine_warm_over_replay": round(by["mine (warm)"]["completion_tok_s"]
+                                             / by["replay (same requests)"]["completion_tok_s"], 3),
+        "ratio_structured_over_free": round(by["replay (same requests)"]["completion_tok_s"]
+                                            / by["replay-free (no schema)"]["completion_tok_s"], 3),
+        "phases": rows,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
