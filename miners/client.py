@@ -403,6 +403,25 @@ class LLMClient:
             if self.served_models is None:
                 await self.check_server()
 
+    def _count_call(self, cache_key: str | None, lookup) -> CallResult | None:
+        """Count one call; the cached answer under `cache_key` when there is one (counted as a hit)."""
+        m = self.metrics
+        m.calls += 1
+        if cache_key is None or self.cache is None:
+            return None
+        hit = lookup(cache_key)
+        if hit is not None:
+            m.cache_hits += 1
+            m.ok += 1
+        return hit
+
+    def _response_format(self, response_model: type[BaseModel], schema_name: str) -> dict:
+        """The structured-output request field for `response_model`."""
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "strict": True, "schema": self.schema_for(response_model)},
+        }
+
     async def complete_json(
         self,
         messages: list[dict],
@@ -428,18 +447,10 @@ class LLMClient:
         Raises:
             ModelError: On the first call, when the server is unreachable or does not serve the model.
         """
-        m = self.metrics
-        m.calls += 1
-        if cache_key is not None and self.cache is not None:
-            hit = self._from_cache(cache_key, response_model)
-            if hit is not None:
-                m.cache_hits += 1
-                m.ok += 1
-                return hit
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": schema_name, "strict": True, "schema": self.schema_for(response_model)},
-        }
+        hit = self._count_call(cache_key, lambda key: self._from_cache(key, response_model))
+        if hit is not None:
+            return hit
+        response_format = self._response_format(response_model, schema_name)
         result, parsed = await self._call(messages, response_model, sampling, {"response_format": response_format})
         result.cache_key = cache_key
         if result.ok and cache_key is not None and self.cache is not None:
@@ -484,18 +495,10 @@ class LLMClient:
         """
         if n < 1:
             raise InputError(f"n {n} must be at least 1", field="n")
-        m = self.metrics
-        m.calls += 1
-        if cache_key is not None and self.cache is not None:
-            hit = self._from_cache_n(cache_key, response_model)
-            if hit is not None:
-                m.cache_hits += 1
-                m.ok += 1
-                return hit
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": schema_name, "strict": True, "schema": self.schema_for(response_model)},
-        }
+        hit = self._count_call(cache_key, lambda key: self._from_cache_n(key, response_model))
+        if hit is not None:
+            return hit
+        response_format = self._response_format(response_model, schema_name)
         result, _ = await self._call(messages, response_model, sampling, {"response_format": response_format, "n": n})
         result.cache_key = cache_key
         usable = [c for c in result.choices if c.parsed is not None]
