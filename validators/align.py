@@ -22,7 +22,13 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
-from radprm.validators.sentences import OpenVocabulary, OpenVocabularyBlock, parse_open_vocabulary, stem
+from radprm.validators.sentences import (
+    OpenVocabulary,
+    OpenVocabularyBlock,
+    object_stem,
+    parse_open_vocabulary,
+    stem,
+)
 
 RULES_FILE = "step_rules.json"
 # A mention this similar (rapidfuzz ratio) to a report mention with the same polarity is "the same statement".
@@ -545,8 +551,8 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     theirs = _WORD.findall(r.sentence.lower())
     if not mine_classes & {vocab.classes[w] for w in theirs if w in vocab.classes}:
         return False
-    specific = {stem(vocab.aliases.get(w, w)) for w in mine if w in vocab.classes and w not in vocab.generic_words}
-    return not specific or bool(specific & {stem(vocab.aliases.get(w, w)) for w in theirs})
+    specific = {object_stem(w, vocab) for w in mine if w in vocab.classes and w not in vocab.generic_words}
+    return not specific or bool(specific & {object_stem(w, vocab) for w in theirs})
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:

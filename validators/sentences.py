@@ -162,6 +162,23 @@ _SIDE = {
 }
 
 
+def range_between(low: str) -> set[tuple[str, str]]:
+    """The numbers a range of ordinals or levels states between its ends ("8th through 10th ribs": 9th;
+    "t4-t6": T5), as (value, kind) with kind "th" or "level"; `low` is lower-case text."""
+    out = set()
+    for m in _ORDINAL_RANGE.finditer(low):
+        lo, hi = int(m.group(2)), int(m.group(5))
+        level = m.group(1) or m.group(4)
+        if 0 < hi - lo <= 12 and (level or m.group(3) or m.group(6)):
+            out.update((f"{level.upper()}{n}", "level") if level else (str(n), "th") for n in range(lo + 1, hi))
+    return out
+
+
+def object_stem(word: str, vocab: OpenVocabulary) -> str:
+    """The stem a device word is compared by, short forms spelt out ("ij" -> "jugular", "ng" -> "nasogastric")."""
+    return stem(vocab.aliases.get(word, word))
+
+
 @dataclass
 class Facts:
     """What a sentence or clause states, as comparable attributes."""
@@ -256,14 +273,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             numbers.add((m.group(3), "th"))
         else:
             numbers.add((m.group(4).upper() + m.group(5), "level"))
-    for m in _ORDINAL_RANGE.finditer(low) if numbers else ():
-        # "8th through 10th ribs", "T4-T6": the numbers between the ends are stated too
-        lo, hi = int(m.group(2)), int(m.group(5))
-        level = m.group(1) or m.group(4)
-        if 0 < hi - lo <= 12 and (level or m.group(3) or m.group(6)):
-            numbers.update(
-                (f"{level.upper()}{n}", "level") if level else (str(n), "th") for n in range(lo + 1, hi)
-            )
+    if numbers:
+        numbers |= range_between(low)
     for w in words:
         if w in vocab.number_words:
             value = vocab.number_words[w]
@@ -602,7 +613,7 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     for w in clause.words:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
-            if stem(vocab.aliases.get(w, w)) not in words:
+            if object_stem(w, vocab) not in words:
                 return [Finding("finding_not_in_report", None)]
     return []
 
@@ -620,7 +631,7 @@ def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozen
         entry = (
             sentences,
             frozenset(vocab.terms.get(w, w) for w in words),
-            frozenset(stem(vocab.aliases.get(w, w)) for w in words),
+            frozenset(object_stem(w, vocab) for w in words),
         )
         _REPORT_WORDS[id(sentences)] = entry
     return entry[1], entry[2]

@@ -48,6 +48,7 @@ from radprm.validators.sentences import (
     clear_reading_caches,
     compare,
     edited_copy,
+    range_between,
     read_facts,
     report_sentences,
     stem,
@@ -83,7 +84,6 @@ _COUNT_WORD = re.compile(
     r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b))",
     re.I,
 )
-_RANGE = re.compile(r"\b([CTL])(\d{1,2})\s*(?:-|\u2013|to|through|thru)\s*([CTL])?(\d{1,2})\b", re.I)
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
 )
@@ -122,14 +122,10 @@ def strip_enumeration(step: str) -> str:
 def numbers_in(text: str) -> list[str]:
     """Numbers a text quotes (sizes, counts, vertebral levels), normalised ('2.0' -> '2', 'seven' -> '7').
 
-    A range of ordinals ("8th through 10th ribs", "T4-T6") also quotes the numbers between its ends.
+    A range of levels ("T4-T6") also quotes the levels between its ends.
     """
-    out = []
-    for m in _RANGE.finditer(text):
-        lo, hi = int(m.group(2)), int(m.group(4))
-        if 0 < hi - lo <= 12:
-            prefix = (m.group(1) or "").upper()
-            out.extend(f"{prefix}{n}" for n in range(lo + 1, hi))
+    # ordinals are not numbers here (the open-vocabulary check compares them); levels between are
+    out = sorted(value for value, kind in range_between(text.lower()) if kind == "level")
     for m in _COUNT_WORD.finditer(text):
         out.append(_COUNT_WORDS[m.group(1).lower()])
     for m in _NUMBER.finditer(text):
