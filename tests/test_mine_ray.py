@@ -79,9 +79,14 @@ def test_ray_and_local_engines_write_the_same_items_and_labels(tmp_path, local_r
     assert on_ray.items_written == local.items_written and on_ray.items_planned == local.items_planned
     assert quarantine_view(tmp_path / "ray") == quarantine_view(tmp_path / "local")
     assert on_ray.quarantined == local.quarantined and on_ray.quarantined_total >= 1  # the empty report
-    # the same calls, requests and cache hits (the fake answers repeat, so later chains hit the cache)
-    for name in ("calls", "ok", "requests", "cache_hits", "completion_tokens"):
+    # the same calls, each answered once from the server or the cache. Which of the two depends on timing:
+    # the fake answers repeat, and two identical requests in flight at once both miss the cache, on
+    # either engine (a fresh clone once saw 99 vs 100 requests), so only the sum is the engines' invariant
+    for name in ("calls", "ok"):
         assert getattr(on_ray.metrics, name) == getattr(local.metrics, name), name
+    for run in (local, on_ray):
+        assert run.metrics.requests + run.metrics.cache_hits == run.metrics.calls
+    assert on_ray.metrics.cache_hits >= 1 and local.metrics.cache_hits >= 1
     manifest_a = (tmp_path / "local" / "shards" / "manifest.json").read_text()
     manifest_b = (tmp_path / "ray" / "shards" / "manifest.json").read_text()
     assert '"schema_version"' in manifest_a and '"schema_version"' in manifest_b
