@@ -420,15 +420,16 @@ class StepValidator:
             clauses = self.step_facts(body, previous)
             for clause in clauses:
                 open_findings.extend(compare(clause, sentences, vocab, lang))
-            if clauses:
-                # a step that copies a report sentence with one word changed (side, grade, number, place,
-                # change over time, negation), read whole since report sentences are not cut into clauses
-                whole = read_facts(self._fact_text(body), vocab, lang, grades)
-                for clause in [whole, *clauses]:
-                    edits = edited_copy(clause, sentences, vocab, lang, grades)
-                    if edits:
-                        open_findings.extend(edits)
-                        break
+            # a step that copies a report sentence with one word changed (side, grade, number, place,
+            # change over time, negation), read whole since report sentences are not cut into clauses; a
+            # step read as meta is checked whole too: reports word recommendations and follow-up the same way
+            # ("If none are available, follow-up in 6 months")
+            whole = read_facts(self._fact_text(body) if clauses else body, vocab, lang, grades)
+            for clause in [whole, *clauses]:
+                edits = edited_copy(clause, sentences, vocab, lang, grades)
+                if edits:
+                    open_findings.extend(edits)
+                    break
         for f in open_findings:
             if f.reason not in reasons:
                 reasons.append(f.reason)
