@@ -20,6 +20,9 @@ REPORTS = {
     "pleural effusion. Cervical spinal fusion hardware is partially imaged.\nIMPRESSION: Right rib fractures.",
     "nodule": "FINDINGS: There is a 1.8 cm rounded nodule in the left lower lobe. Lungs otherwise clear. "
     "Two sternotomy wires are noted.\nIMPRESSION: Left lower lobe nodule; CT recommended.",
+    "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
+    "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
+    "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
 }
 
 
@@ -63,6 +66,20 @@ def label(validator, report_key, step, **chain):
         # a specific descriptor the report never words
         ("nodule", "Its margins are spiculated.", False),
         ("nodule", "Spiculated margins are worrisome for malignancy.", True),  # general knowledge
+        # a change the report compares but never states of this finding
+        ("hila", "This opacity is new compared with the prior studies.", False),
+        ("hila", "The nodular opacity is in the left lower lung zone.", True),
+        # "cannot be excluded" read back as excluded
+        ("hila", "The report states that sarcoidosis is excluded.", False),
+        ("hila", "Sarcoidosis cannot be excluded.", True),
+        # "X-sided ... larger than the other side" against the report's greater side
+        ("hila", "The left-sided effusion is slightly larger than the right.", False),
+        ("hila", "The right-sided effusion is slightly larger than the left.", True),
+        # the opposite of what every report sentence naming the thing says, qualifiers kept
+        ("hila", "It also describes an acute osseous abnormality.", False),
+        ("hila", "The aortic knob looks normal, without calcification.", False),
+        ("hila", "No acute fracture is described.", True),
+        ("hila", "No other nodules are described.", True),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):

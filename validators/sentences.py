@@ -13,6 +13,7 @@ Word lists are data: the `open_vocabulary` block of `step_rules.json`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,7 @@ class OpenVocabularyBlock(RuleModel):
     lesser_side: list[str] = []
     object_aliases: dict[str, str] = {}
     specific_terms: dict[str, str] = {}
+    polarity_exempt: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class OpenVocabulary:
     lesser: tuple[re.Pattern[str], ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
     terms: dict[str, str] = field(default_factory=dict)
+    polarity_exempt: frozenset[str] = frozenset()
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
@@ -129,6 +132,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         tuple(rx(f"lesser_side[{i}]", p) for i, p in enumerate(data.lesser_side)),
         {k.lower(): v.lower() for k, v in data.object_aliases.items()},
         {k.lower(): v.lower() for k, v in data.specific_terms.items()},
+        frozenset(w.lower() for w in data.polarity_exempt),
     )
 
 
@@ -136,9 +140,9 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
 def stem(word: str) -> str:
     """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
     w = word.lower()
-    for suffix in ("ities", "ity", "ies", "es", "s", "ed", "ing", "al", "ic"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            w = w[: -len(suffix)]
+    for suffix in ("ities", "ity", "ies", "es", "s", "ed", "ing", "al", "ic", "e"):
+        if len(w) > len(suffix) + (2 if suffix == "e" else 3) and w.endswith(suffix):
+            w = w[: -len(suffix)]  # "e" too: "exclude" / "excluded", "tube" / "tubes" share a stem
             break
     return w[:7]
 
@@ -305,7 +309,11 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         len(text),
         frozenset(anchors),
         frozenset(sides),
-        frozenset(grades[w] for w in words if w in grades),
+        frozenset(
+            grades[w]
+            for i, w in enumerate(words)
+            if w in grades and (i + 1 == len(words) or words[i + 1] not in _COMPARATIVES)  # "slightly larger"
+        ),
         {k: frozenset(v) for k, v in places.items()},
         frozenset(numbers),
         temporal_classes(text, lang),
@@ -394,8 +402,11 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     if clause.negated:
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
         # checked for what it denies (a device the report has, a finding the report keeps open)
-        out = _class_negation(clause, aligned or sentences, vocab)
+        out = _class_negation(clause, aligned or sentences, vocab) or _polarity_conflict(clause, sentences, vocab, lang)
         if aligned and aligned[0].hedged_anchors & _negated_anchors(clause, lang) and not aligned[0].negated:
+            out.append(Finding("uncertainty_dismissed", aligned[0]))
+        elif aligned and aligned[0].hedge == "open" and clause.hedge == "certain" and not out:
+            # "Sarcoidosis cannot be excluded" read back as "sarcoidosis is excluded"
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         return out
     invented = (
@@ -405,6 +416,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     )
     if invented:
         return invented
+    flipped = _polarity_conflict(clause, sentences, vocab, lang)
+    if flipped:
+        return flipped
     # a negated report sentence still speaks of change when it says the thing resolved
     aligned = [s for s in aligned if not s.negated or "resolved" in s.temporal]
     if not aligned:
@@ -416,6 +430,14 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         report_t = frozenset().union(*(s.temporal for s in pool))
         if temporal_conflict(clause.temporal, report_t, lang):
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
+    elif (
+        clause.temporal
+        and lang.change_claim.search(clause.text)
+        and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
+    ):
+        # a change over time the report compares but states of nothing this clause speaks of ("new compared
+        # with the prior" where the report only says "Comparison ___" and describes the nodule)
+        out.append(Finding("temporal_conflict", best))
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
         if not clause.sides <= frozenset().union(*(s.sides for s in pool)):
@@ -457,6 +479,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     return out
 
 
+_COMPARATIVES = {"larger", "smaller", "bigger", "greater", "more", "less", "higher", "lower", "worse", "better"}
 _NEGATION_WORDS = {"no", "not", "without", "none", "nor", "neither", "negative", "absent", "never"}
 
 
@@ -696,6 +719,77 @@ def _where_words(clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
             if w not in vocab.stopwords and w not in vocab.classes and w not in _SIDE and len(w) > 3
         }
     return frozenset(out)
+
+
+def _polarity_conflict(
+    clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
+) -> list[Finding]:
+    """A certain clause the report says the opposite of, in every sentence that names all its words.
+
+    "It also describes an acute osseous abnormality" against "No acute osseous abnormality"; "without
+    calcification" (of the aortic knob) against "Calcified aortic knob". Only the words in a negation's
+    scope count (from the cue to the end of its clause: "No definite pneumothorax, although evaluation is
+    limited by subcutaneous air" does not deny the air), qualifiers must match ("no acute fracture" says
+    nothing against an old one) and a denial of "other" things leaves the named one alone.
+    """
+    if clause.hedge != "certain" or clause.words & vocab.polarity_exempt:
+        return []
+    scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
+    strong = {a for a in scope if a not in vocab.weak}
+    if not strong:
+        return []
+    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    if not strong <= own:
+        return []  # a borrowed subject ("However" after a step about the effusion) is not this clause's claim
+    mine = [w for w in clause.words if stem(w) in strong]
+    same = [
+        s
+        for s in sentences
+        if strong <= s.anchors and s.hedge == "certain" and all(_same_word(w, s.words) for w in mine)
+    ]
+    if not same:
+        return []
+    quals = clause.words & vocab.qualifiers
+    if clause.negated:
+        same = [s for s in same if not quals or quals <= s.words]
+        if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
+            return []
+    elif lang.negation_post.search(clause.text) or not all(
+        s.negated and strong <= _denial_scope(s, vocab, lang) for s in same
+    ):
+        return []  # "A pleural effusion cannot be seen" denies after its subject
+    s = same[0]
+    if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
+        return []
+    return [Finding("negation_conflict", s)]
+
+
+def _same_word(word: str, words: frozenset[str]) -> bool:
+    """The word, or an inflection of it ("calcification" / "calcified"), not a stem look-alike
+    ("cardiomegaly" / "cardiomediastinal")."""
+    return word in words or any(
+        stem(w) == stem(word) and len(os.path.commonprefix((w, word))) >= max(5, min(len(w), len(word)) - 3)
+        for w in words
+    )
+
+
+def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> frozenset[str]:
+    """The anchors a negation denies: from its cue to the end of its clause (all of them when the cue
+    comes after the subject: "Calcification is absent")."""
+    text = lang.negation_exceptions.sub(" ", facts.text)
+    m = lang.negation_pre.search(text)
+    if m is None:
+        return facts.anchors
+    tail = _SCOPE_END.split(text[m.end() :], maxsplit=1)[0].lower()
+    said = set()
+    for w in _TOKEN.findall(tail):
+        said.add(stem(w))
+        if w in vocab.classes:
+            said.add(vocab.classes[w])
+    return frozenset(a for a in facts.anchors if a in said)
+
+
+_SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
 
 
 def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
