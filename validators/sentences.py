@@ -140,7 +140,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
 def stem(word: str) -> str:
     """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
     w = word.lower()
-    for suffix in ("ities", "ity", "ies", "es", "s", "ed", "ing", "al", "ic", "e"):
+    for suffix in ("ities", "ity", "ies", "ions", "ion", "es", "s", "ed", "ing", "al", "ic", "e"):
         if len(w) > len(suffix) + (2 if suffix == "e" else 3) and w.endswith(suffix):
             w = w[: -len(suffix)]  # "e" too: "exclude" / "excluded", "tube" / "tubes" share a stem
             break
