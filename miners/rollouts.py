@@ -129,19 +129,9 @@ class RolloutConfig(OptionsModel):
             InputError: an unknown option or a bad value (naming it), or an unknown `search`.
             ModelError: no server URL or model can be found.
         """
-        from pydantic import ValidationError
-
         if options.get("shards") is not None:
             options["shards"] = str(Path(options["shards"]).resolve())
-        try:
-            cfg = cls(**options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            name = str(err["loc"][0]) if err["loc"] else None
-            if err["type"] == "extra_forbidden":
-                raise InputError(f"unknown rollout option {name!r}", field=name,
-                                 hint=f"options: {', '.join(cls.model_fields)}") from None
-            raise InputError(err["msg"], field=name) from None
+        cfg = cls.validated("rollout", options)
         if cfg.search not in SEARCHES:
             raise InputError(f"unknown search {cfg.search!r}", field="search",
                              hint=f"choose from {', '.join(SEARCHES)}")
