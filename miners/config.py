@@ -129,6 +129,21 @@ class OptionsModel(BaseModel):
         return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
 
 
+# Options every job class (`MineConfig`, `RolloutConfig`) declares alike, written once.
+MODEL_OPTION = option(
+    None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True, panel=LLM_PANEL,
+)
+TOP_P_OPTION = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+MAX_RETRIES_OPTION = option(
+    4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0
+)
+SHARD_ROWS_OPTION = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
+COMMIT_EVERY_OPTION = option(
+    60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
+)
+STRICT_OPTION = option(False, "Exit 1 when anything was quarantined.", identity=False)
+
+
 class MineConfig(OptionsModel):
     """Every option of a mining job (see the module docs for identity vs operational)."""
 
@@ -138,10 +153,7 @@ class MineConfig(OptionsModel):
     reports: str | None = option(None, "Reports file (absolute path).", identity=True, cli=False, name="REPORTS")
     reader: dict[str, Any] = option({}, "Reader options.", identity=True, cli=False, name="reader options")
     limit: int | None = option(None, "Read at most this many reports.", identity=True, cli=False, ge=0)
-    model: str | None = option(
-        None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True,
-        panel=LLM_PANEL,
-    )
+    model: str | None = MODEL_OPTION
     mode: str = option("reasoner", "reasoner (plan -> analysis -> refine) or staged (CXRTrek stages).", identity=True)
     tasks: list[str] = option(
         list(TASKS), "Comma-separated question tasks in priority order: single, binary, multi_label, temporal.",
@@ -153,7 +165,7 @@ class MineConfig(OptionsModel):
     temperature: float = option(
         _SAMPLING.temperature, "Sampling temperature.", identity=True, panel=LLM_PANEL, ge=0.0, le=2.0
     )
-    top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+    top_p: float = TOP_P_OPTION
     max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
     seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
     style: str = option(
@@ -223,9 +235,7 @@ class MineConfig(OptionsModel):
     )
     concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
-    max_retries: int = option(
-        4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0
-    )
+    max_retries: int = MAX_RETRIES_OPTION
     prompts_dir: Path | None = option(
         None, "Prompt folder (<id>/v<N>.yaml). Default: $RADPRM_PROMPTS_DIR, else the packaged prompts.",
         identity=False,
@@ -234,11 +244,9 @@ class MineConfig(OptionsModel):
         None, "Request cache file; share one between jobs to reuse answers. Default: <run-dir>/cache.sqlite.",
         identity=False,
     )
-    shard_rows: int = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
-    commit_every: float = option(
-        60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
-    )
-    strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    shard_rows: int = SHARD_ROWS_OPTION
+    commit_every: float = COMMIT_EVERY_OPTION
+    strict: bool = STRICT_OPTION
     allow_remote: bool = option(
         False, "With --credentialed: allow a model server that is not on this machine.", identity=False,
         panel=PRIVACY_PANEL,
