@@ -3,7 +3,7 @@
 Each field says whether it is part of the job's **identity** (what the job produces: stored in
 `job.json`, compared on `--resume`, recorded as provenance) or **operational** (how this session runs:
 server URL, concurrency, timeouts, commit cadence; free to change between sessions). The `radprm mine`
-options (`commands/mine.py`), the keywords of `radprm.miners.mine()`, the resume check and the
+options (`commands/_job_options.py`), the keywords of `radprm.miners.mine()`, the resume check and the
 `job.json` identity are all derived from this class, so adding an option means adding one field here
 (and a line in docs/mining.md).
 
@@ -47,7 +47,6 @@ job identity keeps the first value (item ids do not change); each re-driven row 
 and the re-drive history records the override."""
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
 ENGINES = ("local", "ray")
-
 
 
 def _choices(field: str) -> tuple[str, tuple[str, ...]]:
