@@ -9,16 +9,20 @@ from radprm.miners.rollouts import RolloutConfig
 SERVER = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("engine", "spark", "unknown engine 'spark' (choose from local, ray)"),
-    ("style", "film", "unknown style 'film' (choose from image, report)"),
-    ("judge", "some", "unknown value 'some' (choose from undecided, all)"),
-    ("judge_policy", "vote", "unknown value 'vote' (choose from rules-first, judge-first, both-must-agree)"),
-    ("phi", "redact", "unknown PHI mode 'redact' (choose from off, flag, mask, block)"),
-    ("phi_engine", "bert", "unknown PHI engine 'bert' (choose from patterns, ner)"),
-    ("concurrency", 0, "Input should be greater than or equal to 1"),
-])
-def test_mine_config_bad_value_names_the_option(option, value, message):
+BAD_VALUES = {  # option: (value, the whole error message)
+    "engine": ("spark", "unknown engine 'spark' (choose from local, ray)"),
+    "style": ("film", "unknown style 'film' (choose from image, report)"),
+    "judge": ("some", "unknown value 'some' (choose from undecided, all)"),
+    "judge_policy": ("vote", "unknown value 'vote' (choose from rules-first, judge-first, both-must-agree)"),
+    "phi": ("redact", "unknown PHI mode 'redact' (choose from off, flag, mask, block)"),
+    "phi_engine": ("bert", "unknown PHI engine 'bert' (choose from patterns, ner)"),
+    "concurrency": (0, "Input should be greater than or equal to 1"),
+}
+
+
+@pytest.mark.parametrize("option", BAD_VALUES)
+def test_mine_config_bad_value_names_the_option(option):
+    value, message = BAD_VALUES[option]
     with pytest.raises(InputError) as exc:
         MineConfig.from_options(**SERVER, **{option: value})
     assert exc.value.message == message and exc.value.field == option
