@@ -252,6 +252,21 @@ def read_table(
     return _read_csv(path, schema, batch_size)
 
 
+def cell_bool(value: Any, path: Path, row: int, name: str) -> bool:
+    """A table cell read as a boolean: a bool, "true" / "false" / "1" / "0" (any case, spaces around) or 0 / 1.
+
+    Raises:
+        InputError: any other value, naming the file, row and column `name`.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise InputError(f"expected a boolean, got {value!r:.40}", path=path, row=row, field=name)
+
+
 def _read_parquet(path: Path, batch_size: int) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 

@@ -7,6 +7,8 @@ register with `@command(app)`, which turns `RadprmError` into one `Error: ...` l
 from __future__ import annotations
 
 import functools
+import inspect
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -87,3 +89,29 @@ def command(target: typer.Typer, name: str | None = None, **kwargs: Any) -> Call
         return func
 
     return decorator
+
+
+def with_options(func: Callable, into: str, params: list[inspect.Parameter],
+                 collect: Callable[..., Any]) -> Callable:
+    """Replace `func`'s parameter `into` by the CLI options `params`, gathered back into one value.
+
+    The wrapper Typer sees has `func`'s other parameters plus `params`; it pops the given option values
+    and calls `func(..., into=collect(**values))` (`_reader_options.reader_options`,
+    `_job_options.config_options`).
+    """
+    # resolve string annotations (modules use `from __future__ import annotations`) so that Typer
+    # sees the real `Annotated[...]` option declarations on the rewritten signature
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    kept = [p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values() if p.name != into]
+    names = [p.name for p in params]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in names if name in kwargs}
+        return func(*args, **{into: collect(**values)}, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in kept + params}
+    return wrapper

@@ -43,16 +43,14 @@ when anything was quarantined; declared in `commands._app` with the other shared
 
 from __future__ import annotations
 
-import functools
 import inspect
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from radprm.commands._app import StrictOpt
+from radprm.commands._app import StrictOpt, with_options
 from radprm.readers.formats import FORMATS
 from radprm.run import quarantine_path_for as default_quarantine_path
 
@@ -189,22 +187,6 @@ def reader_options(func: Callable) -> Callable:
         summary = read_to_table(input, out, **reader)
     ```
     """
-    # resolve string annotations (modules use `from __future__ import annotations`) so that Typer
-    # sees the real `Annotated[...]` option declarations on the rewritten signature
-    hints = typing.get_type_hints(func, include_extras=True)
-    signature = inspect.signature(func)
-    params = [p.replace(annotation=hints.get(p.name, p.annotation))
-              for p in signature.parameters.values() if p.name != "reader"]
-    params += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-        for name, annotation in _READER_PARAMS
-    ]
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        reader = reader_kwargs(**{name: kwargs.pop(name, None) for name, _ in _READER_PARAMS})
-        return func(*args, reader=reader, **kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper
+    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+              for name, annotation in _READER_PARAMS]
+    return with_options(func, "reader", params, reader_kwargs)

@@ -12,29 +12,20 @@ from typing import Annotated
 import typer
 
 from radprm.commands._app import app, command
+from radprm.commands._job_options import mine_options, run_dir_option, split_limit
 from radprm.commands._reader_options import InputArg, reader_options
-from radprm.commands.mine import mine_options
 from radprm.miners.config import JOB_PANEL
 
 batch_app = typer.Typer(help="Mine through offline batches: prepare requests, run `vllm run-batch`, ingest.",
                         no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 
-RunDirOpt = Annotated[
-    Path,
-    typer.Option("--run-dir", help="Job folder (the same as `radprm mine`'s; later rounds continue it).",
-                 rich_help_panel=JOB_PANEL),
-]
+RunDirOpt = run_dir_option("Job folder (the same as `radprm mine`'s; later rounds continue it).")
 OutOpt = Annotated[
     Path | None,
     typer.Option("--out", help="Requests JSONL for the next round. Default: <run-dir>/batch/round-NNN.requests.jsonl.",
                  rich_help_panel=JOB_PANEL),
 ]
-
-
-def _split(reader: dict | None) -> tuple[dict, int | None]:
-    reader = dict(reader or {})
-    return reader, reader.pop("limit", None)
 
 
 @command(batch_app, "prepare")
@@ -45,7 +36,7 @@ def prepare(reports: InputArg, run_dir: RunDirOpt, out: OutOpt = None, reader: d
     """Write the next round's OpenAI batch JSONL (custom_id = request cache key) for every waiting chain."""
     from radprm.miners import batch
 
-    reader, limit = _split(reader)
+    reader, limit = split_limit(reader)
     rnd = batch.prepare(reports, run_dir=run_dir, out=out, reader=reader, limit=limit, **(options or {}))
     typer.echo(rnd.render())
 
@@ -65,7 +56,7 @@ def ingest(
     """Load batch results into the cache and ledger, advance every chain, write the next round's requests."""
     from radprm.miners import batch
 
-    reader, limit = _split(reader)
+    reader, limit = split_limit(reader)
     rnd = batch.ingest(reports, run_dir=run_dir, results=results, out=out, reader=reader, limit=limit,
                        **(options or {}))
     typer.echo(rnd.render())
@@ -88,7 +79,7 @@ def run(
     """Loop prepare -> runner (`vllm run-batch`) -> ingest until every chain is finished."""
     from radprm.miners import batch
 
-    reader, limit = _split(reader)
+    reader, limit = split_limit(reader)
     rnd = batch.run_batches(reports, run_dir=run_dir, runner=runner, max_rounds=max_rounds, reader=reader,
                             limit=limit, **(options or {}))
     typer.echo(rnd.render())

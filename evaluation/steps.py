@@ -25,7 +25,7 @@ from statistics import NormalDist
 from typing import Any
 
 from radprm.errors import InputError
-from radprm.tables import read_table
+from radprm.tables import cell_bool, read_table
 
 FAITHFUL = ("", "faithful", "none")
 
@@ -95,16 +95,6 @@ def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
-def _as_bool(value: Any, path: Path, row: int, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise InputError(f"expected a boolean, got {value!r:.40}", path=path, row=row, field=name)
-
-
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -143,7 +133,7 @@ def _eval_templated(pred: Path, expected: Path) -> StepEval:
         matched += 1
         label, reasons, verdict = preds[key]
         op = str(row.get("operator") or "").strip()
-        want = _as_bool(row["expected_label"], expected, n, "expected_label")
+        want = cell_bool(row["expected_label"], expected, n, "expected_label")
         if op.lower() in FAITHFUL and want:
             result.false_flags.n += 1
             phrasing = str(row.get("phrasing") or "all")
@@ -381,7 +371,7 @@ def _read_preds(pred: Path, *, unique: bool) -> dict[tuple[str, int], tuple[bool
         if unique and key in preds:
             raise InputError(f"duplicate step {key[0]}/{key[1]}", path=pred, row=n, field="step_index",
                              hint="PRED has one row per chain_id + step_index")
-        preds[key] = (_as_bool(row["label"], pred, n, "label"), _as_list(row.get("reasons")),
+        preds[key] = (cell_bool(row["label"], pred, n, "label"), _as_list(row.get("reasons")),
                       str(row.get("verdict") or ""))
     return preds
 
@@ -403,8 +393,8 @@ def _eval_natural(pred: Path, expected: Path, split: str) -> NaturalStepEval:
         if key in seen:
             raise InputError(f"duplicate step {key[0]}/{key[1]}", path=expected, row=n, field="step_index")
         seen.add(key)
-        good = _as_bool(row["good"], expected, n, "good")
-        scored = _as_bool(row["scored"], expected, n, "scored")
+        good = cell_bool(row["good"], expected, n, "good")
+        scored = cell_bool(row["scored"], expected, n, "scored")
         kind = str(row["kind"] or "").strip()
         if not kind:
             raise InputError("empty kind", path=expected, row=n, field="kind")

@@ -3,7 +3,7 @@
 Each field says whether it is part of the job's **identity** (what the job produces: stored in
 `job.json`, compared on `--resume`, recorded as provenance) or **operational** (how this session runs:
 server URL, concurrency, timeouts, commit cadence; free to change between sessions). The `radprm mine`
-options (`commands/mine.py`), the keywords of `radprm.miners.mine()`, the resume check and the
+options (`commands/_job_options.py`), the keywords of `radprm.miners.mine()`, the resume check and the
 `job.json` identity are all derived from this class, so adding an option means adding one field here
 (and a line in docs/mining.md).
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -47,6 +47,24 @@ job identity keeps the first value (item ids do not change); each re-driven row 
 and the re-drive history records the override."""
 JUDGE_POLICIES = ("rules-first", "judge-first", "both-must-agree")
 ENGINES = ("local", "ray")
+
+
+def _choices(field: str) -> tuple[str, tuple[str, ...]]:
+    """How a choice option is named in errors and its allowed values (imported late: the config stays light)."""
+    if field == "engine":
+        return "engine", ENGINES
+    if field == "style":
+        from radprm.miners.styles import STYLES
+
+        return "style", STYLES
+    if field in ("phi", "phi_engine"):
+        from radprm.phi.guard import ENGINES as PHI_ENGINES
+        from radprm.phi.guard import MODES
+
+        return ("PHI mode", MODES) if field == "phi" else ("PHI engine", PHI_ENGINES)
+    # kept in step with radprm.validators.judge.SCOPES / POLICIES (importing it here loads medspaCy)
+    return "value", JUDGE_SCOPES if field == "judge" else JUDGE_POLICIES
+
 
 # Identity values that are not options: they come from files and code, and are named so in errors.
 DERIVED_IDENTITY = {
@@ -79,9 +97,50 @@ class OptionsModel(BaseModel):
     """Base of job option classes declared with `option(...)` (`MineConfig`, `RolloutConfig`)."""
 
     @classmethod
+    def validated(cls, what: str, options: dict[str, Any]) -> Self:
+        """`cls(**options)`, with the first validation error raised as one `InputError` naming the option.
+
+        Args:
+            what: the kind of job, in the unknown-option message (`unknown mining option 'x'`).
+            options: the option values.
+
+        Raises:
+            InputError: an unknown option or a bad value. An error of the whole model (a combination of
+                options) names the option its message starts with (`--reasons needs ...`).
+        """
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = str(err["loc"][0]) if err["loc"] else None
+            if err["type"] == "extra_forbidden":
+                raise InputError(f"unknown {what} option {name!r}", field=name,
+                                 hint=f"options: {', '.join(cls.model_fields)}") from None
+            message = err["msg"].removeprefix("Value error, ")
+            if name is None and message.startswith("--"):
+                flag = message.split()[0][2:].replace("-", "_")
+                name = flag if flag in cls.model_fields else None
+            raise InputError(message, field=name) from None
+
+    @classmethod
     def fields_where(cls, key: str, value: Any = True) -> dict[str, FieldInfo]:
         """Fields whose `option(...)` marker `key` equals `value` (e.g. `("identity", True)`, `("cli", True)`)."""
         return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(key) == value}
+
+
+# Options every job class (`MineConfig`, `RolloutConfig`) declares alike, written once.
+MODEL_OPTION = option(
+    None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True, panel=LLM_PANEL,
+)
+TOP_P_OPTION = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+MAX_RETRIES_OPTION = option(
+    4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0
+)
+SHARD_ROWS_OPTION = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
+COMMIT_EVERY_OPTION = option(
+    60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
+)
+STRICT_OPTION = option(False, "Exit 1 when anything was quarantined.", identity=False)
 
 
 class MineConfig(OptionsModel):
@@ -93,10 +152,7 @@ class MineConfig(OptionsModel):
     reports: str | None = option(None, "Reports file (absolute path).", identity=True, cli=False, name="REPORTS")
     reader: dict[str, Any] = option({}, "Reader options.", identity=True, cli=False, name="reader options")
     limit: int | None = option(None, "Read at most this many reports.", identity=True, cli=False, ge=0)
-    model: str | None = option(
-        None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True,
-        panel=LLM_PANEL,
-    )
+    model: str | None = MODEL_OPTION
     mode: str = option("reasoner", "reasoner (plan -> analysis -> refine) or staged (CXRTrek stages).", identity=True)
     tasks: list[str] = option(
         list(TASKS), "Comma-separated question tasks in priority order: single, binary, multi_label, temporal.",
@@ -108,7 +164,7 @@ class MineConfig(OptionsModel):
     temperature: float = option(
         _SAMPLING.temperature, "Sampling temperature.", identity=True, panel=LLM_PANEL, ge=0.0, le=2.0
     )
-    top_p: float = option(_SAMPLING.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+    top_p: float = TOP_P_OPTION
     max_tokens: int = option(_SAMPLING.max_tokens, "Completion budget per call.", identity=True, panel=LLM_PANEL, ge=1)
     seed: int | None = option(0, "Seed for questions and sampling.", identity=True, panel=LLM_PANEL)
     style: str = option(
@@ -178,9 +234,7 @@ class MineConfig(OptionsModel):
     )
     concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
-    max_retries: int = option(
-        4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0
-    )
+    max_retries: int = MAX_RETRIES_OPTION
     prompts_dir: Path | None = option(
         None, "Prompt folder (<id>/v<N>.yaml). Default: $RADPRM_PROMPTS_DIR, else the packaged prompts.",
         identity=False,
@@ -189,11 +243,9 @@ class MineConfig(OptionsModel):
         None, "Request cache file; share one between jobs to reuse answers. Default: <run-dir>/cache.sqlite.",
         identity=False,
     )
-    shard_rows: int = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
-    commit_every: float = option(
-        60.0, "Seconds between shard commits (bounds the work redone after a crash).", identity=False, ge=0.0
-    )
-    strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    shard_rows: int = SHARD_ROWS_OPTION
+    commit_every: float = COMMIT_EVERY_OPTION
+    strict: bool = STRICT_OPTION
     allow_remote: bool = option(
         False, "With --credentialed: allow a model server that is not on this machine.", identity=False,
         panel=PRIVACY_PANEL,
@@ -224,13 +276,6 @@ class MineConfig(OptionsModel):
     def _join_urls(cls, value: Any) -> Any:
         if isinstance(value, (list, tuple)):  # repeated --base-url, or a list from the API
             return ",".join(str(v) for v in value) or None
-        return value
-
-    @field_validator("engine")
-    @classmethod
-    def _known_engine(cls, value: str) -> str:
-        if value not in ENGINES:
-            raise ValueError(f"unknown engine {value!r} (choose from {', '.join(ENGINES)})")
         return value
 
     @property
@@ -268,15 +313,6 @@ class MineConfig(OptionsModel):
         """The reason codes this re-drive selects (all re-drivable ones when none are given)."""
         return list(self.reasons) or list(REDRIVE_REASONS)
 
-    @field_validator("style")
-    @classmethod
-    def _known_style(cls, value: str) -> str:
-        from radprm.miners.styles import STYLES
-
-        if value not in STYLES:
-            raise ValueError(f"unknown style {value!r} (choose from {', '.join(STYLES)})")
-        return value
-
     @field_validator("split_ratios")
     @classmethod
     def _ratios(cls, value: str) -> str:
@@ -289,31 +325,12 @@ class MineConfig(OptionsModel):
             raise ValueError(exc.message) from None
         return value
 
-    @field_validator("judge", "judge_policy")
+    @field_validator("engine", "style", "judge", "judge_policy", "phi", "phi_engine")
     @classmethod
-    def _known_judge_option(cls, value: str | None, info: Any) -> str | None:
-        # kept in step with radprm.validators.judge.SCOPES / POLICIES (importing it here loads medspaCy)
-        allowed = JUDGE_SCOPES if info.field_name == "judge" else JUDGE_POLICIES
+    def _known_choice(cls, value: str | None, info: Any) -> str | None:
+        what, allowed = _choices(info.field_name)
         if value is not None and value not in allowed:
-            raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
-        return value
-
-    @field_validator("phi")
-    @classmethod
-    def _known_phi_mode(cls, value: str) -> str:
-        from radprm.phi.guard import MODES
-
-        if value not in MODES:
-            raise ValueError(f"unknown PHI mode {value!r} (choose from {', '.join(MODES)})")
-        return value
-
-    @field_validator("phi_engine")
-    @classmethod
-    def _known_phi_engine(cls, value: str) -> str:
-        from radprm.phi.guard import ENGINES
-
-        if value not in ENGINES:
-            raise ValueError(f"unknown PHI engine {value!r} (choose from {', '.join(ENGINES)})")
+            raise ValueError(f"unknown {what} {value!r} (choose from {', '.join(allowed)})")
         return value
 
     @field_validator("store_report_text", mode="before")
@@ -347,16 +364,7 @@ class MineConfig(OptionsModel):
         # unset reader options are left out, so a job started from the API resumes from the CLI and back
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
                              for k, v in (options.get("reader") or {}).items() if v is not None}
-        try:
-            cfg = cls(**options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            name = str(err["loc"][0]) if err["loc"] else None
-            if err["type"] == "extra_forbidden":
-                raise InputError(f"unknown mining option {name!r}", field=name,
-                                 hint=f"options: {', '.join(cls.model_fields)}") from None
-            message = err["msg"].removeprefix("Value error, ")
-            raise InputError(message, field=name or ("reasons" if "--reasons" in message else None)) from None
+        cfg = cls.validated("mining", options)
         cfg.base_url, cfg.model = resolve_server(cfg.base_url, cfg.model)
         cfg.base_url = ",".join(split_urls(cfg.base_url))  # @FILE read now: a bad file fails before any work
         from radprm.phi.licence import check_local_server, default_licence

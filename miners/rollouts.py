@@ -55,7 +55,18 @@ from radprm import run
 from radprm.errors import InputError
 from radprm.miners.cache import RequestCache
 from radprm.miners.client import LLMClient, SamplingParams
-from radprm.miners.config import LLM_PANEL, OptionsModel, option, resolve_server
+from radprm.miners.config import (
+    COMMIT_EVERY_OPTION,
+    LLM_PANEL,
+    MAX_RETRIES_OPTION,
+    MODEL_OPTION,
+    SHARD_ROWS_OPTION,
+    STRICT_OPTION,
+    TOP_P_OPTION,
+    OptionsModel,
+    option,
+    resolve_server,
+)
 from radprm.miners.ledger import QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
 from radprm.miners.metrics import ClientMetrics
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
@@ -84,10 +95,7 @@ class RolloutConfig(OptionsModel):
     # --- identity: what the job produces --------------------------------------------------------------
     shards: str | None = option(None, "Input shard directory (absolute path).", identity=True, cli=False,
                                 name="SHARDS")
-    model: str | None = option(
-        None, "Served model name. Default: $RADPRM_MODEL, else the `make serve` model.", identity=True,
-        panel=LLM_PANEL,
-    )
+    model: str | None = MODEL_OPTION
     n: int = option(8, "Rollouts per step prefix (one request with n answers).", identity=True, panel=LLM_PANEL,
                     ge=1, le=64)
     search: str = option("linear", "linear (roll out every prefix) or binary (OmegaPRM: find the first failing "
@@ -97,7 +105,7 @@ class RolloutConfig(OptionsModel):
     max_items: int | None = option(None, "Label at most this many items (in shard order).", identity=True, ge=1)
     temperature: float = option(_ROLLOUT.temperature, "Sampling temperature of the rollouts.", identity=True,
                                 panel=LLM_PANEL, ge=0.0, le=2.0)
-    top_p: float = option(_ROLLOUT.top_p, "Nucleus sampling mass.", identity=True, panel=LLM_PANEL)
+    top_p: float = TOP_P_OPTION
     max_tokens: int = option(_ROLLOUT.max_tokens, "Completion budget per rollout.", identity=True, panel=LLM_PANEL,
                              ge=1)
     seed: int | None = option(0, "Base seed (prefix k samples with seed + k).", identity=True, panel=LLM_PANEL)
@@ -109,15 +117,13 @@ class RolloutConfig(OptionsModel):
     )
     concurrency: int = option(8, "Requests in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(300.0, "Seconds per request (n answers).", identity=False, panel=LLM_PANEL, ge=0.1)
-    max_retries: int = option(4, "Retries of 5xx, 429, timeouts and connection errors per request.",
-                              identity=False, panel=LLM_PANEL, ge=0)
+    max_retries: int = MAX_RETRIES_OPTION
     prompts_dir: Path | None = option(None, "Prompt folder. Default: $RADPRM_PROMPTS_DIR, else the packaged "
                                       "prompts.", identity=False)
     cache: Path | None = option(None, "Request cache file. Default: <run-dir>/cache.sqlite.", identity=False)
-    shard_rows: int = option(5000, "Rows per Parquet shard.", identity=False, ge=1)
-    commit_every: float = option(60.0, "Seconds between shard commits (bounds the work redone after a crash).",
-                                 identity=False, ge=0.0)
-    strict: bool = option(False, "Exit 1 when anything was quarantined.", identity=False)
+    shard_rows: int = SHARD_ROWS_OPTION
+    commit_every: float = COMMIT_EVERY_OPTION
+    strict: bool = STRICT_OPTION
     dry_run: bool = option(False, "Print the budget estimate and stop (nothing is asked or written).",
                            identity=False)
 
@@ -129,19 +135,9 @@ class RolloutConfig(OptionsModel):
             InputError: an unknown option or a bad value (naming it), or an unknown `search`.
             ModelError: no server URL or model can be found.
         """
-        from pydantic import ValidationError
-
         if options.get("shards") is not None:
             options["shards"] = str(Path(options["shards"]).resolve())
-        try:
-            cfg = cls(**options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            name = str(err["loc"][0]) if err["loc"] else None
-            if err["type"] == "extra_forbidden":
-                raise InputError(f"unknown rollout option {name!r}", field=name,
-                                 hint=f"options: {', '.join(cls.model_fields)}") from None
-            raise InputError(err["msg"], field=name) from None
+        cfg = cls.validated("rollout", options)
         if cfg.search not in SEARCHES:
             raise InputError(f"unknown search {cfg.search!r}", field="search",
                              hint=f"choose from {', '.join(SEARCHES)}")

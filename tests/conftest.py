@@ -47,6 +47,16 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="module")
+def parts():
+    """(findings extractor, step validator), built once per test module (building medspaCy takes seconds)."""
+    from radprm.validators.findings import FindingsExtractor
+    from radprm.validators.steps import StepValidator
+
+    extractor = FindingsExtractor()
+    return extractor, StepValidator(extractor=extractor)
+
+
 # --- LLM server fixtures (fake OpenAI-compatible server; real local vLLM) ---------------------------
 
 

@@ -27,15 +27,6 @@ OPTIONS = dict(model="smollm2", tasks=["single", "binary"], questions_per_report
 
 
 @pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
-@pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     return write_reports(tmp_path_factory.mktemp("reports") / "reports.csv", n=12)
 

@@ -12,15 +12,6 @@ from radprm.shards.reader import read_items
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports_mine_small.csv"
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def run(server, run_dir, parts, **kw):
     extractor, validator = parts
     return mine(FIXTURE, run_dir=run_dir, base_url=server.base_url, model="smollm2", tasks=["single", "binary"],

@@ -23,15 +23,6 @@ CHEXPERT = ["No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Op
             "Fracture", "Support Devices"]
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def run(server, run_dir, parts, reports=FIXTURE, **kw):
     extractor, validator = parts
     options = dict(tasks=["single", "binary"], questions_per_report=2, max_tokens=200, concurrency=4, max_retries=1,

@@ -26,16 +26,6 @@ PACKAGED_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 TASKS = ["single", "binary"]
 
 
-@pytest.fixture(scope="module")
-def parts():
-    """One findings extractor and step validator for the module (building medspaCy takes seconds)."""
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def run(server, run_dir, parts, **kw):
     extractor, validator = parts
     options = dict(tasks=TASKS, questions_per_report=2, max_tokens=200, concurrency=4, max_retries=1, timeout=5.0)

@@ -21,15 +21,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPORTS = FIXTURES / "reports_mine_small.csv"
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def judge_says_bad(body: dict):
     if body["response_format"]["json_schema"]["name"] != "judge":
         return None

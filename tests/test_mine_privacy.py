@@ -30,15 +30,6 @@ CLEAN_REPORT = ("FINDINGS: There is a left lower lobe opacity consistent with pn
                 "IMPRESSION: Left lower lobe pneumonia.")
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def write_reports(path: Path, n: int):
     """`n` made-up reports with planted identifiers plus one clean report."""
     planted = write_planted_csv(path, n=n)

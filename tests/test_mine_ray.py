@@ -32,15 +32,6 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
-@pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     return write_reports(tmp_path_factory.mktemp("reports") / "reports.csv", n=50)
 

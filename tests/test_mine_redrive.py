@@ -24,15 +24,6 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports_mine_small.csv
 CUT = ("mildly enlarged", "Right lower lobe consolidation")
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def run(server, run_dir, parts, **kw):
     extractor, validator = parts
     options = dict(tasks=["single", "binary"], questions_per_report=2, max_tokens=200, concurrency=2,

@@ -24,15 +24,6 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports_mine_small.csv
 RADPRM = Path(sys.executable).parent / "radprm"
 
 
-@pytest.fixture(scope="module")
-def parts():
-    from radprm.validators.findings import FindingsExtractor
-    from radprm.validators.steps import StepValidator
-
-    extractor = FindingsExtractor()
-    return extractor, StepValidator(extractor=extractor)
-
-
 def closed_port_url() -> str:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ import pytest
 from radprm.errors import InputError, SchemaError
 from radprm.schemas.arrow import REPORT_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from radprm.schemas.records import Report
-from radprm.tables import read_table, write_table
+from radprm.tables import cell_bool, read_table, write_table
 
 SCHEMA = pa.schema(
     [
@@ -167,3 +167,15 @@ def test_read_table_not_parquet(tmp_path: Path) -> None:
     path.write_bytes(b"nope")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         list(read_table(path))
+
+
+@pytest.mark.parametrize("value, want", [(True, True), (" TRUE ", True), ("0", False), (1, True), (0, False)])
+def test_cell_bool_reads_bools_strings_and_zero_one(value, want):
+    assert cell_bool(value, Path("t.csv"), 3, "good") is want
+
+
+@pytest.mark.parametrize("value", ["yes", 2, None, 0.5])
+def test_cell_bool_other_values_name_file_row_and_column(value):
+    with pytest.raises(InputError, match="expected a boolean") as exc:
+        cell_bool(value, Path("t.csv"), 3, "good")
+    assert (exc.value.path, exc.value.row, exc.value.field) == ("t.csv", 3, "good")

@@ -32,7 +32,7 @@ from radprm import run
 from radprm.errors import InputError, RunError
 from radprm.evaluation.prm import ChainScores, PrmEval, score_chains
 from radprm.exports.trl import build_prompt
-from radprm.tables import read_table
+from radprm.tables import cell_bool, read_table
 
 WORKER = Path(__file__).with_name("worker.py")
 BUILD_SCRIPT = Path(__file__).with_name("build_env.sh")
@@ -133,24 +133,15 @@ def step_labels(path: str | Path, *, split: str = "all") -> dict[tuple[str, int]
         if layout == "natural":
             if split != "all" and row.get("split") != split:
                 continue
-            labels[key] = _bool(row["good"], path, n, "good") if _bool(row["scored"], path, n, "scored") else None
+            scored = cell_bool(row["scored"], path, n, "scored")
+            labels[key] = cell_bool(row["good"], path, n, "good") if scored else None
         elif layout == "templated":
-            labels[key] = _bool(row["expected_label"], path, n, "expected_label")
+            labels[key] = cell_bool(row["expected_label"], path, n, "expected_label")
         else:
-            labels[key] = None if row.get("verdict") == "unsure" else _bool(row["label"], path, n, "label")
+            labels[key] = None if row.get("verdict") == "unsure" else cell_bool(row["label"], path, n, "label")
     if not labels:
         raise InputError("no step labels" + (f" in split {split!r}" if split != "all" else ""), path=path)
     return labels
-
-
-def _bool(value: Any, path: Path, row: int, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise InputError(f"expected a boolean, got {value!r:.40}", path=path, row=row, field=name)
 
 
 def _chains_with_prompts(chains: str | Path, reports: str | Path | None, *, include_report: bool,
