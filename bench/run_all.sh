@@ -11,6 +11,7 @@ run $PY bench/bench_findings.py --repeat 10 --negex
 run $PY bench/bench_validate.py --reports "$IU" --limit 300 --rounds 5
 run $PY bench/bench_mine.py --reports 1000 --questions-per-report 2
 run $PY bench/bench_shards.py --sizes 25000 100000
+run $PY bench/bench_writer_memory.py --sizes 10000 100000 1000000
 run $PY bench/bench_qa_report.py --items 100000 --work /tmp/radprm-bench-qa
 run $PY bench/bench_phi.py --reports "$IU" --rounds 3 --ner-limit 300
 run $PY bench/bench_review.py --items 100000 --limit 2000 --decisions 5000

@@ -39,6 +39,12 @@ ShardDirArg = Annotated[
     Path,
     typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards.", show_default=False),
 ]
+ShardSetArg = Annotated[
+    str,
+    typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards, or a pyarrow "
+                   "filesystem URI such as s3://bucket/prefix.", show_default=False),
+]
+"""For commands that only read the shard set (verify, sql, export): local or remote (`radprm.shards.location`)."""
 StrictOpt = Annotated[
     bool,
     typer.Option("--strict", help="Exit 1 when anything was quarantined (the outputs are written first)."),

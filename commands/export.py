@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from radprm.commands._app import ShardDirArg, StrictOpt, command, export_app
+from radprm.commands._app import ShardSetArg, StrictOpt, command, export_app
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output .jsonl file.")]
 UseReviewsOpt = Annotated[
@@ -58,7 +58,7 @@ IncludeReportOpt = Annotated[
 ]
 
 
-def _run(export, directory: Path, out: Path, split: str | None, **options) -> None:
+def _run(export, directory: str, out: Path, split: str | None, **options) -> None:
     """Run one export, or one per split with `--split all`, and print the summaries."""
     from radprm.exports.common import ALL_SPLITS, export_per_split
 
@@ -71,7 +71,7 @@ def _run(export, directory: Path, out: Path, split: str | None, **options) -> No
 
 @command(export_app, "trl")
 def trl_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     out: Annotated[Path, typer.Option("--out", help="Output file: .jsonl or .parquet.")],
     max_length: Annotated[
         int | None,
@@ -114,7 +114,7 @@ def trl_cmd(
 
 @command(export_app, "prm800k")
 def prm800k_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",
@@ -136,7 +136,7 @@ def prm800k_cmd(
 
 @command(export_app, "chestx-reasoner")
 def chestx_reasoner_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     out: OutOpt,
     after_first_bad: AfterFirstBadOpt = "keep",
     unsure: UnsureOpt = "mask",

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import typer
 
-from radprm.commands._app import ShardDirArg, app, command
+from radprm.commands._app import ShardDirArg, ShardSetArg, app, command
 from radprm.errors import RunError
 
 
 @command(app, "verify")
 def verify_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     check_sha: Annotated[
         bool, typer.Option("--check-sha/--no-check-sha", help="Recompute each shard's sha256.")
     ] = True,
@@ -112,7 +112,7 @@ def _print_tables(report: object, quiet: bool) -> None:
 
 @command(app, "sql")
 def sql_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     sql: Annotated[
         str, typer.Argument(help="SQL over the views `items` (one row per item), `steps` (one per step) and "
                             "`quarantine` (one per quarantine record of the run; join on item_id or report_id).")

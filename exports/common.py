@@ -230,11 +230,13 @@ def write_meta(summary: ExportSummary, directory: str | Path, *, after_first_bad
 
     from radprm import __version__
     from radprm.exports.labels import describe
+    from radprm.shards.location import is_uri
     from radprm.shards.manifest import load_manifest
 
     manifest = load_manifest(directory)
+    source = directory if is_uri(directory) else str(Path(directory).resolve())
     meta = {
-        "format": summary.format, "out": str(summary.out), "source": str(Path(directory).resolve()),
+        "format": summary.format, "out": str(summary.out), "source": source,
         "source_schema_version": manifest.schema_version, "source_rows": manifest.rows,
         **describe(summary.labels), "unsure": summary.unsure, "after_first_bad": after_first_bad,
         "use_reviews": use_reviews, **options,

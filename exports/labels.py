@@ -79,7 +79,9 @@ def check_sources(directory: str | Path, source: str) -> dict[tuple[str, int], b
             (for judge), naming the directory and `--labels`.
     """
     check_labels(source)
-    directory = Path(directory)
+    from radprm.shards.location import is_uri
+
+    directory = directory if is_uri(directory) else Path(directory)
     if source in NEEDS_ROLLOUTS:
         from radprm.shards.reader import query
 

@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Set
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,14 +161,13 @@ class Ledger:
                 [(i, r, i, PENDING, now) for i, r in items],
             )
 
-    def done_reports(self) -> set[str]:
-        """Ids of reports whose planned items are all written or quarantined (or that have none)."""
-        rows = self._all(
-            "SELECT r.report_id FROM reports r LEFT JOIN items i ON i.report_id = r.report_id"
-            " AND i.status IN (?, ?) GROUP BY r.report_id HAVING COUNT(i.item_id) >= MAX(r.n_items)",
-            FINAL,
-        )
-        return {r[0] for r in rows}
+    def done_reports(self) -> DoneReports:
+        """Reports whose planned items are all written or quarantined (or that have none).
+
+        A live set view answered by SQL (`report_id in done` is one indexed query), so a resumed job over
+        millions of items holds no id set in Python memory; iterate it (or compare it with a set) to list them.
+        """
+        return DoneReports(self)
 
     # --- transitions ----------------------------------------------------------------------------
     def mark_answered(self, item_id: str) -> None:
@@ -332,20 +331,26 @@ class Ledger:
         return out
 
     def written_ids(self) -> set[str]:
-        """Ids of written items."""
+        """Ids of written items (materialises them all: for tests and small runs)."""
         return {r[0] for r in self._all("SELECT item_id FROM items WHERE status = ?", (WRITTEN,))}
 
-    def adopt_committed(self, writer: Any) -> None:
-        """Mark written the items of `writer`'s shards committed before a crash but not yet in the ledger."""
-        missing = set(writer.seen_ids) - self.written_ids()
-        if not missing:
-            return
-        import pyarrow.parquet as pq
+    def written_shards(self) -> set[str]:
+        """Names of the shards the ledger holds written items of."""
+        return {r[0] for r in self._all("SELECT DISTINCT shard FROM items WHERE status = ? AND shard IS NOT NULL",
+                                        (WRITTEN,))}
 
+    def adopt_committed(self, writer: Any) -> None:
+        """Mark written the items of `writer`'s shards committed before a crash but not yet in the ledger.
+
+        A shard's items are marked in one transaction by `on_commit`, so a shard the ledger names is complete
+        there; only the other shards (committed, then killed before `on_commit`) are read, a batch of ids at
+        a time.
+        """
+        known = self.written_shards()
         for entry in writer.manifest.shards:
-            path = writer.manifest.shard_path(writer.out_dir, entry.name)
-            ids = pq.read_table(path, columns=["item_id"]).column("item_id").to_pylist()
-            self.mark_written([i for i in ids if i in missing], entry.name)
+            if entry.name not in known:
+                for ids in writer.shard_id_batches(entry.name):
+                    self.mark_written(ids, entry.name)
 
     def close(self) -> None:
         """Close the connection."""
@@ -364,6 +369,25 @@ class Ledger:
     def _all(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+
+class DoneReports(Set):
+    """The reports of a ledger whose planned items are all final, as a live set view over SQL."""
+
+    _DONE = ("SELECT r.report_id FROM reports r LEFT JOIN items i ON i.report_id = r.report_id"
+             " AND i.status IN (?, ?) {where} GROUP BY r.report_id HAVING COUNT(i.item_id) >= MAX(r.n_items)")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __contains__(self, report_id: object) -> bool:
+        return bool(self.ledger._all(self._DONE.format(where="WHERE r.report_id = ?"), (*FINAL, report_id)))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([r[0] for r in self.ledger._all(self._DONE.format(where=""), FINAL)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 _REDRIVE_COLUMNS = ("redrive_id", "started_at", "finished_at", "reasons", "options", "selected", "resolved",

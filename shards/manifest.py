@@ -3,21 +3,23 @@
 A shard exists for readers only once it is in the manifest. The manifest is rewritten atomically
 (`radprm.run.write_text_atomic`: temp file, fsync, rename, fsync of the directory) after each shard's
 own atomic rename, so after a crash it either lists a shard whose file is complete or does not list it
-at all.
+at all. On an object store the manifest is one PUT written after the shard's upload
+(`radprm.shards.location`): the same guarantee without a rename.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from radprm import run
 from radprm.errors import ShardError
 from radprm.schemas.shards import SCHEMA_VERSION
+from radprm.shards.location import ShardLocation, locate
 
 MANIFEST_NAME = "manifest.json"
 DATA_DIR = "data"
@@ -28,6 +30,9 @@ MANIFEST_VERSION = 1
 SHARD_PREFIX = "shard-"
 SHARD_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".tmp"
+_SHARD_RE = re.compile(re.escape(SHARD_PREFIX) + r"(\d+)(?:-[0-9a-f]+)?" + re.escape(SHARD_SUFFIX))
+"""A shard file name: `shard-00007.parquet`, or `shard-00007-<hex>.parquet` on an object store, where each
+upload gets a name of its own (`radprm.shards.location`)."""
 
 
 def utc_now() -> str:
@@ -42,10 +47,8 @@ def shard_name(index: int) -> str:
 
 def shard_index(name: str) -> int | None:
     """Number of a shard file name, or None when the name is not a shard name."""
-    if not (name.startswith(SHARD_PREFIX) and name.endswith(SHARD_SUFFIX)):
-        return None
-    digits = name[len(SHARD_PREFIX) : -len(SHARD_SUFFIX)]
-    return int(digits) if digits.isdigit() else None
+    match = _SHARD_RE.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 class _Model(BaseModel):
@@ -93,9 +96,9 @@ class Manifest(_Model):
         """Meta of the latest writer session (empty when there is none)."""
         return self.runs[-1].meta if self.runs else {}
 
-    def shard_path(self, directory: str | Path, name: str) -> Path:
-        """Full path of a shard file of this manifest's directory."""
-        return Path(directory) / self.data_dir / name
+    def shard_path(self, directory: str | Path | ShardLocation, name: str) -> Any:
+        """Full path of a shard file of this manifest's directory (a `Path`, or a string inside a remote store)."""
+        return locate(directory).file(self.data_dir, name)
 
     def next_index(self) -> int:
         """Number for the next shard: one past the highest number in the manifest."""
@@ -103,38 +106,41 @@ class Manifest(_Model):
         return max(indexes, default=-1) + 1
 
 
-def manifest_path(directory: str | Path) -> Path:
-    """Path of the manifest of a shard directory."""
-    return Path(directory) / MANIFEST_NAME
+def manifest_path(directory: str | Path | ShardLocation) -> Any:
+    """Path of the manifest of a shard directory (a string inside the store for a remote one)."""
+    return locate(directory).file(MANIFEST_NAME)
 
 
-def load_manifest(directory: str | Path) -> Manifest:
-    """Read and validate `manifest.json` of a shard directory.
+def load_manifest(directory: str | Path | ShardLocation) -> Manifest:
+    """Read and validate `manifest.json` of a shard directory (local or a filesystem URI).
 
     Raises:
         ShardError: when the manifest is missing, not JSON, or not a radprm manifest.
     """
-    path = manifest_path(directory)
-    if not path.is_file():
+    loc = locate(directory)
+    path = loc.file(MANIFEST_NAME)
+    if not loc.is_file(path):
         raise ShardError(
-            "no manifest.json: not a radprm shard directory", path=Path(directory), hint="write shards with ShardWriter"
+            "no manifest.json: not a radprm shard directory", path=loc.uri, hint="write shards with ShardWriter"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(loc.read_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ShardError(f"unreadable manifest: {exc}", path=path) from exc
+        raise ShardError(f"unreadable manifest: {exc}", path=loc.display(path)) from exc
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise ShardError(f"not a radprm manifest (format must be '{MANIFEST_FORMAT}')", path=path, field="format")
+        raise ShardError(f"not a radprm manifest (format must be '{MANIFEST_FORMAT}')", path=loc.display(path),
+                         field="format")
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ShardError(f"invalid manifest: {first['msg']}", path=path, field=field) from exc
+        raise ShardError(f"invalid manifest: {first['msg']}", path=loc.display(path), field=field) from exc
 
 
-def save_manifest(directory: str | Path, manifest: Manifest) -> None:
-    """Write the manifest atomically, refreshing `updated_at` and the total row count."""
+def save_manifest(directory: str | Path | ShardLocation, manifest: Manifest) -> None:
+    """Write the manifest atomically (the commit point), refreshing `updated_at` and the total row count."""
     manifest.updated_at = utc_now()
     manifest.rows = sum(s.rows for s in manifest.shards)
-    run.write_text_atomic(manifest_path(directory), manifest.model_dump_json(indent=2) + "\n")
+    loc = locate(directory)
+    loc.write_text_atomic(loc.file(MANIFEST_NAME), manifest.model_dump_json(indent=2) + "\n")

@@ -1,13 +1,15 @@
 """Read a shard directory: items as `Item`s, Arrow tables, or DuckDB views `items`, `steps` and `quarantine`.
 
 Readers go through the manifest, so only committed shards are read, in commit order; a stray Parquet
-file in the folder is ignored here and reported by `verify`.
+file in the folder is ignored here and reported by `verify`. The directory may be a local folder or a
+pyarrow filesystem URI (`s3://bucket/prefix`): `radprm.shards.location`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -21,6 +23,7 @@ from radprm.schemas.shards import (
     V2_STEP_FIELDS,
     row_to_item,
 )
+from radprm.shards.location import ShardLocation, locate
 from radprm.shards.manifest import load_manifest
 
 STEPS_VIEW_SQL = """
@@ -45,7 +48,10 @@ QUARANTINE_FILE = Path("quarantine") / "quarantine.jsonl"
 
 
 def find_quarantine(directory: str | Path) -> Path | None:
-    """The quarantine JSONL of a shard directory's run: `<dir>/quarantine/...` or `<dir>/../quarantine/...`."""
+    """The quarantine JSONL of a shard directory's run: `<dir>/quarantine/...` or `<dir>/../quarantine/...`
+    (None for a remote shard set: the quarantine stays in the local run folder)."""
+    if not locate(directory).local:
+        return None
     directory = Path(directory)
     for base in (directory, directory.parent):
         candidate = base / QUARANTINE_FILE
@@ -106,25 +112,27 @@ def _v1_items_columns() -> str:
     return "".join(out)
 
 
-def shard_paths(directory: str | Path) -> list[Path]:
-    """Paths of the committed shards of a directory, in manifest order.
+def shard_paths(directory: str | Path | ShardLocation) -> list[Any]:
+    """Paths of the committed shards of a directory, in manifest order (`Path`s; strings inside the
+    filesystem for a remote directory, to open with `locate(directory).fs`).
 
     Raises:
         ShardError: when the manifest is missing or invalid, or a listed shard file is missing.
     """
-    directory = Path(directory)
-    manifest = load_manifest(directory)
+    loc = locate(directory)
+    manifest = load_manifest(loc)
     if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         raise ShardError(
             f"shards have schema version {manifest.schema_version}; this radprm reads "
             f"{', '.join(READABLE_SCHEMA_VERSIONS)}",
-            path=directory / "manifest.json",
+            path=loc.display(loc.file("manifest.json")),
             field="schema_version",
         )
-    paths = [manifest.shard_path(directory, s.name) for s in manifest.shards]
+    paths = [manifest.shard_path(loc, s.name) for s in manifest.shards]
     for path in paths:
-        if not path.is_file():
-            raise ShardError("shard listed in the manifest is missing", path=path, hint="run `radprm verify`")
+        if not loc.is_file(path):
+            raise ShardError("shard listed in the manifest is missing", path=loc.display(path),
+                             hint="run `radprm verify`")
     return paths
 
 
@@ -140,12 +148,14 @@ def read_items(directory: str | Path, *, batch_size: int = 1_000) -> Iterator[It
     Raises:
         ShardError: missing manifest or shard, or a shard with an unknown schema version.
     """
-    for path in shard_paths(directory):
-        parquet = pq.ParquetFile(path)
+    loc = locate(directory)
+    for path in shard_paths(loc):
+        parquet = loc.parquet_file(path)
         version = (parquet.schema_arrow.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
         if version not in READABLE_SCHEMA_VERSIONS:
             raise ShardError(f"shard has schema version '{version}', expected one of "
-                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writing: {SCHEMA_VERSION})", path=path)
+                             f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writing: {SCHEMA_VERSION})",
+                             path=loc.display(path))
         for batch in parquet.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 yield row_to_item(row)
@@ -160,11 +170,12 @@ def read_table(directory: str | Path, columns: list[str] | None = None):
 
     from radprm.schemas.shards import ITEM_SCHEMA, upgrade_table
 
+    loc = locate(directory)
     tables = []
-    for p in shard_paths(directory):
-        have = pq.read_schema(p).names
+    for p in shard_paths(loc):
+        have = pq.read_schema(p, filesystem=loc.fs).names
         wanted = None if columns is None else [c for c in columns if c in have]
-        tables.append(upgrade_table(pq.read_table(p, columns=wanted), columns))
+        tables.append(upgrade_table(pq.read_table(p, columns=wanted, filesystem=loc.fs), columns))
     if not tables:
         tables = [ITEM_SCHEMA.empty_table()]
     table = pa.concat_tables(tables)
@@ -187,12 +198,19 @@ def connect(directory: str | Path, *, database: str = ":memory:", quarantine: st
     """
     import duckdb
 
-    paths = shard_paths(directory)
-    version = load_manifest(directory).schema_version
+    loc = locate(directory)
+    paths = shard_paths(loc)
+    version = load_manifest(loc).schema_version
     con = duckdb.connect(database)
-    if paths:
+    extra = _v1_items_columns() if version == "1" else ""
+    if paths and not loc.local:
+        # DuckDB scans a pyarrow dataset over the store's filesystem (no httpfs extension, same credentials)
+        import pyarrow.dataset as pads
+
+        con.register("_remote_items", pads.dataset(paths, filesystem=loc.fs, format="parquet"))
+        con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *{extra} FROM _remote_items")
+    elif paths:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-        extra = _v1_items_columns() if version == "1" else ""
         con.execute(f"CREATE OR REPLACE VIEW items AS SELECT *{extra} FROM read_parquet([{files}])")
     else:
         # No shard yet: an empty table with the pinned schema keeps every query valid.

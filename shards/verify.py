@@ -6,11 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from radprm import run
 from radprm.errors import ShardError
 from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.shards.location import ShardLocation, locate
 from radprm.shards.manifest import (
     MANIFEST_NAME,
     SHARD_SUFFIX,
@@ -42,7 +40,7 @@ class Problem:
 class VerifyReport:
     """Result of `verify`: problems (empty when the directory is consistent) and what was checked."""
 
-    directory: Path
+    directory: Path | str
     shards: int = 0
     rows: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -59,12 +57,13 @@ class VerifyReport:
 
 
 def verify(
-    directory: str | Path, *, check_sha: bool = True, check_duplicates: bool = True, max_listed: int = 50
+    directory: str | Path | ShardLocation, *, check_sha: bool = True, check_duplicates: bool = True,
+    max_listed: int = 50,
 ) -> VerifyReport:
     """Check every shard of a directory against the manifest and for duplicate item ids.
 
     Args:
-        directory: shard directory.
+        directory: shard directory: a local folder or a pyarrow filesystem URI (`s3://bucket/prefix`).
         check_sha: recompute sha256 of each shard (reads every byte).
         check_duplicates: read all item ids and report any id stored more than once.
         max_listed: duplicated ids listed one per line at most; the rest are counted in one line.
@@ -72,85 +71,90 @@ def verify(
     Returns:
         A `VerifyReport`; `report.ok` is False when anything is wrong (problems listed one per line).
     """
-    directory = Path(directory)
-    report = VerifyReport(directory=directory)
+    loc = locate(directory)
+    report = VerifyReport(directory=loc.root if loc.local else loc.uri)
+    where = loc.display  # file path as shown in problems
     try:
-        manifest = load_manifest(directory)
+        manifest = load_manifest(loc)
     except ShardError as exc:
-        report.problems.append(Problem("manifest", str(directory / MANIFEST_NAME), exc.message))
+        report.problems.append(Problem("manifest", where(loc.file(MANIFEST_NAME)), exc.message))
         return report
     if manifest.schema_version not in READABLE_SCHEMA_VERSIONS:
         report.problems.append(
             Problem(
                 "schema_version",
-                str(directory / MANIFEST_NAME),
+                where(loc.file(MANIFEST_NAME)),
                 f"manifest schema version {manifest.schema_version}, this radprm reads "
                 f"{', '.join(READABLE_SCHEMA_VERSIONS)} (writes {SCHEMA_VERSION})",
             )
         )
     listed = {s.name for s in manifest.shards}
-    data_dir = directory / manifest.data_dir
-    for path in sorted(data_dir.iterdir()) if data_dir.is_dir() else []:
-        if path.name.endswith(TEMP_SUFFIX) and path.name.startswith("."):
+    for name in loc.listdir(manifest.data_dir):
+        path = where(loc.file(manifest.data_dir, name))
+        if name.endswith(TEMP_SUFFIX) and name.startswith("."):
             report.problems.append(
-                Problem("stale_temp", str(path), "temp file of an interrupted write (removed by the next writer)")
+                Problem("stale_temp", path, "temp file of an interrupted write (removed by the next writer)")
             )
-        elif not path.name.startswith((".", "_")) and path.name not in listed:
+        elif not name.startswith((".", "_")) and name not in listed:
             # Readers that glob the data folder (pandas, pyarrow.dataset) would pick any such file up.
-            report.problems.append(Problem("extra", str(path), "file in the data folder not listed in the manifest"))
-    for path in sorted(directory.glob(f"*{SHARD_SUFFIX}")):
-        report.problems.append(Problem("extra", str(path), "Parquet file outside the data folder"))
+            report.problems.append(Problem("extra", path, "file in the data folder not listed in the manifest"
+                                           + ("" if loc.local else " (an upload never committed; the next writer "
+                                              "deletes it)")))
+    for name in loc.listdir():
+        if name.endswith(SHARD_SUFFIX):
+            report.problems.append(Problem("extra", where(loc.file(name)), "Parquet file outside the data folder"))
     owners: dict[str, str] = {}
     duplicates: Counter[str] = Counter()
     # each shard is compared with the pinned schema of the version the manifest declares (v1 shards stay valid)
     pinned = ITEM_SCHEMAS.get(manifest.schema_version)
     expected_schema = pinned.remove_metadata() if pinned is not None else None
     for entry in manifest.shards:
-        path = data_dir / entry.name
+        file = manifest.shard_path(loc, entry.name)
+        path = where(file)
         report.shards += 1
-        if not path.is_file():
-            report.problems.append(Problem("missing", str(path), "listed in the manifest but absent"))
+        if not loc.is_file(file):
+            report.problems.append(Problem("missing", path, "listed in the manifest but absent"))
             continue
-        size = path.stat().st_size
+        size = loc.size(file)
         if size != entry.bytes:
-            report.problems.append(Problem("size", str(path), f"{size} bytes, manifest says {entry.bytes}"))
+            report.problems.append(Problem("size", path, f"{size} bytes, manifest says {entry.bytes}"))
         if check_sha:
-            digest = run.file_sha256(path)
+            digest = loc.sha256(file)
             if digest != entry.sha256:
                 report.problems.append(
-                    Problem("sha256", str(path), f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")
+                    Problem("sha256", path, f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")
                 )
         try:
-            parquet = pq.ParquetFile(path)
+            parquet = loc.parquet_file(file)
         except Exception as exc:  # pyarrow raises several types for a broken footer
-            report.problems.append(Problem("unreadable", str(path), f"not readable as Parquet: {exc}"))
+            report.problems.append(Problem("unreadable", path, f"not readable as Parquet: {exc}"))
             continue
         rows = parquet.metadata.num_rows
         report.rows += rows
         if rows != entry.rows:
-            report.problems.append(Problem("rows", str(path), f"{rows} rows, manifest says {entry.rows}"))
+            report.problems.append(Problem("rows", path, f"{rows} rows, manifest says {entry.rows}"))
         schema = parquet.schema_arrow
         version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
         if version != entry.schema_version or version != manifest.schema_version:
             report.problems.append(
                 Problem(
                     "schema_version",
-                    str(path),
+                    path,
                     f"file says '{version}', manifest says '{entry.schema_version}'",
                 )
             )
         if expected_schema is None or not schema.remove_metadata().equals(expected_schema):
-            report.problems.append(Problem("schema", str(path), "columns or types differ from the pinned shard schema"))
+            report.problems.append(Problem("schema", path, "columns or types differ from the pinned shard schema"))
             continue
         if check_duplicates:
             try:
                 ids = parquet.read(columns=["item_id"]).column("item_id").to_pylist()
             except Exception as exc:
-                report.problems.append(Problem("unreadable", str(path), f"cannot read item_id: {exc}"))
+                report.problems.append(Problem("unreadable", path, f"cannot read item_id: {exc}"))
                 continue
             if ids and (min(ids) != entry.min_item_id or max(ids) != entry.max_item_id):
                 report.problems.append(
-                    Problem("item_id_range", str(path), "item_id range differs from the manifest")
+                    Problem("item_id_range", path, "item_id range differs from the manifest")
                 )
             for item_id in ids:
                 if item_id in owners:
@@ -162,16 +166,17 @@ def verify(
         report.problems.append(
             Problem(
                 "duplicate_item_id",
-                str(directory),
+                str(report.directory),
                 f"item_id {item_id} stored {extra + 1} times (first in {owners[item_id]})",
             )
         )
     if len(listed_dups) > max_listed:
         report.problems.append(
-            Problem("duplicate_item_id", str(directory), f"... and {len(listed_dups) - max_listed} more duplicated ids")
+            Problem("duplicate_item_id", str(report.directory),
+                    f"... and {len(listed_dups) - max_listed} more duplicated ids")
         )
     if manifest.rows != sum(s.rows for s in manifest.shards):
         report.problems.append(
-            Problem("rows", str(directory / MANIFEST_NAME), "total row count differs from the sum over shards")
+            Problem("rows", where(loc.file(MANIFEST_NAME)), "total row count differs from the sum over shards")
         )
     return report

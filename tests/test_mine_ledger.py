@@ -51,6 +51,29 @@ def test_report_done_only_when_all_items_final(tmp_path):
         assert led.done_reports() == {"r2"}
         led.add_quarantine("k", "mine", "timeout", "{}", item_id="b")
         assert led.done_reports() == {"r1", "r2"}
+        assert "r1" in led.done_reports() and "nope" not in led.done_reports() and len(led.done_reports()) == 2
+
+
+def test_adopt_committed_reads_only_shards_the_ledger_does_not_name(tmp_path):
+    from radprm.shards import ShardWriter
+    from radprm.shards.testing import make_items
+
+    items = make_items(9)
+    with Ledger(tmp_path / "l.sqlite") as led:
+        led.plan_report("r", [(i.item_id, "q", 0) for i in items])
+        with ShardWriter(tmp_path / "shards", max_rows=3, card=False) as w:
+            w.write_many(items)
+        names = [s.name for s in w.manifest.shards]
+        led.mark_written([i.item_id for i in items[:3]], names[0])  # only the first commit reached the ledger
+        writer = ShardWriter(tmp_path / "shards", card=False)
+        read = []
+        batches = writer.shard_id_batches
+        writer.shard_id_batches = lambda name, **kw: (read.append(name), batches(name, **kw))[1]
+        led.adopt_committed(writer)
+        writer.close()
+        assert read == names[1:]
+        assert led.counts()[WRITTEN] == 9 and led.written_shards() == set(names)
+        assert led.statuses([items[5].item_id]) == {items[5].item_id: WRITTEN}
 
 
 def test_ledger_persists_across_connections(tmp_path):

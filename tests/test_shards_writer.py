@@ -138,6 +138,28 @@ def test_duplicate_within_one_session_is_skipped(tmp_path):
     assert w.stats.duplicates_skipped == 1 and load_manifest(tmp_path / "s").rows == 1
 
 
+def test_seen_ids_is_a_live_view_of_the_on_disk_index_not_a_python_set(tmp_path):
+    items = make_items(12)
+    _write(tmp_path / "s", items[:8], max_rows=5)
+    with ShardWriter(tmp_path / "s", max_rows=5) as w:
+        seen = w.seen_ids
+        assert not isinstance(seen, (set, frozenset))
+        assert len(seen) == 8 and items[0].item_id in seen and items[9].item_id not in seen
+        w.write_many(items[8:])
+        assert len(seen) == 12 and items[9].item_id in seen  # live: the open shard's ids too
+        assert list(seen) == sorted(i.item_id for i in items) and seen == {i.item_id for i in items}
+
+
+def test_stray_shard_repeating_a_committed_id_is_refused(tmp_path):
+    out = tmp_path / "s"
+    _write(out, make_items(8), max_rows=4)
+    data = out / "data"
+    (data / "shard-00009.parquet").write_bytes((data / "shard-00001.parquet").read_bytes())
+    for _ in range(2):  # the same error again, not "another ShardWriter": the refused writer released the lock
+        with pytest.raises(ShardError, match="repeats 4 item ids already committed"):
+            ShardWriter(out)
+
+
 def test_exception_inside_writer_leaves_no_partial_shard(tmp_path):
     out = tmp_path / "s"
     commits = []

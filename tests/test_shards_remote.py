@@ -1,0 +1,213 @@
+"""Shards on an object store: write, read, verify, query and export through a real S3 API (moto in server
+mode on a free localhost port, no network), and the commit protocol under a kill and an abort.
+
+Skips when moto is not installed, except under RADPRM_REQUIRE_S3=1 (CI), where it fails.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from radprm.cli import app
+from radprm.errors import ShardError
+from radprm.shards import ShardWriter, load_manifest, query, read_items, read_table, verify
+from radprm.shards.location import locate
+from radprm.shards.testing import make_items
+
+BUCKET = "radprm-test"
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """A moto S3 server on 127.0.0.1 (its own process, stopped after the module) with one bucket."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        reason = "moto is not installed: pip install 'moto[server]' (the test extra has it)"
+        if os.environ.get("RADPRM_REQUIRE_S3") == "1":
+            pytest.fail(reason + " [RADPRM_REQUIRE_S3=1]")
+        pytest.skip(reason)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not start on port {port}")
+                time.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}", method="PUT")
+        urllib.request.urlopen(request, timeout=10).close()
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def s3_env(monkeypatch):
+    """Credentials moto accepts; no lookup of instance metadata (no network)."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def s3_uri(moto_endpoint, s3_env, request):
+    """A fresh prefix per test."""
+    return f"s3://{BUCKET}/{request.node.name}/shards?endpoint_override={moto_endpoint}&scheme=http&region=us-east-1"
+
+
+def _objects(uri: str) -> list[str]:
+    loc = locate(uri)
+    return loc.listdir("data")
+
+
+def test_s3_write_read_verify_query_export(s3_uri, tmp_path):
+    items = make_items(25)
+    commits = []
+    with ShardWriter(s3_uri, max_rows=10, on_commit=commits.append) as w:
+        w.write_many(items)
+    assert [c.rows for c in commits] == [10, 10, 5]
+    manifest = load_manifest(s3_uri)
+    names = [s.name for s in manifest.shards]
+    # fresh name per upload: shard-NNNNN-<hex>.parquet, and nothing but committed shards in the prefix
+    assert all(n.startswith(f"shard-0000{k}-") and n.endswith(".parquet") for k, n in enumerate(names)), names
+    assert _objects(s3_uri) == sorted(names)
+    assert manifest.rows == 25 and w.stats.written == 25
+    assert list(read_items(s3_uri)) == items
+    assert sorted(read_table(s3_uri, columns=["item_id"]).column("item_id").to_pylist()) == sorted(
+        i.item_id for i in items)
+    report = verify(s3_uri)
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.rows == 25 and report.shards == 3
+    _, rows = query(s3_uri, "SELECT count(*), count(DISTINCT item_id) FROM items")
+    assert rows == [(25, 25)]
+    _, steps = query(s3_uri, "SELECT count(*) FROM steps")
+    assert steps[0][0] == sum(len(i.steps) for i in items)
+
+    from radprm.exports import export_trl
+
+    out = tmp_path / "prm.jsonl"
+    summary = export_trl(s3_uri, out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert summary.items == len(lines) > 0
+    meta = json.loads((tmp_path / "prm.jsonl.meta.json").read_text())
+    assert meta["source"] == s3_uri and meta["source_rows"] == 25
+
+
+def test_s3_cli_verify_and_export(s3_uri, tmp_path):
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(12))
+    result = runner.invoke(app, ["verify", s3_uri])
+    assert result.exit_code == 0, result.output
+    assert "OK (2 shards, 12 rows checked)" in result.output
+    out = tmp_path / "prm.jsonl"
+    result = runner.invoke(app, ["export", "trl", s3_uri, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.read_text(encoding="utf-8").count("\n") > 0
+
+
+def test_s3_resume_skips_committed_items(s3_uri):
+    with ShardWriter(s3_uri, max_rows=4) as w:
+        w.write_many(make_items(10))
+    with ShardWriter(s3_uri, max_rows=4) as w:
+        assert len(w.seen_ids) == 10 and make_items(1)[0].item_id in w.seen_ids
+        w.write_many(make_items(15))
+    assert w.stats.duplicates_skipped == 10 and w.stats.written == 5
+    assert sorted(i.item_id for i in read_items(s3_uri)) == sorted(i.item_id for i in make_items(15))
+    assert verify(s3_uri).ok
+
+
+def test_s3_killed_writer_leaves_a_set_that_verifies_and_resumes_once(s3_uri, s3_env):
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from radprm.shards import ShardWriter
+        from radprm.shards.testing import make_items
+        w = ShardWriter({s3_uri!r}, max_rows=10, row_group_rows=2)
+        w.write_many(make_items(15))
+        os.kill(os.getpid(), signal.SIGKILL)  # mid-shard: 5 rows spooled locally, nothing uploaded
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=dict(os.environ))
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert len(_objects(s3_uri)) == 1  # the committed shard only
+    report = verify(s3_uri)
+    assert report.ok and report.rows == 10, [str(p) for p in report.problems]
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(15))
+    assert w.stats.written == 5 and w.stats.duplicates_skipped == 10
+    ids = [i.item_id for i in read_items(s3_uri)]
+    assert len(ids) == len(set(ids)) == 15
+    assert verify(s3_uri).ok
+
+
+def test_s3_upload_without_manifest_write_is_an_orphan_the_next_writer_deletes(s3_uri):
+    with ShardWriter(s3_uri, max_rows=4) as w:
+        w.write_many(make_items(8))
+    loc = locate(s3_uri)
+    manifest = json.loads(loc.read_text(loc.file("manifest.json")))
+    popped = manifest["shards"].pop()  # as if killed between the upload and the manifest PUT
+    orphan, manifest["rows"] = popped["name"], manifest["rows"] - popped["rows"]
+    loc.write_text_atomic(loc.file("manifest.json"), json.dumps(manifest))
+    report = verify(s3_uri)
+    assert [p.kind for p in report.problems] == ["extra"] and orphan in report.problems[0].path
+    assert len(list(read_items(s3_uri))) == 4  # readers trust only the manifest
+    with ShardWriter(s3_uri, max_rows=4) as w:
+        w.write_many(make_items(8))
+    assert w.stats.orphans_removed == [orphan]
+    assert w.stats.written == 4 and w.stats.duplicates_skipped == 4
+    assert orphan not in _objects(s3_uri) and verify(s3_uri).ok
+
+
+def test_s3_abort_uploads_nothing(s3_uri):
+    with pytest.raises(RuntimeError):
+        with ShardWriter(s3_uri, max_rows=10, row_group_rows=3) as w:
+            w.write_many(make_items(14))  # one shard committed, four rows open
+            raise RuntimeError("boom")
+    assert len(_objects(s3_uri)) == 1
+    assert verify(s3_uri).ok and load_manifest(s3_uri).rows == 10
+
+
+def test_unknown_uri_scheme_is_one_line_naming_the_path():
+    with pytest.raises(ShardError) as err:
+        read_items("nosuchfs://bucket/prefix").__next__()
+    text = str(err.value)
+    assert "nosuchfs://bucket/prefix" in text and "\n" not in text
+
+
+def test_unreachable_store_is_one_line_naming_the_path(s3_env):
+    uri = f"s3://{BUCKET}/x/shards?endpoint_override=127.0.0.1:{_free_port()}&scheme=http&region=us-east-1"
+    with pytest.raises(ShardError) as err:
+        load_manifest(uri)
+    text = str(err.value)
+    assert f"s3://{BUCKET}/x/shards/manifest.json" in text and "\n" not in text
+    report = verify(uri)
+    assert [p.kind for p in report.problems] == ["manifest"]
+    result = runner.invoke(app, ["export", "trl", uri, "--out", "unused.jsonl"])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_bucket_without_prefix_is_refused(moto_endpoint, s3_env):
+    with pytest.raises(ShardError, match="prefix inside the bucket"):
+        ShardWriter(f"s3://{BUCKET}?endpoint_override={moto_endpoint}&scheme=http")
