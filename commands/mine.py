@@ -94,7 +94,7 @@ def mine(
     limit = reader.pop("limit", None)
     try:
         summary = mine_reports(reports, run_dir=run_dir, resume=resume, progress=True, reader=reader, limit=limit,
-                               **(options or {}))
+                               announce=lambda line: typer.echo(line, err=True), **(options or {}))
     except KeyboardInterrupt:
         typer.echo(f"Interrupted: committed shards are kept; continue with the same command plus --resume "
                    f"(run dir {run_dir})", err=True)
