@@ -333,7 +333,6 @@ class _DriverExtractor:
         return getattr(self._real, name)
 
 
-
 class RayMiningJob(MiningJob):
     """`MiningJob` whose CPU and LLM stages run on Ray Data; the driver keeps ledger, shards and quarantine.
 
