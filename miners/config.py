@@ -176,8 +176,7 @@ class MineConfig(OptionsModel):
         None, "With --engine ray: the cluster to join (auto, or host:port / ray://...). Default: a local "
         "Ray started for the job.", identity=False,
     )
-    concurrency: int = option(8, "Requests in flight at once (twice as many chains are kept going).", identity=False,
-                              panel=LLM_PANEL, ge=1)
+    concurrency: int = option(8, "Chains (and requests) in flight at once.", identity=False, panel=LLM_PANEL, ge=1)
     timeout: float = option(120.0, "Seconds per request.", identity=False, panel=LLM_PANEL, ge=0.1)
     max_retries: int = option(
         4, "Retries of 5xx, 429, timeouts and connection errors per request.", identity=False, panel=LLM_PANEL, ge=0

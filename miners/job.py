@@ -75,10 +75,11 @@ JOB_FILE = "job.json"
 # A run whose first this-many chains all fail stops (server down, wrong model, broken prompt):
 # quarantining every item of a dead run would only have to be undone.
 FAIL_FAST_AFTER = 16
-CHAINS_PER_SLOT = 2
-"""Chains in flight per request slot (`--concurrency`): a chain between two of its calls (reading an answer,
-rendering the next prompt, validating) leaves its slot to another chain's request, so the server is kept
-saturated; the client still sends at most --concurrency requests at once."""
+CHAINS_PER_SLOT = 1
+"""Chains in flight per request slot (`--concurrency`; the client sends at most --concurrency requests at
+once). More than 1 lets another chain's request take the slot while a chain is between two of its calls;
+measured with `bench/bench_e2e.py --fake-latency 0.5 --slots 1,2` (200 items), 2 was slower (0.83x vs
+0.91x of the replay): the gaps between calls are milliseconds, and twice the chains cost client CPU."""
 
 
 def server_hosts(urls: list[str]) -> str | None:
