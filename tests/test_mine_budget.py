@@ -102,3 +102,18 @@ def test_cli_mine_prints_the_budget_line(fake_openai_server, tmp_path):
                                       "--tasks", "single,binary", "--max-tokens", "200"])
     assert result.exit_code == 0, result.output
     assert "budget (mine): " in result.output and "at most" in result.output
+
+
+def test_progress_tokens_bar_projects_from_the_budget_then_from_measured_items():
+    from radprm.miners.progress import MineProgress
+
+    spent = [0]
+    bar = MineProgress(False, Budget("mine", items=10, prompt_tokens=6000, completion_tokens=4000),
+                       spent=lambda: spent[0])
+    bar.planned(4)  # fewer planned so far than the budget's 10 chains: the budget counts
+    assert bar.projected_tokens(0) == 10_000
+    bar.planned(6)
+    spent[0] = 1200
+    bar.item_done()
+    bar.item_done()
+    assert bar.projected_tokens(1200) == 1200 + 8 * 600  # 600 tokens per item measured, 8 items left
