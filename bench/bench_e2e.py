@@ -1,25 +1,34 @@
 """`radprm mine` end to end against a server vs a plain client replaying the *same* requests (like for like).
 
-Usage (from the repo root, server from `make serve`):
+Usage (from the repo root; `bash serving/serve.sh start` prints the server's URL):
 
-    .venv/bin/python bench/bench_e2e.py --reports 100 --concurrency 16 --max-tokens 256
+    .venv/bin/python bench/bench_e2e.py --reports 100 --concurrency 16 --max-tokens 256 --rounds 3
 
-Phases, in this order, against the same server:
+Phases, against the same server, in one process:
 
-1. `mine` (cold): a fresh job; every request it sends is recorded (messages, structured-output schema,
-   temperature, top_p, max_tokens, seed) with its usage.
-2. `replay`: the recorded requests sent by a bare AsyncOpenAI client at the same concurrency, all at once
-   (no chaining, no extraction, no validation, no tail between a chain's calls): the server's ceiling for
-   exactly this work, with the same prompts, the same schema and (seeded) the same output lengths.
-3. `mine` (warm): the same job again in a new folder with a new cache, so it sends the same requests as
-   phase 1 with the server's prefix cache as warm as in phase 2; the ratio is taken on this phase.
-4. `replay-free`: the same requests without the schema, `ignore_eos` and max_tokens = the tokens each one
-   produced in phase 2: the server-side cost of structured outputs (phase 2 / phase 4).
+1. warm-up `mine`: a fresh job; every request it sends is recorded (messages, structured-output schema,
+   temperature, top_p, max_tokens, seed) with its usage. Not in the ratio (cold prefix cache).
+2. `--rounds` rounds, each one `replay` and one `mine`, in alternating order (replay first in odd rounds,
+   mine first in even ones), so the load other users put on the shared server falls on both alike:
+   * `replay`: the recorded requests sent by a bare AsyncOpenAI client at the same concurrency, all at
+     once (no chaining, no extraction, no validation, no tail between a chain's calls): the server's
+     ceiling for exactly this work: the same prompts, the same schema, the same max_tokens and (seeded)
+     the same output lengths;
+   * `mine`: the same job again in a new folder with a new cache (so it sends the same requests).
+   The ratio of a round is mine completion tok/s over replay completion tok/s; the median over rounds
+   is reported, with the load average before each phase.
+3. `replay-free` (with `--free`): the same requests without the schema, `ignore_eos` and max_tokens = the
+   tokens each one produced: the server-side cost of structured outputs (replay / replay-free).
+
+`--fake-latency S` runs the same rounds against the in-process fake server answering every request after S
+seconds, with no limit on requests at once (the tests' fake; tokens are not real): what is left of the
+ratio (requests/s) is radprm's own loss, i.e. request slots left idle between a chain's calls, at the
+start and in the tail, and client overhead, at any item count in seconds. `--slots 1,2` mines each
+round once per value of `radprm.miners.job.CHAINS_PER_SLOT` (chains in flight per request slot).
 
 Each phase reads vLLM's /metrics before and after, so tokens generated for other users ("foreign") show.
-The CPU seconds per item of each local stage come from the `mine` process (user+sys) split by stage
-with a fake server in bench/bench_engines.py; here the client process CPU per phase is reported.
-Reports are made up (tests/ray_support.py), never IU text.
+The client process CPU per phase is reported. Reports are made up (bench_engines.reports_file: distinct
+texts, so no request is a cache hit), never IU text.
 """
 
 from __future__ import annotations
@@ -65,7 +74,7 @@ def record_requests():
 async def replay(base_url: str, model: str, requests: list[dict], concurrency: int, free: bool) -> dict:
     import openai
 
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", timeout=3600, max_retries=0)
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", timeout=3600, max_retries=2)  # as radprm retries
     sem = asyncio.Semaphore(concurrency)
     tokens = [0]
 
@@ -90,8 +99,11 @@ async def replay(base_url: str, model: str, requests: list[dict], concurrency: i
 
 
 def main() -> None:
+    import os
+    import statistics
+
     from bench_client import base_url_from_state, server_stats
-    from ray_support import write_reports
+    from bench_engines import reports_file
 
     from radprm.miners.job import mine
 
@@ -100,14 +112,31 @@ def main() -> None:
     ap.add_argument("--questions-per-report", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=3, help="replay + mine pairs, alternating order")
+    ap.add_argument("--free", action="store_true", help="also measure the server-side cost of the schema")
+    ap.add_argument("--no-warmup", action="store_true", help="the first round's mine is the recorded one")
+    ap.add_argument("--fake-latency", type=float, default=None, help="in-process fake server, S s per request")
+    ap.add_argument("--slots", default=None, help="comma-separated CHAINS_PER_SLOT values to mine with")
     ap.add_argument("--base-url", default=None)
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000, help="fresh seed: cold prefix cache")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    base_url = args.base_url or base_url_from_state()
+    import contextlib
+
+    from radprm.miners import job as job_mod
+
+    fake = None
+    if args.fake_latency is not None:
+        from fakes.openai_server import FakeOpenAIServer, sleep
+
+        fake = FakeOpenAIServer().__enter__()
+        fake.rule = lambda body: sleep(args.fake_latency)
+    base_url = fake.base_url if fake else (args.base_url or base_url_from_state())
+    stats = (lambda: {"gen_tokens": 0.0}) if fake else (lambda: server_stats(base_url))
+    slots = [int(x) for x in args.slots.split(",")] if args.slots else [job_mod.CHAINS_PER_SLOT]
     work = Path(tempfile.mkdtemp(prefix="radprm-bench-e2e-"))
-    reports = write_reports(work / "reports.csv", n=args.reports, empty=())
+    reports = reports_file(work / "reports.csv", args.reports)  # distinct texts: no request is a cache hit
     log = record_requests()
 
     from radprm.validators.findings import FindingsExtractor
@@ -118,15 +147,18 @@ def main() -> None:
     rows = []
 
     def phase(name: str, fn) -> dict:
-        before, c0, t0 = server_stats(base_url), cpu(), time.perf_counter()
+        load = round(os.getloadavg()[0], 1)
+        before, c0, t0 = stats(), cpu(), time.perf_counter()
         out = fn()
         wall, used = time.perf_counter() - t0, cpu() - c0
-        after = server_stats(base_url)
+        after = stats()
         gen = after["gen_tokens"] - before["gen_tokens"]
-        row = {"phase": name, "wall_s": round(wall, 1), **out, "client_cpu_s": round(used, 1),
+        row = {"phase": name, "load_avg_1m": load, "wall_s": round(wall, 1), **out, "client_cpu_s": round(used, 1),
                "server_generated": int(gen)}
-        row["foreign_tokens"] = int(gen - row["completion_tokens"])
+        row["foreign_tokens"] = int(gen - row["completion_tokens"]) if fake is None else None
         row["completion_tok_s"] = round(row["completion_tokens"] / wall, 2)
+        row["requests_per_s"] = round(row["requests"] / wall, 2)
+        row["rate"] = row["requests_per_s"] if fake else row["completion_tok_s"]
         rows.append(row)
         print(json.dumps(row), flush=True)
         return row
@@ -137,29 +169,59 @@ def main() -> None:
                  concurrency=args.concurrency, timeout=3600, seed=args.seed, extractor=extractor,
                  validator=validator)
         return {"completion_tokens": s.metrics.completion_tokens, "requests": s.metrics.requests,
-                "items_written": s.items_written, "quarantined": s.quarantined_total - 0}
+                "items_written": s.items_written, "quarantined": s.quarantined_total}
 
-    phase("mine (cold)", lambda: run_mine("cold"))
-    requests = list(log)
-    log.clear()
-    phase("replay (same requests)", lambda: {**asyncio.run(replay(base_url, args.model, requests, args.concurrency,
-                                                                    False)), "requests": len(requests)})
-    phase("mine (warm)", lambda: run_mine("warm"))
-    phase("replay-free (no schema)", lambda: {**asyncio.run(replay(base_url, args.model, requests,
-                                                                     args.concurrency, True)),
-                                               "requests": len(requests)})
-    by = {r["phase"]: r for r in rows}
+    def run_replay(free: bool) -> dict:
+        return {**asyncio.run(replay(base_url, args.model, requests, args.concurrency, free)),
+                "requests": len(requests)}
+
+    requests: list[dict] = []  # the first mine's requests: the ones every replay sends
+
+    def recorded(out: dict) -> dict:
+        if not requests:
+            requests.extend(log)
+        log.clear()
+        return out
+
+    def mine_with(k: int, n: int) -> dict:
+        job_mod.CHAINS_PER_SLOT = n
+        return recorded(run_mine(f"round{k + 1}-slots{n}"))
+
+    if not args.no_warmup:
+        phase("mine (warm-up)", lambda: recorded(run_mine("warmup")))
+    ratios: dict[int, list[float]] = {n: [] for n in slots}
+    for k in range(args.rounds):
+        order = ["replay", *slots] if k % 2 == 0 else [*slots, "replay"]
+        if not requests:
+            order = [*slots, "replay"]  # no warm-up: the first mine records the requests
+        got = {}
+        for what in order:
+            if what == "replay":
+                got[what] = phase(f"replay {k + 1}", lambda: run_replay(False))
+            else:
+                got[what] = phase(f"mine {k + 1} (chains per slot {what})", lambda k=k, n=what: mine_with(k, n))
+        for n in slots:
+            ratios[n].append(round(got[n]["rate"] / got["replay"]["rate"], 3))
+        print(json.dumps({"round": k + 1, "ratio_mine_over_replay": {n: r[-1] for n, r in ratios.items()}}), flush=True)
     summary = {
-        "reports": args.reports, "concurrency": args.concurrency, "max_tokens": args.max_tokens, "seed": args.seed,
-        "ratio_mine_warm_over_replay": round(by["mine (warm)"]["completion_tok_s"]
-                                             / by["replay (same requests)"]["completion_tok_s"], 3),
-        "ratio_structured_over_free": round(by["replay (same requests)"]["completion_tok_s"]
-                                            / by["replay-free (no schema)"]["completion_tok_s"], 3),
-        "phases": rows,
+        "server": f"fake, {args.fake_latency} s per request" if fake else base_url,
+        "rate": "requests/s" if fake else "completion tokens/s",
+        "reports": args.reports, "items": rows[0]["items_written"], "concurrency": args.concurrency,
+        "max_tokens": args.max_tokens, "seed": args.seed, "rounds": args.rounds,
+        "ratios_mine_over_replay": {n: r for n, r in ratios.items()},
+        "median_ratio": {n: statistics.median(r) for n, r in ratios.items() if r},
     }
+    if args.free:
+        free = phase("replay-free (no schema)", lambda: run_replay(True))
+        replays = [r["completion_tok_s"] for r in rows if r["phase"].startswith("replay ")]
+        summary["ratio_structured_over_free"] = round(statistics.median(replays) / free["completion_tok_s"], 3)
+    summary["phases"] = rows
     print(json.dumps(summary, indent=2))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    if fake is not None:
+        with contextlib.suppress(Exception):
+            fake.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

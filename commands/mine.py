@@ -32,5 +32,5 @@ def mine(
     reader, limit = split_limit(reader)
     with interrupt_hint(run_dir):
         summary = mine_reports(reports, run_dir=run_dir, resume=resume, progress=True, reader=reader, limit=limit,
-                               **(options or {}))
+                               announce=lambda line: typer.echo(line, err=True), **(options or {}))
     typer.echo(summary.render())

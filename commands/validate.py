@@ -46,5 +46,5 @@ def validate(
     """Label each reasoning step good/bad against its report, with verdict, reasons and evidence."""
     summary = validate_file(chains, reports, out, chains_out=chains_out, quarantine=quarantine, strict=strict,
                             judge=judge, judge_policy=judge_policy, base_url=base_url, model=model,
-                            concurrency=concurrency, **reader)
+                            concurrency=concurrency, announce=lambda line: typer.echo(line, err=True), **reader)
     typer.echo(summary.render())

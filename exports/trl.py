@@ -39,14 +39,13 @@ from radprm.exports.common import (
     write_jsonl_atomic,
 )
 from radprm.exports.labels import check_labels
+from radprm.miners.budget import CHARS_PER_TOKEN  # the fallback estimate when no --tokenizer is given
 from radprm.schemas.records import Item
 
 MASKED = ("cut", "keep")
 """TRL rows and unlabelled steps: cut the chain before the first one, or keep it with `label_mask` False."""
 TRUNCATION = ("warn", "cut", "quarantine")
 """Step labels past max_length: count them, drop those steps from the row, or quarantine the item."""
-CHARS_PER_TOKEN = 4
-"""Fallback estimate when no tokenizer is given (English BPE tokenizers average about 4 chars/token)."""
 
 
 def build_prompt(item: Item, *, include_report: bool | None = True) -> str:

@@ -34,7 +34,7 @@ import json
 import time
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from urllib.parse import urlparse
 import radprm
 from radprm import run
 from radprm.errors import InputError, ModelError, RadprmError
+from radprm.miners.budget import Budget
 from radprm.miners.cache import RequestCache
 from radprm.miners.chains import ChainMiner, ChainOutcome
 from radprm.miners.client import LLMClient
@@ -74,6 +75,11 @@ JOB_FILE = "job.json"
 # A run whose first this-many chains all fail stops (server down, wrong model, broken prompt):
 # quarantining every item of a dead run would only have to be undone.
 FAIL_FAST_AFTER = 16
+CHAINS_PER_SLOT = 1
+"""Chains in flight per request slot (`--concurrency`; the client sends at most --concurrency requests at
+once). More than 1 lets another chain's request take the slot while a chain is between two of its calls;
+measured with `bench/bench_e2e.py --fake-latency 0.5 --slots 1,2` (200 items), 2 was slower (0.83x vs
+0.91x of the replay): the gaps between calls are milliseconds, and twice the chains cost client CPU."""
 
 
 def server_hosts(urls: list[str]) -> str | None:
@@ -92,10 +98,12 @@ class MiningJob:
         validator: A StepValidator (built on the extractor when None).
         progress: Show a rich progress bar on stderr.
         report_source: Reports to mine instead of reading `config.reports` (e.g. a list of Report).
+        announce: Called with the one-line budget estimate before the first request (e.g. `print`).
     """
 
     def __init__(self, config: MineConfig, run_dir: str | Path, *, resume: bool = False, extractor: Any = None,
-                 validator: Any = None, progress: bool = False, report_source: Iterable[Report] | None = None) -> None:
+                 validator: Any = None, progress: bool = False, report_source: Iterable[Report] | None = None,
+                 announce: Any = None) -> None:
         if report_source is None and not config.reports:
             raise InputError("no reports given", field="reports")
         self.cfg = config
@@ -108,6 +116,8 @@ class MiningJob:
         self.cache_path = Path(config.cache) if config.cache else self.run_dir / "cache.sqlite"
         self.progress = progress
         self.report_source = report_source
+        self.announce = announce
+        self.budget: Budget | None = None  # the session's estimate (`_estimate`), before the first request
         self._extractor = extractor
         self._validator = validator
         # Session state, filled by `run()`; everything a session touches is declared here.
@@ -272,6 +282,9 @@ class MiningJob:
                                       on_commit=lambda info: self.ledger.mark_written(info.item_ids, info.shard))
             self.ledger.adopt_committed(self.writer)
             self._had_written = self.ledger.counts()[WRITTEN] > 0
+            self.budget = self._estimate()
+            if self.budget is not None and self.announce is not None:
+                self.announce(self.budget.render())
             try:
                 await self._pipeline()
             except BaseException:
@@ -299,6 +312,26 @@ class MiningJob:
         run.write_text_atomic(self.run_dir / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
         return summary
 
+    def _estimate(self) -> Budget | None:
+        """The budget of this session: the reports not done yet, read once more before the first request
+        (None for a re-drive, or for reports given as a one-pass iterator)."""
+        from radprm.miners.budget import mine_budget
+        from radprm.quarantine import QuarantineSink
+
+        once = self.report_source is not None and not isinstance(self.report_source, (list, tuple))
+        if self.redrive is not None or once:
+            return None
+        done = self.ledger.done_reports()
+        feed = ReportFeed(self.cfg, self.report_source, QuarantineSink())  # reader problems are counted by the run
+        todo = (r for r in feed if r.report_id not in done and r.report_id not in self.exclude)
+        return mine_budget(todo, self.miner, questions_per_report=self.cfg.questions_per_report,
+                           rollouts=self.cfg.rollouts, max_tokens=self.cfg.max_tokens)
+
+    def _progress_bar(self) -> MineProgress:
+        """Reports, items and tokens bars; tokens against the budget, at the measured throughput."""
+        m = self.metrics
+        return MineProgress(self.progress, self.budget, spent=lambda: m.prompt_tokens + m.completion_tokens)
+
     # --- re-drive -------------------------------------------------------------------------------------
     def _select_redrive(self) -> bool:
         """Pick the quarantined items to ask again and open a re-drive session; False when there are none."""
@@ -320,8 +353,8 @@ class MiningJob:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=self.cfg.concurrency * 4)
         self._last_commit = time.monotonic()
-        with MineProgress(self.progress) as self.bar:
-            workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.cfg.concurrency)]
+        with self._progress_bar() as self.bar:
+            workers = [asyncio.create_task(self._worker(queue)) for _ in range(CHAINS_PER_SLOT * self.cfg.concurrency)]
 
             async def feed() -> None:
                 await self._produce(queue, loop)
@@ -350,22 +383,8 @@ class MiningJob:
         if self.redrive is not None:
             await self._produce_redrive(queue, loop)
             return
-        done = self.ledger.done_reports()
-        feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
         rejected: list[Report] = []  # reports without a split: quarantined on the loop thread (ledger)
-
-        def admitted() -> Iterable[Report]:
-            for r in feed:
-                if r.report_id in done:
-                    continue
-                if r.report_id in self.exclude:
-                    self.excluded += 1
-                elif self.splits.split_for(r.report_id, r.patient_id) is None:
-                    rejected.append(r)
-                else:
-                    yield r
-
-        reports = self.privacy.reports(admitted(), self.quarantine)
+        feed, reports = self._admitted(rejected)
         extracted = iter(self.extractor.extract_many(reports, batch_size=32))
 
         def next_block() -> list[tuple[Report, list[Finding], list[WorkItem]]]:
@@ -390,6 +409,25 @@ class MiningJob:
                 for w in works:
                     if w.status not in (WRITTEN, QUARANTINED):
                         await queue.put(w)
+
+    def _admitted(self, rejected: list[Report]) -> tuple[ReportFeed, Iterator[Report]]:
+        """The feed and the reports this session mines: not done, not in --exclude-reports (counted), with a
+        split (the others go to `rejected`, for `_quarantine_unsplit`), then through the PHI guard."""
+        done = self.ledger.done_reports()
+        feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
+
+        def admitted() -> Iterator[Report]:
+            for r in feed:
+                if r.report_id in done:
+                    continue
+                if r.report_id in self.exclude:
+                    self.excluded += 1
+                elif self.splits.split_for(r.report_id, r.patient_id) is None:
+                    rejected.append(r)
+                else:
+                    yield r
+
+        return feed, self.privacy.reports(admitted(), self.quarantine)
 
     async def _produce_redrive(self, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
         """Re-read the selected items' reports, rebuild their questions and queue just those items."""
@@ -452,21 +490,25 @@ class MiningJob:
             self.ledger.plan_report(report.report_id, [])
 
     def _record_plan(self, report: Report, works: list[WorkItem]) -> None:
-        """Put a report's items in the ledger (or quarantine a report without questions) and read their states."""
-        if not works:
+        """Put a report's items in the ledger and set each one's state."""
+        states = self._plan_report(report, [(w.item_id, w.question.question_id, w.rollout) for w in works])
+        for w in works:
+            w.status = states.get(w.item_id, PENDING)
+
+    def _plan_report(self, report: Report, planned: list[tuple[str, str, int]]) -> dict[str, str]:
+        """Put a report's (item id, question id, rollout) in the ledger, or quarantine a report without
+        questions; returns the items' states (both engines)."""
+        if not planned:
             self.quarantine.add(
                 record_id=report.report_id, report_id=report.report_id, stage="questions", reason_code="no_questions",
                 source_path=report.source_path or None, source_row=report.source_row,
                 detail=f"no question of tasks {','.join(self.cfg.tasks)} could be built from the findings",
                 payload=report.text,
             )
-        self.ledger.plan_report(report.report_id, [(w.item_id, w.question.question_id, w.rollout) for w in works])
-        states = self.ledger.statuses(w.item_id for w in works)
-        todo = 0
-        for w in works:
-            w.status = states.get(w.item_id, PENDING)
-            todo += w.status not in (WRITTEN, QUARANTINED)
-        self.bar.planned(todo)
+        self.ledger.plan_report(report.report_id, planned)
+        states = self.ledger.statuses(i for i, _q, _r in planned)
+        self.bar.planned(sum(states.get(i, PENDING) not in (WRITTEN, QUARANTINED) for i, _q, _r in planned))
+        return states
 
     async def _worker(self, queue: asyncio.Queue) -> None:
         loop = asyncio.get_running_loop()
@@ -479,9 +521,7 @@ class MiningJob:
             if not outcome.ok:
                 self._failed(work, outcome)
                 continue
-            self.ok_chains += 1
-            self._flush_early_failures()
-            self.ledger.mark_answered(work.item_id)
+            self._answered(work)
             try:
                 item = await loop.run_in_executor(self.cpu, self._build, work, outcome)
             except PhiBlocked as blocked:
@@ -501,16 +541,26 @@ class MiningJob:
                 item, judge_rows = await self.judge.judge_item(self.miner.client, item, work.report, self.quarantine)
             if self._items_limit_reached():
                 continue  # mined by a call in flight when the limit was reached: rebuilt from the cache on resume
-            if self.writer.write(item):
-                self.written_now += 1
-                if self.judge is not None:
-                    self.judge.append_sidecar(self.run_dir, judge_rows)
-                if all(c.cached for c in outcome.calls):
-                    self.rebuilt += 1
-            self.bar.item_done()
-            if time.monotonic() - self._last_commit > self.cfg.commit_every:
-                self.writer.flush()
-                self._last_commit = time.monotonic()
+            self._write(item, all(c.cached for c in outcome.calls), judge_rows)
+
+    def _answered(self, work: WorkItem) -> None:
+        """A chain came back whole: count it and mark its item answered (both engines)."""
+        self.ok_chains += 1
+        self._flush_early_failures()
+        self.ledger.mark_answered(work.item_id)
+
+    def _write(self, item: Any, all_cached: bool, judge_rows: list[dict[str, Any]] | None = None) -> None:
+        """Hand a built row to the shard writer (a repeated id is dropped there) and flush every
+        --commit-every seconds (both engines)."""
+        if self.writer.write(item):
+            self.written_now += 1
+            if self.judge is not None:
+                self.judge.append_sidecar(self.run_dir, judge_rows or [])
+            self.rebuilt += all_cached
+        self.bar.item_done()
+        if time.monotonic() - self._last_commit > self.cfg.commit_every:
+            self.writer.flush()
+            self._last_commit = time.monotonic()
 
     def _build(self, work: WorkItem, outcome: ChainOutcome) -> Any:
         """Validate and assemble the row, then apply the privacy options (CPU thread)."""
@@ -601,6 +651,7 @@ def mine(
     progress: bool = False,
     extractor: Any = None,
     validator: Any = None,
+    announce: Any = None,
     **options: Any,
 ) -> MineSummary:
     """Mine validated reasoning chains for the reports' questions into `run_dir` (resumable, exactly once).
@@ -612,6 +663,7 @@ def mine(
         progress: Show a progress bar on stderr.
         extractor: FindingsExtractor to use (built when None).
         validator: StepValidator to use (built when None).
+        announce: Called with the one-line budget estimate before the first request (the CLI prints it).
         **options: The job's options, the fields of `MineConfig` (model, base_url, tasks, limit,
             max_tokens, concurrency, strict, reader, ...), with the same defaults as `radprm mine`.
 
@@ -636,5 +688,5 @@ def mine(
 
         job_class = RayMiningJob
     job = job_class(cfg, run_dir, resume=resume, extractor=extractor, validator=validator, progress=progress,
-                    report_source=source)
+                    report_source=source, announce=announce)
     return job.run()

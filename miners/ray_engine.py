@@ -36,7 +36,7 @@ from typing import Any
 
 from radprm.errors import InputError, RadprmError
 from radprm.miners.chains import ChainOutcome
-from radprm.miners.items import ReportFeed, WorkItem
+from radprm.miners.items import WorkItem
 from radprm.miners.job import MiningJob
 from radprm.miners.ledger import PENDING, QUARANTINED, WRITTEN
 from radprm.miners.metrics import ClientMetrics
@@ -198,7 +198,6 @@ class LLMStage:
         from radprm.prompts.registry import PromptRegistry
 
         self.cfg = MineConfig.model_validate_json(cfg_json)
-        self.loop = asyncio.new_event_loop()
         self.metrics = ClientMetrics()
         self.client = LLMClient(self.cfg.base_urls, self.cfg.model, concurrency=self.cfg.concurrency,
                                 timeout=self.cfg.timeout, max_retries=self.cfg.max_retries, metrics=self.metrics,
@@ -213,32 +212,47 @@ class LLMStage:
             self.miner.key_extra = {"report_text": "ids-only"}
         self.sampling = self.cfg.sampling()
         self.actor = f"llm-{id(self):x}"
+        self._sent: dict[str, Any] = {k: 0 if isinstance(v, list) else v
+                                      for k, v in _metrics_json(ClientMetrics()).items()}  # reported so far
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+    def _metrics_delta(self) -> dict[str, Any]:
+        now = _metrics_json(self.metrics)
+        delta: dict[str, Any] = {}
+        for key, value in now.items():
+            was = self._sent[key]
+            if isinstance(value, list):
+                delta[key], now[key] = value[was:], len(value)
+            elif isinstance(value, dict):
+                delta[key] = {k: n - was.get(k, 0) for k, n in value.items() if n != was.get(k, 0)}
+                now[key] = dict(value)
+            else:
+                delta[key] = value - was
+        self._sent = now
+        return delta
+
+    async def __call__(self, batch: dict[str, Any]) -> Any:
+        """An async generator: Ray runs several batches of one actor on its event loop at once, so the
+        client's slots stay busy across batch boundaries (no per-batch tail)."""
+        from radprm.phi.privacy import CURRENT_REPORT
+
         rows = _rows(batch)
-        todo = [r for r in rows if r["work"]]
 
-        async def run_all() -> list[ChainOutcome]:
-            async def one(row: dict[str, Any]) -> ChainOutcome:
-                from radprm.phi.privacy import CURRENT_REPORT
-
-                report = Report.model_validate_json(row["report"])
-                CURRENT_REPORT.set(report)  # this task's report, for the cache codec (--store-report-text no)
-                d = json.loads(row["work"])
-                return await self.miner.mine(Question.model_validate(d["question"]), report, self.sampling,
-                                             d["rollout"])
-            return await asyncio.gather(*(one(r) for r in todo))
-
-        for row, outcome in zip(todo, self.loop.run_until_complete(run_all()), strict=True):
+        async def one(row: dict[str, Any]) -> None:
+            report = Report.model_validate_json(row["report"])
+            CURRENT_REPORT.set(report)  # this task's report, for the cache codec (--store-report-text no)
+            d = json.loads(row["work"])
+            outcome = await self.miner.mine(Question.model_validate(d["question"]), report, self.sampling,
+                                            d["rollout"])
             row["outcome"] = _outcome_json(outcome)
-        # this batch's client counters (latencies included) and this actor's cumulative per-server counters
-        delta, self.client.metrics = self.metrics, ClientMetrics()
-        self.metrics = self.client.metrics
-        delta.servers = {}
-        stats = json.dumps({"actor": self.actor, "metrics": _metrics_json(delta), "servers": self.client.pool.stats()})
+
+        await asyncio.gather(*(one(r) for r in rows if r["work"]))
+        # the client counters since the last batch that finished (batches overlap: a call in flight is
+        # counted by the batch that finishes after it) and this actor's cumulative per-server counters
+        stats = json.dumps({"actor": self.actor, "metrics": self._metrics_delta(),
+                            "servers": self.client.pool.stats()})
         if rows:
             rows[0]["stats"] = stats
-        return _columns(rows, ROW_KEYS)
+        yield _columns(rows, ROW_KEYS)
 
 
 class ValidateStage:
@@ -300,6 +314,25 @@ def _metrics_from(d: dict[str, Any]) -> ClientMetrics:
 # --- the driver -------------------------------------------------------------------------------------------
 
 
+class _DriverExtractor:
+    """The driver's findings extractor: the rule set's version at once, medspaCy only when the driver
+    itself extracts (a re-drive): the actors do the extraction, and building the pipeline takes seconds."""
+
+    def __init__(self) -> None:
+        from radprm.validators.findings import load_findings_rules
+
+        self.rules = load_findings_rules()
+        self.rules_version = self.rules.rules_version
+        self._real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            from radprm.validators.findings import FindingsExtractor
+
+            self._real = FindingsExtractor(self.rules)
+        return getattr(self._real, name)
+
+
 class RayMiningJob(MiningJob):
     """`MiningJob` whose CPU and LLM stages run on Ray Data; the driver keeps ledger, shards and quarantine.
 
@@ -313,6 +346,8 @@ class RayMiningJob(MiningJob):
             raise InputError("--judge is not supported with --engine ray yet", field="engine",
                              hint="use --engine local, or judge the shards afterwards with `radprm validate`")
         self.ray = connect(self.cfg.ray_address)  # fails before any job state is written
+        if self._extractor is None:
+            self._extractor = _DriverExtractor()
         self._actor_servers: dict[str, dict[str, dict[str, Any]]] = {}
 
     def collect_server_stats(self, client: Any) -> None:
@@ -326,24 +361,11 @@ class RayMiningJob(MiningJob):
             await super()._pipeline()
             return
         self._last_commit = time.monotonic()
-        done = self.ledger.done_reports()
-        feed = ReportFeed(self.cfg, self.report_source, self.quarantine)
         rejected: list[Report] = []  # reports the split file does not name (split_missing)
-
-        def admitted() -> Any:  # as the local engine: --exclude-reports, split file, then the PHI guard
-            for r in feed:
-                if r.report_id in done:
-                    continue
-                if r.report_id in self.exclude:
-                    self.excluded += 1
-                elif self.splits.split_for(r.report_id, r.patient_id) is None:
-                    rejected.append(r)
-                else:
-                    yield r
-
+        _feed, reports = self._admitted(rejected)  # as the local engine: done, excluded, split, PHI guard
         with self._progress_bar() as self.bar:
             window: list[dict[str, str]] = []
-            for report in self.privacy.reports(admitted(), self.quarantine):
+            for report in reports:
                 self._quarantine_unsplit(rejected)
                 window.append({"report": report.model_dump_json()})
                 if len(window) >= WINDOW:
@@ -359,11 +381,6 @@ class RayMiningJob(MiningJob):
             self._raise_all_failed()
         self._flush_early_failures()
 
-    def _progress_bar(self) -> Any:
-        from radprm.miners.progress import MineProgress
-
-        return MineProgress(self.progress)
-
     def _dataset(self, window: list[dict[str, str]]) -> Any:
         ray = self.ray
         cfg_json = self.cfg.model_dump_json()
@@ -378,8 +395,8 @@ class RayMiningJob(MiningJob):
         ds = ds.map_batches(PlanStage, fn_constructor_kwargs={"cfg_json": cfg_json, "prompt_labels": labels},
                             batch_size=PLAN_BATCH, compute=pool(cpu_actors), num_cpus=1)
         ds = ds.map_batches(
-            # a batch holds several rounds of --concurrency chains, so the client's slots stay busy
-            LLMStage, batch_size=4 * self.cfg.concurrency, compute=pool(1), num_cpus=0,
+            # an async stage: several batches in flight at once keep the client's slots busy
+            LLMStage, batch_size=self.cfg.concurrency, compute=pool(1), num_cpus=0,
             fn_constructor_kwargs={"cfg_json": cfg_json, "cache_path": str(self.cache_path),
                                    "prompts_dir": str(self.cfg.prompts_dir) if self.cfg.prompts_dir else None})
         refs = [r.model_dump() for r in self.miner.prompt_refs]
@@ -396,7 +413,7 @@ class RayMiningJob(MiningJob):
             report, findings = _report_parts(row)
             if report.report_id not in planned:
                 planned.add(report.report_id)
-                self._plan(report, findings, json.loads(row["planned"]))
+                self._plan(report, json.loads(row["planned"]))
             if self._stopped():
                 break  # a budget or --stop-after-items: the rest stays pending for --resume
             if not row["work"]:
@@ -407,27 +424,16 @@ class RayMiningJob(MiningJob):
                 continue
             self._commit(work, row)
 
-    def _plan(self, report: Report, findings: list[Finding], planned: list[list[Any]]) -> None:
-        if not planned:
-            self.quarantine.add(
-                record_id=report.report_id, stage="questions", reason_code="no_questions",
-                source_path=report.source_path or None, source_row=report.source_row,
-                detail=f"no question of tasks {','.join(self.cfg.tasks)} could be built from the findings",
-                payload=report.text,
-            )
-        self.ledger.plan_report(report.report_id, [(i, q, r) for i, q, r in planned])
-        states = self.ledger.statuses(i for i, _q, _r in planned)
+    def _plan(self, report: Report, planned: list[list[Any]]) -> None:
+        self._plan_report(report, [(i, q, r) for i, q, r in planned])
         self.bar.reports_read(1, None)
-        self.bar.planned(sum(states.get(i, PENDING) not in (WRITTEN, QUARANTINED) for i, _q, _r in planned))
 
     def _commit(self, work: WorkItem, row: dict[str, Any]) -> None:
         outcome, all_cached = _outcome_from(row["outcome"])
         if not outcome.ok:
             self._failed(work, outcome)
             return
-        self.ok_chains += 1
-        self._flush_early_failures()
-        self.ledger.mark_answered(work.item_id)
+        self._answered(work)
         if row["failure"]:
             failure = json.loads(row["failure"])
             self._validator_errors += 1
@@ -443,13 +449,7 @@ class RayMiningJob(MiningJob):
             except PhiBlocked as blocked:
                 self._quarantine_item(work, "phi_detected", blocked.detail, None)
                 return
-        if self.writer.write(item):
-            self.written_now += 1
-            self.rebuilt += all_cached
-        self.bar.item_done()
-        if time.monotonic() - self._last_commit > self.cfg.commit_every:
-            self.writer.flush()
-            self._last_commit = time.monotonic()
+        self._write(item, all_cached)
 
     def _add_stats(self, stats: dict[str, Any]) -> None:
         self.metrics.merge(_metrics_from(stats["metrics"]))

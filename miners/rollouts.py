@@ -53,6 +53,7 @@ from typing import Any
 import radprm
 from radprm import run
 from radprm.errors import InputError
+from radprm.miners.budget import Budget
 from radprm.miners.cache import RequestCache
 from radprm.miners.client import LLMClient, SamplingParams
 from radprm.miners.config import (
@@ -80,10 +81,6 @@ SUMMARY_FILE = "summary.json"
 QUARANTINE_STAGE = "rollout"
 # kept in step with radprm.validators.judge.SIDECAR (importing the judge loads medspaCy); a test compares them
 JUDGE_SIDECAR = "judge_steps.jsonl"
-CHARS_PER_TOKEN = 4
-"""Budget estimate: prompt tokens from characters (English BPE averages about 4 characters per token)."""
-TEMPLATE_TOKENS = 60
-"""Budget estimate: tokens of the rollout prompt's fixed text and chat template per request."""
 _ROLLOUT = SamplingParams(temperature=1.0, max_tokens=128)
 """Rollout sampling defaults: temperature 1 for diverse continuations (as in Math-Shepherd); 128 tokens
 hold two short steps and an answer."""
@@ -321,34 +318,6 @@ class ItemLabeller:
 
 
 # --- the job ----------------------------------------------------------------------------------------------
-@dataclass
-class Budget:
-    """What a rollout job will cost at most, estimated from the input before anything is asked."""
-
-    items: int = 0
-    steps: int = 0
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    n: int = 0
-    search: str = "linear"
-    skipped: Counter = field(default_factory=Counter)
-
-    def render(self) -> str:
-        """One line, printed before the job starts."""
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
-        return (f"budget: {self.items} items, {self.steps} steps -> at most {self.requests} requests "
-                f"(n={self.n}, search {self.search}), ~{self.prompt_tokens} prompt tokens, "
-                f"at most {self.completion_tokens} completion tokens"
-                + (f"; not labelled: {skipped}" if skipped else ""))
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"items": self.items, "steps": self.steps, "requests": self.requests, "n": self.n,
-                "search": self.search, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "skipped": dict(self.skipped)}
-
-
 def estimate(config: RolloutConfig, template: PromptTemplate) -> Budget:
     """The budget of labelling `config.shards`: requests (upper bound), prompt tokens (estimate), completion
     tokens (upper bound: n x max_tokens per request).
@@ -360,7 +329,8 @@ def estimate(config: RolloutConfig, template: PromptTemplate) -> Budget:
     from radprm.shards.reader import read_items, shard_paths
 
     paths = shard_paths(config.shards)  # raises ShardError for a bad directory
-    b = Budget(n=config.n, search=config.search)
+    b = Budget("rollouts")
+    steps = 0
     fixed = len(template.system) + len(template.user)
     answered = total = 0
     for item in read_items(config.shards):
@@ -372,23 +342,20 @@ def estimate(config: RolloutConfig, template: PromptTemplate) -> Budget:
         answered += 1
         if config.max_items is not None and b.items >= config.max_items:
             continue
-        b.items += 1
-        b.steps += len(item.steps)
+        steps += len(item.steps)
         requests = expected_requests(len(item.steps), config.search)
-        b.requests += requests
         head = len(item.question) + sum(len(o) + 2 for o in item.options) + fixed
         lengths = [len(s.text) + 4 for s in item.steps]
         chars = [head + sum(lengths[:k]) for k in range(1, len(lengths) + 1)]
         # binary search asks about log2(K)+1 prefixes: charge the longest ones (an upper bound)
-        asked = sorted(chars)[-requests:] if requests else []
-        b.prompt_tokens += sum(math.ceil(c / CHARS_PER_TOKEN) + TEMPLATE_TOKENS for c in asked)
+        b.add(sorted(chars)[-requests:] if requests else [], config.max_tokens, choices=config.n)
     if total and not answered:
         raise InputError(
             "no item has a reference answer to score rollouts against (answer is empty)",
             path=paths[0], row=1, field="answer",
             hint="rollout labels need questions with verifiable answers (radprm mine writes them)",
         )
-    b.completion_tokens = b.requests * config.n * config.max_tokens
+    b.details = {"steps": steps, "n": config.n, "search": config.search}
     return b
 
 

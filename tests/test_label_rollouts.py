@@ -160,7 +160,7 @@ def test_rollouts_budget_is_printed_before_anything_is_asked(fake_openai_server,
     tpl = PromptRegistry().get("rollout")
     cfg = RolloutConfig.from_options(shards=src, base_url="http://x/v1", model="m", n=4, max_tokens=100)
     budget = estimate(cfg, tpl)
-    assert (budget.items, budget.steps, budget.requests) == (2, 6, 6)
+    assert (budget.items, budget.details["steps"], budget.requests) == (2, 6, 6)
     assert budget.completion_tokens == 6 * 4 * 100
     result = CliRunner().invoke(app, ["label", "rollouts", str(src), "--run-dir", str(tmp_path / "run"),
                                       "--base-url", fake_openai_server.base_url, "--model", "smollm2",

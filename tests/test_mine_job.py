@@ -13,7 +13,7 @@ from fakes.openai_server import malformed, schema_violation, sleep, status, trun
 
 from radprm.errors import InputError, ModelError
 from radprm.miners.cache import RequestCache
-from radprm.miners.job import JOB_FILE, SUMMARY_FILE, mine
+from radprm.miners.job import CHAINS_PER_SLOT, JOB_FILE, SUMMARY_FILE, mine
 from radprm.miners.ledger import Ledger
 from radprm.miners.questions import build_questions
 from radprm.prompts.registry import PromptRegistry
@@ -171,7 +171,10 @@ def test_mine_resume_rebuilds_uncommitted_items_from_cache(fake_openai_server, t
     assert summary.rebuilt_from_cache >= 4
     after = fake_openai_server.requests[len(before):]
     answered_before = {json.dumps(b, sort_keys=True) for b in before}
-    assert not [b for b in after if json.dumps(b, sort_keys=True) in answered_before]
+    # at most the requests of the other chains in flight when the validator crashed (sent, never answered
+    # to the job: CHAINS_PER_SLOT chains share the one slot) are sent again; every answered one is rebuilt
+    again = [b for b in after if json.dumps(b, sort_keys=True) in answered_before]
+    assert len(again) <= CHAINS_PER_SLOT - 1
     ids = [i.item_id for i in read_items(summary.shards_dir)]
     assert len(ids) == len(set(ids)) == sum(len(q) for q in expected_questions(parts).values())
 

@@ -397,3 +397,19 @@ def test_cli_validate_judge_matches_api(fake_openai_server, tmp_path, reports_cs
                             judge_policy="both-must-agree")
     cli_rows = {(r["chain_id"], r["step_index"]): r for r in read_table(tmp_path / "cli.jsonl")}
     assert cli_rows == api_rows
+
+
+def test_judge_budget_is_announced_before_the_first_request(fake_openai_server, tmp_path, reports_csv, validator,
+                                                            rules):
+    from radprm.validators.judge import JUDGE_SAMPLING
+
+    seen = []
+    validate_file(CHAINS, reports_csv, tmp_path / "steps.jsonl", validator=validator, judge="all",
+                  base_url=fake_openai_server.base_url, model="smollm2",
+                  announce=lambda line: seen.append((line, fake_openai_server.chat_count)))
+    assert len(seen) == 1 and seen[0][1] == 0  # printed before the judge's first request
+    line = seen[0][0]
+    steps = len(rules)  # judge "all": one request per step, as many as were asked
+    assert fake_openai_server.chat_count == steps
+    assert f"steps {steps}, scope all -> at most {steps} requests" in line
+    assert f"at most {steps * JUDGE_SAMPLING.max_tokens} completion tokens" in line

@@ -155,6 +155,7 @@ def validate_file(
     base_url: str | None = None,
     model: str | None = None,
     concurrency: int = 8,
+    announce: Any = None,
     **reader_options: Any,
 ) -> ValidateSummary:
     """Validate every chain of a CHAINS file and write one row per step (and per chain).
@@ -172,6 +173,7 @@ def validate_file(
             With a judge the step table gets the `radprm.validators.judge.JUDGE_FIELDS` columns.
         judge_policy, base_url, model, concurrency: the judge's fusion policy, server, model and
             requests in flight (see `radprm.validators.judge.StepJudge`).
+        announce: with a judge, called with the one-line budget estimate before its first request.
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
 
     Returns:
@@ -203,6 +205,8 @@ def validate_file(
         contexts: dict[str, Any] | None = {} if step_judge is not None else None
         steps = _validate_rows(chains_path, reports, validator, sink, summary, chain_rows, n_rows, progress, contexts)
         if step_judge is not None:
+            if announce is not None:
+                announce(_judge_budget(chains_path, reports, step_judge).render())
             summary.judge = step_judge.summary
             steps = step_judge.judged_rows(steps, contexts, sink, chains_path)
         write_table(steps, out, schema=STEP_SCHEMA if step_judge is None else judge_step_schema(STEP_SCHEMA))
@@ -212,6 +216,15 @@ def validate_file(
     summary.seconds = time.perf_counter() - start
     return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, path=chains_path,
                       failed="no chain could be validated")
+
+
+def _judge_budget(chains_path: Path, reports: dict[str, Report], step_judge: Any) -> Any:
+    """The judge's budget over the chains whose report was read (one more pass over the chains file)."""
+    from radprm.miners.budget import judge_budget
+
+    rows = read_chains(chains_path, quarantine=QuarantineSink())  # problems are quarantined by the real pass
+    return judge_budget(((r.chain, reports[r.chain.report_id]) for r in rows if r.chain.report_id in reports),
+                        step_judge)
 
 
 def _validate_rows(
