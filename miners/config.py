@@ -28,6 +28,7 @@ from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
 from radprm.miners.servers import split_urls
+from radprm.miners.styles import CITES_REPORT, CITES_REPORT_POLICIES
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
@@ -37,10 +38,11 @@ JUDGE_SCOPES = ("undecided", "all")
 REDRIVE_PANEL = "Re-drive quarantined items"
 REDRIVE_REASONS = (
     "truncated", "timeout", "schema_violation", "malformed_json", "http_5xx", "rate_limited", "connection_error",
-    "bad_response", "http_4xx", "empty_chain", "validator_error", "mine_failed",
+    "bad_response", "http_4xx", "empty_chain", "validator_error", "mine_failed", CITES_REPORT,
 )
 """Reason codes of mine-stage quarantine records that `--retry-quarantined` can re-ask: the client's error
-codes (`miners.client`), a chain of blank steps and a validator crash."""
+codes (`miners.client`), a chain of blank steps, a validator crash and an image-style chain that kept citing
+the report (asked as a new attempt: new seeds and cache keys)."""
 REDRIVE_OVERRIDES = ("max_tokens",)
 """Identity options a re-drive may change: the completion budget that cut a `truncated` item. The stored
 job identity keeps the first value (item ids do not change); each re-driven row records its own sampling
@@ -114,6 +116,11 @@ class MineConfig(OptionsModel):
     style: str = option(
         "image", "Chain style: image (written as reading the film; the report is hidden ground truth and never "
         "cited) or report (reasons from the report, for text-only reasoners).", identity=True,
+    )
+    cites_report: str = option(
+        CITES_REPORT_POLICIES[0], "Image-style chains whose steps cite the report (\"the report states\", "
+        "\"not mentioned\"): quarantine (ask once more with a stricter reminder, then quarantine cites_report) "
+        "or keep (write them; counted in the summary). Report-style chains are never checked.", identity=True,
     )
     split_file: str | None = option(
         None, "Split CSV (split + report_id/study_id and/or patient_id/subject_id, e.g. MIMIC's official split); "
@@ -275,6 +282,13 @@ class MineConfig(OptionsModel):
 
         if value not in STYLES:
             raise ValueError(f"unknown style {value!r} (choose from {', '.join(STYLES)})")
+        return value
+
+    @field_validator("cites_report")
+    @classmethod
+    def _known_cites_report(cls, value: str) -> str:
+        if value not in CITES_REPORT_POLICIES:
+            raise ValueError(f"unknown value {value!r} (choose from {', '.join(CITES_REPORT_POLICIES)})")
         return value
 
     @field_validator("split_ratios")

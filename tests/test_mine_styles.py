@@ -29,9 +29,12 @@ def test_report_mentions_leave_image_observations_alone(text):
 
 def test_registry_picks_the_latest_version_of_each_style():
     reg = PromptRegistry()
-    for name in ("plan", "analysis", "refine", "staged"):
-        assert (reg.for_style(name, "image").version, reg.for_style(name, "report").version) == (3, 2)
+    latest_image = {"plan": 3, "analysis": 3, "refine": 4, "staged": 4}  # v4: v3 plus the reask reminder
+    for name, version in latest_image.items():
+        assert (reg.for_style(name, "image").version, reg.for_style(name, "report").version) == (version, 2)
         assert reg.get(name, 1).style is None  # v1 kept, read as report style
+        # the last call of each mode carries the reminder a re-ask adds (--cites-report quarantine)
+        assert bool(reg.for_style(name, "image").reask) == (name in ("refine", "staged"))
     assert "Hidden reference reading" in reg.for_style("analysis", "image").user
     assert "{report}" in reg.for_style("analysis", "report").user
 
