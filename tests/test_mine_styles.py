@@ -14,6 +14,7 @@ from radprm.prompts.registry import PromptRegistry
     "An effusion is described at the right base.", "There is no mention of edema.",
     "According to the findings section, the lungs are clear.", "The reference reading is no longer found.",
     "Edema has been ruled out by radiologist.", "The radiology report says no effusion.",
+    "It has been reported that the cardiac silhouette is normal.",
 ])
 def test_report_mentions_catch_steps_citing_the_report(text):
     assert report_mentions(text)
