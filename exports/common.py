@@ -368,6 +368,7 @@ def training_items(
     items: Iterable[Item], summary: ExportSummary, *, split: str | None, report_mentions: str, stage: str
 ) -> Iterator[Item]:
     """Items of the wanted split; image-style chains citing the report quarantined (`cites_report`) or counted."""
+    from radprm.miners.styles import CITES_REPORT
     from radprm.miners.styles import report_mentions as mentions_in
 
     for item in items:
@@ -379,7 +380,7 @@ def training_items(
             if cited and report_mentions == "drop":
                 index, found = cited[0]
                 summary.quarantine.add(
-                    stage=stage, reason_code="cites_report", record_id=item.item_id, field="steps",
+                    stage=stage, reason_code=CITES_REPORT, record_id=item.item_id, field="steps",
                     detail=f"image-style chain cites the report in {len(cited)} step(s), first step {index} "
                     f"({', '.join(found)}); --report-mentions keep exports it anyway",
                 )

@@ -13,7 +13,8 @@ quarantine as `radprm mine`) run with a client that never sends a request:
   as the cache now goes (a chain whose last call was answered is validated and written to a shard).
   A result line with an error is asked again in the next round.
 * **run**: prepare -> `vllm run-batch` -> ingest until no call is left (plan -> analysis -> refine is
-  three rounds; a resampled invalid answer one more).
+  three rounds; a resampled invalid answer one more, and so does the re-ask of an image-style
+  chain citing the report).
 
 Because the items are built by the same code from the same cache entries, a batch job's items equal
 those of `radprm mine` over the same cache contents (same ids, steps, labels). A resampled retry of an
@@ -157,6 +158,10 @@ class BatchJob(MiningJob):
                                       timeout=self.cfg.timeout, max_retries=0, metrics=self.metrics,
                                       fail_fast_after=None, check_model=False, results=self.results)
         return self.client
+
+    def _note_citation(self, work: WorkItem, outcome: ChainOutcome) -> None:
+        if outcome.error_code != DEFERRED:  # a deferred re-ask is counted in the round that answers it
+            super()._note_citation(work, outcome)
 
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:
         if outcome.error_code == DEFERRED:

@@ -15,6 +15,12 @@ Modes:
 
 Every call's cache key carries the prompt's id@version:sha and the rollout index, so editing one prompt
 file re-issues only the calls built from it, and rollouts of one question never share an answer.
+
+Image-style chains whose final steps cite the report (`radprm.miners.styles`, the lexicon QA and the
+exporters use) are asked again once with ``cites_report="quarantine"``: the last call (refine, or staged)
+is re-sent as attempt + 1 (its own seed and cache key) with the prompt's `reask` reminder. A chain that
+still cites the report fails with `cites_report`; ``keep`` writes it and the outcome lists the citing
+steps. Both engines mine through `ChainMiner.mine`, so they behave the same.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 from radprm.errors import InputError
 from radprm.miners.client import SEED_MOD, CallResult, LLMClient, SamplingParams
-from radprm.miners.styles import DEFAULT_STYLE, check_style
+from radprm.miners.styles import CITES_REPORT, CITES_REPORT_POLICIES, DEFAULT_STYLE, check_style, default_mentions
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
 from radprm.schemas.llm import LLMResponse, with_answer_options
 from radprm.schemas.records import PromptRef, Question, Report
@@ -49,6 +55,9 @@ class ChainOutcome:
         error_detail: Its detail.
         failed_prompt: Label (`id@vN:sha`) of the prompt whose call failed.
         raw_text: The failing call's raw model text, for the quarantine payload.
+        attempt: Attempt of the last call (the seed and cache key it used; attempt + 1 after a re-ask).
+        reasked: The last call was asked again because the steps cited the report.
+        cites: (step index, pattern names) of the steps citing the report (image style), as written.
     """
 
     ok: bool
@@ -61,6 +70,9 @@ class ChainOutcome:
     error_detail: str | None = None
     failed_prompt: str | None = None
     raw_text: str | None = None
+    attempt: int = 0
+    reasked: bool = False
+    cites: list[tuple[int, list[str]]] = field(default_factory=list)
 
     @property
     def prompt_tokens(self) -> int:
@@ -78,6 +90,19 @@ def rollout_sampling(sampling: SamplingParams, rollout: int) -> SamplingParams:
     if sampling.seed is None:
         return sampling
     return sampling.with_seed((sampling.seed + rollout) % SEED_MOD)
+
+
+ATTEMPT_SEED_STRIDE = 100_003
+"""Seed offset between attempts of one rollout (a re-ask, a re-drive of `cites_report`): a prime far above
+any rollout count, so an attempt never reuses another rollout's seed."""
+
+
+def attempt_sampling(sampling: SamplingParams, rollout: int, attempt: int = 0) -> SamplingParams:
+    """Sampling of rollout `rollout`, attempt `attempt` (attempt 0 is `rollout_sampling`)."""
+    sampling = rollout_sampling(sampling, rollout)
+    if sampling.seed is None or not attempt:
+        return sampling
+    return sampling.with_seed((sampling.seed + attempt * ATTEMPT_SEED_STRIDE) % SEED_MOD)
 
 
 @lru_cache(maxsize=4096)
@@ -112,20 +137,36 @@ class ChainMiner:
         mode: ``reasoner`` or ``staged``.
         style: ``image`` (write as reading the film; the report is hidden ground truth) or ``report``
             (`radprm.miners.styles`).
+        cites_report: What to do with an image-style chain whose steps cite the report: ``quarantine``
+            (ask the last call again once, then fail with `cites_report`) or ``keep``.
 
     Raises:
-        InputError: unknown mode or style.
-        PromptError: a prompt the mode needs is missing or malformed.
+        InputError: unknown mode, style or cites_report policy.
+        PromptError: a prompt the mode needs is missing or malformed; the last prompt of an image-style
+            chain has no `reask` reminder while `cites_report` is ``quarantine``.
     """
 
     def __init__(self, client: LLMClient, prompts: PromptRegistry, *, mode: str = "reasoner",
-                 style: str = DEFAULT_STYLE) -> None:
+                 style: str = DEFAULT_STYLE, cites_report: str = CITES_REPORT_POLICIES[0]) -> None:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}", field="mode", hint=f"choose from {', '.join(MODES)}")
+        if cites_report not in CITES_REPORT_POLICIES:
+            raise InputError(f"unknown cites_report policy {cites_report!r}", field="cites_report",
+                             hint=f"choose from {', '.join(CITES_REPORT_POLICIES)}")
         self.client = client
         self.mode = mode
         self.style = check_style(style)
+        self.cites_report = cites_report
         self.templates: dict[str, PromptTemplate] = {name: prompts.for_style(name, style) for name in MODES[mode]}
+        self.final = MODES[mode][-1]  # the call whose steps are kept (and asked again when they cite the report)
+        self.mentions = default_mentions() if self.style == "image" else None  # report style: never checked
+        if self.mentions is not None and cites_report == "quarantine" and not self.templates[self.final].reask:
+            from radprm.errors import PromptError
+
+            tpl = self.templates[self.final]
+            raise PromptError(f"prompt {tpl.id}@v{tpl.version} has no reask reminder for --cites-report quarantine",
+                              path=tpl.path or None, field="reask",
+                              hint="add a `reask:` line in a new version of the prompt, or pass --cites-report keep")
         self.key_extra: dict[str, Any] = {}  # more cache-key parts (e.g. how the job stores report text)
 
     @property
@@ -145,47 +186,91 @@ class ChainMiner:
             return _narrowed(model, tuple(question.options), question.task == "multi_label")
         return model
 
-    def messages(self, name: str, question: Question, report: Report, **more: str) -> list[dict[str, str]]:
-        """Render prompt `name` for a question about a report (plus `plan` / `steps` when needed)."""
+    def messages(self, name: str, question: Question, report: Report, *, reask: bool = False,
+                 **more: str) -> list[dict[str, str]]:
+        """Render prompt `name` for a question about a report (plus `plan` / `steps` when needed; `reask`
+        adds the prompt's reminder for a chain asked again)."""
         values: dict[str, Any] = {
             "report": report.text,
             "question": question.question,
             "options": ", ".join(question.options),
             **more,
         }
-        return self.templates[name].render(**values)
+        return self.templates[name].render(reask=reask, **values)
 
     async def _call(
-        self, name: str, question: Question, report: Report, sampling: SamplingParams, rollout: int, **more: str
+        self, name: str, question: Question, report: Report, sampling: SamplingParams, rollout: int,
+        attempt: int = 0, reask: bool = False, **more: str
     ) -> tuple[CallResult, type[LLMResponse]]:
         tpl = self.templates[name]
-        messages = self.messages(name, question, report, **more)
+        messages = self.messages(name, question, report, reask=reask, **more)
         model = self.response_model(name, question)
         extra = {"prompt": tpl.label, "rollout": rollout, **self.key_extra}
+        if attempt:  # attempt 0 keeps the keys of jobs mined before re-asks existed
+            extra["attempt"] = attempt
         key = self.client.key_for(messages, model, sampling, extra=extra)
         result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
         return result, model
 
     async def mine(
-        self, question: Question, report: Report, sampling: SamplingParams, rollout: int = 0
+        self, question: Question, report: Report, sampling: SamplingParams, rollout: int = 0, attempt: int = 0
     ) -> ChainOutcome:
-        """Run the mode's calls for one question and rollout.
+        """Run the mode's calls for one question and rollout (and the re-ask of an image-style chain citing
+        the report).
 
         Args:
             question: The question (its answer is never shown to the model).
             report: The report it is about.
-            sampling: Base sampling; the rollout's seed is derived from it.
+            sampling: Base sampling; the rollout's (and attempt's) seed is derived from it.
             rollout: Rollout index (0-based).
+            attempt: First attempt (0; a re-drive of `cites_report` starts a new one: its own seeds and keys).
 
         Returns:
-            A `ChainOutcome`; `ok` False carries the failing call's error code and raw text.
+            A `ChainOutcome`; `ok` False carries the failing call's error code and raw text (`cites_report`
+            when the re-asked chain still cites the report).
         """
-        sampling = rollout_sampling(sampling, rollout)
-        out = ChainOutcome(ok=False)
-        if self.mode == "staged":
-            res, _ = await self._call("staged", question, report, sampling, rollout)
-            if not self._record(out, "staged", res):
+        out = ChainOutcome(ok=False, attempt=attempt)
+        turn = attempt_sampling(sampling, rollout, attempt)
+        final_more: dict[str, str] = {}
+        if self.mode == "reasoner":
+            res, _ = await self._call("plan", question, report, turn, rollout, attempt)
+            if not self._record(out, "plan", res):
                 return out
+            out.plan = [c for c in (clean_step(p) for p in res.parsed.plan) if c]  # type: ignore[union-attr]
+            res, _ = await self._call("analysis", question, report, turn, rollout, attempt, plan=_bullets(out.plan))
+            if not self._record(out, "analysis", res):
+                return out
+            draft = [c for c in (clean_step(s) for s in res.parsed.steps) if c]  # type: ignore[union-attr]
+            final_more = {"steps": _bullets(draft)}
+        if not await self._final(out, question, report, turn, rollout, attempt, False, final_more):
+            return out
+        out.cites = self.mentions.citing_steps(out.steps) if self.mentions is not None else []
+        if out.cites and self.cites_report == "quarantine":
+            out.reasked, out.attempt = True, attempt + 1
+            again = attempt_sampling(sampling, rollout, attempt + 1)
+            if not await self._final(out, question, report, again, rollout, attempt + 1, True, final_more):
+                return out
+            out.cites = self.mentions.citing_steps(out.steps)  # type: ignore[union-attr]
+            if out.cites:
+                out.error_code = CITES_REPORT
+                out.error_detail = ("image-style chain cites the report after a re-ask: " + "; ".join(
+                    f"step {i} ({', '.join(names)})" for i, names in out.cites) + "; --cites-report keep writes it")
+                out.failed_prompt = self.templates[self.final].label
+                out.raw_text = out.calls[-1].raw_text
+                return out
+        out.ok = True
+        return out
+
+    async def _final(self, out: ChainOutcome, question: Question, report: Report, sampling: SamplingParams,
+                     rollout: int, attempt: int, reask: bool, more: dict[str, str]) -> bool:
+        """The last call (refine or staged): fills steps, stages and answer; False when it failed or gave
+        only blank steps."""
+        name = self.final
+        out.steps, out.stages, out.model_answer = [], [], []
+        res, _ = await self._call(name, question, report, sampling, rollout, attempt, reask, **more)
+        if not self._record(out, name, res):
+            return False
+        if self.mode == "staged":
             for step in res.parsed.steps:  # type: ignore[union-attr]
                 text = clean_step(step.text)
                 if text:
@@ -193,27 +278,14 @@ class ChainMiner:
                     out.steps.append(f"{step.stage.capitalize()}: {text}")
             out.model_answer = list(res.parsed.answer)  # type: ignore[union-attr]
         else:
-            res, _ = await self._call("plan", question, report, sampling, rollout)
-            if not self._record(out, "plan", res):
-                return out
-            out.plan = [c for c in (clean_step(p) for p in res.parsed.plan) if c]  # type: ignore[union-attr]
-            res, _ = await self._call("analysis", question, report, sampling, rollout, plan=_bullets(out.plan))
-            if not self._record(out, "analysis", res):
-                return out
-            draft = [c for c in (clean_step(s) for s in res.parsed.steps) if c]  # type: ignore[union-attr]
-            res, _ = await self._call("refine", question, report, sampling, rollout, steps=_bullets(draft))
-            if not self._record(out, "refine", res):
-                return out
-            out.steps = [clean_step(s) for s in res.parsed.steps]  # type: ignore[union-attr]
+            out.steps = [c for c in (clean_step(s) for s in res.parsed.steps) if c]  # type: ignore[union-attr]
             out.model_answer = list(dict.fromkeys(res.parsed.answer))  # type: ignore[union-attr]
-        out.steps = [s for s in out.steps if s]
         if not out.steps:
             out.error_code, out.error_detail = "empty_chain", "the model returned only blank steps"
-            out.raw_text = out.calls[-1].raw_text
-            out.failed_prompt = self.templates[MODES[self.mode][-1]].label
-            return out
-        out.ok = True
-        return out
+            out.raw_text = res.raw_text
+            out.failed_prompt = self.templates[name].label
+            return False
+        return True
 
     def _record(self, out: ChainOutcome, name: str, res: CallResult) -> bool:
         out.calls.append(res)

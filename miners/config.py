@@ -28,6 +28,7 @@ from radprm.errors import InputError, ModelError
 from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
 from radprm.miners.servers import split_urls
+from radprm.miners.styles import CITES_REPORT, CITES_REPORT_POLICIES, STYLES
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
@@ -37,10 +38,11 @@ JUDGE_SCOPES = ("undecided", "all")
 REDRIVE_PANEL = "Re-drive quarantined items"
 REDRIVE_REASONS = (
     "truncated", "timeout", "schema_violation", "malformed_json", "http_5xx", "rate_limited", "connection_error",
-    "bad_response", "http_4xx", "empty_chain", "validator_error", "mine_failed",
+    "bad_response", "http_4xx", "empty_chain", "validator_error", "mine_failed", CITES_REPORT,
 )
 """Reason codes of mine-stage quarantine records that `--retry-quarantined` can re-ask: the client's error
-codes (`miners.client`), a chain of blank steps and a validator crash."""
+codes (`miners.client`), a chain of blank steps, a validator crash and an image-style chain that kept citing
+the report (asked as a new attempt: new seeds and cache keys)."""
 REDRIVE_OVERRIDES = ("max_tokens",)
 """Identity options a re-drive may change: the completion budget that cut a `truncated` item. The stored
 job identity keeps the first value (item ids do not change); each re-driven row records its own sampling
@@ -50,13 +52,13 @@ ENGINES = ("local", "ray")
 
 
 def _choices(field: str) -> tuple[str, tuple[str, ...]]:
-    """How a choice option is named in errors and its allowed values (imported late: the config stays light)."""
+    """How a choice option is named in errors and its allowed values (PHI ones imported late: a light config)."""
     if field == "engine":
         return "engine", ENGINES
     if field == "style":
-        from radprm.miners.styles import STYLES
-
         return "style", STYLES
+    if field == "cites_report":
+        return "value", CITES_REPORT_POLICIES
     if field in ("phi", "phi_engine"):
         from radprm.phi.guard import ENGINES as PHI_ENGINES
         from radprm.phi.guard import MODES
@@ -170,6 +172,11 @@ class MineConfig(OptionsModel):
     style: str = option(
         "image", "Chain style: image (written as reading the film; the report is hidden ground truth and never "
         "cited) or report (reasons from the report, for text-only reasoners).", identity=True,
+    )
+    cites_report: str = option(
+        CITES_REPORT_POLICIES[0], "Image-style chains whose steps cite the report (\"the report states\", "
+        "\"not mentioned\"): quarantine (ask once more with a stricter reminder, then quarantine cites_report) "
+        "or keep (write them; counted in the summary). Report-style chains are never checked.", identity=True,
     )
     split_file: str | None = option(
         None, "Split CSV (split + report_id/study_id and/or patient_id/subject_id, e.g. MIMIC's official split); "
@@ -325,7 +332,7 @@ class MineConfig(OptionsModel):
             raise ValueError(exc.message) from None
         return value
 
-    @field_validator("engine", "style", "judge", "judge_policy", "phi", "phi_engine")
+    @field_validator("engine", "style", "cites_report", "judge", "judge_policy", "phi", "phi_engine")
     @classmethod
     def _known_choice(cls, value: str | None, info: Any) -> str | None:
         what, allowed = _choices(info.field_name)

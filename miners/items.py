@@ -14,7 +14,7 @@ from typing import Any
 
 import radprm
 from radprm.miners.cache import canonical_json
-from radprm.miners.chains import ChainOutcome, rollout_sampling
+from radprm.miners.chains import ChainOutcome, attempt_sampling
 from radprm.miners.client import SamplingParams
 from radprm.miners.config import MineConfig
 from radprm.miners.ledger import PENDING
@@ -67,6 +67,7 @@ class WorkItem:
     split: str | None = None
     patient_id: str | None = None
     key_source: str = "extractor"
+    attempt: int = 0  # first attempt of its chain (a re-drive of `cites_report` asks a new one)
 
 
 @dataclass
@@ -140,7 +141,7 @@ class ItemBuilder:
         if disputed:  # the key itself is doubtful: no reward either way, a reviewer decides
             reward = None
             self.disputed += 1
-        sampling = rollout_sampling(work.sampling or self.sampling, work.rollout)
+        sampling = attempt_sampling(work.sampling or self.sampling, work.rollout, outcome.attempt)
         stages = outcome.stages if len(outcome.stages) == len(outcome.steps) else []
         return Item(
             item_id=work.item_id, report_id=report.report_id, image_paths=report.image_paths, task=q.task,

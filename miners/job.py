@@ -13,6 +13,12 @@ A job lives in a run folder::
 Re-drive (`--resume --retry-quarantined [--reasons ...]`): only the items whose open mine-stage quarantine
 record has a chosen reason are asked again, with this session's operational options and, for `truncated`,
 a larger `--max-tokens` (`REDRIVE_OVERRIDES`; the item keeps its id, its row records the sampling used).
+A `cites_report` item (an image-style chain that cited the report after its re-ask) is asked as a new
+attempt (attempt 2 x re-drive id: new seeds and cache keys, then its own re-ask).
+
+Report citations (`--cites-report`, `radprm.miners.chains`): what the check did to each item is kept in
+the ledger (`items.cites_report`), so the summary and `radprm status` count re-asks, fixes, quarantines
+and kept chains over the whole job.
 An item that succeeds is written once and its record resolved when its shard commits (`Ledger`); the
 session is recorded in the ledger's re-drive history (`radprm status`).
 
@@ -54,6 +60,7 @@ from radprm.miners.ledger import PENDING, QUARANTINED, WRITTEN, Ledger, LedgerQu
 from radprm.miners.metrics import ClientMetrics
 from radprm.miners.progress import MineProgress
 from radprm.miners.questions import QUESTIONS_VERSION
+from radprm.miners.styles import CITES_REPORT
 from radprm.miners.summary import SUMMARY_FILE, MineSummary
 from radprm.phi.privacy import CURRENT_REPORT, PhiBlocked
 from radprm.prompts.registry import PromptRegistry
@@ -137,6 +144,8 @@ class MiningJob:
         self.judge: Any = None  # a StepJudge when cfg.judge is set (radprm.validators.judge)
         self.redrive: dict[str, Any] | None = None  # this session's re-drive numbers (retry_quarantined)
         self._redrive_items: dict[str, set[str]] = {}  # report id -> item ids selected for re-drive
+        self._redrive_attempt: dict[str, int] = {}  # item id -> first attempt (re-driven cites_report items)
+        self.reasked = 0  # chains asked again this session because their steps cited the report
         from radprm.phi.privacy import JobPrivacy
 
         # PHI guard and text storage (radprm.phi.privacy): reports in, items out, payloads and cache
@@ -239,7 +248,8 @@ class MiningJob:
         client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
             stack.push_async_callback(client.aclose)
-            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode, style=self.cfg.style)
+            self.miner = ChainMiner(client, self.prompts, mode=self.cfg.mode, style=self.cfg.style,
+                                    cites_report=self.cfg.cites_report)
             self._load_data_options()  # split file, exclusions, answer key: bad files fail before any job state
             if not self.privacy.store_text:  # own cache keys: entries hold quoted sentences as offsets
                 self.miner.key_extra = {"report_text": "ids-only"}
@@ -306,6 +316,8 @@ class MiningJob:
             self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
             written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
             elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive, excluded=self.excluded,
+            cites_report={"policy": self.id_cfg.cites_report, "reasked_this_session": self.reasked,
+                          **self.ledger.citation_counts()} if self.id_cfg.style == "image" else None,
             data={"style": self.id_cfg.style, "splits": self.splits.describe() if self.splits is not None else None,
                   "answer_key": self.answer_key.source if self.answer_key else "extractor",
                   "answer_disputed_this_session": self.items.disputed if self.items is not None else 0})
@@ -346,8 +358,10 @@ class MiningJob:
         options = {k: getattr(self.cfg, k) for k in ("max_tokens", "timeout", "base_url", "concurrency", "max_retries")}
         options.update({f"{k}_was": getattr(self.id_cfg, k) for k in REDRIVE_OVERRIDES
                         if getattr(self.id_cfg, k) != getattr(self.cfg, k)})
-        self.redrive["redrive_id"] = self.ledger.start_redrive(reasons, options, len(selected))
+        self.redrive["redrive_id"] = rid = self.ledger.start_redrive(reasons, options, len(selected))
         self.redrive["options"] = options
+        # the same chain again would come back from the cache: a new attempt per re-drive (0 and 1 were the job's)
+        self._redrive_attempt = {e["item_id"]: 2 * rid for e in selected if e["reason"] == CITES_REPORT}
         return True
     async def _pipeline(self) -> None:
         loop = asyncio.get_running_loop()
@@ -457,6 +471,7 @@ class MiningJob:
                     continue  # a report read twice (duplicate rows are quarantined by the reader)
                 found.add(w.item_id)
                 w.sampling, w.status = ask, QUARANTINED
+                w.attempt = self._redrive_attempt.get(w.item_id, 0)
                 await queue.put(w)
         self.redrive["not_found"] = sum(len(ids) for ids in wanted.values()) - len(found)
         self.bar.finished_input()
@@ -517,7 +532,9 @@ class MiningJob:
             if self._stopped():
                 continue  # left pending: a resumed job picks it up
             CURRENT_REPORT.set(work.report)  # this task's report, for the cache codec (--store-report-text no)
-            outcome = await self.miner.mine(work.question, work.report, work.sampling or sampling, work.rollout)
+            outcome = await self.miner.mine(work.question, work.report, work.sampling or sampling, work.rollout,
+                                            attempt=work.attempt)
+            self._note_citation(work, outcome)
             if not outcome.ok:
                 self._failed(work, outcome)
                 continue
@@ -579,7 +596,28 @@ class MiningJob:
                 or (cfg.max_tokens_total is not None and m.prompt_tokens + m.completion_tokens >= cfg.max_tokens_total))
 
     # --- outcomes -------------------------------------------------------------------------------------
+    def _note_citation(self, work: WorkItem, outcome: ChainOutcome) -> None:
+        """Count a re-ask and record in the ledger what the report-citation check did to the item."""
+        self.reasked += outcome.reasked
+        if outcome.error_code == CITES_REPORT:
+            state: str | None = "quarantined"
+        elif outcome.ok and outcome.cites:
+            state = "kept"
+        elif outcome.reasked:
+            state = "fixed" if outcome.ok else "reask_failed"
+        elif work.attempt:
+            state = None  # a re-driven item clean at its new first attempt: no longer citing
+        else:
+            return
+        self.ledger.mark_citation(work.item_id, state)
+
     def _failed(self, work: WorkItem, outcome: ChainOutcome) -> None:
+        if outcome.error_code == CITES_REPORT:  # the server answered: not a sign of a dead run
+            self.ok_chains += 1
+            self._flush_early_failures()
+            self._quarantine_item(work, CITES_REPORT, f"{outcome.failed_prompt}: {outcome.error_detail}",
+                                  outcome.raw_text, field="steps")
+            return
         if self.ok_chains == 0 and not self._had_written:
             # Until one chain succeeds, failures wait: if they are all there is, the run stops instead.
             self._early_failures.append((work, outcome))
@@ -592,10 +630,11 @@ class MiningJob:
         detail = f"{outcome.failed_prompt}: {outcome.error_detail or outcome.error_code}"
         self._quarantine_item(work, outcome.error_code or "mine_failed", detail, outcome.raw_text)
 
-    def _quarantine_item(self, work: WorkItem, reason: str, detail: str, payload: str | None) -> None:
+    def _quarantine_item(self, work: WorkItem, reason: str, detail: str, payload: str | None,
+                         field: str | None = None) -> None:
         self.quarantine.add(
             item_id=work.item_id, record_id=work.item_id, report_id=work.report.report_id, chain_id=work.item_id,
-            stage="mine", reason_code=reason,
+            stage="mine", reason_code=reason, field=field,
             source_path=work.report.source_path or None, source_row=work.report.source_row, detail=detail[:2000],
             payload=payload,
         )

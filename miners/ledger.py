@@ -22,6 +22,7 @@ items are all final without re-reading its findings. Every change is one committ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -84,11 +85,19 @@ _MIGRATIONS = [
         not_found INTEGER
     );
     """,
+    # 3 (issue 13): what the report-citation check did to an image-style item (`CITATION_STATES`).
+    """
+    ALTER TABLE items ADD COLUMN cites_report TEXT;
+    """,
 ]
 LEDGER_VERSION = len(_MIGRATIONS)
 """Schema version of a ledger this radprm writes (`meta.schema_version`)."""
 
 RESOLVED_WRITTEN, RESOLVED_SUPERSEDED = "written", "superseded"
+CITATION_STATES = ("fixed", "quarantined", "kept", "reask_failed")
+"""`items.cites_report` of an image-style item whose steps cited the report: fixed (the re-ask was clean),
+quarantined (it still cited the report), kept (`--cites-report keep` wrote it), reask_failed (the re-ask
+call failed; the item is quarantined with that call's reason). NULL: never cited it."""
 
 
 def _utc(ts: float | None = None) -> str:
@@ -177,6 +186,15 @@ class Ledger:
                 "UPDATE items SET status = ?, updated_at = ? WHERE item_id = ? AND status = ?",
                 (ANSWERED, time.time(), item_id, PENDING),
             )
+
+    def mark_citation(self, item_id: str, state: str | None) -> None:
+        """Record what the report-citation check did to an item (`CITATION_STATES`; None clears it)."""
+        with self._tx():
+            self._db.execute("UPDATE items SET cites_report = ? WHERE item_id = ?", (state, item_id))
+
+    def citation_counts(self) -> dict[str, int]:
+        """Items per `CITATION_STATES` value (every state present, zeros included)."""
+        return citation_counts(self._db, self._lock)
 
     def mark_written(self, item_ids: Iterable[str], shard: str) -> int:
         """The items are in committed shard `shard`; returns how many changed state.
@@ -392,6 +410,16 @@ class DoneReports(Set):
 
 _REDRIVE_COLUMNS = ("redrive_id", "started_at", "finished_at", "reasons", "options", "selected", "resolved",
                     "still_open", "not_found")
+
+
+def citation_counts(db: sqlite3.Connection, lock: Any = None) -> dict[str, int]:
+    """Items per `CITATION_STATES` value of a ledger connection (zeros for a ledger older than schema 3)."""
+    out = dict.fromkeys(CITATION_STATES, 0)
+    with lock or contextlib.nullcontext():
+        if "cites_report" in {row[1] for row in db.execute("PRAGMA table_info(items)")}:
+            out.update(db.execute("SELECT cites_report, COUNT(*) FROM items WHERE cites_report IS NOT NULL"
+                                  " GROUP BY 1").fetchall())
+    return out
 
 
 def read_redrives(db: sqlite3.Connection) -> list[dict[str, Any]]:

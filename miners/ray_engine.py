@@ -131,7 +131,8 @@ def _outcome_json(o: ChainOutcome) -> str:
     return json.dumps({
         "ok": o.ok, "plan": o.plan, "steps": o.steps, "stages": o.stages, "model_answer": o.model_answer,
         "error_code": o.error_code, "error_detail": o.error_detail, "failed_prompt": o.failed_prompt,
-        "raw_text": o.raw_text, "all_cached": bool(o.calls) and all(c.cached for c in o.calls),
+        "raw_text": o.raw_text, "attempt": o.attempt, "reasked": o.reasked, "cites": o.cites,
+        "all_cached": bool(o.calls) and all(c.cached for c in o.calls),
     })
 
 
@@ -207,7 +208,8 @@ class LLMStage:
         privacy = JobPrivacy(self.cfg.phi, self.cfg.phi_engine, self.cfg.keeps_report_text)
         if not privacy.store_text or privacy.mode == "mask":
             self.client.cache.codec = CacheCodec(privacy)
-        self.miner = ChainMiner(self.client, PromptRegistry(prompts_dir), mode=self.cfg.mode, style=self.cfg.style)
+        self.miner = ChainMiner(self.client, PromptRegistry(prompts_dir), mode=self.cfg.mode, style=self.cfg.style,
+                                cites_report=self.cfg.cites_report)  # re-asks happen here, as in the local engine
         if not privacy.store_text:
             self.miner.key_extra = {"report_text": "ids-only"}
         self.sampling = self.cfg.sampling()
@@ -430,6 +432,7 @@ class RayMiningJob(MiningJob):
 
     def _commit(self, work: WorkItem, row: dict[str, Any]) -> None:
         outcome, all_cached = _outcome_from(row["outcome"])
+        self._note_citation(work, outcome)
         if not outcome.ok:
             self._failed(work, outcome)
             return

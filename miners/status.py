@@ -15,7 +15,8 @@ from typing import Any
 
 from radprm.errors import InputError
 from radprm.miners.config import REDRIVE_REASONS
-from radprm.miners.ledger import read_redrives
+from radprm.miners.ledger import citation_counts, read_redrives
+from radprm.miners.summary import render_citations
 
 JOB_FILE = "job.json"
 LEDGER_FILE = "ledger.sqlite"
@@ -35,6 +36,7 @@ class JobStatus:
     open_quarantine: dict[str, int]
     resolved: dict[str, int]
     redrives: list[dict[str, Any]] = field(default_factory=list)
+    cites_report: dict[str, Any] = field(default_factory=dict)  # image style: policy and items per citation state
 
     @property
     def open_total(self) -> int:
@@ -54,7 +56,7 @@ class JobStatus:
             "radprm_version": self.radprm_version, "schema_version": self.schema_version,
             "identity": self.identity, "items": self.items, "open_quarantine": self.open_quarantine,
             "open_total": self.open_total, "redrivable": self.redrivable, "resolved": self.resolved,
-            "redrives": self.redrives,
+            "redrives": self.redrives, "cites_report": self.cites_report,
         }
 
     def render(self) -> str:
@@ -71,6 +73,8 @@ class JobStatus:
         ]
         for key, n in self.open_quarantine.items():
             lines.append(f"  {key:<32} {n:>6}")
+        if self.cites_report:
+            lines.append(render_citations(self.cites_report))
         if self.redrivable:
             reasons = ",".join(self.redrivable)
             lines.append(f"re-drivable   {sum(self.redrivable.values())}: radprm mine ... --run-dir {self.run_dir}"
@@ -120,6 +124,7 @@ def job_status(run_dir: str | Path) -> JobStatus:
     open_q: dict[str, int] = {}
     resolved: dict[str, int] = {}
     redrives: list[dict[str, Any]] = []
+    cites: dict[str, Any] = {}
     ledger = run_dir / LEDGER_FILE
     if ledger.is_file():
         try:
@@ -136,6 +141,8 @@ def job_status(run_dir: str | Path) -> JobStatus:
                 resolved = dict(db.execute("SELECT resolution, COUNT(*) FROM quarantine"
                                            " WHERE resolved_at IS NOT NULL GROUP BY 1").fetchall())
                 redrives = read_redrives(db)
+            if job.get("identity", {}).get("style", "report") == "image":
+                cites = {"policy": job["identity"].get("cites_report", "keep"), **citation_counts(db)}
         except sqlite3.Error as exc:
             raise InputError(f"not a usable job ledger: {exc}", path=ledger) from None
         finally:
@@ -143,5 +150,5 @@ def job_status(run_dir: str | Path) -> JobStatus:
     return JobStatus(
         run_dir=run_dir, run_id=job.get("run_id"), created_at=job.get("created_at"),
         radprm_version=job.get("radprm_version"), schema_version=schema_version, identity=job.get("identity", {}),
-        items=items, open_quarantine=open_q, resolved=resolved, redrives=redrives,
+        items=items, open_quarantine=open_q, resolved=resolved, redrives=redrives, cites_report=cites,
     )

@@ -13,6 +13,11 @@ the same way (an image-style "No pneumothorax is seen" is a claim against the re
 `report_mentions(text)` names the phrases of `report_mentions.json` (versioned, loaded with
 `radprm.rules`) a step uses to cite the report; QA counts them per style and image-style exports leave
 such chains out, so an exported image-style chain never cites a report the trainee will not see.
+
+Mining checks image-style chains with the same lexicon (`radprm mine --cites-report`, `CITES_REPORT_POLICIES`):
+a chain whose steps cite the report is asked once more (new seed and cache key, the prompt's `reask`
+reminder) and, if it still cites it, quarantined as `cites_report` (re-drivable), so it never reaches the
+shards; `keep` writes such chains as before and counts them. Report-style chains are never checked.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from radprm.rules import RuleModel, load_rule_file
 STYLES = ("image", "report")
 DEFAULT_STYLE = "image"
 MENTIONS_FILE = "report_mentions.json"
+CITES_REPORT = "cites_report"
+"""Reason code of an image-style chain whose steps cite the report (mining and export quarantine)."""
+CITES_REPORT_POLICIES = ("quarantine", "keep")
+"""`radprm mine --cites-report`: quarantine (re-ask once, then quarantine `cites_report`) or keep (write it)."""
 
 
 def check_style(style: str) -> str:
@@ -91,6 +100,10 @@ class ReportMentions:
     def count_steps(self, steps: list[str]) -> int:
         """Steps of a chain that cite the report."""
         return sum(1 for s in steps if self.find(s))
+
+    def citing_steps(self, steps: list[str]) -> list[tuple[int, list[str]]]:
+        """(index, pattern names) of each step that cites the report, in order (empty when none does)."""
+        return [(i, found) for i, s in enumerate(steps) if (found := self.find(s))]
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,7 @@ class MineSummary:
     redrive: dict[str, Any] | None = None
     excluded: int = 0
     data: dict[str, Any] | None = None
+    cites_report: dict[str, Any] | None = None  # image style: policy, re-asks this session, job counts by state
 
     @classmethod
     def from_ledger(
@@ -65,6 +66,7 @@ class MineSummary:
             "rebuilt_from_cache": self.rebuilt_from_cache, "client": self.metrics.as_dict(), "cache": self.cache,
             "elapsed_s": round(self.elapsed_s, 3), "resumed": self.resumed, "resolved": self.resolved or {},
             "redrive": self.redrive, "excluded_this_session": self.excluded, "data": self.data or {},
+            "cites_report": self.cites_report,
         }
 
     def render(self) -> str:
@@ -80,6 +82,7 @@ class MineSummary:
             *([render_redrive(self.redrive)] if self.redrive is not None else []),
             *([f"excluded      {self.excluded} reports this session (--exclude-reports)"] if self.excluded else []),
             *(["data          " + ", ".join(f"{k} {v}" for k, v in self.data.items())] if self.data else []),
+            *([render_citations(self.cites_report)] if self.cites_report else []),
             self.metrics.render(),
             f"elapsed       {self.elapsed_s:.1f}s",
             f"shards        {self.shards_dir}",
@@ -101,3 +104,13 @@ def render_redrive(redrive: dict[str, Any]) -> str:
             f" ({', '.join(redrive['reasons'])}), {redrive.get('resolved') or 0} resolved,"
             f" {redrive.get('still_open') or 0} still open, {redrive.get('not_found') or 0} not found"
             + (f"; {changed}" if changed else ""))
+
+
+def render_citations(counts: dict[str, Any]) -> str:
+    """One line: image-style chains that cited the report, by what the check did (job totals)."""
+    reasked = counts.get("fixed", 0) + counts.get("quarantined", 0) + counts.get("reask_failed", 0)
+    line = (f"cites report  --cites-report {counts.get('policy', '?')}: {reasked} re-asked"
+            + (f" ({counts['reasked_this_session']} this session)" if "reasked_this_session" in counts else "")
+            + f", {counts.get('fixed', 0)} fixed by the re-ask, {counts.get('quarantined', 0)} quarantined"
+            f" (cites_report), {counts.get('kept', 0)} written citing it (keep)")
+    return line + (f", {counts['reask_failed']} re-ask failed" if counts.get("reask_failed") else "")

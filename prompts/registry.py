@@ -1,8 +1,10 @@
 """Versioned prompt templates: `prompts/<prompt_id>/v<N>.yaml`, strict pydantic, sha256 per file.
 
 A template holds `id`, `version`, `description`, `variables`, `response_schema` (a model name in
-`radprm.schemas.llm`), `system`, `user`, a one-line `changes` and optionally its chain `style`
-(image or report; `PromptRegistry.for_style` picks the latest version of a style). Loading rejects unknown keys,
+`radprm.schemas.llm`), `system`, `user`, a one-line `changes`, optionally its chain `style`
+(image or report; `PromptRegistry.for_style` picks the latest version of a style) and a `reask` reminder
+(plain text added to the user message when an image-style chain that cited the report is asked again,
+`radprm mine --cites-report`). Loading rejects unknown keys,
 checks that the declared variables are exactly the `{placeholders}` of `system` and `user`, and
 that the id and version agree with the file's place. Rendering refuses a missing or extra variable.
 The sha256 of the file bytes goes on every output row (`PromptRef`), so editing a file changes the
@@ -46,6 +48,8 @@ class PromptTemplate(BaseModel):
     changes: str = Field(min_length=1)
     style: str | None = Field(None, pattern=r"^(image|report)$",
                               description="Chain style (radprm.miners.styles); none means report, as v1 was.")
+    reask: str | None = Field(None, min_length=1,
+                              description="Reminder appended (verbatim) to the user message of a re-ask.")
     path: str = Field("", exclude=True)
     sha: str = Field("", exclude=True)
 
@@ -71,15 +75,20 @@ class PromptTemplate(BaseModel):
         """The pydantic response model named by `response_schema`."""
         return RESPONSE_MODELS[self.response_schema]
 
-    def render(self, **variables: Any) -> list[dict[str, str]]:
+    def render(self, *, reask: bool = False, **variables: Any) -> list[dict[str, str]]:
         """Fill the template and return chat messages (system, when non-empty, then user).
 
         Args:
+            reask: Append the template's `reask` reminder to the user message (a second attempt).
             **variables: Exactly the template's declared variables.
 
         Raises:
-            PromptError: a declared variable is missing or an undeclared one is given.
+            PromptError: a declared variable is missing or an undeclared one is given; `reask` on a
+                template without a `reask` reminder.
         """
+        if reask and not self.reask:
+            raise PromptError(f"prompt {self.id}@v{self.version} has no reask reminder", path=self.path or None,
+                              field="reask", hint="add a `reask:` line in a new version of the prompt")
         missing = [v for v in self.variables if v not in variables]
         extra = sorted(set(variables) - set(self.variables))
         if missing or extra:
@@ -95,7 +104,8 @@ class PromptTemplate(BaseModel):
         messages = []
         if self.system.strip():
             messages.append({"role": "system", "content": self.system.format(**values).strip()})
-        messages.append({"role": "user", "content": self.user.format(**values).strip()})
+        user = self.user.format(**values).strip()
+        messages.append({"role": "user", "content": f"{user}\n\n{self.reask.strip()}" if reask else user})
         return messages
 
 

@@ -22,7 +22,7 @@ from radprm.shards import connect, shard_paths
 
 SCORE_FIELDS = ("completeness", "factuality", "effectiveness", "answer_reward")
 _SCAN_SQL = f"""
-SELECT item_id, [s.index FOR s IN steps] AS indexes, [s.label FOR s IN steps] AS labels,
+SELECT item_id, report_id, [s.index FOR s IN steps] AS indexes, [s.label FOR s IN steps] AS labels,
        [s.reasons FOR s IN steps] AS reasons, {", ".join(SCORE_FIELDS)}, coalesce(answer_disputed, false)
 FROM items
 """
@@ -33,6 +33,7 @@ class ChainSummary:
     """What queue selection needs to know about one chain, without its texts."""
 
     item_id: str
+    report_id: str | None
     indexes: tuple[int, ...]
     labels: tuple[bool, ...]
     reasons: tuple[tuple[str, ...], ...]
@@ -47,6 +48,7 @@ class ChainSummary:
         """Summarise a full `Item`."""
         return cls(
             item_id=item.item_id,
+            report_id=item.report_id,
             indexes=tuple(s.index for s in item.steps),
             labels=tuple(s.label for s in item.steps),
             reasons=tuple(tuple(s.reasons) for s in item.steps),
@@ -93,9 +95,9 @@ def scan_chains(shard_dir: str | Path, *, batch_rows: int = 10_000) -> Iterator[
     try:
         cursor = con.execute(_SCAN_SQL)
         while rows := cursor.fetchmany(batch_rows):
-            for item_id, indexes, labels, reasons, *scores in rows:
-                yield ChainSummary(item_id, tuple(indexes), tuple(labels), tuple(tuple(r) for r in reasons),
-                                   *scores)
+            for item_id, report_id, indexes, labels, reasons, *scores in rows:
+                yield ChainSummary(item_id, report_id, tuple(indexes), tuple(labels),
+                                   tuple(tuple(r) for r in reasons), *scores)
     finally:
         con.close()
 

@@ -246,14 +246,15 @@ def _scan(shard_dir: Path, summary: QueueSummary, sink: QuarantineSink, *, skip_
             bar.advance()
             summary.seen += 1
             if chain.item_id in seen:
-                sink.add(record_id=chain.item_id, item_id=chain.item_id, stage="review.queue",
-                         reason_code="duplicate_item",
+                sink.add(record_id=chain.item_id, item_id=chain.item_id, report_id=chain.report_id,
+                         chain_id=chain.item_id, stage="review.queue", reason_code="duplicate_item",
                          field="item_id", detail="item_id appears more than once in the shards; kept the first")
                 continue
             seen.add(chain.item_id)
             if not chain.labels:
-                sink.add(record_id=chain.item_id, item_id=chain.item_id, stage="review.queue", reason_code="no_steps",
-                         field="steps", detail="chain has no steps to review")
+                sink.add(record_id=chain.item_id, item_id=chain.item_id, report_id=chain.report_id,
+                         chain_id=chain.item_id, stage="review.queue", reason_code="no_steps", field="steps",
+                         detail="chain has no steps to review")
             elif chain.item_id in skip_reviewed:
                 summary.skipped_reviewed += 1
             elif chain.item_id in skip_queued:

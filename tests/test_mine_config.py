@@ -12,6 +12,7 @@ SERVER = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
 BAD_VALUES = {  # option: (value, the whole error message)
     "engine": ("spark", "unknown engine 'spark' (choose from local, ray)"),
     "style": ("film", "unknown style 'film' (choose from image, report)"),
+    "cites_report": ("drop", "unknown value 'drop' (choose from quarantine, keep)"),
     "judge": ("some", "unknown value 'some' (choose from undecided, all)"),
     "judge_policy": ("vote", "unknown value 'vote' (choose from rules-first, judge-first, both-must-agree)"),
     "phi": ("redact", "unknown PHI mode 'redact' (choose from off, flag, mask, block)"),

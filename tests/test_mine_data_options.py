@@ -41,7 +41,7 @@ def test_mine_image_style_by_default_uses_image_prompts_and_records_them(fake_op
     summary = run(fake_openai_server, tmp_path / "img", parts)
     items = list(read_items(summary.shards_dir))
     assert items and {i.style for i in items} == {"image"}
-    assert {(p.name, p.version) for i in items for p in i.prompts} == {("plan", 3), ("analysis", 3), ("refine", 3)}
+    assert {(p.name, p.version) for i in items for p in i.prompts} == {("plan", 3), ("analysis", 3), ("refine", 4)}
     texts = user_texts(fake_openai_server)
     assert all(t.startswith("Hidden reference reading (do not cite it):") for t in texts)
     job = json.loads((tmp_path / "img" / "job.json").read_text())
@@ -59,10 +59,10 @@ def test_mine_report_style_uses_report_prompts_and_other_item_ids(fake_openai_se
     assert not {i.item_id for i in items} & {i.item_id for i in read_items(img.shards_dir)}
 
 
-def test_mine_staged_image_style_uses_staged_v3(fake_openai_server, tmp_path, parts):
+def test_mine_staged_image_style_uses_staged_v4(fake_openai_server, tmp_path, parts):
     summary = run(fake_openai_server, tmp_path / "st", parts, limit=1, mode="staged")
     items = list(read_items(summary.shards_dir))
-    assert items and all([(p.name, p.version) for p in i.prompts] == [("staged", 3)] for i in items)
+    assert items and all([(p.name, p.version) for p in i.prompts] == [("staged", 4)] for i in items)
 
 
 def test_mine_unknown_style_is_one_error_line(tmp_path):

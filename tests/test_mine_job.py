@@ -247,7 +247,7 @@ def test_prompt_change_reissues_only_requests_using_it(fake_openai_server, tmp_p
     first = run(fake_openai_server, tmp_path / "a", parts, prompts_dir=prompts, cache=cache)
     assert Counter(schema_name(b) for b in fake_openai_server.requests) == {
         "plan": first.items_written, "analysis": first.items_written, "refine": first.items_written}
-    refine = prompts / "refine" / "v3.yaml"  # the image-style refine the job uses
+    refine = prompts / "refine" / "v4.yaml"  # the image-style refine the job uses
     refine.write_text(refine.read_text().replace("drop redundant steps", "remove repeated steps"))
     fake_openai_server.reset()
     second = run(fake_openai_server, tmp_path / "b", parts, prompts_dir=prompts, cache=cache)

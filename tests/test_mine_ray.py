@@ -139,3 +139,33 @@ def test_engine_ray_without_ray_installed_names_the_fix(tmp_path, monkeypatch, r
 def test_judge_is_refused_on_the_ray_engine(tmp_path, local_ray, reports):
     with FakeOpenAIServer() as server, pytest.raises(InputError, match="--judge is not supported"):
         mine(reports, run_dir=tmp_path / "run", base_url=server.base_url, engine="ray", judge="all", **OPTIONS)
+
+
+@pytest.mark.slow
+def test_ray_engine_reasks_and_quarantines_chains_citing_the_report_like_local(tmp_path, local_ray, parts, reports):
+    import json
+
+    from fakes.openai_server import default_content, reply
+
+    extractor, validator = parts
+    citing = ["The report states the spine shows degenerative changes.", "Edema is not mentioned."]
+
+    def rule(body):  # refine about the spine reports cites the report, even when re-asked; about edema, until then
+        text = body["messages"][-1]["content"]
+        if body["response_format"]["json_schema"]["name"] != "refine":
+            return None
+        reasked = "Your last answer cited" in text
+        if "thoracic spine" in text or ("Mild pulmonary edema" in text and not reasked):
+            return reply({**json.loads(default_content(body)), "steps": citing})
+        return None
+
+    with FakeOpenAIServer() as server:
+        server.rule = rule
+        local = mine(reports, run_dir=tmp_path / "local", base_url=server.base_url, engine="local",
+                     extractor=extractor, validator=validator, **OPTIONS)
+        on_ray = mine(reports, run_dir=tmp_path / "ray", base_url=server.base_url, engine="ray", **OPTIONS)
+    assert local.cites_report["quarantined"] > 0 and local.cites_report["fixed"] > 0
+    assert on_ray.cites_report == local.cites_report
+    assert on_ray.quarantined == local.quarantined
+    assert quarantine_view(tmp_path / "ray") == quarantine_view(tmp_path / "local")
+    assert labels_by_item(tmp_path / "ray" / "shards") == labels_by_item(tmp_path / "local" / "shards")

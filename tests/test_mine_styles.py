@@ -14,6 +14,7 @@ from radprm.prompts.registry import PromptRegistry
     "An effusion is described at the right base.", "There is no mention of edema.",
     "According to the findings section, the lungs are clear.", "The reference reading is no longer found.",
     "Edema has been ruled out by radiologist.", "The radiology report says no effusion.",
+    "It has been reported that the cardiac silhouette is normal.",
 ])
 def test_report_mentions_catch_steps_citing_the_report(text):
     assert report_mentions(text)
@@ -29,9 +30,12 @@ def test_report_mentions_leave_image_observations_alone(text):
 
 def test_registry_picks_the_latest_version_of_each_style():
     reg = PromptRegistry()
-    for name in ("plan", "analysis", "refine", "staged"):
-        assert (reg.for_style(name, "image").version, reg.for_style(name, "report").version) == (3, 2)
+    latest_image = {"plan": 3, "analysis": 3, "refine": 4, "staged": 4}  # v4: v3 plus the reask reminder
+    for name, version in latest_image.items():
+        assert (reg.for_style(name, "image").version, reg.for_style(name, "report").version) == (version, 2)
         assert reg.get(name, 1).style is None  # v1 kept, read as report style
+        # the last call of each mode carries the reminder a re-ask adds (--cites-report quarantine)
+        assert bool(reg.for_style(name, "image").reask) == (name in ("refine", "staged"))
     assert "Hidden reference reading" in reg.for_style("analysis", "image").user
     assert "{report}" in reg.for_style("analysis", "report").user
 

@@ -165,6 +165,7 @@ def test_queue_quarantines_chain_without_steps(tmp_path: Path):
     summary = build_queue(shards, tmp_path / "q")
     records = read_quarantine(tmp_path / "q" / "quarantine.jsonl")
     assert [(r.record_id, r.reason_code, r.field) for r in records] == [("empty", "no_steps", "steps")]
+    assert [(r.item_id, r.chain_id, r.report_id) for r in records] == [("empty", "empty", "CXR0")]
     assert summary.total == 1
 
 
