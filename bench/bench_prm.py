@@ -24,7 +24,9 @@ and the bad-label precision / recall of `mc_label` (and the fusions) against the
 Prints one JSON object and a Markdown table.
 
     .venv/bin/python bench/bench_prm.py --validated runs/prm/nat_validated.parquet --stepset runs/prm/stepset \
-        --model ~/.cache/radprm/models/smollm2-135m-instruct --freeze-layers 26 --steps 60 --batch-size 4
+        --rollouts runs/prm/rollouts/n4/shards --model tiny --steps 60 --batch-size 8 --out runs/bench-prm-tiny
+
+(BENCHMARKS.md, "PRM trained on radprm labels", has the commands that build the inputs.)
 """
 
 from __future__ import annotations
