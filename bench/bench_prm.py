@@ -12,10 +12,21 @@ Training sets (each a TRL stepwise file, the `radprm export trl` layout):
 - `NAME=FILE`    any further TRL file, e.g. `rollout=runs/x/prm_trl_rollout.jsonl` or
                  `agree=runs/x/prm_trl_agree.jsonl` from `radprm export trl --labels ...` (issue 14 part A)
 
+With `--rollouts SHARDS` (the shards `radprm label rollouts` wrote for natural tune chains, e.g. from
+`bench/bench_rollouts.py`'s shard builder), three more sets over exactly the chains in those shards, each
+with the report prompt the other sets have (the rollout shards carry no report text, so they are not
+exported with `radprm export trl`; the labels are fused with the exporter's own rule, `radprm.exports.labels.fuse`):
+- `report@rollouts`  the step validator's labels on those chains only (like for like with the two below)
+- `rollout`          `mc_label` (Math-Shepherd hard label; a step that was not labelled is masked)
+- `agree`            the validator's label where it equals `mc_label`, masked elsewhere
+and the bad-label precision / recall of `mc_label` (and the fusions) against the gold *tune* labels.
+
 Prints one JSON object and a Markdown table.
 
     .venv/bin/python bench/bench_prm.py --validated runs/prm/nat_validated.parquet --stepset runs/prm/stepset \
-        --model ~/.cache/radprm/models/smollm2-135m-instruct --freeze-layers 26 --steps 60 --batch-size 4
+        --rollouts runs/prm/rollouts/n4/shards --model tiny --steps 60 --batch-size 8 --out runs/bench-prm-tiny
+
+(BENCHMARKS.md, "PRM trained on radprm labels", has the commands that build the inputs.)
 """
 
 from __future__ import annotations
@@ -28,6 +39,41 @@ from pathlib import Path
 from radprm.training import eval_prm, step_labels, train_prm, trl_from_chains
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ROLLOUT_SETS = ("report@rollouts", "rollout", "agree")
+"""Sets built from `--rollouts` shards: fusion source per set name (`report@rollouts` is the `report` source)."""
+
+
+def rollout_label_tables(shards: Path, out: Path, gold: dict[tuple[str, int], bool | None]) -> tuple[dict, dict]:
+    """Write one step-label table per ROLLOUT_SETS name (the `radprm validate` layout) from labelled shards.
+
+    A masked step is written with verdict `unsure` (read back as no label). Returns the table paths by set
+    name and the bad-label quality of each source against `gold` (scored steps of the chains in the shards).
+    """
+    from bench_rollouts import prf
+
+    from radprm.exports.labels import fuse
+    from radprm.shards import read_items
+
+    rows: dict[str, list[dict]] = {name: [] for name in ROLLOUT_SETS}
+    pairs: dict[str, list] = {source: [] for source in ("rollout", "report", "agree", "any-bad")}
+    for item in read_items(shards):
+        for s in item.steps:
+            report = None if s.verdict == "unsure" else s.label
+            for name in ROLLOUT_SETS:
+                label = fuse(report, s.mc_label, name.partition("@")[0])
+                rows[name].append({"chain_id": item.item_id, "step_index": s.index, "label": bool(label),
+                                   "verdict": "unsure" if label is None else name})
+            g = gold.get((item.item_id, s.index))
+            if g is not None:
+                for source in pairs:
+                    pairs[source].append((fuse(report, s.mc_label, source), g))
+    if not rows["rollout"]:
+        raise SystemExit(f"{shards}: no labelled items")
+    paths = {}
+    for name, table in rows.items():
+        paths[name] = out / f"labels_{name.replace('@', '_')}.jsonl"
+        paths[name].write_text("".join(json.dumps(r) + "\n" for r in table))
+    return paths, {source: prf(p) for source, p in pairs.items()}
 
 
 def main() -> None:
@@ -35,8 +81,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--natural", type=Path, default=SHARED / "data" / "natural-chains")
     ap.add_argument("--reports", type=Path, default=SHARED / "data" / "iu-xray" / "indiana_reports.csv")
-    ap.add_argument("--validated", type=Path, required=True, help="`radprm validate` table of the natural chains")
-    ap.add_argument("--stepset", type=Path, required=True, help="`radprm eval stepset --split tune` folder")
+    ap.add_argument("--validated", type=Path, default=None,
+                    help="`radprm validate` table of the natural chains (sets report, gold)")
+    ap.add_argument("--stepset", type=Path, default=None,
+                    help="`radprm eval stepset --split tune` folder (set perturb-only)")
+    ap.add_argument("--rollouts", type=Path, default=None,
+                    help="labelled shards of natural tune chains (`radprm label rollouts`): adds sets "
+                         + ", ".join(ROLLOUT_SETS))
     ap.add_argument("--extra", action="append", default=[], help="NAME=TRL_FILE, e.g. rollout=..., agree=...")
     ap.add_argument("--out", type=Path, default=Path("runs/bench-prm"))
     ap.add_argument("--model", default="tiny")
@@ -55,11 +106,24 @@ def main() -> None:
                     if json.loads(line)["chain_id"] in test_chains}
     args.out.mkdir(parents=True, exist_ok=True)
     sets: dict[str, tuple[Path, dict]] = {}
-    for name, labels, src in (("report", args.validated, chains), ("gold", expected, chains),
-                              ("perturb-only", args.stepset / "expected.jsonl", args.stepset / "chains.jsonl")):
+    base = []
+    if args.validated:
+        base += [("report", args.validated, chains), ("gold", expected, chains)]
+    if args.stepset:
+        base.append(("perturb-only", args.stepset / "expected.jsonl", args.stepset / "chains.jsonl"))
+    for name, labels, src in base:
         path = args.out / f"train_{name}.jsonl"
         counts = trl_from_chains(src, labels, path, reports=args.reports, exclude_reports=test_reports)
         sets[name] = (path, counts)
+    quality = None
+    if args.rollouts:
+        tune_gold = step_labels(expected, split="tune")
+        tables, quality = rollout_label_tables(args.rollouts, args.out, tune_gold)
+        print(json.dumps({"rollout_label_quality": quality}), flush=True)
+        for name, table in tables.items():
+            path = args.out / f"train_{name.replace('@', '_')}.jsonl"
+            counts = trl_from_chains(chains, table, path, reports=args.reports, exclude_reports=test_reports)
+            sets[name] = (path, counts)
     for spec in args.extra:
         name, _, file = spec.partition("=")
         sets[name] = (Path(file), {})
@@ -81,7 +145,8 @@ def main() -> None:
                         "total_s": round(time.perf_counter() - t0, 1)})
         print(json.dumps(results[-1]), flush=True)
     print(json.dumps({"model": args.model, "freeze_layers": args.freeze_layers, "steps": args.steps,
-                      "batch_size": args.batch_size, "seed": args.seed, "results": results}, indent=2))
+                      "batch_size": args.batch_size, "seed": args.seed, "rollout_label_quality": quality,
+                      "results": results}, indent=2))
     print("\n| training labels | chains (good/bad steps) | loss start -> end | AUROC | accuracy | bad F1 | "
           "first-error F1 |\n|---|---|---|---|---|---|---|")
     for x in results:
@@ -89,6 +154,13 @@ def main() -> None:
         f = x["first_error"]
         print(f"| {x['set']} | {x['train_chains']} ({lab['good']}/{lab['bad']}) | {x['loss_start']:.3f} -> "
               f"{x['loss_end']:.3f} | {x['auroc']} | {x['accuracy']} | {x['f1_bad']} | {f['f1']} |")
+    if quality:
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        print("\n| labels vs gold (tune, scored steps) | steps | decided | flagged bad | gold bad | precision | recall "
+              "| F1 |\n|---|---|---|---|---|---|---|---|")
+        for source, q in quality.items():
+            print(f"| {source} | {q['steps']} | {q['decided']} | {q['flagged']} | {q['gold_bad']} | "
+                  f"{fmt(q['precision'])} | {fmt(q['recall'])} | {fmt(q['f1'])} |")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ alive() {  # alive PID
 }
 
 ensure_model() {
-  if [[ -f "$MODEL_DIR/.radprm-converted" ]]; then return; fi
+  # converted by the current convert_gguf.py (an older conversion, e.g. without Gemma's <bos>, is redone)
+  if "$SRV/bin/python" "$HERE/convert_gguf.py" --up-to-date "$MODEL_DIR"; then return; fi
   say "converting $MODEL_NAME GGUF to $MODEL_DIR (once)"
   local dl="$CACHE/models/download-$MODEL_NAME"
   rm -rf "$dl" && mkdir -p "$dl"

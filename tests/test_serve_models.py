@@ -35,3 +35,25 @@ def test_unknown_model_is_a_one_line_error(tmp_path):
     r = serve(["status"], tmp_path, "gpt-17")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["Error: RADPRM_SERVE_MODEL=gpt-17: unknown model (smollm2, gemma3-270m)"]
+
+
+def test_an_older_conversion_is_redone(tmp_path):
+    """serve.sh reconverts a model folder whose marker predates the current converter (e.g. Gemma without <bos>)."""
+    import json
+    import sys
+
+    convert = SERVE.with_name("convert_gguf.py")
+
+    def up_to_date(marker: dict | None) -> int:
+        folder = tmp_path / "model"
+        folder.mkdir(exist_ok=True)
+        if marker is not None:
+            (folder / ".radprm-converted").write_text(json.dumps(marker))
+        return subprocess.run([sys.executable, str(convert), "--up-to-date", str(folder)], timeout=60).returncode
+
+    assert up_to_date(None) == 1
+    assert up_to_date({"source": "x.gguf", "converted_at": 0}) == 1  # converter 1: special-token flags dropped
+    current = int(subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                                  "import convert_gguf; print(convert_gguf.CONVERTER)", str(SERVE.parent)],
+                                 capture_output=True, text=True, timeout=60).stdout)
+    assert up_to_date({"source": "x.gguf", "converter": current, "converted_at": 0}) == 0
