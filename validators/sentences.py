@@ -55,6 +55,7 @@ class OpenVocabularyBlock(RuleModel):
     object_aliases: dict[str, str] = {}
     specific_terms: dict[str, str] = {}
     polarity_exempt: list[str] = []
+    normal_words: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class OpenVocabulary:
     aliases: dict[str, str] = field(default_factory=dict)
     terms: dict[str, str] = field(default_factory=dict)
     polarity_exempt: frozenset[str] = frozenset()
+    normal_words: frozenset[str] = frozenset()
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
@@ -133,6 +135,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         {k.lower(): v.lower() for k, v in data.object_aliases.items()},
         {k.lower(): v.lower() for k, v in data.specific_terms.items()},
         frozenset(w.lower() for w in data.polarity_exempt),
+        frozenset(w.lower() for w in data.normal_words),
     )
 
 
@@ -742,22 +745,20 @@ def _polarity_conflict(
     if not strong <= own:
         return []  # a borrowed subject ("However" after a step about the effusion) is not this clause's claim
     mine = [w for w in clause.words if stem(w) in strong]
-    same = [
-        s
-        for s in sentences
-        if strong <= s.anchors and s.hedge == "certain" and all(_same_word(w, s.words) for w in mine)
-    ]
+    same = [s for s in sentences if strong <= s.anchors and all(_same_word(w, s.words) for w in mine)]
     if not same:
         return []
     quals = clause.words & vocab.qualifiers
     if clause.negated:
-        same = [s for s in same if not quals or quals <= s.words]
+        same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
-    elif lang.negation_post.search(clause.text) or not all(
-        s.negated and strong <= _denial_scope(s, vocab, lang) for s in same
+    elif (
+        lang.negation_post.search(clause.text)  # "A pleural effusion cannot be seen" denies after its subject
+        or clause.words & vocab.normal_words  # "unremarkable" against "within normal limits"
+        or not all(s.hedge == "certain" and s.negated and strong <= _denial_scope(s, vocab, lang) for s in same)
     ):
-        return []  # "A pleural effusion cannot be seen" denies after its subject
+        return []
     s = same[0]
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
         return []
