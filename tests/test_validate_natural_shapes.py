@@ -117,7 +117,10 @@ def test_last_step_naming_an_option_answers_the_question(validator):
     [
         # a pronoun subject carries the device; "than ideal" is a judgement of this patient, not meta
         (
-            ["A right internal jugular catheter is present.", "Its tip projects over the right atrium, deeper than ideal."],
+            [
+                "A right internal jugular catheter is present.",
+                "Its tip projects over the right atrium, deeper than ideal.",
+            ],
             False,
         ),
         (["A right internal jugular catheter is present.", "Its tip is in the lower SVC."], True),
