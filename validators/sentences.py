@@ -302,6 +302,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             m = lang.hedges[strength].search(text)
             if m:
                 tail = _TOKEN.findall(text[m.end() :].lower())[:6]
+                if strength == "open":
+                    # "aspiration cannot be excluded": the subject comes before the cue
+                    tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
     dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
@@ -738,12 +741,12 @@ def _polarity_conflict(
     if clause.hedge != "certain" or clause.words & vocab.polarity_exempt:
         return []
     scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
-    strong = {a for a in scope if a not in vocab.weak}
+    # only the clause's own words: a borrowed subject ("It also describes ...", "However" after a step about
+    # the effusion) is not this clause's claim
+    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    strong = {a for a in scope if a not in vocab.weak and a in own}
     if not strong:
         return []
-    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
-    if not strong <= own:
-        return []  # a borrowed subject ("However" after a step about the effusion) is not this clause's claim
     mine = [w for w in clause.words if stem(w) in strong]
     same = [s for s in sentences if strong <= s.anchors and all(_same_word(w, s.words) for w in mine)]
     if not same:
@@ -753,11 +756,17 @@ def _polarity_conflict(
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
-    elif (
-        lang.negation_post.search(clause.text)  # "A pleural effusion cannot be seen" denies after its subject
-        or clause.words & vocab.normal_words  # "unremarkable" against "within normal limits"
-        or not all(s.hedge == "certain" and s.negated and strong <= _denial_scope(s, vocab, lang) for s in same)
-    ):
+    elif lang.negation_post.search(clause.text):
+        return []  # "A pleural effusion cannot be seen" denies after its subject
+    elif clause.words & vocab.normal_words:
+        # "The aorta has a normal contour" against "The aorta is calcified and tortuous": every sentence naming
+        # the thing describes it, certain, with no normal word ("unremarkable" against "within normal limits")
+        if not all(
+            s.hedge == "certain" and not s.negated and not s.words & vocab.normal_words and len(s.anchors) > len(strong)
+            for s in same
+        ):
+            return []
+    elif not all(s.hedge == "certain" and s.negated and strong <= _denial_scope(s, vocab, lang) for s in same):
         return []
     s = same[0]
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
