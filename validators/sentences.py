@@ -756,6 +756,8 @@ def _polarity_conflict(
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
+        if clause.words & vocab.normal_words and any(s.words & vocab.normal_words for s in same):
+            return []  # "unremarkable" (read as a denial) against "within normal limits"
     elif lang.negation_post.search(clause.text):
         return []  # "A pleural effusion cannot be seen" denies after its subject
     elif clause.words & vocab.normal_words:
