@@ -761,10 +761,15 @@ def _polarity_conflict(
     elif lang.negation_post.search(clause.text):
         return []  # "A pleural effusion cannot be seen" denies after its subject
     elif clause.words & vocab.normal_words:
-        # "The aorta has a normal contour" against "The aorta is calcified and tortuous": every sentence naming
-        # the thing describes it, certain, with no normal word ("unremarkable" against "within normal limits")
-        if not all(
-            s.hedge == "certain" and not s.negated and not s.words & vocab.normal_words and len(s.anchors) > len(strong)
+        # "The aorta has a normal contour" against "The aorta is calcified and tortuous": only "normal" /
+        # "unremarkable" of the thing, and every sentence naming it describes it, certain, unchanged over time
+        # and with no normal word ("unremarkable" against "within normal limits")
+        if not clause.words & _NORMAL_CLAIM or not all(
+            s.hedge == "certain"
+            and not s.negated
+            and not s.temporal
+            and not s.words & vocab.normal_words
+            and len(s.anchors) > len(strong)
             for s in same
         ):
             return []
@@ -801,6 +806,7 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     return frozenset(a for a in facts.anchors if a in said)
 
 
+_NORMAL_CLAIM = {"normal", "unremarkable"}
 _SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
 
 
