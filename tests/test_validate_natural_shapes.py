@@ -20,6 +20,9 @@ REPORTS = {
     "pleural effusion. Cervical spinal fusion hardware is partially imaged.\nIMPRESSION: Right rib fractures.",
     "nodule": "FINDINGS: There is a 1.8 cm rounded nodule in the left lower lobe. Lungs otherwise clear. "
     "Two sternotomy wires are noted.\nIMPRESSION: Left lower lobe nodule; CT recommended.",
+    "lines": "FINDINGS: Right internal jugular central venous catheter with tip in the lower superior vena cava. "
+    "Elevation of the right hemidiaphragm, unchanged from prior. Old healed fracture of the left lateral 8th rib. "
+    "Mild degenerative changes of the thoracic spine. Large left pleural effusion with rightward mediastinal shift.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -80,6 +83,11 @@ def label(validator, report_key, step, **chain):
         ("hila", "The aortic knob looks normal, without calcification.", False),
         ("hila", "No acute fracture is described.", True),
         ("hila", "No other nodules are described.", True),
+        # rib arcs and spine regions are places; "rightward" is a side
+        ("lines", "There is an old healed fracture of the left posterior 8th rib.", False),
+        ("lines", "There is an old healed fracture of the left lateral 8th rib.", True),
+        ("lines", "Mild degenerative changes involve the cervical spine.", False),
+        ("lines", "The mediastinum is shifted to the right.", True),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):
@@ -102,3 +110,27 @@ def test_last_step_naming_an_option_answers_the_question(validator):
         steps = ["The report describes a pleural effusion.", last]
         res = validator.validate(Chain(chain_id="t", report_id="ribs", steps=steps, **chain), report)
         assert res.steps[1].label is good and (("answer_mismatch" in res.steps[1].reasons) is not good)
+
+
+@pytest.mark.parametrize(
+    "steps,good",
+    [
+        # a pronoun subject carries the device; "than ideal" is a judgement of this patient, not meta
+        (
+            [
+                "A right internal jugular catheter is present.",
+                "Its tip projects over the right atrium, deeper than ideal.",
+            ],
+            False,
+        ),
+        (["A right internal jugular catheter is present.", "Its tip is in the lower SVC."], True),
+        # "higher than on the prior" is a change over time, not a past clause
+        (["The right hemidiaphragm is elevated.", "It sits higher than on the prior radiograph."], False),
+        (["The right hemidiaphragm is elevated.", "It is unchanged from the prior radiograph."], True),
+    ],
+)
+def test_second_step_borrows_its_subject(validator, steps, good):
+    report = Report(report_id="lines", text=REPORTS["lines"])
+    res = validator.validate(Chain(chain_id="t", report_id="lines", steps=steps), report)
+    assert res.steps[0].label is True
+    assert res.steps[1].label is good, (steps[1], res.steps[1].verdict, res.steps[1].reasons)

@@ -55,6 +55,7 @@ class OpenVocabularyBlock(RuleModel):
     object_aliases: dict[str, str] = {}
     specific_terms: dict[str, str] = {}
     polarity_exempt: list[str] = []
+    normal_words: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class OpenVocabulary:
     aliases: dict[str, str] = field(default_factory=dict)
     terms: dict[str, str] = field(default_factory=dict)
     polarity_exempt: frozenset[str] = frozenset()
+    normal_words: frozenset[str] = frozenset()
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
@@ -133,6 +135,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         {k.lower(): v.lower() for k, v in data.object_aliases.items()},
         {k.lower(): v.lower() for k, v in data.specific_terms.items()},
         frozenset(w.lower() for w in data.polarity_exempt),
+        frozenset(w.lower() for w in data.normal_words),
     )
 
 
@@ -299,6 +302,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             m = lang.hedges[strength].search(text)
             if m:
                 tail = _TOKEN.findall(text[m.end() :].lower())[:6]
+                if strength == "open":
+                    # "aspiration cannot be excluded": the subject comes before the cue
+                    tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
     dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
@@ -735,29 +741,32 @@ def _polarity_conflict(
     if clause.hedge != "certain" or clause.words & vocab.polarity_exempt:
         return []
     scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
-    strong = {a for a in scope if a not in vocab.weak}
+    # only the clause's own words: a borrowed subject ("It also describes ...", "However" after a step about
+    # the effusion) is not this clause's claim
+    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    strong = {a for a in scope if a not in vocab.weak and a in own}
     if not strong:
         return []
-    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
-    if not strong <= own:
-        return []  # a borrowed subject ("However" after a step about the effusion) is not this clause's claim
     mine = [w for w in clause.words if stem(w) in strong]
-    same = [
-        s
-        for s in sentences
-        if strong <= s.anchors and s.hedge == "certain" and all(_same_word(w, s.words) for w in mine)
-    ]
+    same = [s for s in sentences if strong <= s.anchors and all(_same_word(w, s.words) for w in mine)]
     if not same:
         return []
     quals = clause.words & vocab.qualifiers
     if clause.negated:
-        same = [s for s in same if not quals or quals <= s.words]
+        same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
-    elif lang.negation_post.search(clause.text) or not all(
-        s.negated and strong <= _denial_scope(s, vocab, lang) for s in same
-    ):
+        if clause.words & vocab.normal_words and any(s.words & vocab.normal_words for s in same):
+            return []  # "unremarkable" (read as a denial) against "within normal limits"
+    elif lang.negation_post.search(clause.text):
         return []  # "A pleural effusion cannot be seen" denies after its subject
+    elif clause.words & vocab.normal_words:
+        # "unremarkable" against "within normal limits"; "normal" against a report sentence that describes the
+        # thing was tried and dropped: reports name the heart or the aorta in passing ("densities overlying
+        # the heart", "cardiac generator") far more often than they contradict a normal claim
+        return []
+    elif not all(s.hedge == "certain" and s.negated and strong <= _denial_scope(s, vocab, lang) for s in same):
+        return []
     s = same[0]
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
         return []
