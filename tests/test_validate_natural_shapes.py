@@ -23,6 +23,7 @@ REPORTS = {
     "lines": "FINDINGS: Right internal jugular central venous catheter with tip in the lower superior vena cava. "
     "Elevation of the right hemidiaphragm, unchanged from prior. Old healed fracture of the left lateral 8th rib. "
     "Mild degenerative changes of the thoracic spine. Large left pleural effusion with rightward mediastinal shift.",
+    "grades": "FINDINGS: Bilateral pleural effusions, left small, right moderate in size. Heart size is normal.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -88,6 +89,9 @@ def label(validator, report_key, step, **chain):
         ("lines", "There is an old healed fracture of the left lateral 8th rib.", True),
         ("lines", "Mild degenerative changes involve the cervical spine.", False),
         ("lines", "The mediastinum is shifted to the right.", True),
+        # the grade of each side of a bilateral finding
+        ("grades", "Effusions on both sides, a moderate one on the left and a small one on the right.", False),
+        ("grades", "Effusions on both sides, a small one on the left and a moderate one on the right.", True),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):

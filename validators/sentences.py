@@ -209,6 +209,7 @@ class Facts:
     sequence: tuple[str, ...] = ()
     dominant: frozenset[str] = frozenset()  # the greater side of a bilateral finding ("R > L")
     subject: frozenset[str] = frozenset()  # anchors of the subject a pronoun clause refers to ("It ...")
+    side_grades: frozenset[tuple[str, int]] = frozenset()  # "a moderate one on the left, small on the right"
 
 
 _FACTS_CACHE: dict[tuple[int, str], Facts] = {}
@@ -332,7 +333,24 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         frozenset(negated_classes),
         tuple(words),
         frozenset(dominant),
+        side_grades=_side_grades(low, grades) if len(sides - {"bilateral"}) == 2 else frozenset(),
     )
+
+
+_GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
+
+
+def _side_grades(low: str, grades: dict[str, int]) -> frozenset[tuple[str, int]]:
+    """(side, grade) pairs of a sentence naming both sides: each stretch between commas / "and" that has one
+    side and one grade word ("left small, right moderate in size")."""
+    pairs = set()
+    for part in _GRADE_SEGMENT.split(low):
+        words = _TOKEN.findall(part)
+        sides = {_SIDE[w] for w in words if w in ("left", "right")}
+        found = {grades[w] for w in words if w in grades}
+        if len(sides) == 1 and len(found) == 1:
+            pairs.add((sides.pop(), found.pop()))
+    return frozenset(pairs)
 
 
 def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
@@ -454,6 +472,13 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("laterality_conflict", clash))
     if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
         if not any(clause.grades & s.grades for s in pool):
+            out.append(Finding("severity_conflict", best))
+    if clause.side_grades and "severity_conflict" not in {f.reason for f in out}:
+        theirs = {side: grade for s in pool for side, grade in s.side_grades}
+        if any(
+            side in theirs and grade != theirs[side] and not _low_end(frozenset({grade}), frozenset({theirs[side]}))
+            for side, grade in clause.side_grades
+        ):
             out.append(Finding("severity_conflict", best))
     for family, names in clause.places.items():
         theirs = best.places.get(family)
