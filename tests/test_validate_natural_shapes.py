@@ -23,6 +23,8 @@ REPORTS = {
     "lines": "FINDINGS: Right internal jugular central venous catheter with tip in the lower superior vena cava. "
     "Elevation of the right hemidiaphragm, unchanged from prior. Old healed fracture of the left lateral 8th rib. "
     "Mild degenerative changes of the thoracic spine. Large left pleural effusion with rightward mediastinal shift.",
+    "healing": "FINDINGS: Compared with ___, the previously seen left lower lobe consolidation has nearly resolved. "
+    "Minimal residual left basilar atelectasis. No pleural effusion.",
     "grades": "FINDINGS: Bilateral pleural effusions, left small, right moderate in size. Heart size is normal.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
@@ -89,6 +91,11 @@ def label(validator, report_key, step, **chain):
         ("lines", "There is an old healed fracture of the left lateral 8th rib.", True),
         ("lines", "Mild degenerative changes involve the cervical spine.", False),
         ("lines", "The mediastinum is shifted to the right.", True),
+        # "nearly resolved" is still there; a gerund plan is a plan
+        ("healing", "The left lower lobe consolidation seen before has nearly cleared.", True),
+        ("healing", "The consolidation has nearly resolved, with minimal residual atelectasis.", True),
+        ("healing", "The left lower lobe consolidation has completely resolved.", False),
+        ("healing", "Scanning both lungs for focal nodular opacities.", True),
         # the grade of each side of a bilateral finding
         ("grades", "Effusions on both sides, a moderate one on the left and a small one on the right.", False),
         ("grades", "Effusions on both sides, a small one on the left and a moderate one on the right.", True),

@@ -464,7 +464,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         out.append(Finding("temporal_conflict", best))
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
-        if not clause.sides <= frozenset().union(*(s.sides for s in pool)):
+        if not clause.sides <= frozenset().union(*(s.sides for s in aligned)):
+            # (every aligned sentence: "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
     if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
         clash = _dominance_conflict(clause, pool, sentences, vocab)
