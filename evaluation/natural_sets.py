@@ -76,3 +76,10 @@ def build_set(folder: Path, writers: Mapping[str, Labels], split_of: Callable[[s
 def render_agreement(agree: Counter) -> str:
     """The line a build prints: steps by split and scored."""
     return str({f"{k[0]} scored={k[1]}": v for k, v in sorted(agree.items())})
+
+
+def build_split_by_writer(folder: Path, writers: Mapping[str, tuple[str, str]]) -> str:
+    """Build a set split by writer (writer -> (its second annotator's label file, split)), with each step's
+    chain style; returns the agreement line to print."""
+    labels = {writer: read_labels(folder, label_file) for writer, (label_file, _split) in writers.items()}
+    return render_agreement(build_set(folder, labels, lambda writer, _report_id: writers[writer][1], step_style=True))

@@ -8,16 +8,14 @@ Run: .venv/bin/python evaluation/data/synthetic-chains-3/build.py
 
 from pathlib import Path
 
-from radprm.evaluation.natural_sets import build_set, read_labels, render_agreement
+from radprm.evaluation.natural_sets import build_split_by_writer
 
 HERE = Path(__file__).parent
 WRITERS = {"writer7": ("annotator_b_labels_w7.jsonl", "tune"), "writer8": ("annotator_b_labels_w8.jsonl", "test")}
 
 
 def main() -> None:
-    labels = {writer: read_labels(HERE, label_file) for writer, (label_file, _split) in WRITERS.items()}
-    agree = build_set(HERE, labels, lambda writer, _report_id: WRITERS[writer][1], step_style=True)
-    print(render_agreement(agree))
+    print(build_split_by_writer(HERE, WRITERS))
 
 
 if __name__ == "__main__":
