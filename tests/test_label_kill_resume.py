@@ -3,16 +3,14 @@ rollout request sent again."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from kill_support import kill_9_when, ledger_written
 from test_label_rollouts import single_item, write_shards
-from test_mine_kill_resume import ledger_written
 
 from radprm.miners.cache import RequestCache, request_key
 from radprm.miners.client import SamplingParams
@@ -45,13 +43,7 @@ def test_label_rollouts_kill_9_then_resume_writes_every_item_once(fake_openai_se
     src = write_shards(tmp_path / "in", [single_item(i, 3) for i in range(N_ITEMS)])
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(args(server, src, run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while ledger_written(run_dir) < 2:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the job never committed a shard"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: ledger_written(run_dir), 2)
     assert proc.returncode == -signal.SIGKILL
     label = PromptRegistry().get("rollout").label
 

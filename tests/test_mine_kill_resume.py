@@ -3,15 +3,13 @@ sent again."""
 
 from __future__ import annotations
 
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from kill_support import kill_9_when, ledger_written
 
 from radprm.miners.cache import RequestCache, request_key
 from radprm.miners.client import SamplingParams
@@ -30,17 +28,6 @@ def args(server, run_dir: Path) -> list[str]:
     return [str(RADPRM), "mine", str(FIXTURE), "--run-dir", str(run_dir), "--base-url", server.base_url,
             "--model", "smollm2", "--tasks", "single,binary", "--questions-per-report", "2", "--rollouts", "2",
             "--seed", str(SEED), "--concurrency", "2", "--shard-rows", "3", "--max-tokens", "200"]
-
-
-def ledger_written(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'ledger.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM items WHERE status = 'written'").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def body_key(body: dict, labels: dict[str, str]) -> str:
@@ -72,13 +59,7 @@ def test_mine_kill_9_then_resume_writes_every_item_once(fake_openai_server, tmp_
     server.latency = 0.25  # slow enough to kill mid-run
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(args(server, run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while ledger_written(run_dir) < 2:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the job never committed a shard"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: ledger_written(run_dir), 2)
     assert proc.returncode == -signal.SIGKILL
     # Only this job's requests: on a shared machine a stray client can reach a reused port.
     def ours(bodies):

@@ -4,15 +4,13 @@ an item or a quarantine row, no answered request sent again. The driver starts i
 from __future__ import annotations
 
 import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
+from kill_support import kill_9_when, ledger_written
 from ray_support import write_reports
 from test_mine_kill_resume import body_key  # same --seed 3
 
@@ -32,17 +30,6 @@ def args(reports, server_url: str, run_dir) -> list[str]:
             "--concurrency", "2", "--shard-rows", "3", "--commit-every", "0", "--max-tokens", "200"]
 
 
-def ledger_written(run_dir) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'ledger.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM items WHERE status = 'written'").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_9_ray_driver_then_resume_writes_every_item_once(tmp_path):
@@ -52,13 +39,9 @@ def test_kill_9_ray_driver_then_resume_writes_every_item_once(tmp_path):
         url = server.base_url
         proc = subprocess.Popen(args(reports, url, run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
-        deadline = time.monotonic() + 300
-        while ledger_written(run_dir) < 4:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "the ray job never committed a shard"
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)  # the driver only: its local Ray must clean up after it
-        proc.wait()
+        # the driver only: its local Ray must clean up after it
+        kill_9_when(proc, lambda: ledger_written(run_dir), 4, timeout=300, poll=0.1,
+                    what="the ray job never committed a shard")
         written_at_kill = ledger_written(run_dir)
         before = list(server.requests)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import schema_violation, status, truncated
+from kill_support import RESOLVED, kill_9_when, ledger_count
 from typer.testing import CliRunner
 
 from radprm.cli import app
@@ -217,23 +218,13 @@ def cli_args(server, run_dir: Path, *more: str) -> list[str]:
 
 
 def resolved_in_ledger(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'ledger.sqlite'}?mode=ro", uri=True, timeout=1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM quarantine WHERE resolution = 'written'").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
+    return ledger_count(run_dir, RESOLVED)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_redrive_kill_9_then_redrive_again_writes_every_item_once(fake_openai_server, tmp_path):
-    import os
-    import signal
     import subprocess
-    import time
 
     from test_mine_kill_resume import body_key
 
@@ -261,13 +252,7 @@ def test_redrive_kill_9_then_redrive_again_writes_every_item_once(fake_openai_se
     redrive = [*cli_args(server, run_dir, "--resume", "--retry-quarantined", "--reasons", "truncated"),
                "--max-tokens", "400"]
     proc = subprocess.Popen(redrive, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while resolved_in_ledger(run_dir) < 2:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the re-drive never committed a shard"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: resolved_in_ledger(run_dir), 2, what="the re-drive never committed a shard")
     resolved_at_kill = resolved_in_ledger(run_dir)
     assert 2 <= resolved_at_kill < len(cut_ids), "killed too late to test anything"
     labels = {t.id: t.label for t in PromptRegistry().latest()}
