@@ -811,11 +811,10 @@ def _same_word(word: str, words: frozenset[str]) -> bool:
 def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> frozenset[str]:
     """The anchors a negation denies: from its cue to the end of its clause (all of them when the cue
     comes after the subject: "Calcification is absent")."""
-    text = lang.negation_exceptions.sub(" ", facts.text)
-    m = lang.negation_pre.search(text)
-    if m is None:
+    after = _after_negation_cue(facts.text, lang)
+    if after is None:
         return facts.anchors
-    tail = _SCOPE_END.split(text[m.end() :], maxsplit=1)[0].lower()
+    tail = _SCOPE_END.split(after, maxsplit=1)[0].lower()
     said = set()
     for w in _TOKEN.findall(tail):
         said.add(stem(w))
@@ -824,16 +823,24 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     return frozenset(a for a in facts.anchors if a in said)
 
 
+def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
+    """The text after the first negation cue, read once the negation exceptions ("no change", "not only")
+    are blanked out; None when there is no cue."""
+    text = lang.negation_exceptions.sub(" ", text)
+    m = lang.negation_pre.search(text)
+    return None if m is None else text[m.end() :]
+
+
 _SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
 
 
 def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
     """The clause's anchors from its first negation cue on ("favour atelectasis rather than infection":
     infection only); all of them when the cue is not found in the text (an absence cue after the subject)."""
-    m = lang.negation_pre.search(lang.negation_exceptions.sub(" ", clause.text))
-    if m is None:
+    after = _after_negation_cue(clause.text, lang)
+    if after is None:
         return clause.anchors
-    scope = {stem(w) for w in _TOKEN.findall(clause.text[m.end() :].lower())}
+    scope = {stem(w) for w in _TOKEN.findall(after.lower())}
     return frozenset(a for a in clause.anchors if a in scope) or clause.anchors
 
 
