@@ -26,6 +26,9 @@ REPORTS = {
     "healing": "FINDINGS: Compared with ___, the previously seen left lower lobe consolidation has nearly resolved. "
     "Minimal residual left basilar atelectasis. No pleural effusion.",
     "grades": "FINDINGS: Bilateral pleural effusions, left small, right moderate in size. Heart size is normal.",
+    "hardware": "FINDINGS: Mild XXXX opacities at both bases, favoring atelectasis. The lungs are otherwise clear. "
+    "Calcified granuloma in the left upper lobe. Biapical pleural thickening. Left humeral internal fixation XXXX is "
+    "noted. No pneumothorax.\nIMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -99,6 +102,17 @@ def label(validator, report_key, step, **chain):
         # the grade of each side of a bilateral finding
         ("grades", "Effusions on both sides, a moderate one on the left and a small one on the right.", False),
         ("grades", "Effusions on both sides, a small one on the left and a moderate one on the right.", True),
+        # general knowledge, pairs, denied sides, restatements the lexicon cannot name
+        ("hardware", "Emphysema can predispose to pneumothorax, but none is reported here.", True),
+        ("hardware", "The calcified granuloma is not an acute finding.", True),
+        ("hardware", "A calcified granuloma doesn't correspond to any of the listed options.", True),
+        ("hardware", "Mild basilar opacities favor atelectasis; the rest of the lungs is clear.", True),
+        ("hardware", "So both granuloma and atelectasis are reported.", True),
+        ("hardware", "The effusion is one-sided rather than bilateral.", True),
+        ("hardware", "There is biapical pleural thickening and a calcified granuloma in the left upper lobe.", True),
+        ("hardware", "There is biapical pleural thickening and a calcified granuloma in the right upper lobe.", False),
+        ("hardware", "Internal fixation hardware is noted in the left humerus.", True),
+        ("hardware", "Internal fixation hardware is noted in the right humerus.", False),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):

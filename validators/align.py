@@ -268,12 +268,18 @@ def _infer_place(claim: Claim, rules: StepRules) -> Claim:
     the left lower lobe, compatible with infiltrate" the infiltrate gets neither. A sentence naming a
     single side (or a single region) lends it to its claims; sentences naming both sides lend nothing.
     """
-    if claim.source == "normal_statement" or claim.laterality != "none" and claim.location:
+    if claim.source == "normal_statement":
         return claim
     words = _WORD.findall(claim.sentence.lower())
+    if claim.laterality == "bilateral" and not any(
+        _SIDES.get(w) == "bilateral" and _names_side(words, i) for i, w in enumerate(words)
+    ):
+        claim = replace(claim, laterality="none")  # the extractor's "both" of "both X and Y"
+    if claim.laterality != "none" and claim.location:
+        return claim
     updates: dict[str, Any] = {}
     if claim.laterality == "none":
-        sides = {_SIDES[w] for w in words if w in _SIDES}
+        sides = {_SIDES[w] for i, w in enumerate(words) if w in _SIDES and _names_side(words, i)}
         if len(sides) == 1:  # two sides in one sentence: which one is this finding's is unknown
             updates["laterality"] = sides.pop()
     if not claim.location:
@@ -281,6 +287,19 @@ def _infer_place(claim: Claim, rules: StepRules) -> Claim:
         if len(regions) == 1:
             updates["location"] = regions.pop()
     return replace(claim, **updates) if updates else claim
+
+
+_BOTH_PARTS = frozenset({"sides", "lungs", "lung", "bases", "apices", "hila", "hilar", "hemithoraces", "hemithorax",
+                         "hemidiaphragms", "costophrenic", "upper", "lower", "mid", "lateral", "breasts", "shoulders"})
+_SIDE_DENIED = frozenset({"than", "not", "of"})  # "one-sided rather than bilateral", "instead of left"
+
+
+def _names_side(words: list[str], i: int) -> bool:
+    """Whether the side word at `i` names this sentence's side: "both" only before body parts ("both
+    infiltrate and atelectasis" is a pair, not two sides), and no side that is denied ("rather than bilateral")."""
+    if i and words[i - 1] in _SIDE_DENIED:
+        return False
+    return words[i] != "both" or (i + 1 < len(words) and words[i + 1] in _BOTH_PARTS)
 
 
 def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:

@@ -420,6 +420,28 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
     return [s for _, _, s in scored]
 
 
+def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """Whether one report sentence says everything the clause says: each of its (three or more) strong words
+    (matched on their first five letters: "humerus" / "humeral"), its sides, grades, numbers, places, change
+    over time and polarity. A long clause may leave one plain word (no object class) unmatched. A restatement
+    like this is grounded even when the lexicon cannot name its finding ("fixation hardware")."""
+    strong = {a for a in clause.anchors if a not in vocab.weak}
+    if len(strong) < 3:
+        return False
+    for s in sentences:
+        if s.negated != clause.negated or not (clause.sides <= s.sides and clause.numbers <= s.numbers):
+            continue
+        if not (clause.grades <= s.grades and clause.temporal <= s.temporal):
+            continue
+        if any(not names <= s.places.get(family, frozenset()) for family, names in clause.places.items()):
+            continue
+        prefixes = {a[:5] for a in s.anchors if len(a) >= 5}
+        missed = [a for a in strong if a not in s.anchors and not (len(a) >= 5 and a[:5] in prefixes)]
+        if not missed or (len(missed) == 1 and len(strong) >= 6 and missed[0] not in vocab.classes.values()):
+            return True
+    return False
+
+
 def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
     """Disagreements between a step clause and the report sentences it aligns with."""
     aligned = align(clause, sentences, vocab)
@@ -464,8 +486,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         out.append(Finding("temporal_conflict", best))
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
-        if not clause.sides <= frozenset().union(*(s.sides for s in aligned)):
-            # (every aligned sentence: "biapical scarring and a right upper lobe granuloma" names two things)
+        near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
+        if not clause.sides <= frozenset().union(*(s.sides for s in near)):
+            # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
+            # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
     if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
         clash = _dominance_conflict(clause, pool, sentences, vocab)

@@ -51,6 +51,7 @@ from radprm.validators.sentences import (
     range_between,
     read_facts,
     report_sentences,
+    restates,
     stem,
 )
 
@@ -485,6 +486,18 @@ class StepValidator:
             verdict = "supported"
             judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
             open_findings = []
+        if (
+            quote is None
+            and {r for r in reasons if r in FAULTS} <= WEAK_FAULTS
+            and any(r in FAULTS for r in reasons)
+            and self._restates_report(body, sentences, previous)
+        ):
+            # every fact clause is a report sentence in other words ("fixation hardware in the right humerus"
+            # for "right humeral internal fixation XXXX"): the lexicon's missing name is no fault
+            reasons = [r for r in reasons if r not in FAULTS]
+            verdict = "supported"
+            judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
+            open_findings = []
         label = not any(r in FAULTS for r in reasons)
         if not label and self._unsure(reasons, judgements, body, sentences, previous, open_findings):
             verdict = "unsure"
@@ -552,6 +565,11 @@ class StepValidator:
             ]
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
+
+    def _restates_report(self, body: str, sentences: list[Facts], previous: str) -> bool:
+        vocab = self.rules.vocabulary
+        facts = self.step_facts(body, previous) if vocab is not None else []
+        return bool(facts) and all(restates(f, sentences, vocab) for f in facts)
 
     def _with_change(self, j: Judgement, rclaims: list[Claim]) -> Judgement:
         """A supported claim whose change over time ("new", "stable") the report contradicts is wrong.
