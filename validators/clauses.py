@@ -20,8 +20,11 @@ Every cue list is data: the `step_language` block of `step_rules.json`.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
@@ -275,6 +278,37 @@ def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, wo
     return bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", head)))
 
 
+_T = TypeVar("_T")
+_TEXT_CACHES: list[dict] = []
+
+
+def _cached_by_text(func: Callable[[str, StepLanguage], _T]) -> Callable[[str, StepLanguage], _T]:
+    """Cache a pure reading of a text (per rule set): steps restate report sentences, and a report's
+    sentences are read again for every step and claim that cites them. Emptied by `clear_text_caches`."""
+    cache: dict[tuple[int, str], tuple[StepLanguage, _T]] = {}
+    _TEXT_CACHES.append(cache)
+
+    @functools.wraps(func)
+    def cached(text: str, lang: StepLanguage) -> _T:
+        key = (id(lang), text)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not lang:  # the entry holds `lang`: its id cannot be reused meanwhile
+            if len(cache) > 100_000:
+                cache.clear()
+            hit = cache[key] = (lang, func(text, lang))
+        return hit[1]
+
+    return cached
+
+
+def clear_text_caches() -> None:
+    """Forget the cached clause splits and text readings (benchmarks and tests)."""
+    _CLAUSE_CACHE.clear()
+    for cache in _TEXT_CACHES:
+        cache.clear()
+
+
+@_cached_by_text
 def hedge_strength(text: str, lang: StepLanguage) -> str:
     """The strongest-matching hedge class of a text: open, possible, probable, else certain."""
     for strength in ("open", "possible", "probable"):
@@ -284,6 +318,7 @@ def hedge_strength(text: str, lang: StepLanguage) -> str:
     return "certain"
 
 
+@_cached_by_text
 def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
     """Change-over-time classes a text states ('new', 'unchanged', 'increased', ...)."""
     found = {m.lastgroup for m in lang.temporal_any.finditer(text)}

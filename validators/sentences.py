@@ -223,7 +223,7 @@ def clear_reading_caches() -> None:
     _REPORT_WORDS.clear()
     _KIND_CACHE.clear()
     _MASK_CACHE.clear()
-    clauses._CLAUSE_CACHE.clear()
+    clauses.clear_text_caches()
     stem.cache_clear()
 
 
@@ -238,6 +238,12 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     if start:
         facts = replace(facts, start=start, end=start + len(text))
     return facts
+
+
+def read_words(text: str) -> Facts:
+    """A text read for its word sequence only (all that `edited_copy` compares), without the regex work of
+    `read_facts`; the sequence is the one `read_facts` gives."""
+    return Facts(text, 0, len(text), sequence=tuple(_TOKEN.findall(text.lower())))
 
 
 def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> Facts:

@@ -50,6 +50,7 @@ from radprm.validators.sentences import (
     edited_copy,
     range_between,
     read_facts,
+    read_words,
     report_sentences,
     restates,
     stem,
@@ -425,8 +426,12 @@ class StepValidator:
             # change over time, negation), read whole since report sentences are not cut into clauses; a
             # step read as meta is checked whole too: reports word recommendations and follow-up the same way
             # ("If none are available, follow-up in 6 months")
-            whole = read_facts(self._fact_text(body) if clauses else body, vocab, lang, grades)
+            whole = read_words(self._fact_text(body) if clauses else body)
+            tried = set()  # edited_copy reads only the word sequence: a one-clause step is not tried twice
             for clause in [whole, *clauses]:
+                if clause.sequence in tried:
+                    continue
+                tried.add(clause.sequence)
                 edits = edited_copy(clause, sentences, vocab, lang, grades)
                 if edits:
                     open_findings.extend(edits)
