@@ -28,7 +28,8 @@ REPORTS = {
     "grades": "FINDINGS: Bilateral pleural effusions, left small, right moderate in size. Heart size is normal.",
     "hardware": "FINDINGS: Mild XXXX opacities at both bases, favoring atelectasis. The lungs are otherwise clear. "
     "Calcified granuloma in the left upper lobe. Biapical pleural thickening. Left humeral internal fixation XXXX is "
-    "noted. No pneumothorax.\nIMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
+    "noted. No pneumothorax. The aorta is calcified and tortuous. Densities overlie the heart.\n"
+    "IMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -113,6 +114,10 @@ def label(validator, report_key, step, **chain):
         ("hardware", "There is biapical pleural thickening and a calcified granuloma in the right upper lobe.", False),
         ("hardware", "Internal fixation hardware is noted in the left humerus.", True),
         ("hardware", "Internal fixation hardware is noted in the right humerus.", False),
+        # a thing called normal that the report describes as abnormal ("<thing> is <words>" sentences only)
+        ("hardware", "The aorta has a normal contour.", False),
+        ("hardware", "The aorta is tortuous and calcified.", True),
+        ("hardware", "The heart is normal.", True),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):

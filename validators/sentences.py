@@ -468,7 +468,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     )
     if invented:
         return invented
-    flipped = _polarity_conflict(clause, sentences, vocab, lang)
+    flipped = _polarity_conflict(clause, sentences, vocab, lang) or _called_normal(clause, sentences, vocab)
     if flipped:
         return flipped
     # a negated report sentence still speaks of change when it says the thing resolved
@@ -827,6 +827,38 @@ def _polarity_conflict(
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
         return []
     return [Finding("negation_conflict", s)]
+
+
+_DESCRIBED = re.compile(
+    r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
+    r"(?:(?:mildly|slightly|moderately|markedly|severely|again|now|somewhat|diffusely|very)\s+)?([a-z-]+)"
+    r"(?:\s*(?:,|and)\s*([a-z-]+))?\W*$"
+)
+_NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
+                           "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without"})
+
+
+def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A clause calling a thing normal that a report sentence describes as abnormal in so many words: "The
+    aorta has a normal contour" against "The aorta is calcified and tortuous", "Lung volumes are normal"
+    against "Lung volumes are low". Only report sentences of the form "<thing> is <words>" count (a thing
+    named in passing, "densities overlying the heart", says nothing about it)."""
+    if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
+        return []
+    subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words}
+    if not subject or len(subject) > 2:
+        return []
+    for s in sentences:
+        if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
+            continue
+        m = _DESCRIBED.match(s.text.lower())
+        if m is None:
+            continue
+        said = {stem(w) for w in m.group(1).split()}
+        predicate = {w for w in m.group(2, 3) if w}
+        if subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL):
+            return [Finding("negation_conflict", s)]
+    return []
 
 
 def _same_word(word: str, words: frozenset[str]) -> bool:
