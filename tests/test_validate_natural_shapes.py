@@ -30,6 +30,7 @@ REPORTS = {
     "Calcified granuloma in the left upper lobe. Biapical pleural thickening. Left humeral internal fixation XXXX is "
     "noted. No pneumothorax. The aorta is calcified and tortuous. Densities overlie the heart.\n"
     "IMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
+    "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -114,6 +115,12 @@ def label(validator, report_key, step, **chain):
         ("hardware", "There is biapical pleural thickening and a calcified granuloma in the right upper lobe.", False),
         ("hardware", "Internal fixation hardware is noted in the left humerus.", True),
         ("hardware", "Internal fixation hardware is noted in the right humerus.", False),
+        # change over time: "not present on the prior" says new; "smaller but still there" is not "resolved"
+        ("healing", "The consolidation is smaller now but still there.", True),
+        ("healing", "The left lower lobe consolidation has decreased but is still present.", True),
+        ("resolved", "The left pneumothorax is smaller now but still there at the apex.", False),
+        ("resolved", "The left pneumothorax has resolved.", True),
+        ("effusions", "The right effusion is a new finding that was not present on the prior study.", False),
         # a thing called normal that the report describes as abnormal ("<thing> is <words>" sentences only)
         ("hardware", "The aorta has a normal contour.", False),
         ("hardware", "The aorta is tortuous and calcified.", True),
