@@ -30,6 +30,8 @@ REPORTS = {
     "Calcified granuloma in the left upper lobe. Biapical pleural thickening. Left humeral internal fixation XXXX is "
     "noted. No pneumothorax. The aorta is calcified and tortuous. Densities overlie the heart.\n"
     "IMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
+    "metastases": "FINDINGS: Multiple bilateral pulmonary nodules, the largest in the right lower lobe measuring 2 cm. "
+    "Right internal jugular central venous catheter terminates in the mid SVC.",
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
@@ -120,6 +122,11 @@ def label(validator, report_key, step, **chain):
         ("healing", "The left lower lobe consolidation has decreased but is still present.", True),
         ("resolved", "The left pneumothorax is smaller now but still there at the apex.", False),
         ("resolved", "The left pneumothorax has resolved.", True),
+        # the vein a line goes through; the side of the largest of many
+        ("metastases", "The right internal jugular line ends in the mid SVC.", True),
+        ("metastases", "The right subclavian central line ends in the mid SVC.", False),
+        ("metastases", "The largest nodule is in the right lower lobe and measures 2 cm.", True),
+        ("metastases", "The largest nodule is in the left lower lobe and measures 2 cm.", False),
         ("effusions", "The right effusion is a new finding that was not present on the prior study.", False),
         # a thing called normal that the report describes as abnormal ("<thing> is <words>" sentences only)
         ("hardware", "The aorta has a normal contour.", False),
