@@ -1,19 +1,18 @@
 """Shards on an object store: write, read, verify, query and export through a real S3 API (moto in server
 mode on a free localhost port, no network), and the commit protocol under a kill and an abort.
 
-Skips when moto is not installed, except under RADPRM_REQUIRE_S3=1 (CI), where it fails.
+Skips when moto is not installed, except under RADPRM_REQUIRE_S3=1 (CI), where it fails (the moto
+fixtures are in conftest.py).
 """
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 
 import pytest
+from object_stores import BUCKET, free_port, uri_on
 from typer.testing import CliRunner
 
 from radprm.cli import app
@@ -22,59 +21,13 @@ from radprm.shards import ShardWriter, load_manifest, query, read_items, read_ta
 from radprm.shards.location import locate
 from radprm.shards.testing import make_items
 
-BUCKET = "radprm-test"
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    """A moto S3 server on 127.0.0.1 (its own process, stopped after the module) with one bucket."""
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        reason = "moto is not installed: pip install 'moto[server]' (the test extra has it)"
-        if os.environ.get("RADPRM_REQUIRE_S3") == "1":
-            pytest.fail(reason + " [RADPRM_REQUIRE_S3=1]")
-        pytest.skip(reason)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start on port {port}")
-                time.sleep(0.2)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}", method="PUT")
-        urllib.request.urlopen(request, timeout=10).close()
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture
-def s3_env(monkeypatch):
-    """Credentials moto accepts; no lookup of instance metadata (no network)."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
 def s3_uri(moto_endpoint, s3_env, request):
     """A fresh prefix per test."""
-    return f"s3://{BUCKET}/{request.node.name}/shards?endpoint_override={moto_endpoint}&scheme=http&region=us-east-1"
+    return uri_on(moto_endpoint, f"{request.node.name}/shards")
 
 
 def _objects(uri: str) -> list[str]:
@@ -197,7 +150,7 @@ def test_unknown_uri_scheme_is_one_line_naming_the_path():
 
 
 def test_unreachable_store_is_one_line_naming_the_path(s3_env):
-    uri = f"s3://{BUCKET}/x/shards?endpoint_override=127.0.0.1:{_free_port()}&scheme=http&region=us-east-1"
+    uri = f"s3://{BUCKET}/x/shards?endpoint_override=127.0.0.1:{free_port()}&scheme=http&region=us-east-1"
     with pytest.raises(ShardError) as err:
         load_manifest(uri)
     text = str(err.value)
