@@ -258,6 +258,8 @@ class MiningJob:
                              field="retry_quarantined", hint="add --resume (and the job's --run-dir)")
         if self.resume:
             check_run_schema(self.shards)  # before anything in the run folder changes
+        elif self.cfg.shards is not None and not (self.run_dir / JOB_FILE).exists():
+            check_new_shards(self.shards)  # a store that does not answer fails before any job state too
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
         client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
@@ -671,6 +673,21 @@ class MiningJob:
             hint="check the server, --model and --max-tokens; the job can be resumed with --resume",
         )
 
+
+
+def check_new_shards(shards: str | Path) -> None:
+    """Refuse to start a job in a `--shards` location that already holds a shard set (another job's).
+
+    Raises:
+        InputError: naming the manifest.
+        ShardError: a remote location that cannot be read (one line naming it).
+    """
+    from radprm.shards.manifest import manifest_path
+
+    loc = locate(shards)
+    if loc.is_file(manifest_path(loc)):
+        raise InputError("--shards already holds a shard set (of another job?)", path=loc.display(manifest_path(loc)),
+                         field="shards", hint="resume that job with its --run-dir, or give a new --shards location")
 
 
 def check_run_schema(shards: str | Path) -> None:
