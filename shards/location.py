@@ -169,8 +169,29 @@ class ShardLocation:
             return pq.ParquetFile(self.fs.open_input_file(path))
 
 
+def _from_uri(uri: str) -> tuple[Any, str]:
+    """`pyarrow.fs.FileSystem.from_uri`, plus `anonymous=true` for `gs://` (pyarrow's GCS URIs lack it; a
+    public bucket or an emulator needs no Google credentials)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import pyarrow.fs as pafs
+
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query)
+    anonymous = [v for k, v in query if k == "anonymous"]
+    if not anonymous or parts.scheme not in ("gs", "gcs"):
+        return pafs.FileSystem.from_uri(uri)
+    fs, root = pafs.FileSystem.from_uri(urlunsplit(parts._replace(query=urlencode(
+        [(k, v) for k, v in query if k != "anonymous"]))))
+    _, (options,) = fs.__reduce__()  # the options pyarrow parsed from the URI, to rebuild it anonymous
+    return pafs.GcsFileSystem(**{**options, "anonymous": anonymous[-1].lower() in ("1", "true", "yes")}), root
+
+
 def locate(directory: str | Path | ShardLocation) -> ShardLocation:
     """The `ShardLocation` of a local folder or a pyarrow filesystem URI (`s3://bucket/prefix`, `gs://...`).
+
+    Options ride in the query string as pyarrow reads them (`endpoint_override`, `scheme`, `region`, ...);
+    `gs://` also takes `anonymous=true` (no credentials: a public bucket or an emulator).
 
     Raises:
         ShardError: the URI names no filesystem pyarrow knows, or cannot be opened (one line naming it).
@@ -181,10 +202,8 @@ def locate(directory: str | Path | ShardLocation) -> ShardLocation:
         text = str(directory)
         local = Path(text[len("file://"):] if text.startswith("file://") else text)
         return ShardLocation(uri=str(local), root=local)
-    import pyarrow.fs as pafs
-
     try:
-        fs, root = pafs.FileSystem.from_uri(directory)
+        fs, root = _from_uri(directory)
     except (OSError, ValueError) as exc:
         raise ShardError(f"not a usable shard location: {_first_line(exc)}", path=directory,
                          hint=REMOTE_HINT) from exc

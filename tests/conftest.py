@@ -121,3 +121,12 @@ def s3_env(monkeypatch):
 
     for key, value in S3_ENV.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint():
+    """host:port of a GCS emulator with one bucket (`object_stores.BUCKET`), shared by the session."""
+    from object_stores import gcs_server
+
+    with gcs_server() as endpoint:
+        yield endpoint
