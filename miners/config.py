@@ -444,9 +444,9 @@ def check_local_folder(path: str | Path, field: str) -> None:
     Raises:
         InputError: naming the option, with the hint to put the shards on the store with --shards.
     """
-    import re
+    from radprm.shards.location import looks_remote
 
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(path)) and not str(path).startswith("file:/"):
+    if looks_remote(path):
         raise InputError("must be a local path (job.json, the SQLite ledger and cache need a POSIX file system)",
                          path=str(path), field=field,
                          hint="keep --run-dir local and give the bucket to --shards (e.g. --shards s3://bucket/prefix)")

@@ -644,6 +644,9 @@ def label_rollouts(shards: str | Path, *, run_dir: str | Path, resume: bool = Fa
         ModelError: the server is unreachable or does not serve the model.
         RunError: with `strict`, anything was quarantined; every item quarantined.
     """
+    from radprm.shards.location import require_local_shards
+
+    require_local_shards(shards)  # the judge sidecar and the run's files sit beside the input shards
     cfg = RolloutConfig.from_options(shards=shards, **options)
     return RolloutJob(cfg, run_dir, resume=resume, progress=progress, announce=announce).run()
 

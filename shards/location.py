@@ -22,10 +22,32 @@ from pathlib import Path
 from typing import Any
 
 from radprm import run
-from radprm.errors import ShardError
+from radprm.errors import InputError, ShardError
 
 REMOTE_HINT = "check the URI (s3://bucket/prefix, gs://bucket/prefix) and the store's credentials"
 _CHUNK = 1 << 20
+
+
+def looks_remote(path: str | Path) -> bool:
+    """True for `scheme://...`, also as a `Path` leaves it (`s3:/bucket/x`): a place that is not a local path."""
+    import re
+
+    text = str(path)
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", text)) and not text.startswith("file:/")
+
+
+def require_local_shards(directory: str | Path) -> None:
+    """Refuse a remote shard set where a command needs a local folder (review: `reviews/` beside the shards,
+    written with a file lock and renames; rollouts and rehydrate: files of the run beside the shards).
+
+    Raises:
+        InputError: one line naming the URI and how to get a local copy.
+    """
+    if looks_remote(directory):
+        text = str(directory)
+        uri = text if "://" in text else text.replace(":/", "://", 1)  # as typed, not as `Path` folded it
+        raise InputError("this command needs a local shard directory (it uses files beside the shards)", path=uri,
+                         hint="copy the set down first, e.g. `aws s3 sync` / `gcloud storage rsync`")
 
 
 def is_uri(directory: str | Path) -> bool:
@@ -167,6 +189,11 @@ class ShardLocation:
             return pq.ParquetFile(path)
         with self._remote("open", path):
             return pq.ParquetFile(self.fs.open_input_file(path))
+
+
+def shard_set(directory: str | Path) -> str | Path:
+    """A shard-set argument kept as given for a URI (a `Path` would fold `s3://` into `s3:/`), else a `Path`."""
+    return directory if is_uri(directory) else Path(directory)
 
 
 def _from_uri(uri: str) -> tuple[Any, str]:
