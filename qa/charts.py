@@ -133,8 +133,11 @@ JUDGE_SIDECAR = "judge_steps.jsonl"
 """`radprm.validators.judge.SIDECAR`, named again because importing the judge loads spaCy (a test pins them)."""
 
 
-def find_judge_sidecar(directory: Path) -> Path | None:
-    """The mining job's `judge_steps.jsonl` beside the shards (in the directory or its parent)."""
+def find_judge_sidecar(directory: str | Path) -> Path | None:
+    """The mining job's `judge_steps.jsonl` beside the shards (in the directory or its parent; None for a remote
+    set: the sidecar stays in the local run folder)."""
+    if not isinstance(directory, Path):
+        return None
     for base in (directory, directory.parent):
         if (base / JUDGE_SIDECAR).is_file():
             return base / JUDGE_SIDECAR

@@ -164,3 +164,56 @@ def test_unreachable_store_is_one_line_naming_the_path(s3_env):
 def test_bucket_without_prefix_is_refused(moto_endpoint, s3_env):
     with pytest.raises(ShardError, match="prefix inside the bucket"):
         ShardWriter(f"s3://{BUCKET}?endpoint_override={moto_endpoint}&scheme=http")
+
+
+def test_s3_qa_reads_the_set_and_writes_beside_out(s3_uri, tmp_path):
+    from radprm.qa import qa
+
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(12))
+    before = sorted(locate(s3_uri).listdir()), _objects(s3_uri)
+    report = qa(s3_uri, out=tmp_path / "qa" / "report.html", expectations=False)
+    assert (tmp_path / "qa" / "report.html").is_file() and (tmp_path / "qa" / "qa.json").is_file()
+    counts = json.loads((tmp_path / "qa" / "qa.json").read_text())
+    assert counts["directory"] == s3_uri and report.glance  # the checks ran over the remote items
+    assert (sorted(locate(s3_uri).listdir()), _objects(s3_uri)) == before  # nothing written into the set
+    result = runner.invoke(app, ["qa", s3_uri, "--out", str(tmp_path / "cli.md"), "-q"])  # with the GE suites
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.md").is_file() and (tmp_path / "qa.json").is_file()
+    assert (tmp_path / "gx_docs").is_dir()  # Data Docs beside --out too
+
+
+def test_s3_qa_without_out_is_one_line(s3_uri):
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(3))
+    result = runner.invoke(app, ["qa", s3_uri])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: {s3_uri}, field 'out': a remote shard set needs --out")
+
+
+@pytest.mark.parametrize("command", [
+    ["review", "queue", "s3://bucket/x/shards", "--out", "q"],
+    ["review", "apply", "s3://bucket/x/shards", "decisions.jsonl"],
+    ["review", "status", "s3://bucket/x/shards"],
+    ["label", "rollouts", "s3://bucket/x/shards", "--run-dir", "r"],
+    ["rehydrate", "s3://bucket/x/shards", "--reports", "r.csv", "--out", "o"],
+])
+def test_commands_that_need_a_local_shard_folder_say_so_in_one_line(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.output == ("Error: s3://bucket/x/shards: this command needs a local shard directory (it uses files "
+                             "beside the shards) (copy the set down first, e.g. `aws s3 sync` / `gcloud storage "
+                             "rsync`)\n")
+    assert not any(tmp_path.iterdir())
+
+
+def test_review_api_refuses_a_remote_set_like_the_cli(tmp_path):
+    from radprm.errors import InputError
+    from radprm.review import build_queue, review_status
+
+    for call in (lambda: build_queue("s3://bucket/x/shards", tmp_path / "q"),
+                 lambda: review_status("s3://bucket/x/shards")):
+        with pytest.raises(InputError, match="needs a local shard directory"):
+            call()
+    assert not any(tmp_path.iterdir())
