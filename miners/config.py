@@ -444,12 +444,12 @@ def check_local_folder(path: str | Path, field: str) -> None:
     Raises:
         InputError: naming the option, with the hint to put the shards on the store with --shards.
     """
-    from radprm.shards.location import looks_remote
+    from radprm.shards.location import as_typed, looks_remote
 
     if looks_remote(path):
         raise InputError("must be a local path (job.json, the SQLite ledger and cache need a POSIX file system)",
-                         path=str(path), field=field,
-                         hint="keep --run-dir local and give the bucket to --shards (e.g. --shards s3://bucket/prefix)")
+                         path=as_typed(path), field=field,
+                         hint="keep --run-dir local and give the bucket to --shards, e.g. --shards s3://bucket/prefix")
 
 
 def describe_key(key: str) -> str:

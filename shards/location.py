@@ -44,10 +44,15 @@ def require_local_shards(directory: str | Path) -> None:
         InputError: one line naming the URI and how to get a local copy.
     """
     if looks_remote(directory):
-        text = str(directory)
-        uri = text if "://" in text else text.replace(":/", "://", 1)  # as typed, not as `Path` folded it
-        raise InputError("this command needs a local shard directory (it uses files beside the shards)", path=uri,
+        raise InputError("this command needs a local shard directory (it uses files beside the shards)",
+                         path=as_typed(directory),
                          hint="copy the set down first, e.g. `aws s3 sync` / `gcloud storage rsync`")
+
+
+def as_typed(path: str | Path) -> str:
+    """A URI as the user typed it, also when `Path` folded `s3://` into `s3:/` (for messages)."""
+    text = str(path)
+    return text if "://" in text or not looks_remote(text) else text.replace(":/", "://", 1)
 
 
 def is_uri(directory: str | Path) -> bool:
