@@ -411,8 +411,9 @@ CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token", "credentials_fil
 store the URI)."""
 
 
-def shards_out(out: str | Path) -> str:
-    """The `--shards` value as stored in job.json: an absolute local path, or the URI once it opens.
+def shards_out(out: str | Path, name: str = "--shards") -> str:
+    """A shard-set location as job.json stores it (`--shards`, the input of `label rollouts`): an absolute local
+    path, or the URI once it opens (`name` is how errors call it).
 
     Raises:
         InputError: the URI carries credentials in its query string.
@@ -426,7 +427,7 @@ def shards_out(out: str | Path) -> str:
         return str(Path(str(out).removeprefix("file://")).resolve())
     secret = [k for k in parse_qs(urlsplit(str(out)).query) if k in CREDENTIAL_KEYS]
     if secret:
-        raise InputError(f"--shards carries credentials ({secret[0]}=...): job.json and the manifest would store them",
+        raise InputError(f"{name} carries credentials ({secret[0]}=...): job.json and the manifest would store them",
                          field="shards", hint="drop them from the URI; set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
                          "AWS_PROFILE or Google's application default credentials instead")
     locate(str(out))

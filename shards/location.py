@@ -38,7 +38,7 @@ def looks_remote(path: str | Path) -> bool:
 
 def require_local_shards(directory: str | Path) -> None:
     """Refuse a remote shard set where a command needs a local folder (review: `reviews/` beside the shards,
-    written with a file lock and renames; rollouts and rehydrate: files of the run beside the shards).
+    written with a file lock and renames; rehydrate: writes a local copy next to a local set).
 
     Raises:
         InputError: one line naming the URI and how to get a local copy.

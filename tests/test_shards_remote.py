@@ -195,7 +195,6 @@ def test_s3_qa_without_out_is_one_line(s3_uri):
     ["review", "queue", "s3://bucket/x/shards", "--out", "q"],
     ["review", "apply", "s3://bucket/x/shards", "decisions.jsonl"],
     ["review", "status", "s3://bucket/x/shards"],
-    ["label", "rollouts", "s3://bucket/x/shards", "--run-dir", "r"],
     ["rehydrate", "s3://bucket/x/shards", "--reports", "r.csv", "--out", "o"],
 ])
 def test_commands_that_need_a_local_shard_folder_say_so_in_one_line(command, tmp_path, monkeypatch):
@@ -217,3 +216,22 @@ def test_review_api_refuses_a_remote_set_like_the_cli(tmp_path):
         with pytest.raises(InputError, match="needs a local shard directory"):
             call()
     assert not any(tmp_path.iterdir())
+
+
+def test_s3_label_rollouts_reads_a_remote_input_set(s3_uri, fake_openai_server, tmp_path):
+    from radprm.miners.rollouts import label_rollouts
+
+    items = make_items(4)
+    with ShardWriter(s3_uri, max_rows=2) as w:
+        w.write_many(items)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["label", "rollouts", s3_uri, "--run-dir", str(run_dir), "--base-url",
+                                 fake_openai_server.base_url, "--model", "smollm2", "--n", "2"])
+    assert result.exit_code == 0, result.output
+    labelled = list(read_items(run_dir / "shards"))
+    assert sorted(i.item_id for i in labelled) == sorted(i.item_id for i in items)
+    assert all(s.mc_rollouts == 2 for i in labelled for s in i.steps)
+    assert json.loads((run_dir / "job.json").read_text())["identity"]["shards"] == s3_uri
+    again = label_rollouts(s3_uri, run_dir=run_dir, resume=True, base_url=fake_openai_server.base_url,
+                           model="smollm2", n=2)
+    assert again.items_this_session == 0 and len(list(read_items(run_dir / "shards"))) == 4
