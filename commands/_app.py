@@ -35,16 +35,28 @@ app.add_typer(label_app, name="label")
 
 
 # Options shared by several commands, declared once (a flag means the same thing everywhere).
+def _local_shard_dir(value: Path | None) -> Path | None:
+    from radprm.shards.location import require_local_shards
+
+    try:
+        require_local_shards(value or "")
+    except RadprmError as exc:  # at parse time, before `command` can translate it
+        fail(str(exc))
+    return value
+
+
 ShardDirArg = Annotated[
     Path,
-    typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards.", show_default=False),
+    typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards; a local folder "
+                   "(not a URI: this command uses files beside the shards).", show_default=False,
+                   callback=_local_shard_dir),
 ]
 ShardSetArg = Annotated[
     str,
     typer.Argument(metavar="DIR", help="Shard directory (with manifest.json), e.g. runs/x/shards, or a pyarrow "
-                   "filesystem URI such as s3://bucket/prefix.", show_default=False),
+                   "filesystem URI such as s3://bucket/prefix or gs://bucket/prefix.", show_default=False),
 ]
-"""For commands that only read the shard set (verify, sql, export): local or remote (`radprm.shards.location`)."""
+"""For commands that only read the shard set (verify, sql, qa, export): local or remote (`radprm.shards.location`)."""
 StrictOpt = Annotated[
     bool,
     typer.Option("--strict", help="Exit 1 when anything was quarantined (the outputs are written first)."),

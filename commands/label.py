@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from radprm.commands._app import ShardDirArg, command, label_app
+from radprm.commands._app import ShardSetArg, command, label_app
 from radprm.commands._job_options import ResumeOpt, config_options, interrupt_hint, run_dir_option
 from radprm.miners.rollouts import RolloutConfig
 
@@ -17,7 +17,7 @@ RolloutRunDirOpt = run_dir_option("Job folder: job.json, ledger, cache, shards/ 
 @command(label_app, "rollouts")
 @config_options(RolloutConfig)
 def rollouts(
-    shards: ShardDirArg,
+    shards: ShardSetArg,
     run_dir: RolloutRunDirOpt,
     resume: ResumeOpt = False,
     options: dict | None = None,

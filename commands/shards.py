@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from radprm.commands._app import ShardDirArg, ShardSetArg, app, command
+from radprm.commands._app import ShardSetArg, app, command
 from radprm.errors import RunError
 
 
@@ -37,11 +37,12 @@ def verify_cmd(
 
 @command(app, "qa")
 def qa_cmd(
-    directory: ShardDirArg,
+    directory: ShardSetArg,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY."
+            "--out", help="Report file (.md or .html). Default: qa/report.md and qa/report.html in DIRECTORY. "
+            "Required for a remote DIR (s3://...): qa.json and Data Docs go beside it, no dataset card."
         ),
     ] = None,
     near_dup_threshold: Annotated[

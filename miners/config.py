@@ -203,6 +203,12 @@ class MineConfig(OptionsModel):
         "(validators/README.md).", identity=True, panel=LLM_PANEL,
     )
 
+    shards: str | None = option(
+        None, "Where the shards go: a local folder or a pyarrow filesystem URI (s3://bucket/prefix, gs://bucket/"
+        "prefix; options in the query string, credentials from the environment). --run-dir (job.json, ledger, "
+        "cache, quarantine) stays a local folder. Default: <run-dir>/shards.", identity=True,
+    )
+
     # privacy and licence (issue 16; radprm.phi): identity, so a resumed job keeps its policy
     phi: str = option(
         "off", "PHI guard (Presidio): off, flag (record hits in the phi column and QA), mask (replace hits before "
@@ -368,6 +374,8 @@ class MineConfig(OptionsModel):
         for key in ("reports", "split_file", "exclude_reports", "answer_key"):
             if options.get(key) is not None:
                 options[key] = str(Path(options[key]).resolve())
+        if options.get("shards") is not None:
+            options["shards"] = shards_out(options["shards"])
         # unset reader options are left out, so a job started from the API resumes from the CLI and back
         options["reader"] = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
                              for k, v in (options.get("reader") or {}).items() if v is not None}
@@ -398,6 +406,53 @@ class MineConfig(OptionsModel):
         return {**values, **{k: derived.get(k) for k in DERIVED_IDENTITY}}
 
 
+CREDENTIAL_KEYS = ("access_key", "secret_key", "session_token", "credentials_file_path")
+"""Query-string options of a pyarrow URI that carry secrets: refused in --shards (job.json and the manifest
+store the URI)."""
+
+
+def shards_out(out: str | Path, name: str = "--shards") -> str:
+    """A shard-set location as job.json stores it (`--shards`, the input of `label rollouts`): an absolute local
+    path, or the URI once it opens (`name` is how errors call it).
+
+    Raises:
+        InputError: the URI carries credentials in its query string.
+        ShardError: a URI pyarrow does not know, or a bucket without a prefix (one line naming it).
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    from radprm.shards.location import is_uri, locate
+
+    if not is_uri(str(out)):
+        return str(Path(str(out).removeprefix("file://")).resolve())
+    secret = [k for k in parse_qs(urlsplit(str(out)).query) if k in CREDENTIAL_KEYS]
+    if secret:
+        raise InputError(f"{name} carries credentials ({secret[0]}=...): job.json and the manifest would store them",
+                         field="shards", hint="drop them from the URI; set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
+                         "AWS_PROFILE or Google's application default credentials instead")
+    locate(str(out))
+    return str(out)
+
+
+def shards_location(run_dir: str | Path, shards: str | None) -> str | Path:
+    """Where a job's shards live: `shards` (`--shards`: a local folder or a pyarrow URI), else `<run_dir>/shards`."""
+    return shards if shards is not None else Path(run_dir) / "shards"
+
+
+def check_local_folder(path: str | Path, field: str) -> None:
+    """Refuse a URI (`s3://...`, or `s3:/...` as `Path` leaves it) where a local folder or file is needed.
+
+    Raises:
+        InputError: naming the option, with the hint to put the shards on the store with --shards.
+    """
+    from radprm.shards.location import as_typed, looks_remote
+
+    if looks_remote(path):
+        raise InputError("must be a local path (job.json, the SQLite ledger and cache need a POSIX file system)",
+                         path=as_typed(path), field=field,
+                         hint="keep --run-dir local and give the bucket to --shards, e.g. --shards s3://bucket/prefix")
+
+
 def describe_key(key: str) -> str:
     """How an identity key is named in errors: `--max-tokens`, `REPORTS`, `prompt files`, ..."""
     if key in DERIVED_IDENTITY:
@@ -415,8 +470,8 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], path: Path) ->
     """
     for key in current:
         was, now = stored.get(key), current.get(key)
-        if key not in stored and key in MineConfig.model_fields:
-            continue  # a job started before this option existed (job.json without it)
+        if key not in stored and key in MineConfig.model_fields and (key != "shards" or now is None):
+            continue  # a job started before this option existed (job.json without it); its shards were local
         if key == "reader" and isinstance(was, dict):  # jobs written before unset options were dropped
             was = {k: v for k, v in was.items() if v is not None}
         if was != now:

@@ -6,7 +6,8 @@ A job lives in a run folder::
       job.json          the options that define the job (compared on --resume) and its run id
       ledger.sqlite     per-item state: pending / answered / written (+ shard) / quarantined (+ reason)
       cache.sqlite      validated LLM responses by request key (shared with other jobs via `cache`)
-      shards/           committed Parquet shards + manifest.json (radprm.shards)
+      shards/           committed Parquet shards + manifest.json (radprm.shards); `--shards` puts them
+                        elsewhere, e.g. on an object store (`s3://bucket/prefix`): `shards_location`
       quarantine/quarantine.jsonl
       summary.json      the end-of-job summary (items, quarantine by reason, tokens, latency, retries)
 
@@ -54,7 +55,14 @@ from radprm.miners.budget import Budget
 from radprm.miners.cache import RequestCache
 from radprm.miners.chains import ChainMiner, ChainOutcome
 from radprm.miners.client import LLMClient
-from radprm.miners.config import REDRIVE_OVERRIDES, MineConfig, check_resume, resolve_server
+from radprm.miners.config import (
+    REDRIVE_OVERRIDES,
+    MineConfig,
+    check_local_folder,
+    check_resume,
+    resolve_server,
+    shards_location,
+)
 from radprm.miners.items import ItemBuilder, ReportFeed, WorkItem, item_id_for, utc_now
 from radprm.miners.ledger import PENDING, QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
 from radprm.miners.metrics import ClientMetrics
@@ -66,6 +74,7 @@ from radprm.phi.privacy import CURRENT_REPORT, PhiBlocked
 from radprm.prompts.registry import PromptRegistry
 from radprm.schemas.arrow import SCHEMA_VERSION
 from radprm.schemas.records import Finding, Report
+from radprm.shards.location import locate
 
 __all__ = [
     "JOB_FILE",
@@ -76,6 +85,7 @@ __all__ = [
     "item_id_for",
     "mine",
     "resolve_server",
+    "shards_location",
 ]
 
 JOB_FILE = "job.json"
@@ -117,7 +127,11 @@ class MiningJob:
         # The job's identity options: `config`, except that a re-drive keeps the stored REDRIVE_OVERRIDES
         # (set by `_prepare`), so item ids and the resume check do not move.
         self.id_cfg = config
+        check_local_folder(run_dir, "run_dir")
+        if config.cache is not None:
+            check_local_folder(config.cache, "cache")
         self.run_dir = Path(run_dir)
+        self.shards = shards_location(run_dir, config.shards)
         self.resume = resume
         self.prompts = PromptRegistry(config.prompts_dir)
         self.cache_path = Path(config.cache) if config.cache else self.run_dir / "cache.sqlite"
@@ -243,7 +257,9 @@ class MiningJob:
             raise InputError("--retry-quarantined asks the quarantined items of an existing job again",
                              field="retry_quarantined", hint="add --resume (and the job's --run-dir)")
         if self.resume:
-            check_run_schema(self.run_dir)  # before anything in the run folder changes
+            check_run_schema(self.shards)  # before anything in the run folder changes
+        elif self.cfg.shards is not None and not (self.run_dir / JOB_FILE).exists():
+            check_new_shards(self.shards)  # a store that does not answer fails before any job state too
         ReportFeed.check(self.cfg, self.report_source)  # a missing file fails before any job state exists
         client = self.make_client()
         async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of opening
@@ -288,7 +304,9 @@ class MiningJob:
                         "prompts": [r.model_dump() for r in self.miner.prompt_refs],
                         "privacy": {**self.privacy.policy(), "licence": self.cfg.licence,
                                     "credentialed": self.cfg.credentialed}}
-            self.writer = ShardWriter(self.run_dir / "shards", max_rows=self.cfg.shard_rows, run_meta=run_meta,
+            if not locate(self.shards).local:  # the writer locks local folders only: one job per run folder
+                stack.enter_context(run_folder_lock(self.run_dir))
+            self.writer = ShardWriter(self.shards, max_rows=self.cfg.shard_rows, run_meta=run_meta,
                                       on_commit=lambda info: self.ledger.mark_written(info.item_ids, info.shard))
             self.ledger.adopt_committed(self.writer)
             self._had_written = self.ledger.counts()[WRITTEN] > 0
@@ -313,7 +331,8 @@ class MiningJob:
 
     def _summary(self, cache: RequestCache, t0: float) -> MineSummary:
         summary = MineSummary.from_ledger(
-            self.ledger, run_dir=self.run_dir, run_id=self.run_id, quarantine_path=self.quarantine.path,
+            self.ledger, run_dir=self.run_dir, shards_dir=self.shards, run_id=self.run_id,
+            quarantine_path=self.quarantine.path,
             written_now=self.written_now, rebuilt=self.rebuilt, metrics=self.metrics, cache=cache.stats().as_dict(),
             elapsed_s=time.perf_counter() - t0, resumed=self.resume, redrive=self.redrive, excluded=self.excluded,
             cites_report={"policy": self.id_cfg.cites_report, "reasked_this_session": self.reasked,
@@ -656,30 +675,71 @@ class MiningJob:
 
 
 
-def check_run_schema(run_dir: str | Path) -> None:
+def check_new_shards(shards: str | Path) -> None:
+    """Refuse to start a job in a `--shards` location that already holds a shard set (another job's).
+
+    Raises:
+        InputError: naming the manifest.
+        ShardError: a remote location that cannot be read (one line naming it).
+    """
+    from radprm.shards.manifest import manifest_path
+
+    loc = locate(shards)
+    if loc.is_file(manifest_path(loc)):
+        raise InputError("--shards already holds a shard set (of another job?)", path=loc.display(manifest_path(loc)),
+                         field="shards", hint="resume that job with its --run-dir, or give a new --shards location")
+
+
+def check_run_schema(shards: str | Path) -> None:
     """Refuse to continue (resume or re-drive) a job whose shards have another schema version.
 
     Called before anything in the run folder is opened for writing, so nothing changes.
 
+    Args:
+        shards: the job's shard set (`shards_location`): a local folder or a URI.
+
     Raises:
         InputError: naming the manifest and both versions.
+        ShardError: a remote set that cannot be read (one line naming it).
     """
     from radprm.errors import ShardError
     from radprm.shards.manifest import load_manifest, manifest_path
 
-    shards = Path(run_dir) / "shards"
-    if not manifest_path(shards).exists():
+    loc = locate(shards)
+    if not loc.is_file(manifest_path(loc)):
         return
     try:
-        version = load_manifest(shards).schema_version
+        version = load_manifest(loc).schema_version
     except ShardError as exc:
         raise InputError(exc.message, path=exc.path, field="schema_version") from None
     if version != SCHEMA_VERSION:
         raise InputError(
             f"the job's shards have schema version {version}; this radprm writes {SCHEMA_VERSION}",
-            path=manifest_path(shards), field="schema_version",
+            path=loc.display(manifest_path(loc)), field="schema_version",
             hint="--resume and --retry-quarantined continue only jobs of this schema; mine into a new --run-dir",
         )
+
+
+@contextlib.contextmanager
+def run_folder_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `<run_dir>/.lock` for the session: one job writes a run folder's remote shard set at a time.
+
+    Raises:
+        InputError: another session of the job holds it.
+    """
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError("another session is running this job", path=run_dir, field="run_dir",
+                             hint="wait for it to end, or choose another --run-dir") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def mine(

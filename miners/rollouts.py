@@ -67,12 +67,14 @@ from radprm.miners.config import (
     OptionsModel,
     option,
     resolve_server,
+    shards_out,
 )
 from radprm.miners.ledger import QUARANTINED, WRITTEN, Ledger, LedgerQuarantine
 from radprm.miners.metrics import ClientMetrics
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
 from radprm.schemas.llm import RolloutResponse, with_answer_options
 from radprm.schemas.records import Item
+from radprm.shards.location import locate
 
 SEARCHES = ("linear", "binary")
 ROLLOUT_PROMPT = "rollout"
@@ -90,7 +92,8 @@ class RolloutConfig(OptionsModel):
     """Every option of a rollout-labelling job (identity options are compared on `--resume`)."""
 
     # --- identity: what the job produces --------------------------------------------------------------
-    shards: str | None = option(None, "Input shard directory (absolute path).", identity=True, cli=False,
+    shards: str | None = option(None, "Input shard directory (absolute path) or a pyarrow URI (s3://bucket/prefix).",
+                                identity=True, cli=False,
                                 name="SHARDS")
     model: str | None = MODEL_OPTION
     n: int = option(8, "Rollouts per step prefix (one request with n answers).", identity=True, panel=LLM_PANEL,
@@ -132,8 +135,8 @@ class RolloutConfig(OptionsModel):
             InputError: an unknown option or a bad value (naming it), or an unknown `search`.
             ModelError: no server URL or model can be found.
         """
-        if options.get("shards") is not None:
-            options["shards"] = str(Path(options["shards"]).resolve())
+        if options.get("shards") is not None:  # a local folder (made absolute) or a URI (s3://bucket/prefix)
+            options["shards"] = shards_out(options["shards"], "SHARDS")
         cfg = cls.validated("rollout", options)
         if cfg.search not in SEARCHES:
             raise InputError(f"unknown search {cfg.search!r}", field="search",
@@ -537,6 +540,8 @@ class RolloutJob:
     def _carry_judge_sidecar(self) -> None:
         """Copy the mining job's judge sidecar (judge_steps.jsonl beside the input shards) beside the output
         shards, so `--labels judge` works on the labelled copy too (same item ids)."""
+        if not locate(self.cfg.shards).local:
+            return  # a remote input set: the sidecar stays in the mining job's local run folder
         source = Path(self.cfg.shards).parent / JUDGE_SIDECAR
         if source.is_file():
             run.write_bytes_atomic(self.run_dir / JUDGE_SIDECAR, source.read_bytes())

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radprm.errors import InputError
-from radprm.miners.config import REDRIVE_REASONS
+from radprm.errors import InputError, ShardError
+from radprm.miners.config import REDRIVE_REASONS, shards_location
 from radprm.miners.ledger import citation_counts, read_redrives
 from radprm.miners.summary import render_citations
+from radprm.shards.location import locate
 
 JOB_FILE = "job.json"
 LEDGER_FILE = "ledger.sqlite"
@@ -114,12 +115,13 @@ def job_status(run_dir: str | Path) -> JobStatus:
     except ValueError as exc:
         raise InputError(f"job.json is not JSON: {exc}", path=job_path) from None
     schema_version = None
-    manifest = run_dir / "shards" / "manifest.json"
-    if manifest.is_file():
-        try:
-            schema_version = json.loads(manifest.read_text(encoding="utf-8")).get("schema_version")
-        except ValueError:
-            schema_version = "unreadable"
+    loc = locate(shards_location(run_dir, job.get("identity", {}).get("shards")))
+    manifest = loc.file("manifest.json")
+    try:
+        if loc.is_file(manifest):
+            schema_version = json.loads(loc.read_text(manifest)).get("schema_version")
+    except (ValueError, ShardError):  # not JSON, or a remote set that cannot be read
+        schema_version = "unreadable"
     items: dict[str, int] = {}
     open_q: dict[str, int] = {}
     resolved: dict[str, int] = {}

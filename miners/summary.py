@@ -18,7 +18,7 @@ class MineSummary:
 
     run_dir: Path
     run_id: str
-    shards_dir: Path
+    shards_dir: Path | str  # a local folder or a pyarrow URI (`--out`)
     quarantine_path: Path
     reports: int
     items_planned: int
@@ -41,10 +41,11 @@ class MineSummary:
     def from_ledger(
         cls, ledger: Ledger, *, run_dir: Path, written_now: int, rebuilt: int, **fields: Any
     ) -> MineSummary:
-        """The summary of a job from its ledger's counts plus this session's numbers."""
+        """The summary of a job from its ledger's counts plus this session's numbers (`shards_dir` among
+        `fields`: a local folder or a URI)."""
         counts = ledger.counts()
         return cls(
-            run_dir=run_dir, shards_dir=run_dir / "shards", reports=ledger.n_reports(),
+            run_dir=run_dir, reports=ledger.n_reports(),
             items_planned=sum(counts.values()), items_written=counts[WRITTEN],
             items_pending=counts[PENDING] + counts[ANSWERED], quarantined=ledger.quarantine_counts(),
             resolved=ledger.resolved_counts(), items_this_session=written_now, rebuilt_from_cache=rebuilt, **fields,

@@ -71,10 +71,13 @@ def rehydrate(
         ShardError: `directory` is not a readable shard directory.
     """
     from radprm.readers import read_reports
+    from radprm.shards.location import require_local_shards
     from radprm.shards.manifest import load_manifest
     from radprm.shards.reader import read_items
     from radprm.shards.writer import ShardWriter
 
+    require_local_shards(directory)
+    require_local_shards(out)
     t0 = time.perf_counter()
     directory, out = Path(directory), Path(out)
     if out.resolve() == directory.resolve():

@@ -30,6 +30,7 @@ from typing import Any
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file
+from radprm.shards.location import locate, shard_set
 
 CHARTS_FILE = "charts.yaml"
 OPTIONAL_COLUMNS = ("stage", "mc_label", "mc_score", "judge_label", "rules_label", "rules_verdict")
@@ -115,14 +116,12 @@ def _load_specs(source: Any) -> ChartFile:
 
 
 # -- the chart_steps view -------------------------------------------------------------------------
-def _shard_schema(directory: Path) -> Any:
-    import pyarrow.parquet as pq
-
+def _shard_schema(directory: str | Path) -> Any:
     from radprm.schemas.shards import ITEM_SCHEMA
     from radprm.shards.reader import shard_paths
 
     paths = shard_paths(directory)
-    return pq.read_schema(paths[0]) if paths else ITEM_SCHEMA
+    return locate(directory).parquet_file(paths[0]).schema_arrow if paths else ITEM_SCHEMA
 
 
 def _step_fields(schema: Any) -> list[str]:
@@ -134,8 +133,11 @@ JUDGE_SIDECAR = "judge_steps.jsonl"
 """`radprm.validators.judge.SIDECAR`, named again because importing the judge loads spaCy (a test pins them)."""
 
 
-def find_judge_sidecar(directory: Path) -> Path | None:
-    """The mining job's `judge_steps.jsonl` beside the shards (in the directory or its parent)."""
+def find_judge_sidecar(directory: str | Path) -> Path | None:
+    """The mining job's `judge_steps.jsonl` beside the shards (in the directory or its parent; None for a remote
+    set: the sidecar stays in the local run folder)."""
+    if not isinstance(directory, Path):
+        return None
     for base in (directory, directory.parent):
         if (base / JUDGE_SIDECAR).is_file():
             return base / JUDGE_SIDECAR
@@ -154,7 +156,7 @@ def prepare(con: Any, directory: str | Path) -> set[str]:
     Returns:
         The optional columns (`OPTIONAL_COLUMNS`) that hold at least one value.
     """
-    directory = Path(directory)
+    directory = shard_set(directory)
     schema = _shard_schema(directory)
     fields = set(_step_fields(schema))
     exprs = {name: "NULL" for name in OPTIONAL_COLUMNS}
@@ -332,7 +334,7 @@ def build_charts(directory: str | Path, *, con: Any = None, only_card: bool = Fa
     """
     from radprm.shards.reader import connect
 
-    directory = Path(directory)
+    directory = shard_set(directory)
     own = con is None
     con = connect(directory) if own else con
     try:

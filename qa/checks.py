@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from radprm.errors import InputError, RuleFileError
+from radprm.shards.location import shard_set
 from radprm.shards.manifest import load_manifest
 from radprm.shards.reader import connect
 
@@ -346,7 +347,7 @@ def run_checks(
     Raises:
         InputError: an unknown check name in `only`, or a reports input that cannot be read.
     """
-    directory = Path(directory)
+    directory = shard_set(directory)
     checks = load_checks()
     if only:
         names = {c.name for c in checks}

@@ -18,6 +18,7 @@ from typing import Any
 
 from radprm.errors import InputError, ShardError
 from radprm.qa.charts import Chart, render_svg, vegalite_spec
+from radprm.shards.location import shard_set
 
 SHARE_DELTA = 0.05
 """A share or score difference at or above this (absolute) is highlighted."""
@@ -82,7 +83,7 @@ SECTION_TITLES = {
 class Comparison:
     """This run against another: per section, one row per metric with both values and the difference."""
 
-    this: Path
+    this: Path | str
     other: Path
     schema_version: str
     other_schema_version: str
@@ -181,8 +182,8 @@ def compare_runs(directory: str | Path, other: str | Path, *, chart: bool = True
 
     other_version = check_comparable(directory, other)
     ours, theirs = run_metrics(directory), run_metrics(other)
-    cmp = Comparison(this=Path(directory), other=Path(other), schema_version=load_manifest(directory).schema_version,
-                     other_schema_version=other_version)
+    cmp = Comparison(this=shard_set(directory), other=Path(other),
+                     schema_version=load_manifest(directory).schema_version, other_schema_version=other_version)
     for section in METRICS_SQL:
         a, b = ours[section], theirs[section]
         names = list(a) + [m for m in b if m not in a]

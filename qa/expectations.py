@@ -27,8 +27,9 @@ from typing import Any
 import pyarrow as pa
 from pydantic import StrictInt
 
-from radprm.errors import RuleFileError
+from radprm.errors import InputError, RuleFileError
 from radprm.rules import RuleModel, load_rule_file
+from radprm.shards.location import shard_set
 
 SUITES = ("item_keys", "items", "steps")
 ITEM_KEYS_SQL = "SELECT item_id FROM items"
@@ -164,11 +165,13 @@ def run_expectations(
 
     from radprm.shards.reader import connect
 
-    directory = Path(directory)
+    directory = shard_set(directory)
     con = connect(directory)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # GE's filesystem store refuses relative paths in an ephemeral context
+    if docs_dir is None and not isinstance(directory, Path):
+        raise InputError("Data Docs of a remote shard set need a local docs_dir", path=directory, field="docs_dir")
     docs = (Path(docs_dir) if docs_dir is not None else directory / "qa" / "gx_docs").resolve()
     if build_docs:
         docs.mkdir(parents=True, exist_ok=True)

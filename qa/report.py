@@ -19,6 +19,7 @@ from radprm.errors import InputError, RunError
 from radprm.qa.charts import Chart, chart_html
 from radprm.qa.checks import CheckResult, load_checks, run_checks
 from radprm.run import write_text_atomic
+from radprm.shards.location import shard_set
 from radprm.shards.manifest import load_manifest, utc_now
 
 SHOWN_ROWS = 20
@@ -331,7 +332,8 @@ def qa(
     """Run the QA pack and the GE suites over a shard directory; write the report, JSON, docs and card.
 
     Args:
-        directory: shard directory.
+        directory: shard directory: a local folder or a pyarrow URI (`s3://bucket/prefix`; then `out` is
+            required and every output goes beside it, nothing into the set, and no card is written).
         out: report file (`.md` or `.html`); default both `qa/report.md` and `qa/report.html` in the directory.
         near_dup_threshold: rapidfuzz ratio (0-100) for near-duplicate chains.
         leakage_threshold: rapidfuzz ratio (0-100) for near-duplicate report texts across splits.
@@ -355,9 +357,13 @@ def qa(
         RunError: an expectation failed, or (with `strict`) a check warns; the report files are written
             first and `err.summary` is the `QAReport`.
     """
-    directory = Path(directory)
+    directory = shard_set(directory)
+    remote = not isinstance(directory, Path)
     if out is not None and Path(out).suffix.lower() not in (".md", ".html", ".htm"):
         raise InputError("report must end in .md or .html", path=out, field="out")
+    if remote and out is None:
+        raise InputError("a remote shard set needs --out, a local .md or .html report (qa.json and Data Docs go "
+                         "beside it; no dataset card)", path=directory, field="out")
     for name, value in (("near_dup_threshold", near_dup_threshold), ("leakage_threshold", leakage_threshold)):
         if not 0 <= value <= 100:
             raise InputError("must be between 0 and 100", field=name)
@@ -366,6 +372,7 @@ def qa(
 
         load_manifest(directory)  # this directory's own error first
         check_comparable(directory, compare)
+    qa_dir = Path(out).parent if remote else directory / "qa"  # a remote set gets nothing written into it
     started: list[str] = []
     total = len(load_checks()) + (1 if expectations else 0) + (1 if charts else 0) + (1 if compare else 0)
     with run.progress("qa", total=total, enabled=progress) as bar:
@@ -384,7 +391,7 @@ def qa(
             from radprm.qa.expectations import run_expectations
 
             step("great_expectations")
-            report.expectations = run_expectations(directory)
+            report.expectations = run_expectations(directory, docs_dir=qa_dir / "gx_docs")
         report.glance = glance_numbers(directory)
         if charts:
             from radprm.qa.charts import build_charts
@@ -396,8 +403,7 @@ def qa(
 
             step("compare")
             report.comparison = compare_runs(directory, compare, chart=charts)
-    qa_dir = directory / "qa"
-    qa_dir.mkdir(exist_ok=True)
+    qa_dir.mkdir(parents=True, exist_ok=True)
     targets = [Path(out)] if out is not None else [qa_dir / "report.md", qa_dir / "report.html"]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -411,7 +417,7 @@ def qa(
         report.written.append(target)
     write_text_atomic(qa_dir / "qa.json", json.dumps(report.as_dict(), indent=2) + "\n")
     report.written.append(qa_dir / "qa.json")
-    if card:
+    if card and not remote:
         from radprm.shards.card import write_card
 
         report.written.append(write_card(directory, charts=[c for c in report.charts if c.card] if charts else False))

@@ -19,6 +19,7 @@ from radprm.errors import InputError
 from radprm.schemas.records import Item
 from radprm.schemas.shards import row_to_item
 from radprm.shards import connect, shard_paths
+from radprm.shards.location import require_local_shards
 
 SCORE_FIELDS = ("completeness", "factuality", "effectiveness", "answer_reward")
 _SCAN_SQL = f"""
@@ -61,9 +62,10 @@ def check_shard_dir(shard_dir: str | Path) -> Path:
     """Return the path when it is a readable shard folder.
 
     Raises:
-        InputError: the folder does not exist.
+        InputError: the folder does not exist, or is a URI (review needs a local folder).
         ShardError: no manifest, or a listed shard is missing.
     """
+    require_local_shards(shard_dir)
     path = Path(shard_dir)
     if not path.is_dir():
         raise InputError("shard folder not found", path=path, hint="pass the folder the mine step wrote")

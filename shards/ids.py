@@ -17,6 +17,18 @@ CACHE_KIB = 8_192
 _CHUNK = 10_000
 
 
+def _temp_db(table_sql: str) -> sqlite3.Connection:
+    """A private temporary SQLite database (deleted on close) with a bounded page cache and one table."""
+    # "" = a private temporary database SQLite deletes on close; no journal: nothing here outlives the process.
+    db = sqlite3.connect("", isolation_level=None)
+    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute(table_sql)
+    db.execute("BEGIN")
+    return db
+
+
 class IdIndex(Set):
     """A set of item ids on disk: `in`, `len`, iteration (streamed), add and discard.
 
@@ -25,13 +37,7 @@ class IdIndex(Set):
     """
 
     def __init__(self) -> None:
-        # "" = a private temporary database SQLite deletes on close; no journal: the index is rebuilt on open.
-        self._db = sqlite3.connect("", isolation_level=None)
-        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute("CREATE TABLE ids (item_id TEXT PRIMARY KEY) WITHOUT ROWID")
-        self._db.execute("BEGIN")
+        self._db = _temp_db("CREATE TABLE ids (item_id TEXT PRIMARY KEY) WITHOUT ROWID")
         self._len = 0
 
     def add(self, item_id: str) -> bool:
@@ -87,3 +93,37 @@ class IdIndex(Set):
     def close(self) -> None:
         """Drop the index (its temporary file goes with it)."""
         self._db.close()
+
+
+class IdTally:
+    """Every item id of a shard set with the shard that held it first and how many more times it came,
+    on disk like `IdIndex` (`radprm verify --check-duplicates` at 1M ids in flat memory).
+    """
+
+    def __init__(self) -> None:
+        self._db = _temp_db("CREATE TABLE ids (item_id TEXT PRIMARY KEY, first TEXT NOT NULL, "
+                            "extra INTEGER NOT NULL) WITHOUT ROWID")
+
+    def add(self, item_ids: Iterable[str], shard: str) -> None:
+        """Count the ids of (part of) one shard; an id seen before keeps its first shard."""
+        self._db.executemany("INSERT INTO ids VALUES (?, ?, 0) ON CONFLICT (item_id) DO UPDATE SET extra = extra + 1",
+                             ((i, shard) for i in item_ids))
+
+    def repeated(self, limit: int) -> list[tuple[str, int, str]]:
+        """The first `limit` repeated ids in id order: (item id, times stored beyond the first, first shard)."""
+        return self._db.execute("SELECT item_id, extra, first FROM ids WHERE extra > 0 ORDER BY item_id LIMIT ?",
+                                (limit,)).fetchall()
+
+    def n_repeated(self) -> int:
+        """How many ids are stored more than once."""
+        return self._db.execute("SELECT count(*) FROM ids WHERE extra > 0").fetchone()[0]
+
+    def close(self) -> None:
+        """Drop the tally (its temporary file goes with it)."""
+        self._db.close()
+
+    def __enter__(self) -> IdTally:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -22,10 +22,37 @@ from pathlib import Path
 from typing import Any
 
 from radprm import run
-from radprm.errors import ShardError
+from radprm.errors import InputError, ShardError
 
 REMOTE_HINT = "check the URI (s3://bucket/prefix, gs://bucket/prefix) and the store's credentials"
 _CHUNK = 1 << 20
+
+
+def looks_remote(path: str | Path) -> bool:
+    """True for `scheme://...`, also as a `Path` leaves it (`s3:/bucket/x`): a place that is not a local path."""
+    import re
+
+    text = str(path)
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", text)) and not text.startswith("file:/")
+
+
+def require_local_shards(directory: str | Path) -> None:
+    """Refuse a remote shard set where a command needs a local folder (review: `reviews/` beside the shards,
+    written with a file lock and renames; rehydrate: writes a local copy next to a local set).
+
+    Raises:
+        InputError: one line naming the URI and how to get a local copy.
+    """
+    if looks_remote(directory):
+        raise InputError("this command needs a local shard directory (it uses files beside the shards)",
+                         path=as_typed(directory),
+                         hint="copy the set down first, e.g. `aws s3 sync` / `gcloud storage rsync`")
+
+
+def as_typed(path: str | Path) -> str:
+    """A URI as the user typed it, also when `Path` folded `s3://` into `s3:/` (for messages)."""
+    text = str(path)
+    return text if "://" in text or not looks_remote(text) else text.replace(":/", "://", 1)
 
 
 def is_uri(directory: str | Path) -> bool:
@@ -169,8 +196,34 @@ class ShardLocation:
             return pq.ParquetFile(self.fs.open_input_file(path))
 
 
+def shard_set(directory: str | Path) -> str | Path:
+    """A shard-set argument kept as given for a URI (a `Path` would fold `s3://` into `s3:/`), else a `Path`."""
+    return directory if is_uri(directory) else Path(directory)
+
+
+def _from_uri(uri: str) -> tuple[Any, str]:
+    """`pyarrow.fs.FileSystem.from_uri`, plus `anonymous=true` for `gs://` (pyarrow's GCS URIs lack it; a
+    public bucket or an emulator needs no Google credentials)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import pyarrow.fs as pafs
+
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query)
+    anonymous = [v for k, v in query if k == "anonymous"]
+    if not anonymous or parts.scheme not in ("gs", "gcs"):
+        return pafs.FileSystem.from_uri(uri)
+    fs, root = pafs.FileSystem.from_uri(urlunsplit(parts._replace(query=urlencode(
+        [(k, v) for k, v in query if k != "anonymous"]))))
+    _, (options,) = fs.__reduce__()  # the options pyarrow parsed from the URI, to rebuild it anonymous
+    return pafs.GcsFileSystem(**{**options, "anonymous": anonymous[-1].lower() in ("1", "true", "yes")}), root
+
+
 def locate(directory: str | Path | ShardLocation) -> ShardLocation:
     """The `ShardLocation` of a local folder or a pyarrow filesystem URI (`s3://bucket/prefix`, `gs://...`).
+
+    Options ride in the query string as pyarrow reads them (`endpoint_override`, `scheme`, `region`, ...);
+    `gs://` also takes `anonymous=true` (no credentials: a public bucket or an emulator).
 
     Raises:
         ShardError: the URI names no filesystem pyarrow knows, or cannot be opened (one line naming it).
@@ -181,10 +234,8 @@ def locate(directory: str | Path | ShardLocation) -> ShardLocation:
         text = str(directory)
         local = Path(text[len("file://"):] if text.startswith("file://") else text)
         return ShardLocation(uri=str(local), root=local)
-    import pyarrow.fs as pafs
-
     try:
-        fs, root = pafs.FileSystem.from_uri(directory)
+        fs, root = _from_uri(directory)
     except (OSError, ValueError) as exc:
         raise ShardError(f"not a usable shard location: {_first_line(exc)}", path=directory,
                          hint=REMOTE_HINT) from exc

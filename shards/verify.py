@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from radprm.errors import ShardError
 from radprm.schemas.shards import ITEM_SCHEMAS, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from radprm.shards.ids import IdTally
 from radprm.shards.location import ShardLocation, locate
 from radprm.shards.manifest import (
     MANIFEST_NAME,
@@ -15,6 +16,9 @@ from radprm.shards.manifest import (
     TEMP_SUFFIX,
     load_manifest,
 )
+
+ID_BATCH = 10_000
+"""Item ids read (and held in Python) at a time by the duplicate check."""
 
 
 @dataclass(frozen=True)
@@ -103,80 +107,79 @@ def verify(
     for name in loc.listdir():
         if name.endswith(SHARD_SUFFIX):
             report.problems.append(Problem("extra", where(loc.file(name)), "Parquet file outside the data folder"))
-    owners: dict[str, str] = {}
-    duplicates: Counter[str] = Counter()
     # each shard is compared with the pinned schema of the version the manifest declares (v1 shards stay valid)
     pinned = ITEM_SCHEMAS.get(manifest.schema_version)
     expected_schema = pinned.remove_metadata() if pinned is not None else None
-    for entry in manifest.shards:
-        file = manifest.shard_path(loc, entry.name)
-        path = where(file)
-        report.shards += 1
-        if not loc.is_file(file):
-            report.problems.append(Problem("missing", path, "listed in the manifest but absent"))
-            continue
-        size = loc.size(file)
-        if size != entry.bytes:
-            report.problems.append(Problem("size", path, f"{size} bytes, manifest says {entry.bytes}"))
-        if check_sha:
-            digest = loc.sha256(file)
-            if digest != entry.sha256:
-                report.problems.append(
-                    Problem("sha256", path, f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")
-                )
-        try:
-            parquet = loc.parquet_file(file)
-        except Exception as exc:  # pyarrow raises several types for a broken footer
-            report.problems.append(Problem("unreadable", path, f"not readable as Parquet: {exc}"))
-            continue
-        rows = parquet.metadata.num_rows
-        report.rows += rows
-        if rows != entry.rows:
-            report.problems.append(Problem("rows", path, f"{rows} rows, manifest says {entry.rows}"))
-        schema = parquet.schema_arrow
-        version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
-        if version != entry.schema_version or version != manifest.schema_version:
-            report.problems.append(
-                Problem(
-                    "schema_version",
-                    path,
-                    f"file says '{version}', manifest says '{entry.schema_version}'",
-                )
-            )
-        if expected_schema is None or not schema.remove_metadata().equals(expected_schema):
-            report.problems.append(Problem("schema", path, "columns or types differ from the pinned shard schema"))
-            continue
-        if check_duplicates:
-            try:
-                ids = parquet.read(columns=["item_id"]).column("item_id").to_pylist()
-            except Exception as exc:
-                report.problems.append(Problem("unreadable", path, f"cannot read item_id: {exc}"))
-                continue
-            if ids and (min(ids) != entry.min_item_id or max(ids) != entry.max_item_id):
-                report.problems.append(
-                    Problem("item_id_range", path, "item_id range differs from the manifest")
-                )
-            for item_id in ids:
-                if item_id in owners:
-                    duplicates[item_id] += 1
-                else:
-                    owners[item_id] = entry.name
-    listed_dups = sorted(duplicates.items())
-    for item_id, extra in listed_dups[:max_listed]:
+    with IdTally() as tally:  # every id on disk, not in a dict: flat memory at 1M items
+        for entry in manifest.shards:
+            _check_shard(loc, manifest, entry, report, expected_schema, check_sha,
+                         tally if check_duplicates else None)
+        for item_id, extra, first in tally.repeated(max_listed):
+            report.problems.append(Problem("duplicate_item_id", str(report.directory),
+                                           f"item_id {item_id} stored {extra + 1} times (first in {first})"))
+        more = tally.n_repeated() - max_listed
+    if more > 0:
         report.problems.append(
-            Problem(
-                "duplicate_item_id",
-                str(report.directory),
-                f"item_id {item_id} stored {extra + 1} times (first in {owners[item_id]})",
-            )
-        )
-    if len(listed_dups) > max_listed:
-        report.problems.append(
-            Problem("duplicate_item_id", str(report.directory),
-                    f"... and {len(listed_dups) - max_listed} more duplicated ids")
+            Problem("duplicate_item_id", str(report.directory), f"... and {more} more duplicated ids")
         )
     if manifest.rows != sum(s.rows for s in manifest.shards):
         report.problems.append(
             Problem("rows", where(loc.file(MANIFEST_NAME)), "total row count differs from the sum over shards")
         )
     return report
+
+
+def _check_shard(loc: ShardLocation, manifest: Any, entry: Any, report: VerifyReport, expected_schema: Any,
+                 check_sha: bool, tally: IdTally | None) -> None:
+    """Check one listed shard: presence, size, sha256, rows, schema; add its ids to `tally` (when given)."""
+    file = manifest.shard_path(loc, entry.name)
+    path = loc.display(file)
+    report.shards += 1
+    if not loc.is_file(file):
+        report.problems.append(Problem("missing", path, "listed in the manifest but absent"))
+        return
+    size = loc.size(file)
+    if size != entry.bytes:
+        report.problems.append(Problem("size", path, f"{size} bytes, manifest says {entry.bytes}"))
+    if check_sha:
+        digest = loc.sha256(file)
+        if digest != entry.sha256:
+            report.problems.append(
+                Problem("sha256", path, f"sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...")
+            )
+    try:
+        parquet = loc.parquet_file(file)
+    except Exception as exc:  # pyarrow raises several types for a broken footer
+        report.problems.append(Problem("unreadable", path, f"not readable as Parquet: {exc}"))
+        return
+    rows = parquet.metadata.num_rows
+    report.rows += rows
+    if rows != entry.rows:
+        report.problems.append(Problem("rows", path, f"{rows} rows, manifest says {entry.rows}"))
+    schema = parquet.schema_arrow
+    version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode()
+    if version != entry.schema_version or version != manifest.schema_version:
+        report.problems.append(
+            Problem(
+                "schema_version",
+                path,
+                f"file says '{version}', manifest says '{entry.schema_version}'",
+            )
+        )
+    if expected_schema is None or not schema.remove_metadata().equals(expected_schema):
+        report.problems.append(Problem("schema", path, "columns or types differ from the pinned shard schema"))
+        return
+    if tally is None:
+        return
+    lo = hi = None
+    try:
+        for batch in parquet.iter_batches(batch_size=ID_BATCH, columns=["item_id"]):
+            ids = batch.column(0).to_pylist()  # one batch at a time: bounded whatever the shard size
+            if ids:
+                lo, hi = min(ids) if lo is None else min(lo, min(ids)), max(ids) if hi is None else max(hi, max(ids))
+            tally.add(ids, entry.name)
+    except Exception as exc:
+        report.problems.append(Problem("unreadable", path, f"cannot read item_id: {exc}"))
+        return
+    if lo is not None and (lo != entry.min_item_id or hi != entry.max_item_id):
+        report.problems.append(Problem("item_id_range", path, "item_id range differs from the manifest"))

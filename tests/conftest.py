@@ -100,3 +100,33 @@ def vllm_base_url() -> str:
     if os.environ.get("RADPRM_REQUIRE_VLLM") == "1":
         pytest.fail(reason + " [RADPRM_REQUIRE_VLLM=1]")
     pytest.skip(reason)
+
+
+# --- object stores (tests/object_stores.py) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """host:port of a moto S3 server with one bucket (`object_stores.BUCKET`), shared by the session."""
+    from object_stores import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_env(monkeypatch):
+    """Credentials moto accepts, in the environment of the test (and of the subprocesses it starts)."""
+    from object_stores import S3_ENV
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint():
+    """host:port of a GCS emulator with one bucket (`object_stores.BUCKET`), shared by the session."""
+    from object_stores import gcs_server
+
+    with gcs_server() as endpoint:
+        yield endpoint

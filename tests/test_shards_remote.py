@@ -1,19 +1,18 @@
 """Shards on an object store: write, read, verify, query and export through a real S3 API (moto in server
 mode on a free localhost port, no network), and the commit protocol under a kill and an abort.
 
-Skips when moto is not installed, except under RADPRM_REQUIRE_S3=1 (CI), where it fails.
+Skips when moto is not installed, except under RADPRM_REQUIRE_S3=1 (CI), where it fails (the moto
+fixtures are in conftest.py).
 """
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 
 import pytest
+from object_stores import BUCKET, free_port, uri_on
 from typer.testing import CliRunner
 
 from radprm.cli import app
@@ -22,59 +21,13 @@ from radprm.shards import ShardWriter, load_manifest, query, read_items, read_ta
 from radprm.shards.location import locate
 from radprm.shards.testing import make_items
 
-BUCKET = "radprm-test"
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    """A moto S3 server on 127.0.0.1 (its own process, stopped after the module) with one bucket."""
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        reason = "moto is not installed: pip install 'moto[server]' (the test extra has it)"
-        if os.environ.get("RADPRM_REQUIRE_S3") == "1":
-            pytest.fail(reason + " [RADPRM_REQUIRE_S3=1]")
-        pytest.skip(reason)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start on port {port}")
-                time.sleep(0.2)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}", method="PUT")
-        urllib.request.urlopen(request, timeout=10).close()
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture
-def s3_env(monkeypatch):
-    """Credentials moto accepts; no lookup of instance metadata (no network)."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
 def s3_uri(moto_endpoint, s3_env, request):
     """A fresh prefix per test."""
-    return f"s3://{BUCKET}/{request.node.name}/shards?endpoint_override={moto_endpoint}&scheme=http&region=us-east-1"
+    return uri_on(moto_endpoint, f"{request.node.name}/shards")
 
 
 def _objects(uri: str) -> list[str]:
@@ -197,7 +150,7 @@ def test_unknown_uri_scheme_is_one_line_naming_the_path():
 
 
 def test_unreachable_store_is_one_line_naming_the_path(s3_env):
-    uri = f"s3://{BUCKET}/x/shards?endpoint_override=127.0.0.1:{_free_port()}&scheme=http&region=us-east-1"
+    uri = f"s3://{BUCKET}/x/shards?endpoint_override=127.0.0.1:{free_port()}&scheme=http&region=us-east-1"
     with pytest.raises(ShardError) as err:
         load_manifest(uri)
     text = str(err.value)
@@ -211,3 +164,74 @@ def test_unreachable_store_is_one_line_naming_the_path(s3_env):
 def test_bucket_without_prefix_is_refused(moto_endpoint, s3_env):
     with pytest.raises(ShardError, match="prefix inside the bucket"):
         ShardWriter(f"s3://{BUCKET}?endpoint_override={moto_endpoint}&scheme=http")
+
+
+def test_s3_qa_reads_the_set_and_writes_beside_out(s3_uri, tmp_path):
+    from radprm.qa import qa
+
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(12))
+    before = sorted(locate(s3_uri).listdir()), _objects(s3_uri)
+    report = qa(s3_uri, out=tmp_path / "qa" / "report.html", expectations=False)
+    assert (tmp_path / "qa" / "report.html").is_file() and (tmp_path / "qa" / "qa.json").is_file()
+    counts = json.loads((tmp_path / "qa" / "qa.json").read_text())
+    assert counts["directory"] == s3_uri and report.glance  # the checks ran over the remote items
+    assert (sorted(locate(s3_uri).listdir()), _objects(s3_uri)) == before  # nothing written into the set
+    result = runner.invoke(app, ["qa", s3_uri, "--out", str(tmp_path / "cli.md"), "-q"])  # with the GE suites
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.md").is_file() and (tmp_path / "qa.json").is_file()
+    assert (tmp_path / "gx_docs").is_dir()  # Data Docs beside --out too
+
+
+def test_s3_qa_without_out_is_one_line(s3_uri):
+    with ShardWriter(s3_uri, max_rows=10) as w:
+        w.write_many(make_items(3))
+    result = runner.invoke(app, ["qa", s3_uri])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: {s3_uri}, field 'out': a remote shard set needs --out")
+
+
+@pytest.mark.parametrize("command", [
+    ["review", "queue", "s3://bucket/x/shards", "--out", "q"],
+    ["review", "apply", "s3://bucket/x/shards", "decisions.jsonl"],
+    ["review", "status", "s3://bucket/x/shards"],
+    ["rehydrate", "s3://bucket/x/shards", "--reports", "r.csv", "--out", "o"],
+])
+def test_commands_that_need_a_local_shard_folder_say_so_in_one_line(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.output == ("Error: s3://bucket/x/shards: this command needs a local shard directory (it uses files "
+                             "beside the shards) (copy the set down first, e.g. `aws s3 sync` / `gcloud storage "
+                             "rsync`)\n")
+    assert not any(tmp_path.iterdir())
+
+
+def test_review_api_refuses_a_remote_set_like_the_cli(tmp_path):
+    from radprm.errors import InputError
+    from radprm.review import build_queue, review_status
+
+    for call in (lambda: build_queue("s3://bucket/x/shards", tmp_path / "q"),
+                 lambda: review_status("s3://bucket/x/shards")):
+        with pytest.raises(InputError, match="needs a local shard directory"):
+            call()
+    assert not any(tmp_path.iterdir())
+
+
+def test_s3_label_rollouts_reads_a_remote_input_set(s3_uri, fake_openai_server, tmp_path):
+    from radprm.miners.rollouts import label_rollouts
+
+    items = make_items(4)
+    with ShardWriter(s3_uri, max_rows=2) as w:
+        w.write_many(items)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["label", "rollouts", s3_uri, "--run-dir", str(run_dir), "--base-url",
+                                 fake_openai_server.base_url, "--model", "smollm2", "--n", "2"])
+    assert result.exit_code == 0, result.output
+    labelled = list(read_items(run_dir / "shards"))
+    assert sorted(i.item_id for i in labelled) == sorted(i.item_id for i in items)
+    assert all(s.mc_rollouts == 2 for i in labelled for s in i.steps)
+    assert json.loads((run_dir / "job.json").read_text())["identity"]["shards"] == s3_uri
+    again = label_rollouts(s3_uri, run_dir=run_dir, resume=True, base_url=fake_openai_server.base_url,
+                           model="smollm2", n=2)
+    assert again.items_this_session == 0 and len(list(read_items(run_dir / "shards"))) == 4

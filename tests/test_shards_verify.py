@@ -96,3 +96,56 @@ def test_verify_detects_foreign_schema(shards):
 def test_verify_missing_manifest_is_one_problem(tmp_path):
     report = verify(tmp_path)
     assert kinds(report) == ["manifest"] and "manifest.json" in report.problems[0].path
+
+
+def _rewrite_shard(directory, index, rows):
+    """Replace shard `index` by `rows` and fix its manifest entry, so only the duplicate check can object."""
+    from radprm.run import file_sha256
+    from radprm.shards.manifest import save_manifest
+
+    path = directory / "data" / f"shard-0000{index}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=ITEM_SCHEMA), path)
+    manifest = load_manifest(directory)
+    entry = manifest.shards[index]
+    entry.rows, entry.bytes, entry.sha256 = len(rows), path.stat().st_size, file_sha256(path)
+    entry.min_item_id, entry.max_item_id = min(r["item_id"] for r in rows), max(r["item_id"] for r in rows)
+    manifest.rows = sum(s.rows for s in manifest.shards)
+    save_manifest(directory, manifest)
+
+
+def test_verify_lists_duplicates_in_id_order_with_first_shard_and_counts_the_rest(shards):
+    # shard 2 repeats items 0 and 1 of shard 0 and item 6 of shard 1, item 0 twice (within the shard too)
+    _rewrite_shard(shards, 2, [item_to_row(make_item(i)) for i in (0, 0, 1, 6)])
+    ids = {i: make_item(i).item_id for i in (0, 1, 6)}
+    report = verify(shards, max_listed=2)
+    expected = sorted([(ids[0], 3, "shard-00000.parquet"), (ids[1], 2, "shard-00000.parquet"),
+                       (ids[6], 2, "shard-00001.parquet")])
+    assert [p.message for p in report.problems] == [
+        *(f"item_id {i} stored {n} times (first in {first})" for i, n, first in expected[:2]),
+        "... and 1 more duplicated ids",
+    ]
+    assert {p.kind for p in report.problems} == {"duplicate_item_id"}
+    assert verify(shards, check_duplicates=False).ok
+
+
+def test_verify_duplicate_check_memory_is_flat_in_the_number_of_ids(tmp_path):
+    import tracemalloc
+
+    from radprm.shards.testing import stable_id
+
+    pool = make_items(50)
+
+    def peak(n: int) -> int:
+        out = tmp_path / f"s{n}"
+        with ShardWriter(out, max_rows=n, card=False) as w:  # one shard: the old check read it whole
+            w.write_many(pool[i % 50].model_copy(update={"item_id": stable_id("mem", i)}) for i in range(n))
+        tracemalloc.start()
+        try:
+            assert verify(out, check_sha=False).ok
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(2_000), peak(40_000)
+    # a dict of every id (the old check) grows ~170 bytes an id: ~6.5 MB more at 40k; batches of 10k ids do not
+    assert large - small < 2_000_000, (small, large)
