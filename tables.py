@@ -279,6 +279,15 @@ def _read_parquet(path: Path, batch_size: int) -> Iterator[dict[str, Any]]:
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    return (row for _, row in read_jsonl_numbered(path))
+
+
+def read_jsonl_numbered(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file with their line numbers (blank lines skipped).
+
+    Raises:
+        InputError: bad UTF-8, a malformed line or a line that is not an object (naming the row).
+    """
     with path.open(encoding="utf-8-sig", errors="strict") as fh:
         lineno = 0
         while True:
@@ -298,7 +307,7 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, row=lineno) from None
             if not isinstance(row, dict):
                 raise InputError(f"expected a JSON object, got {type(row).__name__}", path=path, row=lineno)
-            yield row
+            yield lineno, row
 
 
 def _read_csv(path: Path, schema: pa.Schema | None, batch_size: int) -> Iterator[dict[str, Any]]:

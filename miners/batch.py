@@ -40,6 +40,7 @@ from radprm.miners.config import MineConfig
 from radprm.miners.items import WorkItem
 from radprm.miners.job import JOB_FILE, MiningJob
 from radprm.miners.summary import MineSummary
+from radprm.tables import read_jsonl_numbered
 
 DEFERRED = "deferred"
 BATCH_URL = "http://offline-batch/v1"  # the `server_host` of items answered by a batch ("offline-batch")
@@ -59,19 +60,12 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(path)
     out: dict[str, dict[str, Any]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, row in read_jsonl_numbered(path):
+            if not isinstance(row.get("custom_id"), str):
+                raise InputError("a batch result needs a string custom_id", path=path, row=n, field="custom_id")
+            out[row["custom_id"]] = row
     except OSError as exc:
         raise InputError(f"cannot read the batch results: {exc.strerror}", path=path) from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON ({exc.msg})", path=path, row=n) from None
-        if not isinstance(row, dict) or not isinstance(row.get("custom_id"), str):
-            raise InputError("a batch result needs a string custom_id", path=path, row=n, field="custom_id")
-        out[row["custom_id"]] = row
     return out
 
 

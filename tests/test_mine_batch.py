@@ -108,7 +108,7 @@ def test_bad_results_file_names_the_row(tmp_path, parts, reports):
     extractor, validator = parts
     bad = tmp_path / "results.jsonl"
     bad.write_text('{"custom_id": "k1:x", "response": {}}\nnot json\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"results.jsonl row 2: not JSON"):
+    with pytest.raises(InputError, match=r"results.jsonl row 2: malformed JSON"):
         batch.ingest(reports, run_dir=tmp_path / "run", results=bad, extractor=extractor, validator=validator,
                      **OPTIONS)
     with pytest.raises(InputError, match="cannot read the batch results"):
