@@ -128,6 +128,10 @@ def label(validator, report_key, step, **chain):
         ("metastases", "The largest nodule is in the right lower lobe and measures 2 cm.", True),
         ("metastases", "The largest nodule is in the left lower lobe and measures 2 cm.", False),
         ("effusions", "The right effusion is a new finding that was not present on the prior study.", False),
+        # a diagnosis reached by reasoning from reported findings is an inference, not a claim read off the report
+        ("effusions", "Larger effusions after sternotomy, which together with the PICC points to heart failure.", True),
+        ("nodule", "A nodule like this raises concern for malignancy, which is why CT is recommended.", True),
+        ("nodule", "There is also a right upper lobe mass.", False),
         # a thing called normal that the report describes as abnormal ("<thing> is <words>" sentences only)
         ("hardware", "The aorta has a normal contour.", False),
         ("hardware", "The aorta is tortuous and calcified.", True),

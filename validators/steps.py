@@ -398,7 +398,7 @@ class StepValidator:
         body = strip_enumeration(step)
         claims = self.step_claims(body)
         judgements = [
-            _worded_in_report(self._with_change(judge_claim(c, rclaims, self.rules), rclaims), sentences)
+            _concluded(_worded_in_report(self._with_change(judge_claim(c, rclaims, self.rules), rclaims), sentences))
             for c in claims
         ]
         reasons: list[str] = []
@@ -638,6 +638,26 @@ class StepValidator:
             if stated and len(stated) <= len(chain.answer) < len(chain.options):
                 return answer_reward(chain.answer, stated) == 1.0
         return None
+
+
+_CONCLUSION = re.compile(
+    r"\b(?:fits?\s+(?:with|a|an)|points?\s+(?:to|toward)|typical(?:ly)?|classic(?:ally)?|"
+    r"raises?\s+(?:the\s+)?(?:concern|suspicion|question)\s+(?:for|of)|a\s+picture\s+(?:of|consistent\s+with)|"
+    r"from\s+(?:old|prior|remote|healed)|together\s+with|would\s+(?:fit|explain)|explains?)\b",
+    re.I,
+)
+
+
+def _concluded(j: Judgement) -> Judgement:
+    """A finding the report does not name, reached by reasoning from what it does ("..., which together with
+    the effusions points to heart failure", "typically a granuloma from old infection"): an inference, not a
+    claim read off the report; it is not held against the step."""
+    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"]:
+        return j
+    before = j.claim.sentence[: max(0, j.claim.start - j.claim.sentence_start)]
+    if not _CONCLUSION.search(before):
+        return j
+    return Judgement(j.claim, "supported", [], [])
 
 
 def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
