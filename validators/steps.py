@@ -401,6 +401,8 @@ class StepValidator:
             _concluded(_worded_in_report(self._with_change(judge_claim(c, rclaims, self.rules), rclaims), sentences))
             for c in claims
         ]
+        if any(_denied_by_statement(j) for j in judgements):
+            judgements = self._described_elsewhere(judgements, body, sentences, previous)
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
@@ -571,6 +573,30 @@ class StepValidator:
             return bool(hedges) and all(h == "probable" for h in hedges)
         return False
 
+    def _described_elsewhere(
+        self, judgements: list[Judgement], body: str, sentences: list[Facts], previous: str
+    ) -> list[Judgement]:
+        """Claims that a normal statement ("Lungs are clear") denies, in a step clause whose words a specific,
+        non-negated report sentence names in full ("a large retrocardiac density with an air-fluid level" for
+        "hiatal hernia with retrocardiac air-fluid level"): the report describes the thing; its blanket
+        statement is about something else."""
+        vocab = self.rules.vocabulary
+        if vocab is None:
+            return judgements
+        described = []
+        for f in self.step_facts(body, previous):
+            strong = {a for a in f.anchors if a not in vocab.weak}
+            if len(strong) >= 2 and any(not s.negated and strong <= s.anchors for s in sentences):
+                described.append(f.text.lower())
+        if not described:
+            return judgements
+        return [
+            Judgement(j.claim, "supported", [], [])
+            if _denied_by_statement(j) and any(j.claim.mention.lower() in text for text in described)
+            else j
+            for j in judgements
+        ]
+
     def _restates_report(self, body: str, sentences: list[Facts], previous: str) -> bool:
         vocab = self.rules.vocabulary
         facts = self.step_facts(body, previous) if vocab is not None else []
@@ -646,6 +672,17 @@ _CONCLUSION = re.compile(
     r"from\s+(?:old|prior|remote|healed)|together\s+with|would\s+(?:fit|explain)|explains?)\b",
     re.I,
 )
+
+
+def _denied_by_statement(j: Judgement) -> bool:
+    """A positive claim contradicted only by a normal statement ("Lungs are clear")."""
+    return (
+        j.verdict == "contradicted"
+        and j.reasons == ["negation_conflict"]
+        and j.claim.assertion != "negative"
+        and bool(j.evidence)
+        and all(e.source in ("statement", "normal_statement") for e in j.evidence)
+    )
 
 
 def _concluded(j: Judgement) -> Judgement:
