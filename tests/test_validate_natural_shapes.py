@@ -32,6 +32,7 @@ REPORTS = {
     "IMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
     "metastases": "FINDINGS: Multiple bilateral pulmonary nodules, the largest in the right lower lobe measuring 2 cm. "
     "Right internal jugular central venous catheter terminates in the mid SVC.",
+    "pacer": "FINDINGS: Left chest wall dual-lead pacemaker with leads in the right atrium and right ventricle.",
     "hernia": "FINDINGS: Large hiatal hernia with retrocardiac air-fluid level. Lungs are clear. No pleural effusion.",
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
@@ -133,6 +134,9 @@ def label(validator, report_key, step, **chain):
         ("effusions", "Larger effusions after sternotomy, which together with the PICC points to heart failure.", True),
         ("nodule", "A nodule like this raises concern for malignancy, which is why CT is recommended.", True),
         ("nodule", "There is also a right upper lobe mass.", False),
+        # a denial of a lead in one chamber says nothing against leads in others
+        ("pacer", "No left ventricular lead either.", True),
+        ("pacer", "There is no pacemaker lead.", False),
         # a blanket "lungs are clear" does not deny a thing the report describes in its own sentence
         ("hernia", "There is a large retrocardiac density with an air-fluid level, consistent with a hernia.", True),
         ("hernia", "There is a right upper lobe opacity.", False),
