@@ -32,6 +32,7 @@ REPORTS = {
     "IMPRESSION: Bibasilar atelectasis. Left pleural effusion is small.",
     "metastases": "FINDINGS: Multiple bilateral pulmonary nodules, the largest in the right lower lobe measuring 2 cm. "
     "Right internal jugular central venous catheter terminates in the mid SVC.",
+    "aorta": "FINDINGS: Calcification of the aortic arch. Tortuous descending thoracic aorta. Lungs are clear.",
     "pacer": "FINDINGS: Left chest wall dual-lead pacemaker with leads in the right atrium and right ventricle.",
     "hernia": "FINDINGS: Large hiatal hernia with retrocardiac air-fluid level. Lungs are clear. No pleural effusion.",
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
@@ -134,6 +135,9 @@ def label(validator, report_key, step, **chain):
         ("effusions", "Larger effusions after sternotomy, which together with the PICC points to heart failure.", True),
         ("nodule", "A nodule like this raises concern for malignancy, which is why CT is recommended.", True),
         ("nodule", "There is also a right upper lobe mass.", False),
+        # two places of one family, each in its own report sentence
+        ("aorta", "The aortic arch is calcified and the descending thoracic aorta is tortuous.", True),
+        ("aorta", "The ascending aorta is calcified.", False),
         # a denial of a lead in one chamber says nothing against leads in others
         ("pacer", "No left ventricular lead either.", True),
         ("pacer", "There is no pacemaker lead.", False),

@@ -513,7 +513,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("severity_conflict", best))
     for family, names in clause.places.items():
         theirs = best.places.get(family)
-        if theirs and names - theirs and not any(names <= s.places.get(family, frozenset()) for s in pool):
+        # each place named in some aligned sentence, or for two places in some sentence sharing a word with the
+        # clause ("the arch is calcified and the descending aorta tortuous")
+        near = pool if len(names) < 2 else pool + [s for s in sentences if s.anchors & clause.anchors - vocab.weak]
+        if theirs and names - theirs and not all(any(n in s.places.get(family, ()) for s in near) for n in names):
             out.append(Finding("location_conflict", best))
             break
     measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
