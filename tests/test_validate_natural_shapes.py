@@ -135,6 +135,8 @@ def label(validator, report_key, step, **chain):
         ("effusions", "Larger effusions after sternotomy, which together with the PICC points to heart failure.", True),
         ("nodule", "A nodule like this raises concern for malignancy, which is why CT is recommended.", True),
         ("nodule", "There is also a right upper lobe mass.", False),
+        # "looks like" hedges as the report's "favoring" does
+        ("hardware", "There are mild opacities at both bases that look like atelectasis.", True),
         # two places of one family, each in its own report sentence
         ("aorta", "The aortic arch is calcified and the descending thoracic aorta is tortuous.", True),
         ("aorta", "The ascending aorta is calcified.", False),
