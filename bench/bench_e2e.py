@@ -27,6 +27,11 @@ start and in the tail, and client overhead, at any item count in seconds. `--slo
 round once per value of `radprm.miners.job.CHAINS_PER_SLOT` (chains in flight per request slot).
 
 Each phase reads vLLM's /metrics before and after, so tokens generated for other users ("foreign") show.
+On a real server it also samples /metrics every second (`busy_slots`: requests running + waiting, on
+average, out of --concurrency; radprm's idle slots show here whatever the machine's speed) and reads the
+CPU time the server's processes got (`server_cpu_s`, from /proc; `tok_per_server_cpu_s`: completion tokens
+per second of server CPU). On these shared cores other processes take CPU from the server, so its speed
+changes from phase to phase with no foreign token on it: these two say how much of a ratio is radprm's.
 The client process CPU per phase is reported. Reports are made up (bench_engines.reports_file: distinct
 texts, so no request is a cache hit), never IU text.
 """
@@ -36,9 +41,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +57,75 @@ sys.path.insert(0, str(ROOT / "bench"))
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def server_pids(base_url: str) -> list[int]:
+    """The vLLM server listening on `base_url`'s port and its descendants (engine core, worker), from /proc."""
+    from urllib.parse import urlparse
+
+    port = str(urlparse(base_url).port)
+    parents: dict[int, int] = {}
+    root = None
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+            parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"--port" in argv and argv.index(b"--port") + 1 < len(argv) and argv[argv.index(b"--port") + 1] == \
+                port.encode() and any(b"vllm" in a for a in argv):
+            root = int(d.name)
+    if root is None:
+        return []
+    pids, grew = {root}, True
+    while grew:
+        more = {p for p, pp in parents.items() if pp in pids} - pids
+        grew = bool(more)
+        pids |= more
+    return sorted(pids)
+
+
+def cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` (the ones still alive)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+class Sampler:
+    """Samples the server's requests running + waiting every `every` s in a thread (mean = busy slots)."""
+
+    def __init__(self, stats, every: float = 1.0) -> None:
+        self.stats, self.every, self.samples = stats, every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                st = self.stats()
+            except OSError:
+                continue
+            self.samples.append(st.get("running", 0.0) + st.get("waiting", 0.0))
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self) -> float | None:
+        return round(sum(self.samples) / len(self.samples), 2) if self.samples else None
 
 
 def record_requests():
@@ -99,7 +175,6 @@ async def replay(base_url: str, model: str, requests: list[dict], concurrency: i
 
 
 def main() -> None:
-    import os
     import statistics
 
     from bench_client import base_url_from_state, server_stats
@@ -146,11 +221,14 @@ def main() -> None:
     validator = StepValidator(extractor=extractor)
     rows = []
 
+    pids = [] if fake else server_pids(base_url)
+
     def phase(name: str, fn) -> dict:
         load = round(os.getloadavg()[0], 1)
-        before, c0, t0 = stats(), cpu(), time.perf_counter()
-        out = fn()
-        wall, used = time.perf_counter() - t0, cpu() - c0
+        before, c0, s0, t0 = stats(), cpu(), cpu_of(pids), time.perf_counter()
+        with Sampler(stats if fake is None else (lambda: {})) as sampler:
+            out = fn()
+        wall, used, server_cpu = time.perf_counter() - t0, cpu() - c0, cpu_of(pids) - s0
         after = stats()
         gen = after["gen_tokens"] - before["gen_tokens"]
         row = {"phase": name, "load_avg_1m": load, "wall_s": round(wall, 1), **out, "client_cpu_s": round(used, 1),
@@ -159,6 +237,10 @@ def main() -> None:
         row["completion_tok_s"] = round(row["completion_tokens"] / wall, 2)
         row["requests_per_s"] = round(row["requests"] / wall, 2)
         row["rate"] = row["requests_per_s"] if fake else row["completion_tok_s"]
+        if fake is None:
+            row["busy_slots"] = sampler.mean()
+            row["server_cpu_s"] = round(server_cpu, 1)
+            row["tok_per_server_cpu_s"] = round(gen / server_cpu, 2) if server_cpu else None
         rows.append(row)
         print(json.dumps(row), flush=True)
         return row

@@ -94,18 +94,18 @@ class DeferringClient(LLMClient):
         return self.served_models
 
     async def complete_json(self, messages: list[dict], response_model: Any, *, sampling: SamplingParams,
-                            schema_name: str = "response", cache_key: str | None = None) -> Any:
+                            schema_name: str = "response", cache_key: str | None = None, priority: int = 0) -> Any:
         if cache_key is None:
             raise ValueError("batch calls need a cache key (it is the custom_id)")
         token = _CALL.set([cache_key, 0])
         try:
             return await super().complete_json(messages, response_model, sampling=sampling,
-                                               schema_name=schema_name, cache_key=cache_key)
+                                               schema_name=schema_name, cache_key=cache_key, priority=priority)
         finally:
             _CALL.reset(token)
 
     async def _attempt(self, messages: list[dict], response_model: Any, request_fields: dict[str, Any],
-                       sampling: SamplingParams, avoid: Any = None) -> _Attempt:
+                       sampling: SamplingParams, avoid: Any = None, priority: int = 0) -> _Attempt:
         import openai.types.chat
 
         state = _CALL.get()

@@ -209,7 +209,10 @@ class ChainMiner:
         if attempt:  # attempt 0 keeps the keys of jobs mined before re-asks existed
             extra["attempt"] = attempt
         key = self.client.key_for(messages, model, sampling, extra=extra)
-        result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key)
+        calls = MODES[self.mode]
+        left = len(calls) - calls.index(name) if name in calls else 1  # the chain's calls left: its slot priority
+        result = await self.client.complete_json(messages, model, sampling=sampling, schema_name=name, cache_key=key,
+                                                 priority=left)
         return result, model
 
     async def mine(

@@ -27,6 +27,11 @@ http_4xx          other client errors (bad request, 404 model)    no
 Transient retries wait with exponential backoff and full jitter
 (``uniform(0, min(backoff_max, backoff_base * 2**n))``); a Retry-After header replaces that wait (up to
 `backoff_max`). A waiting retry does not hold a concurrency slot.
+
+The `concurrency` slots go to waiting requests by `priority` (`RequestSlots`): a chain's calls pass the
+number of calls it has left, so when more chains are in flight than slots, the chains furthest from their
+end go first and the last chains of a job end together instead of one call after the other with idle
+slots (the tail `bench/bench_e2e.py` measures).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import heapq
+import itertools
 import json
 import random
 import time
@@ -207,6 +214,37 @@ def _status_code(status: int) -> str:
     return HTTP_5XX if status >= 500 else HTTP_4XX
 
 
+class RequestSlots:
+    """At most `n` requests at once; a freed slot goes to the waiting request of highest `priority`, then to
+    the one waiting longest (a FIFO semaphore when every priority is the same)."""
+
+    def __init__(self, n: int) -> None:
+        self.free = n
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int = 0) -> None:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return
+        slot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._order), slot))
+        try:
+            await slot
+        except asyncio.CancelledError:
+            if slot.done() and not slot.cancelled():
+                self.release()  # handed over just before the cancel: pass it on
+            raise  # a cancelled waiter stays in the heap; `release` skips it
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, slot = heapq.heappop(self._waiting)
+            if not slot.done():
+                slot.set_result(None)
+                return
+        self.free += 1
+
+
 class LLMClient:
     """Bounded-concurrency async client for one model on an OpenAI-compatible server.
 
@@ -271,7 +309,7 @@ class LLMClient:
         self._check_model = check_model
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._sem = asyncio.Semaphore(concurrency)
+        self._slots = RequestSlots(concurrency)
         self._ready_lock = asyncio.Lock()
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
         # Retries are ours (with reasons and metrics); the library's own would hide them (max_retries=0).
@@ -430,6 +468,7 @@ class LLMClient:
         sampling: SamplingParams,
         schema_name: str = "response",
         cache_key: str | None = None,
+        priority: int = 0,
     ) -> CallResult:
         """Ask for a JSON object matching `response_model` and validate it.
 
@@ -440,6 +479,7 @@ class LLMClient:
             schema_name: Name of the schema in the request (letters, digits, ``_`` and ``-``).
             cache_key: When given and the client has a cache: answer from it if present (no request
                 sent) and store a successful answer under it. Build it with `key_for`.
+            priority: Waiting for a request slot, higher goes first (a chain passes its calls left).
 
         Returns:
             A `CallResult`; `ok` is False with an `error_code` when the call finally failed.
@@ -451,7 +491,8 @@ class LLMClient:
         if hit is not None:
             return hit
         response_format = self._response_format(response_model, schema_name)
-        result, parsed = await self._call(messages, response_model, sampling, {"response_format": response_format})
+        result, parsed = await self._call(messages, response_model, sampling, {"response_format": response_format},
+                                          priority=priority)
         result.cache_key = cache_key
         if result.ok and cache_key is not None and self.cache is not None:
             self.cache.put(
@@ -563,6 +604,7 @@ class LLMClient:
         response_model: type[BaseModel] | None,
         sampling: SamplingParams,
         request_fields: dict[str, Any],
+        priority: int = 0,
     ) -> tuple[CallResult, BaseModel | None]:
         """Send with retries; count the outcome. `metrics.calls` was already counted by the caller."""
         m = self.metrics
@@ -578,7 +620,7 @@ class LLMClient:
         while True:
             attempts += 1
             a = await self._attempt(messages, response_model, request_fields, current,
-                                    avoid=last_server if transient_retries else None)
+                                    avoid=last_server if transient_retries else None, priority=priority)
             last_server = a.server
             if a.code is None:
                 break
@@ -658,9 +700,12 @@ class LLMClient:
         request_fields: dict[str, Any],
         sampling: SamplingParams,
         avoid: Server | None = None,
+        priority: int = 0,
     ) -> _Attempt:
-        """One HTTP request to the pool's least busy healthy server (`avoid`: the server that just failed)."""
-        async with self._sem:
+        """One HTTP request to the pool's least busy healthy server (`avoid`: the server that just failed),
+        in a request slot (`priority`: see `RequestSlots`)."""
+        await self._slots.acquire(priority)
+        try:
             server = self.pool.pick(avoid)
             server.outstanding += 1
             server.requests += 1
@@ -668,6 +713,8 @@ class LLMClient:
                 a = await self._send(server, messages, response_model, request_fields, sampling)
             finally:
                 server.outstanding -= 1
+        finally:
+            self._slots.release()
         a.server = server
         self.pool.record(server, ok=a.code is None or a.code not in TRANSIENT_CODES,
                          server_error=a.code in TRANSIENT_CODES, detail=a.detail,

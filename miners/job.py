@@ -92,11 +92,12 @@ JOB_FILE = "job.json"
 # A run whose first this-many chains all fail stops (server down, wrong model, broken prompt):
 # quarantining every item of a dead run would only have to be undone.
 FAIL_FAST_AFTER = 16
-CHAINS_PER_SLOT = 1
+CHAINS_PER_SLOT = 2
 """Chains in flight per request slot (`--concurrency`; the client sends at most --concurrency requests at
-once). More than 1 lets another chain's request take the slot while a chain is between two of its calls;
-measured with `bench/bench_e2e.py --fake-latency 0.5 --slots 1,2` (200 items), 2 was slower (0.83x vs
-0.91x of the replay): the gaps between calls are milliseconds, and twice the chains cost client CPU."""
+once). With 1, once the input is used up the last chains run their remaining calls one after the other
+while slots idle (about 2c/3N of the run for N items at concurrency c). With 2, and the slots going to the
+chains with the most calls left (`LLMClient` priority), the last chains advance together and end in the
+same wave; `bench/bench_e2e.py --slots 1,2` compares the two (see BENCHMARKS.md)."""
 
 
 def server_hosts(urls: list[str]) -> str | None:

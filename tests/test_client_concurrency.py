@@ -9,7 +9,7 @@ from fakes.openai_server import FakeOpenAIServer, status
 from pydantic import BaseModel
 
 from radprm.errors import InputError
-from radprm.miners.client import LLMClient, SamplingParams
+from radprm.miners.client import LLMClient, RequestSlots, SamplingParams
 
 
 class Answer(BaseModel):
@@ -77,3 +77,31 @@ def test_client_backoff_wait_releases_the_slot():
 def test_client_concurrency_must_be_positive():
     with pytest.raises(InputError, match="concurrency 0"):
         LLMClient("http://127.0.0.1:1/v1", "m", concurrency=0)
+
+
+def test_request_slots_go_to_the_highest_priority_then_the_longest_waiting():
+    """A freed slot goes to the chain with the most calls left (ties: first come), and a cancelled waiter
+    neither takes a slot nor loses one."""
+
+    async def go():
+        slots = RequestSlots(1)
+        await slots.acquire()
+        order: list[str] = []
+
+        async def wait(name: str, priority: int) -> None:
+            await slots.acquire(priority)
+            order.append(name)
+            slots.release()
+
+        tasks = [asyncio.create_task(wait(name, p)) for name, p in [("a1", 1), ("b3", 3), ("c1", 1), ("d3", 3)]]
+        gone = asyncio.create_task(wait("gone", 9))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.gather(*tasks)
+        return order, slots.free
+
+    order, free = asyncio.run(go())
+    assert order == ["b3", "d3", "a1", "c1"]
+    assert free == 1
