@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -98,3 +99,20 @@ def gcs_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def kill_writer_mid_shard(uri: str) -> None:
+    """Write 15 items to `uri` with 10-row shards in a child process killed (SIGKILL) mid-shard: one shard
+    committed, 5 rows spooled locally and never uploaded."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from radprm.shards import ShardWriter
+        from radprm.shards.testing import make_items
+        w = ShardWriter({uri!r}, max_rows=10, row_group_rows=2)
+        w.write_many(make_items(15))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=dict(os.environ))
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]

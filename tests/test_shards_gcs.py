@@ -7,13 +7,8 @@ Skips when the emulator is not installed, except under RADPRM_REQUIRE_GCS=1 (CI)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
-from object_stores import free_port, gcs_uri_on
+from object_stores import free_port, gcs_uri_on, kill_writer_mid_shard
 from ray_support import write_reports
 from typer.testing import CliRunner
 
@@ -58,18 +53,7 @@ def test_gcs_resume_skips_committed_items(gs_uri):
 
 
 def test_gcs_killed_writer_leaves_a_set_that_verifies_and_resumes_once(gs_uri):
-    script = textwrap.dedent(
-        f"""
-        import os, signal
-        from radprm.shards import ShardWriter
-        from radprm.shards.testing import make_items
-        w = ShardWriter({gs_uri!r}, max_rows=10, row_group_rows=2)
-        w.write_many(make_items(15))
-        os.kill(os.getpid(), signal.SIGKILL)  # mid-shard: 5 rows spooled locally, nothing uploaded
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=dict(os.environ))
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    kill_writer_mid_shard(gs_uri)  # mid-shard: 5 rows spooled locally, nothing uploaded
     report = verify(gs_uri)
     assert report.ok and report.rows == 10, [str(p) for p in report.problems]
     with ShardWriter(gs_uri, max_rows=10) as w:

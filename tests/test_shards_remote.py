@@ -6,13 +6,9 @@ fixtures are in conftest.py).
 """
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from object_stores import BUCKET, free_port, uri_on
+from object_stores import BUCKET, free_port, kill_writer_mid_shard, uri_on
 from typer.testing import CliRunner
 
 from radprm.cli import app
@@ -92,18 +88,7 @@ def test_s3_resume_skips_committed_items(s3_uri):
 
 
 def test_s3_killed_writer_leaves_a_set_that_verifies_and_resumes_once(s3_uri, s3_env):
-    script = textwrap.dedent(
-        f"""
-        import os, signal
-        from radprm.shards import ShardWriter
-        from radprm.shards.testing import make_items
-        w = ShardWriter({s3_uri!r}, max_rows=10, row_group_rows=2)
-        w.write_many(make_items(15))
-        os.kill(os.getpid(), signal.SIGKILL)  # mid-shard: 5 rows spooled locally, nothing uploaded
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=dict(os.environ))
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    kill_writer_mid_shard(s3_uri)  # mid-shard: 5 rows spooled locally, nothing uploaded
     assert len(_objects(s3_uri)) == 1  # the committed shard only
     report = verify(s3_uri)
     assert report.ok and report.rows == 10, [str(p) for p in report.problems]
