@@ -485,22 +485,13 @@ class StepValidator:
             reasons.append("redundant")
         seen_keys.update(keys)
 
-        quote = _quoted_span(body, report_text) if any(r in FAULTS for r in reasons) else None
-        if quote is not None:
-            # the step quotes the report word for word: it says what the report says, whatever other
-            # sentences of the report say
-            reasons = [r for r in reasons if r not in FAULTS]
-            verdict = "supported"
-            judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
-            open_findings = []
-        if (
-            quote is None
-            and {r for r in reasons if r in FAULTS} <= WEAK_FAULTS
-            and any(r in FAULTS for r in reasons)
-            and self._restates_report(body, sentences, previous)
-        ):
-            # every fact clause is a report sentence in other words ("fixation hardware in the right humerus"
-            # for "right humeral internal fixation XXXX"): the lexicon's missing name is no fault
+        faults = {r for r in reasons if r in FAULTS}
+        quote = _quoted_span(body, report_text) if faults else None
+        if quote is not None or (faults <= WEAK_FAULTS and faults and self._restates_report(body, sentences, previous)):
+            # the step quotes the report word for word: it says what the report says, whatever other sentences
+            # of the report say; or every fact clause is a report sentence in other words ("fixation hardware
+            # in the right humerus" for "right humeral internal fixation XXXX"): the lexicon's missing name
+            # is no fault
             reasons = [r for r in reasons if r not in FAULTS]
             verdict = "supported"
             judgements = [j if j.consistent else Judgement(j.claim, "supported", [], j.evidence) for j in judgements]
