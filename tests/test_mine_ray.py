@@ -41,6 +41,17 @@ def quarantine_view(run_dir):
                                                                                   / "quarantine.jsonl"))
 
 
+def mine_local_and_ray(tmp_path, parts, reports, rule=None):
+    """The same job on both engines against one fake server (answering by `rule`), in tmp_path/local and /ray."""
+    extractor, validator = parts
+    with FakeOpenAIServer() as server:
+        server.rule = rule
+        local = mine(reports, run_dir=tmp_path / "local", base_url=server.base_url, engine="local",
+                     extractor=extractor, validator=validator, **OPTIONS)
+        on_ray = mine(reports, run_dir=tmp_path / "ray", base_url=server.base_url, engine="ray", **OPTIONS)
+    return local, on_ray
+
+
 def test_engine_ray_with_unreachable_address_is_one_line(tmp_path, reports):
     if ray.is_initialized():
         pytest.skip("a Ray is already initialised in this process")
@@ -58,11 +69,7 @@ def test_engine_ray_with_unreachable_address_is_one_line(tmp_path, reports):
 
 @pytest.mark.slow
 def test_ray_and_local_engines_write_the_same_items_and_labels(tmp_path, local_ray, parts, reports):
-    extractor, validator = parts
-    with FakeOpenAIServer() as server:
-        local = mine(reports, run_dir=tmp_path / "local", base_url=server.base_url, engine="local",
-                     extractor=extractor, validator=validator, **OPTIONS)
-        on_ray = mine(reports, run_dir=tmp_path / "ray", base_url=server.base_url, engine="ray", **OPTIONS)
+    local, on_ray = mine_local_and_ray(tmp_path, parts, reports)
     a, b = labels_by_item(tmp_path / "local" / "shards"), labels_by_item(tmp_path / "ray" / "shards")
     assert len(a) == local.items_written >= 50
     assert a.keys() == b.keys()
@@ -85,7 +92,6 @@ def test_ray_and_local_engines_write_the_same_items_and_labels(tmp_path, local_r
 
 @pytest.mark.slow
 def test_ray_engine_quarantines_failed_chains_like_local(tmp_path, local_ray, parts, reports):
-    extractor, validator = parts
 
     def rule(body):  # every refine call about report r003's text fails for good (HTTP 400)
         from fakes.openai_server import status
@@ -94,11 +100,7 @@ def test_ray_engine_quarantines_failed_chains_like_local(tmp_path, local_ray, pa
             return status(400)
         return None
 
-    with FakeOpenAIServer() as server:
-        server.rule = rule
-        local = mine(reports, run_dir=tmp_path / "local", base_url=server.base_url, engine="local",
-                     extractor=extractor, validator=validator, **OPTIONS)
-        on_ray = mine(reports, run_dir=tmp_path / "ray", base_url=server.base_url, engine="ray", **OPTIONS)
+    local, on_ray = mine_local_and_ray(tmp_path, parts, reports, rule)
     assert local.quarantined.get("mine/http_4xx", 0) > 0
     assert on_ray.quarantined == local.quarantined
     assert quarantine_view(tmp_path / "ray") == quarantine_view(tmp_path / "local")
@@ -147,7 +149,6 @@ def test_ray_engine_reasks_and_quarantines_chains_citing_the_report_like_local(t
 
     from fakes.openai_server import default_content, reply
 
-    extractor, validator = parts
     citing = ["The report states the spine shows degenerative changes.", "Edema is not mentioned."]
 
     def rule(body):  # refine about the spine reports cites the report, even when re-asked; about edema, until then
@@ -159,11 +160,7 @@ def test_ray_engine_reasks_and_quarantines_chains_citing_the_report_like_local(t
             return reply({**json.loads(default_content(body)), "steps": citing})
         return None
 
-    with FakeOpenAIServer() as server:
-        server.rule = rule
-        local = mine(reports, run_dir=tmp_path / "local", base_url=server.base_url, engine="local",
-                     extractor=extractor, validator=validator, **OPTIONS)
-        on_ray = mine(reports, run_dir=tmp_path / "ray", base_url=server.base_url, engine="ray", **OPTIONS)
+    local, on_ray = mine_local_and_ray(tmp_path, parts, reports, rule)
     assert local.cites_report["quarantined"] > 0 and local.cites_report["fixed"] > 0
     assert on_ray.cites_report == local.cites_report
     assert on_ray.quarantined == local.quarantined
