@@ -116,3 +116,19 @@ def kill_writer_mid_shard(uri: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=dict(os.environ))
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+
+def assert_killed_set_resumes_once(uri: str) -> None:
+    """After `kill_writer_mid_shard(uri)`: the set verifies with its one committed shard (10 rows), and a
+    writer given the same 15 items writes the 5 lost ones and skips the 10 stored, so each id is stored once."""
+    from radprm.shards import ShardWriter, read_items, verify
+    from radprm.shards.testing import make_items
+
+    report = verify(uri)
+    assert report.ok and report.rows == 10, [str(p) for p in report.problems]
+    with ShardWriter(uri, max_rows=10) as w:
+        w.write_many(make_items(15))
+    assert w.stats.written == 5 and w.stats.duplicates_skipped == 10
+    ids = [i.item_id for i in read_items(uri)]
+    assert len(ids) == len(set(ids)) == 15
+    assert verify(uri).ok

@@ -8,7 +8,7 @@ Skips when the emulator is not installed, except under RADPRM_REQUIRE_GCS=1 (CI)
 from __future__ import annotations
 
 import pytest
-from object_stores import free_port, gcs_uri_on, kill_writer_mid_shard
+from object_stores import assert_killed_set_resumes_once, free_port, gcs_uri_on, kill_writer_mid_shard
 from ray_support import write_reports
 from typer.testing import CliRunner
 
@@ -54,13 +54,7 @@ def test_gcs_resume_skips_committed_items(gs_uri):
 
 def test_gcs_killed_writer_leaves_a_set_that_verifies_and_resumes_once(gs_uri):
     kill_writer_mid_shard(gs_uri)  # mid-shard: 5 rows spooled locally, nothing uploaded
-    report = verify(gs_uri)
-    assert report.ok and report.rows == 10, [str(p) for p in report.problems]
-    with ShardWriter(gs_uri, max_rows=10) as w:
-        w.write_many(make_items(15))
-    assert w.stats.written == 5 and w.stats.duplicates_skipped == 10
-    ids = [i.item_id for i in read_items(gs_uri)]
-    assert len(ids) == len(set(ids)) == 15 and verify(gs_uri).ok
+    assert_killed_set_resumes_once(gs_uri)
 
 
 def test_mine_to_gcs_then_resume_writes_nothing_twice(fake_openai_server, parts, gs_uri, tmp_path):

@@ -8,7 +8,7 @@ fixtures are in conftest.py).
 import json
 
 import pytest
-from object_stores import BUCKET, free_port, kill_writer_mid_shard, uri_on
+from object_stores import BUCKET, assert_killed_set_resumes_once, free_port, kill_writer_mid_shard, uri_on
 from typer.testing import CliRunner
 
 from radprm.cli import app
@@ -90,14 +90,7 @@ def test_s3_resume_skips_committed_items(s3_uri):
 def test_s3_killed_writer_leaves_a_set_that_verifies_and_resumes_once(s3_uri, s3_env):
     kill_writer_mid_shard(s3_uri)  # mid-shard: 5 rows spooled locally, nothing uploaded
     assert len(_objects(s3_uri)) == 1  # the committed shard only
-    report = verify(s3_uri)
-    assert report.ok and report.rows == 10, [str(p) for p in report.problems]
-    with ShardWriter(s3_uri, max_rows=10) as w:
-        w.write_many(make_items(15))
-    assert w.stats.written == 5 and w.stats.duplicates_skipped == 10
-    ids = [i.item_id for i in read_items(s3_uri)]
-    assert len(ids) == len(set(ids)) == 15
-    assert verify(s3_uri).ok
+    assert_killed_set_resumes_once(s3_uri)
 
 
 def test_s3_upload_without_manifest_write_is_an_orphan_the_next_writer_deletes(s3_uri):
