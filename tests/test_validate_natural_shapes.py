@@ -150,6 +150,19 @@ def label(validator, report_key, step, **chain):
         ("hardware", "The aorta has a normal contour.", False),
         ("hardware", "The aorta is tortuous and calcified.", True),
         ("hardware", "The heart is normal.", True),
+        # restating the question ("We're asked...", "Question: ..., yes or no") asserts nothing
+        ("normal", "We're asked whether there's a rib fracture.", True),
+        ("normal", "Question: pleural effusion, yes or no.", True),
+        ("normal", "There is a rib fracture.", False),
+        # "X isn't among the options" classifies X; it does not deny it
+        ("aorta", "The tortuous aorta isn't among the options.", True),
+        # "X without Y": the cue negates Y, and ", and only ..." starts a new phrase
+        ("hila", "No pneumothorax, and the impression describes hilar enlargement without effusion.", False),
+        ("aorta", "There is no pleural effusion, and the impression describes calcification without edema.", True),
+        ("lines", "There's no pneumothorax, and only mild degenerative change of the thoracic spine.", True),
+        ("lines", "There's no pneumothorax and no degenerative change of the thoracic spine.", False),
+        # "two-view" counts images, not findings
+        ("normal", "There's a prior two-view chest radiograph for comparison.", True),
     ],
 )
 def test_natural_step_shapes(validator, report, step, good):
@@ -196,3 +209,29 @@ def test_second_step_borrows_its_subject(validator, steps, good):
     res = validator.validate(Chain(chain_id="t", report_id="lines", steps=steps), report)
     assert res.steps[0].label is True
     assert res.steps[1].label is good, (steps[1], res.steps[1].verdict, res.steps[1].reasons)
+
+
+def test_answer_listing_options_reads_each_option_alone(validator):
+    """One option's side or place does not spill onto the next ("granuloma, Left basal density")."""
+    options = ["Calcified granuloma", "Pleural effusion", "Left lower lobe nodule", "Pneumothorax"]
+    report = Report(report_id="g", text="FINDINGS: Calcified granuloma in the right upper lobe. 1.8 cm nodule in the "
+                    "left lower lobe. No pleural effusion or pneumothorax.")
+    chain = dict(question="Which are present?", options=options, answer=["Calcified granuloma", "Left lower lobe nodule"])
+    for last, good in (
+        ("Final answer: Calcified granuloma, Left lower lobe nodule.", True),
+        ("Calcified granuloma and Left lower lobe nodule", True),
+        ("Final answer: Calcified granuloma, Pleural effusion.", False),
+    ):
+        res = validator.validate(Chain(chain_id="t", report_id="g", steps=["Reading the report.", last], **chain),
+                                 report)
+        assert res.steps[1].label is good, (last, res.steps[1].verdict, res.steps[1].reasons)
+
+
+def test_finding_from_the_indication_is_history_not_a_claim(validator):
+    """"The patient has bladder cancer" is grounded when the indication says so, not when it does not."""
+    text = "FINDINGS: The lungs are clear. No pleural effusion.\nIMPRESSION: No active disease."
+    step = "The patient has bladder cancer, so the question is about lung metastases."
+    for indication, good in (("History of bladder cancer.", True), ("Chest pain.", False)):
+        report = Report(report_id="h", text=text, indication=indication)
+        res = validator.validate(Chain(chain_id="t", report_id="h", steps=[step]), report)
+        assert res.steps[0].label is good, (indication, res.steps[0].verdict, res.steps[0].reasons)

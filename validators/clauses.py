@@ -205,8 +205,8 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
-_NEW_SUBJECT = re.compile(r"(?:the|there|this|these|that|those|it|its|in\s+keeping|consistent|compatible|suggesting|"
-                          r"indicating|likely|probably|possibly)\b", re.I)
+_NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
+                          r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 
@@ -269,11 +269,14 @@ _NEW_PHRASE = re.compile(
     r",\s+(?:a|an)\s+(?=(?:trace|tiny|small|minimal|mild|moderate|large|severe|massive|big|new|sizable)\b)", re.I
 )
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
+_WITHOUT_NEXT = re.compile(r"\W*(?:\w+\s+)?without\b", re.I)
 
 
 def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, words: int = 4) -> bool:
     """A negation word within a few words after the mention ("the pleural spaces have no effusion")."""
     after = clause.text[max(0, mention_end - clause.start):]
+    if _WITHOUT_NEXT.match(after):
+        return False  # "cardiomegaly without heart failure": the cue negates what follows it
     head = " ".join(after.split()[:words])
     return bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", head)))
 

@@ -87,7 +87,7 @@ _COUNT_WORD = re.compile(
     re.I,
 )
 _VIEW_COUNT = re.compile(
-    r"\b(?:\d+|two|three|four)\s+(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
+    r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
 )
 
 
@@ -368,9 +368,11 @@ class StepValidator:
         analyses = []
         sentences = self.report_sentences(report)
         previous = ""  # the last step that named something: what a later "It ..." refers to
+        history = frozenset(stem(w) for w in _MENTION_WORD.findall((report.indication or "").lower()))
         for i, step in enumerate(chain.steps):
             analysis = self._validate_step(
-                chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text
+                chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text,
+                history=history,
             )
             body = strip_enumeration(step)
             if self._subject(body):
@@ -394,11 +396,18 @@ class StepValidator:
         sentences: list[Facts] = (),
         previous: str = "",
         report_text: str = "",
+        history: frozenset[str] = frozenset(),
     ) -> StepAnalysis:
         body = strip_enumeration(step)
-        claims = self.step_claims(body)
+        items = _option_items(body, chain.options)
+        # a bare list of options ("Final answer: Calcified granuloma, Left cardiophrenic density") is read
+        # option by option: one option's side or place is not another's
+        claims = [c for item in items for c in self.step_claims(item)] if items else self.step_claims(body)
+        def judge(c: Claim) -> Judgement:
+            return judge_claim(c, rclaims, self.rules)
+
         judgements = [
-            _concluded(_worded_in_report(self._with_change(judge_claim(c, rclaims, self.rules), rclaims), sentences))
+            _in_history(_concluded(_worded_in_report(self._with_change(judge(c), rclaims), sentences)), history)
             for c in claims
         ]
         if any(_denied_by_statement(j) for j in judgements):
@@ -657,6 +666,24 @@ class StepValidator:
         return None
 
 
+_ANSWER_LEAD = re.compile(r"^\W*(?:(?:so|therefore|thus|overall|in\s+summary|finally)\b[,:]?\s*)*"
+                          r"(?:(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\s*[:=\-]?\s*)?\**\s*", re.I)
+_LIST_SEPARATOR = re.compile(r"\s*(?:[,;&]|\band\b)\s*(?:and\s+)?", re.I)
+
+
+def _option_items(body: str, options: list[str]) -> list[str] | None:
+    """The options a step lists and nothing else ("Answer: A, B and C"), in step order; None otherwise."""
+    if len(options) < 3:
+        return None
+    names = {o.casefold().strip(): o for o in options}
+    text = _ANSWER_LEAD.sub("", body).strip(" .*\"'")
+    items = [i.strip(" .*\"'") for i in _LIST_SEPARATOR.split(text)]
+    items = [i for i in items if i]
+    if len(items) >= 2 and all(i.casefold() in names for i in items):
+        return items
+    return None
+
+
 _CONCLUSION = re.compile(
     r"\b(?:fits?\s+(?:with|a|an)|points?\s+(?:to|toward)|typical(?:ly)?|classic(?:ally)?|"
     r"raises?\s+(?:the\s+)?(?:concern|suspicion|question)\s+(?:for|of)|a\s+picture\s+(?:of|consistent\s+with)|"
@@ -686,6 +713,15 @@ def _concluded(j: Judgement) -> Judgement:
     if not _CONCLUSION.search(before):
         return j
     return Judgement(j.claim, "supported", [], [])
+
+
+def _in_history(j: Judgement, history: frozenset[str]) -> Judgement:
+    """A finding the report's findings do not name but its indication does ("The patient has bladder cancer",
+    "her known COPD"): the clinical history the question comes with, not a claim about the film."""
+    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or not history:
+        return j
+    stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
+    return Judgement(j.claim, "supported", [], []) if stems and stems <= history else j
 
 
 def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
