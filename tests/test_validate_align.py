@@ -163,7 +163,7 @@ _STEP_RULE_KEYS = (
          "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim"),
         (["open_vocabulary", "min_shared"], "min_share", "open_vocabulary.min_share",
          "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "
-         "min_cover, qualifiers, negatable_classes, generic_words, must_be_named, side_words, place_words, "
+         "min_cover, negatable_classes, generic_words, must_be_named, side_words, place_words, "
          "bilateral_phrases, exclusive_words, synonym_classes, dominant_side, lesser_side, object_aliases, "
          "specific_terms, polarity_exempt, normal_words"),
     ],

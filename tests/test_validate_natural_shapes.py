@@ -161,6 +161,13 @@ def label(validator, report_key, step, **chain):
         ("aorta", "There is no pleural effusion, and the impression describes calcification without edema.", True),
         ("lines", "There's no pneumothorax, and only mild degenerative change of the thoracic spine.", True),
         ("lines", "There's no pneumothorax and no degenerative change of the thoracic spine.", False),
+        # examples of a category the step infers, and what a film "can miss", are reasoning, not findings
+        ("hardware", "The calcified granuloma suggests a prior granulomatous process, such as histoplasmosis or TB.", True),
+        ("hardware", "There is tuberculosis.", False),
+        ("normal", "A standard chest film can miss rib fractures, so trauma findings like pneumothorax matter.", True),
+        # "no fresh fracture" says nothing against an old healed one
+        ("lines", "There is no fresh rib fracture.", True),
+        ("lines", "There is no rib fracture.", False),
         # "two-view" counts images, not findings
         ("normal", "There's a prior two-view chest radiograph for comparison.", True),
     ],

@@ -175,7 +175,7 @@ def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules
             for i, r in enumerate(spec.false_mentions)
         ),
         parse_step_language(spec.step_language, path),
-        parse_open_vocabulary(spec.open_vocabulary, path),
+        parse_open_vocabulary(spec.open_vocabulary, path, spec.negation_qualifiers),
         re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
         frozenset(spec.sideless_observations),
         frozenset(spec.object_observations),

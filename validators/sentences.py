@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -41,7 +42,6 @@ class OpenVocabularyBlock(RuleModel):
     number_words: dict[str, str | int]
     min_shared: int
     min_cover: float
-    qualifiers: list[str]
     negatable_classes: list[str]
     generic_words: list[str]
     must_be_named: list[str]
@@ -88,8 +88,10 @@ class OpenVocabulary:
     normal_words: frozenset[str] = frozenset()
 
 
-def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabulary:
-    """Compile the `open_vocabulary` block (its keys are checked by `OpenVocabularyBlock`).
+def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iterable[str] = ()) -> OpenVocabulary:
+    """Compile the `open_vocabulary` block (its keys are checked by `OpenVocabularyBlock`); `qualifiers` are
+    the rule file's `negation_qualifiers` ("no acute fracture" says nothing against an old one), shared with
+    the lexicon claims' check.
 
     Raises:
         RuleFileError: on bad patterns, naming file and key.
@@ -121,7 +123,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         {k.lower(): str(v) for k, v in data.number_words.items()},
         data.min_shared,
         data.min_cover,
-        frozenset(w.lower() for w in data.qualifiers),
+        frozenset(w.lower() for w in qualifiers),
         frozenset(data.negatable_classes),
         frozenset(w.lower() for w in data.generic_words),
         frozenset(data.must_be_named),

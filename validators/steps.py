@@ -687,7 +687,8 @@ def _option_items(body: str, options: list[str]) -> list[str] | None:
 _CONCLUSION = re.compile(
     r"\b(?:fits?\s+(?:with|a|an)|points?\s+(?:to|toward)|typical(?:ly)?|classic(?:ally)?|"
     r"raises?\s+(?:the\s+)?(?:concern|suspicion|question)\s+(?:for|of)|a\s+picture\s+(?:of|consistent\s+with)|"
-    r"from\s+(?:old|prior|remote|healed)|together\s+with|would\s+(?:fit|explain)|explains?)\b",
+    r"from\s+(?:old|prior|remote|healed)|together\s+with|would\s+(?:fit|explain)|explains?|such\s+as|"
+    r"most\s+consistent\s+with)\b",
     re.I,
 )
 
