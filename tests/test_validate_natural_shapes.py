@@ -238,7 +238,31 @@ def test_finding_from_the_indication_is_history_not_a_claim(validator):
     """"The patient has bladder cancer" is grounded when the indication says so, not when it does not."""
     text = "FINDINGS: The lungs are clear. No pleural effusion.\nIMPRESSION: No active disease."
     step = "The patient has bladder cancer, so the question is about lung metastases."
-    for indication, good in (("History of bladder cancer.", True), ("Chest pain.", False)):
+    cases = (
+        ("History of bladder cancer.", step, True),
+        ("Chest pain.", step, False),
+        # a finding placed on the film is a claim about the film, whatever the indication names
+        ("Mass in axilla.", "There is a mass in the right upper lobe.", False),
+    )
+    for indication, text_step, good in cases:
         report = Report(report_id="h", text=text, indication=indication)
-        res = validator.validate(Chain(chain_id="t", report_id="h", steps=[step]), report)
+        res = validator.validate(Chain(chain_id="t", report_id="h", steps=[text_step]), report)
         assert res.steps[0].label is good, (indication, res.steps[0].verdict, res.steps[0].reasons)
+
+
+def test_tip_placed_where_the_reports_only_tip_is_not(validator):
+    """The report's tip sentence names no device ("PICC line is in XXXX. The tip is in the upper right atrium.")."""
+    text = "FINDINGS: Lungs are clear. PICC line is in XXXX. The tip is in the upper right atrium."
+    report = Report(report_id="tip", text=text)
+    for last, good in (("The tip is in the SVC.", False), ("The tip is in the right atrium.", True)):
+        res = validator.validate(Chain(chain_id="t", report_id="tip", steps=["A PICC line is present.", last]), report)
+        assert res.steps[1].label is good, (last, res.steps[1].verdict, res.steps[1].reasons)
+
+
+def test_a_report_word_sharing_seven_letters_is_not_the_finding(validator):
+    """"cardiomediastinal" does not word "cardiomegaly"; "calcified" does word "calcification"."""
+    report = Report(report_id="c", text="FINDINGS: Unchanged cardiomediastinal silhouette. The aorta is tortuous and "
+                    "calcified. Lungs are clear.")
+    for step, good in (("There is moderate cardiomegaly.", False), ("There is aortic calcification.", True)):
+        res = validator.validate(Chain(chain_id="t", report_id="c", steps=[step]), report)
+        assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)

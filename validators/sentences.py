@@ -475,6 +475,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         return flipped
     # a negated report sentence still speaks of change when it says the thing resolved
     aligned = [s for s in aligned if not s.negated or "resolved" in s.temporal]
+    moved = _single_tip_moved(clause, aligned, sentences)
+    if moved:
+        return moved
     if not aligned:
         return []
     best = aligned[0]
@@ -544,6 +547,19 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     ):
         out.append(Finding("uncertainty_overstated", best))
     return out
+
+
+def _single_tip_moved(clause: Facts, aligned: list[Facts], sentences: list[Facts]) -> list[Finding]:
+    """A tip placed where the report's only tip is not ("The tip is in the SVC" against "PICC line is in XXXX.
+    The tip is in the upper right atrium."): the report's tip sentence often names no device, so nothing
+    aligns the two; with one tip in the report there is no other tip the step can mean."""
+    mine = clause.places.get("tip")
+    if not mine or clause.hedge != "certain" or any("tip" in s.places for s in aligned[:1]):
+        return []
+    tips = [s for s in sentences if not s.negated and s.places.get("tip")]
+    if len(tips) == 1 and not mine & tips[0].places["tip"]:
+        return [Finding("location_conflict", tips[0])]
+    return []
 
 
 _COMPARATIVES = {"larger", "smaller", "bigger", "greater", "more", "less", "higher", "lower", "worse", "better"}

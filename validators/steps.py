@@ -8,6 +8,7 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -721,8 +722,16 @@ def _in_history(j: Judgement, history: frozenset[str]) -> Judgement:
     "her known COPD"): the clinical history the question comes with, not a claim about the film."""
     if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or not history:
         return j
+    if not _HISTORY_CUE.search(j.claim.sentence):
+        return j  # "There is a mass in the right upper lobe" is a claim about the film, whatever the indication
     stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
     return Judgement(j.claim, "supported", [], []) if stems and stems <= history else j
+
+
+_HISTORY_CUE = re.compile(
+    r"\b(?:patient|history|known|indication|clinical(?:ly)?|presents?|presenting|given|follow-?up|referred|her|his)\b",
+    re.I,
+)
 
 
 def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
@@ -731,10 +740,24 @@ def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
     the extractor missed the report's wording, the step did not invent it."""
     if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or j.claim.assertion != "positive":
         return j
-    stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
-    if stems and any(not s.negated and stems <= {stem(w) for w in s.words} for s in sentences):
+    words = set(_MENTION_WORD.findall(j.claim.mention.lower()))
+    if words and any(not s.negated and all(_worded(w, s.words) for w in words) for s in sentences):
         return Judgement(j.claim, "supported", [], [])
     return j
+
+
+def _worded(word: str, words: frozenset[str]) -> bool:
+    """`word` or a form of it is among `words`: the same stem and most of the shorter word shared
+    ("calcification" / "calcified"), not just the stem's seven letters ("cardiomegaly" / "cardiomediastinal")."""
+    if word in words:
+        return True
+    key = stem(word)
+    for w in words:
+        if stem(w) == key:
+            shared = len(os.path.commonprefix([word, w.lower()]))
+            if shared >= 0.7 * min(len(word), len(w)):
+                return True
+    return False
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
