@@ -162,7 +162,7 @@ def label(validator, report_key, step, **chain):
         ("lines", "There's no pneumothorax, and only mild degenerative change of the thoracic spine.", True),
         ("lines", "There's no pneumothorax and no degenerative change of the thoracic spine.", False),
         # examples of a category the step infers, and what a film "can miss", are reasoning, not findings
-        ("hardware", "The calcified granuloma suggests a prior granulomatous process, such as histoplasmosis or TB.", True),
+        ("hardware", "The calcified granuloma suggests a granulomatous process, such as histoplasmosis or TB.", True),
         ("hardware", "There is tuberculosis.", False),
         ("normal", "A standard chest film can miss rib fractures, so trauma findings like pneumothorax matter.", True),
         # "no fresh fracture" says nothing against an old healed one
@@ -223,7 +223,8 @@ def test_answer_listing_options_reads_each_option_alone(validator):
     options = ["Calcified granuloma", "Pleural effusion", "Left lower lobe nodule", "Pneumothorax"]
     report = Report(report_id="g", text="FINDINGS: Calcified granuloma in the right upper lobe. 1.8 cm nodule in the "
                     "left lower lobe. No pleural effusion or pneumothorax.")
-    chain = dict(question="Which are present?", options=options, answer=["Calcified granuloma", "Left lower lobe nodule"])
+    answer = ["Calcified granuloma", "Left lower lobe nodule"]
+    chain = dict(question="Which are present?", options=options, answer=answer)
     for last, good in (
         ("Final answer: Calcified granuloma, Left lower lobe nodule.", True),
         ("Calcified granuloma and Left lower lobe nodule", True),
@@ -266,3 +267,23 @@ def test_a_report_word_sharing_seven_letters_is_not_the_finding(validator):
     for step, good in (("There is moderate cardiomegaly.", False), ("There is aortic calcification.", True)):
         res = validator.validate(Chain(chain_id="t", report_id="c", steps=[step]), report)
         assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # the change sits in a pronoun clause after the finding
+        ("FINDINGS: There is stable enlargement of the heart. Lungs are clear.",
+         "The heart is enlarged, and it has increased in size since the prior radiograph.", False),
+        ("FINDINGS: There is stable enlargement of the heart. Lungs are clear.",
+         "The heart is enlarged, and it is unchanged since the prior radiograph.", True),
+        # "resolved since the prior" where the report compares with nothing
+        ("FINDINGS: No focal consolidation. No pleural effusion.",
+         "The pneumonia seen on the prior exam has resolved.", False),
+        ("FINDINGS: Compared with the prior, the pneumonia has resolved. No pleural effusion.",
+         "The pneumonia seen on the prior exam has resolved.", True),
+    ],
+)
+def test_change_over_time_in_natural_wording(validator, text, step, good):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)

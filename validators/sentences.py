@@ -462,6 +462,14 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         elif aligned and aligned[0].hedge == "open" and clause.hedge == "certain" and not out:
             # "Sarcoidosis cannot be excluded" read back as "sarcoidosis is excluded"
             out.append(Finding("uncertainty_dismissed", aligned[0]))
+        if (
+            not out
+            and "resolved" in clause.temporal
+            and lang.change_claim.search(clause.text)
+            and not any(s.temporal or lang.comparison.search(s.text) for s in sentences)
+        ):
+            # "the opacity seen on the prior has resolved" where the report compares with nothing
+            out.append(Finding("temporal_conflict", aligned[0] if aligned else None))
         return out
     invented = (
         _unnamed_objects(clause, sentences, vocab)

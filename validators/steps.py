@@ -408,7 +408,7 @@ class StepValidator:
             return judge_claim(c, rclaims, self.rules)
 
         judgements = [
-            _in_history(_concluded(_worded_in_report(self._with_change(judge(c), rclaims), sentences)), history)
+            _in_history(_concluded(_worded_in_report(self._with_change(judge(c), rclaims, body), sentences)), history)
             for c in claims
         ]
         if any(_denied_by_statement(j) for j in judgements):
@@ -603,16 +603,18 @@ class StepValidator:
         facts = self.step_facts(body, previous) if vocab is not None else []
         return bool(facts) and all(restates(f, sentences, vocab) for f in facts)
 
-    def _with_change(self, j: Judgement, rclaims: list[Claim]) -> Judgement:
+    def _with_change(self, j: Judgement, rclaims: list[Claim], body: str = "") -> Judgement:
         """A supported claim whose change over time ("new", "stable") the report contradicts is wrong.
 
         Every report sentence that states the same observation counts: "Redemonstrated fibrosis" in
         the impression vouches for "redemonstrated" even when the findings say "slightly increased".
+        The change may sit in the next clause of the step when that clause speaks of the same thing
+        ("The heart is enlarged, and it has increased in size since the prior").
         """
         lang = self.rules.language
         if lang is None or j.verdict != "supported" or not j.evidence or j.claim.assertion == "negative":
             return j
-        mine = temporal_classes(j.claim.sentence, lang)
+        mine = temporal_classes(j.claim.sentence, lang) or self._pronoun_change(j.claim.sentence, body)
         if not mine:
             return j
         sentences = {e.sentence for e in j.evidence} | {
@@ -623,6 +625,17 @@ class StepValidator:
         if said and all(temporal_conflict(mine, t, lang) for t in said):
             return Judgement(j.claim, "contradicted", [*j.reasons, "temporal_conflict"], j.evidence)
         return j
+
+    def _pronoun_change(self, clause_text: str, body: str) -> frozenset[str]:
+        """The change over time the clause right after `clause_text` states when it starts with a pronoun."""
+        lang = self.rules.language
+        if lang is None or not body:
+            return frozenset()
+        clauses = split_clauses(normalize_step(same_length_fixes(body)), lang)
+        for here, after in zip(clauses, clauses[1:], strict=False):
+            if here.text == clause_text and after.kind == "fact" and _PRONOUN_START.match(after.text):
+                return temporal_classes(after.text, lang)
+        return frozenset()
 
     def _fact_text(self, body: str) -> str:
         """The step's fact clauses (numbers in plans and general knowledge are not claims)."""
