@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
+from radprm.validators.prefilter import prefiltered
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
 """Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
@@ -105,7 +106,7 @@ class StepLanguageBlock(RuleModel):
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
     """`pattern` allowed to start within the first `words` words of the text (use with .match)."""
-    return re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I)
+    return prefiltered(re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I))
 
 
 def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
@@ -119,7 +120,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         if isinstance(value, list):
             value = "|".join(f"(?:{v})" for v in value)
         try:
-            return re.compile(value, re.I)
+            return prefiltered(re.compile(value, re.I))
         except re.error as exc:
             raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"step_language.{key}") from exc
 
@@ -146,7 +147,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         temporal_compatible=compat,
         has_verb=rx("has_verb", data.has_verb),
         past=rx("past", data.past),
-        temporal_any=re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I),
+        temporal_any=prefiltered(re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I)),
         comparison=rx("comparison", data.comparison),
         change_claim=rx("change_claim", data.change_claim),
     )

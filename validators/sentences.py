@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+from radprm.validators.prefilter import prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
@@ -97,7 +98,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
 
     def rx(key: str, pattern: str) -> re.Pattern[str]:
         try:
-            return re.compile(pattern, re.I)
+            return prefiltered(re.compile(pattern, re.I))
         except re.error as exc:
             raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"open_vocabulary.{key}") from exc
 
@@ -108,7 +109,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str) -> OpenVocabular
         for name, pattern in entries.items()
     ]
     side_places = rx("side_places", data.side_places)
-    any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
+    any_place = prefiltered(re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I))
     place_words = frozenset(w.lower() for w in data.place_words)
     return OpenVocabulary(
         frozenset(w.lower() for w in data.stopwords),
