@@ -22,7 +22,7 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
-from radprm.validators.prefilter import prefiltered
+from radprm.validators.prefilter import can_match, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
     OpenVocabularyBlock,
@@ -328,7 +328,7 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_step_rules()
     claims: list[Claim] = []
-    if not rules.any_normal_statement.search(text):
+    if not can_match(rules.any_normal_statement, text):  # (needles only: the loop finds whatever matches)
         return claims
     for pattern, negates in rules.normal_statements:
         for m in pattern.finditer(text):

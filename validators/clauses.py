@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
-from radprm.validators.prefilter import prefiltered
+from radprm.validators.prefilter import can_match, prefiltered
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
 """Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
@@ -196,7 +196,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
         kind = "fact"
         if lang.meta.search(c.text):
             kind = "meta"
-        elif i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
+        elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
             kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
             kind = "meta"  # "I'll check each option: edema, nodule and effusion"
@@ -322,11 +322,32 @@ def hedge_strength(text: str, lang: StepLanguage) -> str:
 @_cached_by_text
 def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
     """Change-over-time classes a text states ('new', 'unchanged', 'increased', ...)."""
-    found = {m.lastgroup for m in lang.temporal_any.finditer(text)}
+    # only the classes that can match here: a class that matches nowhere in the text changes no match of the
+    # alternation (it fails at every position), so the smaller alternation finds the same matches
+    possible = tuple(k for k, p in lang.temporal.items() if can_match(p, text))
+    if not possible:
+        return frozenset()
+    found = {m.lastgroup for m in _temporal_any(lang, possible).finditer(text)}
     if len(found) > 1 or not found:
         return frozenset(found)
     # a class can hide behind another's match at the same place: confirm with the separate patterns
     return frozenset(k for k, p in lang.temporal.items() if k in found or p.search(text))
+
+
+_TEMPORAL_SUBSETS: dict[tuple[str, tuple[str, ...]], re.Pattern[str]] = {}
+
+
+def _temporal_any(lang: StepLanguage, classes: tuple[str, ...]) -> re.Pattern[str]:
+    """`lang.temporal_any` restricted to `classes` (in rule order; compiled once per subset)."""
+    if len(classes) == len(lang.temporal):
+        return lang.temporal_any
+    key = (lang.temporal_any.pattern, classes)
+    rx = _TEMPORAL_SUBSETS.get(key)
+    if rx is None:
+        rx = _TEMPORAL_SUBSETS[key] = re.compile(
+            "|".join(f"(?P<{k}>{lang.temporal[k].pattern})" for k in classes), re.I
+        )
+    return rx
 
 
 def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLanguage) -> bool:

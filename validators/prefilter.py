@@ -192,19 +192,43 @@ class Prefiltered:
 
     def possible(self, text: str) -> bool:
         """False when no needle occurs in `text` (its alternatives with needles cannot match it)."""
-        if not text.isascii():
-            return True
-        return self._finder.search(_words(text)) is not None
+        return not text.isascii() or self._finder.search(_words(text)) is not None
+
+    def can_match(self, text: str) -> bool:
+        """False when the pattern cannot match anywhere in `text`: no needle there, and the alternatives
+        without needles (if any) do not match it either."""
+        return self.possible(text) or (self._fallback is not None and self._fallback.search(text) is not None)
 
     def _for(self, text: str) -> re.Pattern[str] | None:
         """The pattern to run on `text`: the whole one, the rest without the needled alternatives, or none."""
-        if self.possible(text):
-            return self._rx
-        return self._fallback
+        if text.isascii():
+            last = _last
+            if self._finder.search(last[1] if last[0] is text else _words(text)) is None:
+                return self._fallback
+        return self._rx
+
+    # the hot methods repeat `_for` inline: these are called some seventy times per step
 
     def search(self, string: str, *args: int) -> re.Match[str] | None:  # noqa: D102
-        rx = self._rx if args else self._for(string)
-        return None if rx is None else rx.search(string, *args)
+        if not args and string.isascii():
+            last = _last
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+                return None if self._fallback is None else self._fallback.search(string)
+        return self._rx.search(string, *args)
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:  # noqa: D102
+        if not args and string.isascii():
+            last = _last
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+                return iter(()) if self._fallback is None else self._fallback.finditer(string)
+        return self._rx.finditer(string, *args)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:  # noqa: D102
+        if string.isascii():
+            last = _last
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+                return string if self._fallback is None else self._fallback.sub(repl, string, count)
+        return self._rx.sub(repl, string, count)
 
     def match(self, string: str, *args: int) -> re.Match[str] | None:  # noqa: D102
         rx = self._rx if args else self._for(string)
@@ -214,17 +238,9 @@ class Prefiltered:
         rx = self._rx if args else self._for(string)
         return None if rx is None else rx.fullmatch(string, *args)
 
-    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:  # noqa: D102
-        rx = self._rx if args else self._for(string)
-        return iter(()) if rx is None else rx.finditer(string, *args)
-
     def findall(self, string: str, *args: int) -> list[Any]:  # noqa: D102
         rx = self._rx if args else self._for(string)
         return [] if rx is None else rx.findall(string, *args)
-
-    def sub(self, repl: Any, string: str, count: int = 0) -> str:  # noqa: D102
-        rx = self._for(string)
-        return string if rx is None else rx.sub(repl, string, count)
 
     def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:  # noqa: D102
         rx = self._for(string)
@@ -281,6 +297,11 @@ def _top_alternatives(pattern: str) -> list[str]:
             pattern = pattern[3:-1]  # "(?:a|b)": split inside
             continue
         return parts
+
+
+def can_match(rx: re.Pattern[str], text: str) -> bool:
+    """False when `rx` cannot match anywhere in `text` (a prefiltered pattern without its needles there)."""
+    return not isinstance(rx, Prefiltered) or rx.can_match(text)
 
 
 def needles_of(rx: re.Pattern[str]) -> frozenset[bytes] | None:

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
-from radprm.validators.prefilter import prefiltered
+from radprm.validators.prefilter import can_match, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
@@ -266,7 +266,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
     places: dict[str, set[str]] = {}
-    if vocab.any_place.search(low):
+    # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
+    if can_match(vocab.any_place, low):
         for family, name, pattern in vocab.places:
             if pattern.search(low):
                 places.setdefault(family, set()).add(name)
