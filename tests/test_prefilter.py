@@ -156,3 +156,29 @@ def test_random_patterns_on_random_texts(seed):
         for text in texts:
             _same(rx, fast, text)
     assert checked > 20  # the generator does produce prefiltered patterns
+
+
+def test_temporal_classes_read_through_class_subsets_as_through_the_whole_alternation():
+    from radprm.validators.clauses import clear_text_caches, temporal_classes
+
+    lang = load_step_rules().language
+    whole = re.compile(lang.temporal_any.pattern, lang.temporal_any.flags)
+
+    def reference(text: str) -> frozenset[str]:  # the reading before class subsets
+        found = {m.lastgroup for m in whole.finditer(text)}
+        if len(found) > 1 or not found:
+            return frozenset(found)
+        return frozenset(k for k, p in lang.temporal.items() if k in found or p.search(text))
+
+    texts = ["New small left effusion.", "Stable cardiomegaly, increased edema.", "No new consolidation.",
+             "Resolved right pneumothorax; chronic rib deformity unchanged since prior.", "Heart size is normal.",
+             "Interval decrease in the left effusion, which is smaller than before.", "Again seen old healed fracture.",
+             "Newly placed tube.", ""]
+    needled = [p for p in lang.temporal.values() if isinstance(p, Prefiltered)]
+    words = sorted({n.decode().strip() for p in needled for n in p.needles})
+    rng = random.Random(1)
+    texts += [" ".join(rng.choice(words + ["the", "no", "effusion", ","]) for _ in range(rng.randint(1, 6)))
+              for _ in range(300)]
+    clear_text_caches()
+    for text in texts:
+        assert temporal_classes(text, lang) == reference(text), text

@@ -324,10 +324,13 @@ def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
     """Change-over-time classes a text states ('new', 'unchanged', 'increased', ...)."""
     # only the classes that can match here: a class that matches nowhere in the text changes no match of the
     # alternation (it fails at every position), so the smaller alternation finds the same matches
-    possible = tuple(k for k, p in lang.temporal.items() if can_match(p, text))
-    if not possible:
-        return frozenset()
-    found = {m.lastgroup for m in _temporal_any(lang, possible).finditer(text)}
+    rx = lang.temporal_any
+    if _joins_temporal(lang):
+        possible = tuple(k for k, p in lang.temporal.items() if can_match(p, text))
+        if not possible:
+            return frozenset()
+        rx = _temporal_any(lang, possible)
+    found = {m.lastgroup for m in rx.finditer(text)}
     if len(found) > 1 or not found:
         return frozenset(found)
     # a class can hide behind another's match at the same place: confirm with the separate patterns
@@ -335,6 +338,18 @@ def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
 
 
 _TEMPORAL_SUBSETS: dict[tuple[str, tuple[str, ...]], re.Pattern[str]] = {}
+_JOINED: dict[int, tuple[StepLanguage, bool]] = {}
+
+
+def _joins_temporal(lang: StepLanguage) -> bool:
+    """Whether `lang.temporal_any` is the alternation of `lang.temporal` (as `parse_step_language` builds it),
+    so that a subset of the classes can stand for it (checked once per rule set)."""
+    hit = _JOINED.get(id(lang))
+    if hit is None or hit[0] is not lang:  # the entry holds `lang`: its id cannot be reused meanwhile
+        joined = "|".join(f"(?P<{k}>{p.pattern})" for k, p in lang.temporal.items())
+        same = joined == lang.temporal_any.pattern and lang.temporal_any.flags == re.compile("", re.I).flags
+        hit = _JOINED[id(lang)] = (lang, same)
+    return hit[1]
 
 
 def _temporal_any(lang: StepLanguage, classes: tuple[str, ...]) -> re.Pattern[str]:
