@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from copy import copy
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -237,7 +238,10 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
             _FACTS_CACHE.clear()
         facts = _FACTS_CACHE[key] = _read_facts(text, vocab, lang, grades)
     if start:
-        facts = replace(facts, start=start, end=start + len(text))
+        # (a shallow copy with the two offsets set is the object `replace` would build, without re-running
+        # the dataclass __init__ over every field: read_facts runs for every clause and report sentence)
+        facts = copy(facts)
+        facts.start, facts.end = start, start + len(text)
     return facts
 
 
