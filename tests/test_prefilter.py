@@ -114,7 +114,8 @@ def test_every_packaged_rule_pattern_answers_as_before():
             _same(rx, fast, text)
 
 
-_ATOMS = ["ab", "b", "if", "a c", "-", ";", r"\s+", r"\W*", r"\w+", r"\b", "^", "$", ".", r"\d", "[ab]", "[;:]"]
+_ATOMS = ["ab", "b", "if", "a c", "-", ";", r"\s+", r"\W*", r"\s*", "[,:]?", r"\w+", r"\b", r"\B", "^", "$", ".",
+          r"\d", "[ab]", "[;:]", ","]
 
 
 def _random_pattern(rng: random.Random, depth: int = 0) -> str:
@@ -132,13 +133,15 @@ def _random_pattern(rng: random.Random, depth: int = 0) -> str:
             atom = atom if not atom.startswith("(?<") else atom.split(")")[0] + ")"
         else:
             atom = "(" + _random_pattern(rng, depth + 1) + ")"
-        if rng.random() < 0.2 and atom not in (r"\b", "^", "$"):
-            atom = "(?:" + atom + ")" + rng.choice(["?", "*", "+", "{1,2}", "{2}", "+?"])
+        # (only bounded repeats around what may match nothing: "(?:\s*)+" backtracks exponentially)
+        if rng.random() < 0.2 and atom not in (r"\b", r"\B", "^", "$"):
+            may_be_empty = "(" in atom or atom in (r"\W*", r"\s*", "[,:]?")
+            atom = "(?:" + atom + ")" + rng.choice(["?", "{1,2}", "{2}"] + ([] if may_be_empty else ["*", "+", "+?"]))
         parts.append(atom)
     return "".join(parts)
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(8))
 def test_random_patterns_on_random_texts(seed):
     rng = random.Random(seed)
     alphabet = "abcif ;-.:\n\tAB9_"

@@ -50,22 +50,51 @@ def _nonword_class(av: list) -> bool:
     return bool(av)
 
 
-def _separator(op: Any, av: Any, before: bool) -> str | None:
-    """What item (op, av) guarantees on its side facing the neighbour (`before`: it precedes the neighbour)."""
+_STRENGTH = {None: 0, _WORD: 1, _ANY: 2}
+
+
+def _weakest(*kinds: str | None) -> str | None:
+    return min(kinds, key=_STRENGTH.__getitem__)
+
+
+def _edge(items: list, incoming: str | None, forward: bool) -> str | None:
+    """What a sequence guarantees at its far edge, given `incoming` at its near edge.
+
+    Forward: about the character just before what follows the sequence (its last character, or
+    `incoming` when it may match nothing); backward: about the character just after what precedes it.
+    """
+    for op, av in (items if forward else reversed(items)):
+        incoming = _edge_of(op, av, incoming, forward)
+    return incoming
+
+
+def _edge_of(op: Any, av: Any, incoming: str | None, forward: bool) -> str | None:
+    """`_edge` of one item."""
+    if op is sre.LITERAL:
+        return _ANY if av < 128 and not _is_word_byte(_TABLE[av]) else None
+    if op is sre.IN:
+        return _ANY if _nonword_class(av) else None
     if op is sre.AT:
         if av is sre.AT_BOUNDARY:
-            return _WORD
-        if (av in _BEGIN) if before else (av in _END):
+            return _ANY if incoming == _ANY else _WORD
+        if (av in _BEGIN) if forward else (av in _END):
             return _ANY
-        return None
-    if op in _REPEATS and av[0] >= 1 and len(av[2]) == 1:
-        inner_op, inner_av = av[2][0]
-        if inner_op is sre.IN and _nonword_class(inner_av):
-            return _ANY
-        if inner_op is sre.LITERAL and inner_av < 128 and not _is_word_byte(_TABLE[inner_av]):
-            return _ANY
-    if op is sre.IN and _nonword_class(av):
-        return _ANY
+        return incoming  # zero width: the neighbour is the one beyond
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return incoming
+    if op is sre.SUBPATTERN:
+        return _edge(av[3], incoming, forward)
+    if op is sre.ATOMIC_GROUP:
+        return _edge(av, incoming, forward)
+    if op is sre.BRANCH:
+        return _weakest(*(_edge(alternative, incoming, forward) for alternative in av[1]))
+    if op in _REPEATS:
+        low, high, inner = av
+        if high == 0:
+            return incoming
+        # the last repetition follows either `incoming` or an earlier repetition (no weaker than nothing known)
+        kind = _weakest(_edge(inner, incoming, forward), _edge(inner, None, forward))
+        return _weakest(kind, incoming) if low == 0 else kind
     return None
 
 
@@ -80,8 +109,18 @@ def _needles(items: list, left: str | None, right: str | None) -> frozenset[byte
     """Needles of a parsed sequence; `left`/`right`: what the items around the sequence guarantee."""
     items = list(items)
     n = len(items)
-    before = [left] + [_separator(op, av, True) for op, av in items[:-1]] if n else []
-    after = [_separator(op, av, False) for op, av in items[1:]] + [right] if n else []
+    # what each item has on either side: a non-word character (or the text's edge), or one when the item's
+    # own character there is a word character (\b); items that may match nothing pass on what lies beyond
+    before: list[str | None] = [None] * n
+    kind = left
+    for j in range(n):
+        before[j] = kind
+        kind = _edge_of(*items[j], kind, True)
+    after: list[str | None] = [None] * n
+    kind = right
+    for j in range(n - 1, -1, -1):
+        after[j] = kind
+        kind = _edge_of(*items[j], kind, False)
     candidates: list[frozenset[bytes]] = []
     run = bytearray()
     run_left: str | None = None
