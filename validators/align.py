@@ -22,6 +22,7 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
+from radprm.validators.prefilter import can_match, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
     OpenVocabularyBlock,
@@ -140,7 +141,7 @@ class StepRulesFile(RuleModel):
 
 def _rx(pattern: str, path: str, field_name: str) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, re.I)
+        return prefiltered(re.compile(pattern, re.I))
     except re.error as exc:
         raise RuleFileError(f"bad pattern: {exc}", path=path, field=field_name) from exc
 
@@ -176,7 +177,7 @@ def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules
         ),
         parse_step_language(spec.step_language, path),
         parse_open_vocabulary(spec.open_vocabulary, path, spec.negation_qualifiers),
-        re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I),
+        prefiltered(re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I)),
         frozenset(spec.sideless_observations),
         frozenset(spec.object_observations),
     )
@@ -327,7 +328,7 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_step_rules()
     claims: list[Claim] = []
-    if not rules.any_normal_statement.search(text):
+    if not can_match(rules.any_normal_statement, text):  # (needles only: the loop finds whatever matches)
         return claims
     for pattern, negates in rules.normal_statements:
         for m in pattern.finditer(text):

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
+from radprm.validators.prefilter import can_match, prefiltered
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
 """Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
@@ -105,7 +106,7 @@ class StepLanguageBlock(RuleModel):
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
     """`pattern` allowed to start within the first `words` words of the text (use with .match)."""
-    return re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I)
+    return prefiltered(re.compile(rf"^\W*(?:[\w'-]+\W+){{0,{words}}}?(?:{pattern.pattern})", re.I))
 
 
 def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
@@ -119,7 +120,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         if isinstance(value, list):
             value = "|".join(f"(?:{v})" for v in value)
         try:
-            return re.compile(value, re.I)
+            return prefiltered(re.compile(value, re.I))
         except re.error as exc:
             raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"step_language.{key}") from exc
 
@@ -146,7 +147,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         temporal_compatible=compat,
         has_verb=rx("has_verb", data.has_verb),
         past=rx("past", data.past),
-        temporal_any=re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I),
+        temporal_any=prefiltered(re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I)),
         comparison=rx("comparison", data.comparison),
         change_claim=rx("change_claim", data.change_claim),
     )
@@ -195,7 +196,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
         kind = "fact"
         if lang.meta.search(c.text):
             kind = "meta"
-        elif i == 0 and len(clauses) > 1 and lang.heading.fullmatch(c.text) and _is_label_break(text, c.end):
+        elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
             kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
             kind = "meta"  # "I'll check each option: edema, nodule and effusion"
@@ -324,11 +325,47 @@ def hedge_strength(text: str, lang: StepLanguage) -> str:
 @_cached_by_text
 def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
     """Change-over-time classes a text states ('new', 'unchanged', 'increased', ...)."""
-    found = {m.lastgroup for m in lang.temporal_any.finditer(text)}
+    # only the classes that can match here: a class that matches nowhere in the text changes no match of the
+    # alternation (it fails at every position), so the smaller alternation finds the same matches
+    rx = lang.temporal_any
+    if _joins_temporal(lang):
+        possible = tuple(k for k, p in lang.temporal.items() if can_match(p, text))
+        if not possible:
+            return frozenset()
+        rx = _temporal_any(lang, possible)
+    found = {m.lastgroup for m in rx.finditer(text)}
     if len(found) > 1 or not found:
         return frozenset(found)
     # a class can hide behind another's match at the same place: confirm with the separate patterns
     return frozenset(k for k, p in lang.temporal.items() if k in found or p.search(text))
+
+
+_TEMPORAL_SUBSETS: dict[tuple[str, tuple[str, ...]], re.Pattern[str]] = {}
+_JOINED: dict[int, tuple[StepLanguage, bool]] = {}
+
+
+def _joins_temporal(lang: StepLanguage) -> bool:
+    """Whether `lang.temporal_any` is the alternation of `lang.temporal` (as `parse_step_language` builds it),
+    so that a subset of the classes can stand for it (checked once per rule set)."""
+    hit = _JOINED.get(id(lang))
+    if hit is None or hit[0] is not lang:  # the entry holds `lang`: its id cannot be reused meanwhile
+        joined = "|".join(f"(?P<{k}>{p.pattern})" for k, p in lang.temporal.items())
+        same = joined == lang.temporal_any.pattern and lang.temporal_any.flags == re.compile("", re.I).flags
+        hit = _JOINED[id(lang)] = (lang, same)
+    return hit[1]
+
+
+def _temporal_any(lang: StepLanguage, classes: tuple[str, ...]) -> re.Pattern[str]:
+    """`lang.temporal_any` restricted to `classes` (in rule order; compiled once per subset)."""
+    if len(classes) == len(lang.temporal):
+        return lang.temporal_any
+    key = (lang.temporal_any.pattern, classes)
+    rx = _TEMPORAL_SUBSETS.get(key)
+    if rx is None:
+        rx = _TEMPORAL_SUBSETS[key] = re.compile(
+            "|".join(f"(?P<{k}>{lang.temporal[k].pattern})" for k in classes), re.I
+        )
+    return rx
 
 
 def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLanguage) -> bool:

@@ -17,7 +17,8 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from copy import copy
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -25,6 +26,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+from radprm.validators.prefilter import can_match, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
@@ -99,7 +101,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
 
     def rx(key: str, pattern: str) -> re.Pattern[str]:
         try:
-            return re.compile(pattern, re.I)
+            return prefiltered(re.compile(pattern, re.I))
         except re.error as exc:
             raise RuleFileError(f"bad pattern: {exc}", path=path, field=f"open_vocabulary.{key}") from exc
 
@@ -110,7 +112,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
         for name, pattern in entries.items()
     ]
     side_places = rx("side_places", data.side_places)
-    any_place = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I)
+    any_place = prefiltered(re.compile("|".join(f"(?:{p.pattern})" for _, _, p in places), re.I))
     place_words = frozenset(w.lower() for w in data.place_words)
     return OpenVocabulary(
         frozenset(w.lower() for w in data.stopwords),
@@ -238,7 +240,10 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
             _FACTS_CACHE.clear()
         facts = _FACTS_CACHE[key] = _read_facts(text, vocab, lang, grades)
     if start:
-        facts = replace(facts, start=start, end=start + len(text))
+        # (a shallow copy with the two offsets set is the object `replace` would build, without re-running
+        # the dataclass __init__ over every field: read_facts runs for every clause and report sentence)
+        facts = copy(facts)
+        facts.start, facts.end = start, start + len(text)
     return facts
 
 
@@ -267,7 +272,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
     places: dict[str, set[str]] = {}
-    if vocab.any_place.search(low):
+    # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
+    if can_match(vocab.any_place, low):
         for family, name, pattern in vocab.places:
             if pattern.search(low):
                 places.setdefault(family, set()).add(name)

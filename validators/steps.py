@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from radprm.schemas.records import Chain, ChainScores, Evidence, Finding, Report, StepResult
@@ -98,6 +99,7 @@ _BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__)([^*_\n]{
 _MARKDOWN = re.compile(r"\*\*|__|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
 
 
+@lru_cache(maxsize=65536)
 def same_length_fixes(text: str) -> str:
     """Typos and markup that mislead sentence splitting, fixed without moving any offset.
 
@@ -253,6 +255,7 @@ class StepValidator:
         self._clause_cache.clear()
         self._sentence_cache.clear()
         clear_reading_caches()
+        same_length_fixes.cache_clear()
 
     def step_facts(self, step: str, previous: str = "") -> list[Facts]:
         """The fact clauses of a step read as comparable attributes (open-vocabulary checks).
