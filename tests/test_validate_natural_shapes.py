@@ -36,6 +36,7 @@ REPORTS = {
     "pacer": "FINDINGS: Left chest wall dual-lead pacemaker with leads in the right atrium and right ventricle.",
     "hernia": "FINDINGS: Large hiatal hernia with retrocardiac air-fluid level. Lungs are clear. No pleural effusion.",
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
+    "vessels": "FINDINGS: Stable cardiomegaly. Pulmonary vasculature is persistently enlarged.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
     "than left. Old healed right clavicle fracture. No acute osseous abnormality.\nIMPRESSION: Hilar enlargement.",
@@ -150,6 +151,10 @@ def label(validator, report_key, step, **chain):
         ("hardware", "The aorta has a normal contour.", False),
         ("hardware", "The aorta is tortuous and calcified.", True),
         ("hardware", "The heart is normal.", True),
+        ("effusions", "The sternotomy wires are normal.", True),
+        # any "-ly" adverb before the abnormal word ("persistently enlarged")
+        ("vessels", "The pulmonary vasculature is normal.", False),
+        ("vessels", "The pulmonary vasculature is enlarged.", True),
         # restating the question ("We're asked...", "Question: ..., yes or no") asserts nothing
         ("normal", "We're asked whether there's a rib fracture.", True),
         ("normal", "Question: pleural effusion, yes or no.", True),

@@ -839,7 +839,7 @@ def _polarity_conflict(
     if not strong:
         return []
     mine = [w for w in clause.words if stem(w) in strong]
-    same = [s for s in sentences if strong <= s.anchors and all(_same_word(w, s.words) for w in mine)]
+    same = [s for s in sentences if strong <= s.anchors and all(same_word(w, s.words) for w in mine)]
     if not same:
         return []
     quals = clause.words & vocab.qualifiers
@@ -866,7 +866,7 @@ def _polarity_conflict(
 
 _DESCRIBED = re.compile(
     r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
-    r"(?:(?:mildly|slightly|moderately|markedly|severely|again|now|somewhat|diffusely|very)\s+)?([a-z-]+)"
+    r"(?:(?:[a-z]+ly|again|now|somewhat|very|still)\s+)?([a-z-]+)"
     r"(?:\s*(?:,|and)\s*([a-z-]+))?\W*$"
 )
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
@@ -896,7 +896,7 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
     return []
 
 
-def _same_word(word: str, words: frozenset[str]) -> bool:
+def same_word(word: str, words: frozenset[str]) -> bool:
     """The word, or an inflection of it ("calcification" / "calcified"), not a stem look-alike
     ("cardiomegaly" / "cardiomediastinal")."""
     return word in words or any(

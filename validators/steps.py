@@ -8,7 +8,6 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -55,6 +54,7 @@ from radprm.validators.sentences import (
     read_words,
     report_sentences,
     restates,
+    same_word,
     stem,
 )
 
@@ -757,23 +757,10 @@ def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
     if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or j.claim.assertion != "positive":
         return j
     words = set(_MENTION_WORD.findall(j.claim.mention.lower()))
-    if words and any(not s.negated and all(_worded(w, s.words) for w in words) for s in sentences):
+    if words and any(not s.negated and all(same_word(w, s.words) for w in words) for s in sentences):
         return Judgement(j.claim, "supported", [], [])
     return j
 
-
-def _worded(word: str, words: frozenset[str]) -> bool:
-    """`word` or a form of it is among `words`: the same stem and most of the shorter word shared
-    ("calcification" / "calcified"), not just the stem's seven letters ("cardiomegaly" / "cardiomediastinal")."""
-    if word in words:
-        return True
-    key = stem(word)
-    for w in words:
-        if stem(w) == key:
-            shared = len(os.path.commonprefix([word, w.lower()]))
-            if shared >= 0.7 * min(len(word), len(w)):
-                return True
-    return False
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
