@@ -36,6 +36,8 @@ REPORTS = {
     "pacer": "FINDINGS: Left chest wall dual-lead pacemaker with leads in the right atrium and right ventricle.",
     "hernia": "FINDINGS: Large hiatal hernia with retrocardiac air-fluid level. Lungs are clear. No pleural effusion.",
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
+    "granulomas": "FINDINGS: Stable right lower lobe calcified granulomas. Lungs are otherwise clear.",
+    "solitary": "FINDINGS: Solitary 9 mm nodule in the left lower lobe. No pleural effusion.",
     "vessels": "FINDINGS: Stable cardiomegaly. Pulmonary vasculature is persistently enlarged.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
@@ -152,6 +154,11 @@ def label(validator, report_key, step, **chain):
         ("hardware", "The aorta is tortuous and calcified.", True),
         ("hardware", "The heart is normal.", True),
         ("effusions", "The sternotomy wires are normal.", True),
+        # one thing where the report has several, several where it has one
+        ("granulomas", "A single calcified granuloma is seen in the right lower lobe.", False),
+        ("granulomas", "Calcified granulomas are seen in the right lower lobe.", True),
+        ("solitary", "There are multiple nodules in the left lower lobe.", False),
+        ("solitary", "There is a nodule in the left lower lobe.", True),
         # any "-ly" adverb before the abnormal word ("persistently enlarged")
         ("vessels", "The pulmonary vasculature is normal.", False),
         ("vessels", "The pulmonary vasculature is enlarged.", True),

@@ -546,6 +546,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         }
         if report_measures and not measured <= report_measures:
             out.append(Finding("ungrounded_number", best))
+    counted = _count_conflict(clause, pool, vocab)
+    if counted is not None:
+        out.append(Finding("ungrounded_number", counted))
     for kind in ("th", "level", "count"):
         mine = {v for v, k in clause.numbers if k == kind}
         theirs = {v for s in pool for v, k in s.numbers if k in (kind, "", "count")}
@@ -561,6 +564,33 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     ):
         out.append(Finding("uncertainty_overstated", best))
     return out
+
+
+_ONE = frozenset({"single", "solitary", "isolated", "lone"})
+_MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal"})
+
+
+def _plural(word: str) -> bool:
+    return len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "is", "us", "ous"))
+
+
+def _count_conflict(clause: Facts, pool: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """One thing where the report has several, or several where it has one ("a single calcified granuloma"
+    against "calcified granulomas"; "multiple nodules" against "a solitary nodule")."""
+    mine_one, mine_many = bool(clause.words & _ONE), bool(clause.words & _MANY)
+    if clause.negated or mine_one == mine_many:
+        return None
+    for s in pool:
+        shared = (clause.anchors & s.anchors) - vocab.weak
+        theirs = [w for w in s.words if stem(w) in shared]
+        mine = [w for w in clause.words if stem(w) in shared]
+        if not theirs or not mine:
+            continue
+        if mine_one and not s.words & _ONE and any(map(_plural, theirs)) and not any(map(_plural, mine)):
+            return s
+        if mine_many and s.words & _ONE and not s.words & _MANY:
+            return s
+    return None
 
 
 def _single_tip_moved(clause: Facts, aligned: list[Facts], sentences: list[Facts]) -> list[Finding]:
