@@ -299,3 +299,14 @@ def test_a_report_word_sharing_seven_letters_is_not_the_finding(validator):
 def test_change_over_time_in_natural_wording(validator, text, step, good):
     res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
     assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+def test_report_sentence_opening_on_a_pronoun_speaks_of_the_sentence_before(validator):
+    """"These are unchanged since the previous examination." in the report is about the granulomas."""
+    text = ("FINDINGS: Calcified granulomata are present in the right upper lobe. These are unchanged since the "
+            "previous examination. Both lungs are free of active infiltrates.")
+    report = Report(report_id="p", text=text)
+    first = "The report notes calcified granulomas in the right upper lobe."
+    for last, good in (("They are unchanged since the previous examination.", True), ("They are new.", False)):
+        res = validator.validate(Chain(chain_id="t", report_id="p", steps=[first, last]), report)
+        assert res.steps[1].label is good, (last, res.steps[1].verdict, res.steps[1].reasons)

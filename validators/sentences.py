@@ -378,8 +378,18 @@ def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grade
         s = m.start() + (header.end() if header else len(piece) - len(piece.lstrip()))
         body = text[s : m.end()].rstrip()
         if body:
-            out.append(read_facts(body, vocab, lang, grades, s))
+            facts = read_facts(body, vocab, lang, grades, s)
+            if out and _REPORT_PRONOUN.match(body) and not facts.anchors - vocab.weak:
+                # "These are unchanged since the previous examination." speaks of the sentence before it
+                facts = copy(facts)
+                facts.anchors = facts.anchors | out[-1].anchors
+                facts.subject = out[-1].anchors
+                facts.sides = facts.sides or out[-1].sides
+            out.append(facts)
     return out
+
+
+_REPORT_PRONOUN = re.compile(r"\W*(?:these|they|it|this|those|both)\b", re.I)
 
 
 @dataclass
