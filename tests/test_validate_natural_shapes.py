@@ -38,6 +38,7 @@ REPORTS = {
     "resolved": "FINDINGS: The previously seen left apical pneumothorax has resolved. No pleural effusion.",
     "granulomas": "FINDINGS: Stable right lower lobe calcified granulomas. Lungs are otherwise clear.",
     "solitary": "FINDINGS: Solitary 9 mm nodule in the left lower lobe. No pleural effusion.",
+    "border": "FINDINGS: Small calcified nodule projecting near the left heart XXXX, unchanged. Lungs are clear.",
     "vessels": "FINDINGS: Stable cardiomegaly. Pulmonary vasculature is persistently enlarged.",
     "hila": "FINDINGS: Comparison XXXX. Bilateral hilar enlargement. Cannot exclude sarcoidosis. 9 mm nodular "
     "opacity in the left lower lung zone. Calcified aortic knob. Small bilateral pleural effusions, right greater "
@@ -154,6 +155,9 @@ def label(validator, report_key, step, **chain):
         ("hardware", "The aorta is tortuous and calcified.", True),
         ("hardware", "The heart is normal.", True),
         ("effusions", "The sternotomy wires are normal.", True),
+        # the heart border a thing projects over is a place ("left heart XXXX" hides "border")
+        ("border", "A calcified nodule projects near the right heart border.", False),
+        ("border", "A calcified nodule projects near the left heart border.", True),
         # one thing where the report has several, several where it has one
         ("granulomas", "A single calcified granuloma is seen in the right lower lobe.", False),
         ("granulomas", "Calcified granulomas are seen in the right lower lobe.", True),
