@@ -407,11 +407,10 @@ class StepValidator:
         # a bare list of options ("Final answer: Calcified granuloma, Left cardiophrenic density") is read
         # option by option: one option's side or place is not another's
         claims = [c for item in items for c in self.step_claims(item)] if items else self.step_claims(body)
-        def judge(c: Claim) -> Judgement:
-            return judge_claim(c, rclaims, self.rules)
-
         judgements = [
-            _in_history(_concluded(_worded_in_report(self._with_change(judge(c), rclaims, body), sentences)), history)
+            _grounded_elsewhere(
+                self._with_change(judge_claim(c, rclaims, self.rules), rclaims, body), sentences, history
+            )
             for c in claims
         ]
         if any(_denied_by_statement(j) for j in judgements):
@@ -692,7 +691,7 @@ def _option_items(body: str, options: list[str]) -> list[str] | None:
     """The options a step lists and nothing else ("Answer: A, B and C"), in step order; None otherwise."""
     if len(options) < 3:
         return None
-    names = {o.casefold().strip(): o for o in options}
+    names = {o.casefold().strip() for o in options}
     text = _ANSWER_LEAD.sub("", body).strip(" .*\"'")
     items = [i.strip(" .*\"'") for i in _LIST_SEPARATOR.split(text)]
     items = [i for i in items if i]
@@ -721,27 +720,33 @@ def _denied_by_statement(j: Judgement) -> bool:
     )
 
 
-def _concluded(j: Judgement) -> Judgement:
-    """A finding the report does not name, reached by reasoning from what it does ("..., which together with
-    the effusions points to heart failure", "typically a granuloma from old infection"): an inference, not a
-    claim read off the report; it is not held against the step."""
+def _grounded_elsewhere(j: Judgement, sentences: list[Facts], history: frozenset[str]) -> Judgement:
+    """A finding the lexicon finds nowhere in the report, held against the step only when nothing else grounds
+    it: the report words it otherwise (`_worded_in_report`), the step reaches it by reasoning (`_concluded`)
+    or the indication names it (`_in_history`)."""
     if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"]:
         return j
+    if _worded_in_report(j, sentences) or _concluded(j) or _in_history(j, history):
+        return Judgement(j.claim, "supported", [], [])
+    return j
+
+
+def _concluded(j: Judgement) -> bool:
+    """Reached by reasoning from what the report does say ("..., which together with the effusions points to
+    heart failure", "typically a granuloma from old infection"): an inference, not a claim read off the
+    report."""
     before = j.claim.sentence[: max(0, j.claim.start - j.claim.sentence_start)]
-    if not _CONCLUSION.search(before):
-        return j
-    return Judgement(j.claim, "supported", [], [])
+    return bool(_CONCLUSION.search(before))
 
 
-def _in_history(j: Judgement, history: frozenset[str]) -> Judgement:
-    """A finding the report's findings do not name but its indication does ("The patient has bladder cancer",
-    "her known COPD"): the clinical history the question comes with, not a claim about the film."""
-    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or not history:
-        return j
-    if not _HISTORY_CUE.search(j.claim.sentence):
-        return j  # "There is a mass in the right upper lobe" is a claim about the film, whatever the indication
+def _in_history(j: Judgement, history: frozenset[str]) -> bool:
+    """Named by the indication, in a step about the patient ("The patient has bladder cancer", "her known
+    COPD"): the clinical history the question comes with, not a claim about the film. "There is a mass in the
+    right upper lobe" is a claim about the film, whatever the indication."""
+    if not history or not _HISTORY_CUE.search(j.claim.sentence):
+        return False
     stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
-    return Judgement(j.claim, "supported", [], []) if stems and stems <= history else j
+    return bool(stems) and stems <= history
 
 
 _HISTORY_CUE = re.compile(
@@ -750,17 +755,14 @@ _HISTORY_CUE = re.compile(
 )
 
 
-def _worded_in_report(j: Judgement, sentences: list[Facts]) -> Judgement:
-    """A claim the lexicon finds nowhere in the report's findings, though an affirmative report sentence
-    has every content word of its mention ("calcification" beside "the aorta is tortuous and calcified"):
-    the extractor missed the report's wording, the step did not invent it."""
-    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"] or j.claim.assertion != "positive":
-        return j
+def _worded_in_report(j: Judgement, sentences: list[Facts]) -> bool:
+    """Every content word of a positive claim's mention stands in one affirmative report sentence
+    ("calcification" beside "the aorta is tortuous and calcified"): the extractor missed the report's wording,
+    the step did not invent it."""
+    if j.claim.assertion != "positive":
+        return False
     words = set(_MENTION_WORD.findall(j.claim.mention.lower()))
-    if words and any(not s.negated and all(same_word(w, s.words) for w in words) for s in sentences):
-        return Judgement(j.claim, "supported", [], [])
-    return j
-
+    return bool(words) and any(not s.negated and all(same_word(w, s.words) for w in words) for s in sentences)
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
