@@ -314,3 +314,52 @@ def test_report_sentence_opening_on_a_pronoun_speaks_of_the_sentence_before(vali
     for last, good in (("They are unchanged since the previous examination.", True), ("They are new.", False)):
         res = validator.validate(Chain(chain_id="t", report_id="p", steps=[first, last]), report)
         assert res.steps[1].label is good, (last, res.steps[1].verdict, res.steps[1].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good,reason",
+    [
+        # "cannot be excluded" is a hedge, not a denial: the sentence still states the thing as possible
+        ("FINDINGS: Increased left basilar opacity, likely atelectasis, though aspiration cannot be excluded.",
+         "This opacity represents aspiration.", False, "uncertainty_overstated"),
+        ("FINDINGS: Increased left basilar opacity, likely atelectasis, though aspiration cannot be excluded.",
+         "Aspiration cannot be excluded.", True, None),
+        # what a sentence affirms before its "without" is not denied
+        ("FINDINGS: There are mildly low lung volumes without focal consolidation or effusion.",
+         "Lung volumes are markedly low, but there is no focal consolidation.", False, "severity_conflict"),
+        ("FINDINGS: There are mildly low lung volumes without focal consolidation or effusion.",
+         "Lung volumes are mildly low, but there is no focal consolidation.", True, None),
+        # a grade the report never gives
+        ("FINDINGS: Low lung volumes. No focal consolidation.",
+         "There are markedly low lung volumes.", False, "severity_not_in_report"),
+        # rib numbers the report never gives
+        ("FINDINGS: Healed left rib fractures again noted. Lungs are clear.",
+         "Healed fractures of the left 5th and 6th ribs are again seen.", False, "ungrounded_number"),
+        ("FINDINGS: Heart size is normal. Healed left rib fractures again noted.",
+         "The first finding listed is the normal heart size.", True, None),
+        # "upper limits of normal" is normal by definition
+        ("FINDINGS: Heart size is upper limits of normal. Lungs are clear.",
+         "Upper limits of normal is still within normal range, so this isn't cardiomegaly.", True, None),
+        # "there has been development of" is new; "upper and lower lobes" names both
+        ("FINDINGS: In the interval there has been development of multiple nodules in both the upper and lower "
+         "lobes. The previously seen left lower lobe nodule has increased in size.",
+         "In the interval, multiple nodules have developed in the upper and lower lobes of both lungs.", True, None),
+        # a report sentence about everything vouches for each thing's stability
+        ("FINDINGS: Right paratracheal thickening and bilateral hilar enlargement. Radiographically, the findings "
+         "are grossly stable.",
+         "There is right paratracheal thickening and enlargement of both hila, which look essentially the same as "
+         "on prior imaging.", True, None),
+        # the side a comparison measures against is not where the thing is
+        ("FINDINGS: There is relative elevation of the right hemidiaphragm, without focal consolidation.",
+         "The right hemidiaphragm sits relatively higher than the left.", True, None),
+        # talk about the report's wording is meta
+        ("FINDINGS: A tiny left apical pneumothorax cannot be excluded.",
+         "That phrasing makes it a possibility rather than a confirmed finding.", True, None),
+    ],
+)
+def test_hedges_grades_levels_and_global_statements(validator, text, step, good, reason):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    got = res.steps[0]
+    assert got.label is good, (step, got.verdict, got.reasons)
+    if reason is not None:
+        assert reason in got.reasons, (step, got.reasons)

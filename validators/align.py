@@ -643,7 +643,9 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         hits = [r for r in pos if applies(r)]
         if hits:
             return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
-        hits = [r for r in unc if applies(r)]
+        # "upper limits of normal" is normal by definition: the report's lean towards enlargement is not a
+        # doubt a step dismisses by calling the heart normal
+        hits = [r for r in unc if applies(r) and not (r.severity == "borderline" and "normal" in r.mention.lower())]
         if hits:
             return Judgement(claim, "contradicted", ["uncertainty_dismissed"], hits[:1])
         if neg:

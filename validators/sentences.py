@@ -267,7 +267,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             classes.add(cls)
         if w not in vocab.weak:
             anchors.add(stem(w))
-    sided_text = vocab.side_places.sub(" ", low)
+    sided_text = _THAN_SIDE.sub(" ", vocab.side_places.sub(" ", low))
     sides = {vocab.side_words[w] for w in _TOKEN.findall(sided_text) if w in vocab.side_words}
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
@@ -497,8 +497,11 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     flipped = _polarity_conflict(clause, sentences, vocab, lang) or _called_normal(clause, sentences, vocab)
     if flipped:
         return flipped
-    # a negated report sentence still speaks of change when it says the thing resolved
-    aligned = [s for s in aligned if not s.negated or "resolved" in s.temporal]
+    # a negated report sentence still speaks of change when it says the thing resolved, and of what it
+    # affirms before its "without"
+    aligned = [
+        s for s in aligned if not s.negated or "resolved" in s.temporal or _affirmed_before(s, clause, vocab, lang)
+    ]
     moved = _single_tip_moved(clause, aligned, sentences)
     if moved:
         return moved
@@ -515,7 +518,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         clause.temporal
         and lang.change_claim.search(clause.text)
         and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
+        and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
     ):
+        # (a report sentence about everything, "the findings are grossly stable", vouches for each thing)
         # a change over time the report compares but states of nothing this clause speaks of ("new compared
         # with the prior" where the report only says "Comparison ___" and describes the nodule)
         out.append(Finding("temporal_conflict", best))
@@ -533,6 +538,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
         if not any(clause.grades & s.grades for s in pool):
             out.append(Finding("severity_conflict", best))
+    if clause.words & _STRONG_GRADES and clause.hedge == "certain" and not any(s.grades for s in pool):
+        # "markedly low lung volumes" where the report says "low lung volumes": a grade the report never gives
+        out.append(Finding("severity_not_in_report", best))
     if clause.side_grades and "severity_conflict" not in {f.reason for f in out}:
         theirs = {side: grade for s in pool for side, grade in s.side_grades}
         if any(
@@ -565,6 +573,15 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
             out.append(Finding("ungrounded_number", best))
             break
+    else:
+        if (
+            any(k in ("th", "level") for _, k in clause.numbers)
+            and clause.places.get("bone")
+            and "XXXX" not in best.text
+            and not any(k in ("th", "level") for s in sentences for _, k in s.numbers)
+        ):
+            # "healed fractures of the left 5th and 6th ribs" where the report numbers no rib or vertebra
+            out.append(Finding("ungrounded_number", best))
     if (
         not clause.negated
         and clause.hedge == "certain"
@@ -576,6 +593,15 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     return out
 
 
+# grade words a paraphrase does not add on its own (a step may say "small" or "mild" for an ungraded report
+# word; "marked" or "severe" is a claim)
+_STRONG_GRADES = frozenset(
+    {"moderate", "moderately", "severe", "severely", "marked", "markedly", "massive", "extensive", "extensively",
+     "huge"}
+)
+# the side a comparison measures against is not a side the thing is on ("the right hemidiaphragm sits higher
+# than the left")
+_THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal"})
 
@@ -958,6 +984,22 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
         if w in vocab.classes:
             said.add(vocab.classes[w])
     return frozenset(a for a in facts.anchors if a in said)
+
+
+def _affirmed_before(facts: Facts, clause: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> bool:
+    """A negated report sentence that first affirms what the clause speaks of: "There are mildly low lung
+    volumes without focal consolidation" states the low volumes; only what follows "without" is denied."""
+    text = lang.negation_exceptions.sub(" ", facts.text)
+    m = lang.negation_pre.search(text)
+    if m is None or m.group(0).lower() != "without":
+        return False
+    shared = (clause.anchors & facts.anchors) - vocab.weak
+    said = set()
+    for w in _TOKEN.findall(text[: m.start()].lower()):
+        said.add(stem(w))
+        if w in vocab.classes:
+            said.add(vocab.classes[w])
+    return bool(shared) and shared <= said
 
 
 def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
