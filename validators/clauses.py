@@ -200,6 +200,8 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
             kind = "meta"  # "I'll check each option: edema, nodule and effusion"
+        elif out and out[-1].kind == "meta" and "," in text[out[-1].end:c.start] and not lang.has_verb.search(c.text):
+            kind = "meta"  # "I'll look at the heart size, the vessels and the interstitium for signs of edema"
         elif lang.past.search(c.text) and not lang.temporal_any.search(c.text):
             kind = "past"  # "There was a small pneumothorax on the prior study": not about this film
         out.append(Clause(c.text, c.start, c.end, kind))

@@ -9,6 +9,7 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -169,6 +170,35 @@ class ChainValidation:
         return [s.label for s in self.steps]
 
 
+class History:
+    """The indication of a report: its word stems, and the findings it names (read on first need, since most
+    steps never speak of the history)."""
+
+    def __init__(self, text: str, observations: Callable[[str], frozenset[str]] | None = None) -> None:
+        self.text = text
+        self.stems = frozenset(stem(w) for w in _MENTION_WORD.findall(text.lower())) if text else frozenset()
+        self._read = observations
+        self._observations: frozenset[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.stems)
+
+    @property
+    def observations(self) -> frozenset[str]:
+        if self._observations is None:
+            self._observations = self._read(self.text) if self._read is not None and self.text else frozenset()
+        return self._observations
+
+    def about(self, anchors: frozenset[str], weak: frozenset[str]) -> bool:
+        """A step clause about the patient's history: a history cue, and at least half its words named by
+        the indication ("The patient has osteopenia and lower rib pain after a recent event")."""
+        strong = anchors - weak
+        return bool(strong) and 2 * len(strong & self.stems) >= len(strong)
+
+
+NO_HISTORY = History("")
+
+
 class StepValidator:
     """Labels reasoning steps against their report. Deterministic, no model calls.
 
@@ -183,6 +213,7 @@ class StepValidator:
         self._step_cache: dict[str, list[Claim]] = {}
         self._clause_cache: dict[str, list[Facts]] = {}
         self._sentence_cache: dict[str, list[Facts]] = {}
+        self._history_cache: dict[str, frozenset[str]] = {}
 
     @property
     def extractor(self) -> FindingsExtractor:
@@ -192,6 +223,15 @@ class StepValidator:
 
             self._extractor = FindingsExtractor()
         return self._extractor
+
+    def _named_findings(self, text: str) -> frozenset[str]:
+        """The findings a short text (an indication) names, whatever their assertion (cached by text)."""
+        found = self._history_cache.get(text)
+        if found is None:
+            if len(self._history_cache) > 50_000:
+                self._history_cache.clear()
+            found = self._history_cache[text] = frozenset(f.observation for f in self.extractor.extract_text(text))
+        return found
 
     @property
     def rules_version(self) -> str:
@@ -254,6 +294,7 @@ class StepValidator:
         self._step_cache.clear()
         self._clause_cache.clear()
         self._sentence_cache.clear()
+        self._history_cache.clear()
         clear_reading_caches()
         same_length_fixes.cache_clear()
 
@@ -372,7 +413,7 @@ class StepValidator:
         analyses = []
         sentences = self.report_sentences(report)
         previous = ""  # the last step that named something: what a later "It ..." refers to
-        history = frozenset(stem(w) for w in _MENTION_WORD.findall((report.indication or "").lower()))
+        history = History(report.indication or "", self._named_findings)
         for i, step in enumerate(chain.steps):
             analysis = self._validate_step(
                 chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text,
@@ -400,7 +441,7 @@ class StepValidator:
         sentences: list[Facts] = (),
         previous: str = "",
         report_text: str = "",
-        history: frozenset[str] = frozenset(),
+        history: History = NO_HISTORY,
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         items = _option_items(body, chain.options)
@@ -435,6 +476,8 @@ class StepValidator:
             vocab, lang, grades = self.rules.vocabulary, self.rules.language, self.rules.severity_groups
             clauses = self.step_facts(body, previous)
             for clause in clauses:
+                if history and _HISTORY_CUE.search(clause.text) and history.about(clause.anchors, vocab.weak):
+                    continue  # the patient's history, not the film
                 open_findings.extend(compare(clause, sentences, vocab, lang))
             # a step that copies a report sentence with one word changed (side, grade, number, place,
             # change over time, negation), read whole since report sentences are not cut into clauses; a
@@ -720,13 +763,17 @@ def _denied_by_statement(j: Judgement) -> bool:
     )
 
 
-def _grounded_elsewhere(j: Judgement, sentences: list[Facts], history: frozenset[str]) -> Judgement:
+def _grounded_elsewhere(j: Judgement, sentences: list[Facts], history: History) -> Judgement:
     """A finding the lexicon finds nowhere in the report, held against the step only when nothing else grounds
     it: the report words it otherwise (`_worded_in_report`), the step reaches it by reasoning (`_concluded`)
-    or the indication names it (`_in_history`)."""
-    if j.verdict != "unsupported" or j.reasons != ["finding_not_in_report"]:
+    or the indication names it (`_in_history`). Any fault in a statement of the patient's history is none."""
+    if j.verdict == "supported" or not j.reasons:
         return j
-    if _worded_in_report(j, sentences) or _concluded(j) or _in_history(j, history):
+    if _in_history(j, history) or (
+        j.verdict == "unsupported"
+        and j.reasons == ["finding_not_in_report"]
+        and (_worded_in_report(j, sentences) or _concluded(j))
+    ):
         return Judgement(j.claim, "supported", [], [])
     return j
 
@@ -739,14 +786,15 @@ def _concluded(j: Judgement) -> bool:
     return bool(_CONCLUSION.search(before))
 
 
-def _in_history(j: Judgement, history: frozenset[str]) -> bool:
+def _in_history(j: Judgement, history: History) -> bool:
     """Named by the indication, in a step about the patient ("The patient has bladder cancer", "her known
-    COPD"): the clinical history the question comes with, not a claim about the film. "There is a mass in the
-    right upper lobe" is a claim about the film, whatever the indication."""
+    COPD", "The patient is being followed for right lower lobe pneumonia"): the clinical history the question
+    comes with, not a claim about the film, whatever the film shows now. "There is a mass in the right upper
+    lobe" is a claim about the film, whatever the indication."""
     if not history or not _HISTORY_CUE.search(j.claim.sentence):
         return False
     stems = {stem(w) for w in _MENTION_WORD.findall(j.claim.mention.lower())}
-    return bool(stems) and stems <= history
+    return (bool(stems) and stems <= history.stems) or j.claim.observation in history.observations
 
 
 _HISTORY_CUE = re.compile(
