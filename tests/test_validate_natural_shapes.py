@@ -363,3 +363,61 @@ def test_hedges_grades_levels_and_global_statements(validator, text, step, good,
     assert got.label is good, (step, got.verdict, got.reasons)
     if reason is not None:
         assert reason in got.reasons, (step, got.reasons)
+
+
+@pytest.mark.parametrize(
+    "indication,text,step,good",
+    [
+        # the indication names it (by word or by finding) and the step speaks of the patient's history
+        ("MALIGNANT NEOPLASM OF THYROID GLAND", "FINDINGS: Surgical clips in the neck. Lungs are clear.",
+         "The patient has a history of thyroid cancer, and the question is about surgical clips.", True),
+        ("Followed right lower lobe pneumonia.", "FINDINGS: The lungs are clear. No pneumonia.",
+         "The patient is being followed for pneumonia in the right lower lobe.", True),
+        ("Left pleural effusion with compressive atelectasis.",
+         "FINDINGS: Blunting of the left costophrenic angle which may represent a small effusion.",
+         "The patient had a left pleural effusion with compressive atelectasis.", True),
+        ("Osteopenia and lower rib pain.", "FINDINGS: No acute bony abnormality. Lungs are clear.",
+         "The patient has osteopenia and lower rib pain after a recent event.", True),
+        # a claim about the film stays one, whatever the indication
+        ("Followed right lower lobe pneumonia.", "FINDINGS: The lungs are clear. No pneumonia.",
+         "There is pneumonia in the right lower lobe.", False),
+        # a history statement the indication does not name is judged as a claim
+        ("Chest pain.", "FINDINGS: The lungs are clear. No pneumonia.",
+         "The patient has a right lower lobe pneumonia.", False),
+    ],
+)
+def test_the_patients_history_is_no_claim_about_the_film(validator, indication, text, step, good):
+    report = Report(report_id="h", text=text, indication=indication)
+    res = validator.validate(Chain(chain_id="t", report_id="h", steps=[step]), report)
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a plan's list tail after a comma is still the plan
+        ("FINDINGS: Mild cardiomegaly. IMPRESSION: Interstitial prominence, could represent mild interstitial edema.",
+         "Okay, so I'll look at the heart size, the vessels and the interstitium for signs of edema.", True),
+        # a heading of two findings over a denial
+        ("FINDINGS: There is no pleural effusion or pneumothorax. Lungs are clear.",
+         "**Pleural effusion / Pneumothorax:** Neither is present according to the report.", True),
+        # "chest wall" is no global statement about the chest
+        ("FINDINGS: No large pleural effusion or pneumothorax. No focal airspace disease.",
+         "No visceral pleural line is visible, and lung markings extend out to the chest wall.", True),
+        # "resolution of" says what "have resolved" says
+        ("FINDINGS: In the interval, bibasilar interstitial infiltrates and venous engorgement have resolved.",
+         "The findings describe interval resolution of the bibasilar interstitial infiltrates.", True),
+        ("FINDINGS: Bibasilar interstitial infiltrates are increased.",
+         "The findings describe interval resolution of the bibasilar interstitial infiltrates.", False),
+        # the places of a list's items are the items' own
+        ("FINDINGS: The left hilar calcified lymph nodes appear stable. There is persistence of a left lower lobe "
+         "calcified nodule representing a granuloma.",
+         "There are stable calcified left hilar lymph nodes and a persistent calcified nodule in the left lower "
+         "lobe, most likely a granuloma.", True),
+        ("FINDINGS: Right upper lobe calcified nodule. Lungs otherwise clear.",
+         "There is a calcified nodule in the right upper and lower lobes.", False),
+    ],
+)
+def test_plans_headings_and_list_items(validator, text, step, good):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)

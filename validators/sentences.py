@@ -913,6 +913,8 @@ def _polarity_conflict(
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
+        if "resolved" in clause.temporal and any("resolved" in s.temporal for s in same):
+            return []  # "interval resolution of the infiltrates" for "the infiltrates have resolved"
         if clause.words & vocab.normal_words and any(s.words & vocab.normal_words for s in same):
             return []  # "unremarkable" (read as a denial) against "within normal limits"
     elif lang.negation_post.search(clause.text):

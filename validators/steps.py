@@ -170,13 +170,17 @@ class ChainValidation:
         return [s.label for s in self.steps]
 
 
+# the words of an indication ("rib" counts): what a step about the patient may repeat from it
+_HISTORY_WORD = re.compile(r"[a-z]{3,}")
+
+
 class History:
     """The indication of a report: its word stems, and the findings it names (read on first need, since most
     steps never speak of the history)."""
 
     def __init__(self, text: str, observations: Callable[[str], frozenset[str]] | None = None) -> None:
         self.text = text
-        self.stems = frozenset(stem(w) for w in _MENTION_WORD.findall(text.lower())) if text else frozenset()
+        self.stems = frozenset(stem(w) for w in _HISTORY_WORD.findall(text.lower())) if text else frozenset()
         self._read = observations
         self._observations: frozenset[str] | None = None
 
