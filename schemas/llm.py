@@ -88,6 +88,7 @@ JUDGE_REASONS = (
     "none",
     "negation_conflict", "laterality_conflict", "severity_conflict", "location_conflict",
     "finding_not_in_report", "uncertainty_overstated", "uncertainty_dismissed", "severity_not_in_report",
+    "location_not_in_report",
     "ungrounded_number", "answer_mismatch", "temporal_conflict",
     "redundant", "no_clinical_claim", "unmentioned_assumed_normal", "hedged",
 )

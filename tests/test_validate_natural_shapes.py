@@ -421,3 +421,41 @@ def test_the_patients_history_is_no_claim_about_the_film(validator, indication, 
 def test_plans_headings_and_list_items(validator, text, step, good):
     res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
     assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good,reason",
+    [
+        # "new" worded as absent before, against a report that calls it stable or persistent
+        ("FINDINGS: Calcified granuloma in the right lower lobe is stable compared to the previous examinations.",
+         "There's a calcified granuloma in the right lower lobe that wasn't present on the earlier examinations.",
+         False, "temporal_conflict"),
+        ("FINDINGS: There is persistence of a left lower lobe calcified nodule representing a granuloma.",
+         "The calcified nodule in the left lower lobe is a new finding since that study.", False,
+         "temporal_conflict"),
+        ("FINDINGS: Heart and mediastinum are stable with ectasia of the aorta.",
+         "The heart is stable, but there is new ectasia of the aorta that wasn't there before.", False,
+         "temporal_conflict"),
+        ("FINDINGS: Sternotomy sutures and coronary bypass clips remain intact. Lungs are clear.",
+         "The sternotomy sutures and coronary bypass clips are new since the prior exam.", False,
+         "temporal_conflict"),
+        ("FINDINGS: Sternotomy sutures and coronary bypass clips remain intact. Lungs are clear.",
+         "The sternotomy sutures and bypass clips are unchanged.", True, None),
+        # node stations are places
+        ("FINDINGS: Calcified lymph nodes are identified in the left infrahilar region.",
+         "There are calcified lymph nodes in the left paratracheal region.", False, "location_conflict"),
+        ("FINDINGS: Calcified lymph nodes are identified in the left infrahilar region.",
+         "There are calcified lymph nodes near the left hilum.", True, None),
+        # a place the report gives the thing nowhere
+        ("FINDINGS: Stable scattered calcified granulomas are noted. Lungs are clear.",
+         "There are calcified granulomas clustered in the right upper lobe.", False, "location_not_in_report"),
+        ("FINDINGS: Stable scattered calcified granulomas are noted. Lungs are clear.",
+         "Scattered calcified granulomas are noted again.", True, None),
+    ],
+)
+def test_change_worded_as_absence_before_and_places_of_nodes(validator, text, step, good, reason):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    got = res.steps[0]
+    assert got.label is good, (step, got.verdict, got.reasons)
+    if reason is not None:
+        assert reason in got.reasons, (step, got.reasons)

@@ -67,6 +67,11 @@ _REASONS = [
         "report 'Right pleural effusion.' / step 'There is a large right pleural effusion.'",
     ),
     Reason(
+        "location_not_in_report", "fault", "unsupported",
+        "The step places (lobe, node station, side) a finding the report mentions without any place.",
+        "report 'Scattered calcified granulomas.' / step 'Calcified granulomas cluster in the right upper lobe.'",
+    ),
+    Reason(
         "ungrounded_number", "fault", "unsupported",
         "The step quotes a number (size, count, level) that appears nowhere in the report or question.",
         "report 'Small nodule in the left upper lobe.' / step 'The nodule measures 2 cm.'",

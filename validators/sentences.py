@@ -556,6 +556,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         if theirs and names - theirs and not all(any(n in s.places.get(family, ()) for s in near) for n in names):
             out.append(Finding("location_conflict", best))
             break
+    else:
+        invented = _invented_place(clause, pool, sentences, vocab)
+        if invented:
+            out.append(Finding("location_not_in_report", best))
     measured = {n for n in clause.numbers if n[1] in ("cm", "mm")}
     if measured:
         # the sizes the aligned sentences give, else any size in the report
@@ -604,6 +608,32 @@ _STRONG_GRADES = frozenset(
 _THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal"})
+
+
+def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """A lobe, node station or side the step gives a thing the report places nowhere ("calcified granulomas
+    clustered in the right upper lobe" where the report has "scattered calcified granulomas"): no sentence
+    speaking of the thing places it."""
+    if clause.negated or clause.hedge != "certain" or clause.words & vocab.normal_words:
+        return False
+    strong = clause.anchors - vocab.weak
+    # the report describes the thing (a sentence shares two words with the clause) and places it nowhere (no
+    # sentence sharing a word with the clause has a place)
+    if not any(len(s.anchors & strong) >= 2 for s in pool):
+        return False
+    near = [s for s in sentences if s.anchors & strong]
+    families = set(clause.places) & _PLACED_FAMILIES
+    sided = bool(clause.sides - {"bilateral"})
+    if not families and not sided:
+        return False
+    if any(s.places.get(f) for s in near for f in families) or (sided and any(s.sides for s in near)):
+        return False
+    # and the report names that place for nothing else either (a synonym the words miss may be the same thing)
+    named = {(f, n) for s in sentences for f, names in s.places.items() for n in names}
+    return all((f, n) not in named for f in families for n in clause.places[f])
+
+
+_PLACED_FAMILIES = frozenset({"lobe", "node_station"})
 
 
 def _plural(word: str) -> bool:

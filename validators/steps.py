@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 # Score per verdict: a probability-like confidence that the step is good training signal.
 VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsure": 0.5, "unsupported": 0.2, "contradicted": 0.0}
 # Faults the rules are least sure of: abstain ("unsure") when the step still lines up with the report.
-WEAK_FAULTS = frozenset({"finding_not_in_report", "severity_not_in_report"})
+WEAK_FAULTS = frozenset({"finding_not_in_report", "severity_not_in_report", "location_not_in_report"})
 # Supported only because the report is silent ("unmentioned = normal"): slightly less certain.
 OMISSION_SCORE = 0.9
 
