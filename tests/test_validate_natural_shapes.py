@@ -459,3 +459,24 @@ def test_change_worded_as_absence_before_and_places_of_nodes(validator, text, st
     assert got.label is good, (step, got.verdict, got.reasons)
     if reason is not None:
         assert reason in got.reasons, (step, got.reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a certainty booster over a hedged sentence
+        ("FINDINGS: Overlying leads and clothing are thought to account for mild increased density at the left "
+         "base.", "This density is definitely caused by the overlying leads and clothing.", False),
+        ("FINDINGS: Overlying leads and clothing account for mild increased density at the left base.",
+         "This density is definitely caused by the overlying leads and clothing.", True),
+        # IU's sentence-initial "Question X" is a hedge
+        ("FINDINGS: Question left atrial enlargement, appreciated on lateral view. Clear lungs.",
+         "According to the report, left atrial enlargement is present and is appreciated on the lateral view.",
+         False),
+        ("FINDINGS: Question left atrial enlargement, appreciated on lateral view. Clear lungs.",
+         "The impression also brings up left atrial enlargement.", True),
+    ],
+)
+def test_boosters_and_question_hedges(validator, text, step, good):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)

@@ -594,6 +594,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:])
     ):
         out.append(Finding("uncertainty_overstated", best))
+    else:
+        softer = _overstated(clause, aligned, sentences, vocab)
+        if softer is not None:
+            out.append(Finding("uncertainty_overstated", softer))
     return out
 
 
@@ -608,6 +612,33 @@ _STRONG_GRADES = frozenset(
 _THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal"})
+
+
+# words that make a statement surer than plain assertion ("definitely a granuloma", "purely an artifact")
+_BOOSTER = re.compile(
+    r"\b(?:definitely|certainly|clearly\s+(?:a|an|the|due|caused|from|represents?)|undoubtedly|unequivocally|"
+    r"confident|purely|must\s+be)\b",
+    re.I,
+)
+
+
+def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """A hedge the clause drops, read beyond the best-aligned sentence: a cause the report only suspects ("the
+    result of inhalational injury" for "This may be secondary to inhalational injury"), a certainty booster
+    over a hedged sentence ("definitely caused by the leads" for "thought to account for")."""
+    if clause.negated:
+        return None
+    strong = clause.anchors - vocab.weak
+    pool = aligned[:3]
+    if clause.hedge != "certain":
+        return None
+    surely = {a for s in sentences if s.hedge == "certain" and not s.negated for a in s.anchors & strong}
+    for s in pool:
+        if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
+            return s
+    if _BOOSTER.search(clause.text) and pool and pool[0].hedge != "certain":
+        return pool[0]
+    return None
 
 
 def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> bool:
