@@ -480,3 +480,29 @@ def test_change_worded_as_absence_before_and_places_of_nodes(validator, text, st
 def test_boosters_and_question_hedges(validator, text, step, good):
     res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
     assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a blanket statement that excepts what was just said
+        ("FINDINGS: Minimal opacity in the left lung base representing atelectasis. The lungs are otherwise clear.",
+         "Apart from that, the lungs are clear and the heart is normal in size.", True),
+        ("FINDINGS: Minimal opacity in the left lung base representing atelectasis. Moderate cardiomegaly.",
+         "Apart from that, the lungs are clear and the heart is normal in size.", False),
+        # general knowledge
+        ("FINDINGS: Mild interstitial prominence. No pleural effusion.",
+         "Typical radiographic signs of edema include vascular redistribution, Kerley B lines and pleural "
+         "effusions.", True),
+        ("FINDINGS: Mild emphysema. Lungs are clear.",
+         "Chest radiography is insensitive for mild emphysema, but this report describes it.", True),
+        ("FINDINGS: Compression deformity of T8. Lungs are clear.",
+         "On a single radiograph it's hard to tell an acute compression deformity from an old one.", True),
+        # "dual-chamber" is a kind of device, not a count
+        ("FINDINGS: Left chest pacemaker with leads in the right atrium and right ventricle.",
+         "Leads in the right atrium and right ventricle make this a standard dual-chamber configuration.", True),
+    ],
+)
+def test_exceptions_general_knowledge_and_device_kinds(validator, text, step, good):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)

@@ -324,6 +324,9 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return s, len(text.rstrip())
 
 
+EXCEPTING = re.compile(r"\b(?:otherwise|apart\s+from|aside\s+from|other\s+than|except|besides|elsewhere)\b", re.I)
+
+
 def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[Claim]:
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_step_rules()
@@ -333,6 +336,8 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
     for pattern, negates in rules.normal_statements:
         for m in pattern.finditer(text):
             s, e = _sentence_around(text, m.start(), m.end())
+            if EXCEPTING.search(text, s, m.start()):
+                continue  # "Apart from that, the lungs are clear": clear of everything but what was just said
             for obs in negates:
                 claims.append(
                     Claim(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from radprm.schemas.records import Chain, ChainScores, Evidence, Finding, Report, StepResult
 from radprm.validators.align import (
+    EXCEPTING,
     Claim,
     Judgement,
     StepRules,
@@ -86,7 +87,8 @@ _COUNT_WORDS = {
 _COUNT_WORD = re.compile(
     r"\b(" + "|".join(_COUNT_WORDS) + r")\b(?!\s+(?:of\s+(?:the|these|them|those)|(?:\w+\s+)?(?:views?|images?|"
     r"projections?|radiographs?|options?|choices?|answers?|findings|things|questions?|possibilit\w+|sides|steps?|"
-    r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b))",
+    r"reasons?|parts?|listed|explanations?|candidates?|items?|categories|labels?|conditions?|diagnoses|entities)\b)"
+    r"|[\s-]+(?:chamber|lumen|energy)\b)",
     re.I,
 )
 _VIEW_COUNT = re.compile(
@@ -288,6 +290,8 @@ class StepValidator:
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
         implied = [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
         claims = _dedupe(merge_claims(found, implied))
+        # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
+        claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
         if len(self._step_cache) > 50_000:
             self._step_cache.clear()
         self._step_cache[step] = claims
@@ -818,6 +822,16 @@ def _worded_in_report(j: Judgement, sentences: list[Facts]) -> bool:
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _excepted(text: str, start: int) -> bool:
+    """Whether the statement at `start` is the one an "apart from that" / "otherwise" just before it excepts
+    (the cue's own phrase: "Otherwise the lungs are clear and the heart is normal" excepts the lungs only)."""
+    cues = list(EXCEPTING.finditer(text, 0, max(start, 0)))
+    return bool(cues) and not _NEXT_PHRASE.search(text, cues[-1].end(), start)
+
+
+_NEXT_PHRASE = re.compile(r"\band\b|[;.]")
 
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
