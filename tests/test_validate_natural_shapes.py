@@ -506,3 +506,19 @@ def test_boosters_and_question_hedges(validator, text, step, good):
 def test_exceptions_general_knowledge_and_device_kinds(validator, text, step, good):
     res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
     assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        ("FINDINGS: There is a hiatal hernia, unchanged compared to the prior examination.",
+         "The hernia looks larger than it did on the prior exam.", False),
+        ("FINDINGS: Stable mediastinal and hilar contours. No pleural effusion.",
+         "The hilar contours look slightly fuller than on the prior study.", False),
+        ("FINDINGS: The hiatal hernia has increased in size compared to the prior examination.",
+         "The hernia looks larger than it did on the prior exam.", True),
+    ],
+)
+def test_comparatives_against_the_prior(validator, text, step, good):
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
