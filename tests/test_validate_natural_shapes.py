@@ -516,7 +516,9 @@ def test_exceptions_general_knowledge_and_device_kinds(validator, text, step, go
         ("FINDINGS: Stable mediastinal and hilar contours. No pleural effusion.",
          "The hilar contours look slightly fuller than on the prior study.", False),
         ("FINDINGS: The hiatal hernia has increased in size compared to the prior examination.",
-         "The hernia looks larger than it did on the prior exam.", True),
+         "The hernia has increased since the prior exam.", True),
+        ("FINDINGS: Stable cardiomegaly compared with the previous film.",
+         "Compared with the previous film, the heart has become larger.", False),
     ],
 )
 def test_comparatives_against_the_prior(validator, text, step, good):

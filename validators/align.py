@@ -223,10 +223,6 @@ def claim_from_finding(
         sentence = text[s_start:s_end]
     source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
     severity = f.severity
-    if severity and _COMPARATIVE.search(sentence) and not any(
-        w in rules.severity_groups for w in _WORD.findall(sentence.lower())
-    ):
-        severity = None  # "larger than on the prior exam" is a change, not a grade
     claim = Claim(
         observation=f.observation,
         assertion=f.assertion,
@@ -250,10 +246,6 @@ def claim_from_finding(
         claim = _infer_place(claim, rules)
     return claim
 
-
-_COMPARATIVE = re.compile(
-    r"\b(?:larger|bigger|smaller|greater|lesser|worse|better|higher|lower|denser|fuller|wider)\s+than\b", re.I
-)
 
 _SIDES = {
     "left": "left",
