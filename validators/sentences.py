@@ -473,9 +473,12 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
         # checked for what it denies (a device the report has, a finding the report keeps open)
         out = _class_negation(clause, aligned or sentences, vocab) or _polarity_conflict(clause, sentences, vocab, lang)
-        if aligned and aligned[0].hedged_anchors & _negated_anchors(clause, lang) and not aligned[0].negated:
+        denied = _negated_anchors(clause, lang) - vocab.weak
+        # the report itself says "No effusion." whatever it keeps open elsewhere ("Question pericardial effusion")
+        said = bool(denied) and any(s.negated and denied <= _denial_scope(s, vocab, lang) for s in sentences)
+        if not said and aligned and aligned[0].hedged_anchors & denied and not aligned[0].negated:
             out.append(Finding("uncertainty_dismissed", aligned[0]))
-        elif aligned and aligned[0].hedge == "open" and clause.hedge == "certain" and not out:
+        elif not said and aligned and aligned[0].hedge == "open" and clause.hedge == "certain" and not out:
             # "Sarcoidosis cannot be excluded" read back as "sarcoidosis is excluded"
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         if (
