@@ -528,7 +528,8 @@ def test_comparatives_against_the_prior(validator, text, step, good):
 
 def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
     """"Question pericardial effusion" does not make the report's own "No effusion." a dismissed doubt."""
-    text = "IMPRESSION: Cardiomegaly. Question pericardial effusion. Lungs are clear. No effusion."
-    for step, good in (("No effusion.", True), ("There is typical edema in the lungs.", False)):
+    text = ("IMPRESSION: Cardiomegaly. Question pericardial effusion. Lungs are clear. No effusion. No typical "
+            "findings of pulmonary edema.")
+    for step, good in (("No effusion.", True), ("We see typical findings of pulmonary edema.", False)):
         res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
         assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
