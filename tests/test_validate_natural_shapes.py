@@ -533,3 +533,17 @@ def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
     for step, good in (("No effusion.", True), ("We see typical findings of pulmonary edema.", False)):
         res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
         assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("I also see a calcified right hilar lymph node.", False),  # an observation, not a plan
+        ("First, I'll find the description of the pleural thickening.", True),
+        ("I also want to check the hila.", True),
+    ],
+)
+def test_i_also_see_is_an_observation(validator, step, good):
+    text = "FINDINGS: Calcified granuloma in the right lower lobe. Lungs otherwise clear."
+    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
+    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
