@@ -22,6 +22,7 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
+from radprm.validators.memo import remember, text_cache
 from radprm.validators.prefilter import can_match, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
@@ -222,12 +223,18 @@ def claim_from_finding(
     if text is not None and 0 <= s_start < s_end <= len(text):
         sentence = text[s_start:s_end]
     source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
-    claim = Claim(
+    laterality, location, qualifiers = f.laterality or "none", f.location, frozenset()
+    if text is not None:
+        # (the Claim is built once, with what `_clause_before` and `_infer_place` would give it)
+        qualifiers = _qualifiers_before(text[max(s_start, 0) : f.start], rules)
+        if source != "normal_statement":
+            laterality, location = _place_in(sentence, laterality, location, rules)
+    return Claim(
         observation=f.observation,
         assertion=f.assertion,
-        laterality=f.laterality or "none",
+        laterality=laterality,
         severity=f.severity,
-        location=f.location,
+        location=location,
         mention=f.mention,
         start=f.start,
         end=f.end,
@@ -236,14 +243,42 @@ def claim_from_finding(
         sentence_end=s_end,
         historical=f.historical,
         source=source,
+        qualifiers=qualifiers,
     )
-    if text is not None:
-        words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
-        qualifiers = frozenset(w for w in words if w in rules.qualifiers)
-        if qualifiers:
-            claim = replace(claim, qualifiers=qualifiers)
-        claim = _infer_place(claim, rules)
-    return claim
+
+
+def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
+    """The negation qualifiers among the last six words of the claim's clause before its mention (what
+    `_clause_before` reads)."""
+    parts = rules.clause_breaks.split(pre)
+    words = _WORD.findall((parts[-1] if parts else pre).lower())[-6:]
+    return frozenset(w for w in words if w in rules.qualifiers)
+
+
+_PLACE_CACHE: dict[tuple[int, str], tuple[StepRules, bool, frozenset[str], frozenset[str]]] = text_cache()
+
+
+def _place_in(sentence: str, laterality: str, location: str | None, rules: StepRules) -> tuple[str, str | None]:
+    """The (laterality, location) `_infer_place` gives a claim of `sentence` (not a normal statement); the
+    sentence's side and region words are read once per sentence text, not once per claim."""
+    key = (id(rules), sentence)
+    hit = _PLACE_CACHE.get(key)
+    if hit is None or hit[0] is not rules:  # the entry holds `rules`: its id cannot be reused meanwhile
+        words = _WORD.findall(sentence.lower())
+        both = any(_SIDES.get(w) == "bilateral" and _names_side(words, i) for i, w in enumerate(words))
+        sides = frozenset(_SIDES[w] for i, w in enumerate(words) if w in _SIDES and _names_side(words, i))
+        regions = frozenset(rules.location_regions[w] for w in words if w in rules.location_regions)
+        hit = remember(_PLACE_CACHE, key, (rules, both, sides, regions))
+    _, both, sides, regions = hit
+    if laterality == "bilateral" and not both:
+        laterality = "none"  # the extractor's "both" of "both X and Y"
+    if laterality != "none" and location:
+        return laterality, location
+    if laterality == "none" and len(sides) == 1:  # two sides in one sentence: which one is this finding's is unknown
+        laterality = next(iter(sides))
+    if not location and len(regions) == 1:
+        location = next(iter(regions))
+    return laterality, location
 
 
 _SIDES = {

@@ -225,7 +225,9 @@ class StepValidator:
             text = pattern.sub(replacement, text)
         lang = self.rules.language
         clauses = split_clauses(text, lang) if lang else []
-        findings = self.extractor.extract_text(text)
+        # a step without a fact clause (plans, the question, glue) has no claim: it is not read for any
+        factual = lang is None or any(c.kind == "fact" for c in clauses)
+        findings = self.extractor.extract_text(text) if factual else []
         found = []
         for f in findings:
             if lang is not None:
@@ -242,7 +244,11 @@ class StepValidator:
             found.append(claim)
         found = drop_false_mentions(found, text, self.rules)
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
-        implied = [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
+        implied = (
+            [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
+            if factual
+            else []
+        )
         claims = _dedupe(merge_claims(found, implied))
         if len(self._step_cache) > 50_000:
             self._step_cache.clear()
