@@ -114,3 +114,45 @@ def test_edited_copy_masks_each_report_once_and_answers_for_its_own_report():
     clear_reading_caches()
     new = read_words("New cardiomegaly.")
     assert [f.reason for f in edited_copy(new, left, vocab, lang, grades)] == ["temporal_conflict"]
+
+
+def test_a_closed_gate_means_no_pattern_of_its_group_matches():
+    import random
+    import re
+
+    from radprm.validators.prefilter import Gate, Prefiltered, group_gate
+
+    rules = load_step_rules()
+    lang, vocab = rules.language, rules.vocabulary
+    groups = {
+        "rewrites": [p for p, _ in rules.step_rewrites],
+        "dominance": [*vocab.dominant, *vocab.lesser],
+        "temporal": list(lang.temporal.values()),
+        "places": [p for _, _, p in vocab.places],
+        "hedges": list(lang.hedges.values()),
+    }
+    texts = [
+        "The left effusion is larger than the right.",
+        "Right greater than left basilar opacities, new since the prior.",
+        "Stable cardiomegaly.",
+        "There may be a small right pleural effusion; it has increased.",
+        "Lungs are clear.",
+        "",
+    ]
+    rng = random.Random(0)
+    words = sorted({n.decode().strip() for ps in groups.values() for p in ps if isinstance(p, Prefiltered)
+                    for n in p.needles})
+    texts += [" ".join(rng.choice(words + ["the", "no", "left", "is"]) for _ in range(rng.randint(1, 6)))
+              for _ in range(300)]
+    closed = 0
+    for name, patterns in groups.items():
+        gate = group_gate(rules, name, patterns)
+        assert gate is group_gate(rules, name, patterns)  # built once per rule object and name
+        plain = [re.compile(p.pattern, p.flags) for p in patterns]
+        for text in texts:
+            if not gate(text):
+                closed += 1
+                assert not any(rx.search(text) for rx in plain), (name, text)
+    assert closed > 100  # the gates do close on texts without their words
+    assert Gate([])("anything") is False
+    assert Gate([re.compile(r"\w+\s*:")])("no needles: always open") is True

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import re._constants as sre
 import re._parser as sre_parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 # ASCII text read as lower-case words: letters lower-cased, digits and "_" kept, everything else a space
@@ -173,20 +173,32 @@ def _needles(items: list, left: str | None, right: str | None) -> frozenset[byte
     return _best(candidates)
 
 
-# the last text read and its words (one tuple, replaced whole: safe across threads): a clause is tried
-# against many patterns in a row
-_last: tuple[str | None, bytes] = (None, b"")
+# the last text read, its words and the set of them (one tuple, replaced whole: safe across threads): a clause
+# is tried against many patterns in a row
+_last: tuple[str | None, bytes, frozenset[bytes]] = (None, b"", frozenset())
+
+
+def _read(text: str) -> tuple[str | None, bytes, frozenset[bytes]]:
+    """(text, b" " + its lower-case words + b" ", the set of those words) of an ASCII text, as `_last` holds it."""
+    global _last
+    last = _last
+    if last[0] is text:
+        return last
+    words = b" " + text.encode("ascii").translate(_TABLE) + b" "
+    last = _last = (text, words, frozenset(words.split()))
+    return last
 
 
 def _words(text: str) -> bytes:
     """An ASCII text as needles are looked for in it: b" " + its lower-case words + b" "."""
-    global _last
-    last = _last
-    if last[0] is text:
-        return last[1]
-    words = b" " + text.encode("ascii").translate(_TABLE) + b" "
-    _last = (text, words)
-    return words
+    return _read(text)[1]
+
+
+def _split_needles(needles: frozenset[bytes]) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """(whole words, the rest): a needle b" word " occurs in a text's words exactly when "word" is one of them,
+    which a set answers faster than a scan of the text; the rest (b" left", b" pleural effusion ") are scanned."""
+    whole = frozenset(n[1:-1] for n in needles if len(n) > 2 and n[:1] == n[-1:] == b" " and b" " not in n[1:-1])
+    return whole, needles - {b" " + w + b" " for w in whole}
 
 
 def _trie(needles: frozenset[bytes]) -> re.Pattern[bytes]:
@@ -220,18 +232,29 @@ class Prefiltered:
     that cannot match a text without them): it answers for such texts, with the same matches.
     """
 
-    __slots__ = ("_rx", "_fallback", "_finder", "needles", "pattern", "flags", "groups", "groupindex")
+    __slots__ = ("_rx", "_fallback", "_finder", "_whole", "needles", "pattern", "flags", "groups", "groupindex")
 
     def __init__(self, rx: re.Pattern[str], needles: frozenset[bytes], rest: re.Pattern[str] | None = None) -> None:
         self._rx = rx
         self._fallback = rest
         self.needles = needles
-        self._finder = _trie(needles)
+        # whole-word needles are looked up in the text's word set, the others found by one scan (a trie; a
+        # pattern that has none scans nothing)
+        self._whole, others = _split_needles(needles)
+        self._finder = _trie(others) if others else None
         self.pattern, self.flags, self.groups, self.groupindex = rx.pattern, rx.flags, rx.groups, rx.groupindex
+
+    def _absent(self, text: str) -> bool:
+        """No needle occurs in the ASCII `text`."""
+        last = _last
+        if last[0] is not text:
+            last = _read(text)
+        finder = self._finder
+        return self._whole.isdisjoint(last[2]) and (finder is None or finder.search(last[1]) is None)
 
     def possible(self, text: str) -> bool:
         """False when no needle occurs in `text` (its alternatives with needles cannot match it)."""
-        return not text.isascii() or self._finder.search(_words(text)) is not None
+        return not text.isascii() or not self._absent(text)
 
     def can_match(self, text: str) -> bool:
         """False when the pattern cannot match anywhere in `text`: no needle there, and the alternatives
@@ -242,7 +265,10 @@ class Prefiltered:
         """The pattern to run on `text`: the whole one, the rest without the needled alternatives, or none."""
         if text.isascii():
             last = _last
-            if self._finder.search(last[1] if last[0] is text else _words(text)) is None:
+            if last[0] is not text:
+                last = _read(text)
+            finder = self._finder
+            if self._whole.isdisjoint(last[2]) and (finder is None or finder.search(last[1]) is None):
                 return self._fallback
         return self._rx
 
@@ -251,21 +277,30 @@ class Prefiltered:
     def search(self, string: str, *args: int) -> re.Match[str] | None:  # noqa: D102
         if not args and string.isascii():
             last = _last
-            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+            if last[0] is not string:
+                last = _read(string)
+            finder = self._finder
+            if self._whole.isdisjoint(last[2]) and (finder is None or finder.search(last[1]) is None):
                 return None if self._fallback is None else self._fallback.search(string)
         return self._rx.search(string, *args)
 
     def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:  # noqa: D102
         if not args and string.isascii():
             last = _last
-            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+            if last[0] is not string:
+                last = _read(string)
+            finder = self._finder
+            if self._whole.isdisjoint(last[2]) and (finder is None or finder.search(last[1]) is None):
                 return iter(()) if self._fallback is None else self._fallback.finditer(string)
         return self._rx.finditer(string, *args)
 
     def sub(self, repl: Any, string: str, count: int = 0) -> str:  # noqa: D102
         if string.isascii():
             last = _last
-            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
+            if last[0] is not string:
+                last = _read(string)
+            finder = self._finder
+            if self._whole.isdisjoint(last[2]) and (finder is None or finder.search(last[1]) is None):
                 return string if self._fallback is None else self._fallback.sub(repl, string, count)
         return self._rx.sub(repl, string, count)
 
@@ -378,3 +413,46 @@ def prefiltered(rx: re.Pattern[str]) -> re.Pattern[str]:
     if not needled or not rest:
         return rx
     return Prefiltered(rx, frozenset(needled), re.compile("|".join(rest), rx.flags))  # type: ignore[return-value]
+
+
+class Gate:
+    """One needle check for a group of patterns: false when no pattern of the group can match a text.
+
+    Each pattern must be prefiltered without a fallback (its needles are a necessary condition for any match);
+    a group with another pattern is always open. A closed gate lets a caller skip the whole group (the
+    matches, substitutions and splits of every pattern in it are the ones of a text without matches).
+    """
+
+    __slots__ = ("_open", "_whole", "_finder")
+
+    def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
+        patterns = list(patterns)
+        self._open = not all(isinstance(p, Prefiltered) and p._fallback is None for p in patterns)
+        needles = frozenset().union(*(p.needles for p in patterns)) if not self._open else frozenset()
+        self._whole, others = _split_needles(needles)
+        self._finder = _trie(others) if others else None
+
+    def __call__(self, text: str) -> bool:
+        """Whether some pattern of the group may match `text` (always true for non-ASCII text)."""
+        if self._open or not text.isascii():
+            return True
+        last = _last
+        if last[0] is not text:
+            last = _read(text)
+        finder = self._finder
+        return not self._whole.isdisjoint(last[2]) or (finder is not None and finder.search(last[1]) is not None)
+
+
+_GATES: dict[tuple[int, str], tuple[object, Gate]] = {}
+
+
+def group_gate(owner: object, name: str, patterns: Iterable[re.Pattern[str]]) -> Gate:
+    """The `Gate` of a group of patterns a rule object holds (`name` tells its groups apart), built on first use
+    and kept with the object (the entry holds it: its id cannot be reused meanwhile)."""
+    key = (id(owner), name)
+    hit = _GATES.get(key)
+    if hit is None or hit[0] is not owner:
+        if len(_GATES) > 1_000:
+            _GATES.clear()
+        hit = _GATES[key] = (owner, Gate(patterns))
+    return hit[1]

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
-from radprm.validators.prefilter import can_match, prefiltered
+from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
@@ -324,8 +324,10 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
-    dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
-    dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
+    dominant = set()
+    if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
+        dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
+        dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
     return Facts(
         text,
         0,

@@ -42,6 +42,7 @@ from radprm.validators.clauses import (
     temporal_conflict,
 )
 from radprm.validators.memo import remember, text_cache
+from radprm.validators.prefilter import group_gate
 from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
@@ -225,8 +226,10 @@ class StepValidator:
         if cached is not None:
             return cached
         text = normalize_step(same_length_fixes(step))
-        for pattern, replacement in self.rules.step_rewrites:
-            text = pattern.sub(replacement, text)
+        rewrites = self.rules.step_rewrites
+        if group_gate(rewrites, "rewrites", (p for p, _ in rewrites))(text):  # (one needle check for all rewrites)
+            for pattern, replacement in rewrites:
+                text = pattern.sub(replacement, text)
         lang = self.rules.language
         clauses = split_clauses(text, lang) if lang else []
         # a step without a fact clause (plans, the question, glue) has no claim: it is not read for any
