@@ -156,3 +156,19 @@ def test_a_closed_gate_means_no_pattern_of_its_group_matches():
     assert closed > 100  # the gates do close on texts without their words
     assert Gate([])("anything") is False
     assert Gate([re.compile(r"\w+\s*:")])("no needles: always open") is True
+
+
+def test_literals_finds_exactly_the_texts_holding_one_of_the_words():
+    import random
+
+    from radprm.validators.prefilter import literals
+
+    rules = load_step_rules()
+    for words in (rules.qualifiers, set(rules.severity_groups), set(rules.location_regions), {"ab", "a", "abc", "b-c"}):
+        finder = literals(words)
+        rng = random.Random(1)
+        pool = sorted(words) + ["x", " ", "-", "non", "e"]
+        for _ in range(300):
+            text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
+            assert (finder.search(text) is not None) == any(w in text for w in words), (words, text)
+    assert literals([]).search("anything") is None

@@ -23,7 +23,7 @@ from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
 from radprm.validators.memo import remember, text_cache
-from radprm.validators.prefilter import can_match, prefiltered
+from radprm.validators.prefilter import can_match, literals, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
     OpenVocabularyBlock,
@@ -250,9 +250,24 @@ def claim_from_finding(
 def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
     """The negation qualifiers among the last six words of the claim's clause before its mention (what
     `_clause_before` reads)."""
+    if not _any_of(rules.qualifiers).search(pre.lower()):
+        return frozenset()  # (no qualifier anywhere in the text before: none among its last words)
     parts = rules.clause_breaks.split(pre)
     words = _WORD.findall((parts[-1] if parts else pre).lower())[-6:]
     return frozenset(w for w in words if w in rules.qualifiers)
+
+
+_ANY_OF: dict[int, tuple[object, re.Pattern[str]]] = {}
+
+
+def _any_of(words: frozenset[str] | dict[str, Any]) -> re.Pattern[str]:
+    """A pattern finding any of the (lower-case) `words` anywhere in a lower-case text, even inside another word:
+    a cheap necessary condition for reading one of them as a word there. Built once per collection of words
+    (the entry holds it: its id cannot be reused meanwhile)."""
+    hit = _ANY_OF.get(id(words))
+    if hit is None or hit[0] is not words:
+        hit = _ANY_OF[id(words)] = (words, literals(words))
+    return hit[1]
 
 
 _PLACE_CACHE: dict[tuple[int, str], tuple[StepRules, bool, frozenset[str], frozenset[str]]] = text_cache()
@@ -402,7 +417,12 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
         window_start = max(
             [c.sentence_start] + [o.end for o in claims if o.sentence_start == c.sentence_start and o.end <= c.start]
         )
-        window = _clause_tail(text[window_start : c.end], rules)
+        window = text[window_start : c.end]
+        low = window.lower()
+        if not _any_of(rules.severity_groups).search(low) and not _any_of(rules.location_regions).search(low):
+            out.append(c)  # (no grade or region word anywhere in the window: nothing to read)
+            continue
+        window = _clause_tail(window, rules)
         words = _WORD.findall(window.lower())
         grades = [w for w in words if w in rules.severity_groups]
         places = [w for w in words if w in rules.location_regions]

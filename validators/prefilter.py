@@ -448,3 +448,26 @@ def group_gate(owner: object, name: str, patterns: Iterable[re.Pattern[str]]) ->
             _GATES.clear()
         hit = _GATES[key] = (owner, Gate(patterns))
     return hit[1]
+
+
+def literals(words: Iterable[str]) -> re.Pattern[str]:
+    """One pattern finding any of `words` (plain strings) anywhere in a text, e.g. inside another word: a
+    trie, so `re` rejects a position on its first character instead of trying every word there."""
+    root: dict = {}
+    for word in sorted(set(words), key=len):
+        node = root
+        for ch in word:
+            if node.get(None):
+                break  # a shorter word is already a prefix: this one adds nothing
+            node = node.setdefault(ch, {})
+        else:
+            node.clear()
+            node[None] = True
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted((k, v) for k, v in node.items() if k)]
+        if not branches:
+            return ""
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(emit(root) if root else "(?!)")
