@@ -410,6 +410,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
     """
     rules = rules or load_step_rules()
     out = []
+    graded, placed = _any_of(rules.severity_groups), _any_of(rules.location_regions)
     for c in claims:
         if c.source == "normal_statement" or not (0 <= c.sentence_start <= c.start <= c.end <= len(text)):
             out.append(c)
@@ -419,7 +420,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
         )
         window = text[window_start : c.end]
         low = window.lower()
-        if not _any_of(rules.severity_groups).search(low) and not _any_of(rules.location_regions).search(low):
+        if not graded.search(low) and not placed.search(low):
             out.append(c)  # (no grade or region word anywhere in the window: nothing to read)
             continue
         window = _clause_tail(window, rules)
