@@ -173,33 +173,20 @@ def _needles(items: list, left: str | None, right: str | None) -> frozenset[byte
     return _best(candidates)
 
 
-# the last text read, its words and (from its second look-up on) the set of them: one tuple, replaced whole (safe
-# across threads); a clause is tried against many patterns in a row
-_last: tuple[str | None, bytes, frozenset[bytes] | None] = (None, b"", None)
+# the last text read and its words (one tuple, replaced whole: safe across threads): a clause is tried
+# against many patterns in a row
+_last: tuple[str | None, bytes] = (None, b"")
 
 
-def _absent(text: str, every: re.Pattern[bytes], whole: frozenset[bytes], others: re.Pattern[bytes] | None) -> bool:
-    """No needle occurs in the ASCII `text`. A text seen for the first time is scanned once for all the needles
-    (`every`); one looked up again (the same clause against the next pattern) is read as a set of words, where
-    the whole-word needles are looked up, and scanned for the `others` only."""
+def _words(text: str) -> bytes:
+    """An ASCII text as needles are looked for in it: b" " + its lower-case words + b" "."""
     global _last
     last = _last
-    if last[0] is not text:
-        words = b" " + text.encode("ascii").translate(_TABLE) + b" "
-        _last = (text, words, None)
-        return every.search(words) is None
-    tokens = last[2]
-    if tokens is None:
-        tokens = frozenset(last[1].split())
-        _last = (text, last[1], tokens)
-    return whole.isdisjoint(tokens) and (others is None or others.search(last[1]) is None)
-
-
-def _split_needles(needles: frozenset[bytes]) -> tuple[frozenset[bytes], frozenset[bytes]]:
-    """(whole words, the rest): a needle b" word " occurs in a text's words exactly when "word" is one of them,
-    which a set answers faster than a scan of the text; the rest (b" left", b" pleural effusion ") are scanned."""
-    whole = frozenset(n[1:-1] for n in needles if len(n) > 2 and n[:1] == n[-1:] == b" " and b" " not in n[1:-1])
-    return whole, needles - {b" " + w + b" " for w in whole}
+    if last[0] is text:
+        return last[1]
+    words = b" " + text.encode("ascii").translate(_TABLE) + b" "
+    _last = (text, words)
+    return words
 
 
 def _trie(needles: frozenset[bytes]) -> re.Pattern[bytes]:
@@ -233,22 +220,18 @@ class Prefiltered:
     that cannot match a text without them): it answers for such texts, with the same matches.
     """
 
-    __slots__ = ("_rx", "_fallback", "_finder", "_whole", "_others", "needles", "pattern", "flags", "groups",
-                 "groupindex")
+    __slots__ = ("_rx", "_fallback", "_finder", "needles", "pattern", "flags", "groups", "groupindex")
 
     def __init__(self, rx: re.Pattern[str], needles: frozenset[bytes], rest: re.Pattern[str] | None = None) -> None:
         self._rx = rx
         self._fallback = rest
         self.needles = needles
         self._finder = _trie(needles)
-        # for a text looked up again: whole-word needles in its word set, the others by a scan (None: no others)
-        self._whole, others = _split_needles(needles)
-        self._others = _trie(others) if others else None
         self.pattern, self.flags, self.groups, self.groupindex = rx.pattern, rx.flags, rx.groups, rx.groupindex
 
     def possible(self, text: str) -> bool:
         """False when no needle occurs in `text` (its alternatives with needles cannot match it)."""
-        return not text.isascii() or not _absent(text, self._finder, self._whole, self._others)
+        return not text.isascii() or self._finder.search(_words(text)) is not None
 
     def can_match(self, text: str) -> bool:
         """False when the pattern cannot match anywhere in `text`: no needle there, and the alternatives
@@ -257,8 +240,10 @@ class Prefiltered:
 
     def _for(self, text: str) -> re.Pattern[str] | None:
         """The pattern to run on `text`: the whole one, the rest without the needled alternatives, or none."""
-        if text.isascii() and _absent(text, self._finder, self._whole, self._others):
-            return self._fallback
+        if text.isascii():
+            last = _last
+            if self._finder.search(last[1] if last[0] is text else _words(text)) is None:
+                return self._fallback
         return self._rx
 
     # the hot methods repeat `_for` inline: these are called some seventy times per step
@@ -266,36 +251,21 @@ class Prefiltered:
     def search(self, string: str, *args: int) -> re.Match[str] | None:  # noqa: D102
         if not args and string.isascii():
             last = _last
-            if last[0] is string and last[2] is not None:  # (`_absent` inline for a text read before)
-                others = self._others
-                absent = self._whole.isdisjoint(last[2]) and (others is None or others.search(last[1]) is None)
-            else:
-                absent = _absent(string, self._finder, self._whole, self._others)
-            if absent:
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
                 return None if self._fallback is None else self._fallback.search(string)
         return self._rx.search(string, *args)
 
     def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:  # noqa: D102
         if not args and string.isascii():
             last = _last
-            if last[0] is string and last[2] is not None:  # (`_absent` inline for a text read before)
-                others = self._others
-                absent = self._whole.isdisjoint(last[2]) and (others is None or others.search(last[1]) is None)
-            else:
-                absent = _absent(string, self._finder, self._whole, self._others)
-            if absent:
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
                 return iter(()) if self._fallback is None else self._fallback.finditer(string)
         return self._rx.finditer(string, *args)
 
     def sub(self, repl: Any, string: str, count: int = 0) -> str:  # noqa: D102
         if string.isascii():
             last = _last
-            if last[0] is string and last[2] is not None:  # (`_absent` inline for a text read before)
-                others = self._others
-                absent = self._whole.isdisjoint(last[2]) and (others is None or others.search(last[1]) is None)
-            else:
-                absent = _absent(string, self._finder, self._whole, self._others)
-            if absent:
+            if self._finder.search(last[1] if last[0] is string else _words(string)) is None:
                 return string if self._fallback is None else self._fallback.sub(repl, string, count)
         return self._rx.sub(repl, string, count)
 
@@ -418,21 +388,22 @@ class Gate:
     matches, substitutions and splits of every pattern in it are the ones of a text without matches).
     """
 
-    __slots__ = ("_open", "_every", "_whole", "_others")
+    __slots__ = ("_open", "_every")
 
     def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
         patterns = list(patterns)
         self._open = not all(isinstance(p, Prefiltered) and p._fallback is None for p in patterns)
         needles = frozenset().union(*(p.needles for p in patterns)) if not self._open else frozenset()
         self._every = _trie(needles) if needles else None
-        self._whole, others = _split_needles(needles)
-        self._others = _trie(others) if others else None
 
     def __call__(self, text: str) -> bool:
         """Whether some pattern of the group may match `text` (always true for non-ASCII text)."""
         if self._open or not text.isascii():
             return True
-        return self._every is not None and not _absent(text, self._every, self._whole, self._others)
+        if self._every is None:
+            return False
+        last = _last
+        return self._every.search(last[1] if last[0] is text else _words(text)) is not None
 
 
 _GATES: dict[tuple[int, str], tuple[object, Gate]] = {}
