@@ -7,8 +7,9 @@ renamed `radprm_base`) beside the working tree's, shares one loaded `FindingsExt
 alternates, round by round: extraction (cold), validation by one side (cold), extraction (cold),
 validation by the other (cold). It reports CPU time (`time.process_time`) per phase, each side's
 validation/extraction ratio (median of the per-round ratios: each validation against the extraction
-just before it) and checks that both sides give every step the same label, verdict, reasons and score.
-Prints one JSON object.
+just before it), the median of the per-round speedups (base / new, both timed back to back) and
+checks that both sides give every step the same label, verdict, reasons and score. Prints one JSON
+object.
 
     .venv/bin/python bench/bench_validate_ab.py --base-rev main --reports ../shared/data/iu-xray/indiana_reports.csv
 """
@@ -117,6 +118,11 @@ def main() -> None:
             "validate_to_extract_cpu_ratio_median": round(statistics.median(e / v for e, v in rows), 3),
         }
     out["validate_speedup_cpu_best"] = round(out["base"]["validate_cpu_s_best"] / out["new"]["validate_cpu_s_best"], 2)
+    # each round times both sides back to back: the median of the per-round speedups is steadier than the ratio
+    # of two bests when the machine's load changes from round to round
+    out["validate_speedup_cpu_paired_median"] = round(
+        statistics.median(b / n for (_, b), (_, n) in zip(runs["base"], runs["new"], strict=True)), 3
+    )
     print(json.dumps(out, indent=2))
     tmp.cleanup()
 

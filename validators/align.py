@@ -22,7 +22,8 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
-from radprm.validators.prefilter import can_match, prefiltered
+from radprm.validators.memo import remember, text_cache
+from radprm.validators.prefilter import can_match, literals, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
     OpenVocabularyBlock,
@@ -222,13 +223,18 @@ def claim_from_finding(
     if text is not None and 0 <= s_start < s_end <= len(text):
         sentence = text[s_start:s_end]
     source = "statement" if rules.statement_mention.search(f.mention) else "extractor"
-    severity = f.severity
-    claim = Claim(
+    laterality, location, qualifiers = f.laterality or "none", f.location, frozenset()
+    if text is not None:
+        # (the Claim is built once, with what `_clause_before` and `_infer_place` would give it)
+        qualifiers = _qualifiers_before(text[max(s_start, 0) : f.start], rules)
+        if source != "normal_statement":
+            laterality, location = _place_in(sentence, laterality, location, rules)
+    return Claim(
         observation=f.observation,
         assertion=f.assertion,
-        laterality=f.laterality or "none",
-        severity=severity,
-        location=f.location,
+        laterality=laterality,
+        severity=f.severity,
+        location=location,
         mention=f.mention,
         start=f.start,
         end=f.end,
@@ -237,14 +243,57 @@ def claim_from_finding(
         sentence_end=s_end,
         historical=f.historical,
         source=source,
+        qualifiers=qualifiers,
     )
-    if text is not None:
-        words = _WORD.findall(_clause_before(claim, text, rules).lower())[-6:]
-        qualifiers = frozenset(w for w in words if w in rules.qualifiers)
-        if qualifiers:
-            claim = replace(claim, qualifiers=qualifiers)
-        claim = _infer_place(claim, rules)
-    return claim
+
+
+def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
+    """The negation qualifiers among the last six words of the claim's clause before its mention (what
+    `_clause_before` reads)."""
+    if not _any_of(rules.qualifiers).search(pre.lower()):
+        return frozenset()  # (no qualifier anywhere in the text before: none among its last words)
+    parts = rules.clause_breaks.split(pre)
+    words = _WORD.findall((parts[-1] if parts else pre).lower())[-6:]
+    return frozenset(w for w in words if w in rules.qualifiers)
+
+
+_ANY_OF: dict[int, tuple[object, re.Pattern[str]]] = {}
+
+
+def _any_of(words: frozenset[str] | dict[str, Any]) -> re.Pattern[str]:
+    """A pattern finding any of the (lower-case) `words` anywhere in a lower-case text, even inside another word:
+    a cheap necessary condition for reading one of them as a word there. Built once per collection of words
+    (the entry holds it: its id cannot be reused meanwhile)."""
+    hit = _ANY_OF.get(id(words))
+    if hit is None or hit[0] is not words:
+        hit = _ANY_OF[id(words)] = (words, literals(words))
+    return hit[1]
+
+
+_PLACE_CACHE: dict[tuple[int, str], tuple[StepRules, bool, frozenset[str], frozenset[str]]] = text_cache()
+
+
+def _place_in(sentence: str, laterality: str, location: str | None, rules: StepRules) -> tuple[str, str | None]:
+    """The (laterality, location) `_infer_place` gives a claim of `sentence` (not a normal statement); the
+    sentence's side and region words are read once per sentence text, not once per claim."""
+    key = (id(rules), sentence)
+    hit = _PLACE_CACHE.get(key)
+    if hit is None or hit[0] is not rules:  # the entry holds `rules`: its id cannot be reused meanwhile
+        words = _WORD.findall(sentence.lower())
+        both = any(_SIDES.get(w) == "bilateral" and _names_side(words, i) for i, w in enumerate(words))
+        sides = frozenset(_SIDES[w] for i, w in enumerate(words) if w in _SIDES and _names_side(words, i))
+        regions = frozenset(rules.location_regions[w] for w in words if w in rules.location_regions)
+        hit = remember(_PLACE_CACHE, key, (rules, both, sides, regions))
+    _, both, sides, regions = hit
+    if laterality == "bilateral" and not both:
+        laterality = "none"  # the extractor's "both" of "both X and Y"
+    if laterality != "none" and location:
+        return laterality, location
+    if laterality == "none" and len(sides) == 1:  # two sides in one sentence: which one is this finding's is unknown
+        laterality = next(iter(sides))
+    if not location and len(regions) == 1:
+        location = next(iter(regions))
+    return laterality, location
 
 
 _SIDES = {
@@ -366,6 +415,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
     """
     rules = rules or load_step_rules()
     out = []
+    graded, placed = _any_of(rules.severity_groups), _any_of(rules.location_regions)
     for c in claims:
         if c.source == "normal_statement" or not (0 <= c.sentence_start <= c.start <= c.end <= len(text)):
             out.append(c)
@@ -373,7 +423,12 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
         window_start = max(
             [c.sentence_start] + [o.end for o in claims if o.sentence_start == c.sentence_start and o.end <= c.start]
         )
-        window = _clause_tail(text[window_start : c.end], rules)
+        window = text[window_start : c.end]
+        low = window.lower()
+        if not graded.search(low) and not placed.search(low):
+            out.append(c)  # (no grade or region word anywhere in the window: nothing to read)
+            continue
+        window = _clause_tail(window, rules)
         words = _WORD.findall(window.lower())
         grades = [w for w in words if w in rules.severity_groups]
         places = [w for w in words if w in rules.location_regions]

@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
-from radprm.validators.prefilter import can_match, prefiltered
+from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
 """Hedge strength, strongest first: stated, probable ('likely'), possible ('may'), open ('cannot exclude')."""
@@ -331,6 +331,8 @@ def temporal_classes(text: str, lang: StepLanguage) -> frozenset[str]:
     # alternation (it fails at every position), so the smaller alternation finds the same matches
     rx = lang.temporal_any
     if _joins_temporal(lang):
+        if not group_gate(lang, "temporal", lang.temporal.values())(text):
+            return frozenset()  # (one needle check for all the classes: none can match)
         possible = tuple(k for k, p in lang.temporal.items() if can_match(p, text))
         if not possible:
             return frozenset()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import re._constants as sre
 import re._parser as sre_parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 # ASCII text read as lower-case words: letters lower-cased, digits and "_" kept, everything else a space
@@ -378,3 +378,67 @@ def prefiltered(rx: re.Pattern[str]) -> re.Pattern[str]:
     if not needled or not rest:
         return rx
     return Prefiltered(rx, frozenset(needled), re.compile("|".join(rest), rx.flags))  # type: ignore[return-value]
+
+
+class Gate:
+    """One needle check for a group of patterns: false when no pattern of the group can match a text.
+
+    Each pattern must be prefiltered without a fallback (its needles are a necessary condition for any match);
+    a group with another pattern is always open. A closed gate lets a caller skip the whole group (the
+    matches, substitutions and splits of every pattern in it are the ones of a text without matches).
+    """
+
+    __slots__ = ("_open", "_every")
+
+    def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
+        patterns = list(patterns)
+        self._open = not all(isinstance(p, Prefiltered) and p._fallback is None for p in patterns)
+        needles = frozenset().union(*(p.needles for p in patterns)) if not self._open else frozenset()
+        self._every = _trie(needles) if needles else None
+
+    def __call__(self, text: str) -> bool:
+        """Whether some pattern of the group may match `text` (always true for non-ASCII text)."""
+        if self._open or not text.isascii():
+            return True
+        if self._every is None:
+            return False
+        last = _last
+        return self._every.search(last[1] if last[0] is text else _words(text)) is not None
+
+
+_GATES: dict[tuple[int, str], tuple[object, Gate]] = {}
+
+
+def group_gate(owner: object, name: str, patterns: Iterable[re.Pattern[str]]) -> Gate:
+    """The `Gate` of a group of patterns a rule object holds (`name` tells its groups apart), built on first use
+    and kept with the object (the entry holds it: its id cannot be reused meanwhile)."""
+    key = (id(owner), name)
+    hit = _GATES.get(key)
+    if hit is None or hit[0] is not owner:
+        if len(_GATES) > 1_000:
+            _GATES.clear()
+        hit = _GATES[key] = (owner, Gate(patterns))
+    return hit[1]
+
+
+def literals(words: Iterable[str]) -> re.Pattern[str]:
+    """One pattern finding any of `words` (plain strings) anywhere in a text, e.g. inside another word: a
+    trie, so `re` rejects a position on its first character instead of trying every word there."""
+    root: dict = {}
+    for word in sorted(set(words), key=len):
+        node = root
+        for ch in word:
+            if node.get(None):
+                break  # a shorter word is already a prefix: this one adds nothing
+            node = node.setdefault(ch, {})
+        else:
+            node.clear()
+            node[None] = True
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted((k, v) for k, v in node.items() if k)]
+        if not branches:
+            return ""
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(emit(root) if root else "(?!)")

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
-from radprm.validators.prefilter import can_match, prefiltered
+from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"[^.;\n]+(?:\.(?=\d)[^.;\n]*)*\.?")
@@ -221,12 +221,14 @@ _FACTS_CACHE: dict[tuple[int, str], Facts] = {}
 
 def clear_reading_caches() -> None:
     """Empty the module-level caches of clause splits, sentence readings and stems."""
-    from radprm.validators import clauses
+    from radprm.validators import clauses, memo
 
+    memo.clear_text_caches()
     _FACTS_CACHE.clear()
     _REPORT_WORDS.clear()
     _KIND_CACHE.clear()
     _MASK_CACHE.clear()
+    _MASKED_SENTENCES.clear()
     clauses.clear_text_caches()
     stem.cache_clear()
 
@@ -322,8 +324,10 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
                 hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
-    dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
-    dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
+    dominant = set()
+    if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
+        dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
+        dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
     return Facts(
         text,
         0,
@@ -739,6 +743,23 @@ def _masked(words: tuple[str, ...], vocab: OpenVocabulary, lang: StepLanguage, g
     return hit
 
 
+_MASKED_SENTENCES: dict[int, tuple[list[Facts], OpenVocabulary, list[tuple]]] = {}
+
+
+def _masked_sentences(
+    sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]
+) -> list[tuple]:
+    """(sentence, words, masked text, kinds, plain words) of each report sentence with words, once per report
+    (not once per step and clause that `edited_copy` tries against it)."""
+    entry = _MASKED_SENTENCES.get(id(sentences))
+    if entry is None or entry[0] is not sentences or entry[1] is not vocab:
+        if len(_MASKED_SENTENCES) > 20_000:
+            _MASKED_SENTENCES.clear()
+        masked = [(s, s.sequence, *_masked(s.sequence, vocab, lang, grades)) for s in sentences if s.sequence]
+        entry = _MASKED_SENTENCES[id(sentences)] = (sentences, vocab, masked)
+    return entry[2]
+
+
 def _kind_of(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
     """The attribute a word carries in an edited copy: side, grade, number, place, change, negation."""
     if word in vocab.side_words:
@@ -781,11 +802,9 @@ def edited_copy(
         return []
     masked, kinds, plain = _masked(mine, vocab, lang, grades)
     out = []
-    for s in sentences:
-        theirs = s.sequence
-        if not theirs or abs(len(theirs) - len(mine)) > 3:
+    for s, theirs, their_masked, their_kinds, their_plain in _masked_sentences(sentences, vocab, lang, grades):
+        if abs(len(theirs) - len(mine)) > 3:
             continue
-        their_masked, their_kinds, their_plain = _masked(theirs, vocab, lang, grades)
         if plain and len(plain & their_plain) < 0.6 * len(plain):
             continue  # cheap pre-filter: an edited copy shares nearly all its plain words
         if fuzz.ratio(masked, their_masked) < EDIT_MIN:

@@ -43,6 +43,8 @@ from radprm.validators.clauses import (
     temporal_classes,
     temporal_conflict,
 )
+from radprm.validators.memo import remember, text_cache
+from radprm.validators.prefilter import group_gate
 from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
@@ -62,6 +64,9 @@ from radprm.validators.sentences import (
 
 if TYPE_CHECKING:
     from radprm.validators.findings import FindingsExtractor
+
+# a step text read as step language and cut into clauses (`StepValidator._clauses`)
+_STEP_CLAUSES: dict[tuple[int, str], tuple[StepLanguage | None, str, list[Clause]]] = text_cache()
 
 # Score per verdict: a probability-like confidence that the step is good training signal.
 VERDICT_SCORE = {"supported": 1.0, "neutral": 0.6, "unsure": 0.5, "unsupported": 0.2, "contradicted": 0.0}
@@ -267,11 +272,15 @@ class StepValidator:
         if cached is not None:
             return cached
         text = normalize_step(same_length_fixes(step))
-        for pattern, replacement in self.rules.step_rewrites:
-            text = pattern.sub(replacement, text)
+        rewrites = self.rules.step_rewrites
+        if group_gate(rewrites, "rewrites", (p for p, _ in rewrites))(text):  # (one needle check for all rewrites)
+            for pattern, replacement in rewrites:
+                text = pattern.sub(replacement, text)
         lang = self.rules.language
         clauses = split_clauses(text, lang) if lang else []
-        findings = self.extractor.extract_text(text)
+        # a step without a fact clause (plans, the question, glue) has no claim: it is not read for any
+        factual = lang is None or any(c.kind == "fact" for c in clauses)
+        findings = self.extractor.extract_text(text) if factual else []
         found = []
         for f in findings:
             if lang is not None:
@@ -288,7 +297,11 @@ class StepValidator:
             found.append(claim)
         found = drop_false_mentions(found, text, self.rules)
         found = adjective_claims(infer_severity(found, text, self.rules), self.rules)
-        implied = [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
+        implied = (
+            [c for c in normal_statement_claims(text, self.rules) if lang is None or _in_fact_clause(clauses, c)]
+            if factual
+            else []
+        )
         claims = _dedupe(merge_claims(found, implied))
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
@@ -319,11 +332,11 @@ class StepValidator:
         lang, vocab = self.rules.language, self.rules.vocabulary
         facts: list[Facts] = []
         if lang is not None and vocab is not None:
-            text = normalize_step(same_length_fixes(step))
+            text, step_clauses = self._clauses(step)
             grades = self.rules.severity_groups
             context = self._subject(previous)
             heading: Facts | None = None
-            for c in split_clauses(text, lang):
+            for c in step_clauses:
                 if c.kind == "heading":
                     # "Right IJ catheter: present, tip in the SVC": the heading names what follows
                     heading = read_facts(c.text, vocab, lang, grades, c.start)
@@ -376,10 +389,9 @@ class StepValidator:
         named = [f for f in self.step_facts(step) if f.anchors - vocab.weak]
         if named:
             return named[-1:]
-        text = normalize_step(same_length_fixes(step))
         past = [
             read_facts(c.text, vocab, lang, self.rules.severity_groups, c.start)
-            for c in split_clauses(text, lang)
+            for c in self._clauses(step)[1]
             if c.kind == "past"
         ]
         return [f for f in past if f.anchors - vocab.weak][-1:]
@@ -467,7 +479,8 @@ class StepValidator:
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
-        nums = numbers_in(_drop_view_counts(self._fact_text(body)))
+        fact_text = self._fact_text(body)
+        nums = numbers_in(_drop_view_counts(fact_text))
         ungrounded = [n for n in nums if n not in grounded_numbers]
         if ungrounded:
             reasons.append("ungrounded_number")
@@ -491,7 +504,7 @@ class StepValidator:
             # change over time, negation), read whole since report sentences are not cut into clauses; a
             # step read as meta is checked whole too: reports word recommendations and follow-up the same way
             # ("If none are available, follow-up in 6 months")
-            whole = read_words(self._fact_text(body) if clauses else body)
+            whole = read_words(fact_text if clauses else body)
             tried = set()  # edited_copy reads only the word sequence: a one-clause step is not tried twice
             for clause in [whole, *clauses]:
                 if clause.sequence in tried:
@@ -684,7 +697,7 @@ class StepValidator:
         lang = self.rules.language
         if lang is None or not body:
             return frozenset()
-        clauses = split_clauses(normalize_step(same_length_fixes(body)), lang)
+        clauses = self._clauses(body)[1]
         for here, after in zip(clauses, clauses[1:], strict=False):
             if here.text == clause_text and after.kind == "fact" and _PRONOUN_START.match(after.text):
                 return temporal_classes(after.text, lang)
@@ -695,9 +708,18 @@ class StepValidator:
         lang = self.rules.language
         if lang is None:
             return body
-        return " ; ".join(
-            c.text for c in split_clauses(normalize_step(same_length_fixes(body)), lang) if c.kind == "fact"
-        )
+        return " ; ".join(c.text for c in self._clauses(body)[1] if c.kind == "fact")
+
+    def _clauses(self, body: str) -> tuple[str, list[Clause]]:
+        """The step text as step language reads it (markup fixed, contractions expanded) and its clauses, once
+        per text: the claims, facts, subject, change and numbers of a step all start from them."""
+        lang = self.rules.language
+        key = (id(lang), body)
+        hit = _STEP_CLAUSES.get(key)
+        if hit is None or hit[0] is not lang:  # the entry holds `lang`: its id cannot be reused meanwhile
+            text = normalize_step(same_length_fixes(body))
+            hit = remember(_STEP_CLAUSES, key, (lang, text, split_clauses(text, lang)))
+        return hit[1], hit[2]
 
     def _answer_state(self, chain: Chain, body: str, last: bool = False) -> bool | None:
         """True/False when the step states a final answer that matches/differs from the reference.
