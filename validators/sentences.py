@@ -545,9 +545,6 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
         if not any(clause.grades & s.grades for s in pool):
             out.append(Finding("severity_conflict", best))
-    if clause.words & _STRONG_GRADES and clause.hedge == "certain" and not any(s.grades for s in pool):
-        # "markedly low lung volumes" where the report says "low lung volumes": a grade the report never gives
-        out.append(Finding("severity_not_in_report", best))
     if clause.side_grades and "severity_conflict" not in {f.reason for f in out}:
         theirs = {side: grade for s in pool for side, grade in s.side_grades}
         if any(
@@ -608,12 +605,6 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     return out
 
 
-# grade words a paraphrase does not add on its own (a step may say "small" or "mild" for an ungraded report
-# word; "marked" or "severe" is a claim)
-_STRONG_GRADES = frozenset(
-    {"moderate", "moderately", "severe", "severely", "marked", "markedly", "massive", "extensive", "extensively",
-     "huge"}
-)
 # the side a comparison measures against is not a side the thing is on ("the right hemidiaphragm sits higher
 # than the left")
 _THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
