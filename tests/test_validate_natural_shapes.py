@@ -51,6 +51,19 @@ def validator():
     return StepValidator()
 
 
+def judged(validator, text, step, **report):
+    """The StepResult of a one-step chain over a made-up report text."""
+    report = Report(report_id="r", text=text, **report)
+    return validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), report).steps[0]
+
+
+def assert_judged(validator, text, step, good, reason=None, **report):
+    got = judged(validator, text, step, **report)
+    assert got.label is good, (step, got.verdict, got.reasons)
+    if reason is not None:
+        assert reason in got.reasons, (step, got.reasons)
+
+
 def label(validator, report_key, step, **chain):
     report = Report(report_id=report_key, text=REPORTS[report_key])
     res = validator.validate(Chain(chain_id="t", report_id=report_key, steps=[step], **chain), report)
@@ -301,8 +314,7 @@ def test_a_report_word_sharing_seven_letters_is_not_the_finding(validator):
     ],
 )
 def test_change_over_time_in_natural_wording(validator, text, step, good):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)
 
 
 def test_report_sentence_opening_on_a_pronoun_speaks_of_the_sentence_before(validator):
@@ -355,11 +367,7 @@ def test_report_sentence_opening_on_a_pronoun_speaks_of_the_sentence_before(vali
     ],
 )
 def test_hedges_grades_levels_and_global_statements(validator, text, step, good, reason):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    got = res.steps[0]
-    assert got.label is good, (step, got.verdict, got.reasons)
-    if reason is not None:
-        assert reason in got.reasons, (step, got.reasons)
+    assert_judged(validator, text, step, good, reason)
 
 
 @pytest.mark.parametrize(
@@ -384,9 +392,7 @@ def test_hedges_grades_levels_and_global_statements(validator, text, step, good,
     ],
 )
 def test_the_patients_history_is_no_claim_about_the_film(validator, indication, text, step, good):
-    report = Report(report_id="h", text=text, indication=indication)
-    res = validator.validate(Chain(chain_id="t", report_id="h", steps=[step]), report)
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good, indication=indication)
 
 
 @pytest.mark.parametrize(
@@ -416,8 +422,7 @@ def test_the_patients_history_is_no_claim_about_the_film(validator, indication, 
     ],
 )
 def test_plans_headings_and_list_items(validator, text, step, good):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)
 
 
 @pytest.mark.parametrize(
@@ -451,11 +456,7 @@ def test_plans_headings_and_list_items(validator, text, step, good):
     ],
 )
 def test_change_worded_as_absence_before_and_places_of_nodes(validator, text, step, good, reason):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    got = res.steps[0]
-    assert got.label is good, (step, got.verdict, got.reasons)
-    if reason is not None:
-        assert reason in got.reasons, (step, got.reasons)
+    assert_judged(validator, text, step, good, reason)
 
 
 @pytest.mark.parametrize(
@@ -475,8 +476,7 @@ def test_change_worded_as_absence_before_and_places_of_nodes(validator, text, st
     ],
 )
 def test_boosters_and_question_hedges(validator, text, step, good):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)
 
 
 @pytest.mark.parametrize(
@@ -501,8 +501,7 @@ def test_boosters_and_question_hedges(validator, text, step, good):
     ],
 )
 def test_exceptions_general_knowledge_and_device_kinds(validator, text, step, good):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)
 
 
 @pytest.mark.parametrize(
@@ -519,8 +518,7 @@ def test_exceptions_general_knowledge_and_device_kinds(validator, text, step, go
     ],
 )
 def test_comparatives_against_the_prior(validator, text, step, good):
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)
 
 
 def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
@@ -528,8 +526,7 @@ def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
     text = ("IMPRESSION: Cardiomegaly. Question pericardial effusion. Lungs are clear. No effusion. No typical "
             "findings of pulmonary edema.")
     for step, good in (("No effusion.", True), ("We see typical findings of pulmonary edema.", False)):
-        res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-        assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+        assert_judged(validator, text, step, good)
 
 
 @pytest.mark.parametrize(
@@ -542,5 +539,4 @@ def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
 )
 def test_i_also_see_is_an_observation(validator, step, good):
     text = "FINDINGS: Calcified granuloma in the right lower lobe. Lungs otherwise clear."
-    res = validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), Report(report_id="r", text=text))
-    assert res.steps[0].label is good, (step, res.steps[0].verdict, res.steps[0].reasons)
+    assert_judged(validator, text, step, good)

@@ -190,27 +190,31 @@ def _words(text: str) -> bytes:
 
 
 def _trie(needles: frozenset[bytes]) -> re.Pattern[bytes]:
-    """One pattern finding any of the needles: a trie of literals, so `re` skips a failing branch on its
-    first byte instead of trying every needle at every position."""
+    """One pattern finding any of the (ASCII) needles: a trie of literals, so `re` skips a failing branch on
+    its first byte instead of trying every needle at every position."""
+    return re.compile(_trie_source(n.decode("ascii") for n in needles).encode("ascii"))
+
+
+def _trie_source(words: Iterable[str]) -> str:
+    """The source of a trie pattern of `words` ("" for none)."""
     root: dict = {}
-    for needle in sorted(needles, key=len):
+    for word in sorted(set(words), key=len):
         node = root
-        for byte in needle:
+        for ch in word:
             if node.get(None):
-                break  # a shorter needle is already a prefix: this one adds nothing
-            node = node.setdefault(byte, {})
+                break  # a shorter word is already a prefix: this one adds nothing
+            node = node.setdefault(ch, {})
         else:
             node.clear()
             node[None] = True
 
-    def emit(node: dict) -> bytes:
-        children = sorted((k, v) for k, v in node.items() if k is not None)
-        branches = [re.escape(bytes([b])) + emit(child) for b, child in children]
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted((k, v) for k, v in node.items() if k)]
         if not branches:
-            return b""
-        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+            return ""
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
-    return re.compile(emit(root))
+    return emit(root)
 
 
 class Prefiltered:
@@ -424,21 +428,4 @@ def group_gate(owner: object, name: str, patterns: Iterable[re.Pattern[str]]) ->
 def literals(words: Iterable[str]) -> re.Pattern[str]:
     """One pattern finding any of `words` (plain strings) anywhere in a text, e.g. inside another word: a
     trie, so `re` rejects a position on its first character instead of trying every word there."""
-    root: dict = {}
-    for word in sorted(set(words), key=len):
-        node = root
-        for ch in word:
-            if node.get(None):
-                break  # a shorter word is already a prefix: this one adds nothing
-            node = node.setdefault(ch, {})
-        else:
-            node.clear()
-            node[None] = True
-
-    def emit(node: dict) -> str:
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted((k, v) for k, v in node.items() if k)]
-        if not branches:
-            return ""
-        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-
-    return re.compile(emit(root) if root else "(?!)")
+    return re.compile(_trie_source(words) or "(?!)")
