@@ -529,6 +529,13 @@ def test_a_report_denial_stands_beside_a_hedge_on_a_kindred_thing(validator):
         assert_judged(validator, text, step, good)
 
 
+def test_a_hyphenated_grade_range_names_its_grades(validator):
+    text = "FINDINGS: Mild degenerative changes throughout the thoracic spine. Lungs are clear."
+    assert_judged(validator, text, "The thoracic spine shows moderate-to-severe degenerative changes.", False,
+                  "severity_conflict")
+    assert_judged(validator, text, "The thoracic spine shows mild-to-moderate degenerative changes.", True)
+
+
 @pytest.mark.parametrize(
     "step,good",
     [

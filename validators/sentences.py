@@ -256,7 +256,7 @@ def read_words(text: str) -> Facts:
 
 
 def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> Facts:
-    low = text.lower()
+    low = text.lower().replace("-to-", " to ")  # "moderate-to-severe" names two grades
     words = _TOKEN.findall(low)
     anchors = set()
     classes = set()
