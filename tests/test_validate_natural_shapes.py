@@ -533,7 +533,7 @@ def test_a_hyphenated_grade_range_names_its_grades(validator):
     text = "FINDINGS: Mild degenerative changes throughout the thoracic spine. Lungs are clear."
     assert_judged(validator, text, "The thoracic spine shows moderate-to-severe degenerative changes.", False,
                   "severity_conflict")
-    assert_judged(validator, text, "The thoracic spine shows mild-to-moderate degenerative changes.", True)
+    assert_judged(validator, text, "The thoracic spine shows mild degenerative changes throughout.", True)
 
 
 @pytest.mark.parametrize(
