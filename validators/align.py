@@ -589,12 +589,13 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
         # is not grounded by "right middle and lower lobe"; places the extractor gathered from the items of a
         # list ("left hilar nodes and a calcified nodule in the left lower lobe") are the items' own
         step_regions, report_regions = location_regions(claim.location, rules), location_regions(r.location, rules)
-        if step_regions and report_regions and not step_regions <= report_regions and _JOINED.search(claim.location):
-            faults.append("location_conflict")
+        if step_regions and report_regions and not step_regions <= report_regions:
+            if _JOINED_PLACES.search(claim.location):
+                faults.append("location_conflict")
     return faults
 
 
-_JOINED = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)
+_JOINED_PLACES = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)
 
 
 def _sentence_has_grade(sentence: str, rules: StepRules) -> bool:

@@ -624,12 +624,10 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     """A hedge the clause drops, read beyond the best-aligned sentence: a cause the report only suspects ("the
     result of inhalational injury" for "This may be secondary to inhalational injury"), a certainty booster
     over a hedged sentence ("definitely caused by the leads" for "thought to account for")."""
-    if clause.negated:
+    if clause.negated or clause.hedge != "certain":
         return None
     strong = clause.anchors - vocab.weak
     pool = aligned[:3]
-    if clause.hedge != "certain":
-        return None
     surely = {a for s in sentences if s.hedge == "certain" and not s.negated for a in s.anchors & strong}
     for s in pool:
         if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
@@ -645,16 +643,16 @@ def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vo
     speaking of the thing places it."""
     if clause.negated or clause.hedge != "certain" or clause.words & vocab.normal_words:
         return False
+    families = set(clause.places) & _PLACED_FAMILIES
+    sided = bool(clause.sides - {"bilateral"})
+    if not families and not sided:
+        return False
     strong = clause.anchors - vocab.weak
     # the report describes the thing (a sentence shares two words with the clause) and places it nowhere (no
     # sentence sharing a word with the clause has a place)
     if not any(len(s.anchors & strong) >= 2 for s in pool):
         return False
     near = [s for s in sentences if s.anchors & strong]
-    families = set(clause.places) & _PLACED_FAMILIES
-    sided = bool(clause.sides - {"bilateral"})
-    if not families and not sided:
-        return False
     if any(s.places.get(f) for s in near for f in families) or (sided and any(s.sides for s in near)):
         return False
     # and the report names that place for nothing else either (a synonym the words miss may be the same thing)

@@ -200,10 +200,12 @@ class History:
             self._observations = self._read(self.text) if self._read is not None and self.text else frozenset()
         return self._observations
 
-    def about(self, anchors: frozenset[str], weak: frozenset[str]) -> bool:
+    def about(self, clause: Facts, weak: frozenset[str]) -> bool:
         """A step clause about the patient's history: a history cue, and at least half its words named by
         the indication ("The patient has osteopenia and lower rib pain after a recent event")."""
-        strong = anchors - weak
+        if not self.stems or not _HISTORY_CUE.search(clause.text):
+            return False
+        strong = clause.anchors - weak
         return bool(strong) and 2 * len(strong & self.stems) >= len(strong)
 
 
@@ -239,9 +241,8 @@ class StepValidator:
         """The findings a short text (an indication) names, whatever their assertion (cached by text)."""
         found = self._history_cache.get(text)
         if found is None:
-            if len(self._history_cache) > 50_000:
-                self._history_cache.clear()
-            found = self._history_cache[text] = frozenset(f.observation for f in self.extractor.extract_text(text))
+            found = frozenset(f.observation for f in self.extractor.extract_text(text))
+            remember(self._history_cache, text, found, limit=50_000)
         return found
 
     @property
@@ -497,7 +498,7 @@ class StepValidator:
             vocab, lang, grades = self.rules.vocabulary, self.rules.language, self.rules.severity_groups
             clauses = self.step_facts(body, previous)
             for clause in clauses:
-                if history and _HISTORY_CUE.search(clause.text) and history.about(clause.anchors, vocab.weak):
+                if history.about(clause, vocab.weak):
                     continue  # the patient's history, not the film
                 open_findings.extend(compare(clause, sentences, vocab, lang))
             # a step that copies a report sentence with one word changed (side, grade, number, place,
