@@ -549,3 +549,46 @@ def test_a_hyphenated_grade_range_names_its_grades(validator):
 def test_i_also_see_is_an_observation(validator, step, good):
     text = "FINDINGS: Calcified granuloma in the right lower lobe. Lungs otherwise clear."
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("The spine isn't commented on, so we can assume it's unremarkable.", False),
+        ("The report doesn't mention anything about lung volumes, so we can assume they're normal.", False),
+        ("There is no mention of the heart, so I'll take it as normal.", True),  # "Heart size is normal."
+        ("No pneumothorax is mentioned.", True),
+    ],
+)
+def test_absence_by_omission_of_a_thing_the_report_describes(validator, step, good):
+    text = ("FINDINGS: Heart size is normal. Low lung volumes are present. Degenerative changes of the "
+            "midthoracic spine are noted. No pleural effusion.")
+    assert_judged(validator, text, step, good)
+
+
+def test_a_but_no_tail_denies_only_itself(validator):
+    """", but no acute bony abnormality" is a denial of its own: the clause before it still asserts."""
+    text = "FINDINGS: Low lung volumes with bibasilar atelectasis. No acute bony abnormalities."
+    step = "There's a small soft-tissue hematoma over the left lateral chest wall, but no acute bony abnormality."
+    assert_judged(validator, text, step, False, "finding_not_in_report")
+    assert_judged(validator, text, "There is bibasilar atelectasis, but no acute bony abnormality.", True)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("Surgical staples along the right hilum from a prior lobectomy are also described.", False),
+        ("There is subcutaneous emphysema along the right chest wall.", False),
+        ("The heart is normal in size.", True),
+    ],
+)
+def test_specific_terms_the_report_never_words(validator, step, good):
+    text = "FINDINGS: Right lower lobectomy. Heart size normal. Lungs clear. No effusion."
+    assert_judged(validator, text, step, good)
+
+
+def test_a_specific_term_only_the_indication_names_is_history(validator):
+    text = "FINDINGS: The lungs are clear. No pleural effusion or pneumothorax."
+    step = "This is a preoperative film before lipoma excision. Let's see what the report says about the pleura."
+    assert_judged(validator, text, step, True, indication="Preop lipoma excision.")
+    assert_judged(validator, text, step, False, "finding_not_in_report")

@@ -79,6 +79,7 @@ class StepLanguage:
     past: re.Pattern[str] = re.compile(r"(?!)")
     comparison: re.Pattern[str] = re.compile(r"(?!)")
     change_claim: re.Pattern[str] = re.compile(r"(?!)")
+    omission: re.Pattern[str] = re.compile(r"(?!)")
 
 
 # A pattern in the step-language block: one regex, or a list of alternatives joined with "|".
@@ -102,6 +103,7 @@ class StepLanguageBlock(RuleModel):
     past: Pattern
     comparison: Pattern = "(?!)"
     change_claim: Pattern = "(?!)"
+    omission: Pattern = "(?!)"
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -150,6 +152,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         temporal_any=prefiltered(re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I)),
         comparison=rx("comparison", data.comparison),
         change_claim=rx("change_claim", data.change_claim),
+        omission=rx("omission", data.omission),
     )
 
 
@@ -209,7 +212,9 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 
 
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
-                          r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b", re.I)
+                          r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
+                          # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
+                          r"|(?:but|yet)\s+(?:no|not|without|none)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

@@ -485,6 +485,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         elif not said and aligned and aligned[0].hedge == "open" and clause.hedge == "certain" and not out:
             # "Sarcoidosis cannot be excluded" read back as "sarcoidosis is excluded"
             out.append(Finding("uncertainty_dismissed", aligned[0]))
+        if not out:
+            out = _omitted_but_said(clause, sentences, vocab, lang)
         if (
             not out
             and "resolved" in clause.temporal
@@ -1002,6 +1004,27 @@ def _polarity_conflict(
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
         return []
     return [Finding("negation_conflict", s)]
+
+
+def _omitted_but_said(
+    clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
+) -> list[Finding]:
+    """"The spine isn't commented on" (so it is unremarkable) where the report describes the spine as
+    abnormal in so many words ("Degenerative changes of the midthoracic spine"): absence by omission of a
+    thing the report does speak of. Sentences that call the thing normal or deny something do not count: a
+    step saying the report is silent on the heart beside "Heart size is normal" still concludes rightly."""
+    m = lang.omission.search(clause.text)
+    if m is None:
+        return []
+    cue = {stem(w) for w in _TOKEN.findall(m.group(0).lower())}
+    subject = clause.anchors - cue - vocab.weak
+    if not subject:
+        return []
+    for s in sentences:
+        if s.negated or s.hedge != "certain" or s.words & vocab.normal_words or not subject <= s.anchors:
+            continue
+        return [Finding("negation_conflict", s)]
+    return []
 
 
 _DESCRIBED = re.compile(

@@ -64,6 +64,7 @@ from radprm.validators.sentences import (
 
 if TYPE_CHECKING:
     from radprm.validators.findings import FindingsExtractor
+    from radprm.validators.sentences import OpenVocabulary
 
 # a step text read as step language and cut into clauses (`StepValidator._clauses`)
 _STEP_CLAUSES: dict[tuple[int, str], tuple[StepLanguage | None, str, list[Clause]]] = text_cache()
@@ -207,6 +208,15 @@ class History:
             return False
         strong = clause.anchors - weak
         return bool(strong) and 2 * len(strong & self.stems) >= len(strong)
+
+    def names_terms(self, clause: Facts, vocab: OpenVocabulary) -> bool:
+        """Every specific term or named device of the clause is a word of the indication ("This is a
+        preoperative film before lipoma excision" where the indication reads "Preop lipoma excision")."""
+        words = {
+            w for w in clause.words
+            if w in vocab.terms or (vocab.classes.get(w) in vocab.must_be_named and w not in vocab.generic_words)
+        }
+        return bool(words) and all(stem(w) in self.stems for w in words)
 
 
 NO_HISTORY = History("")
@@ -500,7 +510,11 @@ class StepValidator:
             for clause in clauses:
                 if history.about(clause, vocab.weak):
                     continue  # the patient's history, not the film
-                open_findings.extend(compare(clause, sentences, vocab, lang))
+                found = compare(clause, sentences, vocab, lang)
+                if found and history.names_terms(clause, vocab):
+                    # a thing only the indication names is the patient's history, not a finding made up
+                    found = [f for f in found if f.reason != "finding_not_in_report"]
+                open_findings.extend(found)
             # a step that copies a report sentence with one word changed (side, grade, number, place,
             # change over time, negation), read whole since report sentences are not cut into clauses; a
             # step read as meta is checked whole too: reports word recommendations and follow-up the same way
