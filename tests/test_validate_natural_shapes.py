@@ -592,3 +592,24 @@ def test_a_specific_term_only_the_indication_names_is_history(validator):
     step = "This is a preoperative film before lipoma excision. Let's see what the report says about the pleura."
     assert_judged(validator, text, step, True, indication="Preop lipoma excision.")
     assert_judged(validator, text, step, False, "finding_not_in_report")
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("These are acute fractures, which explain the chest pain.", False),
+        ("The left rib fractures are old and healed.", False),
+        ("There are fractures of the left 4th to 6th ribs of indeterminate age.", True),
+        ("There are posterior left rib fractures.", True),
+        ("The fractures are age-indeterminate, so an acute fracture cannot be excluded.", True),
+    ],
+)
+def test_an_age_indeterminate_finding_has_no_age(validator, step, good):
+    text = "FINDINGS: Fractures of the posterior left 4th, 5th, and 6th ribs, age-indeterminate. Lungs are clear."
+    assert_judged(validator, text, step, good)
+
+
+def test_age_indeterminate_beside_a_change_decides_nothing(validator):
+    text = "FINDINGS: New compression deformity of T8, age indeterminate. Lungs are clear."
+    step = "Since it is age indeterminate, it was probably already present before and is unchanged."
+    assert_judged(validator, text, step, False, "temporal_conflict")

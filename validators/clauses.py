@@ -377,8 +377,18 @@ def _temporal_any(lang: StepLanguage, classes: tuple[str, ...]) -> re.Pattern[st
     return rx
 
 
+# the change-over-time class of "age-indeterminate" (step_rules.json `temporal.indeterminate`)
+AGE_UNKNOWN = "indeterminate"
+
+
 def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLanguage) -> bool:
     """True when the step states a change the report's statement is incompatible with."""
+    # "age-indeterminate" only denies an age ("acute", "old"): beside a change the report states, or in the
+    # step itself ("age indeterminate, so probably unchanged"), it decides nothing
+    if AGE_UNKNOWN in step:
+        # and a step that calls the thing age-indeterminate itself qualifies its own "acute" or "old"
+        step = frozenset(c for c in step - {AGE_UNKNOWN} if AGE_UNKNOWN in lang.temporal_compatible.get(c, ()))
+    report = report - {AGE_UNKNOWN} or report
     if not step or not report:
         return False
     return not any(report & lang.temporal_compatible.get(s, frozenset({s})) for s in step)

@@ -25,7 +25,7 @@ from rapidfuzz import fuzz
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
-from radprm.validators.clauses import StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+from radprm.validators.clauses import AGE_UNKNOWN, StepLanguage, hedge_strength, temporal_classes, temporal_conflict
 from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
@@ -521,6 +521,8 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     out: list[Finding] = []
     if clause.temporal and any(s.temporal for s in pool):
         report_t = frozenset().union(*(s.temporal for s in pool))
+        if clause.hedge != "certain":
+            report_t -= {AGE_UNKNOWN}  # "an acute fracture cannot be excluded" of an age-indeterminate one
         if temporal_conflict(clause.temporal, report_t, lang):
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
     elif (

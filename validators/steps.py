@@ -32,6 +32,7 @@ from radprm.validators.align import (
     severity_levels,
 )
 from radprm.validators.clauses import (
+    AGE_UNKNOWN,
     Clause,
     StepLanguage,
     clause_of,
@@ -702,6 +703,9 @@ class StepValidator:
             r.sentence for r in rclaims if r.observation == j.claim.observation and r.assertion != "negative"
         }
         said = [temporal_classes(sentence, lang) for sentence in sentences]
+        if j.claim.assertion == "uncertain":
+            # "an acute fracture cannot be excluded" keeps open what an age-indeterminate report leaves open
+            said = [t - {AGE_UNKNOWN} for t in said]
         said = [t for t in said if t]
         if said and all(temporal_conflict(mine, t, lang) for t in said):
             return Judgement(j.claim, "contradicted", [*j.reasons, "temporal_conflict"], j.evidence)
