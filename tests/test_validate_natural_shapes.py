@@ -613,3 +613,89 @@ def test_age_indeterminate_beside_a_change_decides_nothing(validator):
     text = "FINDINGS: New compression deformity of T8, age indeterminate. Lungs are clear."
     step = "Since it is age indeterminate, it was probably already present before and is unchanged."
     assert_judged(validator, text, step, False, "temporal_conflict")
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("C and D: No focal consolidation, pneumothorax or effusion is identified. Absent.", True),
+        ("There's no pneumothorax or effusion on the left.", True),
+        ("No right effusion.", False),
+        ("There is a small pneumothorax.", False),
+    ],
+)
+def test_a_copied_denial_with_a_verdict_word_or_a_narrower_side(validator, step, good):
+    text = "FINDINGS: No focal consolidation, pneumothorax, or effusion identified. Small right effusion."
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("The patient is a 35-year-old woman; I'll check the report for any positive finding.", True),
+        ("There's an 11 mm right upper lobe nodule, stable for 5 years.", False),  # the report says 3 years
+        ("There's an 11 mm right upper lobe nodule, stable for 3 years.", True),
+    ],
+)
+def test_an_age_is_no_finding_number(validator, step, good):
+    text = "FINDINGS: 11 mm right upper lobe nodule, stable for 3 years. No effusion."
+    assert_judged(validator, text, step, good, indication="XXXX-year-old female.")
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "Let's compare the two lung bases carefully, since subtle opacities are easy to miss.",
+        "The soft tissues are thick and the image is somewhat limited, which can hide a small effusion.",
+    ],
+)
+def test_general_knowledge_about_what_a_film_can_hide(validator, step):
+    text = "FINDINGS: There may be a subtle airspace opacity in the right base. No pleural effusion."
+    assert_judged(validator, text, step, True)
+
+
+def test_a_copied_denial_narrowed_to_one_side_is_still_true(validator):
+    text = "FINDINGS: The lungs are clear. There is no pneumothorax or effusion."
+    assert_judged(validator, text, "There's no pneumothorax or effusion on the left.", True)
+    assert_judged(validator, text, "There's a small pneumothorax on the left.", False)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("Degenerative changes, with small osteophytes, are seen in the lower thoracic spine.", False),
+        ("Degenerative changes are seen in the mid-thoracic spine.", True),
+        ("There is spondylosis of the cervical spine.", False),
+    ],
+)
+def test_spine_region_and_level(validator, step, good):
+    text = "FINDINGS: Degenerative changes of the midthoracic spine are noted. Thoracic spondylosis. Lungs are clear."
+    assert_judged(validator, text, step, good)
+
+
+def test_a_lobe_the_report_never_gives_though_it_gives_the_side(validator):
+    text = "FINDINGS: Left lateral lung calcified granuloma. Lungs are otherwise clear."
+    got = judged(validator, text, "There's a small calcified granuloma at the left lung apex.")
+    assert "location_not_in_report" in got.reasons, got.reasons
+    assert_judged(validator, text, "There's a calcified granuloma in the left lung.", True)
+
+
+def test_a_without_tail_denies_only_itself(validator):
+    text = "FINDINGS: Postsurgical changes of the right chest wall. No acute bony abnormality. Lungs clear."
+    step = "There are postsurgical changes of a left mastectomy, without suspicious findings."
+    assert_judged(validator, text, step, False, "finding_not_in_report")
+    step = "There are postsurgical changes of the right chest wall, without acute bony abnormality."
+    assert_judged(validator, text, step, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FINDINGS: Low lung volumes. Heart size normal.",
+        "FINDINGS: Low lung volumes without focal airspace opacity, pleural effusion, or pneumothorax.",
+    ],
+)
+def test_called_normal_against_a_short_qualified_sentence(validator, text):
+    """"Low lung volumes." says the volumes are abnormal as plainly as "Lung volumes are low"."""
+    assert_judged(validator, text, "Lung volumes are normal and the lungs are clear.", False, "negation_conflict")
+    assert_judged(validator, text, "Lung volumes are low.", True)

@@ -214,7 +214,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
-                          r"|(?:but|yet)\s+(?:no|not|without|none)\b", re.I)
+                          r"|(?:but|yet)\s+(?:no|not|without|none)\b|with\s+no\b|without\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

@@ -155,6 +155,9 @@ def stem(word: str) -> str:
 
 
 _HAS_NUMBER = re.compile(r"\d")
+# what follows the number of an age ("35-year-old", "6 yo"): such a number is no size, count or level (a
+# duration, "stable for 5 years", is one)
+AGE_SUFFIX = r"(?:[\s-]*(?:years?|yrs?|months?|weeks?)[\s-]*old|\s*(?:yo|y/o))\b"
 _ORDINAL_RANGE = re.compile(
     r"\b([ctl])?(\d{1,2})(st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([ctl])?(\d{1,2})(st|nd|rd|th)?\b"
 )
@@ -284,7 +287,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         ()
         if not _HAS_NUMBER.search(low)
         else re.finditer(
-            r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
+            # (an age, "35-year-old", is no finding's number)
+            rf"(?<![\w.])(\d+(?:\.\d+)?)(?!{AGE_SUFFIX})"
+            r"\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
             r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b",
             low,
         )
@@ -503,7 +508,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
     )
     if invented:
         return invented
-    flipped = _polarity_conflict(clause, sentences, vocab, lang) or _called_normal(clause, sentences, vocab)
+    flipped = _polarity_conflict(clause, sentences, vocab, lang) or _called_normal(clause, sentences, vocab, lang)
     if flipped:
         return flipped
     # a negated report sentence still speaks of change when it says the thing resolved, and of what it
@@ -657,7 +662,9 @@ def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vo
     if not any(len(s.anchors & strong) >= 2 for s in pool):
         return False
     near = [s for s in sentences if s.anchors & strong]
-    if any(s.places.get(f) for s in near for f in families) or (sided and any(s.sides for s in near)):
+    # (a lobe the report does not give is invented even where the report gives the side: "at the left lung
+    # apex" for "left lateral lung calcified granuloma")
+    if any(s.places.get(f) for s in near for f in families) or (not families and any(s.sides for s in near)):
         return False
     # and the report names that place for nothing else either (a synonym the words miss may be the same thing)
     named = {(f, n) for s in sentences for f, names in s.places.items() for n in names}
@@ -813,12 +820,20 @@ def edited_copy(
                 w for k, w in their_marked if k == kind
             }:
                 continue  # "no X, no Y" for "no X or Y": the same denials, counted otherwise
+            if kind == "negation" and not old and new <= _VERDICT_DENIALS and s.negated:
+                continue  # "No effusion is identified. Absent.": a verdict word after the copied denial
+            if kind == "side" and not old and s.negated and any(k == "negation" for k, _ in mine_marked):
+                continue  # "no effusion on the left" for "no effusion": a narrower denial, still true
             if _same_meaning(kind, new, old, lang, grades, vocab):
                 continue
             out.append(Finding(_EDIT_REASON[kind], s))
         if out:
             return out
     return out
+
+
+# words that give a verdict on what the sentence already denies ("... is identified. Absent.")
+_VERDICT_DENIALS = frozenset({"absent", "negative", "excluded"})
 
 
 def _number_value(word: str, vocab: OpenVocabulary) -> str:
@@ -853,7 +868,8 @@ def _same_meaning(
         return {_number_value(w, vocab) for w in new} <= {
             _number_value(w, vocab) for w in old
         }  # "without" for "no" keeps the polarity; adding or dropping one flips it
-    return not new  # number, place: a word added or changed is not in the report sentence
+    # place: a word added or changed is not in the report sentence ("mid-thoracic" is "midthoracic")
+    return not {w.replace("-", "") for w in new} - {w.replace("-", "") for w in old}
 
 
 def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
@@ -1034,28 +1050,48 @@ _DESCRIBED = re.compile(
     r"(?:(?:[a-z]+ly|again|now|somewhat|very|still)\s+)?([a-z-]+)"
     r"(?:\s*(?:,|and)\s*([a-z-]+))?\W*$"
 )
+_QUALIFIED = re.compile(
+    r"^\W*(?:(?:mildly|slightly|markedly|moderately|severely|very)\s+)?([a-z-]+)(?:\s*(?:,|and)\s*([a-z-]+))?\s+"
+    r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
+)
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
                            "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without"})
 
 
-def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
     """A clause calling a thing normal that a report sentence describes as abnormal in so many words: "The
     aorta has a normal contour" against "The aorta is calcified and tortuous", "Lung volumes are normal"
-    against "Lung volumes are low". Only report sentences of the form "<thing> is <words>" count (a thing
-    named in passing, "densities overlying the heart", says nothing about it)."""
+    against "Lung volumes are low" or "Low lung volumes.". Only report sentences of the form "<thing> is
+    <words>" or "<words> <thing>" count (a thing named in passing, "densities overlying the heart", says
+    nothing about it)."""
     if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
         return []
     subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words}
     if not subject or len(subject) > 2:
         return []
     for s in sentences:
-        if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
+        if s.hedge != "certain" or s.words & vocab.normal_words:
             continue
-        m = _DESCRIBED.match(s.text.lower())
-        if m is None:
-            continue
-        said = {stem(w) for w in m.group(1).split()}
-        predicate = {w for w in m.group(2, 3) if w}
+        low = s.text.lower()
+        if s.negated:
+            # "Low lung volumes without focal airspace opacity": what comes before "without" is affirmed
+            head = _before_without(s.text, lang)
+            if head is None:
+                continue
+            low = head.lower()
+        m = _DESCRIBED.match(low)
+        if m is not None:
+            said = {stem(w) for w in m.group(1).split()}
+            predicate = {w for w in m.group(2, 3) if w}
+        else:
+            # a sentence that is nothing but "<words> <thing>": "Low lung volumes.", "Tortuous and dilated aorta."
+            m = _QUALIFIED.match(low)
+            if m is None:
+                continue
+            said = {stem(w) for w in m.group(3).split()}
+            predicate = {w for w in m.group(1, 2) if w}
+            if predicate & (vocab.place_words | set(vocab.side_words) | {"left", "right", "bilateral"}):
+                continue
         if subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL):
             return [Finding("negation_conflict", s)]
     return []
@@ -1085,16 +1121,25 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     return frozenset(a for a in facts.anchors if a in said)
 
 
+def _before_without(text: str, lang: StepLanguage) -> str | None:
+    """What a sentence affirms before its first negation cue when that cue is "without" ("Low lung volumes"
+    of "Low lung volumes without focal consolidation"); None when its first cue is another one."""
+    text = lang.negation_exceptions.sub(" ", text)
+    m = lang.negation_pre.search(text)
+    if m is None or m.group(0).lower() != "without":
+        return None
+    return text[: m.start()]
+
+
 def _affirmed_before(facts: Facts, clause: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> bool:
     """A negated report sentence that first affirms what the clause speaks of: "There are mildly low lung
     volumes without focal consolidation" states the low volumes; only what follows "without" is denied."""
-    text = lang.negation_exceptions.sub(" ", facts.text)
-    m = lang.negation_pre.search(text)
-    if m is None or m.group(0).lower() != "without":
+    head = _before_without(facts.text, lang)
+    if head is None:
         return False
     shared = (clause.anchors & facts.anchors) - vocab.weak
     said = set()
-    for w in _TOKEN.findall(text[: m.start()].lower()):
+    for w in _TOKEN.findall(head.lower()):
         said.add(stem(w))
         if w in vocab.classes:
             said.add(vocab.classes[w])

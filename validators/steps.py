@@ -49,6 +49,7 @@ from radprm.validators.prefilter import group_gate
 from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
+    AGE_SUFFIX,
     Facts,
     align,
     clear_reading_caches,
@@ -99,7 +100,9 @@ _COUNT_WORD = re.compile(
     re.I,
 )
 _VIEW_COUNT = re.compile(
-    r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)", re.I
+    r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)"
+    rf"|\b\d+(?={AGE_SUFFIX})",
+    re.I,
 )
 
 
@@ -943,7 +946,8 @@ def _with_differences(numbers: set[str]) -> set[str]:
 
 
 def _drop_view_counts(text: str) -> str:
-    """Drop '2 views' style counts of images: reasoning mentions them without the report."""
+    """Drop '2 views' style counts of images and ages ("a 35-year-old"): reasoning mentions them without the
+    report."""
     return _VIEW_COUNT.sub(" ", text)
 
 
