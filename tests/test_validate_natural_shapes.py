@@ -699,3 +699,32 @@ def test_called_normal_against_a_short_qualified_sentence(validator, text):
     """"Low lung volumes." says the volumes are abnormal as plainly as "Lung volumes are low"."""
     assert_judged(validator, text, "Lung volumes are normal and the lungs are clear.", False, "negation_conflict")
     assert_judged(validator, text, "Lung volumes are low.", True)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("A left chest catheter is in place with its tip over the lower SVC.", True),
+        ("A right chest catheter is in place with its tip over the lower SVC.", False),  # the wrong side
+    ],
+)
+def test_a_device_the_deidentification_hid(validator, step, good):
+    text = "FINDINGS: The lungs are clear. There is a left chest XXXX with tip projecting over the lower SVC."
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "Above the diaphragm, the lungs show no focal opacity, no pleural effusion, and no pneumothorax.",
+        "4. Cardiomegaly: no, the heart is normal in size.",
+        "The findings describe clear lungs with no focal opacity, effusion or pneumothorax, and a stable calcified "
+        "granuloma in the right lower lobe.",
+        "We're asked which of pneumothorax, pleural effusion, pneumoperitoneum, or rib fracture are present.",
+    ],
+)
+def test_faithful_shapes_around_denials(validator, step):
+    text = ("FINDINGS: No visible pneumothorax, focal airspace opacity, or pleural effusion is seen. No visible free "
+            "air under the diaphragm. The heart is normal in size. There is a stable calcified granuloma in the "
+            "right lower lobe.")
+    assert_judged(validator, text, step, True)

@@ -214,12 +214,23 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
-                          r"|(?:but|yet)\s+(?:no|not|without|none)\b|with\s+no\b|without\b", re.I)
+                          r"|(?:but|yet)\s+(?:no|not|without|none)\b|with\s+no\b|without\b"
+                          # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
+                          r"|and\s+(?:a|an)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 
+# a place phrase opening a step ("Above the diaphragm, the lungs show ...")
+_PLACE_LEAD = re.compile(r"^\W*(?:above|below|under|beneath|behind|within|along|beyond|over|inside)\b", re.I)
+
+
 def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -> list[Clause]:
-    """Glue verbless pieces back to the clause before them: list tails (", and effusions"), ", not X"."""
+    """Glue verbless pieces back to the clause before them: list tails (", and effusions"), ", not X"; and a
+    verbless place phrase that opens the step to the clause after it ("Above the diaphragm, the lungs ...")."""
+    if len(clauses) > 1 and _PLACE_LEAD.match(clauses[0].text) and not lang.has_verb.search(clauses[0].text) \
+            and "," in text[clauses[0].end:clauses[1].start]:
+        first, second = clauses[0], clauses[1]
+        clauses = [Clause(text[first.start:second.end], first.start, second.end), *clauses[2:]]
     out: list[Clause] = []
     for c in clauses:
         gap = text[out[-1].end:c.start] if out else ""

@@ -798,6 +798,8 @@ def edited_copy(
     Synonyms within a kind do not count ("stable" / "unchanged", "minimal" / "small").
     """
     mine = clause.sequence
+    if _ANSWER_LEAD.match(clause.text):
+        mine = mine[1:]  # "Cardiomegaly: no, the heart is normal in size": the answer, then the copy
     if len(mine) < 2:
         return []
     masked, kinds, plain = _masked(mine, vocab, lang, grades)
@@ -832,6 +834,8 @@ def edited_copy(
     return out
 
 
+# an answer word opening a step or clause before its reason ("no, the heart is normal in size")
+_ANSWER_LEAD = re.compile(r"^\W*(?:no|yes)\s*[,;:.\u2014-]", re.I)
 # words that give a verdict on what the sentence already denies ("... is identified. Absent.")
 _VERDICT_DENIALS = frozenset({"absent", "negative", "excluded"})
 
@@ -877,6 +881,11 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     if clause.negated or clause.hedge != "certain":
         return []
     named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
+    hidden = any(
+        HIDDEN_DEVICE.search(s.text) and (not s.sides or not clause.sides or clause.sides & s.sides) for s in sentences
+    )
+    if hidden:
+        named |= {"line_tube"}  # "There is a left chest XXXX with tip projecting over the lower SVC"
     # only specific words of the clause's own ("pacemaker", "sternotomy"): "a device" may be one the
     # report names with a de-identified word ("left chest XXXX")
     specific = {
@@ -891,9 +900,17 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     for w in clause.words:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
-            if object_stem(w, vocab) not in words:
+            if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube"):
                 return [Finding("finding_not_in_report", None)]
     return []
+
+
+# a line or port whose name the de-identification hid: "left chest XXXX with tip projecting over the SVC",
+# "Right XXXX-A-XXXX is in XXXX" (a Port-A-Cath)
+HIDDEN_DEVICE = re.compile(
+    r"\bXXXX\b(?=[^.;]{0,30}\b(?:tip|tips|terminat\w*|projecting\s+over\s+the\s+(?:svc|superior|right\s+atri\w*|cavoatrial))\b)"
+    r"|\bXXXX-A-XXXX\b"
+)
 
 
 _REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = {}

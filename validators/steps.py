@@ -50,6 +50,7 @@ from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
     AGE_SUFFIX,
+    HIDDEN_DEVICE,
     Facts,
     align,
     clear_reading_caches,
@@ -824,7 +825,7 @@ def _grounded_elsewhere(j: Judgement, sentences: list[Facts], history: History) 
     if _in_history(j, history) or (
         j.verdict == "unsupported"
         and j.reasons == ["finding_not_in_report"]
-        and (_worded_in_report(j, sentences) or _concluded(j))
+        and (_worded_in_report(j, sentences) or _concluded(j) or _hidden_device(j, sentences))
     ):
         return Judgement(j.claim, "supported", [], [])
     return j
@@ -866,6 +867,15 @@ def _worded_in_report(j: Judgement, sentences: list[Facts]) -> bool:
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _hidden_device(j: Judgement, sentences: list[Facts]) -> bool:
+    """A line or port the report names with a de-identified word ("left chest XXXX with tip over the SVC")."""
+    side = j.claim.laterality if j.claim.laterality in ("left", "right") else None
+    return j.claim.observation == "support_device" and any(
+        not s.negated and HIDDEN_DEVICE.search(s.text) and (side is None or not s.sides or side in s.sides)
+        for s in sentences
+    )
 
 
 def _excepted(text: str, start: int) -> bool:
