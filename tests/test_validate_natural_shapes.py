@@ -728,3 +728,23 @@ def test_faithful_shapes_around_denials(validator, step):
             "air under the diaphragm. The heart is normal in size. There is a stable calcified granuloma in the "
             "right lower lobe.")
     assert_judged(validator, text, step, True)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("The report describes a new right-sided pleural effusion.", False),
+        ("The right-sided pleural effusion is again present.", True),
+    ],
+)
+def test_again_before_a_noun_is_unchanged(validator, step, good):
+    text = "FINDINGS: There is again elevation of right hemidiaphragm with right-sided pleural effusion."
+    assert_judged(validator, text, step, good)
+
+
+def test_the_same_fall_is_no_change_over_time(validator):
+    """"the same fall" says nothing of change: "acute" still contradicts "healing"."""
+    text = "FINDINGS: Healing fracture of the right 8th rib. Lungs are clear."
+    assert_judged(validator, text, "The right 8th rib fracture is acute, from the same fall.", False,
+                  "temporal_conflict")
+    assert_judged(validator, text, "The right 8th rib fracture is healing.", True)

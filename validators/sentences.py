@@ -530,15 +530,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             report_t -= {AGE_UNKNOWN}  # "an acute fracture cannot be excluded" of an age-indeterminate one
         if temporal_conflict(clause.temporal, report_t, lang):
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
-    elif (
-        clause.temporal
-        and lang.change_claim.search(clause.text)
-        and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
-        and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
-    ):
-        # (a report sentence about everything, "the findings are grossly stable", vouches for each thing)
-        # a change over time the report compares but states of nothing this clause speaks of ("new compared
-        # with the prior" where the report only says "Comparison ___" and describes the nodule)
+    elif _unsaid_change(clause, sentences, vocab, lang):
         out.append(Finding("temporal_conflict", best))
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
@@ -944,6 +936,18 @@ def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
     return []
 
 
+def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> bool:
+    """A change over time the report compares but states of nothing this clause speaks of ("new compared with
+    the prior" where the report only says "Comparison ___" and describes the nodule). A report sentence about
+    everything ("the findings are grossly stable") vouches for each thing."""
+    return (
+        bool(clause.temporal)
+        and bool(lang.change_claim.search(clause.text))
+        and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
+        and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
+    )
+
+
 def _unfounded_change(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> list[Finding]:
     """A change over time ("new", "larger than before") stated of a report that compares with nothing."""
     if not clause.temporal or not sentences or not lang.change_claim.search(clause.text):
@@ -1071,6 +1075,8 @@ _QUALIFIED = re.compile(
     r"^\W*(?:(?:mildly|slightly|markedly|moderately|severely|very)\s+)?([a-z-]+)(?:\s*(?:,|and)\s*([a-z-]+))?\s+"
     r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
 )
+# a side, or a size within the normal range ("Small sized heart" beside "Heart size is normal"), before a thing
+_NOT_CALLED_ABNORMAL = frozenset({"left", "right", "bilateral", "small", "smaller", "little"})
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
                            "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without"})
 
@@ -1083,7 +1089,10 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     nothing about it)."""
     if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
         return []
-    subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words}
+    # the clause's own words: a subject borrowed from the step before ("We see mild spondylosis." then "Both
+    # lungs are clear.") is not what this clause calls normal
+    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words and a in own}
     if not subject or len(subject) > 2:
         return []
     for s in sentences:
@@ -1107,7 +1116,7 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
                 continue
             said = {stem(w) for w in m.group(3).split()}
             predicate = {w for w in m.group(1, 2) if w}
-            if predicate & (vocab.place_words | set(vocab.side_words) | {"left", "right", "bilateral"}):
+            if predicate & (vocab.place_words | set(vocab.side_words) | _NOT_CALLED_ABNORMAL):
                 continue
         if subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL):
             return [Finding("negation_conflict", s)]
