@@ -748,3 +748,16 @@ def test_the_same_fall_is_no_change_over_time(validator):
     assert_judged(validator, text, "The right 8th rib fracture is acute, from the same fall.", False,
                   "temporal_conflict")
     assert_judged(validator, text, "The right 8th rib fracture is healing.", True)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "In COPD, pulmonary hypertension can enlarge the central pulmonary arteries.",
+        "First, I'll go over the bones carefully, since in multiple myeloma lytic lesions and compression "
+        "fractures are common.",
+    ],
+)
+def test_general_knowledge_about_what_diseases_do(validator, step):
+    text = "FINDINGS: Hyperinflated lungs. Heart size normal. No acute bony abnormality."
+    assert_judged(validator, text, step, True)
