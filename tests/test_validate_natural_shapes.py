@@ -761,3 +761,10 @@ def test_the_same_fall_is_no_change_over_time(validator):
 def test_general_knowledge_about_what_diseases_do(validator, step):
     text = "FINDINGS: Hyperinflated lungs. Heart size normal. No acute bony abnormality."
     assert_judged(validator, text, step, True)
+
+
+def test_and_or_is_a_hedge(validator):
+    text = "FINDINGS: Minimal left costophrenic airspace disease and/or pleural effusion. Lungs otherwise clear."
+    assert_judged(validator, text, "At the left costophrenic angle there's a small pleural effusion.", False,
+                  "uncertainty_overstated")
+    assert_judged(validator, text, "There may be a small left pleural effusion.", True)

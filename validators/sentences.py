@@ -610,7 +610,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
 # than the left")
 _THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
-_MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal"})
+_MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal", "multilevel", "multi-level"})
 
 
 # words that make a statement surer than plain assertion ("definitely a granuloma", "purely an artifact")
