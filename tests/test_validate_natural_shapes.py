@@ -768,3 +768,18 @@ def test_and_or_is_a_hedge(validator):
     assert_judged(validator, text, "At the left costophrenic angle there's a small pleural effusion.", False,
                   "uncertainty_overstated")
     assert_judged(validator, text, "There may be a small left pleural effusion.", True)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("Severe leftward mediastinal shift is present.", False),
+        ("Mild leftward mediastinal shift is present.", True),
+        ("There is a large right pleural effusion.", True),
+        ("There is a small right pleural effusion.", False),
+    ],
+)
+def test_each_thing_keeps_its_own_grade_in_a_sentence_grading_two(validator, step, good):
+    text = ("FINDINGS: The left lung is clear. IMPRESSION: Large right pleural effusion, increased from prior, "
+            "with mild leftward mediastinal shift.")
+    assert_judged(validator, text, step, good)

@@ -217,6 +217,8 @@ class Facts:
     dominant: frozenset[str] = frozenset()  # the greater side of a bilateral finding ("R > L")
     subject: frozenset[str] = frozenset()  # anchors of the subject a pronoun clause refers to ("It ...")
     side_grades: frozenset[tuple[str, int]] = frozenset()  # "a moderate one on the left, small on the right"
+    # (anchor, grade) of a sentence grading two things: "Large right effusion ..., with mild mediastinal shift"
+    anchor_grades: frozenset[tuple[str, int]] = frozenset()
 
 
 _FACTS_CACHE: dict[tuple[int, str], Facts] = {}
@@ -357,6 +359,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         tuple(words),
         frozenset(dominant),
         side_grades=_side_grades(low, grades) if len(sides - {"bilateral"}) == 2 else frozenset(),
+        anchor_grades=_anchor_grades(low, grades, vocab) if len({grades[w] for w in words if w in grades}) > 1
+        else frozenset(),
     )
 
 
@@ -374,6 +378,27 @@ def _side_grades(low: str, grades: dict[str, int]) -> frozenset[tuple[str, int]]
         if len(sides) == 1 and len(found) == 1:
             pairs.add((sides.pop(), found.pop()))
     return frozenset(pairs)
+
+
+def _anchor_grades(low: str, grades: dict[str, int], vocab: OpenVocabulary) -> frozenset[tuple[str, int]]:
+    """(anchor, grade) pairs of a sentence with several grades: each stretch between commas / "and" / "with"
+    that has one grade word gives it to that stretch's words ("Large right pleural effusion, increased from
+    prior, with mild leftward mediastinal shift": the shift is mild, the effusion large)."""
+    pairs = set()
+    for part in _GRADE_SEGMENT.split(low):
+        words = _TOKEN.findall(part)
+        found = {grades[w] for w in words if w in grades}
+        if len(found) == 1:
+            grade = found.pop()
+            pairs |= {(stem(w), grade) for w in words if w not in grades and w not in vocab.weak and len(w) > 2}
+    return frozenset(pairs)
+
+
+def _grades_of(s: Facts, clause: Facts) -> frozenset[int]:
+    """The grades a report sentence gives the clause's thing: those its stretches bind to the clause's words,
+    else all of the sentence's."""
+    bound = frozenset(g for a, g in s.anchor_grades if a in clause.anchors)
+    return bound or s.grades
 
 
 def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> list[Facts]:
@@ -543,8 +568,9 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         clash = _dominance_conflict(clause, pool, sentences, vocab)
         if clash is not None:
             out.append(Finding("laterality_conflict", clash))
-    if clause.grades and best.grades and not clause.grades & best.grades and not _low_end(clause.grades, best.grades):
-        if not any(clause.grades & s.grades for s in pool):
+    graded = _grades_of(best, clause)
+    if clause.grades and graded and not clause.grades & graded and not _low_end(clause.grades, graded):
+        if not any(clause.grades & _grades_of(s, clause) for s in pool):
             out.append(Finding("severity_conflict", best))
     if clause.side_grades and "severity_conflict" not in {f.reason for f in out}:
         theirs = {side: grade for s in pool for side, grade in s.side_grades}
