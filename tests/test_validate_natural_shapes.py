@@ -783,3 +783,19 @@ def test_each_thing_keeps_its_own_grade_in_a_sentence_grading_two(validator, ste
     text = ("FINDINGS: The left lung is clear. IMPRESSION: Large right pleural effusion, increased from prior, "
             "with mild leftward mediastinal shift.")
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("The word 'question' signals uncertainty: the radiologist suspects but doesn't confirm the effusions.", True),
+        ("Old rib fractures are chronic and not relevant to the acute presentation, but they are still present.", True),
+        ("A basal linear opacity isn't the typical pattern of reactivation TB, which favors the upper lobes.", True),
+        ("There are no effusions.", False),
+        ("There are no rib fractures.", False),
+    ],
+)
+def test_not_confirmed_not_relevant_not_typical_deny_nothing(validator, step, good):
+    text = ("FINDINGS: Question small bilateral pleural effusions. Old healed left rib fractures. Linear left "
+            "basal opacity.")
+    assert_judged(validator, text, step, good)
