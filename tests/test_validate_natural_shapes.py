@@ -799,3 +799,13 @@ def test_not_confirmed_not_relevant_not_typical_deny_nothing(validator, step, go
     text = ("FINDINGS: Question small bilateral pleural effusions. Old healed left rib fractures. Linear left "
             "basal opacity.")
     assert_judged(validator, text, step, good)
+
+
+def test_a_borrowed_subject_drops_no_hedge(validator):
+    """"It measures 6 mm." after a step about a nodule the report only "likely" calls a granuloma says the size,
+    not the diagnosis."""
+    text = "FINDINGS: 6 mm nodule in the right upper lobe, likely a calcified granuloma. No effusion."
+    chain = Chain(chain_id="t", report_id="r", steps=["There is a calcified granuloma in the right upper lobe.",
+                                                      "It measures 6 mm."])
+    got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
+    assert got.label is True, (got.verdict, got.reasons)

@@ -217,6 +217,9 @@ class Facts:
     dominant: frozenset[str] = frozenset()  # the greater side of a bilateral finding ("R > L")
     subject: frozenset[str] = frozenset()  # anchors of the subject a pronoun clause refers to ("It ...")
     side_grades: frozenset[tuple[str, int]] = frozenset()  # "a moderate one on the left, small on the right"
+    # anchors taken from the clause before ("It is minimal" after a step about the atelectasis): what the
+    # clause speaks of, not what it says (its own words decide whether it drops a hedge)
+    borrowed: frozenset[str] = frozenset()
     # (anchor, grade) of a sentence grading two things: "Large right effusion ..., with mild mediastinal shift"
     anchor_grades: frozenset[tuple[str, int]] = frozenset()
 
@@ -621,7 +624,7 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
         not clause.negated
         and clause.hedge == "certain"
         and best.hedge in ("possible", "open", "probable")
-        and best.hedged_anchors & clause.anchors
+        and best.hedged_anchors & (clause.anchors - clause.borrowed)
         and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:])
     ):
         out.append(Finding("uncertainty_overstated", best))
@@ -653,7 +656,7 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     over a hedged sentence ("definitely caused by the leads" for "thought to account for")."""
     if clause.negated or clause.hedge != "certain":
         return None
-    strong = clause.anchors - vocab.weak
+    strong = clause.anchors - clause.borrowed - vocab.weak
     pool = aligned[:3]
     surely = {a for s in sentences if s.hedge == "certain" and not s.negated for a in s.anchors & strong}
     for s in pool:

@@ -385,7 +385,12 @@ class StepValidator:
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
                     # of the clause before (in this step, else the last one of the previous step)
                     subject = (facts or context)[-1]
-                    f = replace(f, anchors=f.anchors | subject.anchors, classes=f.classes | subject.classes)
+                    f = replace(
+                        f,
+                        anchors=f.anchors | subject.anchors,
+                        classes=f.classes | subject.classes,
+                        borrowed=subject.anchors - f.anchors,
+                    )
                 elif _PRONOUN_START.match(c.text) and (facts or context):
                     # "It then passes below the diaphragm, tip over the fundus": aligned on its own words
                     # first, on the subject's too when those find nothing
