@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +26,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import AGE_UNKNOWN, StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+from radprm.validators.memo import remember
 from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
@@ -370,31 +371,36 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
 _GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
 
 
-def _side_grades(low: str, grades: dict[str, int]) -> frozenset[tuple[str, int]]:
-    """(side, grade) pairs of a sentence naming both sides: each stretch between commas / "and" that has one
-    side and one grade word ("left small, right moderate in size")."""
-    pairs = set()
-    for part in _GRADE_SEGMENT.split(low):
-        words = _TOKEN.findall(part)
-        sides = {_SIDE[w] for w in words if w in ("left", "right")}
-        found = {grades[w] for w in words if w in grades}
-        if len(sides) == 1 and len(found) == 1:
-            pairs.add((sides.pop(), found.pop()))
-    return frozenset(pairs)
-
-
-def _anchor_grades(low: str, grades: dict[str, int], vocab: OpenVocabulary) -> frozenset[tuple[str, int]]:
-    """(anchor, grade) pairs of a sentence with several grades: each stretch between commas / "and" / "with"
-    that has one grade word gives it to that stretch's words ("Large right pleural effusion, increased from
-    prior, with mild leftward mediastinal shift": the shift is mild, the effusion large)."""
-    pairs = set()
+def _graded_stretches(low: str, grades: dict[str, int]) -> Iterator[tuple[list[str], int]]:
+    """(words, grade) of each stretch of a sentence between commas / "and" / "with" that has one grade word."""
     for part in _GRADE_SEGMENT.split(low):
         words = _TOKEN.findall(part)
         found = {grades[w] for w in words if w in grades}
         if len(found) == 1:
-            grade = found.pop()
-            pairs |= {(stem(w), grade) for w in words if w not in grades and w not in vocab.weak and len(w) > 2}
+            yield words, found.pop()
+
+
+def _side_grades(low: str, grades: dict[str, int]) -> frozenset[tuple[str, int]]:
+    """(side, grade) pairs of a sentence naming both sides: each graded stretch that has one side ("left small,
+    right moderate in size")."""
+    pairs = set()
+    for words, grade in _graded_stretches(low, grades):
+        sides = {_SIDE[w] for w in words if w in ("left", "right")}
+        if len(sides) == 1:
+            pairs.add((sides.pop(), grade))
     return frozenset(pairs)
+
+
+def _anchor_grades(low: str, grades: dict[str, int], vocab: OpenVocabulary) -> frozenset[tuple[str, int]]:
+    """(anchor, grade) pairs of a sentence with several grades: each graded stretch gives its grade to its own
+    words ("Large right pleural effusion, increased from prior, with mild leftward mediastinal shift": the
+    shift is mild, the effusion large)."""
+    return frozenset(
+        (stem(w), grade)
+        for words, grade in _graded_stretches(low, grades)
+        for w in words
+        if w not in grades and w not in vocab.weak and len(w) > 2
+    )
 
 
 def _grades_of(s: Facts, clause: Facts) -> frozenset[int]:
@@ -774,10 +780,8 @@ def _masked_sentences(
     (not once per step and clause that `edited_copy` tries against it)."""
     entry = _MASKED_SENTENCES.get(id(sentences))
     if entry is None or entry[0] is not sentences or entry[1] is not vocab:
-        if len(_MASKED_SENTENCES) > 20_000:
-            _MASKED_SENTENCES.clear()
         masked = [(s, s.sequence, *_masked(s.sequence, vocab, lang, grades)) for s in sentences if s.sequence]
-        entry = _MASKED_SENTENCES[id(sentences)] = (sentences, vocab, masked)
+        entry = remember(_MASKED_SENTENCES, id(sentences), (sentences, vocab, masked), limit=20_000)
     return entry[2]
 
 
@@ -902,9 +906,7 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     if clause.negated or clause.hedge != "certain":
         return []
     named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
-    hidden = any(
-        HIDDEN_DEVICE.search(s.text) and (not s.sides or not clause.sides or clause.sides & s.sides) for s in sentences
-    )
+    hidden = hidden_device_named(sentences, clause.sides)
     if hidden:
         named |= {"line_tube"}  # "There is a left chest XXXX with tip projecting over the lower SVC"
     # only specific words of the clause's own ("pacemaker", "sternotomy"): "a device" may be one the
@@ -928,10 +930,16 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
 
 # a line or port whose name the de-identification hid: "left chest XXXX with tip projecting over the SVC",
 # "Right XXXX-A-XXXX is in XXXX" (a Port-A-Cath)
-HIDDEN_DEVICE = re.compile(
+_HIDDEN_DEVICE = re.compile(
     r"\bXXXX\b(?=[^.;]{0,30}\b(?:tip|tips|terminat\w*|projecting\s+over\s+the\s+(?:svc|superior|right\s+atri\w*|cavoatrial))\b)"
     r"|\bXXXX-A-XXXX\b"
 )
+
+
+def hidden_device_named(sentences: list[Facts], sides: frozenset[str]) -> bool:
+    """Whether a sentence names a line or port with a de-identified word, on one of `sides` (any side when either
+    names none)."""
+    return any(_HIDDEN_DEVICE.search(s.text) and (not s.sides or not sides or sides & s.sides) for s in sentences)
 
 
 _REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = {}
@@ -941,15 +949,13 @@ def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozen
     """The report's words as specific terms and as alias stems, once per report (not per clause)."""
     entry = _REPORT_WORDS.get(id(sentences))
     if entry is None or entry[0] is not sentences:
-        if len(_REPORT_WORDS) > 20_000:
-            _REPORT_WORDS.clear()
         words = {w for s in sentences for w in s.words}
         entry = (
             sentences,
             frozenset(vocab.terms.get(w, w) for w in words),
             frozenset(object_stem(w, vocab) for w in words),
         )
-        _REPORT_WORDS[id(sentences)] = entry
+        remember(_REPORT_WORDS, id(sentences), entry, limit=20_000)
     return entry[1], entry[2]
 
 
@@ -1042,7 +1048,7 @@ def _polarity_conflict(
     scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
     # only the clause's own words: a borrowed subject ("It also describes ...", "However" after a step about
     # the effusion) is not this clause's claim
-    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    own = _own_anchors(clause, vocab)
     strong = {a for a in scope if a not in vocab.weak and a in own}
     if not strong:
         return []
@@ -1095,6 +1101,12 @@ def _omitted_but_said(
     return []
 
 
+def _own_anchors(clause: Facts, vocab: OpenVocabulary) -> set[str]:
+    """The anchors the clause's own words give (their stems and object classes), without a subject borrowed from
+    the clause or step before."""
+    return {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+
+
 _DESCRIBED = re.compile(
     r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
     r"(?:(?:[a-z]+ly|again|now|somewhat|very|still)\s+)?([a-z-]+)"
@@ -1120,7 +1132,7 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         return []
     # the clause's own words: a subject borrowed from the step before ("We see mild spondylosis." then "Both
     # lungs are clear.") is not what this clause calls normal
-    own = {stem(w) for w in clause.words} | {vocab.classes[w] for w in clause.words if w in vocab.classes}
+    own = _own_anchors(clause, vocab)
     subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words and a in own}
     if not subject or len(subject) > 2:
         return []

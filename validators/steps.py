@@ -50,12 +50,12 @@ from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
     AGE_SUFFIX,
-    HIDDEN_DEVICE,
     Facts,
     align,
     clear_reading_caches,
     compare,
     edited_copy,
+    hidden_device_named,
     range_between,
     read_facts,
     read_words,
@@ -321,9 +321,7 @@ class StepValidator:
         claims = _dedupe(merge_claims(found, implied))
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
-        if len(self._step_cache) > 50_000:
-            self._step_cache.clear()
-        self._step_cache[step] = claims
+        remember(self._step_cache, step, claims, limit=50_000)
         return claims
 
     def clear_caches(self) -> None:
@@ -396,9 +394,7 @@ class StepValidator:
                     # first, on the subject's too when those find nothing
                     f = replace(f, subject=(facts or context)[-1].anchors)
                 facts.append(f)
-        if len(self._clause_cache) > 50_000:
-            self._clause_cache.clear()
-        self._clause_cache[key] = facts
+        remember(self._clause_cache, key, facts, limit=50_000)
         return facts
 
     def _subject(self, step: str) -> list[Facts]:
@@ -876,10 +872,9 @@ _MENTION_WORD = re.compile(r"[a-z]{4,}")
 
 def _hidden_device(j: Judgement, sentences: list[Facts]) -> bool:
     """A line or port the report names with a de-identified word ("left chest XXXX with tip over the SVC")."""
-    side = j.claim.laterality if j.claim.laterality in ("left", "right") else None
-    return j.claim.observation == "support_device" and any(
-        not s.negated and HIDDEN_DEVICE.search(s.text) and (side is None or not s.sides or side in s.sides)
-        for s in sentences
+    sides = frozenset({j.claim.laterality}) & {"left", "right"}
+    return j.claim.observation == "support_device" and hidden_device_named(
+        [s for s in sentences if not s.negated], sides
     )
 
 
