@@ -809,3 +809,84 @@ def test_a_borrowed_subject_drops_no_hedge(validator):
                                                       "It measures 6 mm."])
     got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
     assert got.label is True, (got.verdict, got.reasons)
+
+
+# (report, step, good, reason): shapes of IU writer sets 17-20 (made-up reports in their words)
+_ROUND_15 = [
+    # a certainty booster before "rather than" affirms what it boosts
+    ("IMPRESSION: Mild bibasilar airspace disease, probably atelectasis.",
+     "These are definitely atelectasis rather than infection.", False, "uncertainty_overstated"),
+    # the part of the aorta
+    ("FINDINGS: Atherosclerotic calcifications of the thoracic aorta. Lungs are clear.",
+     "Atherosclerotic calcifications are seen in the abdominal aorta.", False, "location_conflict"),
+    ("FINDINGS: Atherosclerotic calcifications of the thoracic aorta. Lungs are clear.",
+     "There is atherosclerotic calcification of the aortic arch.", True, None),
+    # "T-spine" is the thoracic spine
+    ("FINDINGS: T-spine osteophytes. Lungs are clear.", "There are osteophytes along the lumbar spine.", False,
+     "location_conflict"),
+    ("FINDINGS: T-spine osteophytes. Lungs are clear.", "There are osteophytes along the thoracic spine.", True, None),
+    # "more <adjective> than before" is a change
+    ("FINDINGS: The aorta is ectatic and atherosclerotic but stable.", "The aorta is more tortuous than before.", False,
+     "temporal_conflict"),
+    ("FINDINGS: The aorta is ectatic and atherosclerotic but stable.", "The aorta is ectatic, as before.", True, None),
+    # lung volumes the report calls low or hyperinflated are not normal
+    ("FINDINGS: There are low lung volumes with associated bronchovascular crowding. No pleural effusion.",
+     "Lung volumes look normal on this film.", False, "negation_conflict"),
+    ("FINDINGS: The lungs are clear. Lungs are hyperinflated.", "Lung volumes are described as normal.", False,
+     "negation_conflict"),
+    ("FINDINGS: The lungs are clear. Lung volumes are normal.", "Lung volumes are normal.", True, None),
+    # a verdict word after a copied normal statement
+    ("FINDINGS: The heart is normal in size. The mediastinum is unremarkable.",
+     "Mediastinal lymphadenopathy: the mediastinum is unremarkable. Absent.", True, None),
+    # ", and mild X" after a list of denials is affirmed
+    ("FINDINGS: No focal airspace consolidation, pleural effusion, or pneumothorax. Mild degenerative changes of "
+     "the spine.", "No focal consolidation, effusion or pneumothorax, and mild degenerative changes of the spine.",
+     True, None),
+    ("FINDINGS: No focal airspace consolidation, pleural effusion, or pneumothorax. Mild degenerative changes of "
+     "the spine.", "No focal consolidation, and there are no degenerative changes of the spine.", False,
+     "negation_conflict"),
+    # "i.e." does not end a sentence
+    ("FINDINGS: No focal airspace disease. No pneumothorax.",
+     "The question asks about focal airspace disease, i.e. something like a pneumonia.", True, None),
+    # a small grade added to an ungraded finding describes it; a large one is unfounded
+    ("FINDINGS: There is a calcified granuloma in the left upper lobe. Lungs otherwise clear.",
+     "There is a small calcified granuloma in the left upper lobe.", True, None),
+    ("FINDINGS: There is a calcified granuloma in the left upper lobe. Lungs otherwise clear.",
+     "There is a large calcified granuloma in the left upper lobe.", False, "severity_not_in_report"),
+    # two findings on two sides in one report sentence: each keeps its own side
+    ("FINDINGS: Calcified granuloma in the left upper lung is noted as well as right retrocardiac calcified nodule.",
+     "A calcified granuloma is seen in the left upper lung.", True, None),
+    ("FINDINGS: Calcified granuloma in the left upper lung is noted as well as right retrocardiac calcified nodule.",
+     "A calcified granuloma is seen in the right upper lung.", False, "laterality_conflict"),
+    # a report that contradicts itself: the step repeats one of its denials word for word
+    ("FINDINGS: Nodular densities consistent with chronic granulomatous disease. IMPRESSION: No pulmonary nodules "
+     "identified.", "The impression says no pulmonary nodules are identified, i.e. nothing suspicious.", True, None),
+    # two sides, each with its zone
+    # a denial placed in another lobe than the report's finding
+    ("FINDINGS: Large right pleural effusion with associated atelectatic collapse of the right middle lobe and "
+     "partial collapse of the right lower lobe.", "Some opacities are seen, but no upper lobe collapse is described.",
+     True, None),
+    ("FINDINGS: Large right pleural effusion with associated atelectatic collapse of the right middle lobe and "
+     "partial collapse of the right lower lobe.", "There is no lower lobe collapse.", False, "negation_conflict"),
+    # general knowledge: what "can be occult" asserts nothing of this patient
+    ("FINDINGS: The lungs are clear. No displaced rib fractures visualized.",
+     "Subtle nondisplaced fractures can be occult on plain films, but the report does not describe any fracture.",
+     True, None),
+    # "left greater than right" is on both sides, the left one the greater
+    ("FINDINGS: Left greater than right basilar opacity, probable atelectasis and/or scarring.",
+     "Both bases show some opacity, but it's more pronounced on the left than on the right.", True, None),
+    ("FINDINGS: Left greater than right basilar opacity, probable atelectasis and/or scarring.",
+     "Both bases show some opacity, but it's more pronounced on the right than on the left.", False,
+     "laterality_conflict"),
+    ("FINDINGS: Worsened patchy opacities at the left apex and right base. IMPRESSION: Ill-defined patchy left "
+     "apical and right basilar airspace disease.", "There are ill-defined patchy opacities at the left apex and the "
+     "right base.", True, None),
+    ("FINDINGS: Worsened patchy opacities at the left apex and right base. IMPRESSION: Ill-defined patchy left "
+     "apical and right basilar airspace disease.", "There are patchy opacities at the right apex and the left base.",
+     False, "laterality_conflict"),
+]
+
+
+@pytest.mark.parametrize("text,step,good,reason", _ROUND_15)
+def test_shapes_of_writer_sets_17_to_20(validator, text, step, good, reason):
+    assert_judged(validator, text, step, good, reason)

@@ -567,7 +567,11 @@ def _related(claim: Claim, report_claims: list[Claim], rules: StepRules) -> list
 
 def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     faults = []
-    if claim.observation not in rules.sideless and not laterality_compatible(claim.laterality, r.laterality):
+    if (
+        claim.observation not in rules.sideless
+        and not laterality_compatible(claim.laterality, r.laterality)
+        and not (_names_both_sides(claim.sentence) and _names_both_sides(r.sentence))
+    ):
         faults.append("laterality_conflict")
     step_levels, report_levels = severity_levels(claim.severity, rules), severity_levels(r.severity, rules)
     if step_levels and report_levels and not step_levels <= report_levels and not step_levels | report_levels <= {1, 2}:
@@ -593,6 +597,16 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
             if _JOINED_PLACES.search(claim.location):
                 faults.append("location_conflict")
     return faults
+
+
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.I)
+_BOTH_SIDES = re.compile(r"\b(?:both|bilateral(?:ly)?|bibasilar|biapical)\b", re.I)
+
+
+def _names_both_sides(sentence: str) -> bool:
+    """A sentence naming the left and the right ("patchy left apical and right basilar opacities", "left greater
+    than right"), or both at once: the extractor gives each finding one side, not always the one it is on."""
+    return {m.lower() for m in _SIDE_WORD.findall(sentence)} == {"left", "right"} or bool(_BOTH_SIDES.search(sentence))
 
 
 _JOINED_PLACES = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)
@@ -651,7 +665,9 @@ def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
         sided = [r for r in candidates if r.laterality != "none"]
         candidates = sided or candidates
     if claim.location:
-        located = [r for r in candidates if r.location]
+        # (a located one on the other side does not beat one on the step's side: "left upper lung granuloma as well
+        # as right retrocardiac calcified nodule", where the extractor gives the place to the nodule)
+        located = [r for r in candidates if r.location and laterality_compatible(claim.laterality, r.laterality)]
         candidates = located or candidates
     if claim.severity and severity_levels(claim.severity):
         graded = [r for r in candidates if severity_levels(r.severity)]
@@ -661,6 +677,14 @@ def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
 
 def _similar_sentence(a: str, b: str) -> bool:
     return fuzz.ratio(" ".join(a.lower().split()), " ".join(b.lower().split())) >= SAME_MENTION_MIN
+
+
+def _cites_sentence(claim: Claim, r: Claim) -> bool:
+    """The step repeats the report's whole denial inside a longer sentence ("The impression says no pulmonary
+    nodules are identified, i.e. nothing suspicious." for "No pulmonary nodules identified."), about the same side."""
+    theirs = set(_WORD.findall(r.sentence.lower()))
+    mine = set(_WORD.findall(claim.sentence.lower()))
+    return claim.laterality == r.laterality and len(theirs) >= 3 and theirs <= mine
 
 
 def _is_statement(c: Claim) -> bool:
@@ -686,7 +710,12 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
 
     if claim.assertion == "negative":
         # the report makes the same negative statement (a restated sentence): agreement, whatever else it says
-        same = [r for r in neg if _negation_applies(claim, r, rules) and _similar_sentence(claim.sentence, r.sentence)]
+        same = [
+            r
+            for r in neg
+            if _negation_applies(claim, r, rules)
+            and (_similar_sentence(claim.sentence, r.sentence) or _cites_sentence(claim, r))
+        ]
         if same:
             return Judgement(claim, "supported", [], same[:1])
         if _is_statement(claim) and any(_is_statement(r) for r in neg):
@@ -707,6 +736,15 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
             if same_object:
                 return Judgement(claim, "supported", [], same_object[:1])
         hits = [r for r in pos if applies(r)]
+        if claim.location:
+            # "atelectatic collapse of the right middle lobe": the unplaced mention is the placed one, which
+            # is not where the step denies it ("no upper lobe collapse")
+            hits = [
+                r
+                for r in hits
+                if r.location
+                or not any(o.location and o.sentence == r.sentence and o.observation == r.observation for o in pos)
+            ]
         if hits:
             return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
         # "upper limits of normal" is normal by definition: the report's lean towards enlargement is not a

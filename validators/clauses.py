@@ -216,7 +216,8 @@ _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet)\s+(?:no|not|without|none)\b|with\s+no\b|without\b"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
-                          r"|and\s+(?:a|an)\b", re.I)
+                          r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
+                          r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

@@ -339,6 +339,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
         dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}
         dominant |= {_OTHER_SIDE[m.group("side")] for p in vocab.lesser for m in p.finditer(low)}
+    if dominant:
+        sides.add("bilateral")  # "left greater than right basilar opacity" is on both sides
     return Facts(
         text,
         0,
@@ -526,6 +528,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         if not out:
             out = _omitted_but_said(clause, sentences, vocab, lang)
+        if not out:
+            boosted = _boosted_denial(clause, aligned, sentences, lang)
+            if boosted is not None:
+                out.append(Finding("uncertainty_overstated", boosted))
         if (
             not out
             and "resolved" in clause.temporal
@@ -573,6 +579,10 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
+    if {"left", "right"} <= clause.sides and "laterality_conflict" not in {f.reason for f in out}:
+        swapped = _swapped_side_places(clause, pool)
+        if swapped is not None:
+            out.append(Finding("laterality_conflict", swapped))
     if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
         clash = _dominance_conflict(clause, pool, sentences, vocab)
         if clash is not None:
@@ -671,6 +681,27 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     if _BOOSTER.search(clause.text) and pool and pool[0].hedge != "certain":
         return pool[0]
     return None
+
+
+def boosted(text: str) -> bool:
+    """Whether a step makes itself surer than plain assertion ("definitely", "we can be confident")."""
+    return _BOOSTER.search(text) is not None
+
+
+def _boosted_denial(clause: Facts, aligned: list[Facts], sentences: list[Facts], lang: StepLanguage) -> Facts | None:
+    """A certainty booster over what the report only suspects, in a clause that goes on to deny something else
+    ("These are definitely atelectasis rather than infection." for "probably atelectasis"): the words between
+    the booster and the negation cue are what the clause affirms."""
+    m = _BOOSTER.search(clause.text)
+    cue = lang.negation_pre.search(clause.text)
+    if m is None or cue is None or cue.start() < m.end() or clause.hedge != "certain":
+        return None
+    affirmed = {stem(w) for w in _TOKEN.findall(clause.text[m.end() : cue.start()].lower())}
+    said = [s for s in aligned[:3] or sentences if not s.negated and s.anchors & affirmed]
+    # the report states it without a hedge somewhere: the booster overstates nothing
+    if any(s.hedge == "certain" and (s.anchors & affirmed) - s.hedged_anchors for s in said):
+        return None
+    return next((s for s in said if s.hedge != "certain" and s.hedged_anchors & affirmed), None)
 
 
 def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> bool:
@@ -847,11 +878,19 @@ def edited_copy(
                 w for k, w in their_marked if k == kind
             }:
                 continue  # "no X, no Y" for "no X or Y": the same denials, counted otherwise
-            if kind == "negation" and not old and new <= _VERDICT_DENIALS and s.negated:
-                continue  # "No effusion is identified. Absent.": a verdict word after the copied denial
+            verdict = kind == "negation" and not old and new <= _VERDICT_DENIALS
+            if verdict and (s.negated or s.words & vocab.normal_words):
+                # "No effusion is identified. Absent.", "the mediastinum is unremarkable. Absent.": a verdict word
+                # after the copied denial or normal statement
+                continue
             if kind == "side" and not old and s.negated and any(k == "negation" for k, _ in mine_marked):
                 continue  # "no effusion on the left" for "no effusion": a narrower denial, still true
             if _same_meaning(kind, new, old, lang, grades, vocab):
+                continue
+            if kind == "grade" and not old and not any(k == "grade" for k, _ in their_marked):
+                # a grade the report gives nothing: "a small calcified granuloma" describes it, "a large" one does not
+                if not all(grades.get(w, 9) <= 2 for w in new):
+                    out.append(Finding("severity_not_in_report", s))
                 continue
             out.append(Finding(_EDIT_REASON[kind], s))
         if out:
@@ -1077,6 +1116,8 @@ def _polarity_conflict(
     s = same[0]
     if clause.sides and s.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
         return []
+    if clause.places.get("lobe") and s.places.get("lobe") and not clause.places["lobe"] & s.places["lobe"]:
+        return []  # "no upper lobe collapse" beside "collapse of the right middle and lower lobes"
     return [Finding("negation_conflict", s)]
 
 
@@ -1116,6 +1157,9 @@ _QUALIFIED = re.compile(
     r"^\W*(?:(?:mildly|slightly|markedly|moderately|severely|very)\s+)?([a-z-]+)(?:\s*(?:,|and)\s*([a-z-]+))?\s+"
     r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
 )
+_THERE = re.compile(r"^\W*there\s+(?:is|are)\s+(?:an?\s+)?")
+_WITH_TAIL = re.compile(r"\s+(?:with|and\s+associated)\s.*$")
+_VOLUME_WORDS = frozenset({"hyperinflated", "hyperexpanded", "hypoinflated", "hypoexpanded", "overinflated"})
 # a side, or a size within the normal range ("Small sized heart" beside "Heart size is normal"), before a thing
 _NOT_CALLED_ABNORMAL = frozenset({"left", "right", "bilateral", "small", "smaller", "little"})
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
@@ -1146,10 +1190,14 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
             if head is None:
                 continue
             low = head.lower()
+        # "There are low lung volumes with associated crowding": the thing and its words come first
+        low = _WITH_TAIL.sub("", _THERE.sub("", low, count=1), count=1)
         m = _DESCRIBED.match(low)
         if m is not None:
             said = {stem(w) for w in m.group(1).split()}
             predicate = {w for w in m.group(2, 3) if w}
+            if "lung" in said and predicate & _VOLUME_WORDS:
+                said.add("volum")  # "Lungs are hyperinflated": their volume is not normal
         else:
             # a sentence that is nothing but "<words> <thing>": "Low lung volumes.", "Tortuous and dilated aorta."
             m = _QUALIFIED.match(low)
@@ -1232,6 +1280,34 @@ def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
         return clause.anchors
     scope = {stem(w) for w in _TOKEN.findall(after.lower())}
     return frozenset(a for a in clause.anchors if a in scope) or clause.anchors
+
+
+# a side and the lung zone it qualifies ("left apical", "right base", "the right lower lobe")
+_SIDE_ZONE = re.compile(
+    r"\b(left|right)\s+(?:\w+\s+){0,2}?(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid)\b", re.I
+)
+_ZONE = {"apex": "upper", "apical": "upper", "apices": "upper", "base": "lower", "bases": "lower", "basilar": "lower",
+         "basal": "lower", "mid": "middle"}
+
+
+def _side_zones(text: str) -> dict[str, set[str]]:
+    zones: dict[str, set[str]] = {}
+    for side, zone in _SIDE_ZONE.findall(text):
+        zones.setdefault(_ZONE.get(zone.lower(), zone.lower()), set()).add(side.lower())
+    return zones
+
+
+def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
+    """Two sides given to the wrong zones ("opacities at the right apex and the left base" for "patchy left apical
+    and right basilar airspace disease"): each side is in the report, but not where the step puts it."""
+    mine = _side_zones(clause.text)
+    if len(mine) < 2:
+        return None
+    for s in pool:
+        theirs = _side_zones(s.text)
+        if len(theirs) >= 2 and any(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items()):
+            return s
+    return None
 
 
 def _dominance_conflict(

@@ -52,6 +52,7 @@ from radprm.validators.sentences import (
     AGE_SUFFIX,
     Facts,
     align,
+    boosted,
     clear_reading_caches,
     compare,
     edited_copy,
@@ -647,7 +648,8 @@ class StepValidator:
             # a polarity or side conflict read from an inference ("..., so X is out", "X means Y") rather
             # than from a restatement: the rules often misread what the inference is about
             return True
-        if faults == {"uncertainty_overstated"} and self.rules.language is not None:
+        if faults == {"uncertainty_overstated"} and self.rules.language is not None and not boosted(body):
+            # (a step that calls it "definitely" so has no "likely" to drop by accident)
             hedges = [
                 hedge_strength(e.sentence, self.rules.language)
                 for j in judgements
