@@ -36,6 +36,10 @@ def _by_obs(findings):
         ("Resolved interstitial edema.", "edema", "negative"),  # uid 2208
         ("Interval resolution of the right pleural effusion.", "pleural_effusion", "negative"),
         ("The lungs are hyperlucent and hyperinflated compatible with emphysema.", "emphysema", "positive"),  # uid 25
+        # made up: the age of a fracture is indeterminate, not the fracture
+        ("Several age-indeterminate left rib fractures.", "fracture", "positive"),
+        ("Fracture of indeterminate age of the right clavicle.", "fracture", "positive"),
+        ("Indeterminate nodule in the left lung.", "nodule", "uncertain"),
     ],
 )
 def test_extract_assertion_on_iu_sentences(ex, sentence, observation, assertion):

@@ -861,6 +861,18 @@ _ROUND_15 = [
     # a report that contradicts itself: the step repeats one of its denials word for word
     ("FINDINGS: Nodular densities consistent with chronic granulomatous disease. IMPRESSION: No pulmonary nodules "
      "identified.", "The impression says no pulmonary nodules are identified, i.e. nothing suspicious.", True, None),
+    # an age-indeterminate fracture is a fracture
+    ("FINDINGS: There are several age-indeterminate left-sided rib fractures. The lungs are clear.",
+     "On the left side, several rib fractures are seen, and their age is hard to determine.", True, None),
+    # "ribs" for the report's "rib"; an added place where the report has a de-identified word
+    ("FINDINGS: Left-sided rib deformities consistent with old fractures. Clear lungs.",
+     "The left ribs show deformities consistent with old fractures.", True, None),
+    ("FINDINGS: Left-sided rib deformities consistent with old fractures. Clear lungs.",
+     "The right ribs show deformities consistent with old fractures.", False, "laterality_conflict"),
+    ("FINDINGS: The transverse XXXX is calcified. Clear lungs.", "The transverse arch is calcified.", True, None),
+    # "bronchovascular markings" are the report's bronchovascular crowding, not a finding of their own
+    ("FINDINGS: There are low lung volumes with bronchovascular crowding. No focal consolidation.",
+     "The lung volumes are low, which crowds the bronchovascular markings.", True, None),
     # two sides, each with its zone
     # a denial placed in another lobe than the report's finding
     ("FINDINGS: Large right pleural effusion with associated atelectatic collapse of the right middle lobe and "
@@ -890,3 +902,14 @@ _ROUND_15 = [
 @pytest.mark.parametrize("text,step,good,reason", _ROUND_15)
 def test_shapes_of_writer_sets_17_to_20(validator, text, step, good, reason):
     assert_judged(validator, text, step, good, reason)
+
+
+def test_a_change_of_a_pronoun_without_subject_is_not_read_against_the_report(validator):
+    """"It looks grossly similar to the prior study" after a step about the vertebral fracture the report calls
+    "grossly similar": no subject of its own, no change claimed against the report."""
+    text = ("FINDINGS: Hyperexpanded lungs. Left upper lobe nodular opacity. Grossly similar midthoracic vertebral "
+            "XXXX fracture.")
+    chain = Chain(chain_id="t", report_id="r", steps=["There's a fracture deformity of a midthoracic vertebral body.",
+                                                      "It looks grossly similar to the prior study, so it isn't new."])
+    got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
+    assert got.label is True, (got.verdict, got.reasons)

@@ -887,6 +887,8 @@ def edited_copy(
                 continue  # "no effusion on the left" for "no effusion": a narrower denial, still true
             if _same_meaning(kind, new, old, lang, grades, vocab):
                 continue
+            if kind in ("place", "side") and not old and "xxxx" in their_plain:
+                continue  # "the transverse arch" for "the transverse XXXX": the word the report's XXXX hides
             if kind == "grade" and not old and not any(k == "grade" for k, _ in their_marked):
                 # a grade the report gives nothing: "a small calcified granuloma" describes it, "a large" one does not
                 if not all(grades.get(w, 9) <= 2 for w in new):
@@ -936,8 +938,12 @@ def _same_meaning(
         return {_number_value(w, vocab) for w in new} <= {
             _number_value(w, vocab) for w in old
         }  # "without" for "no" keeps the polarity; adding or dropping one flips it
-    # place: a word added or changed is not in the report sentence ("mid-thoracic" is "midthoracic")
-    return not {w.replace("-", "") for w in new} - {w.replace("-", "") for w in old}
+    # place: a word added or changed is not in the report sentence ("mid-thoracic" is "midthoracic", "ribs" is "rib")
+    return not {_singular(w.replace("-", "")) for w in new} - {_singular(w.replace("-", "")) for w in old}
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
@@ -1016,6 +1022,7 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     everything ("the findings are grossly stable") vouches for each thing."""
     return (
         bool(clause.temporal)
+        and bool(clause.anchors - vocab.weak)  # ("It looks grossly similar to the prior study": of what, unsaid)
         and bool(lang.change_claim.search(clause.text))
         and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
         and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
