@@ -873,6 +873,20 @@ _ROUND_15 = [
     # "bronchovascular markings" are the report's bronchovascular crowding, not a finding of their own
     ("FINDINGS: There are low lung volumes with bronchovascular crowding. No focal consolidation.",
      "The lung volumes are low, which crowds the bronchovascular markings.", True, None),
+    # "central lucency" is the report's "centrally lucent"; "causing" names nothing
+    ("FINDINGS: Several small circular opacities in the right upper lung, some of which are centrally lucent.",
+     "They are described as solid, without any central lucency.", False, "negation_conflict"),
+    ("FINDINGS: Large left lower lobe opacity. There does not appear to be significant mediastinal shift.",
+     "It's causing some shift of the mediastinum to the right.", False, "negation_conflict"),
+    # "<words> changes of the <thing>" describes the thing as abnormal
+    ("FINDINGS: No focal consolidation. Degenerative changes of the thoracic spine. No pleural effusions.",
+     "The thoracic spine looks unremarkable.", False, "negation_conflict"),
+    ("FINDINGS: No focal consolidation. Degenerative changes of the thoracic spine. No pleural effusions.",
+     "The heart is unremarkable.", True, None),
+    # a denial that also claims a comparison the report never makes
+    ("FINDINGS: Normal heart size. The lungs are grossly clear without focal consolidation, pleural effusion or "
+     "pneumothorax.", "The lungs are clear with no consolidation, effusion or pneumothorax, unchanged from the prior "
+     "exam.", False, "temporal_conflict"),
     # two sides, each with its zone
     # a denial placed in another lobe than the report's finding
     ("FINDINGS: Large right pleural effusion with associated atelectatic collapse of the right middle lobe and "
@@ -913,3 +927,16 @@ def test_a_change_of_a_pronoun_without_subject_is_not_read_against_the_report(va
                                                       "It looks grossly similar to the prior study, so it isn't new."])
     got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
     assert got.label is True, (got.verdict, got.reasons)
+
+
+@pytest.mark.parametrize(
+    "comparison,good", [("Chest radiograph on XXXX.", True), ("None.", False), ("None available", False), (None, False)]
+)
+def test_nothing_new_since_a_prior_the_comparison_field_names(validator, comparison, good):
+    """"Nothing new compared with the prior exam" holds when the report's comparison field names an earlier exam,
+    and claims one the report does not have when it names none."""
+    text = "FINDINGS: Lungs are clear bilaterally. No pneumothorax or pleural effusion.\nIMPRESSION: No acute disease."
+    chain = Chain(chain_id="t", report_id="r",
+                  steps=["With no abnormality on the current film, there is nothing new compared with the prior exam."])
+    got = validator.validate(chain, Report(report_id="r", text=text, comparison=comparison)).steps[0]
+    assert got.label is good, (got.verdict, got.reasons)

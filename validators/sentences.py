@@ -148,7 +148,9 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
 def stem(word: str) -> str:
     """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
     w = word.lower()
-    for suffix in ("ities", "ity", "ies", "ions", "ion", "es", "s", "ed", "ing", "al", "ic", "e"):
+    if w.endswith(("ency", "encies")) and len(w) > 6:
+        w = w[: w.rfind("enc")] + "ent"  # "lucency" / "lucent"
+    for suffix in ("ities", "ity", "ies", "ions", "ion", "es", "s", "ed", "ing", "ally", "al", "ic", "e"):
         if len(w) > len(suffix) + (2 if suffix == "e" else 3) and w.endswith(suffix):
             w = w[: -len(suffix)]  # "e" too: "exclude" / "excluded", "tube" / "tubes" share a stem
             break
@@ -511,8 +513,11 @@ def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bo
     return False
 
 
-def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
-    """Disagreements between a step clause and the report sentences it aligns with."""
+def compare(
+    clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage, prior: bool = False
+) -> list[Finding]:
+    """Disagreements between a step clause and the report sentences it aligns with (`prior`: the report's
+    comparison field names an earlier exam)."""
     aligned = align(clause, sentences, vocab)
     if clause.negated:
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
@@ -532,19 +537,18 @@ def compare(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: 
             boosted = _boosted_denial(clause, aligned, sentences, lang)
             if boosted is not None:
                 out.append(Finding("uncertainty_overstated", boosted))
-        if (
-            not out
-            and "resolved" in clause.temporal
-            and lang.change_claim.search(clause.text)
-            and not any(s.temporal or lang.comparison.search(s.text) for s in sentences)
-        ):
-            # "the opacity seen on the prior has resolved" where the report compares with nothing
+        # (with an earlier exam on file, "nothing new since the prior" may hold; "the opacity seen before has
+        # resolved" still needs a report sentence that says so)
+        compares = (prior and "resolved" not in clause.temporal) or any(s.temporal for s in sentences)
+        if not out and not compares and _unfounded_change(clause, sentences, lang):
+            # "the opacity seen on the prior has resolved", "no effusion, unchanged from the prior exam" where the
+            # report compares with nothing
             out.append(Finding("temporal_conflict", aligned[0] if aligned else None))
         return out
     invented = (
         _unnamed_objects(clause, sentences, vocab)
         or _unnamed_terms(clause, sentences, vocab)
-        or _unfounded_change(clause, sentences, lang)
+        or (not prior and _unfounded_change(clause, sentences, lang))
     )
     if invented:
         return invented
@@ -1029,6 +1033,15 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     )
 
 
+# a comparison field that names no earlier exam ("None.", "None available", "No comparison")
+_NO_PRIOR = re.compile(r"^\W*(?:none\b|no\s+(?:prior|previous|comparison)|n/?a\b|not\s+available|unavailable|$)", re.I)
+
+
+def names_prior(comparison: str | None) -> bool:
+    """Whether a report's comparison field names an earlier exam ("Chest radiograph on XXXX", "XXXX, XXXX")."""
+    return bool(comparison) and not _NO_PRIOR.match(comparison)
+
+
 def _unfounded_change(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> list[Finding]:
     """A change over time ("new", "larger than before") stated of a report that compares with nothing."""
     if not clause.temporal or not sentences or not lang.change_claim.search(clause.text):
@@ -1164,6 +1177,11 @@ _QUALIFIED = re.compile(
     r"^\W*(?:(?:mildly|slightly|markedly|moderately|severely|very)\s+)?([a-z-]+)(?:\s*(?:,|and)\s*([a-z-]+))?\s+"
     r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
 )
+_CHANGES_OF = re.compile(
+    r"^\W*((?:[a-z-]+\s+){1,3}?)(changes?|disease|deformity|deformities|spurring|spondylosis|osteophytes|"
+    r"calcifications?|tortuosity|ectasia|thickening|scarring)\s+(?:of|in|along|at|involving|within)\s+(?:the\s+)?"
+    r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
+)
 _THERE = re.compile(r"^\W*there\s+(?:is|are)\s+(?:an?\s+)?")
 _WITH_TAIL = re.compile(r"\s+(?:with|and\s+associated)\s.*$")
 _VOLUME_WORDS = frozenset({"hyperinflated", "hyperexpanded", "hypoinflated", "hypoexpanded", "overinflated"})
@@ -1184,7 +1202,8 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     # the clause's own words: a subject borrowed from the step before ("We see mild spondylosis." then "Both
     # lungs are clear.") is not what this clause calls normal
     own = _own_anchors(clause, vocab)
-    subject = {a for a in clause.anchors if a not in vocab.weak and a not in vocab.normal_words and a in own}
+    normal = vocab.normal_words | {stem(w) for w in clause.words & vocab.normal_words}  # ("unremarkable": "unremar")
+    subject = {a for a in clause.anchors if a not in vocab.weak and a not in normal and a in own}
     if not subject or len(subject) > 2:
         return []
     for s in sentences:
@@ -1205,15 +1224,19 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
             predicate = {w for w in m.group(2, 3) if w}
             if "lung" in said and predicate & _VOLUME_WORDS:
                 said.add("volum")  # "Lungs are hyperinflated": their volume is not normal
-        else:
+        elif (m := _QUALIFIED.match(low)) is not None:
             # a sentence that is nothing but "<words> <thing>": "Low lung volumes.", "Tortuous and dilated aorta."
-            m = _QUALIFIED.match(low)
-            if m is None:
-                continue
             said = {stem(w) for w in m.group(3).split()}
             predicate = {w for w in m.group(1, 2) if w}
             if predicate & (vocab.place_words | set(vocab.side_words) | _NOT_CALLED_ABNORMAL):
                 continue
+        elif (m := _CHANGES_OF.match(low)) is not None:
+            # "<words> changes of the <thing>": "Degenerative changes of the thoracic spine."
+            words = m.group(3).split()
+            said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
+            predicate = set(m.group(1).split()) | {m.group(2)}
+        else:
+            continue
         if subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL):
             return [Finding("negation_conflict", s)]
     return []

@@ -57,6 +57,7 @@ from radprm.validators.sentences import (
     compare,
     edited_copy,
     hidden_device_named,
+    names_prior,
     range_between,
     read_facts,
     read_words,
@@ -452,10 +453,11 @@ class StepValidator:
         sentences = self.report_sentences(report)
         previous = ""  # the last step that named something: what a later "It ..." refers to
         history = History(report.indication or "", self._named_findings)
+        prior = names_prior(report.comparison)
         for i, step in enumerate(chain.steps):
             analysis = self._validate_step(
                 chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text,
-                history=history,
+                history=history, prior=prior,
             )
             body = strip_enumeration(step)
             if self._subject(body):
@@ -480,6 +482,7 @@ class StepValidator:
         previous: str = "",
         report_text: str = "",
         history: History = NO_HISTORY,
+        prior: bool = False,
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         items = _option_items(body, chain.options)
@@ -517,7 +520,7 @@ class StepValidator:
             for clause in clauses:
                 if history.about(clause, vocab.weak):
                     continue  # the patient's history, not the film
-                found = compare(clause, sentences, vocab, lang)
+                found = compare(clause, sentences, vocab, lang, prior=prior)
                 if found and history.names_terms(clause, vocab):
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
