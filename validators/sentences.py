@@ -548,7 +548,8 @@ def compare(
     invented = (
         _unnamed_objects(clause, sentences, vocab)
         or _unnamed_terms(clause, sentences, vocab)
-        or (not prior and _unfounded_change(clause, sentences, lang))
+        # (an earlier exam on file does not vouch for "unchanged" where the report says nothing of change)
+        or _unfounded_change(clause, sentences, lang)
     )
     if invented:
         return invented
