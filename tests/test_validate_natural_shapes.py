@@ -845,6 +845,9 @@ _ROUND_15 = [
     ("FINDINGS: No focal airspace consolidation, pleural effusion, or pneumothorax. Mild degenerative changes of "
      "the spine.", "No focal consolidation, and there are no degenerative changes of the spine.", False,
      "negation_conflict"),
+    # (a qualifier of the first denial is not the second one's: "focal" says nothing of the spine)
+    ("FINDINGS: No focal airspace consolidation, pleural effusion, or pneumothorax. Mild degenerative changes of "
+     "the spine.", "No focal consolidation, and no degenerative changes of the spine.", False, "negation_conflict"),
     # "i.e." does not end a sentence
     ("FINDINGS: No focal airspace disease. No pneumothorax.",
      "The question asks about focal airspace disease, i.e. something like a pneumonia.", True, None),
