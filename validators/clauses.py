@@ -28,6 +28,10 @@ from typing import TypeVar
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
+
+# (clear_text_caches re-exported: one switch empties every reading cache)
+from radprm.validators.memo import clear_text_caches as clear_text_caches
+from radprm.validators.memo import remember, text_cache
 from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 HEDGE_STRENGTHS = ("certain", "probable", "possible", "open")
@@ -166,7 +170,7 @@ class Clause:
     kind: str = "fact"
 
 
-_CLAUSE_CACHE: dict[tuple[int, str], list[Clause]] = {}
+_CLAUSE_CACHE: dict[tuple[int, str], list[Clause]] = text_cache()
 
 
 def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
@@ -174,9 +178,7 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     key = (id(lang), text)
     cached = _CLAUSE_CACHE.get(key)
     if cached is None:
-        if len(_CLAUSE_CACHE) > 50_000:
-            _CLAUSE_CACHE.clear()
-        cached = _CLAUSE_CACHE[key] = _split_clauses(text, lang)
+        cached = remember(_CLAUSE_CACHE, key, _split_clauses(text, lang), limit=50_000)
     return list(cached)
 
 
@@ -302,33 +304,22 @@ def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, wo
 
 
 _T = TypeVar("_T")
-_TEXT_CACHES: list[dict] = []
 
 
 def _cached_by_text(func: Callable[[str, StepLanguage], _T]) -> Callable[[str, StepLanguage], _T]:
     """Cache a pure reading of a text (per rule set): steps restate report sentences, and a report's
     sentences are read again for every step and claim that cites them. Emptied by `clear_text_caches`."""
-    cache: dict[tuple[int, str], tuple[StepLanguage, _T]] = {}
-    _TEXT_CACHES.append(cache)
+    cache: dict[tuple[int, str], tuple[StepLanguage, _T]] = text_cache()
 
     @functools.wraps(func)
     def cached(text: str, lang: StepLanguage) -> _T:
         key = (id(lang), text)
         hit = cache.get(key)
         if hit is None or hit[0] is not lang:  # the entry holds `lang`: its id cannot be reused meanwhile
-            if len(cache) > 100_000:
-                cache.clear()
-            hit = cache[key] = (lang, func(text, lang))
+            hit = remember(cache, key, (lang, func(text, lang)))
         return hit[1]
 
     return cached
-
-
-def clear_text_caches() -> None:
-    """Forget the cached clause splits and text readings (benchmarks and tests)."""
-    _CLAUSE_CACHE.clear()
-    for cache in _TEXT_CACHES:
-        cache.clear()
 
 
 @_cached_by_text

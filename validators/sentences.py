@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
 from radprm.validators.clauses import AGE_UNKNOWN, StepLanguage, hedge_strength, temporal_classes, temporal_conflict
-from radprm.validators.memo import remember
+from radprm.validators.memo import clear_text_caches, remember, text_cache
 from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]*|\d+(?:\.\d+)?")
@@ -227,20 +227,13 @@ class Facts:
     anchor_grades: frozenset[tuple[str, int]] = frozenset()
 
 
-_FACTS_CACHE: dict[tuple[int, str], Facts] = {}
+_FACTS_CACHE: dict[tuple[int, str], Facts] = text_cache()
 
 
 def clear_reading_caches() -> None:
-    """Empty the module-level caches of clause splits, sentence readings and stems."""
-    from radprm.validators import clauses, memo
-
-    memo.clear_text_caches()
-    _FACTS_CACHE.clear()
-    _REPORT_WORDS.clear()
-    _KIND_CACHE.clear()
-    _MASK_CACHE.clear()
-    _MASKED_SENTENCES.clear()
-    clauses.clear_text_caches()
+    """Empty the caches of clause splits, sentence readings, word kinds and masks (all made by
+    `memo.text_cache`) and of stems."""
+    clear_text_caches()
     stem.cache_clear()
 
 
@@ -249,9 +242,7 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     key = (id(vocab), text)
     facts = _FACTS_CACHE.get(key)
     if facts is None:
-        if len(_FACTS_CACHE) > 100_000:
-            _FACTS_CACHE.clear()
-        facts = _FACTS_CACHE[key] = _read_facts(text, vocab, lang, grades)
+        facts = remember(_FACTS_CACHE, key, _read_facts(text, vocab, lang, grades))
     if start:
         # (a shallow copy with the two offsets set is the object `replace` would build, without re-running
         # the dataclass __init__ over every field: read_facts runs for every clause and report sentence)
@@ -777,8 +768,8 @@ _COMPARATIVES = {"larger", "smaller", "bigger", "greater", "more", "less", "high
 _NEGATION_WORDS = {"no", "not", "without", "none", "nor", "neither", "negative", "absent", "never"}
 
 
-_KIND_CACHE: dict[tuple[int, str], str] = {}
-_MASK_CACHE: dict[tuple[int, tuple[str, ...]], tuple[str, tuple[str, ...], frozenset[str]]] = {}
+_KIND_CACHE: dict[tuple[int, str], str] = text_cache()
+_MASK_CACHE: dict[tuple[int, tuple[str, ...]], tuple[str, tuple[str, ...], frozenset[str]]] = text_cache()
 
 
 def _word_kind(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> str:
@@ -786,9 +777,7 @@ def _word_kind(word: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
     key = (id(vocab), word)
     kind = _KIND_CACHE.get(key)
     if kind is None:
-        if len(_KIND_CACHE) > 200_000:
-            _KIND_CACHE.clear()
-        kind = _KIND_CACHE[key] = _kind_of(word, vocab, lang, grades)
+        kind = remember(_KIND_CACHE, key, _kind_of(word, vocab, lang, grades), limit=200_000)
     return kind
 
 
@@ -797,16 +786,14 @@ def _masked(words: tuple[str, ...], vocab: OpenVocabulary, lang: StepLanguage, g
     key = (id(vocab), words)
     hit = _MASK_CACHE.get(key)
     if hit is None:
-        if len(_MASK_CACHE) > 100_000:
-            _MASK_CACHE.clear()
         kinds = tuple(_word_kind(w, vocab, lang, grades) for w in words)
         masked = " ".join(k.upper() if k else w for w, k in zip(words, kinds, strict=True))
         plain = frozenset(w for w, k in zip(words, kinds, strict=True) if not k and len(w) > 2)
-        hit = _MASK_CACHE[key] = (masked, kinds, plain)
+        hit = remember(_MASK_CACHE, key, (masked, kinds, plain))
     return hit
 
 
-_MASKED_SENTENCES: dict[int, tuple[list[Facts], OpenVocabulary, list[tuple]]] = {}
+_MASKED_SENTENCES: dict[int, tuple[list[Facts], OpenVocabulary, list[tuple]]] = text_cache()
 
 
 def _masked_sentences(
@@ -992,7 +979,7 @@ def hidden_device_named(sentences: list[Facts], sides: frozenset[str]) -> bool:
     return any(_HIDDEN_DEVICE.search(s.text) and (not s.sides or not sides or sides & s.sides) for s in sentences)
 
 
-_REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = {}
+_REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = text_cache()
 
 
 def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozenset[str], frozenset[str]]:
