@@ -51,14 +51,15 @@ def validator():
     return StepValidator()
 
 
-def judged(validator, text, step, **report):
-    """The StepResult of a one-step chain over a made-up report text."""
+def judged(validator, text, step, before=(), **report):
+    """The StepResult of `step` over a made-up report text, at the end of a chain whose earlier steps are
+    `before` (what a later "It ..." refers to)."""
     report = Report(report_id="r", text=text, **report)
-    return validator.validate(Chain(chain_id="t", report_id="r", steps=[step]), report).steps[0]
+    return validator.validate(Chain(chain_id="t", report_id="r", steps=[*before, step]), report).steps[-1]
 
 
-def assert_judged(validator, text, step, good, reason=None, **report):
-    got = judged(validator, text, step, **report)
+def assert_judged(validator, text, step, good, reason=None, before=(), **report):
+    got = judged(validator, text, step, before, **report)
     assert got.label is good, (step, got.verdict, got.reasons)
     if reason is not None:
         assert reason in got.reasons, (step, got.reasons)
@@ -805,10 +806,8 @@ def test_a_borrowed_subject_drops_no_hedge(validator):
     """"It measures 6 mm." after a step about a nodule the report only "likely" calls a granuloma says the size,
     not the diagnosis."""
     text = "FINDINGS: 6 mm nodule in the right upper lobe, likely a calcified granuloma. No effusion."
-    chain = Chain(chain_id="t", report_id="r", steps=["There is a calcified granuloma in the right upper lobe.",
-                                                      "It measures 6 mm."])
-    got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
-    assert got.label is True, (got.verdict, got.reasons)
+    assert_judged(validator, text, "It measures 6 mm.", True,
+                  before=["There is a calcified granuloma in the right upper lobe."])
 
 
 # (report, step, good, reason): shapes of IU writer sets 17-20 (made-up reports in their words)
@@ -926,10 +925,8 @@ def test_a_change_of_a_pronoun_without_subject_is_not_read_against_the_report(va
     "grossly similar": no subject of its own, no change claimed against the report."""
     text = ("FINDINGS: Hyperexpanded lungs. Left upper lobe nodular opacity. Grossly similar midthoracic vertebral "
             "XXXX fracture.")
-    chain = Chain(chain_id="t", report_id="r", steps=["There's a fracture deformity of a midthoracic vertebral body.",
-                                                      "It looks grossly similar to the prior study, so it isn't new."])
-    got = validator.validate(chain, Report(report_id="r", text=text)).steps[1]
-    assert got.label is True, (got.verdict, got.reasons)
+    assert_judged(validator, text, "It looks grossly similar to the prior study, so it isn't new.", True,
+                  before=["There's a fracture deformity of a midthoracic vertebral body."])
 
 
 @pytest.mark.parametrize(
@@ -939,7 +936,5 @@ def test_nothing_new_since_a_prior_the_comparison_field_names(validator, compari
     """"Nothing new compared with the prior exam" holds when the report's comparison field names an earlier exam,
     and claims one the report does not have when it names none."""
     text = "FINDINGS: Lungs are clear bilaterally. No pneumothorax or pleural effusion.\nIMPRESSION: No acute disease."
-    chain = Chain(chain_id="t", report_id="r",
-                  steps=["With no abnormality on the current film, there is nothing new compared with the prior exam."])
-    got = validator.validate(chain, Report(report_id="r", text=text, comparison=comparison)).steps[0]
-    assert got.label is good, (got.verdict, got.reasons)
+    step = "With no abnormality on the current film, there is nothing new compared with the prior exam."
+    assert_judged(validator, text, step, good, comparison=comparison)
