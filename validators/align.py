@@ -599,14 +599,12 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     return faults
 
 
-_SIDE_WORD = re.compile(r"\b(left|right)\b", re.I)
-_BOTH_SIDES = re.compile(r"\b(?:both|bilateral(?:ly)?|bibasilar|biapical)\b", re.I)
-
-
 def _names_both_sides(sentence: str) -> bool:
     """A sentence naming the left and the right ("patchy left apical and right basilar opacities", "left greater
-    than right"), or both at once: the extractor gives each finding one side, not always the one it is on."""
-    return {m.lower() for m in _SIDE_WORD.findall(sentence)} == {"left", "right"} or bool(_BOTH_SIDES.search(sentence))
+    than right": every side word counts, a denied one too), or both at once: the extractor gives each finding one
+    side, not always the one it is on."""
+    sides = {_SIDES[w] for w in _WORD.findall(sentence.lower()) if w in _SIDES}
+    return {"left", "right"} <= sides or "bilateral" in sides
 
 
 _JOINED_PLACES = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)

@@ -530,8 +530,12 @@ def compare(
                 out.append(Finding("uncertainty_overstated", boosted))
         # (with an earlier exam on file, "nothing new since the prior" may hold; "the opacity seen before has
         # resolved" still needs a report sentence that says so)
-        compares = (prior and "resolved" not in clause.temporal) or any(s.temporal for s in sentences)
-        if not out and not compares and _unfounded_change(clause, sentences, lang):
+        if (
+            not out
+            and not (prior and "resolved" not in clause.temporal)
+            and not any(s.temporal for s in sentences)
+            and _unfounded_change(clause, sentences, lang)
+        ):
             # "the opacity seen on the prior has resolved", "no effusion, unchanged from the prior exam" where the
             # report compares with nothing
             out.append(Finding("temporal_conflict", aligned[0] if aligned else None))
@@ -688,9 +692,9 @@ def _boosted_denial(clause: Facts, aligned: list[Facts], sentences: list[Facts],
     """A certainty booster over what the report only suspects, in a clause that goes on to deny something else
     ("These are definitely atelectasis rather than infection." for "probably atelectasis"): the words between
     the booster and the negation cue are what the clause affirms."""
-    m = _BOOSTER.search(clause.text)
-    cue = lang.negation_pre.search(clause.text)
-    if m is None or cue is None or cue.start() < m.end() or clause.hedge != "certain":
+    m = _BOOSTER.search(clause.text) if clause.hedge == "certain" else None
+    cue = lang.negation_pre.search(clause.text) if m is not None else None
+    if cue is None or cue.start() < m.end():
         return None
     affirmed = {stem(w) for w in _TOKEN.findall(clause.text[m.end() : cue.start()].lower())}
     said = [s for s in aligned[:3] or sentences if not s.negated and s.anchors & affirmed]
