@@ -19,7 +19,7 @@ _JUDGE_PANEL = "LLM judge (optional)"
 
 
 def _help(name: str) -> str:
-    """Help of a judge option, declared once on MineConfig (`radprm mine` takes the same options)."""
+    """Help of an option declared once on MineConfig (`radprm mine` takes the same options)."""
     return MineConfig.model_fields[name].description or ""
 
 
@@ -41,10 +41,12 @@ def validate(
     model: Annotated[str | None, typer.Option("--model", help=_help("model"), rich_help_panel=_JUDGE_PANEL)] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Judge requests in flight at once.", min=1,
                                              rich_help_panel=_JUDGE_PANEL)] = 8,
+    abstention: Annotated[str | None, typer.Option("--abstention", help=_help("abstention"))] = None,
     reader: dict | None = None,
 ) -> None:
     """Label each reasoning step good/bad against its report, with verdict, reasons and evidence."""
     summary = validate_file(chains, reports, out, chains_out=chains_out, quarantine=quarantine, strict=strict,
                             judge=judge, judge_policy=judge_policy, base_url=base_url, model=model,
-                            concurrency=concurrency, announce=lambda line: typer.echo(line, err=True), **reader)
+                            concurrency=concurrency, abstention=abstention,
+                            announce=lambda line: typer.echo(line, err=True), **reader)
     typer.echo(summary.render())

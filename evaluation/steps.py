@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 from radprm.errors import InputError
 from radprm.tables import cell_bool, read_table
@@ -119,7 +120,7 @@ def _key(row: dict[str, Any], path: Path, n: int) -> tuple[str, int]:
 
 def _eval_templated(pred: Path, expected: Path) -> StepEval:
     """Templated EXPECTED (expected_label, operator): detection per operator, false flags on faithful steps."""
-    preds = _read_preds(pred, unique=False)
+    preds = read_preds(pred, unique=False)
     result = StepEval()
     missed: dict[str, Counter[str]] = defaultdict(Counter)
     matched = 0
@@ -131,7 +132,7 @@ def _eval_templated(pred: Path, expected: Path) -> StepEval:
             result.missing += 1
             continue
         matched += 1
-        label, reasons, verdict = preds[key]
+        label, reasons, verdict, _ = preds[key]
         op = str(row.get("operator") or "").strip()
         want = cell_bool(row["expected_label"], expected, n, "expected_label")
         if op.lower() in FAITHFUL and want:
@@ -361,8 +362,22 @@ def detect_layout(expected: str | Path) -> str:
         hint="templated: " + ", ".join(TEMPLATED_COLUMNS) + "; natural: " + ", ".join(NATURAL_COLUMNS))
 
 
-def _read_preds(pred: Path, *, unique: bool) -> dict[tuple[str, int], tuple[bool, list[str], str]]:
-    preds: dict[tuple[str, int], tuple[bool, list[str], str]] = {}
+class Predicted(NamedTuple):
+    """One step of PRED (the step table of `radprm validate`)."""
+
+    label: bool
+    reasons: list[str]
+    verdict: str
+    step: str
+
+
+def read_preds(pred: Path, *, unique: bool) -> dict[tuple[str, int], Predicted]:
+    """PRED's steps by (chain_id, step_index).
+
+    Raises:
+        InputError: no `label` column, a missing or bad key, or (with `unique`) a step twice.
+    """
+    preds: dict[tuple[str, int], Predicted] = {}
     for n, row in enumerate(read_table(pred), start=1):
         if "label" not in row:
             raise InputError("missing column", path=pred, row=n, field="label",
@@ -371,19 +386,29 @@ def _read_preds(pred: Path, *, unique: bool) -> dict[tuple[str, int], tuple[bool
         if unique and key in preds:
             raise InputError(f"duplicate step {key[0]}/{key[1]}", path=pred, row=n, field="step_index",
                              hint="PRED has one row per chain_id + step_index")
-        preds[key] = (cell_bool(row["label"], pred, n, "label"), _as_list(row.get("reasons")),
-                      str(row.get("verdict") or ""))
+        preds[key] = Predicted(cell_bool(row["label"], pred, n, "label"), _as_list(row.get("reasons")),
+                               str(row.get("verdict") or ""), str(row.get("step") or ""))
     return preds
 
 
-def _eval_natural(pred: Path, expected: Path, split: str) -> NaturalStepEval:
-    preds = _read_preds(pred, unique=True)
-    result = NaturalStepEval(expected=str(expected), split=split)
+class ExpectedStep(NamedTuple):
+    """One row of a natural EXPECTED file."""
+
+    key: tuple[str, int]
+    good: bool
+    scored: bool
+    kind: str
+    split: str
+    step: str
+
+
+def natural_rows(expected: Path, splits_seen: Counter[str] | None = None) -> Iterator[ExpectedStep]:
+    """The rows of a natural EXPECTED file, checked (`splits_seen` counts every row's split).
+
+    Raises:
+        InputError: a missing column, key or kind, a duplicate step, a bad boolean (file, row, field).
+    """
     seen: set[tuple[str, int]] = set()
-    splits_seen: Counter[str] = Counter()
-    # chain_id -> [(step_index, good, scored, predicted label or None when missing)]
-    chains: dict[str, list[tuple[int, bool, bool, bool | None]]] = defaultdict(list)
-    missed: dict[str, Counter[str]] = defaultdict(Counter)
     for n, row in enumerate(read_table(expected), start=1):
         for name in NATURAL_COLUMNS:
             if name not in row:
@@ -399,7 +424,21 @@ def _eval_natural(pred: Path, expected: Path, split: str) -> NaturalStepEval:
         if not kind:
             raise InputError("empty kind", path=expected, row=n, field="kind")
         row_split = str(row["split"] or "").strip()
-        splits_seen[row_split] += 1
+        if splits_seen is not None:
+            splits_seen[row_split] += 1
+        yield ExpectedStep(key, good, scored, kind, row_split, str(row.get("step") or ""))
+
+
+def _eval_natural(pred: Path, expected: Path, split: str) -> NaturalStepEval:
+    preds = read_preds(pred, unique=True)
+    result = NaturalStepEval(expected=str(expected), split=split)
+    seen: set[tuple[str, int]] = set()
+    splits_seen: Counter[str] = Counter()
+    # chain_id -> [(step_index, good, scored, predicted label or None when missing)]
+    chains: dict[str, list[tuple[int, bool, bool, bool | None]]] = defaultdict(list)
+    missed: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, good, scored, kind, row_split, _ in natural_rows(expected, splits_seen):
+        seen.add(key)
         if split != "all" and row_split != split:
             result.other_split += 1
             continue
@@ -415,7 +454,7 @@ def _eval_natural(pred: Path, expected: Path, split: str) -> NaturalStepEval:
         if not scored:
             result.unscored += 1
             continue
-        label, reasons, verdict = predicted
+        label, reasons, verdict, _ = predicted
         flagged, unsure = not label, verdict == UNSURE
         if good:
             ff = result.false_flags.setdefault(kind, Rate())
@@ -501,5 +540,5 @@ def write_json(result: StepEval | NaturalStepEval, path: str | Path) -> None:
     Path(path).write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["BAD_KINDS", "GOOD_KINDS", "SPLITS", "NaturalStepEval", "Rate", "StepEval", "detect_layout",
-           "eval_steps", "wilson", "write_json"]
+__all__ = ["BAD_KINDS", "GOOD_KINDS", "SPLITS", "ExpectedStep", "NaturalStepEval", "Predicted", "Rate", "StepEval",
+           "detect_layout", "eval_steps", "natural_rows", "read_preds", "wilson", "write_json"]

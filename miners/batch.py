@@ -282,7 +282,7 @@ def run_batches(reports: str | Path, *, run_dir: str | Path, runner: str = "vllm
     if validator is None:
         from radprm.validators.steps import StepValidator
 
-        validator = StepValidator(extractor=extractor)
+        validator = StepValidator(extractor=extractor, abstention=_options(reports, options).abstention)
     model = _options(reports, options).model
     rnd = prepare(reports, run_dir=run_dir, extractor=extractor, validator=validator, **options)
     rounds = 1

@@ -202,6 +202,11 @@ class MineConfig(OptionsModel):
         None, "How judge and rule labels combine: rules-first (default), judge-first or both-must-agree "
         "(validators/README.md).", identity=True, panel=LLM_PANEL,
     )
+    abstention: str | None = option(
+        None, "Abstention table (`radprm eval calibrate`): a bad label of a kind that labelled chains found too "
+        "often wrong becomes unsure. Default: the packaged validators/abstention.json; none: no abstention.",
+        identity=True,
+    )
 
     shards: str | None = option(
         None, "Where the shards go: a local folder or a pyarrow filesystem URI (s3://bucket/prefix, gs://bucket/"
@@ -344,6 +349,13 @@ class MineConfig(OptionsModel):
         what, allowed = _choices(info.field_name)
         if value is not None and value not in allowed:
             raise ValueError(f"unknown {what} {value!r} (choose from {', '.join(allowed)})")
+        return value
+
+    @field_validator("abstention")
+    @classmethod
+    def _abstention_file(cls, value: str | None) -> str | None:
+        if value is not None and value != "none" and not Path(value).is_file():
+            raise ValueError(f"abstention table not found: {value} (a file of `radprm eval calibrate`, or none)")
         return value
 
     @field_validator("store_report_text", mode="before")

@@ -185,7 +185,7 @@ class MiningJob:
         if self._validator is None:
             from radprm.validators.steps import StepValidator
 
-            self._validator = StepValidator(extractor=self.extractor)
+            self._validator = StepValidator(extractor=self.extractor, abstention=self.cfg.abstention)
         return self._validator
 
     # --- job folder -------------------------------------------------------------------------------

@@ -271,7 +271,7 @@ class ValidateStage:
         cfg = MineConfig.model_validate_json(cfg_json)
         extractor = FindingsExtractor()
         splits, answer_key = _data_options(cfg)
-        self.items = ItemBuilder(cfg, StepValidator(extractor=extractor),
+        self.items = ItemBuilder(cfg, StepValidator(extractor=extractor, abstention=cfg.abstention),
                                  [PromptRef.model_validate(r) for r in prompt_refs], prompt_labels, run_id,
                                  server_host, extractor.rules_version, splits=splits, answer_key=answer_key)
 

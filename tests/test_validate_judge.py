@@ -21,6 +21,7 @@ from radprm.review.agreement import cohen_kappa
 from radprm.schemas.llm import JUDGE_REASONS, JudgeResponse
 from radprm.schemas.records import StepResult
 from radprm.tables import read_table
+from radprm.validators.abstention import LOW_PRECISION
 from radprm.validators.batch import CHAIN_SCHEMA, STEP_SCHEMA, validate_file
 from radprm.validators.judge import (
     JUDGE_FIELDS,
@@ -120,7 +121,8 @@ def invoke(*args):
 
 
 def test_judge_reasons_are_the_validator_codes_plus_none():
-    assert set(JUDGE_REASONS) == set(REASONS) | {"none"}
+    # every code but the validator's own abstention note
+    assert set(JUDGE_REASONS) == (set(REASONS) - {LOW_PRECISION}) | {"none"}
     schema = JudgeResponse.model_json_schema()
     assert schema["properties"]["label"]["enum"] == ["good", "bad"]
     assert schema["properties"]["evidence"]["maxLength"] <= 200

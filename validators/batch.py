@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from radprm import run
+from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
 from radprm.schemas.arrow import EVIDENCE_TYPE
 from radprm.schemas.records import Report
@@ -77,6 +78,7 @@ class ValidateSummary:
     seconds: float = 0.0
     quarantine: QuarantineSink | None = None
     rules_version: str = ""
+    abstention: str = ""  # version of the abstention table, or "none"
     judge: Any = None  # JudgeSummary when an LLM judge ran (radprm.validators.judge)
 
     def render(self) -> str:
@@ -84,7 +86,8 @@ class ValidateSummary:
         rate = self.steps / self.seconds if self.seconds else 0.0
         lines = [
             f"validated {self.steps} steps in {self.chains} chains ({self.reports_read} reports used) "
-            f"in {self.seconds:.1f}s ({rate:.0f} steps/s), step rules v{self.rules_version}",
+            f"in {self.seconds:.1f}s ({rate:.0f} steps/s), step rules v{self.rules_version}, "
+            + (f"abstention table v{self.abstention}" if self.abstention not in ("", "none") else "no abstention"),
             f"labels: good={self.good} bad={self.steps - self.good}",
             "verdicts: " + ", ".join(f"{k}={v}" for k, v in self.verdicts.most_common()),
         ]
@@ -155,6 +158,7 @@ def validate_file(
     base_url: str | None = None,
     model: str | None = None,
     concurrency: int = 8,
+    abstention: str | Path | None = None,
     announce: Any = None,
     **reader_options: Any,
 ) -> ValidateSummary:
@@ -173,6 +177,8 @@ def validate_file(
             With a judge the step table gets the `radprm.validators.judge.JUDGE_FIELDS` columns.
         judge_policy, base_url, model, concurrency: the judge's fusion policy, server, model and
             requests in flight (see `radprm.validators.judge.StepJudge`).
+        abstention: the abstention table for a validator built here: a file of `radprm eval calibrate`,
+            ``"none"``, or None for the packaged one (`radprm.validators.abstention`).
         announce: with a judge, called with the one-line budget estimate before its first request.
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
 
@@ -189,14 +195,18 @@ def validate_file(
     if chains_out is not None:
         chains_out = Path(chains_out)
         table_format(chains_out)
+    if validator is None:
+        validator = StepValidator(abstention=abstention)  # a bad table fails before any output is touched
+    elif abstention is not None:
+        raise InputError("give the abstention table to the StepValidator, not beside it", field="abstention")
     step_judge = make_judge(judge, judge_policy, base_url=base_url, model=model, concurrency=concurrency)
     if step_judge is not None:
         step_judge.open()  # fails fast (no server given, server down) before any output is touched
     start = time.perf_counter()
     wanted, n_rows = needed_report_ids(chains_path)
     out, qpath = run.output_paths(out, quarantine=quarantine, others=[chains_out])
-    validator = validator or StepValidator()
-    summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version)
+    summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version,
+                              abstention=validator.abstention.version if validator.abstention else "none")
     chain_rows: list[dict[str, Any]] = []
     with QuarantineSink(qpath) as sink, step_judge or contextlib.nullcontext():
         summary.quarantine = sink

@@ -103,6 +103,12 @@ _REASONS = [
         "report silent on pneumothorax / step 'There is no pneumothorax.'",
     ),
     Reason(
+        "low_precision_fault", "note", "unsure",
+        "The step's fault is of a kind whose bad labels were too often wrong on labelled chains "
+        "(validators/abstention.json): the step is masked as unsure, its label only the rules' lean.",
+        "a lone negation_conflict read from an inference step ('..., so there is no effusion')",
+    ),
+    Reason(
         "hedged", "note", "supported",
         "The step is less certain than the report about a reported finding (allowed, not rewarded).",
         "report 'Right lower lobe pneumonia.' / step 'Pneumonia may be present in the right lower lobe.'",

@@ -9,12 +9,14 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from radprm.schemas.records import Chain, ChainScores, Evidence, Finding, Report, StepResult
+from radprm.validators.abstention import LOW_PRECISION, AbstentionTable, flag_kinds, load_abstention
 from radprm.validators.align import (
     EXCEPTING,
     Claim,
@@ -235,11 +237,19 @@ class StepValidator:
     Args:
         extractor: a FindingsExtractor to share (building one loads medspaCy); None builds one lazily.
         rules: step rules; the packaged `step_rules.json` by default.
+        abstention: the abstention table (`radprm.validators.abstention`): a table, a file, ``"none"``
+            (no calibrated abstention), or None for the packaged `abstention.json`.
     """
 
-    def __init__(self, extractor: FindingsExtractor | None = None, rules: StepRules | None = None) -> None:
+    def __init__(
+        self,
+        extractor: FindingsExtractor | None = None,
+        rules: StepRules | None = None,
+        abstention: AbstentionTable | str | Path | None = None,
+    ) -> None:
         self._extractor = extractor
         self.rules = rules or load_step_rules()
+        self.abstention = abstention if isinstance(abstention, AbstentionTable) else load_abstention(abstention)
         self._step_cache: dict[str, list[Claim]] = {}
         self._clause_cache: dict[str, list[Facts]] = {}
         self._sentence_cache: dict[str, list[Facts]] = {}
@@ -600,6 +610,12 @@ class StepValidator:
         label = not any(r in FAULTS for r in reasons)
         if not label and self._unsure(reasons, judgements, body, sentences, previous, open_findings):
             verdict = "unsure"
+        elif not label and self.abstention is not None and self.abstention.abstains(
+            step_flag_kinds(reasons, step)
+        ):
+            # bad labels like this one were wrong too often on labelled sets: abstain
+            verdict = "unsure"
+            reasons = [*reasons, LOW_PRECISION]
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
@@ -912,6 +928,11 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
 # a last step ending on the bare option of a yes/no question ("...: yes.")
 _FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
 _LEADING_CONNECTIVE = re.compile(r"^\W*(?:(?:so|therefore|thus|hence|overall|in\s+summary|finally)\b[,:]?\s*)+", re.I)
+def step_flag_kinds(reasons: Iterable[str], step: str) -> tuple[str, ...]:
+    """The kinds of a flagged step the abstention table counts (`radprm.validators.abstention.flag_kinds`)."""
+    return flag_kinds((r for r in reasons if r in FAULTS), bool(_INFERENCE.search(step)))
+
+
 _INFERENCE = re.compile(
     r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
     r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",

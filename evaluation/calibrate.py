@@ -1,0 +1,164 @@
+"""`radprm eval calibrate`: count how often each kind of bad label was right on labelled sets, and write the
+abstention table the validator reads (`radprm.validators.abstention`).
+
+Each set is a pair: PRED, the step table `radprm validate` wrote for a natural set's chains, and EXPECTED, the
+set's labels (the natural layout of `radprm eval steps`). Steps the table itself made `unsure` (note
+`low_precision_fault`) count as the rules' decided bad labels, so a set validated with any table calibrates
+the same as one validated with ``--abstention none``.
+
+Counting on sets the rules were tuned on flatters them: their bad labels there are right more often than
+on text nobody has read. Calibrate on predictions made *before* the rules were tuned on a set (cold), and
+read the leave-one-set-out figures the report prints: each set judged by a table counted on the others.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radprm.errors import InputError
+from radprm.evaluation.steps import SPLITS, _pct, detect_layout, natural_rows, read_preds
+from radprm.run import write_text_atomic
+from radprm.validators.abstention import (
+    LOW_PRECISION,
+    AbstentionTable,
+    FlagRow,
+    MaskedFigures,
+    calibrate,
+    masked_figures,
+)
+from radprm.validators.steps import step_flag_kinds
+
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_PRIOR_STRENGTH = 10.0
+
+
+def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", name: str | None = None) -> list[FlagRow]:
+    """The scored steps of one labelled set as calibration reads them.
+
+    Raises:
+        InputError: EXPECTED is not a natural set, an unknown split, or no scored row of the split has a
+            prediction (the files do not belong together).
+    """
+    pred, expected = Path(pred), Path(expected)
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}", field="split", hint="choose from " + ", ".join(SPLITS))
+    if detect_layout(expected) != "natural":
+        raise InputError("calibration needs a natural set (good, kind, scored, split)", path=expected,
+                         field="good", hint="templated sets say nothing about how often a label is right")
+    preds = read_preds(pred, unique=True)
+    name = name or expected.parent.name or expected.stem
+    rows = []
+    for e in natural_rows(expected):
+        if not e.scored or (split != "all" and e.split != split):
+            continue
+        p = preds.get(e.key)
+        if p is None:
+            continue
+        abstained = LOW_PRECISION in p.reasons
+        decided = not p.label and (p.verdict != "unsure" or abstained)
+        kinds = step_flag_kinds(p.reasons, p.step or e.step) if decided else None
+        rows.append(FlagRow(name, kinds, not e.good, unsure=p.verdict == "unsure" and not abstained))
+    if not rows:
+        raise InputError(f"no scored step of split {split!r} has a prediction (joined on chain_id + step_index)",
+                         path=expected, hint=f"check that {pred} was made by validating this set's chains")
+    return rows
+
+
+@dataclass
+class CalibrationReport:
+    """The table, and what it does to each set in sample and with that set left out."""
+
+    table: AbstentionTable
+    in_sample: dict[str, MaskedFigures] = field(default_factory=dict)
+    left_out: dict[str, MaskedFigures] = field(default_factory=dict)
+
+    @staticmethod
+    def _pooled(figures: dict[str, MaskedFigures]) -> MaskedFigures:
+        pooled = MaskedFigures()
+        for f in figures.values():
+            pooled.add(f)
+        return pooled
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.table.version, "threshold": self.table.threshold,
+            "prior_strength": self.table.prior_strength,
+            "in_sample": {"pooled": self._pooled(self.in_sample).as_dict(),
+                          **{k: v.as_dict() for k, v in self.in_sample.items()}},
+            "leave_one_set_out": ({"pooled": self._pooled(self.left_out).as_dict(),
+                                   **{k: v.as_dict() for k, v in self.left_out.items()}} if self.left_out else None),
+        }
+
+    def render(self) -> str:
+        def line(name: str, f: MaskedFigures) -> str:
+            d = f.as_dict()
+            return (f"  {name:<14} {d['scored']:>6}  {_pct(d['precision_before']):>7}"
+                    f" at {_pct(d['coverage_before']):>6}  ->  {_pct(d['precision_after']):>7}"
+                    f" at {_pct(d['coverage_after']):>6}"
+                    f"  abstained {d['abstained']} ({d['abstained_truly_bad']} truly bad)")
+
+        t = self.table
+        lines = [f"abstention table {t.version}: threshold {t.threshold}, prior strength {t.prior_strength}, "
+                 f"{len(t.counts)} kinds from {sum(s.flagged for s in t.sets)} decided bad labels of "
+                 f"{len(t.sets)} set(s)",
+                 "precision of decided bad labels at coverage, without -> with the table:"]
+        for title, figures in (("in sample (flatters the table)", self.in_sample),
+                               ("each set left out (the honest figure)", self.left_out)):
+            if not figures:
+                continue
+            lines.append(title + ":")
+            lines += [line(k, v) for k, v in figures.items()]
+            lines.append(line("pooled", self._pooled(figures)))
+        if not self.left_out:
+            lines.append("(one set: no leave-one-set-out figures; calibrate on two or more sets)")
+        return "\n".join(lines)
+
+
+def calibrate_sets(
+    pairs: Sequence[tuple[str | Path, str | Path]],
+    out: str | Path | None = None,
+    *,
+    split: str = "all",
+    threshold: float = DEFAULT_THRESHOLD,
+    prior_strength: float = DEFAULT_PRIOR_STRENGTH,
+    version: str,
+    description: str = "",
+) -> CalibrationReport:
+    """Build the abstention table from (PRED, EXPECTED) pairs and write it to `out` (JSON) when given.
+
+    Raises:
+        InputError: no pair, two sets of the same name, or a bad pair (see `flag_rows`).
+    """
+    if not pairs:
+        raise InputError("no labelled set given", field="pred", hint="give --pred PRED --expected EXPECTED pairs")
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"threshold {threshold} is not between 0 and 1", field="threshold")
+    sets: dict[str, list[FlagRow]] = {}
+    for pred, expected in pairs:
+        name = Path(expected).parent.name or Path(expected).stem
+        if name in sets:
+            name = f"{name}-{len(sets) + 1}"
+        sets[name] = flag_rows(pred, expected, split=split, name=name)
+    rows = [r for rs in sets.values() for r in rs]
+    settings = {"threshold": threshold, "prior_strength": prior_strength, "version": version}
+    table = calibrate(rows, description=description, **settings)
+    report = CalibrationReport(table)
+    for name, rs in sets.items():
+        report.in_sample[name] = masked_figures(rs, table)
+        if len(sets) > 1:
+            others = calibrate([r for r in rows if r.set != name], **settings)
+            report.left_out[name] = masked_figures(rs, others)
+    if out is not None:
+        text = json.dumps(table.model_dump(exclude={"sha256"}), indent=1)
+        # one line per count: "kind": [flagged, right]
+        text = re.sub(r"\[\s*(\d+),\s*(\d+)\s*\]", r"[\1, \2]", text)
+        write_text_atomic(Path(out), text + "\n")
+    return report
+
+
+__all__ = ["DEFAULT_PRIOR_STRENGTH", "DEFAULT_THRESHOLD", "CalibrationReport", "calibrate_sets", "flag_rows"]
