@@ -106,7 +106,7 @@ _REASONS = [
         "low_precision_fault", "note", "unsure",
         "The step's fault is of a kind whose bad labels were too often wrong on labelled chains "
         "(validators/abstention.json): the step is masked as unsure, its label only the rules' lean.",
-        "a lone negation_conflict read from an inference step ('..., so there is no effusion')",
+        "a lone negation_conflict (right about two times in three on the calibration sets)",
     ),
     Reason(
         "hedged", "note", "supported",
