@@ -31,7 +31,7 @@ from radprm.validators.abstention import (
     calibrate,
     masked_figures,
 )
-from radprm.validators.steps import step_flag_kinds
+from radprm.validators.steps import cites_report, step_flag_kinds
 
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_PRIOR_STRENGTH = 10.0
@@ -52,8 +52,15 @@ def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", nam
                          field="good", hint="templated sets say nothing about how often a label is right")
     preds = read_preds(pred, unique=True)
     name = name or expected.parent.name or expected.stem
+    expected_rows = list(natural_rows(expected))
+    # every step of a chain (scored or not), as validated: does the chain cite the report anywhere
+    chain_steps: dict[str, list[str]] = {}
+    for e in expected_rows:
+        p = preds.get(e.key)
+        chain_steps.setdefault(e.key[0], []).append((p.step if p is not None else "") or e.step)
+    citing = {chain_id: cites_report(steps) for chain_id, steps in chain_steps.items()}
     rows = []
-    for e in natural_rows(expected):
+    for e in expected_rows:
         if not e.scored or (split != "all" and e.split != split):
             continue
         p = preds.get(e.key)
@@ -61,7 +68,7 @@ def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", nam
             continue
         abstained = LOW_PRECISION in p.reasons
         decided = not p.label and (p.verdict != "unsure" or abstained)
-        kinds = step_flag_kinds(p.reasons, p.step or e.step) if decided else None
+        kinds = step_flag_kinds(p.reasons, p.step or e.step, citing[e.key[0]]) if decided else None
         rows.append(FlagRow(name, kinds, not e.good, unsure=p.verdict == "unsure" and not abstained))
     if not rows:
         raise InputError(f"no scored step of split {split!r} has a prediction (joined on chain_id + step_index)",

@@ -17,7 +17,7 @@ from radprm.validators.abstention import (
     load_abstention,
 )
 from radprm.validators.reasons import NOTES, REASONS
-from radprm.validators.steps import VERDICT_SCORE, StepValidator, step_flag_kinds
+from radprm.validators.steps import VERDICT_SCORE, StepValidator, cites_report, step_flag_kinds
 
 runner = CliRunner()
 
@@ -41,11 +41,28 @@ def validators():
 
 
 def test_flag_kinds_go_from_broad_to_narrow():
-    assert flag_kinds(["negation_conflict"], False) == ("*", "negation_conflict", "negation_conflict/statement")
-    assert flag_kinds(["severity_conflict", "laterality_conflict"], True) == ("*", "multi", "multi/inference")
+    assert flag_kinds(["negation_conflict"], False, False) == (
+        "*", "negation_conflict", "negation_conflict/silent", "negation_conflict/silent/statement")
+    assert flag_kinds(["severity_conflict", "laterality_conflict"], True, True) == (
+        "*", "multi", "multi/citing", "multi/citing/inference")
     # notes are not faults: the kind is the fault's
-    assert step_flag_kinds(["hedged", "negation_conflict"], "so the effusion is gone") == (
-        "*", "negation_conflict", "negation_conflict/inference")
+    assert step_flag_kinds(["hedged", "negation_conflict"], "so the effusion is gone", False)[-1] == (
+        "negation_conflict/silent/inference")
+    assert cites_report(["Let me read it.", "The report describes a small effusion."])
+    assert not cites_report(["I see a small effusion on the frontal view."])
+
+
+def test_a_chain_that_cites_the_report_is_its_own_kind(validators):
+    """The same step is abstained on in a chain that reads the report, decided in one that reads the film."""
+    table = AbstentionTable(version="t3", threshold=0.75, prior_strength=10,
+                            counts={"*": (100, 90), "negation_conflict": (40, 36),
+                                    "negation_conflict/citing": (30, 12)})
+    v = StepValidator(extractor=validators[0].extractor, abstention=table)
+    citing = Chain(chain_id="c", report_id="r1", steps=["The report describes the heart and the pleura.",
+                                                        NEGATION_STEP])
+    film = Chain(chain_id="c", report_id="r1", steps=["I look at the heart and the pleura.", NEGATION_STEP])
+    assert v.validate(citing, REPORT).steps[1].verdict == "unsure"
+    assert v.validate(film, REPORT).steps[1].verdict == "contradicted"
 
 
 def test_precision_is_shrunk_toward_the_broader_kind():
@@ -77,7 +94,7 @@ def test_packaged_table_is_the_default_and_is_what_decides(validators):
     default = StepValidator(extractor=validators[0].extractor)
     assert default.abstention == table
     s = first_step(default, NEGATION_STEP)
-    assert (s.verdict == "unsure") == table.abstains(step_flag_kinds(s.reasons, NEGATION_STEP))
+    assert (s.verdict == "unsure") == table.abstains(step_flag_kinds(s.reasons, NEGATION_STEP, False))
     assert load_abstention("none") is None
 
 

@@ -7,13 +7,18 @@ a wrong bad label in every third of its steps. A PRM is hurt by such label noise
 so the validator abstains where the measured precision is low.
 
 `abstention.json` holds, for each *kind* of flagged step, how many decided bad labels of that kind the
-calibration sets had and how many of them were right. A kind is read at three levels, broad to narrow
+calibration sets had and how many of them were right. A kind is read at four levels, broad to narrow
 (`flag_kinds`):
 
 1. ``*``: every flagged step;
 2. the fault: its one fault code, or ``multi`` when the step has several;
-3. ``<fault>/inference`` or ``<fault>/statement``: the step reasons ("so", "therefore", "suggests",
-   "consistent with", ...) or states.
+3. ``<fault>/citing`` or ``<fault>/silent``: whether the step's chain cites the report anywhere ("The report
+   describes ...", the phrases of `miners/report_mentions.json`), i.e. reasons from the report rather than
+   from the film. Chains that read the report paraphrase it loosely and say "not mentioned, so absent"
+   about things the rules misread: on the calibration sets a lone `negation_conflict` was right 56 % of the
+   time in such chains and 79 % in the others;
+4. ``<fault>/<citing|silent>/inference`` or ``.../statement``: the step reasons ("so", "therefore",
+   "suggests", "consistent with", ...) or states.
 
 (The step's place in the chain was tried as a level and left out: on the calibration sets a flagged first step
 was nearly always a misread plan, but chains without a plan step, one-step chains and templated sets start
@@ -96,11 +101,12 @@ class AbstentionTable(RuleModel):
         return self.precision(kinds) < self.threshold
 
 
-def flag_kinds(faults: Iterable[str], inference: bool) -> tuple[str, ...]:
+def flag_kinds(faults: Iterable[str], inference: bool, chain_cites_report: bool) -> tuple[str, ...]:
     """The kinds of a flagged step, broad to narrow (see the module docstring)."""
     codes = sorted(set(faults))
     fault = codes[0] if len(codes) == 1 else MULTI
-    return ALL_FLAGS, fault, f"{fault}/{'inference' if inference else 'statement'}"
+    source = f"{fault}/{'citing' if chain_cites_report else 'silent'}"
+    return ALL_FLAGS, fault, source, f"{source}/{'inference' if inference else 'statement'}"
 
 
 def load_abstention(source: str | Path | None = None) -> AbstentionTable | None:

@@ -473,12 +473,28 @@ class StepValidator:
             if self._subject(body):
                 previous = body
             analyses.append(analysis)
+        if self.abstention is not None:
+            self._abstain(chain, analyses)
         results = [a.result for a in analyses]
         scores = chain_scores(
             chain.chain_id, results, [a.judgements for a in analyses], rclaims, [a.numbers for a in analyses]
         )
         reward = answer_reward(chain.answer, chain.model_answer) if chain.answer and chain.model_answer else None
         return ChainValidation(chain.chain_id, results, scores, reward, analyses)
+
+    def _abstain(self, chain: Chain, analyses: list[StepAnalysis]) -> None:
+        """Calibrated abstention: a decided bad label of a kind the labelled sets found too often wrong
+        becomes `unsure` with the note `low_precision_fault` (`radprm.validators.abstention`)."""
+        decided = [a for a in analyses if not a.result.label and a.result.verdict != "unsure"]
+        if not decided:
+            return
+        citing = cites_report(chain.steps)
+        for a in decided:
+            r = a.result
+            if self.abstention.abstains(step_flag_kinds(r.reasons, r.step, citing)):
+                a.result = r.model_copy(update={
+                    "verdict": "unsure", "reasons": [*r.reasons, LOW_PRECISION], "score": VERDICT_SCORE["unsure"],
+                })
 
     def _validate_step(
         self,
@@ -610,12 +626,6 @@ class StepValidator:
         label = not any(r in FAULTS for r in reasons)
         if not label and self._unsure(reasons, judgements, body, sentences, previous, open_findings):
             verdict = "unsure"
-        elif not label and self.abstention is not None and self.abstention.abstains(
-            step_flag_kinds(reasons, step)
-        ):
-            # bad labels like this one were wrong too often on labelled sets: abstain
-            verdict = "unsure"
-            reasons = [*reasons, LOW_PRECISION]
         score = VERDICT_SCORE[verdict]
         if verdict == "supported" and judgements and all(not j.evidence for j in judgements):
             score = OMISSION_SCORE
@@ -928,9 +938,16 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
 # a last step ending on the bare option of a yes/no question ("...: yes.")
 _FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
 _LEADING_CONNECTIVE = re.compile(r"^\W*(?:(?:so|therefore|thus|hence|overall|in\s+summary|finally)\b[,:]?\s*)+", re.I)
-def step_flag_kinds(reasons: Iterable[str], step: str) -> tuple[str, ...]:
+def step_flag_kinds(reasons: Iterable[str], step: str, chain_cites_report: bool) -> tuple[str, ...]:
     """The kinds of a flagged step the abstention table counts (`radprm.validators.abstention.flag_kinds`)."""
-    return flag_kinds((r for r in reasons if r in FAULTS), bool(_INFERENCE.search(step)))
+    return flag_kinds((r for r in reasons if r in FAULTS), bool(_INFERENCE.search(step)), chain_cites_report)
+
+
+def cites_report(steps: Iterable[str]) -> bool:
+    """Whether any step cites the report ("The report describes ..."; `radprm.miners.styles.report_mentions`)."""
+    from radprm.miners.styles import report_mentions
+
+    return any(report_mentions(s) for s in steps)
 
 
 _INFERENCE = re.compile(
