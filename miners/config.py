@@ -72,7 +72,7 @@ def _choices(field: str) -> tuple[str, tuple[str, ...]]:
 DERIVED_IDENTITY = {
     "prompts": "prompt files",
     "rules_version": "findings rule files",
-    "step_rules_version": "step rule files",
+    "step_rules_version": "step rule files (or the abstention table)",
     "questions_version": "question rules (radprm version)",
 }
 

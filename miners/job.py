@@ -197,7 +197,7 @@ class MiningJob:
             return self.id_cfg.identity(
                 prompts=self.miner.prompt_labels + (self.judge.prompt_labels if self.judge else []),
                 rules_version=getattr(self.extractor, "rules_version", None),
-                step_rules_version=getattr(self.validator, "rules_version", None),
+                step_rules_version=getattr(self.validator, "labelling_version", None),
                 questions_version=QUESTIONS_VERSION,
             )
 

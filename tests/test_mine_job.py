@@ -201,6 +201,19 @@ def test_mine_resume_with_an_edited_prompt_is_an_error(fake_openai_server, tmp_p
     assert err.value.field == "prompts"
 
 
+def test_mine_resume_with_another_abstention_table_is_an_error(fake_openai_server, tmp_path, parts):
+    """The abstention table decides labels like the step rules: a resumed job must keep it."""
+    from radprm.validators.steps import StepValidator
+
+    extractor, validator = parts
+    assert validator.abstention is not None  # the packaged table
+    run(fake_openai_server, tmp_path / "run", parts, limit=1)
+    without = StepValidator(extractor=extractor, abstention="none")
+    with pytest.raises(InputError, match=r"step rule files \(or the abstention table\) changed") as err:
+        run(fake_openai_server, tmp_path / "run", (extractor, without), limit=1, resume=True)
+    assert err.value.field == "step_rules_version"
+
+
 def test_mine_run_dir_rules(fake_openai_server, tmp_path, parts):
     with pytest.raises(InputError, match="nothing to resume"):
         run(fake_openai_server, tmp_path / "run", parts, limit=1, resume=True)

@@ -277,6 +277,14 @@ class StepValidator:
         """Version of the step rules in use."""
         return self.rules.version
 
+    @property
+    def labelling_version(self) -> str:
+        """What decides the labels: the step rules' version and the abstention table's (version + file hash)."""
+        table = self.abstention
+        if table is None:
+            return f"{self.rules.version}+no-abstention"
+        return f"{self.rules.version}+abstention-{table.version}" + (f"+{table.sha256[:12]}" if table.sha256 else "")
+
     def report_claims(self, report: Report, report_findings: list[Finding] | None = None) -> list[Claim]:
         """Claims of a report: its findings plus negatives implied by its normal statements."""
         if report_findings is None:
