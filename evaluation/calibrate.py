@@ -95,6 +95,8 @@ class CalibrationReport:
         return {
             "version": self.table.version, "threshold": self.table.threshold,
             "prior_strength": self.table.prior_strength,
+            "abstained_kinds": [{"kind": k, "decided": f, "right": r, "estimate": round(e, 4)}
+                                for k, f, r, e in self.table.abstaining_kinds()],
             "in_sample": {"pooled": self._pooled(self.in_sample).as_dict(),
                           **{k: v.as_dict() for k, v in self.in_sample.items()}},
             "leave_one_set_out": ({"pooled": self._pooled(self.left_out).as_dict(),
@@ -123,6 +125,11 @@ class CalibrationReport:
             lines.append(line("pooled", self._pooled(figures)))
         if not self.left_out:
             lines.append("(one set: no leave-one-set-out figures; calibrate on two or more sets)")
+        below = t.abstaining_kinds()
+        lines.append(f"kinds abstained on (estimated precision < {t.threshold}; decided bad labels, right, estimate):")
+        lines += [f"  {kind:<45} {flagged:>5} {right:>5}  {estimate:.3f}" for kind, flagged, right, estimate in below]
+        if not below:
+            lines.append("  none")
         return "\n".join(lines)
 
 

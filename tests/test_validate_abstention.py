@@ -165,6 +165,10 @@ def test_calibration_counts_decided_bad_labels_and_leaves_each_set_out(tmp_path,
     assert fig["coverage_before"] == pytest.approx(5 / 6) and fig["coverage_after"] == pytest.approx(2 / 6)
     # set b judged by a table counted on set a alone
     assert set(report.left_out) == {"a", "b"} and "each set left out" in report.render()
+    # the kinds the table abstains on, with their counts: negation conflicts, not the side swaps
+    below = {k for k, *_ in t.abstaining_kinds()}
+    assert below == {"negation_conflict/silent/statement"}
+    assert "negation_conflict/silent/statement" in report.render()
     assert report.left_out["b"].as_dict()["abstained"] == 2
     written = load_abstention(out)
     assert written.counts == t.counts and written.version == "t2"

@@ -96,6 +96,20 @@ class AbstentionTable(RuleModel):
             estimate = (right + strength * estimate) / (flagged + strength)
         return estimate
 
+    def abstaining_kinds(self) -> list[tuple[str, int, int, float]]:
+        """What the validator abstains on: the counted narrowest kinds (``fault/source/shape``, the level that
+        decides) whose estimate is below the threshold, as (kind, decided bad labels, right, estimate)."""
+        depth = max((k.count("/") for k in self.counts), default=0)
+        found = []
+        for kind, (flagged, right) in sorted(self.counts.items()):
+            if kind == ALL_FLAGS or kind.count("/") != depth:
+                continue
+            parts = kind.split("/")
+            estimate = self.precision((ALL_FLAGS, *("/".join(parts[: i + 1]) for i in range(len(parts)))))
+            if estimate < self.threshold:
+                found.append((kind, flagged, right, estimate))
+        return found
+
     def abstains(self, kinds: Sequence[str]) -> bool:
         """Whether a bad label of these kinds is too often wrong to train on."""
         return self.precision(kinds) < self.threshold
