@@ -33,7 +33,7 @@ from radprm.validators.abstention import (
 )
 from radprm.validators.steps import cites_report, step_flag_kinds
 
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.75  # the packaged table's (chosen by leaving one set out)
 DEFAULT_PRIOR_STRENGTH = 10.0
 
 
