@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from radprm.errors import InputError
-from radprm.evaluation.steps import SPLITS, _pct, detect_layout, natural_rows, read_preds
+from radprm.evaluation.steps import SPLITS, detect_layout, natural_rows, pct, read_preds
 from radprm.run import write_text_atomic
 from radprm.validators.abstention import (
     LOW_PRECISION,
@@ -35,6 +35,12 @@ from radprm.validators.steps import cites_report, step_flag_kinds
 
 DEFAULT_THRESHOLD = 0.75  # the packaged table's (chosen by leaving one set out)
 DEFAULT_PRIOR_STRENGTH = 10.0
+
+
+def set_name(expected: str | Path) -> str:
+    """A labelled set's name: the folder of its EXPECTED file (or the file's stem)."""
+    expected = Path(expected)
+    return expected.parent.name or expected.stem
 
 
 def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", name: str | None = None) -> list[FlagRow]:
@@ -51,7 +57,7 @@ def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", nam
         raise InputError("calibration needs a natural set (good, kind, scored, split)", path=expected,
                          field="good", hint="templated sets say nothing about how often a label is right")
     preds = read_preds(pred, unique=True)
-    name = name or expected.parent.name or expected.stem
+    name = name or set_name(expected)
     expected_rows = list(natural_rows(expected))
     # every step of a chain (scored or not), as validated: does the chain cite the report anywhere
     chain_steps: dict[str, list[str]] = {}
@@ -106,9 +112,9 @@ class CalibrationReport:
     def render(self) -> str:
         def line(name: str, f: MaskedFigures) -> str:
             d = f.as_dict()
-            return (f"  {name:<14} {d['scored']:>6}  {_pct(d['precision_before']):>7}"
-                    f" at {_pct(d['coverage_before']):>6}  ->  {_pct(d['precision_after']):>7}"
-                    f" at {_pct(d['coverage_after']):>6}"
+            return (f"  {name:<14} {d['scored']:>6}  {pct(d['precision_before']):>7}"
+                    f" at {pct(d['coverage_before']):>6}  ->  {pct(d['precision_after']):>7}"
+                    f" at {pct(d['coverage_after']):>6}"
                     f"  abstained {d['abstained']} ({d['abstained_truly_bad']} truly bad)")
 
         t = self.table
@@ -154,7 +160,7 @@ def calibrate_sets(
         raise InputError(f"threshold {threshold} is not between 0 and 1", field="threshold")
     sets: dict[str, list[FlagRow]] = {}
     for pred, expected in pairs:
-        name = Path(expected).parent.name or Path(expected).stem
+        name = set_name(expected)
         if name in sets:
             name = f"{name}-{len(sets) + 1}"
         sets[name] = flag_rows(pred, expected, split=split, name=name)
@@ -175,4 +181,6 @@ def calibrate_sets(
     return report
 
 
-__all__ = ["DEFAULT_PRIOR_STRENGTH", "DEFAULT_THRESHOLD", "CalibrationReport", "calibrate_sets", "flag_rows"]
+__all__ = [
+    "DEFAULT_PRIOR_STRENGTH", "DEFAULT_THRESHOLD", "CalibrationReport", "calibrate_sets", "flag_rows", "set_name",
+]

@@ -79,11 +79,11 @@ class StepEval:
         lines = [f"{'operator':<22}{'n':>7}{'detected':>10}{'rate':>8}{'reason ok':>11}"]
         for op, r in sorted(self.detection.items()):
             rm = self.reason_match.get(op, Rate())
-            lines.append(f"{op:<22}{r.n:>7}{r.hits:>10}{_pct(r.rate):>8}{_pct(rm.rate):>11}")
+            lines.append(f"{op:<22}{r.n:>7}{r.hits:>10}{pct(r.rate):>8}{pct(rm.rate):>11}")
         lines.append(f"{'faithful (false flags)':<22}{self.false_flags.n:>7}{self.false_flags.hits:>10}"
-                     f"{_pct(self.false_flags.rate):>8}")
+                     f"{pct(self.false_flags.rate):>8}")
         for ph, r in sorted(self.false_flags_by_phrasing.items()):
-            lines.append(f"  {ph:<20}{r.n:>7}{r.hits:>10}{_pct(r.rate):>8}")
+            lines.append(f"  {ph:<20}{r.n:>7}{r.hits:>10}{pct(r.rate):>8}")
         if self.false_flag_reasons:
             reasons = self.false_flag_reasons.most_common()
             lines.append("false-flag reasons: " + ", ".join(f"{k}={v}" for k, v in reasons))
@@ -92,7 +92,8 @@ class StepEval:
         return "\n".join(lines)
 
 
-def _pct(rate: float | None) -> str:
+def pct(rate: float | None) -> str:
+    """A rate as a percentage with one decimal ("-" when there is none)."""
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
@@ -300,7 +301,7 @@ class NaturalStepEval:
         head = f"{'':<24}{'n':>6}{'hits':>6}{'rate':>8}  95% CI (Wilson, %)"
 
         def line(name: str, r: Rate) -> str:
-            return f"{name:<24}{r.n:>6}{r.hits:>6}{_pct(r.rate):>8}  {_ci_text(r)}".rstrip()
+            return f"{name:<24}{r.n:>6}{r.hits:>6}{pct(r.rate):>8}  {_ci_text(r)}".rstrip()
 
         lines = [f"natural set {self.expected}, split {self.split}: {self.scored} scored steps with a prediction",
                  f"rows in split {self.rows} = {self.scored} scored with a prediction + {self.unscored} unscored "
@@ -541,4 +542,4 @@ def write_json(result: StepEval | NaturalStepEval, path: str | Path) -> None:
 
 
 __all__ = ["BAD_KINDS", "GOOD_KINDS", "SPLITS", "ExpectedStep", "NaturalStepEval", "Predicted", "Rate", "StepEval",
-           "detect_layout", "eval_steps", "natural_rows", "read_preds", "wilson", "write_json"]
+           "detect_layout", "eval_steps", "natural_rows", "pct", "read_preds", "wilson", "write_json"]

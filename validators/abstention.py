@@ -92,6 +92,7 @@ class AbstentionTable(RuleModel):
         estimate = 0.5
         for i, kind in enumerate(kinds):
             flagged, right = self.counts.get(kind, (0, 0))
+            # the broadest level starts from a uniform prior (Beta(1, 1): two pseudo-steps at 0.5)
             strength = 2.0 if i == 0 else self.prior_strength
             estimate = (right + strength * estimate) / (flagged + strength)
         return estimate
@@ -129,11 +130,13 @@ def load_abstention(source: str | Path | None = None) -> AbstentionTable | None:
     Raises:
         RuleFileError: unreadable or malformed file (naming the file and the field).
     """
-    if source is not None and str(source) == OFF:
+    if source is None:
+        return load_rule_file(resources.files("radprm.validators").joinpath(ABSTENTION_FILE), AbstentionTable)
+    if str(source) == OFF:
         return None
-    path = resources.files("radprm.validators").joinpath(ABSTENTION_FILE) if source is None else Path(source)
-    if source is not None and not Path(source).exists():
-        raise RuleFileError("abstention table not found", path=str(source),
+    path = Path(source)
+    if not path.exists():
+        raise RuleFileError("abstention table not found", path=str(path),
                             hint=f"give a file written by `radprm eval calibrate`, or {OFF!r} to turn abstention off")
     return load_rule_file(path, AbstentionTable)
 

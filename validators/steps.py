@@ -946,6 +946,13 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
 # a last step ending on the bare option of a yes/no question ("...: yes.")
 _FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
 _LEADING_CONNECTIVE = re.compile(r"^\W*(?:(?:so|therefore|thus|hence|overall|in\s+summary|finally)\b[,:]?\s*)+", re.I)
+_INFERENCE = re.compile(
+    r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
+    r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",
+    re.I,
+)
+
+
 def step_flag_kinds(reasons: Iterable[str], step: str, chain_cites_report: bool) -> tuple[str, ...]:
     """The kinds of a flagged step the abstention table counts (`radprm.validators.abstention.flag_kinds`)."""
     return flag_kinds((r for r in reasons if r in FAULTS), bool(_INFERENCE.search(step)), chain_cites_report)
@@ -958,11 +965,6 @@ def cites_report(steps: Iterable[str]) -> bool:
     return any(report_mentions(s) for s in steps)
 
 
-_INFERENCE = re.compile(
-    r"\b(?:so|therefore|thus|hence|means?|meaning|implies|suggests?|because|since|argues?|rather\s+than|"
-    r"consistent\s+with|in\s+keeping\s+with|which\s+(?:is|fits|explains)|makes?|count|counts)\b",
-    re.I,
-)
 _PRONOUN_START = re.compile(
     r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|which|both|each|the\s+same|"
     r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
