@@ -180,6 +180,13 @@ def test_calibration_input_errors(tmp_path):
     a, b = _sets(tmp_path)
     with pytest.raises(InputError, match="no scored step of split 'test'"):
         flag_rows(*a, split="test")
+    with pytest.raises(InputError, match="unknown split 'dev'") as exc:
+        flag_rows(*a, split="dev")
+    assert exc.value.field == "split"
+    with pytest.raises(InputError, match="no labelled set given"):
+        calibrate_sets([], version="x")
+    with pytest.raises(InputError, match="threshold 1.5 is not between 0 and 1"):
+        calibrate_sets([a], threshold=1.5, version="x")
     templated = tmp_path / "templated.jsonl"
     templated.write_text(json.dumps({"chain_id": "a-c0", "step_index": 0, "expected_label": False}) + "\n")
     with pytest.raises(InputError, match="needs a natural set"):
@@ -187,6 +194,16 @@ def test_calibration_input_errors(tmp_path):
     result = runner.invoke(app, ["eval", "calibrate", "--pred", str(a[0]), "--pred", str(b[0]),
                                  "--expected", str(a[1])])
     assert result.exit_code == 1 and "2 --pred but 1 --expected" in result.output.strip().splitlines()[-1]
+
+
+def test_validate_file_refuses_a_table_beside_a_given_validator(tmp_path, validators):
+    from radprm.validators.batch import validate_file
+
+    out = tmp_path / "steps.jsonl"
+    with pytest.raises(InputError, match="give the abstention table to the StepValidator") as exc:
+        validate_file(tmp_path / "chains.jsonl", tmp_path / "reports.jsonl", out, validator=validators[0],
+                      abstention="none")
+    assert exc.value.field == "abstention" and not out.exists()
 
 
 def test_cli_calibrate_then_validate_with_the_table(tmp_path):
