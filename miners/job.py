@@ -124,6 +124,9 @@ class MiningJob:
                  announce: Any = None) -> None:
         if report_source is None and not config.reports:
             raise InputError("no reports given", field="reports")
+        if validator is not None and config.abstention is not None:
+            # as validate_file: the given validator's table is the one used (and recorded in job.json)
+            raise InputError("give the abstention table to the StepValidator, not beside it", field="abstention")
         self.cfg = config
         # The job's identity options: `config`, except that a re-drive keeps the stored REDRIVE_OVERRIDES
         # (set by `_prepare`), so item ids and the resume check do not move.

@@ -214,6 +214,14 @@ def test_mine_resume_with_another_abstention_table_is_an_error(fake_openai_serve
     assert err.value.field == "step_rules_version"
 
 
+def test_mine_abstention_beside_a_given_validator_is_an_error(fake_openai_server, tmp_path, parts):
+    """As `validate_file`: a table given beside a ready validator would be silently ignored; refuse it."""
+    with pytest.raises(InputError, match="give the abstention table to the StepValidator") as err:
+        run(fake_openai_server, tmp_path / "run", parts, limit=1, abstention="none")
+    assert err.value.field == "abstention"
+    assert not (tmp_path / "run").exists()  # refused before the job folder is made
+
+
 def test_mine_run_dir_rules(fake_openai_server, tmp_path, parts):
     with pytest.raises(InputError, match="nothing to resume"):
         run(fake_openai_server, tmp_path / "run", parts, limit=1, resume=True)
