@@ -216,7 +216,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
-                          r"|(?:but|yet)\s+(?:no|not|without|none)\b|with\s+no\b|without\b"
+                          r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no\b|without\b"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)

@@ -89,6 +89,7 @@ class OpenVocabulary:
     terms: dict[str, str] = field(default_factory=dict)
     polarity_exempt: frozenset[str] = frozenset()
     normal_words: frozenset[str] = frozenset()
+    place_stems: frozenset[str] = frozenset()  # the place words as anchors ("midlung", "basilar")
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iterable[str] = ()) -> OpenVocabulary:
@@ -141,6 +142,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
         {k.lower(): v.lower() for k, v in data.specific_terms.items()},
         frozenset(w.lower() for w in data.polarity_exempt),
         frozenset(w.lower() for w in data.normal_words),
+        frozenset(stem(w) for w in place_words),
     )
 
 
@@ -636,14 +638,9 @@ def compare(
         ):
             # "healed fractures of the left 5th and 6th ribs" where the report numbers no rib or vertebra
             out.append(Finding("ungrounded_number", best))
-    if (
-        not clause.negated
-        and clause.hedge == "certain"
-        and best.hedge in ("possible", "open", "probable")
-        and best.hedged_anchors & (clause.anchors - clause.borrowed)
-        and not any(s.hedge == "certain" and (s.anchors & clause.anchors & best.hedged_anchors) for s in aligned[1:])
-    ):
-        out.append(Finding("uncertainty_overstated", best))
+    hedged = _hedged_source(clause, aligned, vocab) if not clause.negated and clause.hedge == "certain" else None
+    if hedged is not None:
+        out.append(Finding("uncertainty_overstated", hedged))
     else:
         softer = _overstated(clause, aligned, sentences, vocab)
         if softer is not None:
@@ -651,9 +648,54 @@ def compare(
     return out
 
 
+def _hedged_source(clause: Facts, aligned: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """The report sentence that hedges what a certain clause states, when no other aligned sentence states it
+    plainly: the best aligned sentence, or a later one when every plain sentence before it that speaks of
+    the finding hides the word before it ("left midlung airspace opacity XXXX atelectasis": the "likely" the
+    de-identification removed)."""
+    own = clause.anchors - clause.borrowed
+    places = vocab.place_stems
+    if _gap_before(clause, own):
+        return None  # the step keeps the report's gap ("opacity XXXX atelectatic changes"): it drops no hedge
+    for i, s in enumerate(aligned):
+        if s.hedge in ("possible", "open", "probable") and s.hedged_anchors & own:
+            core = s.hedged_anchors - places
+            plain = [
+                t
+                for t in aligned
+                if t is not s and t.hedge == "certain" and t.anchors & clause.anchors & s.hedged_anchors
+            ]
+            if i == 0 and not plain:
+                return s
+            # (beyond the best sentence, only a plain sentence that names the finding itself, not its place,
+            # and names it openly counts against the hedge)
+            if i > 0 and not any(t.anchors & clause.anchors & core and not _gap_before(t, core) for t in plain):
+                return s
+            return None
+        if i == 0 and not _gap_before(s, own - places):
+            return None  # the best sentence states it plainly
+    return None
+
+
+_GAP_WORD = re.compile(r"(?:^\W*|\b([a-z-]+)\s+)XXXX\s+([a-z-]+)", re.I)
+
+
+def _gap_before(s: Facts, anchors: frozenset[str]) -> bool:
+    """Whether a de-identified word that may hide a hedge stands right before one of `anchors`: between the
+    thing seen and what it is read as ("airspace opacity XXXX atelectasis"), or opening the sentence ("XXXX
+    atelectasis"); not in a noun phrase ("a XXXX opacity")."""
+    for m in _GAP_WORD.finditer(s.text):
+        before = m.group(1)
+        if stem(m.group(2).lower()) in anchors and (before is None or stem(before.lower()) in s.anchors):
+            return True
+    return False
+
+
 # the side a comparison measures against is not a side the thing is on ("the right hemidiaphragm sits higher
 # than the left")
-_THAN_SIDE = re.compile(r"\bthan\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b")
+_THAN_SIDE = re.compile(
+    r"\b(?:than|relative\s+to|compared\s+(?:with|to))\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b"
+)
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal", "multilevel", "multi-level"})
 
@@ -1007,7 +1049,14 @@ def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
     if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
         return []
     said = _report_words(sentences, vocab)[0]
-    if mine - said:
+    unsaid = mine - said
+    if len(unsaid) == 1:
+        # one word a de-identified word may be: "an intramedullary rod in the right humerus" for "right humeral
+        # intramedullary XXXX"
+        strong = clause.anchors - vocab.weak
+        if any("XXXX" in s.text and len(s.anchors & strong) >= 2 for s in sentences):
+            return []
+    if unsaid:
         return [Finding("finding_not_in_report", None)]
     return []
 
@@ -1020,7 +1069,7 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         bool(clause.temporal)
         and bool(clause.anchors - vocab.weak)  # ("It looks grossly similar to the prior study": of what, unsaid)
         and bool(lang.change_claim.search(clause.text))
-        and not any(s.temporal or lang.comparison.search(s.text) for s in sentences if s.anchors & clause.anchors)
+        and not any(s.temporal or _compares(s, lang) for s in sentences if s.anchors & clause.anchors)
         and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
     )
 
@@ -1038,9 +1087,24 @@ def _unfounded_change(clause: Facts, sentences: list[Facts], lang: StepLanguage)
     """A change over time ("new", "larger than before") stated of a report that compares with nothing."""
     if not clause.temporal or not sentences or not lang.change_claim.search(clause.text):
         return []
-    if any(lang.comparison.search(s.text) for s in sentences):
+    if any(_compares(s, lang) for s in sentences):
         return []
     return [Finding("temporal_conflict", None)]
+
+
+_CHANGE_CLASSES = frozenset({"new", "unchanged", "increased", "decreased", "resolved"})
+
+
+def _compares(s: Facts, lang: StepLanguage) -> bool:
+    """Whether a report sentence compares with an earlier exam: it states a change over time, or words a
+    comparison ("compared with", "since the prior study", "interval"); "prior granulomatous disease" (history)
+    or "comparison would be helpful to establish stability" (a wish) do not."""
+    if _RECOMMENDS.search(s.text):
+        return False  # "Recommend follow-up radiographs to resolution": a plan, not a comparison
+    return bool(s.temporal & _CHANGE_CLASSES) or bool(lang.change_claim.search(s.text))
+
+
+_RECOMMENDS = re.compile(r"\brecommend\w*|\bto\s+(?:document\s+|ensure\s+|confirm\s+)?resolution\b", re.I)
 
 
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
@@ -1174,6 +1238,13 @@ _CHANGES_OF = re.compile(
     r"calcifications?|tortuosity|ectasia|thickening|scarring)\s+(?:of|in|along|at|involving|within)\s+(?:the\s+)?"
     r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
 )
+# "<abnormality> of the <thing>": "Elevation of the left hemidiaphragm.", "Prominence of the pulmonary vasculature."
+_NOUN_OF = re.compile(
+    r"^\W*(?:(?:mild|moderate|marked|slight|severe|persistent|continued|asymmetric|stable|again|new|increased)\s+)*"
+    r"(elevation|prominence|enlargement|widening|deviation|tortuosity|ectasia|dilat(?:ion|ation)|hyperinflation|"
+    r"hyperexpansion|overinflation|eventration|blunting|engorgement|congestion|cephalization)\s+(?:of|in|involving)\s+"
+    r"(?:the\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+)\W*$"
+)
 _THERE = re.compile(r"^\W*there\s+(?:is|are)\s+(?:an?\s+)?")
 _WITH_TAIL = re.compile(r"\s+(?:with|and\s+associated)\s.*$")
 _VOLUME_WORDS = frozenset({"hyperinflated", "hyperexpanded", "hypoinflated", "hypoexpanded", "overinflated"})
@@ -1181,6 +1252,12 @@ _VOLUME_WORDS = frozenset({"hyperinflated", "hyperexpanded", "hypoinflated", "hy
 _NOT_CALLED_ABNORMAL = frozenset({"left", "right", "bilateral", "small", "smaller", "little"})
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
                            "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without"})
+
+
+# what a clause calls normal about a thing, not the thing ("The hemidiaphragms are at normal height"), as stems
+_ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap", "width"})
+# one thing under two stems ("pulmonary vessels" / "pulmonary vasculature")
+_SAME_THING = {"vessel": "vascula"}
 
 
 def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
@@ -1195,7 +1272,9 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     # lungs are clear.") is not what this clause calls normal
     own = _own_anchors(clause, vocab)
     normal = vocab.normal_words | {stem(w) for w in clause.words & vocab.normal_words}  # ("unremarkable": "unremar")
-    subject = {a for a in clause.anchors if a not in vocab.weak and a not in normal and a in own}
+    subject = {
+        _SAME_THING.get(a, a) for a in clause.anchors if a not in vocab.weak and a not in normal and a in own
+    } - _ASPECTS
     if not subject or len(subject) > 2:
         return []
     for s in sentences:
@@ -1222,6 +1301,11 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
             predicate = {w for w in m.group(1, 2) if w}
             if predicate & (vocab.place_words | set(vocab.side_words) | _NOT_CALLED_ABNORMAL):
                 continue
+        elif (m := _NOUN_OF.match(low)) is not None:
+            # "<abnormality> of the <thing>": "Elevation of the left hemidiaphragm."
+            words = [w for w in m.group(2).split() if w not in vocab.side_words]
+            said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
+            predicate = {m.group(1)}
         elif (m := _CHANGES_OF.match(low)) is not None:
             # "<words> changes of the <thing>": "Degenerative changes of the thoracic spine."
             words = m.group(3).split()
@@ -1258,20 +1342,28 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     return frozenset(a for a in facts.anchors if a in said)
 
 
-def _before_without(text: str, lang: StepLanguage) -> str | None:
+_LATER_CONJUNCT = re.compile(r"(?:,|\bbut|\bwith|\band)\s*(?:(?:otherwise|grossly|are|is)\s+)*$", re.I)
+
+
+def _before_without(text: str, lang: StepLanguage, later: bool = False) -> str | None:
     """What a sentence affirms before its first negation cue when that cue is "without" ("Low lung volumes"
-    of "Low lung volumes without focal consolidation"); None when its first cue is another one."""
+    of "Low lung volumes without focal consolidation"); None when its first cue is another one. With `later`,
+    also a cue that opens a later conjunct ("Mildly hypoinflated but grossly clear of focal airspace
+    disease", "Heart is enlarged, no effusion")."""
     text = lang.negation_exceptions.sub(" ", text)
     m = lang.negation_pre.search(text)
-    if m is None or m.group(0).lower() != "without":
+    if m is None:
         return None
-    return text[: m.start()]
+    cue = m.group(0).lower()
+    if cue == "without" or (later and (cue in ("clear of", "free of") or _LATER_CONJUNCT.search(text[: m.start()]))):
+        return text[: m.start()]
+    return None
 
 
 def _affirmed_before(facts: Facts, clause: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> bool:
     """A negated report sentence that first affirms what the clause speaks of: "There are mildly low lung
     volumes without focal consolidation" states the low volumes; only what follows "without" is denied."""
-    head = _before_without(facts.text, lang)
+    head = _before_without(facts.text, lang, later=True)
     if head is None:
         return False
     shared = (clause.anchors & facts.anchors) - vocab.weak
