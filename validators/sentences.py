@@ -265,8 +265,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     anchors = set()
     classes = set()
     for w in words:
-        if w in vocab.stopwords or w in _SIDE or w in grades or len(w) < 3 or w[0].isdigit():
-            continue
+        if w in vocab.stopwords or w in _SIDE or w in grades or len(w) < 3 or w[0].isdigit() or w in vocab.number_words:
+            continue  # (a count, "two", is read as a number, not as a word the thing is named by)
         cls = vocab.classes.get(w)
         if cls:
             anchors.add(cls)
@@ -470,6 +470,10 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
     scored = []
     for s in sentences:
         shared = strong & s.anchors
+        if len(shared) < len(strong):
+            # one word in two forms, cut at different lengths ("tortuous" / "tortuosity")
+            prefixes = _prefixes(s)
+            shared |= {a for a in strong - shared if len(a) >= 6 and a[:6] in prefixes and a[:6] not in _HEADS}
         for cls, stems in by_class.items():
             if cls in s.anchors:
                 shared |= stems & strong
@@ -482,6 +486,20 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
     scored = [t for t in scored if t[0] >= vocab.min_cover]
     scored.sort(key=lambda t: (-t[0], -t[1], t[2].start))
     return [s for _, _, s in scored]
+
+
+_PREFIXES: dict[int, tuple[Facts, frozenset[str]]] = text_cache()
+# six letters that begin different findings ("pneumothorax" / "pneumonia", "cardiomegaly" / "cardiomediastinal")
+_HEADS = frozenset({"pneumo", "cardio", "bronch", "hypert", "hypere", "hyperi", "interl", "intrap", "subseg"})
+
+
+def _prefixes(s: Facts) -> frozenset[str]:
+    """The six-letter prefixes of a sentence's longer anchors (once per sentence)."""
+    entry = _PREFIXES.get(id(s))
+    if entry is None or entry[0] is not s:
+        entry = (s, frozenset(a[:6] for a in s.anchors if len(a) >= 6))
+        remember(_PREFIXES, id(s), entry, limit=50_000)
+    return entry[1]
 
 
 def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
@@ -550,7 +568,12 @@ def compare(
     )
     if invented:
         return invented
-    flipped = _polarity_conflict(clause, sentences, vocab, lang) or _called_normal(clause, sentences, vocab, lang)
+    flipped = (
+        _polarity_conflict(clause, sentences, vocab, lang)
+        or _called_normal(clause, sentences, vocab, lang)
+        or _non_prefixed(clause, sentences)
+        or _called_abnormal(clause, sentences, vocab)
+    )
     if flipped:
         return flipped
     # a negated report sentence still speaks of change when it says the thing resolved, and of what it
@@ -601,12 +624,19 @@ def compare(
         ):
             out.append(Finding("severity_conflict", best))
     for family, names in clause.places.items():
-        theirs = best.places.get(family)
+        # (the best aligned sentence that places the thing at all: "osteophytes along the lumbar spine, as well as
+        # calcified hilar nodes" aligns best with the nodes, its spine sits in "T-spine osteophytes")
+        placing = next((s for s in pool if family in s.places), None) or next(
+            # or, for a clause about two things, a sentence about the other one
+            (s for s in sentences if family in s.places and (s.anchors & clause.anchors) - best.anchors - vocab.weak),
+            best,
+        )
+        theirs = placing.places.get(family)
         # each place named in some aligned sentence, or for two places in some sentence sharing a word with the
         # clause ("the arch is calcified and the descending aorta tortuous")
         near = pool if len(names) < 2 else pool + [s for s in sentences if s.anchors & clause.anchors - vocab.weak]
         if theirs and names - theirs and not all(any(n in s.places.get(family, ()) for s in near) for n in names):
-            out.append(Finding("location_conflict", best))
+            out.append(Finding("location_conflict", placing))
             break
     else:
         invented = _invented_place(clause, pool, sentences, vocab)
@@ -625,7 +655,21 @@ def compare(
         out.append(Finding("ungrounded_number", counted))
     for kind in ("th", "level", "count"):
         mine = {v for v, k in clause.numbers if k == kind}
-        theirs = {v for s in pool for v, k in s.numbers if k in (kind, "", "count")}
+        # (every sentence about the thing: "8th and 9th ribs" for two sentences, one per rib)
+        theirs = {
+            v
+            for s in [
+                *aligned,
+                *(
+                    s
+                    for s in sentences
+                    if s.anchors & clause.anchors - vocab.weak
+                    or s.places.get("bone", frozenset()) & clause.places.get("bone", frozenset())
+                ),
+            ]
+            for v, k in s.numbers
+            if k in (kind, "", "count")
+        }
         if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
             out.append(Finding("ungrounded_number", best))
             break
@@ -1260,6 +1304,60 @@ _ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap",
 _SAME_THING = {"vessel": "vascula"}
 
 
+# "<thing> is <abnormal>" in a step against "<thing> is <normal>" in the report ("The trachea is shifted to the
+# right" / "The trachea is midline")
+_ABNORMAL_PREDICATES = frozenset({
+    "shifted", "deviated", "displaced", "dislocated", "enlarged", "widened", "elevated", "hyperinflated",
+    "hyperexpanded", "tortuous", "narrowed", "collapsed", "fractured", "malpositioned", "ectatic", "dilated",
+})
+_NORMAL_PREDICATES = frozenset({"midline", "located", "aligned", "centered", "centred"})
+_CLAUSE_DESCRIBED = re.compile(
+    r"^\W*(?:(?:and|but|so|also)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
+    r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
+)
+
+
+def _called_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A clause calling a thing abnormal ("The trachea is shifted slightly to the right") that a report sentence
+    calls normal in so many words ("The trachea is midline.")."""
+    if clause.negated or clause.hedge != "certain":
+        return []
+    m = _CLAUSE_DESCRIBED.match(clause.text.lower())
+    if m is None or m.group(2) not in _ABNORMAL_PREDICATES:
+        return []
+    subject = {stem(w) for w in m.group(1).split() if w not in vocab.weak and w not in vocab.stopwords}
+    if not subject:
+        return []
+    for s in sentences:
+        if s.negated or s.hedge != "certain":
+            continue
+        r = _CLAUSE_DESCRIBED.match(s.text.lower())
+        if r is None:
+            continue
+        said = {stem(w) for w in r.group(1).split()}
+        if subject <= said and r.group(2) in vocab.normal_words | _NORMAL_PREDICATES:
+            return [Finding("negation_conflict", s)]
+    return []
+
+
+_NON_WORD = re.compile(r"\bnon-?([a-z]{5,})\b", re.I)
+
+
+def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
+    """A certain clause that says what the report says is not: "It is densely calcified" where the report's nodule
+    "is noncalcified" and nothing in the report is called calcified ("displaced" for "nondisplaced")."""
+    if clause.negated or clause.hedge != "certain":
+        return []
+    for s in sentences:
+        if s.negated:
+            continue
+        for m in _NON_WORD.finditer(s.text):
+            word = m.group(1).lower()
+            if word in clause.words and not any(word in t.words for t in sentences):
+                return [Finding("negation_conflict", s)]
+    return []
+
+
 def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
     """A clause calling a thing normal that a report sentence describes as abnormal in so many words: "The
     aorta has a normal contour" against "The aorta is calcified and tortuous", "Lung volumes are normal"
@@ -1303,7 +1401,14 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
                 continue
         elif (m := _NOUN_OF.match(low)) is not None:
             # "<abnormality> of the <thing>": "Elevation of the left hemidiaphragm."
-            words = [w for w in m.group(2).split() if w not in vocab.side_words]
+            words = m.group(2).split()
+            if any(w in vocab.side_words for w in words) and not clause.sides and not any(
+                _plural(w) for w in clause.words if stem(w) in subject
+            ):
+                # "prominence of the right cardiac silhouette": one side's part, not the heart ("the
+                # hemidiaphragms" are both sides, the left one among them)
+                continue
+            words = [w for w in words if w not in vocab.side_words]
             said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
             predicate = {m.group(1)}
         elif (m := _CHANGES_OF.match(low)) is not None:

@@ -464,7 +464,8 @@ class StepValidator:
     def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
         """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
         grounded_numbers = _with_differences(set(numbers_in(report.text)))
-        for extra in [chain.question or "", *chain.options]:
+        # (the indication and comparison are the report's too: "follow-up of pneumonia 4 weeks ago")
+        for extra in [chain.question or "", *chain.options, report.indication or "", report.comparison or ""]:
             grounded_numbers.update(numbers_in(extra))
         seen_keys: set[tuple] = set()
         analyses = []
