@@ -1,5 +1,6 @@
 """Alignment rules of the step validator, on claims built by hand (no extractor needed)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -222,4 +223,7 @@ def test_step_rules_missing_key_and_bad_value_name_the_field():
 def test_packaged_step_rules_parse_the_same_from_a_copy(tmp_path):
     path = tmp_path / "step_rules.json"
     path.write_text(json.dumps(_packaged_step_rules()))
-    assert load_step_rules(path) == load_step_rules()
+    copy, packaged = load_step_rules(path), load_step_rules()
+    # the same rules; the version differs in its hash only (the copy's bytes are JSON re-dumped)
+    assert dataclasses.replace(copy, version="") == dataclasses.replace(packaged, version="")
+    assert copy.version.split("+")[0] == packaged.version.split("+")[0]

@@ -168,3 +168,57 @@ def test_a_word_for_word_quote_is_supported_whatever_else_the_report_says(valida
     assert result.label and result.verdict == "supported"
     [ev] = result.evidence
     assert EDITED.text[ev.start:ev.end] == ev.text == "Small left pleural effusion."
+
+
+# A made-up report in IU style (de-identified words as XXXX) for the rules of stop 17.
+REPORT_17 = Report(report_id="r17", comparison="None.", indication="Follow-up of pneumonia 3 weeks ago.", text=(
+    "FINDINGS: The trachea is midline. There is elevation of the left hemidiaphragm. Prominence of the pulmonary "
+    "vasculature. The lungs are mildly hypoinflated but clear of focal airspace disease. Left midlung opacity XXXX "
+    "atelectasis. Right mid lung nodule; this is noncalcified. Numerous small surgical clips over the lower neck. "
+    "Deformity of the posterior 8th rib. Lucency through the posterior 9th rib. There are T-spine osteophytes.\n"
+    "IMPRESSION: Probable left midlung atelectasis. Comparison with a prior radiograph would be helpful to "
+    "establish stability of the nodule."))
+
+
+@pytest.mark.parametrize("step,reason", [
+    ("The hemidiaphragms are at normal height.", "negation_conflict"),
+    ("The pulmonary vessels are normal in caliber.", "negation_conflict"),
+    ("The lungs are markedly hypoinflated, though without focal airspace disease.", "severity_conflict"),
+    ("The left midlung opacity is definitely atelectasis.", "uncertainty_overstated"),
+    ("The nodule is stable compared with the prior radiograph.", "temporal_conflict"),
+    ("There is a nodule in the right mid lung. It is densely calcified.", "negation_conflict"),
+    ("The trachea is shifted slightly to the right.", "negation_conflict"),
+    ("There are two surgical clips over the lower neck.", "ungrounded_number"),
+])
+def test_stop17_open_vocabulary_errors(validator, step, reason):
+    results = judge(validator, [step], report=REPORT_17)
+    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
+
+
+@pytest.mark.parametrize("step", [
+    "Okay, checking the costophrenic angles for effusion.",
+    "The left hemidiaphragm is elevated relative to the right.",
+    "There are deformities of the posterior 8th and 9th ribs.",
+    "The patient had pneumonia 3 weeks ago, so I'm looking for residual airspace disease.",
+    "A CT of the chest is suggested for further evaluation.",
+    "The rib changes are old, so they are not an acute injury.",
+    "The atelectasis is probable but not definite.",
+])
+def test_stop17_faithful_steps_pass(validator, step):
+    results = judge(validator, [step], report=REPORT_17)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+def test_the_step_rules_version_follows_the_rule_file(tmp_path):
+    """A mining job is pinned to the labelling version: an edited rule file must change it."""
+    from importlib import resources
+
+    packaged = load_step_rules()
+    copy = tmp_path / "step_rules.json"
+    copy.write_bytes(resources.files("radprm.validators").joinpath("step_rules.json").read_bytes())
+    assert load_step_rules(copy).version == packaged.version  # same bytes, same code: same version
+    edited_file = tmp_path / "edited_step_rules.json"  # (load_step_rules caches by path)
+    edited_file.write_text(copy.read_text().replace('"maintained"', '"well maintained"', 1))
+    edited = load_step_rules(edited_file).version
+    assert edited != packaged.version
+    assert edited.split("+")[0] == packaged.version.split("+")[0]  # the declared version is kept in front

@@ -9,6 +9,7 @@ observation and returns a verdict with reason codes; the rules are documented in
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -123,6 +124,7 @@ class StepRulesFile(RuleModel):
 
     version: str | int | float
     source: str | None = None
+    sha256: str = ""  # of the file's bytes (filled in by `load_rule_file`)
     severity_scale: dict[int, list[str]]
     location_regions: dict[str, list[str]]
     observation_parents: dict[str, list[str]]
@@ -158,7 +160,7 @@ def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules
         for i, rule in enumerate(spec.normal_statements)
     )
     return StepRules(
-        str(spec.version),
+        _labelling_fingerprint(spec),
         {w.lower(): level for level, words in spec.severity_scale.items() for w in words},
         {w.lower(): region for region, words in spec.location_regions.items() for w in words},
         {obs: frozenset(ps) for obs, ps in spec.observation_parents.items()},
@@ -191,6 +193,25 @@ def parse_rules(data: Any, path: str = RULES_FILE) -> StepRules:
         RuleFileError: on unknown keys, missing keys or bad values and patterns, naming file and field path.
     """
     return compile_step_rules(parse_rule_data(data, StepRulesFile, path=path), path)
+
+
+# the modules whose code decides step labels: a change to any of them changes the labels as surely as an edited
+# rule file, so both are in the version a mining job is pinned to
+LABELLING_MODULES = ("align.py", "clauses.py", "sentences.py", "steps.py", "prefilter.py", "scoring.py", "reasons.py")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    package = resources.files("radprm.validators")
+    for name in LABELLING_MODULES:
+        digest.update(package.joinpath(name).read_bytes())
+    return digest.hexdigest()
+
+
+def _labelling_fingerprint(spec: StepRulesFile) -> str:
+    """`<declared version>+<12 hex digits>`: the rule file's bytes and the labelling code, hashed together."""
+    return f"{spec.version}+{hashlib.sha256((spec.sha256 + _code_digest()).encode()).hexdigest()[:12]}"
 
 
 @lru_cache(maxsize=4)

@@ -626,11 +626,7 @@ def compare(
     for family, names in clause.places.items():
         # (the best aligned sentence that places the thing at all: "osteophytes along the lumbar spine, as well as
         # calcified hilar nodes" aligns best with the nodes, its spine sits in "T-spine osteophytes")
-        placing = next((s for s in pool if family in s.places), None) or next(
-            # or, for a clause about two things, a sentence about the other one
-            (s for s in sentences if family in s.places and (s.anchors & clause.anchors) - best.anchors - vocab.weak),
-            best,
-        )
+        placing = next((s for s in pool if family in s.places), best)
         theirs = placing.places.get(family)
         # each place named in some aligned sentence, or for two places in some sentence sharing a word with the
         # clause ("the arch is calcified and the descending aorta tortuous")
@@ -1144,11 +1140,15 @@ def _compares(s: Facts, lang: StepLanguage) -> bool:
     comparison ("compared with", "since the prior study", "interval"); "prior granulomatous disease" (history)
     or "comparison would be helpful to establish stability" (a wish) do not."""
     if _RECOMMENDS.search(s.text):
-        return False  # "Recommend follow-up radiographs to resolution": a plan, not a comparison
+        return False  # "Recommend follow-up radiographs to resolution", "comparison would be helpful": no comparison
     return bool(s.temporal & _CHANGE_CLASSES) or bool(lang.change_claim.search(s.text))
 
 
-_RECOMMENDS = re.compile(r"\brecommend\w*|\bto\s+(?:document\s+|ensure\s+|confirm\s+)?resolution\b", re.I)
+_RECOMMENDS = re.compile(
+    r"\brecommend\w*|\bwould\s+be\s+(?:helpful|useful)\b|\bto\s+establish\b|\bif\s+(?:available|obtainable)\b"
+    r"|\bto\s+(?:document\s+|ensure\s+|confirm\s+)?resolution\b",
+    re.I,
+)
 
 
 def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
