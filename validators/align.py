@@ -214,13 +214,24 @@ def _labelling_fingerprint(spec: StepRulesFile) -> str:
     return f"{spec.version}+{hashlib.sha256((spec.sha256 + _code_digest()).encode()).hexdigest()[:12]}"
 
 
-@lru_cache(maxsize=4)
 def load_step_rules(source: str | Path | None = None) -> StepRules:
-    """Load `step_rules.json` (the packaged file by default; cached) through `radprm.rules`.
+    """Load `step_rules.json` (the packaged file by default) through `radprm.rules`; cached by path, size and
+    modification time, so a file edited in place is read again.
 
     Raises:
         RuleFileError: naming the file and the field path (unknown key, missing or bad value, bad pattern).
     """
+    if source is None:
+        return _load_step_rules(None, 0, 0)
+    try:
+        st = Path(source).stat()
+    except OSError:
+        return _load_step_rules(str(source), -1, -1)  # (reading it raises the RuleFileError that names it)
+    return _load_step_rules(str(source), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_step_rules(source: str | None, _mtime_ns: int, _size: int) -> StepRules:
     path = resources.files("radprm.validators").joinpath(RULES_FILE) if source is None else Path(source)
     return compile_step_rules(load_rule_file(path, StepRulesFile), str(path))
 
