@@ -651,22 +651,11 @@ def compare(
         out.append(Finding("ungrounded_number", counted))
     for kind in ("th", "level", "count"):
         mine = {v for v, k in clause.numbers if k == kind}
-        # (every sentence about the thing: "8th and 9th ribs" for two sentences, one per rib)
-        theirs = {
-            v
-            for s in [
-                *aligned,
-                *(
-                    s
-                    for s in sentences
-                    if s.anchors & clause.anchors - vocab.weak
-                    or s.places.get("bone", frozenset()) & clause.places.get("bone", frozenset())
-                ),
-            ]
-            for v, k in s.numbers
-            if k in (kind, "", "count")
-        }
-        if mine and any(k == kind for s in pool for _, k in s.numbers) and not mine <= theirs:
+        if not mine or not any(k == kind for s in pool for _, k in s.numbers):
+            continue
+        near = _numbered_near(clause, aligned, sentences, vocab)
+        theirs = {v for s in near for v, k in s.numbers if k in (kind, "", "count")}
+        if not mine <= theirs:
             out.append(Finding("ungrounded_number", best))
             break
     else:
@@ -686,6 +675,14 @@ def compare(
         if softer is not None:
             out.append(Finding("uncertainty_overstated", softer))
     return out
+
+
+def _numbered_near(clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
+    """The sentences whose numbers may ground the clause's: every aligned one and every one about the same thing or
+    bone ("8th and 9th ribs" against two sentences, one per rib)."""
+    strong = clause.anchors - vocab.weak
+    bones = clause.places.get("bone", frozenset())
+    return [*aligned, *(s for s in sentences if s.anchors & strong or s.places.get("bone", frozenset()) & bones)]
 
 
 def _hedged_source(clause: Facts, aligned: list[Facts], vocab: OpenVocabulary) -> Facts | None:
@@ -1341,6 +1338,23 @@ def _called_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
 
 
 _NON_WORD = re.compile(r"\bnon-?([a-z]{5,})\b", re.I)
+_NON_WORDS: dict[int, tuple[list[Facts], dict[str, Facts]]] = text_cache()
+
+
+def _non_words(sentences: list[Facts]) -> dict[str, Facts]:
+    """Words the report negates by prefix ("noncalcified": "calcified") and never says plainly, each with the first
+    affirmed sentence that does so; once per report."""
+    entry = _NON_WORDS.get(id(sentences))
+    if entry is None or entry[0] is not sentences:
+        found: dict[str, Facts] = {}
+        for s in sentences:
+            if not s.negated:
+                for m in _NON_WORD.finditer(s.text):
+                    found.setdefault(m.group(1).lower(), s)
+        plain = {w for t in sentences for w in t.words}
+        entry = (sentences, {w: s for w, s in found.items() if w not in plain})
+        remember(_NON_WORDS, id(sentences), entry, limit=20_000)
+    return entry[1]
 
 
 def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
@@ -1348,14 +1362,9 @@ def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
     "is noncalcified" and nothing in the report is called calcified ("displaced" for "nondisplaced")."""
     if clause.negated or clause.hedge != "certain":
         return []
-    for s in sentences:
-        if s.negated:
-            continue
-        for m in _NON_WORD.finditer(s.text):
-            word = m.group(1).lower()
-            if word in clause.words and not any(word in t.words for t in sentences):
-                return [Finding("negation_conflict", s)]
-    return []
+    denied = _non_words(sentences)
+    hits = [denied[w] for w in clause.words if w in denied]
+    return [Finding("negation_conflict", min(hits, key=lambda s: s.start))] if hits else []
 
 
 def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
