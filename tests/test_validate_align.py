@@ -227,3 +227,10 @@ def test_packaged_step_rules_parse_the_same_from_a_copy(tmp_path):
     # the same rules; the version differs in its hash only (the copy's bytes are JSON re-dumped)
     assert dataclasses.replace(copy, version="") == dataclasses.replace(packaged, version="")
     assert copy.version.split("+")[0] == packaged.version.split("+")[0]
+
+
+def test_a_missing_step_rules_file_is_a_rule_file_error_naming_it(tmp_path):
+    missing = tmp_path / "no_such_rules.json"
+    with pytest.raises(RuleFileError, match="cannot read file") as err:
+        load_step_rules(missing)
+    assert str(missing) in str(err.value)
