@@ -186,3 +186,36 @@ def test_validate_multi_label_answer_step(reports, validator):
     # the findings named are judged too (report 1 rules out cardiomegaly): only the answer part is tested here
     assert "answer_mismatch" in partial.reasons and not partial.label
     assert "answer_mismatch" not in full.reasons and "negation_conflict" in full.reasons
+
+
+@pytest.mark.parametrize(
+    "step,ok",
+    [
+        ("Answer: A and C.", True),
+        ("So C, A are present.", True),
+        ("Step 5: Answer: A only.", False),
+        ("So A, B and D are present.", False),
+        ("So none of the options are present.", False),
+        ("None of the listed findings are present.", False),
+    ],
+)
+def test_validate_answer_by_option_letter(reports, validator, step, ok):
+    # multiple-choice answers name options by letter ("A. Cardiomegaly B. ..." in the question) or none of them
+    kwargs = dict(
+        question="Which are present? A. Cardiomegaly B. Pneumothorax C. Effusion D. Mass",
+        options=["Cardiomegaly", "Pneumothorax", "Effusion", "Mass"],
+        answer=["Cardiomegaly", "Effusion"],
+    )
+    res = validator.validate(
+        Chain(chain_id="t", report_id="1", steps=["We read the report.", step], **kwargs), reports["1"]
+    ).steps[1]
+    assert ("answer_mismatch" in res.reasons) is not ok, res
+
+
+def test_option_letters_reads_only_letter_answers():
+    from radprm.validators.steps import option_letters
+
+    opts = ["x", "y", "z"]
+    assert option_letters("(B) and (C)", opts) == ["y", "z"]
+    assert option_letters("A small effusion is present.", opts) is None
+    assert option_letters("D only", opts) is None  # no fourth option

@@ -811,6 +811,11 @@ class StepValidator:
             if word in ("yes", "no"):
                 return answer_reward([a.casefold() for a in chain.answer], [word]) == 1.0
         if last and chain.options and len(chain.options) > 2:
+            text = _LEADING_CONNECTIVE.sub("", body)
+            lettered = option_letters(text, chain.options)
+            if lettered is not None:
+                # "Answer: A only.", "So A, B and D are present.", "None of the listed findings are present."
+                return answer_reward(chain.answer, lettered) == 1.0
             # a last step that names options of a several-option question ("So the pacemaker is on the
             # right.") answers it; one naming more options than the reference has is a summary, not an answer
             stated = stated_answer(_LEADING_CONNECTIVE.sub("", body), chain.options, [])
@@ -1015,8 +1020,40 @@ def _drop_view_counts(text: str) -> str:
     return _VIEW_COUNT.sub(" ", text)
 
 
+_LETTERS = re.compile(
+    r"^\W*(?:options?\s+|choices?\s+)?(?P<letters>\(?[a-h]\)?(?:\s*(?:,|&|\band\b|\bplus\b)\s*(?:and\s+)?\(?[a-h]\)?)*)"
+    r"\s*(?:only|alone)?\s*(?:(?:are|is)\s+(?:present|correct|seen|true)\b[^.]*)?\W*$",
+    re.I,
+)
+_NONE_OF = re.compile(
+    r"^\W*none\s+of\s+the\s+(?:\w+\s+)?(?:options|choices|findings|above|listed|answers|conditions)\b[^.]*?"
+    r"\b(?:are|is)\s+(?:present|seen|correct|reported|described)\W*$",
+    re.I,
+)
+
+
+def option_letters(text: str, options: list[str]) -> list[str] | None:
+    """The options a multiple-choice answer names by letter ("A, B and D", "C only"), or none of them
+    ("None of the listed findings are present."); None when the text is not such an answer."""
+    text = text.strip().rstrip(".!*")
+    if _NONE_OF.match(text):
+        return []
+    m = _LETTERS.match(text)
+    if m is None:
+        return None
+    picked = [ord(ch) - ord("a") for ch in re.findall(r"\b[a-h]\b", m.group("letters").casefold())]
+    if not picked or max(picked) >= len(options):
+        return None
+    return [options[i] for i in dict.fromkeys(picked)]
+
+
 def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str] | None:
-    """Parse the answer a step states ('yes', or the options it names); None when unrecognisable."""
+    """Parse the answer a step states ('yes', the options it names, or names by letter); None when
+    unrecognisable."""
+    if len(options) > 2:
+        lettered = option_letters(text, options)
+        if lettered is not None and not any(o.casefold() in ("none", "a", "b", "c", "d") for o in options):
+            return lettered
     low = " ".join(text.casefold().split())
     choices = list(dict.fromkeys([*options, *answer]))
     named = [o for o in choices if o and re.search(rf"\b{re.escape(o.casefold())}\b", low)]
