@@ -209,6 +209,36 @@ def test_stop17_faithful_steps_pass(validator, step):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", indication="Cough.", text=(
+    "FINDINGS: Low lung volumes without focal consolidation. Mildly increased interstitial markings. Exaggerated "
+    "thoracic kyphosis. Mildly prominent pulmonary vascularity. Heart size is normal.\n"
+    "IMPRESSION: No acute cardiopulmonary abnormality."))
+
+
+@pytest.mark.parametrize("step,reason", [
+    ("The lungs are well expanded bilaterally.", "negation_conflict"),
+    ("The lungs are hyperinflated.", "severity_conflict"),
+    ("The interstitial markings are normal, and there is no focal consolidation.", "negation_conflict"),
+    ("The thoracic curvature is normal.", "negation_conflict"),
+    ("The pulmonary vasculature is normal.", "negation_conflict"),
+])
+def test_stop18_attribute_states(validator, step, reason):
+    # an attribute given one state in the step and another in the report (step_language.states)
+    results = judge(validator, [step], report=REPORT_18)
+    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
+
+
+@pytest.mark.parametrize("step", [
+    "Lung volumes are low.",
+    "There is accentuation of the interstitial markings, mild in degree.",
+    "The thoracic kyphosis is exaggerated.",
+    "The heart is normal in size, and the lungs are not hyperinflated.",
+])
+def test_stop18_faithful_states_pass(validator, step):
+    results = judge(validator, [step], report=REPORT_18)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
 def test_the_step_rules_version_follows_the_rule_file(tmp_path):
     """A mining job is pinned to the labelling version: an edited rule file must change it."""
     from importlib import resources

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from radprm.errors import RuleFileError
@@ -84,6 +84,8 @@ class StepLanguage:
     comparison: re.Pattern[str] = re.compile(r"(?!)")
     change_claim: re.Pattern[str] = re.compile(r"(?!)")
     omission: re.Pattern[str] = re.compile(r"(?!)")
+    # attribute -> state -> pattern: "lung_volume": {"low": "Low lung volumes", "normal": "well expanded", ...}
+    states: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
 
 
 # A pattern in the step-language block: one regex, or a list of alternatives joined with "|".
@@ -108,6 +110,7 @@ class StepLanguageBlock(RuleModel):
     comparison: Pattern = "(?!)"
     change_claim: Pattern = "(?!)"
     omission: Pattern = "(?!)"
+    states: dict[str, dict[str, Pattern]] = {}
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -157,6 +160,10 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         comparison=rx("comparison", data.comparison),
         change_claim=rx("change_claim", data.change_claim),
         omission=rx("omission", data.omission),
+        states={
+            attr: {state: rx(f"states.{attr}.{state}", p) for state, p in by_state.items()}
+            for attr, by_state in data.states.items()
+        },
     )
 
 

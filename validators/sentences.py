@@ -573,6 +573,7 @@ def compare(
         or _called_normal(clause, sentences, vocab, lang)
         or _non_prefixed(clause, sentences)
         or _called_abnormal(clause, sentences, vocab)
+        or _state_conflict(clause, sentences, lang)
     )
     if flipped:
         return flipped
@@ -1367,6 +1368,58 @@ def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
     return [Finding("negation_conflict", min(hits, key=lambda s: s.start))] if hits else []
 
 
+_STATES: dict[int, tuple[list[Facts], dict[str, list[tuple[frozenset[str], Facts]]]]] = text_cache()
+
+
+def _states_in(text: str, lang: StepLanguage) -> dict[str, frozenset[str]]:
+    """The states a text gives each attribute of `step_language.states` ("Low lung volumes": lung_volume low)."""
+    out = {}
+    for attr, by_state in lang.states.items():
+        found = frozenset(state for state, pattern in by_state.items() if pattern.search(text))
+        if found:
+            out[attr] = found
+    return out
+
+
+def _report_states(sentences: list[Facts], lang: StepLanguage) -> dict[str, list[tuple[frozenset[str], Facts]]]:
+    """Per attribute, the states the report's certain sentences affirm (what a negated sentence affirms before its
+    "without"), each with its sentence; once per report."""
+    entry = _STATES.get(id(sentences))
+    if entry is None or entry[0] is not sentences:
+        found: dict[str, list[tuple[frozenset[str], Facts]]] = {}
+        for s in sentences:
+            if s.hedge != "certain":
+                continue
+            text = s.text if not s.negated else _before_without(s.text, lang, later=True)
+            for attr, states in _states_in(text or "", lang).items():
+                found.setdefault(attr, []).append((states, s))
+        entry = (sentences, found)
+        remember(_STATES, id(sentences), entry, limit=20_000)
+    return entry[1]
+
+
+def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> list[Finding]:
+    """A clause giving an attribute one state ("The lungs are well expanded") where the report gives it another and
+    never this one ("Low lung volumes."): normal against abnormal is a negation conflict, two abnormal states
+    ("hyperinflated" / "low volumes") a severity conflict. A clause about one side is not held against a sentence
+    about the other."""
+    if clause.negated or clause.hedge != "certain" or not lang.states:
+        return []
+    mine = _states_in(clause.text, lang)
+    if not mine:
+        return []
+    theirs = _report_states(sentences, lang)
+    for attr, states in mine.items():
+        if len(states) != 1 or attr not in theirs:
+            continue
+        said = [(st, s) for st, s in theirs[attr] if not _other_side(clause.sides, s.sides)]
+        if said and not any(states & st for st, _ in said):
+            st, s = said[0]
+            reason = "negation_conflict" if "normal" in states | st else "severity_conflict"
+            return [Finding(reason, s)]
+    return []
+
+
 def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
     """A clause calling a thing normal that a report sentence describes as abnormal in so many words: "The
     aorta has a normal contour" against "The aorta is calcified and tortuous", "Lung volumes are normal"
@@ -1554,6 +1607,11 @@ def _dominance_conflict(
 def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:
     """'minimal' and 'small' (levels 1 and 2) are used for one another; no grade conflict between them."""
     return a | b <= {1, 2}
+
+
+def _other_side(step: frozenset[str], report: frozenset[str]) -> bool:
+    """Whether a step and a report sentence speak of different sides ("left" / "right"; not "right" / "bilateral")."""
+    return bool(step and report and not step & report and not _bilateral_ok(step, report))
 
 
 def _bilateral_ok(step: frozenset[str], report: frozenset[str]) -> bool:
