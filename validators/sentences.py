@@ -544,6 +544,11 @@ def compare(
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         if not out:
             out = _omitted_but_said(clause, sentences, vocab, lang)
+        if not out and not said:
+            # "there's no air trapping" for "air trapping versus inspiratory effort"
+            chosen = _one_alternative(clause, sentences, vocab)
+            if chosen is not None:
+                out.append(Finding("uncertainty_dismissed", chosen))
         if not out:
             boosted = _boosted_denial(clause, aligned, sentences, lang)
             if boosted is not None:
@@ -585,8 +590,9 @@ def compare(
     moved = _single_tip_moved(clause, aligned, sentences)
     if moved:
         return moved
+    chosen = _one_alternative(clause, sentences, vocab)
     if not aligned:
-        return []
+        return [Finding("uncertainty_overstated", chosen)] if chosen is not None else []
     best = aligned[0]
     pool = aligned[:3]
     out: list[Finding] = []
@@ -672,10 +678,66 @@ def compare(
     if hedged is not None:
         out.append(Finding("uncertainty_overstated", hedged))
     else:
-        softer = _overstated(clause, aligned, sentences, vocab)
+        softer = _overstated(clause, aligned, sentences, vocab) or chosen
         if softer is not None:
             out.append(Finding("uncertainty_overstated", softer))
     return out
+
+
+# "A versus B", "either A or B", "A and/or B": two readings the report leaves open ("eventration of the left
+# hemidiaphragm versus hernia": the first reading is the noun before "of")
+_ALTERNATIVE = re.compile(
+    r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?[a-z-]+)?\s*,?\s+(?:versus|vs\.?|or|and/or)\s+"
+    r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle)\s+)*([a-z][a-z-]{3,})"
+)
+# a clause that weighs the readings itself ("atelectasis is one of the two explanations offered")
+_WEIGHS = re.compile(
+    r"\b(?:one\s+of|explanations?|possibilit\w*|options?|alternatives?|differential|either|versus|vs|"
+    r"typical\w*|classic\w*|usually|often|commonly)\b"
+)
+_ALTERNATIVES: dict[int, tuple[list[Facts], list[tuple[str, str, Facts]], frozenset[str]]] = text_cache()
+
+
+def _alternatives(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[list[tuple[str, str, Facts]], frozenset[str]]:
+    """The pairs of readings the report's affirmed sentences leave open, as stems with their sentence, and the stems
+    some certain affirmed sentence states outside such a pair; once per report."""
+    entry = _ALTERNATIVES.get(id(sentences))
+    if entry is None or entry[0] is not sentences:
+        pairs: list[tuple[str, str, Facts]] = []
+        plain: set[str] = set()
+        skip = vocab.stopwords | vocab.weak | vocab.normal_words | set(vocab.side_words) | {"no", "not", "none"}
+        for s in sentences:
+            if s.negated:
+                continue
+            found = []
+            for m in _ALTERNATIVE.finditer(s.text.lower()):
+                a, b = m.group(1), m.group(2)
+                if a not in skip and b not in skip and a not in vocab.number_words and b not in vocab.number_words:
+                    found.append((stem(a), stem(b)))
+            for a, b in found:
+                pairs.extend([(a, b, s), (b, a, s)])
+            if s.hedge == "certain" and not found:
+                plain.update(s.anchors)
+        entry = (sentences, pairs, frozenset(plain))
+        remember(_ALTERNATIVES, id(sentences), entry, limit=20_000)
+    return entry[1], entry[2]
+
+
+def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """The report sentence that leaves two readings open when a certain clause states or denies one of them and
+    does not name the other ("the opacities at both bases represent chronic scarring" for "Bibasilar atelectasis
+    versus scarring"), and no other certain sentence states that reading plainly."""
+    if clause.hedge != "certain" or _WEIGHS.search(clause.text.lower()):
+        return None
+    pairs, plain = _alternatives(sentences, vocab)
+    if not pairs:
+        return None
+    own = clause.anchors - clause.borrowed
+    heads = {w[:5] for w in clause.words if len(w) >= 5}
+    for a, b, s in pairs:
+        if a in own and a not in plain and b not in clause.anchors and b[:5] not in heads:
+            return s
+    return None
 
 
 def _numbered_near(clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
