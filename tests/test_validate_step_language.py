@@ -212,7 +212,8 @@ def test_stop17_faithful_steps_pass(validator, step):
 REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", indication="Cough.", text=(
     "FINDINGS: Low lung volumes without focal consolidation. Mildly increased interstitial markings. Exaggerated "
     "thoracic kyphosis. Mildly prominent pulmonary vascularity. Heart size is normal. Bibasilar atelectasis versus "
-    "scarring. Surgical clips in the right upper quadrant, perhaps from cholecystectomy.\n"
+    "scarring. Surgical clips in the right upper quadrant, perhaps from cholecystectomy. Stable tortuosity of the "
+    "thoracic aorta. Small bilateral pleural effusions, right worse than left, unchanged.\n"
     "IMPRESSION: No acute cardiopulmonary abnormality."))
 
 
@@ -225,6 +226,9 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("The linear opacities at both bases represent chronic scarring.", "uncertainty_overstated"),
     ("There is atelectasis at both bases; there is no scarring.", "uncertainty_dismissed"),
     ("These clips are from the patient's cholecystectomy.", "uncertainty_overstated"),
+    ("The thoracic aorta has become more tortuous than on the comparison study.", "temporal_conflict"),
+    ("Comparing with the prior study, the tortuosity of the aorta has clearly enlarged.", "temporal_conflict"),
+    ("The right effusion appears larger than on the prior film.", "temporal_conflict"),
 ])
 def test_stop18_open_vocabulary_errors(validator, step, reason):
     # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'
@@ -240,6 +244,7 @@ def test_stop18_open_vocabulary_errors(validator, step, reason):
     "The basilar opacities may be atelectasis or scarring.",
     "Scarring is one of the two explanations offered for the basilar opacities.",
     "The clips might be from a cholecystectomy.",
+    "The effusions are small, worse on the right, and unchanged from the prior.",
 ])
 def test_stop18_faithful_steps_pass(validator, step):
     results = judge(validator, [step], report=REPORT_18)
