@@ -245,10 +245,22 @@ def test_stop18_open_vocabulary_errors(validator, step, reason):
     "Scarring is one of the two explanations offered for the basilar opacities.",
     "The clips might be from a cholecystectomy.",
     "The effusions are small, worse on the right, and unchanged from the prior.",
+    "The patient has a cough, so the concern is pneumonia.",
+    "Free air is best seen as a lucent crescent under the hemidiaphragms on an upright film.",
 ])
 def test_stop18_faithful_steps_pass(validator, step):
     results = judge(validator, [step], report=REPORT_18)
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+def test_a_global_mention_read_as_affirmed_names_no_finding(validator):
+    # "normal chest" / "no acute cardiopulmonary disease" only say what is absent: "leads overlie the chest" (after
+    # a clause that negates) is no claim of consolidation, effusion or pneumothorax; a chest tube still is a device
+    claims = validator.step_claims(
+        "The lungs are well inflated without consolidation, the heart is unremarkable, and leads overlie the chest."
+    )
+    assert not [c for c in claims if c.mention == "chest"], claims
+    assert any(c.observation == "support_device" for c in validator.step_claims("A right chest tube is in place."))
 
 
 def test_the_step_rules_version_follows_the_rule_file(tmp_path):

@@ -326,6 +326,10 @@ class StepValidator:
                 # the clause is the claim's context: its side, grade and place come from there
                 claim = claim_from_finding(f, text, self.rules, context=(clause.start, clause.end))
                 claim = _clause_assertion(claim, clause, lang)
+                if claim.assertion == "positive" and _GLOBAL_MENTION.match(claim.mention):
+                    # "leads overlie the chest": a global mention ("normal chest", "no acute cardiopulmonary
+                    # disease") only ever says what is absent; read as affirmed, it names no finding
+                    continue
             elif f.hypothetical:
                 continue
             else:
@@ -949,6 +953,11 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
+_GLOBAL_MENTION = re.compile(
+    r"(?:chest(?:\s+(?:x-?ray|x-xxxx|radiograph|film|xxxx))?|(?:acute\s+)?(?:cardiopulmonary|intrathoracic|cardiothoracic)"
+    r"(?:\s+\w+)?)\W*$",
+    re.I,
+)
 # a last step ending on the bare option of a yes/no question ("...: yes.")
 _FINAL_YES_NO = re.compile(r"[:,\u2014-]\s*(yes|no)\s*[.!]?\s*$", re.I)
 _LEADING_CONNECTIVE = re.compile(r"^\W*(?:(?:so|therefore|thus|hence|overall|in\s+summary|finally)\b[,:]?\s*)+", re.I)
