@@ -229,6 +229,7 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("The thoracic aorta has become more tortuous than on the comparison study.", "temporal_conflict"),
     ("Comparing with the prior study, the tortuosity of the aorta has clearly enlarged.", "temporal_conflict"),
     ("The right effusion appears larger than on the prior film.", "temporal_conflict"),
+    ("A small right pleural effusion is present.", "laterality_conflict"),
 ])
 def test_stop18_open_vocabulary_errors(validator, step, reason):
     # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'

@@ -604,7 +604,10 @@ def compare(
             out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
     elif _unsaid_change(clause, sentences, vocab, lang):
         out.append(Finding("temporal_conflict", best))
-    bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive
+    # one side of what the report has on both ("a small right effusion" for "small bilateral effusions") is a
+    # wrong side unless the clause ranks the sides ("worse on the right")
+    one_of_two = len(clause.sides) == 1 and not clause.dominant and best.sides == {"bilateral"}
+    bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive and not one_of_two
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
         if not clause.sides <= frozenset().union(*(s.sides for s in near)):
