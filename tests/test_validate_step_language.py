@@ -213,7 +213,8 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     "FINDINGS: Low lung volumes without focal consolidation. Mildly increased interstitial markings. Exaggerated "
     "thoracic kyphosis. Mildly prominent pulmonary vascularity. Heart size is normal. Bibasilar atelectasis versus "
     "scarring. Surgical clips in the right upper quadrant, perhaps from cholecystectomy. Stable tortuosity of the "
-    "thoracic aorta. Small bilateral pleural effusions, right worse than left, unchanged.\n"
+    "thoracic aorta. Small bilateral pleural effusions, right worse than left, unchanged. Calcified granulomas seen "
+    "bilaterally.\n"
     "IMPRESSION: No acute cardiopulmonary abnormality."))
 
 
@@ -229,7 +230,7 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("The thoracic aorta has become more tortuous than on the comparison study.", "temporal_conflict"),
     ("Comparing with the prior study, the tortuosity of the aorta has clearly enlarged.", "temporal_conflict"),
     ("The right effusion appears larger than on the prior film.", "temporal_conflict"),
-    ("A small right pleural effusion is present.", "laterality_conflict"),
+    ("There is a calcified granuloma in the right lung.", "laterality_conflict"),
 ])
 def test_stop18_open_vocabulary_errors(validator, step, reason):
     # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'
