@@ -214,7 +214,8 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     "thoracic kyphosis. Mildly prominent pulmonary vascularity. Heart size is normal. Bibasilar atelectasis versus "
     "scarring. Surgical clips in the right upper quadrant, perhaps from cholecystectomy. Stable tortuosity of the "
     "thoracic aorta. Small bilateral pleural effusions, right worse than left, unchanged. Calcified granulomas seen "
-    "bilaterally.\n"
+    "bilaterally. Deformity of the left clavicle compatible with remote trauma. Wedging of two midthoracic vertebral "
+    "bodies.\n"
     "IMPRESSION: No acute cardiopulmonary abnormality."))
 
 
@@ -231,6 +232,8 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("Comparing with the prior study, the tortuosity of the aorta has clearly enlarged.", "temporal_conflict"),
     ("The right effusion appears larger than on the prior film.", "temporal_conflict"),
     ("There is a calcified granuloma in the right lung.", "laterality_conflict"),
+    ("The bony thorax, including the clavicles, is unremarkable.", "negation_conflict"),
+    ("The thoracic spine has normal vertebral body heights.", "negation_conflict"),
 ])
 def test_stop18_open_vocabulary_errors(validator, step, reason):
     # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'
@@ -249,6 +252,8 @@ def test_stop18_open_vocabulary_errors(validator, step, reason):
     "The effusions are small, worse on the right, and unchanged from the prior.",
     "The patient has a cough, so the concern is pneumonia.",
     "Free air is best seen as a lucent crescent under the hemidiaphragms on an upright film.",
+    "The right clavicle is intact.",
+    "The right hemidiaphragm sits higher than normal.",
 ])
 def test_stop18_faithful_steps_pass(validator, step):
     results = judge(validator, [step], report=REPORT_18)

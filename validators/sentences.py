@@ -579,6 +579,7 @@ def compare(
         or _non_prefixed(clause, sentences)
         or _called_abnormal(clause, sentences, vocab)
         or _state_conflict(clause, sentences, lang)
+        or _normal_but_abnormal(clause, sentences, vocab)
     )
     if flipped:
         return flipped
@@ -1482,6 +1483,68 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
             st, s = said[0]
             reason = "negation_conflict" if "normal" in states | st else "severity_conflict"
             return [Finding(reason, s)]
+    return []
+
+
+# words that say a thing is abnormal, as stem prefixes, and which of them bear on an aspect a normal statement may
+# be about ("normal vertebral body heights" against "wedging of several vertebral bodies")
+_ABNORMAL_STEMS = (
+    "deformit", "fractur", "wedg", "degenerat", "spondylo", "osteophyt", "scolio", "kyphos", "eventrat", "elevat",
+    "calcifi", "tortuo", "ectat", "enlarg", "widen", "opacit", "nodul", "lesion", "thicken", "blunt", "atelecta",
+    "scar", "granulom", "hyperinfl", "hyperexpan", "emphysem", "scleros", "sclerot", "erosi", "narrow", "dislocat",
+    "congest", "hernia", "compress", "collaps", "flatten", "dilat", "aneurysm", "deviat", "displac", "effusion",
+)
+_ASPECT_STEMS = {
+    "height": ("wedg", "compress", "collaps", "elevat", "flatten", "eventrat"),
+    "posit": ("deviat", "displac", "elevat", "dislocat"),
+    "caliber": ("enlarg", "ectat", "dilat", "aneurysm", "widen"),
+    "calibr": ("enlarg", "ectat", "dilat", "aneurysm", "widen"),
+    "width": ("enlarg", "ectat", "dilat", "widen"),
+    "shap": ("deformit", "wedg", "eventrat", "scolio", "kyphos"),
+    "smooth": ("eventrat", "elevat", "blunt", "thicken", "nodul", "deformit", "irregular"),
+}
+# what a normal statement names besides its thing ("the bony thorax, including the clavicles")
+# (nor is the heart, mediastinum or vasculature here: the extractor and the attribute states read those)
+_NORMAL_FILLER = frozenset({
+    "bony", "includ", "osseou", "structur", "visualiz", "bone", "bones", "assum", "presum", "heart", "cardiac",
+    "cardiom", "mediast", "silhoue", "contour", "vascula", "vascular", "vessel", "pulmon", "size",
+})
+
+
+_THAN_NORMAL = re.compile(r"\bthan\s+(?:\w+\s+)?normal\b", re.I)
+
+
+def _abnormal_words(s: Facts) -> set[str]:
+    return {w for w in s.words for a in _ABNORMAL_STEMS if w.startswith(a)}
+
+
+def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A clause calling a named thing normal ("The bony thorax, including the clavicles, is unremarkable") where a
+    certain report sentence names the same thing with a word of abnormality ("deformity of the left clavicle"); a
+    statement about one aspect ("normal vertebral body heights") counts only against words bearing on it. Report
+    sentences that also call something normal, or speak of the other side, do not count."""
+    if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
+        return []
+    if _THAN_NORMAL.search(clause.text) or _abnormal_words(clause):
+        return []  # "sits higher than normal"; "normal in size, with calcification of the aorta"
+    normal = {stem(w) for w in clause.words & vocab.normal_words}
+    own = clause.anchors - clause.borrowed
+    things = {a for a in own if a not in vocab.weak | normal | _NORMAL_FILLER} - set(_ASPECT_STEMS)
+    things -= {a for a in things if any(a.startswith(x) for x in _ABNORMAL_STEMS)}
+    if not things or len(things) > 4:
+        return []
+    aspects = {stem(w) for w in clause.words} & set(_ASPECT_STEMS)
+    bearing = tuple(x for a in aspects for x in _ASPECT_STEMS[a])
+    for s in sentences:
+        if s.hedge != "certain" or s.negated or s.words & vocab.normal_words or _other_side(clause.sides, s.sides):
+            continue
+        if not things & s.anchors:
+            continue
+        words = _abnormal_words(s)
+        if aspects:
+            words = {w for w in words if w.startswith(bearing)}
+        if words:
+            return [Finding("negation_conflict", s)]
     return []
 
 
