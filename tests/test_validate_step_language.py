@@ -215,7 +215,8 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     "scarring. Surgical clips in the right upper quadrant, perhaps from cholecystectomy. Stable tortuosity of the "
     "thoracic aorta. Small bilateral pleural effusions, right worse than left, unchanged. Calcified granulomas seen "
     "bilaterally. Deformity of the left clavicle compatible with remote trauma. Wedging of two midthoracic vertebral "
-    "bodies.\n"
+    "bodies. Stable thoracolumbar retrolisthesis. Old left rib fractures. Hilar adenopathy compatible with known "
+    "sarcoidosis. Right basilar opacity may represent atelectasis.\n"
     "IMPRESSION: No acute cardiopulmonary abnormality."))
 
 
@@ -234,6 +235,10 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("There is a calcified granuloma in the right lung.", "laterality_conflict"),
     ("The bony thorax, including the clavicles, is unremarkable.", "negation_conflict"),
     ("The thoracic spine has normal vertebral body heights.", "negation_conflict"),
+    ("The retrolisthesis has progressed compared with the prior exam.", "temporal_conflict"),
+    ("The left rib fractures appear recent.", "temporal_conflict"),
+    ("The hilar adenopathy proves the diagnosis of sarcoidosis.", "uncertainty_overstated"),
+    ("The right basilar opacity is unmistakably atelectasis.", "uncertainty_overstated"),
 ])
 def test_stop18_open_vocabulary_errors(validator, step, reason):
     # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'
@@ -254,6 +259,7 @@ def test_stop18_open_vocabulary_errors(validator, step, reason):
     "Free air is best seen as a lucent crescent under the hemidiaphragms on an upright film.",
     "The right clavicle is intact.",
     "The right hemidiaphragm sits higher than normal.",
+    "The hilar adenopathy is compatible with the known sarcoidosis.",
 ])
 def test_stop18_faithful_steps_pass(validator, step):
     results = judge(validator, [step], report=REPORT_18)

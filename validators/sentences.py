@@ -806,8 +806,8 @@ _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal
 
 # words that make a statement surer than plain assertion ("definitely a granuloma", "purely an artifact")
 _BOOSTER = re.compile(
-    r"\b(?:definitely|certainly|clearly\s+(?:a|an|the|due|caused|from|represents?)|undoubtedly|unequivocally|"
-    r"confident|purely|must\s+be)\b",
+    r"\b(?:definitely|definite|certainly|clearly\s+(?:a|an|the|due|caused|from|represents?)|undoubtedly|unequivocally|"
+    r"unmistakabl[ey]|entirely\s+(?:due|from|caused)|confirms?|confirming|proves?|proving|confident|purely|must\s+be)\b",
     re.I,
 )
 
@@ -824,9 +824,25 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     for s in pool:
         if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
             return s
-    if _BOOSTER.search(clause.text) and pool and pool[0].hedge != "certain":
-        return pool[0]
+    if _BOOSTER.search(clause.text):
+        # (unless another sentence states it plainly: "Small left pleural effusion." beside "suggesting small
+        # pleural effusion")
+        if pool and pool[0].hedge != "certain" and (pool[0].anchors & strong) - surely:
+            return pool[0]
+        # "proves the diagnosis of sarcoidosis" for "compatible with the patient's known sarcoidosis": a sentence that
+        # shares two of the clause's words and only supports its reading
+        for s in sentences:
+            if len(strong & s.anchors) >= 2 and not s.negated and _SUPPORTS.search(s.text):
+                plainly = any(
+                    t is not s and t.hedge == "certain" and not t.negated and not _SUPPORTS.search(t.text)
+                    and len(strong & t.anchors) >= 2
+                    for t in sentences
+                )
+                return None if plainly else s
     return None
+
+
+_SUPPORTS = re.compile(r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+represents?\b", re.I)
 
 
 def boosted(text: str) -> bool:
