@@ -266,6 +266,20 @@ def test_stop18_faithful_steps_pass(validator, step):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+def test_a_state_said_within_normal_limits_is_normal(validator):
+    # "vascular engorgement appear within limits of normal" calls the vessels normal; a report that calls a thing
+    # normal itself is not contradicted by a step calling it normal
+    report = Report(report_id="r18b", text=(
+        "FINDINGS: Heart size and pulmonary vascular engorgement appear within limits of normal. Calcified right hilar "
+        "lymph nodes. The hilar and mediastinal contours are normal. Low lung volumes; heart size within normal limits."
+    ))
+    steps = [
+        "The pulmonary vessels are within normal limits.", "The hilar contours are normal.", "The lung volumes are low."
+    ]
+    results = judge(validator, steps, report=report)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
 def test_a_global_mention_read_as_affirmed_names_no_finding(validator):
     # "normal chest" / "no acute cardiopulmonary disease" only say what is absent: "leads overlie the chest" (after
     # a clause that negates) is no claim of consolidation, effusion or pneumothorax; a chest tube still is a device

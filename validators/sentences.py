@@ -1453,14 +1453,26 @@ def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
 _STATES: dict[int, tuple[list[Facts], dict[str, list[tuple[frozenset[str], Facts]]]]] = text_cache()
 
 
-def _states_in(text: str, lang: StepLanguage) -> dict[str, frozenset[str]]:
-    """The states a text gives each attribute of `step_language.states` ("Low lung volumes": lung_volume low)."""
+def _states_in(text: str, lang: StepLanguage, within: bool = False) -> dict[str, frozenset[str]]:
+    """The states a text gives each attribute of `step_language.states` ("Low lung volumes": lung_volume low). With
+    `within`, a state phrase followed in the same clause by "within (normal) limits" is the normal state ("pulmonary
+    vascular engorgement appear within limits of normal")."""
     out = {}
     for attr, by_state in lang.states.items():
-        found = frozenset(state for state, pattern in by_state.items() if pattern.search(text))
+        found = set()
+        for state, pattern in by_state.items():
+            m = pattern.search(text)
+            if m is None:
+                continue
+            after = text[m.end() : m.end() + 60]
+            limits = _WITHIN_LIMITS.search(after) if within else None
+            found.add("normal" if limits and not re.search(r"[.;,]", after[: limits.start()]) else state)
         if found:
-            out[attr] = found
+            out[attr] = frozenset(found)
     return out
+
+
+_WITHIN_LIMITS = re.compile(r"\bwithin\s+(?:the\s+)?(?:normal\s+)?limits\b|\blimits\s+of\s+normal\b", re.I)
 
 
 def _report_states(sentences: list[Facts], lang: StepLanguage) -> dict[str, list[tuple[frozenset[str], Facts]]]:
@@ -1473,7 +1485,7 @@ def _report_states(sentences: list[Facts], lang: StepLanguage) -> dict[str, list
             if s.hedge != "certain":
                 continue
             text = s.text if not s.negated else _before_without(s.text, lang, later=True)
-            for attr, states in _states_in(text or "", lang).items():
+            for attr, states in _states_in(text or "", lang, within=True).items():
                 found.setdefault(attr, []).append((states, s))
         entry = (sentences, found)
         remember(_STATES, id(sentences), entry, limit=20_000)
@@ -1551,6 +1563,8 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
         return []
     aspects = {stem(w) for w in clause.words} & set(_ASPECT_STEMS)
     bearing = tuple(x for a in aspects for x in _ASPECT_STEMS[a])
+    if any(s.words & vocab.normal_words and things & s.anchors and not s.negated for s in sentences):
+        return []  # the report calls it normal itself ("The hilar and mediastinal contours are normal")
     for s in sentences:
         if s.hedge != "certain" or s.negated or s.words & vocab.normal_words or _other_side(clause.sides, s.sides):
             continue
