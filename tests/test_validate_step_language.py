@@ -280,6 +280,14 @@ def test_a_state_said_within_normal_limits_is_normal(validator):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+def test_a_state_the_report_denies_is_a_negation_conflict(validator):
+    report = Report(report_id="r18c", text="FINDINGS: There is no pulmonary vascular congestion. Low lung volumes.")
+    bad = judge(validator, ["The pulmonary vessels look congested."], report=report)[0]
+    good = judge(validator, ["The pulmonary vasculature is normal."], report=report)[0]
+    assert not bad.label and "negation_conflict" in bad.reasons, bad
+    assert good.label, good
+
+
 def test_a_global_mention_read_as_affirmed_names_no_finding(validator):
     # "normal chest" / "no acute cardiopulmonary disease" only say what is absent: "leads overlie the chest" (after
     # a clause that negates) is no claim of consolidation, effusion or pneumothorax; a chest tube still is a device

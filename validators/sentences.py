@@ -1477,7 +1477,7 @@ _WITHIN_LIMITS = re.compile(r"\bwithin\s+(?:the\s+)?(?:normal\s+)?limits\b|\blim
 
 def _report_states(sentences: list[Facts], lang: StepLanguage) -> dict[str, list[tuple[frozenset[str], Facts]]]:
     """Per attribute, the states the report's certain sentences affirm (what a negated sentence affirms before its
-    "without"), each with its sentence; once per report."""
+    "without"), each with its sentence, and under "!<attribute>" the abnormal states it denies; once per report."""
     entry = _STATES.get(id(sentences))
     if entry is None or entry[0] is not sentences:
         found: dict[str, list[tuple[frozenset[str], Facts]]] = {}
@@ -1487,6 +1487,12 @@ def _report_states(sentences: list[Facts], lang: StepLanguage) -> dict[str, list
             text = s.text if not s.negated else _before_without(s.text, lang, later=True)
             for attr, states in _states_in(text or "", lang, within=True).items():
                 found.setdefault(attr, []).append((states, s))
+            cue = lang.negation_pre.search(s.text) if s.negated else None
+            if cue is not None:
+                # what the sentence denies ("There is no pulmonary vascular congestion"), under "!<attribute>"
+                for attr, states in _states_in(s.text[cue.end() :], lang).items():
+                    if states - {"normal"}:
+                        found.setdefault("!" + attr, []).append((states - {"normal"}, s))
         entry = (sentences, found)
         remember(_STATES, id(sentences), entry, limit=20_000)
     return entry[1]
@@ -1504,6 +1510,9 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
         return []
     theirs = _report_states(sentences, lang)
     for attr, states in mine.items():
+        denied = [s for st, s in theirs.get("!" + attr, ()) if states <= st and not _other_side(clause.sides, s.sides)]
+        if denied and "normal" not in states:
+            return [Finding("negation_conflict", denied[0])]  # "The vessels look congested" / "No vascular congestion"
         if len(states) != 1 or attr not in theirs:
             continue
         said = [(st, s) for st, s in theirs[attr] if not _other_side(clause.sides, s.sides)]
