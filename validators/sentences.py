@@ -691,9 +691,11 @@ def compare(
 # "A versus B", "either A or B", "A and/or B": two readings the report leaves open ("eventration of the left
 # hemidiaphragm versus hernia": the first reading is the noun before "of")
 _ALTERNATIVE = re.compile(
-    r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?[a-z-]+)?\s*,?\s+(?:versus|vs\.?|or|and/or)\s+"
+    r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?[a-z-]+)?\s*,?\s+(versus|vs\.?|or|and/or)\s+"
     r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle)\s+)*([a-z][a-z-]{3,})"
 )
+# findings that a plain "or" lists rather than weighs ("Pleural effusions or pneumothorax." with its "No" lost)
+_LISTED = frozenset({"pneumot", "effus", "consoli"})
 # a clause that weighs the readings itself ("atelectasis is one of the two explanations offered")
 _WEIGHS = re.compile(
     r"\b(?:one\s+of|explanations?|possibilit\w*|options?|alternatives?|differential|either|versus|vs|"
@@ -715,7 +717,9 @@ def _alternatives(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[list[t
                 continue
             found = []
             for m in _ALTERNATIVE.finditer(s.text.lower()):
-                a, b = m.group(1), m.group(2)
+                a, b = m.group(1), m.group(3)
+                if m.group(2) == "or" and {stem(a), stem(b)} & _LISTED:
+                    continue
                 if a not in skip and b not in skip and a not in vocab.number_words and b not in vocab.number_words:
                     found.append((stem(a), stem(b)))
             for a, b in found:
@@ -737,9 +741,9 @@ def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     if not pairs:
         return None
     own = clause.anchors - clause.borrowed
-    heads = {w[:5] for w in clause.words if len(w) >= 5}
     for a, b, s in pairs:
-        if a in own and a not in plain and b not in clause.anchors and b[:5] not in heads:
+        named = b in clause.anchors or any(w.startswith(b[:4]) for w in clause.words)
+        if a in own and a not in plain and not named:
             return s
     return None
 
@@ -1505,7 +1509,7 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
     about the other."""
     if clause.negated or clause.hedge != "certain" or not lang.states:
         return []
-    mine = _states_in(clause.text, lang)
+    mine = _states_in(clause.text, lang, within=True)
     if not mine:
         return []
     theirs = _report_states(sentences, lang)
