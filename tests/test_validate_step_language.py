@@ -180,7 +180,7 @@ REPORT_17 = Report(report_id="r17", comparison="None.", indication="Follow-up of
     "establish stability of the nodule."))
 
 
-@pytest.mark.parametrize("step,reason", [
+STOP17_ERRORS = [
     ("The hemidiaphragms are at normal height.", "negation_conflict"),
     ("The pulmonary vessels are normal in caliber.", "negation_conflict"),
     ("The lungs are markedly hypoinflated, though without focal airspace disease.", "severity_conflict"),
@@ -189,13 +189,8 @@ REPORT_17 = Report(report_id="r17", comparison="None.", indication="Follow-up of
     ("There is a nodule in the right mid lung. It is densely calcified.", "negation_conflict"),
     ("The trachea is shifted slightly to the right.", "negation_conflict"),
     ("There are two surgical clips over the lower neck.", "ungrounded_number"),
-])
-def test_stop17_open_vocabulary_errors(validator, step, reason):
-    results = judge(validator, [step], report=REPORT_17)
-    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
-
-
-@pytest.mark.parametrize("step", [
+]
+STOP17_FAITHFUL = [
     "Okay, checking the costophrenic angles for effusion.",
     "The left hemidiaphragm is elevated relative to the right.",
     "There are deformities of the posterior 8th and 9th ribs.",
@@ -203,10 +198,7 @@ def test_stop17_open_vocabulary_errors(validator, step, reason):
     "A CT of the chest is suggested for further evaluation.",
     "The rib changes are old, so they are not an acute injury.",
     "The atelectasis is probable but not definite.",
-])
-def test_stop17_faithful_steps_pass(validator, step):
-    results = judge(validator, [step], report=REPORT_17)
-    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+]
 
 
 REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", indication="Cough.", text=(
@@ -220,7 +212,7 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     "IMPRESSION: No acute cardiopulmonary abnormality."))
 
 
-@pytest.mark.parametrize("step,reason", [
+STOP18_ERRORS = [
     ("The lungs are well expanded bilaterally.", "negation_conflict"),
     ("The lungs are hyperinflated.", "severity_conflict"),
     ("The interstitial markings are normal, and there is no focal consolidation.", "negation_conflict"),
@@ -239,14 +231,8 @@ REPORT_18 = Report(report_id="r18", comparison="Chest radiograph last year.", in
     ("The left rib fractures appear recent.", "temporal_conflict"),
     ("The hilar adenopathy proves the diagnosis of sarcoidosis.", "uncertainty_overstated"),
     ("The right basilar opacity is unmistakably atelectasis.", "uncertainty_overstated"),
-])
-def test_stop18_open_vocabulary_errors(validator, step, reason):
-    # attribute states (step_language.states), one of two readings stated or denied, a dropped 'perhaps'
-    results = judge(validator, [step], report=REPORT_18)
-    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
-
-
-@pytest.mark.parametrize("step", [
+]
+STOP18_FAITHFUL = [
     "Lung volumes are low.",
     "There is accentuation of the interstitial markings, mild in degree.",
     "The thoracic kyphosis is exaggerated.",
@@ -260,9 +246,23 @@ def test_stop18_open_vocabulary_errors(validator, step, reason):
     "The right clavicle is intact.",
     "The right hemidiaphragm sits higher than normal.",
     "The hilar adenopathy is compatible with the known sarcoidosis.",
-])
-def test_stop18_faithful_steps_pass(validator, step):
-    results = judge(validator, [step], report=REPORT_18)
+]
+
+
+@pytest.mark.parametrize(
+    "report,step,reason", [(REPORT_17, *e) for e in STOP17_ERRORS] + [(REPORT_18, *e) for e in STOP18_ERRORS]
+)
+def test_open_vocabulary_errors_of_stops_17_18(validator, report, step, reason):
+    # stop 18: attribute states (step_language.states), one of two readings stated or denied, boosters
+    results = judge(validator, [step], report=report)
+    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
+
+
+@pytest.mark.parametrize(
+    "report,step", [(REPORT_17, s) for s in STOP17_FAITHFUL] + [(REPORT_18, s) for s in STOP18_FAITHFUL]
+)
+def test_faithful_steps_of_stops_17_18_pass(validator, report, step):
+    results = judge(validator, [step], report=report)
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
