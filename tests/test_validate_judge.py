@@ -291,6 +291,15 @@ def test_judge_fusion_policy(policy, case, expected):
     assert fused.score == _step(fused.label, fused.verdict).score
 
 
+def test_judge_fused_reasons_describe_the_fused_label():
+    # a rule fault overruled by the judge is not left on a good step; a judge fault is added to a bad one
+    rule = _step(False, "unsure").model_copy(update={"reasons": ["negation_conflict", "redundant"]})
+    good = fuse(rule, GOOD, "rules-first")
+    assert good.label and good.reasons == ["redundant"]
+    bad = fuse(_step(True, "neutral").model_copy(update={"reasons": ["no_clinical_claim"]}), BAD, "judge-first")
+    assert not bad.label and bad.reasons == ["no_clinical_claim", "negation_conflict"]
+
+
 def test_judge_bad_without_fault_reason_is_unsupported():
     answer = JudgeAnswer(label="bad", reason="none", evidence="")
     assert fuse(_step(True, "supported"), answer, "judge-first").verdict == "unsupported"

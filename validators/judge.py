@@ -179,7 +179,21 @@ def fuse(rule: StepResult, answer: JudgeAnswer | None, policy: str) -> StepResul
     if judge_good == rule.label and rule.verdict != "unsure":
         return rule
     verdict = judge_verdict(answer, rule.verdict)
-    return rule.model_copy(update={"label": judge_good, "verdict": verdict, "score": VERDICT_SCORE[verdict]})
+    # the reasons describe the fused label: a step the judge calls good keeps no fault code of the rules (their
+    # decision stays in `rules_label` / `rules_verdict`), one it calls bad carries the judge's fault code
+    if judge_good:
+        reasons = [r for r in rule.reasons if not _is_fault(r)]
+    else:
+        extra = [answer.reason] if _is_fault(answer.reason or "") and answer.reason not in rule.reasons else []
+        reasons = [*rule.reasons, *extra]
+    return rule.model_copy(
+        update={"label": judge_good, "verdict": verdict, "score": VERDICT_SCORE[verdict], "reasons": reasons}
+    )
+
+
+def _is_fault(code: str) -> bool:
+    reason = REASONS.get(code)
+    return reason is not None and reason.kind == "fault"
 
 
 @dataclass
