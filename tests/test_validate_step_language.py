@@ -280,6 +280,14 @@ def test_a_state_said_within_normal_limits_is_normal(validator):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+def test_crowded_bronchovascular_markings_are_bronchovascular_crowding(validator):
+    # "crowding of the bronchovascular markings" restates "bronchovascular crowding": no interstitial markings claim
+    report = Report(report_id="r18d", text="FINDINGS: The lung volumes are low with bronchovascular crowding.")
+    step = "The findings state that the lung volumes are low, with crowding of the bronchovascular markings."
+    assert not validator.step_claims(step)
+    assert judge(validator, [step], report=report)[0].label
+
+
 def test_a_state_the_report_denies_is_a_negation_conflict(validator):
     report = Report(report_id="r18c", text="FINDINGS: There is no pulmonary vascular congestion. Low lung volumes.")
     bad = judge(validator, ["The pulmonary vessels look congested."], report=report)[0]
