@@ -246,6 +246,8 @@ STOP18_FAITHFUL = [
     "The right clavicle is intact.",
     "The right hemidiaphragm sits higher than normal.",
     "The hilar adenopathy is compatible with the known sarcoidosis.",
+    "Apical opacities can be due to infection, scarring or overlapping bone.",
+    "Lesions under 3 cm are called nodules; larger ones are called masses.",
 ]
 
 
