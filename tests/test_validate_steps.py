@@ -219,3 +219,4 @@ def test_option_letters_reads_only_letter_answers():
     assert option_letters("(B) and (C)", opts) == ["y", "z"]
     assert option_letters("A small effusion is present.", opts) is None
     assert option_letters("D only", opts) is None  # no fourth option
+    assert option_letters("B", ["None", "Effusion", "Mass"]) is None  # an option called "None": letters are ambiguous

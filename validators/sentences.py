@@ -591,8 +591,8 @@ def compare(
     moved = _single_tip_moved(clause, aligned, sentences)
     if moved:
         return moved
-    chosen = _one_alternative(clause, sentences, vocab)
     if not aligned:
+        chosen = _one_alternative(clause, sentences, vocab)
         return [Finding("uncertainty_overstated", chosen)] if chosen is not None else []
     best = aligned[0]
     pool = aligned[:3]
@@ -682,7 +682,7 @@ def compare(
     if hedged is not None:
         out.append(Finding("uncertainty_overstated", hedged))
     else:
-        softer = _overstated(clause, aligned, sentences, vocab) or chosen
+        softer = _overstated(clause, aligned, sentences, vocab) or _one_alternative(clause, sentences, vocab)
         if softer is not None:
             out.append(Finding("uncertainty_overstated", softer))
     return out

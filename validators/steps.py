@@ -822,7 +822,7 @@ class StepValidator:
                 return answer_reward(chain.answer, lettered) == 1.0
             # a last step that names options of a several-option question ("So the pacemaker is on the
             # right.") answers it; one naming more options than the reference has is a summary, not an answer
-            stated = stated_answer(_LEADING_CONNECTIVE.sub("", body), chain.options, [])
+            stated = stated_answer(text, chain.options, [])
             if stated and len(stated) <= len(chain.answer) < len(chain.options):
                 return answer_reward(chain.answer, stated) == 1.0
         return None
@@ -1043,7 +1043,10 @@ _NONE_OF = re.compile(
 
 def option_letters(text: str, options: list[str]) -> list[str] | None:
     """The options a multiple-choice answer names by letter ("A, B and D", "C only"), or none of them
-    ("None of the listed findings are present."); None when the text is not such an answer."""
+    ("None of the listed findings are present."); None when the text is not such an answer, or when an option is itself
+    called "A" or "None" (a letter would be ambiguous)."""
+    if any(o.casefold() in ("none", "a", "b", "c", "d") for o in options):
+        return None
     text = text.strip().rstrip(".!*")
     if _NONE_OF.match(text):
         return []
@@ -1061,7 +1064,7 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
     unrecognisable."""
     if len(options) > 2:
         lettered = option_letters(text, options)
-        if lettered is not None and not any(o.casefold() in ("none", "a", "b", "c", "d") for o in options):
+        if lettered is not None:
             return lettered
     low = " ".join(text.casefold().split())
     choices = list(dict.fromkeys([*options, *answer]))
