@@ -191,6 +191,8 @@ def test_step_rules_misspelled_key_names_file_field_path_and_allowed_keys(tmp_pa
         (["answer_patterns", 0], "answer_patterns.0"),
         (["step_language", "heading"], "step_language.heading"),
         (["step_language", "hedges", "possible"], "step_language.hedges.possible"),
+        (["step_language", "states", "lung_volume", "low"], "step_language.states.lung_volume.low"),
+        (["open_vocabulary", "place_families", "aspect", "medial"], "open_vocabulary.place_families.aspect.medial"),
         (["open_vocabulary", "place_families", "lobe", "upper"], "open_vocabulary.place_families.lobe.upper"),
         (["open_vocabulary", "exclusive_words"], "open_vocabulary.exclusive_words"),
     ],
