@@ -268,6 +268,73 @@ def test_faithful_steps_of_stops_17_18_pass(validator, report, step):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+REPORT_19 = Report(report_id="r19", comparison="None.", indication="Line placement.", text=(
+    "FINDINGS: The left upper extremity PICC tip is in the mid SVC. There is a XXXX-A-XXXX terminating at the "
+    "cavoatrial junction, without pneumothorax. Status post XXXX sternotomy XXXX. The cardiac XXXX generator "
+    "overlies the left chest. There is an IVC XXXX. Aortic vascular calcifications. Normal pulmonary vascularity. "
+    "Heart size and mediastinal contours are within normal limits. Low lung volumes with patchy basilar atelectasis. "
+    "In the left lower lobe there is a 1 cm nodule that is not calcified. Surgical clips in the upper abdomen. "
+    "No focal consolidation, large pleural effusion or pneumothorax.\n"
+    "IMPRESSION: No acute disease."))
+
+STOP19_ERRORS = [
+    ("Surgical clips are seen in the lower neck.", "location_conflict"),
+    # a filled gap grounds the word, not a thing the report does not have, nor another side or place
+    ("There is an aortic valve prosthesis.", "finding_not_in_report"),
+    ("There is a right-sided pacemaker generator.", "laterality_conflict"),
+    ("Patchy atelectasis is seen at the apices.", "location_conflict"),
+]
+STOP19_FAITHFUL = [
+    # the word the report's de-identified word hides, named by its neighbour
+    "A Port-A-Cath terminates at the cavoatrial junction, and there is no pneumothorax.",
+    "Sternotomy wires are present.",
+    "A pacemaker generator overlies the left chest.",
+    "An IVC filter is seen.",
+    # a limb is no region of the chest
+    "There's also a PICC from the left arm with its tip in the mid SVC.",
+    # the report calls the vessels normal itself
+    "Pleural effusions and pneumothoraces are absent, and pulmonary vascularity is normal.",
+    # a list before its shared verb; a list a negation governs to its end
+    "Consolidation, pleural effusion, and pneumothorax are all reported as negative.",
+    "I don't see focal consolidation, a large effusion, or a pneumothorax.",
+    # a negation does not reach past "after"; the clinical concern
+    "The lungs are clear of consolidation, with no pneumothorax after line placement.",
+    "Given the lines, pneumothorax is an important complication to exclude.",
+    # an option letter, and an answer after the copy
+    "C) Pneumothorax: the report says there is no pneumothorax.",
+    "D) Cardiomegaly: heart size and mediastinal contours are within normal limits, so no.",
+    # a relative clause denying an attribute; the noun and adjective of one place
+    "In the left lower lobe there is a nodule about 1 cm across that is not calcified.",
+    "Lung volumes are low, with patchy atelectasis at the bases.",
+]
+
+
+@pytest.mark.parametrize("step,reason", STOP19_ERRORS)
+def test_open_vocabulary_errors_of_stop_19(validator, step, reason):
+    results = judge(validator, [step], report=REPORT_19)
+    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
+
+
+@pytest.mark.parametrize("step", STOP19_FAITHFUL)
+def test_faithful_steps_of_stop_19_pass(validator, step):
+    results = judge(validator, [step], report=REPORT_19)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+def test_a_gap_is_filled_only_by_the_word_beside_it():
+    from radprm.validators.sentences import fills_gap
+
+    validator = StepValidator()
+    sentences = validator.report_sentences(REPORT_19)
+    vocab = validator.rules.vocabulary
+    assert fills_gap("filter", "An IVC filter is seen.", sentences, vocab)
+    assert fills_gap("pacemaker", "A pacemaker generator overlies the chest.", sentences, vocab)
+    # the neighbour must stand right beside the gap, and the gap must be affirmed
+    assert not fills_gap("filter", "A caval filter is seen.", sentences, vocab)
+    denied = Report(report_id="r", text="FINDINGS: No IVC XXXX.")
+    assert not fills_gap("filter", "An IVC filter is seen.", validator.report_sentences(denied), vocab)
+
+
 def test_a_state_said_within_normal_limits_is_normal(validator):
     # "vascular engorgement appear within limits of normal" calls the vessels normal; a report that calls a thing
     # normal itself is not contradicted by a step calling it normal

@@ -314,7 +314,7 @@ def _place_in(sentence: str, laterality: str, location: str | None, rules: StepR
         words = _WORD.findall(sentence.lower())
         both = any(_SIDES.get(w) == "bilateral" and _names_side(words, i) for i, w in enumerate(words))
         sides = frozenset(_SIDES[w] for i, w in enumerate(words) if w in _SIDES and _names_side(words, i))
-        regions = frozenset(rules.location_regions[w] for w in words if w in rules.location_regions)
+        regions = _regions(words, rules)
         hit = remember(_PLACE_CACHE, key, (rules, both, sides, regions))
     _, both, sides, regions = hit
     if laterality == "bilateral" and not both:
@@ -326,6 +326,18 @@ def _place_in(sentence: str, laterality: str, location: str | None, rules: StepR
     if not location and len(regions) == 1:
         location = next(iter(regions))
     return laterality, location
+
+
+# "left upper extremity PICC", "right upper quadrant": a limb or the abdomen, not a region of the chest
+_LIMB_WORDS = frozenset({"extremity", "extremities", "arm", "limb", "quadrant", "abdomen", "abdominal"})
+
+def _regions(words: list[str], rules: StepRules) -> frozenset[str]:
+    """The lung regions a sentence's words name; not a limb's or the abdomen's ("left upper extremity PICC")."""
+    return frozenset(
+        rules.location_regions[w]
+        for i, w in enumerate(words)
+        if w in rules.location_regions and not (i + 1 < len(words) and words[i + 1] in _LIMB_WORDS)
+    )
 
 
 _SIDES = {
@@ -366,7 +378,7 @@ def _infer_place(claim: Claim, rules: StepRules) -> Claim:
         if len(sides) == 1:  # two sides in one sentence: which one is this finding's is unknown
             updates["laterality"] = sides.pop()
     if not claim.location:
-        regions = {rules.location_regions[w] for w in words if w in rules.location_regions}
+        regions = set(_regions(words, rules))
         if len(regions) == 1:
             updates["location"] = regions.pop()
     return replace(claim, **updates) if updates else claim

@@ -248,9 +248,25 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
                 and not _NEW_SUBJECT.match(c.text):
             prev = out[-1]
             out[-1] = Clause(text[prev.start:c.end], prev.start, c.end)
+        elif (
+            out
+            and re.fullmatch(r"\s*,\s*", gap)
+            and _LIST_HEAD.match(c.text)
+            and not _NEW_SUBJECT.match(c.text)
+            and not lang.has_verb.search(out[-1].text)
+            and lang.has_verb.search(c.text)
+            and "," in out[-1].text
+        ):
+            # a verbless list before its last item and their shared verb ("Pleural effusion, consolidation, and
+            # pneumothorax are all explicitly negative"): one clause
+            prev = out[-1]
+            out[-1] = Clause(text[prev.start:c.end], prev.start, c.end)
         else:
             out.append(c)
     return out
+
+
+_LIST_HEAD = re.compile(r"(?:and|or)\s+\w+(?:\s+\w+)?\s+(?:are|is|were|was)\b", re.I)
 
 
 def _is_label_break(text: str, end: int) -> bool:
@@ -281,10 +297,15 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     # a negation does not reach past a comma into a new noun phrase ("no lung markings beyond it, a small
     # pneumothorax"; "says no acute disease, a large hernia is ...")
     cut = list(_NEW_PHRASE.finditer(before))
-    if cut:
+    if cut and not _LIST_END.search(text, cut[0].end()):
+        # (not in a list the negation governs to its end: "I do not see X, a large effusion, or a pneumothorax")
         before = before[cut[-1].end() :]
     after = lang.negation_exceptions.sub(" ", text[rel_e:])
-    if lang.negation_pre.search(before) or lang.negation_post.match(after):
+    if lang.negation_pre.search(before):
+        return "negative"
+    post = lang.negation_post.match(after)
+    if post and not (_RELATIVE.search(post.group(0)) and _ATTRIBUTE_DENIED.match(after, post.end())):
+        # (a relative clause denying an attribute describes the thing: "a nodule that is not calcified")
         return "negative"
     # a hedge after the mention counts unless it sits in a relative clause ("no effusion that could be
     # related to trauma")
@@ -297,6 +318,10 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
 _NEW_PHRASE = re.compile(
     r",\s+(?:a|an)\s+(?=(?:trace|tiny|small|minimal|mild|moderate|large|severe|massive|big|new|sizable)\b)", re.I
 )
+_LIST_END = re.compile(r",\s*(?:or|nor)\s+(?:an?\s+)?\w+[^,;]*$", re.I)
+_ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|evident|noted|apparent|demonstrated|detected|"
+                                r"appreciated|found|shown|there|mentioned|described|reported)\b)[a-z]+(?:ed|al|ic|ive)\b",
+                                re.I)
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
 _WITHOUT_NEXT = re.compile(r"\W*(?:\w+\s+)?without\b", re.I)
 

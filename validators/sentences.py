@@ -169,6 +169,18 @@ _ORDINAL_RANGE = re.compile(
 EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an edited copy of a sentence
 _OTHER_SIDE = {"left": "right", "right": "left"}
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
+# words after which a negation no longer reaches: "no pneumothorax after line placement" denies no line
+_NEGATION_BREAKS = {"after", "following", "from", "since", "despite", "given", "because", "post"}
+
+
+def _negated_at(words: list[str], i: int) -> bool:
+    """Whether one of the five words before `words[i]` negates it, with no scope break between."""
+    for j in range(i - 1, max(0, i - 5) - 1, -1):
+        if words[j] in _NEGATION_BREAKS:
+            return False
+        if words[j] in _NEGATORS:
+            return True
+    return False
 _SIDE = {
     "left": "left",
     "right": "right",
@@ -313,7 +325,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     negated_classes = set()
     for i, w in enumerate(words):
         cls = vocab.classes.get(w)
-        if cls and (set(words[max(0, i - 5) : i]) & _NEGATORS or (i and words[i - 1] == "not")):
+        if cls and (_negated_at(words, i) or (i and words[i - 1] == "not")):
             if w in vocab.generic_words and i and vocab.classes.get(words[i - 1]) == cls:
                 continue  # "endotracheal tube", "sternotomy wires": the specific word says which one
             # a specific word ("pacemaker") must be found as such; a generic one ("device") stands for its class
@@ -521,7 +533,15 @@ def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bo
         missed = [a for a in strong if a not in s.anchors and not (len(a) >= 5 and a[:5] in prefixes)]
         if not missed or (len(missed) == 1 and len(strong) >= 6 and missed[0] not in vocab.classes.values()):
             return True
+        if len(strong) - len(missed) >= 2 and "XXXX" in s.text and _one_word(missed, clause.words, vocab):
+            return True  # the one word the report's de-identified word hides ("stabilization hardware" for
+            # "stabilization XXXX", "sternotomy wires" for "sternotomy XXXX")
     return False
+
+
+def _one_word(anchors: list[str], words: frozenset[str], vocab: OpenVocabulary) -> bool:
+    """Whether `anchors` all come from one of `words`."""
+    return any(set(anchors) <= {stem(w), vocab.classes.get(w)} for w in words if w not in vocab.stopwords)
 
 
 def compare(
@@ -1018,6 +1038,9 @@ def edited_copy(
     mine = clause.sequence
     if _ANSWER_LEAD.match(clause.text):
         mine = mine[1:]  # "Cardiomegaly: no, the heart is normal in size": the answer, then the copy
+    tail = _ANSWER_TAIL.search(clause.text)
+    if tail:
+        mine = mine[: len(mine) - len(_TOKEN.findall(tail.group(0)))]  # "..., so no.": the copy, then the answer
     if len(mine) < 2:
         return []
     masked, kinds, plain = _masked(mine, vocab, lang, grades)
@@ -1064,6 +1087,10 @@ def edited_copy(
 
 # an answer word opening a step or clause before its reason ("no, the heart is normal in size")
 _ANSWER_LEAD = re.compile(r"^\W*(?:no|yes)\s*[,;:.\u2014-]", re.I)
+# and one closing a copied sentence ("..., so no.")
+_ANSWER_TAIL = re.compile(
+    r"[,;:\u2014-]\s*(?:so|thus|hence|therefore)?\s*(?:the\s+answer\s+is\s+)?(?:no|yes)\W*$", re.I
+)
 # words that give a verdict on what the sentence already denies ("... is identified. Absent.")
 _VERDICT_DENIALS = frozenset({"absent", "negative", "excluded"})
 
@@ -1101,7 +1128,17 @@ def _same_meaning(
             _number_value(w, vocab) for w in old
         }  # "without" for "no" keeps the polarity; adding or dropping one flips it
     # place: a word added or changed is not in the report sentence ("mid-thoracic" is "midthoracic", "ribs" is "rib")
-    return not {_singular(w.replace("-", "")) for w in new} - {_singular(w.replace("-", "")) for w in old}
+    return not {_place_word(w) for w in new} - {_place_word(w) for w in old}
+
+
+# the adjective and the noun of one place ("patchy atelectasis at the bases" for "patchy basilar atelectasis")
+_PLACE_FORMS = {"basilar": "base", "basal": "base", "apical": "apex", "apices": "apex", "hila": "hilum",
+                "hilar": "hilum", "hilum": "hilum"}
+
+
+def _place_word(word: str) -> str:
+    word = _singular(word.replace("-", ""))
+    return _PLACE_FORMS.get(word, word)
 
 
 def _singular(word: str) -> str:
@@ -1123,14 +1160,18 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         for w in clause.words
         if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named
     }
-    if specific - named:
+    # (a word the step puts where the report has a de-identified one: "pacemaker generator" for "XXXX generator")
+    gaps = {
+        vocab.classes[w] for w in clause.words if w in vocab.classes and fills_gap(w, clause.text, sentences, vocab)
+    }
+    if specific - named - gaps:
         return [Finding("finding_not_in_report", None)]
     # a specific kind the report never words ("internal jugular catheter" beside a PICC)
     words = _report_words(sentences, vocab)[1]
     for w in clause.words:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
-            if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube"):
+            if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and cls not in gaps:
                 return [Finding("finding_not_in_report", None)]
     return []
 
@@ -1146,7 +1187,49 @@ _HIDDEN_DEVICE = re.compile(
 def hidden_device_named(sentences: list[Facts], sides: frozenset[str]) -> bool:
     """Whether a sentence names a line or port with a de-identified word, on one of `sides` (any side when either
     names none)."""
-    return any(_HIDDEN_DEVICE.search(s.text) and (not s.sides or not sides or sides & s.sides) for s in sentences)
+    for s in sentences:
+        m = _HIDDEN_DEVICE.search(s.text)
+        # (affirmed: "There is a XXXX-A-XXXX terminating at the caval atrial junction, without pneumothorax")
+        if m and not _NEGATOR_WORD.search(s.text, 0, m.start()) and (not s.sides or not sides or sides & s.sides):
+            return True
+    return False
+
+
+_NEGATOR_WORD = re.compile(r"\b(?:no|not|without|none|negative)\b", re.I)
+
+
+def fills_gap(mention: str, sentence: str, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """Whether a mention the report never words stands where an affirmed report sentence has a de-identified
+    word, next to the same word: "IVC filter" for "IVC XXXX", "sternotomy wires" for "sternotomy XXXX",
+    "pacemaker generator" for "cardiac XXXX generator"."""
+    named = set(_TOKEN.findall(mention.lower()))
+    words = _TOKEN.findall(sentence.lower())
+    beside = set()
+    for i, w in enumerate(words):
+        if w in named:
+            if i and words[i - 1] not in named:
+                beside.add(("before", stem(words[i - 1])))
+            if i + 1 < len(words) and words[i + 1] not in named:
+                beside.add(("after", stem(words[i + 1])))
+    beside = {(k, w) for k, w in beside if len(w) >= 3 and w not in vocab.stopwords}
+    if not beside:
+        return False
+    for s in sentences:
+        if "XXXX" not in s.text:
+            continue
+        for m in _GAP.finditer(s.text):
+            if _NEGATOR_WORD.search(s.text, max(0, m.start() - 30), m.start()):
+                continue
+            if (m.group(1) and ("before", stem(m.group(1).lower())) in beside) or (
+                m.group(2) and ("after", stem(m.group(2).lower())) in beside
+            ):
+                return True
+    return False
+
+
+# a de-identified word and the words right beside it (no punctuation between: "superior mediastinal, XXXX
+# superimposed" puts no word before it)
+_GAP = re.compile(r"(?:\b(?!XXXX\b)([A-Za-z][\w-]*)[ \t]+)?\bXXXX\b(?:[ \t]+(?!XXXX\b)([A-Za-z][\w-]*))?")
 
 
 _REPORT_WORDS: dict[int, tuple[list[Facts], frozenset[str], frozenset[str]]] = text_cache()
@@ -1180,6 +1263,9 @@ def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
         strong = clause.anchors - vocab.weak
         if any("XXXX" in s.text and len(s.anchors & strong) >= 2 for s in sentences):
             return []
+    gaps = [fills_gap(w, clause.text, sentences, vocab) for w in clause.words if vocab.terms.get(w) in unsaid]
+    if unsaid and all(gaps):
+        return []  # "an IVC filter" for "an IVC XXXX"
     if unsaid:
         return [Finding("finding_not_in_report", None)]
     return []
@@ -1608,6 +1694,12 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     } - _ASPECTS
     if not subject or len(subject) > 2:
         return []
+    if any(
+        not s.negated and s.words & vocab.normal_words and subject <= {_SAME_THING.get(a, a) for a in s.anchors}
+        for s in sentences
+    ):
+        return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
+        # calcifications.")
     for s in sentences:
         if s.hedge != "certain" or s.words & vocab.normal_words:
             continue

@@ -58,6 +58,7 @@ from radprm.validators.sentences import (
     clear_reading_caches,
     compare,
     edited_copy,
+    fills_gap,
     hidden_device_named,
     names_prior,
     range_between,
@@ -84,7 +85,10 @@ WEAK_FAULTS = frozenset({"finding_not_in_report", "severity_not_in_report", "loc
 OMISSION_SCORE = 0.9
 
 # "2." is an enumeration, "1.7 cm" is not
-_ENUM = re.compile(r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|[-\u2022]|\*(?!\*))\s*", re.I)
+# (an option letter too: "C) Pneumothorax: the report says there is none")
+_ENUM = re.compile(
+    r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|\(?[A-H]\)(?=\s)|[-\u2022]|\*(?!\*))\s*", re.I
+)
 _NUMBER = re.compile(
     r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
     r"|\b([CTL]\d{1,2})\b",
@@ -530,7 +534,10 @@ class StepValidator:
         claims = [c for item in items for c in self.step_claims(item)] if items else self.step_claims(body)
         judgements = [
             _grounded_elsewhere(
-                self._with_change(judge_claim(c, rclaims, self.rules), rclaims, body), sentences, history
+                self._with_change(judge_claim(c, rclaims, self.rules), rclaims, body),
+                sentences,
+                history,
+                self.rules.vocabulary,
             )
             for c in claims
         ]
@@ -866,16 +873,24 @@ def _denied_by_statement(j: Judgement) -> bool:
     )
 
 
-def _grounded_elsewhere(j: Judgement, sentences: list[Facts], history: History) -> Judgement:
+def _grounded_elsewhere(
+    j: Judgement, sentences: list[Facts], history: History, vocab: OpenVocabulary | None = None
+) -> Judgement:
     """A finding the lexicon finds nowhere in the report, held against the step only when nothing else grounds
-    it: the report words it otherwise (`_worded_in_report`), the step reaches it by reasoning (`_concluded`)
-    or the indication names it (`_in_history`). Any fault in a statement of the patient's history is none."""
+    it: the report words it otherwise (`_worded_in_report`), the step reaches it by reasoning (`_concluded`),
+    names what the report's de-identified word hides (`_hidden_device`, `fills_gap`) or the indication names it
+    (`_in_history`). Any fault in a statement of the patient's history is none."""
     if j.verdict == "supported" or not j.reasons:
         return j
     if _in_history(j, history) or (
         j.verdict == "unsupported"
         and j.reasons == ["finding_not_in_report"]
-        and (_worded_in_report(j, sentences) or _concluded(j) or _hidden_device(j, sentences))
+        and (
+            _worded_in_report(j, sentences)
+            or _concluded(j)
+            or _hidden_device(j, sentences)
+            or (vocab is not None and fills_gap(j.claim.mention, j.claim.sentence, sentences, vocab))
+        )
     ):
         return Judgement(j.claim, "supported", [], [])
     return j
@@ -922,9 +937,7 @@ _MENTION_WORD = re.compile(r"[a-z]{4,}")
 def _hidden_device(j: Judgement, sentences: list[Facts]) -> bool:
     """A line or port the report names with a de-identified word ("left chest XXXX with tip over the SVC")."""
     sides = frozenset({j.claim.laterality}) & {"left", "right"}
-    return j.claim.observation == "support_device" and hidden_device_named(
-        [s for s in sentences if not s.negated], sides
-    )
+    return j.claim.observation == "support_device" and hidden_device_named(sentences, sides)
 
 
 def _excepted(text: str, start: int) -> bool:

@@ -1001,11 +1001,15 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _location(vocab: _Vocab, text: str) -> str | None:
-    hits = list(vocab.location.finditer(text))
+    # "left upper extremity PICC", "right upper quadrant": a limb or the abdomen, not a place in the chest
+    hits = [m for m in vocab.location.finditer(text) if not _LIMB.match(text, m.end())]
     if not hits:
         return None
     best = max(hits, key=lambda m: len(m.group(0)))
     return re.sub(r"\s+", " ", best.group(0))
+
+
+_LIMB = re.compile(r"\s+(?:extremit|arm\b|limb|quadrant|abdom)", re.I)
 
 
 def _section_of(ent: Span) -> str:
