@@ -309,15 +309,48 @@ STOP19_FAITHFUL = [
 ]
 
 
-@pytest.mark.parametrize("step,reason", STOP19_ERRORS)
-def test_open_vocabulary_errors_of_stop_19(validator, step, reason):
-    results = judge(validator, [step], report=REPORT_19)
+REPORT_19B = Report(report_id="r19b", comparison="Chest radiograph last year.", indication="Cough.", text=(
+    "FINDINGS: The mediastinum is stable. The heart is top normal in size. The trachea is midline. Chronic blunting "
+    "of both costophrenic angles. Lungs are hyperexpanded without focal consolidation. Mild cardiomegaly and "
+    "tortuous aorta. Nodular opacity over the left upper lung may represent an overlying telemetry lead.\n"
+    "IMPRESSION: Probable right lower lobe pneumonia."))
+
+STOP19B_ERRORS = [
+    # a change told by a comparative or by "has changed"
+    ("The mediastinum looks slightly wider than on the prior film.", "temporal_conflict"),
+    ("The mediastinal contour has changed since the prior study.", "temporal_conflict"),
+    # a state affirmed before a denial or a hedge; trachea and costophrenic angles as attribute states
+    ("The lungs are of normal volume and show no focal consolidation.", "negation_conflict"),
+    ("The trachea is shifted slightly to the right, probably from volume loss.", "negation_conflict"),
+    ("Both costophrenic angles are sharp.", "negation_conflict"),
+    # the course of a vessel is an aspect tortuosity bears on
+    ("The aorta is normal in course and caliber.", "negation_conflict"),
+    # a booster over a hedged sentence no step clause aligns with in full
+    ("That's definite lobar pneumonia.", "uncertainty_overstated"),
+    ("This density is clearly an overlying telemetry lead.", "uncertainty_overstated"),
+]
+STOP19B_FAITHFUL = [
+    "The mediastinum has not changed since the prior study.",
+    "The trachea is midline.",
+    "The costophrenic angles are blunted on both sides.",
+    "The nodular opacity may be a telemetry lead.",
+    "The lungs are hyperexpanded, and there is no consolidation.",
+]
+
+
+@pytest.mark.parametrize(
+    "report,step,reason", [(REPORT_19, *e) for e in STOP19_ERRORS] + [(REPORT_19B, *e) for e in STOP19B_ERRORS]
+)
+def test_open_vocabulary_errors_of_stop_19(validator, report, step, reason):
+    results = judge(validator, [step], report=report)
     assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
 
 
-@pytest.mark.parametrize("step", STOP19_FAITHFUL)
-def test_faithful_steps_of_stop_19_pass(validator, step):
-    results = judge(validator, [step], report=REPORT_19)
+@pytest.mark.parametrize(
+    "report,step", [(REPORT_19, s) for s in STOP19_FAITHFUL] + [(REPORT_19B, s) for s in STOP19B_FAITHFUL]
+)
+def test_faithful_steps_of_stop_19_pass(validator, report, step):
+    results = judge(validator, [step], report=report)
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 

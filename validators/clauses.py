@@ -210,8 +210,11 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "meta"
         elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
             kind = "heading"
-        elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]):
-            kind = "meta"  # "I'll check each option: edema, nodule and effusion"
+        elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]) \
+                and not _PRONOUN_FACT.match(c.text):
+            # "I'll check each option: edema, nodule and effusion"; not "Let's start with the heart: it appears
+            # mildly enlarged"
+            kind = "meta"
         elif out and out[-1].kind == "meta" and "," in text[out[-1].end:c.start] and not lang.has_verb.search(c.text):
             kind = "meta"  # "I'll look at the heart size, the vessels and the interstitium for signs of edema"
         elif lang.past.search(c.text) and not lang.temporal_any.search(c.text):
@@ -227,6 +230,7 @@ _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)
+_PRONOUN_FACT = re.compile(r"(?:it|they|this|these|the\s+\w+)\s+(?:is|are|appears?|looks?|seems?|shows?)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

@@ -452,6 +452,10 @@ class Finding:
     evidence: Facts | None
 
 
+# comparatives as stems: what a change over time says of a thing, not a word it is named by
+_CHANGE_STEMS = frozenset({"wider", "larger", "bigger", "smaller", "narrowe", "wors", "better"})
+
+
 def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
     """Report sentences speaking of the same thing as the clause (best first).
 
@@ -466,6 +470,8 @@ def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[
 
 def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
     strong = {a for a in anchors if a not in vocab.weak}
+    if clause.temporal and strong - _CHANGE_STEMS:
+        strong -= _CHANGE_STEMS  # "wider than on the prior film": the change, not a word the thing is named by
     if not strong:
         return []
     # a word of a synonym class ("curve" for a report's "scoliosis": spine) is matched by its class
@@ -564,6 +570,8 @@ def compare(
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         if not out:
             out = _omitted_but_said(clause, sentences, vocab, lang)
+        if not out:
+            out = _state_conflict(clause, sentences, lang)  # what it affirms before its denial
         if not out and not said:
             # "there's no air trapping" for "air trapping versus inspiratory effort"
             chosen = _one_alternative(clause, sentences, vocab)
@@ -612,7 +620,7 @@ def compare(
     if moved:
         return moved
     if not aligned:
-        chosen = _one_alternative(clause, sentences, vocab)
+        chosen = _one_alternative(clause, sentences, vocab) or _overstated(clause, [], sentences, vocab)
         return [Finding("uncertainty_overstated", chosen)] if chosen is not None else []
     best = aligned[0]
     pool = aligned[:3]
@@ -831,7 +839,8 @@ _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal
 # words that make a statement surer than plain assertion ("definitely a granuloma", "purely an artifact")
 _BOOSTER = re.compile(
     r"\b(?:definitely|definite|certainly|clearly\s+(?:a|an|the|due|caused|from|represents?)|undoubtedly|unequivocally|"
-    r"unmistakabl[ey]|entirely\s+(?:due|from|caused)|confirms?|confirming|proves?|proving|confident|purely|must\s+be)\b",
+    r"unmistakabl[ey]|entirely\s+(?:due|from|caused)|confirms?|confirming|proves?|proving|confident|purely|must\s+be|"
+    r"plainly|obviously|unquestionabl[ey]|without\s+(?:a|any)\s+doubt|beyond\s+doubt)\b",
     re.I,
 )
 
@@ -853,6 +862,19 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
         # pleural effusion")
         if pool and pool[0].hedge != "certain" and (pool[0].anchors & strong) - surely:
             return pool[0]
+        if not pool:
+            # no sentence aligns in full ("definite lobar pneumonia" for "Probable right lower lobe pneumonia"): a
+            # hedged sentence naming a word of the clause that no certain sentence names
+            hedged = next(
+                (
+                    s
+                    for s in sentences
+                    if s.hedge != "certain" and not s.negated and (s.hedged_anchors & strong) - surely
+                ),
+                None,
+            )
+            if hedged is not None:
+                return hedged
         # "proves the diagnosis of sarcoidosis" for "compatible with the patient's known sarcoidosis": a sentence that
         # shares two of the clause's words and only supports its reading
         for s in sentences:
@@ -866,7 +888,9 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     return None
 
 
-_SUPPORTS = re.compile(r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+represents?\b", re.I)
+_SUPPORTS = re.compile(
+    r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+represent(?:s|ing)?\b", re.I
+)
 
 
 def boosted(text: str) -> bool:
@@ -1469,7 +1493,7 @@ _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "
 
 
 # what a clause calls normal about a thing, not the thing ("The hemidiaphragms are at normal height"), as stems
-_ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap", "width"})
+_ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap", "width", "cours", "configur"})
 # one thing under two stems ("pulmonary vessels" / "pulmonary vasculature")
 _SAME_THING = {"vessel": "vascula"}
 
@@ -1593,9 +1617,21 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
     never this one ("Low lung volumes."): normal against abnormal is a negation conflict, two abnormal states
     ("hyperinflated" / "low volumes") a severity conflict. A clause about one side is not held against a sentence
     about the other."""
-    if clause.negated or clause.hedge != "certain" or not lang.states:
+    if not lang.states:
         return []
-    mine = _states_in(clause.text, lang, within=True)
+    text = clause.text
+    if clause.hedge != "certain":
+        # what the clause states before its hedge ("the trachea is shifted to the right, probably from volume loss")
+        cues = [m.start() for p in lang.hedges.values() if (m := p.search(text)) is not None]
+        text = text[: min(cues)] if cues else ""
+        if not text.strip():
+            return []
+    if clause.negated:
+        # what the clause affirms before its denial ("The lungs are of normal volume and show no consolidation")
+        text = _before_without(text, lang, later=True)
+        if not text:
+            return []
+    mine = _states_in(text, lang, within=True)
     if not mine:
         return []
     theirs = _report_states(sentences, lang)
@@ -1629,6 +1665,7 @@ _ASPECT_STEMS = {
     "width": ("enlarg", "ectat", "dilat", "widen"),
     "shap": ("deformit", "wedg", "eventrat", "scolio", "kyphos"),
     "smooth": ("eventrat", "elevat", "blunt", "thicken", "nodul", "deformit", "irregular"),
+    "cours": ("tortuo", "deviat", "displac", "kink", "unfold"),
 }
 # what a normal statement names besides its thing ("the bony thorax, including the clavicles")
 # (nor is the heart, mediastinum or vasculature here: the extractor and the attribute states read those)
@@ -1772,7 +1809,9 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     return frozenset(a for a in facts.anchors if a in said)
 
 
-_LATER_CONJUNCT = re.compile(r"(?:,|\bbut|\bwith|\band)\s*(?:(?:otherwise|grossly|are|is)\s+)*$", re.I)
+_LATER_CONJUNCT = re.compile(
+    r"(?:,|\bbut|\bwith|\band)\s*(?:(?:otherwise|grossly|are|is|show|shows|have|has|there)\s+)*$", re.I
+)
 
 
 def _before_without(text: str, lang: StepLanguage, later: bool = False) -> str | None:
