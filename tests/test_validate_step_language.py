@@ -338,8 +338,30 @@ STOP19B_FAITHFUL = [
 ]
 
 
+REPORT_19C = Report(report_id="r19c", comparison="Chest radiograph last year.", indication="Follow-up.", text=(
+    "FINDINGS: Interval decrease in right middle and right lower lobe opacification. Degenerative changes of the "
+    "acromioclavicular joints. Changes of right mastectomy.\n"
+    "IMPRESSION: Improving right lung opacities."))
+
+STOP19C_ERRORS = [
+    # lobes named with one "lobes" ("right upper and right lower lobes"); joints as a place family; "post-surgical"
+    # names no thing, so the mastectomy aligns on its own word
+    ("The opacification of the right upper and right lower lobes has decreased.", "location_conflict"),
+    ("There are degenerative changes at both glenohumeral joints.", "location_conflict"),
+    ("There are post-surgical changes from a left mastectomy.", "laterality_conflict"),
+]
+STOP19C_FAITHFUL = [
+    "The opacification of the right middle and lower lobes has decreased.",
+    "The acromioclavicular joints show degenerative change.",
+    "There are post-surgical changes from a right mastectomy.",
+]
+
+
 @pytest.mark.parametrize(
-    "report,step,reason", [(REPORT_19, *e) for e in STOP19_ERRORS] + [(REPORT_19B, *e) for e in STOP19B_ERRORS]
+    "report,step,reason",
+    [(REPORT_19, *e) for e in STOP19_ERRORS]
+    + [(REPORT_19B, *e) for e in STOP19B_ERRORS]
+    + [(REPORT_19C, *e) for e in STOP19C_ERRORS],
 )
 def test_open_vocabulary_errors_of_stop_19(validator, report, step, reason):
     results = judge(validator, [step], report=report)
@@ -347,7 +369,10 @@ def test_open_vocabulary_errors_of_stop_19(validator, report, step, reason):
 
 
 @pytest.mark.parametrize(
-    "report,step", [(REPORT_19, s) for s in STOP19_FAITHFUL] + [(REPORT_19B, s) for s in STOP19B_FAITHFUL]
+    "report,step",
+    [(REPORT_19, s) for s in STOP19_FAITHFUL]
+    + [(REPORT_19B, s) for s in STOP19B_FAITHFUL]
+    + [(REPORT_19C, s) for s in STOP19C_FAITHFUL],
 )
 def test_faithful_steps_of_stop_19_pass(validator, report, step):
     results = judge(validator, [step], report=report)
