@@ -453,7 +453,7 @@ class Finding:
 
 
 # comparatives as stems: what a change over time says of a thing, not a word it is named by
-_CHANGE_STEMS = frozenset({"wider", "larger", "bigger", "smaller", "narrowe", "wors", "better"})
+_CHANGE_STEMS = frozenset(stem(w) for w in ("wider", "larger", "bigger", "smaller", "narrower", "worse", "better"))
 
 
 def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
@@ -1184,18 +1184,25 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         for w in clause.words
         if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named
     }
-    # (a word the step puts where the report has a de-identified one: "pacemaker generator" for "XXXX generator")
-    gaps = {
-        vocab.classes[w] for w in clause.words if w in vocab.classes and fills_gap(w, clause.text, sentences, vocab)
-    }
-    if specific - named - gaps:
+    filled: dict[str, bool] = {}
+
+    def gap(cls: str) -> bool:
+        # a word of the class the step puts where the report has a de-identified one ("pacemaker generator" for
+        # "XXXX generator"); asked only of a class that would otherwise be unnamed, once per class
+        if cls not in filled:
+            filled[cls] = any(
+                vocab.classes.get(w) == cls and fills_gap(w, clause.text, sentences, vocab) for w in clause.words
+            )
+        return filled[cls]
+
+    if any(not gap(cls) for cls in specific - named):
         return [Finding("finding_not_in_report", None)]
     # a specific kind the report never words ("internal jugular catheter" beside a PICC)
     words = _report_words(sentences, vocab)[1]
     for w in clause.words:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
-            if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and cls not in gaps:
+            if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and not gap(cls):
                 return [Finding("finding_not_in_report", None)]
     return []
 
@@ -1287,11 +1294,10 @@ def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
         strong = clause.anchors - vocab.weak
         if any("XXXX" in s.text and len(s.anchors & strong) >= 2 for s in sentences):
             return []
-    gaps = [fills_gap(w, clause.text, sentences, vocab) for w in clause.words if vocab.terms.get(w) in unsaid]
-    if unsaid and all(gaps):
-        return []  # "an IVC filter" for "an IVC XXXX"
-    if unsaid:
-        return [Finding("finding_not_in_report", None)]
+    if unsaid and not all(
+        fills_gap(w, clause.text, sentences, vocab) for w in clause.words if vocab.terms.get(w) in unsaid
+    ):
+        return [Finding("finding_not_in_report", None)]  # (not "an IVC filter" for "an IVC XXXX")
     return []
 
 

@@ -874,7 +874,7 @@ def _denied_by_statement(j: Judgement) -> bool:
 
 
 def _grounded_elsewhere(
-    j: Judgement, sentences: list[Facts], history: History, vocab: OpenVocabulary | None = None
+    j: Judgement, sentences: list[Facts], history: History, vocab: OpenVocabulary | None
 ) -> Judgement:
     """A finding the lexicon finds nowhere in the report, held against the step only when nothing else grounds
     it: the report words it otherwise (`_worded_in_report`), the step reaches it by reasoning (`_concluded`),

@@ -32,7 +32,7 @@ from spacy.attrs import IDX, LOWER, ORTH, SPACY
 from spacy.tokens import Doc, Span
 
 from radprm.schemas.records import Finding, Report
-from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_findings_rules
+from radprm.validators.findings.lexicon import LIMB_WORDS, SECTION_CATEGORIES, RuleSet, load_findings_rules
 from radprm.validators.findings.nlp import SENTENCE_COMPONENT, AnchoredMatcher, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
@@ -1009,7 +1009,7 @@ def _location(vocab: _Vocab, text: str) -> str | None:
     return re.sub(r"\s+", " ", best.group(0))
 
 
-_LIMB = re.compile(r"\s+(?:extremit|arm\b|limb|quadrant|abdom)", re.I)
+_LIMB = re.compile(r"\s+(?:" + "|".join(sorted(LIMB_WORDS)) + r")\b", re.I)
 
 
 def _section_of(ent: Span) -> str:
