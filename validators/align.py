@@ -23,7 +23,6 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, load_rule_file, parse_rule_data
 from radprm.schemas.records import Finding
 from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_step_language
-from radprm.validators.findings.lexicon import LIMB_WORDS
 from radprm.validators.memo import remember, text_cache
 from radprm.validators.prefilter import can_match, literals, prefiltered
 from radprm.validators.sentences import (
@@ -329,12 +328,19 @@ def _place_in(sentence: str, laterality: str, location: str | None, rules: StepR
     return laterality, location
 
 
+# words after which "upper" / "lower" place a limb or the abdomen, not a region of the chest ("left upper extremity
+# PICC", "right upper quadrant")
+_LIMB_WORDS = frozenset({
+    "extremity", "extremities", "arm", "arms", "limb", "limbs", "quadrant", "quadrants", "abdomen", "abdominal",
+})
+
+
 def _regions(words: list[str], rules: StepRules) -> frozenset[str]:
     """The lung regions a sentence's words name; not a limb's or the abdomen's ("left upper extremity PICC")."""
     return frozenset(
         rules.location_regions[w]
         for i, w in enumerate(words)
-        if w in rules.location_regions and not (i + 1 < len(words) and words[i + 1] in LIMB_WORDS)
+        if w in rules.location_regions and not (i + 1 < len(words) and words[i + 1] in _LIMB_WORDS)
     )
 
 

@@ -32,7 +32,7 @@ from spacy.attrs import IDX, LOWER, ORTH, SPACY
 from spacy.tokens import Doc, Span
 
 from radprm.schemas.records import Finding, Report
-from radprm.validators.findings.lexicon import LIMB_WORDS, SECTION_CATEGORIES, RuleSet, load_findings_rules
+from radprm.validators.findings.lexicon import SECTION_CATEGORIES, RuleSet, load_findings_rules
 from radprm.validators.findings.nlp import SENTENCE_COMPONENT, AnchoredMatcher, _variants, build_nlp, ends_sentence
 
 _BOUNDARY_PUNCT = {",", ";", ":", ".", "(", ")", "?", "!"}
@@ -1001,15 +1001,11 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _location(vocab: _Vocab, text: str) -> str | None:
-    # "left upper extremity PICC", "right upper quadrant": a limb or the abdomen, not a place in the chest
-    hits = [m for m in vocab.location.finditer(text) if not _LIMB.match(text, m.end())]
+    hits = list(vocab.location.finditer(text))
     if not hits:
         return None
     best = max(hits, key=lambda m: len(m.group(0)))
     return re.sub(r"\s+", " ", best.group(0))
-
-
-_LIMB = re.compile(r"\s+(?:" + "|".join(sorted(LIMB_WORDS)) + r")\b", re.I)
 
 
 def _section_of(ent: Span) -> str:

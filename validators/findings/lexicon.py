@@ -24,11 +24,6 @@ from radprm.errors import RuleFileError
 from radprm.rules import RuleModel, parse_rule_data, read_rule_data
 
 SECTION_CATEGORIES = ("findings", "impression", "indication", "comparison", "history", "other")
-# words after which "upper" / "lower" place a limb or the abdomen, not the chest ("left upper extremity PICC",
-# "right upper quadrant"): read by the extractor's location and by the step validator's region inference
-LIMB_WORDS = frozenset({
-    "extremity", "extremities", "arm", "arms", "limb", "limbs", "quadrant", "quadrants", "abdomen", "abdominal",
-})
 CONTEXT_CATEGORIES = (
     "NEGATED_EXISTENCE",
     "POSSIBLE_EXISTENCE",
