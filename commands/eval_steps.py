@@ -1,6 +1,6 @@
 """`radprm eval steps` (templated: detection per corruption, false flags; natural: per-kind recall, false flags,
 precision, F1, first bad step, abstention), `radprm eval stepset` (build the evaluation set) and `radprm eval
-calibrate` (the abstention table from labelled sets)."""
+calibrate` (the abstention table from labelled sets) and `radprm eval doubt` (the learned second opinion)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Annotated
 import typer
 
 from radprm.commands._app import command, eval_app
+from radprm.commands._reader_options import reader_options
 from radprm.errors import InputError
 from radprm.evaluation.calibrate import DEFAULT_PRIOR_STRENGTH, DEFAULT_THRESHOLD, calibrate_sets
+from radprm.evaluation.doubt import DEFAULT_FOLDS, DEFAULT_L2, DEFAULT_MIN_COUNT, fit_doubt_sets
 from radprm.evaluation.steps import eval_steps
 from radprm.evaluation.stepset import build_stepset
 
@@ -84,3 +86,45 @@ def calibrate(
     typer.echo(json.dumps(report.as_dict(), indent=2) if json_ else report.render())
     if out is not None:
         typer.echo(f"table -> {out}", err=True)
+
+
+@command(eval_app, "doubt")
+@reader_options
+def doubt(
+    chains: Annotated[list[Path], typer.Option("--chains", help="CHAINS file of one labelled set (repeat, in the "
+                                                              "order of --expected).")],
+    expected: Annotated[list[Path], typer.Option("--expected", help="That set's natural labels (good, kind, scored, "
+                                                                 "split); repeat once per --chains.")],
+    reports: Annotated[Path, typer.Option("--reports", help="Reports every set's chains refer to.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the model here (JSON); use it with "
+                                                               "`radprm validate --abstention`.")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", help="Model whose features and thresholds are kept "
+                                                           "(default: the packaged validators/doubt.json).")] = None,
+    l2: Annotated[float, typer.Option("--l2", min=1e-6, help="L2 penalty of the logistic regressions.")] = DEFAULT_L2,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Drop features seen in fewer steps of a "
+                                                                     "side.")] = DEFAULT_MIN_COUNT,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Sets are dealt into this many groups, each judged "
+                                                             "by a model fitted on the others.")] = DEFAULT_FOLDS,
+    flag_at: Annotated[float | None, typer.Option("--flag-at", min=0.0, max=1.0, help="Good labels with P(bad) at "
+                                                  "or above this become unsure (default: the spec's).")] = None,
+    keep_at: Annotated[float | None, typer.Option("--keep-at", min=0.0, max=1.0, help="Decided bad labels with "
+                                                  "P(bad) below this become unsure (default: the spec's).")] = None,
+    version: Annotated[str, typer.Option("--version", help="Version string of the new model.")] = "1",
+    description: Annotated[str, typer.Option("--description", help="What the model was fitted on.")] = "",
+    json_: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    reader: dict | None = None,
+) -> None:
+    """Fit the learned second opinion on labelled sets: which good labels to doubt, which bad labels to mask.
+
+    Every chain is validated by the rules alone; the figures are printed in sample and out of fold (each group of
+    sets judged by a model fitted on the others: the honest figure).
+    """
+    if len(chains) != len(expected):
+        raise InputError(f"{len(chains)} --chains but {len(expected)} --expected", field="expected",
+                         hint="give one --expected per --chains, in the same order")
+    report = fit_doubt_sets(list(zip(chains, expected, strict=True)), reports, out, spec=spec, l2=l2,
+                            min_count=min_count, folds=folds, version=version, description=description,
+                            flag_at=flag_at, keep_at=keep_at, **(reader or {}))
+    typer.echo(json.dumps(report.as_dict(), indent=2) if json_ else report.render())
+    if out is not None:
+        typer.echo(f"model -> {out}", err=True)

@@ -29,6 +29,7 @@ from radprm.miners.client import SamplingParams
 from radprm.miners.questions import TASKS, check_tasks
 from radprm.miners.servers import split_urls
 from radprm.miners.styles import CITES_REPORT, CITES_REPORT_POLICIES, STYLES
+from radprm.validators.abstention import MODEL, OFF, TABLE
 
 JOB_PANEL = "Job"
 LLM_PANEL = "Model server and sampling"
@@ -203,8 +204,9 @@ class MineConfig(OptionsModel):
         "(validators/README.md).", identity=True, panel=LLM_PANEL,
     )
     abstention: str | None = option(
-        None, "Abstention table (`radprm eval calibrate`): a bad label of a kind that labelled chains found too "
-        "often wrong becomes unsure. Default: the packaged validators/abstention.json; none: no abstention.",
+        None, "What abstains (unsure verdicts, masked in exports): the learned second opinion (`radprm eval doubt`) "
+        "or a table (`radprm eval calibrate`). Default: the packaged validators/doubt.json; table: the packaged "
+        "validators/abstention.json; none: no abstention; or a file.",
         identity=True,
     )
 
@@ -354,8 +356,9 @@ class MineConfig(OptionsModel):
     @field_validator("abstention")
     @classmethod
     def _abstention_file(cls, value: str | None) -> str | None:
-        if value is not None and value != "none" and not Path(value).is_file():
-            raise ValueError(f"abstention table not found: {value} (a file of `radprm eval calibrate`, or none)")
+        if value is not None and value not in (OFF, TABLE, MODEL) and not Path(value).is_file():
+            raise ValueError(f"abstention file not found: {value} (a file of `radprm eval calibrate` or "
+                             f"`radprm eval doubt`, or {TABLE}, {MODEL} or {OFF})")
         return value
 
     @field_validator("store_report_text", mode="before")

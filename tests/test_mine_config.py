@@ -19,7 +19,8 @@ BAD_VALUES = {  # option: (value, the whole error message)
     "phi_engine": ("bert", "unknown PHI engine 'bert' (choose from patterns, ner)"),
     "concurrency": (0, "Input should be greater than or equal to 1"),
     "abstention": ("no-such-table.json",
-                   "abstention table not found: no-such-table.json (a file of `radprm eval calibrate`, or none)"),
+                   "abstention file not found: no-such-table.json (a file of `radprm eval calibrate` or "
+                   "`radprm eval doubt`, or table, model or none)"),
 }
 
 

@@ -88,10 +88,10 @@ def test_low_precision_fault_is_masked_as_unsure_with_a_note(validators):
     assert LOW_PRECISION in NOTES and REASONS[LOW_PRECISION].verdict == "unsure"
 
 
-def test_packaged_table_is_the_default_and_is_what_decides(validators):
-    table = load_abstention()
-    assert table is not None and 0 < table.threshold < 1 and table.sets
-    default = StepValidator(extractor=validators[0].extractor)
+def test_packaged_table_is_named_table_and_is_what_decides(validators):
+    table = load_abstention("table")
+    assert isinstance(table, AbstentionTable) and 0 < table.threshold < 1 and table.sets
+    default = StepValidator(extractor=validators[0].extractor, abstention="table")
     assert default.abstention == table
     s = first_step(default, NEGATION_STEP)
     assert (s.verdict == "unsure") == table.abstains(step_flag_kinds(s.reasons, NEGATION_STEP, False))
@@ -99,7 +99,7 @@ def test_packaged_table_is_the_default_and_is_what_decides(validators):
 
 
 def test_bad_table_files_are_one_error_naming_file_and_field(tmp_path):
-    with pytest.raises(RuleFileError, match="abstention table not found") as exc:
+    with pytest.raises(RuleFileError, match="abstention file not found") as exc:
         load_abstention(tmp_path / "missing.json")
     assert str(tmp_path / "missing.json") in str(exc.value)
     bad = tmp_path / "bad.json"
@@ -231,5 +231,5 @@ def test_cli_calibrate_then_validate_with_the_table(tmp_path):
     assert json.loads(steps.read_text().splitlines()[0])["verdict"] == "contradicted"
     steps.unlink()
     result = runner.invoke(app, [*args, "--abstention", str(tmp_path / "nope.json")])
-    assert result.exit_code == 1 and "abstention table not found" in result.output.strip().splitlines()[-1]
+    assert result.exit_code == 1 and "abstention file not found" in result.output.strip().splitlines()[-1]
     assert not steps.exists()

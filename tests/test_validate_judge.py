@@ -23,6 +23,7 @@ from radprm.schemas.records import StepResult
 from radprm.tables import read_table
 from radprm.validators.abstention import LOW_PRECISION
 from radprm.validators.batch import CHAIN_SCHEMA, STEP_SCHEMA, validate_file
+from radprm.validators.doubt import DOUBTED, SUSPECTED
 from radprm.validators.judge import (
     JUDGE_FIELDS,
     POLICIES,
@@ -121,8 +122,8 @@ def invoke(*args):
 
 
 def test_judge_reasons_are_the_validator_codes_plus_none():
-    # every code but the validator's own abstention note
-    assert set(JUDGE_REASONS) == (set(REASONS) - {LOW_PRECISION}) | {"none"}
+    # every code but the validator's own abstention notes
+    assert set(JUDGE_REASONS) == (set(REASONS) - {LOW_PRECISION, SUSPECTED, DOUBTED}) | {"none"}
     schema = JudgeResponse.model_json_schema()
     assert schema["properties"]["label"]["enum"] == ["good", "bad"]
     assert schema["properties"]["evidence"]["maxLength"] <= 200

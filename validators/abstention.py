@@ -44,19 +44,22 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from radprm.errors import RuleFileError
-from radprm.rules import RuleModel, load_rule_file
+from radprm.rules import RuleModel, load_rule_file, read_rule_data
+from radprm.validators.doubt import DOUBT_FILE, DoubtModel
 
 ABSTENTION_FILE = "abstention.json"
 # the note code an abstained step carries (radprm.validators.reasons)
 LOW_PRECISION = "low_precision_fault"
-# `--abstention none` turns abstention off
+# `--abstention none` turns abstention off; `table` / `model` name the packaged table / learned model
 OFF = "none"
+TABLE = "table"
+MODEL = "model"
 ALL_FLAGS = "*"
 MULTI = "multi"
 
 __all__ = [
-    "ABSTENTION_FILE", "LOW_PRECISION", "OFF", "AbstentionTable", "CalibrationSet", "FlagRow", "calibrate",
-    "flag_kinds", "load_abstention", "masked_figures",
+    "ABSTENTION_FILE", "LOW_PRECISION", "MODEL", "OFF", "TABLE", "AbstentionTable", "CalibrationSet", "FlagRow",
+    "calibrate", "flag_kinds", "load_abstention", "masked_figures",
 ]
 
 
@@ -124,21 +127,29 @@ def flag_kinds(faults: Iterable[str], inference: bool, chain_cites_report: bool)
     return ALL_FLAGS, fault, source, f"{source}/{'inference' if inference else 'statement'}"
 
 
-def load_abstention(source: str | Path | None = None) -> AbstentionTable | None:
-    """The abstention table: the packaged one (None), none at all (``"none"``) or a file's.
+def load_abstention(source: str | Path | None = None) -> AbstentionTable | DoubtModel | None:
+    """What abstains: the packaged default (None: the learned second opinion, `radprm.validators.doubt`), the
+    packaged table (``"table"``), the packaged model (``"model"``), none at all (``"none"``), or a file's: a
+    table of `radprm eval calibrate` or a model of `radprm eval doubt` (told apart by their keys).
 
     Raises:
         RuleFileError: unreadable or malformed file (naming the file and the field).
     """
-    if source is None:
-        return load_rule_file(resources.files("radprm.validators").joinpath(ABSTENTION_FILE), AbstentionTable)
+    packaged = resources.files("radprm.validators")
+    if source is None or str(source) == MODEL:
+        return load_rule_file(packaged.joinpath(DOUBT_FILE), DoubtModel)
+    if str(source) == TABLE:
+        return load_rule_file(packaged.joinpath(ABSTENTION_FILE), AbstentionTable)
     if str(source) == OFF:
         return None
     path = Path(source)
     if not path.exists():
-        raise RuleFileError("abstention table not found", path=str(path),
-                            hint=f"give a file written by `radprm eval calibrate`, or {OFF!r} to turn abstention off")
-    return load_rule_file(path, AbstentionTable)
+        raise RuleFileError("abstention file not found", path=str(path),
+                            hint=f"give a file written by `radprm eval calibrate` or `radprm eval doubt`, "
+                                 f"{TABLE!r} or {MODEL!r} for a packaged one, or {OFF!r} to turn abstention off")
+    doc, _ = read_rule_data(path)
+    is_model = isinstance(doc, dict) and "weights" in doc
+    return load_rule_file(path, DoubtModel if is_model else AbstentionTable)
 
 
 @dataclass(frozen=True)

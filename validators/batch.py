@@ -78,7 +78,7 @@ class ValidateSummary:
     seconds: float = 0.0
     quarantine: QuarantineSink | None = None
     rules_version: str = ""
-    abstention: str = ""  # version of the abstention table, or "none"
+    abstention: str = ""  # what abstains: "abstention table v2", "second opinion v1", or "none"
     judge: Any = None  # JudgeSummary when an LLM judge ran (radprm.validators.judge)
 
     def render(self) -> str:
@@ -87,7 +87,7 @@ class ValidateSummary:
         lines = [
             f"validated {self.steps} steps in {self.chains} chains ({self.reports_read} reports used) "
             f"in {self.seconds:.1f}s ({rate:.0f} steps/s), step rules v{self.rules_version}, "
-            + (f"abstention table v{self.abstention}" if self.abstention not in ("", "none") else "no abstention"),
+            + (self.abstention if self.abstention not in ("", "none") else "no abstention"),
             f"labels: good={self.good} bad={self.steps - self.good}",
             "verdicts: " + ", ".join(f"{k}={v}" for k, v in self.verdicts.most_common()),
         ]
@@ -177,8 +177,9 @@ def validate_file(
             With a judge the step table gets the `radprm.validators.judge.JUDGE_FIELDS` columns.
         judge_policy, base_url, model, concurrency: the judge's fusion policy, server, model and
             requests in flight (see `radprm.validators.judge.StepJudge`).
-        abstention: the abstention table for a validator built here: a file of `radprm eval calibrate`,
-            ``"none"``, or None for the packaged one (`radprm.validators.abstention`).
+        abstention: what abstains for a validator built here (`radprm.validators.abstention.load_abstention`):
+            a file of `radprm eval calibrate` or `radprm eval doubt`, ``"table"``, ``"model"``, ``"none"``, or
+            None for the packaged default.
         announce: with a judge, called with the one-line budget estimate before its first request.
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
 
@@ -206,7 +207,7 @@ def validate_file(
     wanted, n_rows = needed_report_ids(chains_path)
     out, qpath = run.output_paths(out, quarantine=quarantine, others=[chains_out])
     summary = ValidateSummary(chains_path, out, chains_out, rules_version=validator.rules_version,
-                              abstention=validator.abstention.version if validator.abstention else "none")
+                              abstention=validator.abstention_name)
     chain_rows: list[dict[str, Any]] = []
     with QuarantineSink(qpath) as sink, step_judge or contextlib.nullcontext():
         summary.quarantine = sink

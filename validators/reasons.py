@@ -109,6 +109,18 @@ _REASONS = [
         "a lone negation_conflict (right about two times in three on the calibration sets)",
     ),
     Reason(
+        "model_suspects_fault", "note", "unsure",
+        "The rules found nothing wrong, but the learned second opinion (validators/doubt.json), fitted on "
+        "labelled chains, finds the step more likely bad than good: masked as unsure, its label the model's lean.",
+        "report silent on severity / step 'There is a moderate right effusion.' where the report says 'small'",
+    ),
+    Reason(
+        "model_doubts_fault", "note", "unsure",
+        "The rules flagged the step, but the learned second opinion (validators/doubt.json) finds the flag "
+        "too often wrong for steps like it: masked as unsure, its label only the rules' lean.",
+        "a lone negation_conflict on a step that paraphrases the report closely",
+    ),
+    Reason(
         "hedged", "note", "supported",
         "The step is less certain than the report about a reported finding (allowed, not rewarded).",
         "report 'Right lower lobe pneumonia.' / step 'Pneumonia may be present in the right lower lobe.'",

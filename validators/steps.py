@@ -9,7 +9,7 @@ evidence sentences (char offsets into `Report.text`) and a score. Rules: validat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +46,7 @@ from radprm.validators.clauses import (
     temporal_classes,
     temporal_conflict,
 )
+from radprm.validators.doubt import DOUBTED, SUSPECTED, DoubtModel, ReportView, StepView, step_features
 from radprm.validators.memo import remember, text_cache
 from radprm.validators.prefilter import group_gate
 from radprm.validators.reasons import FAULTS
@@ -241,19 +242,22 @@ class StepValidator:
     Args:
         extractor: a FindingsExtractor to share (building one loads medspaCy); None builds one lazily.
         rules: step rules; the packaged `step_rules.json` by default.
-        abstention: the abstention table (`radprm.validators.abstention`): a table, a file, ``"none"``
-            (no calibrated abstention), or None for the packaged `abstention.json`.
+        abstention: what abstains (`radprm.validators.abstention.load_abstention`): a table or a learned
+            second opinion (`radprm.validators.doubt`), a file of either, ``"table"`` / ``"model"`` for the
+            packaged ones, ``"none"`` (the rules' labels only), or None for the packaged default (the model).
     """
 
     def __init__(
         self,
         extractor: FindingsExtractor | None = None,
         rules: StepRules | None = None,
-        abstention: AbstentionTable | str | Path | None = None,
+        abstention: AbstentionTable | DoubtModel | str | Path | None = None,
     ) -> None:
         self._extractor = extractor
         self.rules = rules or load_step_rules()
-        self.abstention = abstention if isinstance(abstention, AbstentionTable) else load_abstention(abstention)
+        self.abstention = (
+            abstention if isinstance(abstention, AbstentionTable | DoubtModel) else load_abstention(abstention)
+        )
         self._step_cache: dict[str, list[Claim]] = {}
         self._clause_cache: dict[str, list[Facts]] = {}
         self._sentence_cache: dict[str, list[Facts]] = {}
@@ -282,12 +286,21 @@ class StepValidator:
         return self.rules.version
 
     @property
+    def abstention_name(self) -> str:
+        """What abstains, for summaries: "abstention table v2", "second opinion v1" or "none"."""
+        if self.abstention is None:
+            return "none"
+        kind = "second opinion" if isinstance(self.abstention, DoubtModel) else "abstention table"
+        return f"{kind} v{self.abstention.version}"
+
+    @property
     def labelling_version(self) -> str:
-        """What decides the labels: the step rules' version and the abstention table's (version + file hash)."""
+        """What decides the labels: the step rules' version and the abstention's (kind, version + file hash)."""
         table = self.abstention
         if table is None:
             return f"{self.rules.version}+no-abstention"
-        return f"{self.rules.version}+abstention-{table.version}" + (f"+{table.sha256[:12]}" if table.sha256 else "")
+        kind = "doubt" if isinstance(table, DoubtModel) else "abstention"
+        return f"{self.rules.version}+{kind}-{table.version}" + (f"+{table.sha256[:12]}" if table.sha256 else "")
 
     def report_claims(self, report: Report, report_findings: list[Finding] | None = None) -> list[Claim]:
         """Claims of a report: its findings plus negatives implied by its normal statements."""
@@ -490,7 +503,9 @@ class StepValidator:
             if self._subject(body):
                 previous = body
             analyses.append(analysis)
-        if self.abstention is not None:
+        if isinstance(self.abstention, DoubtModel):
+            self._second_opinion(chain, report, analyses)
+        elif self.abstention is not None:
             self._abstain(chain, analyses)
         results = [a.result for a in analyses]
         scores = chain_scores(
@@ -511,6 +526,40 @@ class StepValidator:
             if self.abstention.abstains(step_flag_kinds(r.reasons, r.step, citing)):
                 a.result = r.model_copy(update={
                     "verdict": "unsure", "reasons": [*r.reasons, LOW_PRECISION], "score": VERDICT_SCORE["unsure"],
+                })
+
+    def doubt_features(
+        self, chain: Chain, report: Report, analyses: Sequence[StepAnalysis], model: DoubtModel
+    ) -> list[dict[str, float]]:
+        """The second opinion's features of every step as the rules left it (`radprm.validators.doubt`)."""
+        spec = model.spec()
+        view = ReportView.read(spec, report.text, [chain.question or "", *chain.options,
+                                                   report.indication or "", report.comparison or ""])
+        citing = cites_report(chain.steps)
+        n = len(chain.steps)
+        return [
+            step_features(spec, StepView(
+                a.result.step, i, n, a.result.verdict, a.result.reasons, a.result.score,
+                [e.text for e in a.result.evidence], citing, bool(_INFERENCE.search(a.result.step)),
+            ), view)
+            for i, a in enumerate(analyses)
+        ]
+
+    def _second_opinion(self, chain: Chain, report: Report, analyses: list[StepAnalysis]) -> None:
+        """The learned second opinion (`radprm.validators.doubt`): a good label the model finds probably bad,
+        and a decided bad label it finds too likely wrong, become `unsure` (masked in exports)."""
+        model = self.abstention
+        for a, features in zip(analyses, self.doubt_features(chain, report, analyses, model), strict=True):
+            r = a.result
+            if r.label:
+                if model.p_bad("good", features) >= model.flag_at:
+                    a.result = r.model_copy(update={
+                        "label": False, "verdict": "unsure", "reasons": [*r.reasons, SUSPECTED],
+                        "score": VERDICT_SCORE["unsure"],
+                    })
+            elif r.verdict != "unsure" and model.p_bad("bad", features) < model.keep_at:
+                a.result = r.model_copy(update={
+                    "verdict": "unsure", "reasons": [*r.reasons, DOUBTED], "score": VERDICT_SCORE["unsure"],
                 })
 
     def _validate_step(
