@@ -22,7 +22,7 @@ REPORT = Report(report_id="r1", text=(
 
 @pytest.fixture(scope="module")
 def validator():
-    return StepValidator()
+    return StepValidator(abstention="none")  # the rules' labels (the learned second opinion: test_validate_doubt)
 
 
 def judge(validator, steps, report=REPORT, **kw):
@@ -376,6 +376,37 @@ def test_open_vocabulary_errors_of_stop_19(validator, report, step, reason):
 )
 def test_faithful_steps_of_stop_19_pass(validator, report, step):
     results = judge(validator, [step], report=report)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+REPORT_20 = Report(report_id="r20", text=(
+    "FINDINGS: Right central venous line has been removed. Diffuse, right greater than left, interstitial "
+    "opacities. No pneumothorax.\nIMPRESSION: Bilateral interstitial opacities."))
+
+STOP20_ERRORS = [
+    # markdown emphasis does not glue a heading to the sentence after it; a fact after a plan and a colon is a fact
+    ("**Step 2: Review the findings.** The report describes diffuse interstitial opacities, left greater than right.",
+     "laterality_conflict"),
+    ("I'll start with lines and tubes: a right-sided central venous line is still in place.", "negation_conflict"),
+]
+STOP20_FAITHFUL = [
+    "**Step 2: Review the findings.** The report describes diffuse interstitial opacities, right greater than left.",
+    "I'll start with lines and tubes: the right central venous line has been removed.",
+    # what follows the colon is still the plan when it is a list or the question
+    "I'll check each option: pneumothorax, effusion and edema.",
+    "Step 1: Identify what the question asks: whether the report supports pneumonia.",
+]
+
+
+@pytest.mark.parametrize("step,reason", STOP20_ERRORS)
+def test_a_fact_after_a_plan_is_judged(validator, step, reason):
+    results = judge(validator, [step], report=REPORT_20)
+    assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
+
+
+@pytest.mark.parametrize("step", STOP20_FAITHFUL)
+def test_a_plan_and_its_faithful_fact_pass(validator, step):
+    results = judge(validator, [step], report=REPORT_20)
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 

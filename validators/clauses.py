@@ -56,7 +56,10 @@ _QUOTES = re.compile("['\u2018\u2019\u201c\u201d]")
 
 
 def normalize_step(text: str) -> str:
-    """Step text with contractions expanded and curly quotes straightened ("isn't" -> "is not")."""
+    """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not") and markdown
+    emphasis dropped ("**Step 2: Review.** The report ..." is two sentences)."""
+    if "**" in text:
+        text = text.replace("**", "")
     if not _QUOTES.search(text):
         return text
     for pattern, repl in _CONTRACTIONS:
@@ -211,9 +214,11 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
         elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
             kind = "heading"
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]) \
-                and not _PRONOUN_FACT.match(c.text):
-            # "I'll check each option: edema, nodule and effusion"; not "Let's start with the heart: it appears
-            # mildly enlarged"
+                and not (_PRONOUN_FACT.match(c.text) or lang.has_verb.search(c.text)
+                         and not _INDIRECT_QUESTION.match(c.text)):
+            # "I'll check each option: edema, nodule and effusion", "Identify what the question asks: whether the
+            # report supports pneumonia"; not "Let's start with the heart: it appears mildly enlarged" nor "I'll
+            # start with lines and tubes: a right-sided central line is still in place"
             kind = "meta"
         elif out and out[-1].kind == "meta" and "," in text[out[-1].end:c.start] and not lang.has_verb.search(c.text):
             kind = "meta"  # "I'll look at the heart size, the vessels and the interstitium for signs of edema"
@@ -231,6 +236,8 @@ _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)
 _PRONOUN_FACT = re.compile(r"(?:it|they|this|these|the\s+\w+)\s+(?:is|are|appears?|looks?|seems?|shows?)\b", re.I)
+# "Identify what the question asks: whether the report supports pneumonia": the question, not a finding
+_INDIRECT_QUESTION = re.compile(r"\W*(?:whether|if|what|which|how|where|why)\b", re.I)
 _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 

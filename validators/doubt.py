@@ -43,6 +43,7 @@ SIDES = ("good", "bad")
 
 _TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
+_CROSSED = ("famnov:", "only_step:", "only_sent:", "diff:", "evnov:")
 
 __all__ = ["DOUBTED", "DOUBT_FILE", "SIDES", "SUSPECTED", "DoubtModel", "ReportView", "StepView", "step_features"]
 
@@ -204,4 +205,8 @@ def step_features(spec: FeatureSpec, step: StepView, report: ReportView) -> dict
                 f["only_sent:" + fam] = 1.0
             elif not a & b:
                 f["diff:" + fam] = 1.0
+    # what a mismatch means depends on what the rules made of the step: a novel side word in a step they
+    # found no claim in ("neutral") is another signal than in one they matched with a sentence
+    for name in [k for k in f if k.startswith(_CROSSED)]:
+        f[step.verdict + "&" + name] = 1.0
     return f
