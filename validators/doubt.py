@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from rapidfuzz import fuzz
 
 from radprm.rules import RuleModel
@@ -61,6 +61,7 @@ class DoubtModel(RuleModel):
     weights: dict[str, dict[str, float]] = Field(description="side (good / bad) -> feature -> weight")
     sets: list[str] = Field(default_factory=list, description="the labelled sets the weights were fitted on")
     sha256: str = ""
+    _spec: FeatureSpec | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check(self) -> DoubtModel:
@@ -78,9 +79,17 @@ class DoubtModel(RuleModel):
         z = sum(w.get(k, 0.0) * v for k, v in features.items())
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
+    def model_post_init(self, context: object, /) -> None:
+        # built with the model (not on first use), so two models of the same file compare equal
+        self._spec = FeatureSpec(
+            {w: fam for fam, words in self.families.items() for w in words},
+            frozenset(self.stopwords),
+            tuple(sorted(self.suffixes, key=len, reverse=True)),
+        )
+
     def spec(self) -> FeatureSpec:
-        """The feature spec, built once per model."""
-        return _spec(self)
+        """The feature spec (word look-ups)."""
+        return self._spec
 
 
 @dataclass(frozen=True)
@@ -96,22 +105,6 @@ class FeatureSpec:
             if len(word) > len(suffix) + 3 and word.endswith(suffix):
                 return word[: -len(suffix)]
         return word
-
-
-_SPECS: dict[str, FeatureSpec] = {}
-
-
-def _spec(model: DoubtModel) -> FeatureSpec:
-    key = f"{model.version}:{model.sha256}:{id(model)}"
-    spec = _SPECS.get(key)
-    if spec is None:
-        spec = FeatureSpec(
-            {w: fam for fam, words in model.families.items() for w in words},
-            frozenset(model.stopwords),
-            tuple(sorted(model.suffixes, key=len, reverse=True)),
-        )
-        _SPECS[key] = spec
-    return spec
 
 
 @dataclass(frozen=True)
