@@ -90,22 +90,15 @@ class CalibrationReport:
     in_sample: dict[str, MaskedFigures] = field(default_factory=dict)
     left_out: dict[str, MaskedFigures] = field(default_factory=dict)
 
-    @staticmethod
-    def _pooled(figures: dict[str, MaskedFigures]) -> MaskedFigures:
-        pooled = MaskedFigures()
-        for f in figures.values():
-            pooled.add(f)
-        return pooled
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": self.table.version, "threshold": self.table.threshold,
             "prior_strength": self.table.prior_strength,
             "abstained_kinds": [{"kind": k, "decided": f, "right": r, "estimate": round(e, 4)}
                                 for k, f, r, e in self.table.abstaining_kinds()],
-            "in_sample": {"pooled": self._pooled(self.in_sample).as_dict(),
+            "in_sample": {"pooled": MaskedFigures.pooled(self.in_sample.values()).as_dict(),
                           **{k: v.as_dict() for k, v in self.in_sample.items()}},
-            "leave_one_set_out": ({"pooled": self._pooled(self.left_out).as_dict(),
+            "leave_one_set_out": ({"pooled": MaskedFigures.pooled(self.left_out.values()).as_dict(),
                                    **{k: v.as_dict() for k, v in self.left_out.items()}} if self.left_out else None),
         }
 
@@ -128,7 +121,7 @@ class CalibrationReport:
                 continue
             lines.append(title + ":")
             lines += [line(k, v) for k, v in figures.items()]
-            lines.append(line("pooled", self._pooled(figures)))
+            lines.append(line("pooled", MaskedFigures.pooled(figures.values())))
         if not self.left_out:
             lines.append("(one set: no leave-one-set-out figures; calibrate on two or more sets)")
         below = t.abstaining_kinds()

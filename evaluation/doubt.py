@@ -27,7 +27,7 @@ from radprm.evaluation.calibrate import set_name
 from radprm.evaluation.steps import detect_layout, natural_rows, pct
 from radprm.quarantine import QuarantineSink
 from radprm.run import write_text_atomic
-from radprm.validators.abstention import OFF, load_abstention
+from radprm.validators.abstention import OFF, Counts, load_abstention
 from radprm.validators.batch import load_reports
 from radprm.validators.chains_io import read_chains, report_ids
 from radprm.validators.doubt import SIDES, DoubtModel
@@ -126,7 +126,7 @@ def fit_model(rows: Sequence[DoubtRow], spec: DoubtModel, *, l2: float, min_coun
 
 
 @dataclass
-class Figures:
+class Figures(Counts):
     """Recall and false flags of the rules, and precision / coverage of decided labels, before -> after."""
 
     scored: int = 0
@@ -165,10 +165,6 @@ class Figures:
             self.flagged_good_before += flagged_before
             self.flagged_good_after += flagged_after
 
-    def add(self, other: Figures) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
     def as_dict(self) -> dict[str, Any]:
         good = self.scored - self.bad
         kept = self.decided_bad_before - self.doubted
@@ -199,21 +195,14 @@ class DoubtReport:
     in_sample: dict[str, Figures] = field(default_factory=dict)
     out_of_fold: dict[str, Figures] = field(default_factory=dict)
 
-    @staticmethod
-    def _pooled(figures: dict[str, Figures]) -> Figures:
-        pooled = Figures()
-        for f in figures.values():
-            pooled.add(f)
-        return pooled
-
     def as_dict(self) -> dict[str, Any]:
         m = self.model
         return {
             "version": m.version, "flag_at": m.flag_at, "keep_at": m.keep_at,
             "features": {side: len(m.weights[side]) for side in SIDES},
-            "in_sample": {"pooled": self._pooled(self.in_sample).as_dict(),
+            "in_sample": {"pooled": Figures.pooled(self.in_sample.values()).as_dict(),
                           **{k: v.as_dict() for k, v in self.in_sample.items()}},
-            "out_of_fold": ({"pooled": self._pooled(self.out_of_fold).as_dict(),
+            "out_of_fold": ({"pooled": Figures.pooled(self.out_of_fold.values()).as_dict(),
                              **{k: v.as_dict() for k, v in self.out_of_fold.items()}} if self.out_of_fold else None),
         }
 
@@ -237,7 +226,7 @@ class DoubtReport:
                 continue
             lines.append(title + ":")
             lines += [line(k, v) for k, v in figures.items()]
-            lines.append(line("pooled", self._pooled(figures)))
+            lines.append(line("pooled", Figures.pooled(figures.values())))
         if not self.out_of_fold:
             lines.append("(fewer than two sets: no out-of-fold figures)")
         return "\n".join(lines)

@@ -58,8 +58,8 @@ ALL_FLAGS = "*"
 MULTI = "multi"
 
 __all__ = [
-    "ABSTENTION_FILE", "LOW_PRECISION", "MODEL", "OFF", "TABLE", "AbstentionTable", "CalibrationSet", "FlagRow",
-    "calibrate", "flag_kinds", "load_abstention", "masked_figures",
+    "ABSTENTION_FILE", "LOW_PRECISION", "MODEL", "OFF", "TABLE", "AbstentionTable", "CalibrationSet", "Counts",
+    "FlagRow", "calibrate", "flag_kinds", "load_abstention", "masked_figures",
 ]
 
 
@@ -190,8 +190,24 @@ def calibrate(
     )
 
 
+class Counts:
+    """A dataclass of integer counts that add up field by field (per-set figures pooled)."""
+
+    def add(self, other: Counts) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @classmethod
+    def pooled(cls, items: Iterable[Counts]) -> Counts:
+        """The sum of `items` (a new instance)."""
+        total = cls()
+        for item in items:
+            total.add(item)
+        return total
+
+
 @dataclass
-class MaskedFigures:
+class MaskedFigures(Counts):
     """Precision of decided bad labels and coverage, without and with the table's abstention."""
 
     scored: int = 0
@@ -200,10 +216,6 @@ class MaskedFigures:
     decided_right: int = 0
     abstained: int = 0  # of them made unsure by the table
     abstained_right: int = 0
-
-    def add(self, other: MaskedFigures) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, float | int | None]:
         kept, kept_right = self.decided - self.abstained, self.decided_right - self.abstained_right
