@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import Field, PrivateAttr, model_validator
 from rapidfuzz import fuzz
@@ -99,12 +99,19 @@ class FeatureSpec:
     family_of: dict[str, str]
     stopwords: frozenset[str]
     suffixes: tuple[str, ...]
+    _stems: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # words recur: read each once
 
     def stem(self, word: str) -> str:
-        for suffix in self.suffixes:
-            if len(word) > len(suffix) + 3 and word.endswith(suffix):
-                return word[: -len(suffix)]
-        return word
+        found = self._stems.get(word)
+        if found is None:
+            found = word
+            for suffix in self.suffixes:
+                if len(word) > len(suffix) + 3 and word.endswith(suffix):
+                    found = word[: -len(suffix)]
+                    break
+            if len(self._stems) < 200_000:
+                self._stems[word] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,15 @@ class StepView:
     evidence: Sequence[str]
     citing: bool  # the chain cites the report anywhere
     inference: bool  # the step reasons ("so", "therefore", "suggests")
+
+
+def _by_family(spec: FeatureSpec, words: Iterable[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for w in words:
+        fam = spec.family_of.get(w)
+        if fam is not None:
+            found.setdefault(fam, set()).add(w)
+    return found
 
 
 def step_features(spec: FeatureSpec, step: StepView, report: ReportView) -> dict[str, float]:
@@ -188,10 +204,9 @@ def step_features(spec: FeatureSpec, step: StepView, report: ReportView) -> dict
             if fam and spec.stem(w) not in ev_stems:
                 f["evnov:" + fam] = 1.0
     if best:
-        best_words = _TOKEN.findall(best.lower())
-        for fam in {spec.family_of[w] for w in (*words, *best_words) if w in spec.family_of}:
-            a = {w for w in words if spec.family_of.get(w) == fam}
-            b = {w for w in best_words if spec.family_of.get(w) == fam}
+        in_step, in_best = _by_family(spec, words), _by_family(spec, _TOKEN.findall(best.lower()))
+        for fam in in_step.keys() | in_best.keys():
+            a, b = in_step.get(fam, set()), in_best.get(fam, set())
             if a and not b:
                 f["only_step:" + fam] = 1.0
             elif b and not a:
