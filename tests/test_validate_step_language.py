@@ -389,6 +389,16 @@ STOP20_ERRORS = [
      "laterality_conflict"),
     ("I'll start with lines and tubes: a right-sided central venous line is still in place.", "negation_conflict"),
 ]
+REPORT_20B = Report(report_id="r20b", text="FINDINGS: Middle lobe calcified granulomas. Lingular atelectasis.")
+STOP20B_ERRORS = [
+    # only the right lung has a middle lobe, only the left a lingula
+    ("There is a calcified granuloma in the lingula.", "laterality_conflict"),
+    ("There is atelectasis in the middle lobe.", "laterality_conflict"),
+]
+STOP20B_FAITHFUL = [
+    "There are calcified granulomas in the right middle lobe.",
+    "There is atelectasis in the lingula of the left lung.",
+]
 STOP20_FAITHFUL = [
     "**Step 2: Review the findings.** The report describes diffuse interstitial opacities, right greater than left.",
     "I'll start with lines and tubes: the right central venous line has been removed.",
@@ -398,15 +408,17 @@ STOP20_FAITHFUL = [
 ]
 
 
-@pytest.mark.parametrize("step,reason", STOP20_ERRORS)
-def test_a_fact_after_a_plan_is_judged(validator, step, reason):
-    results = judge(validator, [step], report=REPORT_20)
+@pytest.mark.parametrize("report,step,reason", [(REPORT_20, *e) for e in STOP20_ERRORS]
+                         + [(REPORT_20B, *e) for e in STOP20B_ERRORS])
+def test_a_fact_after_a_plan_is_judged_and_a_lobe_has_its_side(validator, report, step, reason):
+    results = judge(validator, [step], report=report)
     assert any(not r.label and reason in r.reasons for r in results), [(r.step, r.reasons) for r in results]
 
 
-@pytest.mark.parametrize("step", STOP20_FAITHFUL)
-def test_a_plan_and_its_faithful_fact_pass(validator, step):
-    results = judge(validator, [step], report=REPORT_20)
+@pytest.mark.parametrize("report,step", [(REPORT_20, s) for s in STOP20_FAITHFUL]
+                         + [(REPORT_20B, s) for s in STOP20B_FAITHFUL])
+def test_a_plan_and_its_faithful_fact_pass(validator, report, step):
+    results = judge(validator, [step], report=report)
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 

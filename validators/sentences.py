@@ -59,6 +59,7 @@ class OpenVocabularyBlock(RuleModel):
     specific_terms: dict[str, str] = {}
     polarity_exempt: list[str] = []
     normal_words: list[str] = []
+    implied_sides: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class OpenVocabulary:
     polarity_exempt: frozenset[str] = frozenset()
     normal_words: frozenset[str] = frozenset()
     place_stems: frozenset[str] = frozenset()  # the place words as anchors ("midlung", "basilar")
+    # side -> pattern of a place only one side has ("middle lobe": right; "lingula": left), read when no side
+    # word is given
+    implied_sides: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iterable[str] = ()) -> OpenVocabulary:
@@ -143,6 +147,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
         frozenset(w.lower() for w in data.polarity_exempt),
         frozenset(w.lower() for w in data.normal_words),
         frozenset(stem(w) for w in place_words),
+        tuple((side, rx(f"implied_sides.{side}", p)) for side, p in data.implied_sides.items()),
     )
 
 
@@ -289,6 +294,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     sides = {vocab.side_words[w] for w in _TOKEN.findall(sided_text) if w in vocab.side_words}
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
+    if not sides:
+        sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
     places: dict[str, set[str]] = {}
     # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
     if can_match(vocab.any_place, low):
