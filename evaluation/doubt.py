@@ -204,6 +204,8 @@ class DoubtReport:
                           **{k: v.as_dict() for k, v in self.in_sample.items()}},
             "out_of_fold": ({"pooled": Figures.pooled(self.out_of_fold.values()).as_dict(),
                              **{k: v.as_dict() for k, v in self.out_of_fold.items()}} if self.out_of_fold else None),
+            "strongest": {side: {way: [[name, round(v, 3)] for name, v in pairs]
+                                 for way, pairs in m.strongest(side).items()} for side in SIDES},
         }
 
     def render(self) -> str:
@@ -229,6 +231,11 @@ class DoubtReport:
             lines.append(line("pooled", Figures.pooled(figures.values())))
         if not self.out_of_fold:
             lines.append("(fewer than two sets: no out-of-fold figures)")
+        lines.append("strongest weights (feature names: validators/doubt.py), per side of the rules' decision:")
+        for side in SIDES:
+            for way, pairs in m.strongest(side).items():
+                shown = ", ".join(f"{name} {v:+.2f}" for name, v in pairs) or "none"
+                lines.append(f"  {side:<4} {way.replace('_', ' '):<11} {shown}")
         return "\n".join(lines)
 
 

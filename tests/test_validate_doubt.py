@@ -98,6 +98,17 @@ def test_a_bad_label_the_model_doubts_becomes_unsure_keeping_the_lean(rules_only
     assert {SUSPECTED, DOUBTED} <= NOTES and REASONS[DOUBTED].verdict == REASONS[SUSPECTED].verdict == "unsure"
 
 
+def test_the_model_says_which_features_made_its_lean():
+    model = spec_model(good={"bias": -1.0, "w:left": 3.0, "famnov:side": 0.5, "first": -0.4})
+    f = {"bias": 1.0, "w:left": 1.0, "famnov:side": 1.0, "first": 1.0}
+    assert model.p_bad("good", f) > 0.5  # it leans bad: the features that pushed it there, strongest first
+    assert model.explain("good", f) == [("w:left", 3.0), ("famnov:side", 0.5)]
+    calm = {"bias": 1.0, "first": 1.0}
+    assert model.explain("good", calm) == [("first", -0.4)]  # leans good: what pulled it there
+    strongest = model.strongest("good", k=1)
+    assert strongest == {"toward_bad": [("w:left", 3.0)], "toward_good": [("first", -0.4)]}
+
+
 def test_the_packaged_model_is_the_default_and_names_itself():
     assert isinstance(PACKAGED, DoubtModel) and PACKAGED.weights["good"] and PACKAGED.weights["bad"]
     assert PACKAGED.sets and 0 < PACKAGED.flag_at <= 1 and 0 < PACKAGED.keep_at <= 1
@@ -174,6 +185,7 @@ def test_cli_fits_a_model_that_validate_reads(tmp_path):
                                  "--min-count", "1", "--version", "cli", "--folds", "2", *reader])
     assert result.exit_code == 0, result.output
     assert "second opinion cli" in result.output and "out of fold" in result.output
+    assert "strongest weights" in result.output
     model = load_abstention(out)
     assert isinstance(model, DoubtModel) and model.sets == ["a", "b"] and model.weights["good"]
     steps = tmp_path / "steps.jsonl"

@@ -79,6 +79,21 @@ class DoubtModel(RuleModel):
         z = sum(w.get(k, 0.0) * v for k, v in features.items())
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
+    def explain(self, side: str, features: Mapping[str, float], k: int = 3) -> list[tuple[str, float]]:
+        """Why the model leans as it does on one step: the `k` features that push P(bad) furthest in the
+        direction of its lean (toward bad when P(bad) >= 0.5), as (feature, weight x value), strongest first."""
+        w = self.weights[side]
+        parts = [(name, w[name] * v) for name, v in features.items() if name in w and name != "bias" and v]
+        toward_bad = self.p_bad(side, features) >= 0.5
+        parts = [p for p in parts if (p[1] > 0) == toward_bad]
+        return sorted(parts, key=lambda p: -abs(p[1]))[:k]
+
+    def strongest(self, side: str, k: int = 8) -> dict[str, list[tuple[str, float]]]:
+        """The `k` largest weights of one side toward a bad label and toward a good one (what the model learnt)."""
+        w = [(name, v) for name, v in self.weights[side].items() if name != "bias"]
+        return {"toward_bad": sorted((p for p in w if p[1] > 0), key=lambda p: -p[1])[:k],
+                "toward_good": sorted((p for p in w if p[1] < 0), key=lambda p: p[1])[:k]}
+
     def model_post_init(self, context: object, /) -> None:
         # built with the model (not on first use), so two models of the same file compare equal
         self._spec = FeatureSpec(
