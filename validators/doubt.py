@@ -135,6 +135,7 @@ class ReportView:
     the other texts a step may repeat (question, options, indication, comparison)."""
 
     sentences: tuple[str, ...]
+    lowered: tuple[str, ...]  # the sentences in lower case (every step is compared with them)
     report_stems: frozenset[str]
     known_stems: frozenset[str]
 
@@ -143,7 +144,7 @@ class ReportView:
         report_stems = frozenset(spec.stem(w) for w in _TOKEN.findall(report_text.lower()))
         extra_stems = {spec.stem(w) for text in extra for w in _TOKEN.findall((text or "").lower())}
         sentences = tuple(s for s in _SENTENCE.split(report_text.replace("\n", " ")) if s.strip())
-        return cls(sentences, report_stems, report_stems | extra_stems)
+        return cls(sentences, tuple(s.lower() for s in sentences), report_stems, report_stems | extra_stems)
 
 
 @dataclass(frozen=True)
@@ -190,36 +191,34 @@ def step_features(spec: FeatureSpec, step: StepView, report: ReportView) -> dict
     f["has_xxxx"] = float("xxxx" in report.report_stems)
     if any(c.isdigit() for c in step.text):
         f["num"] = 1.0
-    for w in words:
-        fam = spec.family_of.get(w)
-        if fam:
-            f["fam:" + fam] = 1.0
+    in_step = _by_family(spec, words)
+    for fam, members in in_step.items():
+        f["fam:" + fam] = 1.0
+        for w in members:
             f["w:" + w] = 1.0
             if spec.stem(w) not in report.report_stems:
                 f["famnov:" + fam] = 1.0
                 f["wnov:" + w] = 1.0
     for w in set(novel):
         f["nov:" + spec.stem(w)] = 1.0
+    joined = " ".join(step.evidence)
+    best = joined
     if report.sentences and content:
         ratios = [fuzz.token_set_ratio(step.text, s) for s in report.sentences]
         f["tsr"] = max(ratios) / 100
         lowered = step.text.lower()
-        f["pr"] = max(fuzz.partial_ratio(lowered, s.lower()) for s in report.sentences) / 100
-        best = " ".join(step.evidence) or report.sentences[ratios.index(max(ratios))]
-    else:
-        best = " ".join(step.evidence)
+        f["pr"] = max(fuzz.partial_ratio(lowered, s) for s in report.lowered) / 100
+        best = joined or report.sentences[ratios.index(max(ratios))]
     f["has_ev"] = float(bool(step.evidence))
     if step.evidence:
-        joined = " ".join(step.evidence)
         f["ev_ratio"] = fuzz.token_set_ratio(step.text, joined) / 100
         ev_stems = {spec.stem(w) for w in _TOKEN.findall(joined.lower())}
         f["ev_nov"] = sum(spec.stem(w) not in ev_stems for w in content) / max(len(content), 1)
-        for w in words:
-            fam = spec.family_of.get(w)
-            if fam and spec.stem(w) not in ev_stems:
+        for fam, members in in_step.items():
+            if any(spec.stem(w) not in ev_stems for w in members):
                 f["evnov:" + fam] = 1.0
     if best:
-        in_step, in_best = _by_family(spec, words), _by_family(spec, _TOKEN.findall(best.lower()))
+        in_best = _by_family(spec, _TOKEN.findall(best.lower()))
         for fam in in_step.keys() | in_best.keys():
             a, b = in_step.get(fam, set()), in_best.get(fam, set())
             if a and not b:
