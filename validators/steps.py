@@ -524,9 +524,7 @@ class StepValidator:
         for a in decided:
             r = a.result
             if self.abstention.abstains(step_flag_kinds(r.reasons, r.step, citing)):
-                a.result = r.model_copy(update={
-                    "verdict": "unsure", "reasons": [*r.reasons, LOW_PRECISION], "score": VERDICT_SCORE["unsure"],
-                })
+                a.result = _made_unsure(r, LOW_PRECISION)
 
     def doubt_features(
         self, chain: Chain, report: Report, analyses: Sequence[StepAnalysis], model: DoubtModel
@@ -553,14 +551,9 @@ class StepValidator:
             r = a.result
             if r.label:
                 if model.p_bad("good", features) >= model.flag_at:
-                    a.result = r.model_copy(update={
-                        "label": False, "verdict": "unsure", "reasons": [*r.reasons, SUSPECTED],
-                        "score": VERDICT_SCORE["unsure"],
-                    })
+                    a.result = _made_unsure(r, SUSPECTED)  # (the model's lean: bad)
             elif r.verdict != "unsure" and model.p_bad("bad", features) < model.keep_at:
-                a.result = r.model_copy(update={
-                    "verdict": "unsure", "reasons": [*r.reasons, DOUBTED], "score": VERDICT_SCORE["unsure"],
-                })
+                a.result = _made_unsure(r, DOUBTED)
 
     def _validate_step(
         self,
@@ -909,6 +902,14 @@ _CONCLUSION = re.compile(
     r"most\s+consistent\s+with)\b",
     re.I,
 )
+
+
+def _made_unsure(result: StepResult, note: str) -> StepResult:
+    """A step an abstention masks: verdict `unsure` with its note, label False (the rules' lean on a bad label,
+    the model's on a good one it suspects)."""
+    return result.model_copy(update={
+        "label": False, "verdict": "unsure", "reasons": [*result.reasons, note], "score": VERDICT_SCORE["unsure"],
+    })
 
 
 def _denied_by_statement(j: Judgement) -> bool:
