@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,12 @@ def set_name(expected: str | Path) -> str:
     """A labelled set's name: the folder of its EXPECTED file (or the file's stem)."""
     expected = Path(expected)
     return expected.parent.name or expected.stem
+
+
+def unique_set_name(expected: str | Path, taken: Collection[str]) -> str:
+    """`set_name`, numbered when a set of that name was already given ("w9", then "w9-2")."""
+    name = set_name(expected)
+    return f"{name}-{len(taken) + 1}" if name in taken else name
 
 
 def flag_rows(pred: str | Path, expected: str | Path, *, split: str = "all", name: str | None = None) -> list[FlagRow]:
@@ -153,9 +159,7 @@ def calibrate_sets(
         raise InputError(f"threshold {threshold} is not between 0 and 1", field="threshold")
     sets: dict[str, list[FlagRow]] = {}
     for pred, expected in pairs:
-        name = set_name(expected)
-        if name in sets:
-            name = f"{name}-{len(sets) + 1}"
+        name = unique_set_name(expected, sets)
         sets[name] = flag_rows(pred, expected, split=split, name=name)
     rows = [r for rs in sets.values() for r in rs]
     settings = {"threshold": threshold, "prior_strength": prior_strength, "version": version}
@@ -176,4 +180,5 @@ def calibrate_sets(
 
 __all__ = [
     "DEFAULT_PRIOR_STRENGTH", "DEFAULT_THRESHOLD", "CalibrationReport", "calibrate_sets", "flag_rows", "set_name",
+    "unique_set_name",
 ]

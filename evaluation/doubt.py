@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from radprm.errors import InputError
-from radprm.evaluation.calibrate import set_name
+from radprm.evaluation.calibrate import set_name, unique_set_name
 from radprm.evaluation.steps import detect_layout, natural_rows, pct
 from radprm.quarantine import QuarantineSink
 from radprm.run import write_text_atomic
+from radprm.schemas.records import Report
 from radprm.validators.abstention import OFF, Counts, load_abstention
+from radprm.validators.align import Claim
 from radprm.validators.batch import load_reports
 from radprm.validators.chains_io import read_chains, report_ids
 from radprm.validators.doubt import SIDES, DoubtModel
@@ -49,10 +51,16 @@ class DoubtRow:
 
 
 def doubt_rows(
-    chains: str | Path, expected: str | Path, reports: str | Path, validator: StepValidator, model: DoubtModel,
-    *, name: str | None = None, **reader_options: Any,
+    chains: str | Path, expected: str | Path, reports: Mapping[str, Report], validator: StepValidator,
+    model: DoubtModel, *, name: str | None = None, claims: dict[str, list[Claim]] | None = None,
+    source: str = "the reports",
 ) -> list[DoubtRow]:
     """Validate one labelled set with the rules and read every scored step's features.
+
+    Args:
+        reports: the reports by id (read once for all sets: `fit_doubt_sets`).
+        claims: report claims by report id, filled and reused across calls (a report recurs over chains).
+        source: where the reports came from, for the error message.
 
     Raises:
         InputError: EXPECTED is not a natural set, or no scored step of it was validated.
@@ -63,16 +71,17 @@ def doubt_rows(
                          path=expected, field="good")
     truth = {e.key: e for e in natural_rows(expected) if e.scored}
     sink = QuarantineSink()  # problem rows are not steps to learn from; `radprm validate` reports them
-    wanted, _ = report_ids(chains)
-    by_id = load_reports(reports, wanted, sink, **reader_options)
     name = name or set_name(expected)
+    claims = {} if claims is None else claims
     rows = []
     for row in read_chains(chains, quarantine=sink):
         chain = row.chain
-        report = by_id.get(chain.report_id)
+        report = reports.get(chain.report_id)
         if report is None:
             continue
-        result = validator.validate(chain, report)
+        if chain.report_id not in claims:
+            claims[chain.report_id] = validator.report_claims(report)
+        result = validator.validate_claims(chain, report, claims[chain.report_id])
         for i, (a, features) in enumerate(zip(result.analyses, validator.doubt_features(
                 chain, report, result.analyses, model), strict=True)):
             e = truth.get((chain.chain_id, i))
@@ -83,7 +92,7 @@ def doubt_rows(
             rows.append(DoubtRow(name, side, not e.good, features))
     if not rows:
         raise InputError("no scored step was validated (joined on chain_id + step_index)", path=expected,
-                         hint=f"check that {chains} holds this set's chains and their reports are in {reports}")
+                         hint=f"check that {chains} holds this set's chains and their reports are in {source}")
     return rows
 
 
@@ -280,12 +289,15 @@ def fit_doubt_sets(
     validator = validator or StepValidator(abstention=OFF)
     if validator.abstention is not None:
         raise InputError("the validator must judge by the rules alone", field="abstention", hint="abstention none")
+    # the reports every set needs, read once
+    wanted = set().union(*(report_ids(chains)[0] for chains, _ in pairs))
+    by_id = load_reports(reports, wanted, QuarantineSink(), **reader_options)
+    claims: dict[str, list[Claim]] = {}
     sets: dict[str, list[DoubtRow]] = {}
     for chains, expected in pairs:
-        name = set_name(expected)
-        if name in sets:
-            name = f"{name}-{len(sets) + 1}"
-        sets[name] = doubt_rows(chains, expected, reports, validator, base, name=name, **reader_options)
+        name = unique_set_name(expected, sets)
+        sets[name] = doubt_rows(chains, expected, by_id, validator, base, name=name, claims=claims,
+                                source=str(reports))
     rows = [r for rs in sets.values() for r in rs]
     model = fit_model(rows, base, l2=l2, min_count=min_count, **update)
     report = DoubtReport(model)
