@@ -207,6 +207,9 @@ def test_fitting_refuses_what_it_cannot_learn_from(tmp_path):
     kw = {"id_col": "report_id", "text_col": "text", "version": "x"}
     with pytest.raises(InputError, match="no labelled set"):
         fit_doubt_sets([], reports, **kw)
+    for bad in ({"l2": 0.0}, {"min_count": 0}, {"folds": 1}):
+        with pytest.raises(InputError, match="need l2 > 0"):
+            fit_doubt_sets([a], reports, **kw, **bad)
     with pytest.raises(InputError, match="not a second-opinion model"):
         fit_doubt_sets([a], reports, spec="table", **kw)
     with pytest.raises(InputError, match="rules alone"):
