@@ -422,6 +422,69 @@ def test_a_plan_and_its_faithful_fact_pass(validator, report, step):
     assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
 
 
+REPORT_21 = Report(report_id="r21", text=(
+    "FINDINGS: Surgical clips over the left lung apex and over the right upper quadrant of the abdomen. "
+    "Patchy opacities in the left and right mid lung zones. Lingular scarring or atelectasis. Calcified hilar lymph "
+    "nodes. No consolidation. No pleural effusion or pneumothorax. Mild degenerative changes of the thoracic spine."))
+
+STOP21_ERRORS = [
+    # one side put in the place the report gives the other side (the sentence has both sides, elsewhere)
+    (["Surgical clips project over the right lung apex."], "laterality_conflict"),
+    # sentences glued by a full stop without a space are read one by one
+    (["No pleural effusion or pneumothorax.Marked degenerative changes of the thoracic spine."], "severity_conflict"),
+    # a step that borrows both readings from the step before and keeps one
+    (["There is scarring or atelectasis in the lingula.", "This represents old scarring."], "uncertainty_overstated"),
+]
+STOP21_FAITHFUL = [
+    ["Surgical clips are seen over the left lung apex."],
+    ["There are opacities in both the right and left mid lung zones."],
+    ["No pleural effusion or pneumothorax.Mild degenerative changes of the thoracic spine."],
+    ["There is scarring or atelectasis in the lingula.", "This may represent old scarring."],
+    # "not an acute process" says nothing of the process it names as an example
+    ["The calcified nodes are not an acute process like pneumonia."],
+    ["The lingular changes are not acute processes."],
+]
+
+
+@pytest.mark.parametrize("steps,reason", STOP21_ERRORS)
+def test_sides_by_place_glued_sentences_and_borrowed_readings(validator, steps, reason):
+    last = judge(validator, steps, report=REPORT_21)[-1]
+    assert not last.label and reason in last.reasons, (last.step, last.reasons)
+
+
+@pytest.mark.parametrize("steps", STOP21_FAITHFUL)
+def test_faithful_sides_by_place_and_hedged_readings_pass(validator, steps):
+    results = judge(validator, steps, report=REPORT_21)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+def test_without_denies_its_own_phrase_only(validator):
+    # the adjective before "nodes" does not name the denied consolidation, and the verb after the phrase ends it
+    claims = {(c.observation, c.assertion) for c in
+              validator.step_claims("Calcified nodes without consolidation fit old granulomatous disease.")}
+    assert ("consolidation", "negative") in claims
+    assert ("calcification", "negative") not in claims
+    assert ("granuloma", "positive") in claims
+    kept = {(c.observation, c.assertion)
+            for c in validator.step_claims("There is cardiomegaly without pulmonary edema.")}
+    assert kept == {("cardiomegaly", "positive"), ("edema", "negative")}
+
+
+def test_a_denial_of_any_size_dismisses_what_the_report_denies_only_in_part(validator):
+    # "No large pleural effusion" leaves a small one open: a step ruling out every effusion dismisses it, a plain
+    # "no effusion" restates it, and a plain denial elsewhere in the report settles it
+    partial = Report(report_id="r21b", text="FINDINGS: Heart size normal. No pneumothorax or large pleural effusion.")
+    for step in ["This rules out a pleural effusion of any size.", "Pleural effusion is ruled out entirely.",
+                 "No pneumothorax is present, and the report excludes any pleural effusion."]:
+        result = judge(validator, [step], report=partial)[0]
+        assert not result.label and "uncertainty_dismissed" in result.reasons, (step, result.reasons)
+    for step in ["There is no pleural effusion.", "There is no pneumothorax at all.",
+                 "No large pleural effusion at all."]:
+        assert judge(validator, [step], report=partial)[0].label, step
+    plain = Report(report_id="r21c", text="FINDINGS: No large pleural effusion. No pleural effusion. No pneumothorax.")
+    assert judge(validator, ["This rules out a pleural effusion of any size."], report=plain)[0].label
+
+
 def test_a_gap_is_filled_only_by_the_word_beside_it():
     from radprm.validators.sentences import fills_gap
 

@@ -503,6 +503,13 @@ def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None 
     ]
 
 
+# words that end the noun phrase an adjective would modify, read backwards from a mention
+_PHRASE_BREAKS = frozenset(
+    "without with no not of in on at to from for by is are was were be been than versus vs after before over under "
+    "into which that who but nor".split()
+)
+
+
 def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> list[Claim]:
     """Add the observation an adjective names: "nodular opacity" is also a nodule claim.
 
@@ -513,8 +520,16 @@ def adjective_claims(claims: list[Claim], rules: StepRules | None = None) -> lis
     have = {(c.observation, c.start) for c in claims}
     out = list(claims)
     for c in claims:
-        words = _WORD.findall(c.sentence[max(0, c.start - c.sentence_start - 30) : c.end - c.sentence_start].lower())
-        for w in words[-4:]:
+        before = _WORD.findall(c.sentence[max(0, c.start - c.sentence_start - 30) : c.start - c.sentence_start].lower())
+        mention = _WORD.findall(c.mention.lower())
+        # the adjectives in the mention and right before it, back to the first word that ends its noun phrase:
+        # "Calcified nodes without consolidation" has no calcified consolidation
+        near: list[str] = []
+        for w in reversed(before[len(before) - max(0, 4 - len(mention)) :]):  # (four words with the mention's)
+            if w in _PHRASE_BREAKS:
+                break
+            near.append(w)
+        for w in near + mention:
             obs = rules.adjectives.get(w)
             if obs and obs != c.observation and (obs, c.start) not in have:
                 out.append(replace(c, observation=obs, source="adjective"))

@@ -53,13 +53,20 @@ _CONTRACTIONS = [
 
 
 _QUOTES = re.compile("['\u2018\u2019\u201c\u201d]")
+# a full stop between two words with no space after it, the second capitalised ("effusion.Heart"), not an
+# abbreviation or a decimal ("e.g.", "St.Jude", "2.5")
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{3})\.(?=[A-Z][a-z]{2})")
 
 
 def normalize_step(text: str) -> str:
     """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not") and markdown
-    emphasis dropped ("**Step 2: Review.** The report ..." is two sentences)."""
+    emphasis dropped ("**Step 2: Review.** The report ..." is two sentences) and sentences glued by a full
+    stop without a space split ("effusion.Heart size is normal")."""
     if "**" in text:
         text = text.replace("**", "")
+    if "." in text:
+        # "No pleural effusion.Heart size is normal." (sentences glued in the source report) is two sentences
+        text = _GLUED_SENTENCE.sub(". ", text)
     if not _QUOTES.search(text):
         return text
     for pattern, repl in _CONTRACTIONS:
@@ -298,7 +305,9 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     Returns:
         'uncertain' when the clause keeps it open ("cannot be excluded"), 'negative' when a negation
         cue precedes it (or sits inside the mention: "heart is not enlarged") or an absence cue
-        follows it ("is not mentioned", "is out"), otherwise None (the extractor decides).
+        follows it ("is not mentioned", "is out"), 'positive' when the only negation before it is a
+        "without" whose phrase a verb ended ("nodes without consolidation fit old granulomatous disease"),
+        otherwise None (the extractor decides).
     """
     text = clause.text
     rel_e = max(0, mention_end - clause.start)
@@ -311,6 +320,13 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if cut and not _LIST_END.search(text, cut[0].end()):
         # (not in a list the negation governs to its end: "I do not see X, a large effusion, or a pneumothorax")
         before = before[cut[-1].end() :]
+    ended = next(reversed(list(_WITHOUT_ENDS.finditer(before))), None)  # the last "without" phrase a verb ends
+    if ended is not None and _COMPARED.search(before, ended.end()):
+        ended = None  # ("without new consolidation fits a chronic process better than an acute pneumonia")
+    if ended is not None:
+        # "without" denies its own noun phrase, not what the clause's verb says after it ("calcified nodes without
+        # consolidation fit old granulomatous disease")
+        before = before[ended.end() :]
     after = lang.negation_exceptions.sub(" ", text[rel_e:])
     if lang.negation_pre.search(before):
         return "negative"
@@ -323,7 +339,7 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     tail = _RELATIVE.split(after[:80], maxsplit=1)[0]
     if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(tail, lang) in ("open", "possible"):
         return "uncertain"
-    return None
+    return "positive" if ended is not None else None
 
 
 _NEW_PHRASE = re.compile(
@@ -334,6 +350,13 @@ _ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|eviden
                                 r"appreciated|found|shown|there|mentioned|described|reported)\b)[a-z]+(?:ed|al|ic|ive)\b",
                                 re.I)
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
+_WITHOUT_ENDS = re.compile(
+    # (not "without consolidation to suggest pneumonia", "... that would suggest", "... do not indicate")
+    r"\bwithout\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)(?<!\bnot\s)(?<!n't\s)\b(?:fits?|suggests?|indicates?|favou?rs?|represents?|points?|argues?|is|are|was|were|"
+    r"makes?|means?|supports?|looks?|appears?|seems?|goes|go|reflects?|implies|corresponds?)\b",
+    re.I,
+)
+_COMPARED = re.compile(r"\bthan\b", re.I)
 _WITHOUT_NEXT = re.compile(r"\W*(?:\w+\s+)?without\b", re.I)
 
 

@@ -585,6 +585,10 @@ def compare(
             if chosen is not None:
                 out.append(Finding("uncertainty_dismissed", chosen))
         if not out:
+            partial = _absolute_denial(clause, sentences, vocab, lang)
+            if partial is not None:
+                out.append(Finding("uncertainty_dismissed", partial))
+        if not out:
             boosted = _boosted_denial(clause, aligned, sentences, lang)
             if boosted is not None:
                 out.append(Finding("uncertainty_overstated", boosted))
@@ -650,7 +654,7 @@ def compare(
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
-    if {"left", "right"} <= clause.sides and "laterality_conflict" not in {f.reason for f in out}:
+    if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
         swapped = _swapped_side_places(clause, pool)
         if swapped is not None:
             out.append(Finding("laterality_conflict", swapped))
@@ -777,7 +781,9 @@ def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         return None
     own = clause.anchors - clause.borrowed
     for a, b, s in pairs:
-        named = b in clause.anchors or any(w.startswith(b[:4]) for w in clause.words)
+        # (only the clause's own words name the other reading: "This represents old scarring" after a step
+        # that gave "scarring or atelectasis" borrows both and keeps one)
+        named = b in own or any(w.startswith(b[:4]) for w in clause.words)
         if a in own and a not in plain and not named:
             return s
     return None
@@ -903,6 +909,43 @@ _SUPPORTS = re.compile(
 def boosted(text: str) -> bool:
     """Whether a step makes itself surer than plain assertion ("definitely", "we can be confident")."""
     return _BOOSTER.search(text) is not None
+
+
+# a denial that leaves nothing open ("no effusion of any size", "not even a small one", "rules out any effusion")
+_ABSOLUTE_DENIAL = re.compile(
+    r"\b(?:of\s+any\s+(?:size|kind|degree|amount)|any\s+size|not\s+even\s+(?:an?\s+)?(?:small|trace|tiny|minimal|"
+    r"little|subtle)|at\s+all|whatsoever|(?:entirely|completely|totally|fully|definitely|definitively|absolutely|"
+    r"conclusively)\s+(?:excluded|ruled\s+out|absent|excludes?|rules?\s+out)|(?:excluded|ruled\s+out)\s+(?:entirely|"
+    r"completely|totally|altogether|definitively)|exclud(?:es|ed|e|ing)\s+any|rul(?:es|ed|e|ing)\s+out\s+any)\b",
+    re.I,
+)
+# what a report denies only in part ("No large pleural effusion": a small one stays possible)
+_PARTIAL_DENIAL = frozenset(
+    "large significant definite sizable sizeable gross substantial appreciable obvious definitive displaced frank "
+    "major big".split()
+)
+
+
+def _absolute_denial(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> Facts | None:
+    """The report sentence that denies only a large or definite form of what a clause denies outright ("rules out
+    a pleural effusion of any size" for "No pneumothorax or large pleural effusion"), when no sentence denies it
+    plainly."""
+    if not _ABSOLUTE_DENIAL.search(clause.text):
+        return None
+    denied = clause.anchors - clause.borrowed - vocab.weak  # ("pleural effusion is ruled out entirely": before the cue)
+    partial = None
+    for s in sentences:
+        if not s.negated or not denied & _denial_scope(s, vocab, lang):
+            continue
+        words = _TOKEN.findall(s.text.lower())
+        limited = any(
+            w in _PARTIAL_DENIAL and w not in clause.words and any(stem(t) in denied for t in words[i + 1 : i + 3])
+            for i, w in enumerate(words)
+        )
+        if not limited:
+            return None  # the report denies it plainly somewhere
+        partial = partial or s
+    return partial
 
 
 def _boosted_denial(clause: Facts, aligned: list[Facts], sentences: list[Facts], lang: StepLanguage) -> Facts | None:
@@ -1880,28 +1923,36 @@ def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
 
 # a side and the lung zone it qualifies ("left apical", "right base", "the right lower lobe")
 _SIDE_ZONE = re.compile(
-    r"\b(left|right)\s+(?:\w+\s+){0,2}?(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid)\b", re.I
+    r"\b(left|right)(?:\s*(?:,|and|or|and/or)\s*(left|right))?\s+(?:(?!(?:left|right|and|or)\b)\w+\s+){0,2}?"
+    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid)\b"
+    r"(?!\s+(?:quadrant|extremit|arm|leg|abdom))",
+    re.I,
 )
+_LEFT_RIGHT = frozenset({"left", "right"})
 _ZONE = {"apex": "upper", "apical": "upper", "apices": "upper", "base": "lower", "bases": "lower", "basilar": "lower",
          "basal": "lower", "mid": "middle"}
 
 
 def _side_zones(text: str) -> dict[str, set[str]]:
     zones: dict[str, set[str]] = {}
-    for side, zone in _SIDE_ZONE.findall(text):
-        zones.setdefault(_ZONE.get(zone.lower(), zone.lower()), set()).add(side.lower())
+    for side, other, zone in _SIDE_ZONE.findall(text):  # ("left and right mid lung zones": both sides)
+        zones.setdefault(_ZONE.get(zone.lower(), zone.lower()), set()).update(x.lower() for x in (side, other) if x)
     return zones
 
 
 def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
-    """Two sides given to the wrong zones ("opacities at the right apex and the left base" for "patchy left apical
-    and right basilar airspace disease"): each side is in the report, but not where the step puts it."""
+    """Sides given to the wrong zones ("opacities at the right apex and the left base" for "patchy left apical
+    and right basilar airspace disease"; "clips over the right lung apex" for "clips over the left lung apex,
+    as well as over the right upper quadrant"): each side is in the report, but not where the step puts it."""
     mine = _side_zones(clause.text)
-    if len(mine) < 2:
+    if not mine:
         return None
     for s in pool:
+        if len(mine) < 2 and not _LEFT_RIGHT <= s.sides:
+            continue  # (one side in a sentence with one side: the plain side check has judged it)
         theirs = _side_zones(s.text)
-        if len(theirs) >= 2 and any(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items()):
+        moved = any(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items())
+        if moved and len(theirs) >= len(mine):
             return s
     return None
 
