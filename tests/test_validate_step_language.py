@@ -485,6 +485,20 @@ def test_a_denial_of_any_size_dismisses_what_the_report_denies_only_in_part(vali
     assert judge(validator, ["This rules out a pleural effusion of any size."], report=plain)[0].label
 
 
+def test_a_denied_device_of_another_kind_is_no_conflict(validator):
+    # the word before "tube" / "line" names the kind (step_rules.json `device_kinds`): "no chest tube" says nothing
+    # against an NG tube, but still contradicts a chest tube, and "no lines or tubes" contradicts any
+    others = Report(report_id="r21d", text="FINDINGS: Left PICC line and NG tube remain in place. The lungs are clear.")
+    chest = Report(report_id="r21e", text="FINDINGS: Right chest tube in place. The lungs are clear.")
+    for step in ["No chest tube is seen.", "No tracheostomy tube is present.",
+                 "No pacemaker or chest tube is described."]:
+        assert judge(validator, [step], report=others)[0].label, step
+    for step, report in [("No NG tube is seen.", others), ("No PICC line is seen.", others),
+                         ("No lines or tubes are present.", others), ("No chest tube is seen.", chest)]:
+        result = judge(validator, [step], report=report)[0]
+        assert not result.label and "negation_conflict" in result.reasons, (step, result.reasons)
+
+
 def test_a_gap_is_filled_only_by_the_word_beside_it():
     from radprm.validators.sentences import fills_gap
 

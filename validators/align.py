@@ -28,6 +28,7 @@ from radprm.validators.prefilter import can_match, literals, prefiltered
 from radprm.validators.sentences import (
     OpenVocabulary,
     OpenVocabularyBlock,
+    device_kinds,
     object_stem,
     parse_open_vocabulary,
     stem,
@@ -713,7 +714,12 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     if not mine_classes & {vocab.classes[w] for w in theirs if w in vocab.classes}:
         return False
     specific = {object_stem(w, vocab) for w in mine if w in vocab.classes and w not in vocab.generic_words}
-    return not specific or bool(specific & {object_stem(w, vocab) for w in theirs})
+    if specific and not specific & {object_stem(w, vocab) for w in theirs}:
+        return False
+    # "chest tube" is not the "NG tube" (the word before the head noun, from `device_kinds`)
+    offset = claim.start - claim.sentence_start
+    kinds = device_kinds(claim.sentence[max(0, offset - 25) : claim.end - claim.sentence_start], vocab)
+    return not kinds or not (other := device_kinds(r.sentence, vocab)) or bool(kinds & other)
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:

@@ -60,6 +60,7 @@ class OpenVocabularyBlock(RuleModel):
     polarity_exempt: list[str] = []
     normal_words: list[str] = []
     implied_sides: dict[str, str] = {}
+    device_kinds: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ class OpenVocabulary:
     # side -> pattern of a place only one side has ("middle lobe": right; "lingula": left), read when no side
     # word is given
     implied_sides: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    # the word before "tube", "line", "catheter", "drain" -> the kind of device it names ("chest" -> chest tube,
+    # "ng" -> enteric): a denial of one kind says nothing against another
+    device_kinds: dict[str, str] = field(default_factory=dict)
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iterable[str] = ()) -> OpenVocabulary:
@@ -148,6 +152,7 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
         frozenset(w.lower() for w in data.normal_words),
         frozenset(stem(w) for w in place_words),
         tuple((side, rx(f"implied_sides.{side}", p)) for side, p in data.implied_sides.items()),
+        {k.lower(): v for k, v in data.device_kinds.items()},
     )
 
 
@@ -1422,8 +1427,29 @@ def _class_negation(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             continue  # "no clips in the upper abdomen" says nothing against mediastinal clips
         if clause.sides and not clause.sides & s.sides and "bilateral" not in s.sides:
             continue  # "no fracture on the left" says nothing against a right one, nor a midline (spine) one
+        if _other_device(clause, s, vocab):
+            continue  # "no chest tube" says nothing against an NG tube
         return [Finding("negation_conflict", s)]
     return []
+
+
+_DEVICE_HEAD = re.compile(r"\b([a-z][a-z-]*)\s+(?:tubes?|lines?|catheters?|drains?|leads?)\b")
+
+
+def device_kinds(text: str, vocab: OpenVocabulary) -> frozenset[str]:
+    """The kinds of device a text names by the word before its head noun ("chest tube", "NG tube")."""
+    if not vocab.device_kinds:
+        return frozenset()
+    return frozenset(
+        kind for m in _DEVICE_HEAD.finditer(text.lower()) if (kind := vocab.device_kinds.get(m.group(1))) is not None
+    )
+
+
+def _other_device(clause: Facts, s: Facts, vocab: OpenVocabulary) -> bool:
+    """Whether a clause and a report sentence name devices of different kinds only ("no chest tube" against
+    "NG tube in place")."""
+    mine = device_kinds(clause.text, vocab)
+    return bool(mine) and bool(theirs := device_kinds(s.text, vocab)) and not mine & theirs
 
 
 _WHERE = re.compile(r"\b(?:in|at|over|along|within|near|projecting\s+over)\s+(?:the\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+)")
@@ -1462,7 +1488,11 @@ def _polarity_conflict(
     if not strong:
         return []
     mine = [w for w in clause.words if stem(w) in strong]
-    same = [s for s in sentences if strong <= s.anchors and all(same_word(w, s.words) for w in mine)]
+    same = [
+        s
+        for s in sentences
+        if strong <= s.anchors and all(same_word(w, s.words) for w in mine) and not _other_device(clause, s, vocab)
+    ]
     if not same:
         return []
     quals = clause.words & vocab.qualifiers
