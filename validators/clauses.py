@@ -59,11 +59,9 @@ _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{3})\.(?=[A-Z][a-z]{2})")
 
 
 def normalize_step(text: str) -> str:
-    """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not") and markdown
-    emphasis dropped ("**Step 2: Review.** The report ..." is two sentences) and sentences glued by a full
-    stop without a space split ("effusion.Heart size is normal")."""
-    if "**" in text:
-        text = text.replace("**", "")
+    """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not") and sentences glued
+    by a full stop without a space split ("effusion.Heart size is normal"). Markdown is gone before this
+    (`radprm.validators.steps.same_length_fixes`)."""
     if "." in text:
         # "No pleural effusion.Heart size is normal." (sentences glued in the source report) is two sentences
         text = _GLUED_SENTENCE.sub(". ", text)
@@ -352,7 +350,8 @@ _ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|eviden
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
 _WITHOUT_ENDS = re.compile(
     # (not "without consolidation to suggest pneumonia", "... that would suggest", "... do not indicate")
-    r"\bwithout\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)(?<!\bnot\s)(?<!n't\s)\b(?:fits?|suggests?|indicates?|favou?rs?|represents?|points?|argues?|is|are|was|were|"
+    r"\bwithout\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)(?<!\bnot\s)(?<!n't\s)"
+    r"\b(?:fits?|suggests?|indicates?|favou?rs?|represents?|points?|argues?|is|are|was|were|"
     r"makes?|means?|supports?|looks?|appears?|seems?|goes|go|reflects?|implies|corresponds?)\b",
     re.I,
 )

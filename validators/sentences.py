@@ -942,7 +942,7 @@ def _absolute_denial(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     for s in sentences:
         if not s.negated or not denied & _denial_scope(s, vocab, lang):
             continue
-        words = _TOKEN.findall(s.text.lower())
+        words = s.sequence  # (the sentence's words, read once with its facts)
         limited = any(
             w in _PARTIAL_DENIAL and w not in clause.words and any(stem(t) in denied for t in words[i + 1 : i + 3])
             for i, w in enumerate(words)
