@@ -565,3 +565,58 @@ def test_the_step_rules_version_follows_the_rule_file(tmp_path):
     edited = load_step_rules(copy).version
     assert edited != packaged.version
     assert edited.split("+")[0] == packaged.version.split("+")[0]  # the declared version is kept in front
+
+
+REPORT_22 = Report(report_id="r22", text=(
+    "FINDINGS: Stable cardiomegaly with small but increasing right pleural effusion. Stable mediastinal contours. "
+    "Aorta is calcified and tortuous, compatible with atherosclerosis. Patchy left lower lobe opacity compatible "
+    "with pneumonia. Calcified granulomas are noted. Suture anchors over the left humeral head. Dual-chamber "
+    "pacemaker with leads in the right atrium and right ventricle. Trachea is midline. "
+    "IMPRESSION: Negative for pneumothorax, consolidation, or pleural thickening."))
+
+STOP22_ERRORS = [
+    # the change a list sentence states of each finding: stable heart, increasing effusion
+    (["The cardiomegaly has worsened since the prior study."], "temporal_conflict"),
+    (["The mediastinal contours have widened compared with the prior study."], "temporal_conflict"),
+    # a stretch of a list sentence, and the stretch of a long clause that calls the thing normal
+    (["The aorta is normal."], "negation_conflict"),
+    (["The mediastinal contours are stable and the aorta is normal in caliber."], "negation_conflict"),
+    # a booster over a word the report only reads ("compatible with")
+    (["This is definitely pneumonia."], "uncertainty_overstated"),
+    (["The opacity definitively represents a bacterial pneumonia."], "uncertainty_overstated"),
+    # a count the report never gives
+    (["Two calcified granulomas are present."], "ungrounded_number"),
+    # a long one-sided clause that aligns with nothing in full
+    (["Over the right humeral head there are small metallic suture anchors from a prior rotator cuff repair."],
+     "laterality_conflict"),
+]
+STOP22_FAITHFUL = [
+    ["The right pleural effusion has increased since the prior study."],
+    ["The cardiomegaly is stable."],
+    ["The trachea is normal."],
+    ["Pneumothorax is reported as negative."],
+    ["The left lower lobe opacity is compatible with pneumonia."],
+    ["There are calcified granulomas."],
+    ["There are two views of the chest."],
+    ["The heart is enlarged and the trachea is normal."],
+    ["Over the left humeral head there are small metallic suture anchors from a prior rotator cuff repair."],
+]
+
+
+@pytest.mark.parametrize("steps,reason", STOP22_ERRORS)
+def test_scoped_changes_list_stretches_boosters_counts_and_loose_sides(validator, steps, reason):
+    last = judge(validator, steps, report=REPORT_22)[-1]
+    assert not last.label and reason in last.reasons, (last.step, last.reasons)
+
+
+@pytest.mark.parametrize("steps", STOP22_FAITHFUL)
+def test_faithful_changes_counts_sides_and_readings_pass(validator, steps):
+    results = judge(validator, steps, report=REPORT_22)
+    assert all(r.label for r in results), [(r.step, r.reasons) for r in results]
+
+
+def test_a_booster_stands_where_the_report_states_the_finding_plainly(validator):
+    report = Report(report_id="r22b", text="FINDINGS: Left lower lobe pneumonia. IMPRESSION: Opacity compatible with "
+                                            "pneumonia.")
+    results = judge(validator, ["This is definitely pneumonia."], report=report)
+    assert results[0].label, results[0].reasons

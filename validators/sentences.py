@@ -636,6 +636,9 @@ def compare(
     if moved:
         return moved
     if not aligned:
+        loose = _loose_side_conflict(clause, sentences, vocab)
+        if loose is not None:
+            return [Finding("laterality_conflict", loose)]
         chosen = _one_alternative(clause, sentences, vocab) or _overstated(clause, [], sentences, vocab)
         return [Finding("uncertainty_overstated", chosen)] if chosen is not None else []
     best = aligned[0]
@@ -701,7 +704,7 @@ def compare(
         }
         if report_measures and not measured <= report_measures:
             out.append(Finding("ungrounded_number", best))
-    counted = _count_conflict(clause, pool, vocab)
+    counted = _count_conflict(clause, pool, vocab) or _invented_count(clause, sentences, vocab)
     if counted is not None:
         out.append(Finding("ungrounded_number", counted))
     for kind in ("th", "level", "count"):
@@ -857,8 +860,9 @@ _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal
 # words that make a statement surer than plain assertion ("definitely a granuloma", "purely an artifact")
 _BOOSTER = re.compile(
     r"\b(?:definitely|definite|certainly|clearly\s+(?:a|an|the|due|caused|from|represents?)|undoubtedly|unequivocally|"
-    r"unmistakabl[ey]|entirely\s+(?:due|from|caused)|confirms?|confirming|proves?|proving|confident|purely|must\s+be|"
-    r"plainly|obviously|unquestionabl[ey]|without\s+(?:a|any)\s+doubt|beyond\s+doubt)\b",
+    r"unmistakabl[ey]|entirely\s+(?:due|from|caused)|confirms?|confirming|confirmed|proves?|proving|confident|purely|must\s+be|"
+    r"plainly|obviously|unquestionabl[ey]|without\s+(?:a|any)\s+doubt|beyond\s+doubt|definitively|definitive|"
+    r"clear-cut|establish(?:es|ed)?\s+(?:it|this|them)\s+as|no\s+doubt\s+that|diagnostic\s+of|pathognomonic)\b",
     re.I,
 )
 
@@ -875,7 +879,11 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
     for s in pool:
         if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
             return s
-    if _BOOSTER.search(clause.text):
+    booster = _BOOSTER.search(clause.text)
+    if booster:
+        hedged = _boosted_over_hedge(clause, strong - vocab.place_stems, booster, sentences, vocab)
+        if hedged is not None:
+            return hedged
         # (unless another sentence states it plainly: "Small left pleural effusion." beside "suggesting small
         # pleural effusion")
         if pool and pool[0].hedge != "certain" and (pool[0].anchors & strong) - surely:
@@ -904,6 +912,49 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
                 )
                 return None if plainly else s
     return None
+
+
+def _boosted_over_hedge(
+    clause: Facts, strong: frozenset[str], booster: re.Match[str], sentences: list[Facts], vocab: OpenVocabulary
+) -> Facts | None:
+    """The report sentence that only hedges or interprets a word a boosted clause states ("definitely
+    cardiomegaly" where the one sentence naming cardiomegaly says "Borderline cardiomegaly"; "definitely
+    represents a bacterial pneumonia" for "compatible with multilobar pneumonia"; "definitively a calcified
+    granuloma" for "This XXXX represents a calcified granuloma"), when no sentence names that word plainly."""
+    own = strong - {stem(w) for w in _TOKEN.findall(booster.group(0).lower())}
+    for a in sorted(own):
+        hedged = None
+        for s in sentences:
+            if s.negated or a not in s.anchors:
+                continue
+            if _hedges_word(s, a):
+                hedged = hedged or s
+            else:
+                break  # named plainly somewhere: the booster may stand
+        else:
+            if hedged is not None:
+                return hedged
+    return None
+
+
+def _hedges_word(s: Facts, a: str) -> bool:
+    """Whether a report sentence names the anchor `a` only under a hedge ("Borderline cardiomegaly") or as a
+    reading of what is seen ("compatible with pneumonia", "XXXX represents a granuloma")."""
+    if s.hedge != "certain" and a in s.hedged_anchors:
+        return True
+    for m in _READING.finditer(s.text):
+        if a in {stem(w) for w in _TOKEN.findall(s.text[m.end() :].lower())[:6]}:
+            return True
+    return False
+
+
+# a report's reading of what it sees: "compatible with", "in keeping with", the de-identified "likely" of
+# "XXXX represents" / "most XXXX"
+_READING = re.compile(
+    r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+(?:represent|reflect)\w*\b|"
+    r"\bmost\s+XXXX\b|\bXXXX\s+(?:related|due|secondary|attributable)\s+to\b",
+    re.I,
+)
 
 
 _SUPPORTS = re.compile(
@@ -1018,6 +1069,67 @@ def _count_conflict(clause: Facts, pool: list[Facts], vocab: OpenVocabulary) -> 
         if mine_many and s.words & _ONE and not s.words & _MANY:
             return s
     return None
+
+
+def _loose_side_conflict(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """A long one-sided clause that aligns with no sentence in full but whose thing is named, with two or more of
+    its words, by report sentences all on the other side ("Over the right humeral head there are small metallic
+    suture anchors from a prior rotator cuff repair" for "XXXX anchors XXXX over the left humeral head")."""
+    mine = clause.sides & _LEFT_RIGHT
+    if len(mine) != 1 or clause.negated or clause.dominant or "bilateral" in clause.sides:
+        return None
+    strong = clause.anchors - clause.borrowed - vocab.weak - vocab.place_stems
+    naming = [s for s in sentences if len(strong & s.anchors) >= 2]
+    if not naming or any(not s.sides or s.sides & (mine | {"bilateral"}) for s in naming):
+        return None
+    best = max(naming, key=lambda s: len(strong & s.anchors))
+    return best if best.sides & _LEFT_RIGHT and not best.negated else None
+
+
+def _invented_count(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """A count the report never gives of a thing it names ("two calcified granulomas" for "Calcified granulomas
+    are noted", "three calcified nodes" for "Calcified lymph XXXX"): the report sentence naming the counted
+    thing, when no sentence naming it gives that count (or says "dual", "bilateral", "both" for two)."""
+    if clause.negated or clause.hedge != "certain":
+        return None
+    mine = {v for v, k in clause.numbers if k == "count" and v.isdigit() and int(v) >= 2}
+    if not mine:
+        return None
+    low = clause.text.lower()
+    for m in _COUNT_OF.finditer(low):
+        if vocab.number_words.get(m.group(1), m.group(1)) not in mine:
+            continue
+        thing = {stem(w) for w in _TOKEN.findall(m.group(2)) if w not in vocab.stopwords} - vocab.weak
+        thing -= _NOT_COUNTED
+        if not thing:
+            continue
+        naming = [s for s in sentences if thing & s.anchors]  # ("Two densities which were not present before")
+        if not naming:
+            continue
+        counts = {v for s in naming for v, k in s.numbers if k in ("count", "")}
+        if any(w.split("-")[0] in _TWO_WORDS for s in naming for w in s.words):  # ("dual-chamber")
+            counts.add("2")
+        if not mine & counts:
+            return naming[0]
+    return None
+
+
+# a count and the words it counts ("two small calcified granulomas", "three of these calcified nodes")
+_COUNT_OF = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?:of\s+(?:these|the|those)\s+)?"
+    r"((?:[a-z-]+\s+){0,2}[a-z-]+)"
+)
+# things counted in passing that a report need not count: views, sides, times, the step's own options
+_NOT_COUNTED = frozenset(
+    stem(w)
+    for w in (
+        "views", "projections", "images", "radiographs", "films", "exams", "examinations", "studies", "sides",
+        "lungs", "hemidiaphragms", "diaphragms", "hila", "hilum", "times", "days", "years", "months", "weeks",
+        "hours", "steps", "options", "questions", "answers", "findings", "things", "possibilities", "lobes", "cm",
+        "mm", "choices", "parts", "areas", "regions", "leads",
+    )
+)
+_TWO_WORDS = frozenset({"dual", "double", "paired", "bilateral", "bilaterally", "both", "pair", "couple"})
 
 
 def _single_tip_moved(clause: Facts, aligned: list[Facts], sentences: list[Facts]) -> list[Finding]:
@@ -1575,7 +1687,8 @@ _VOLUME_WORDS = frozenset({"hyperinflated", "hyperexpanded", "hypoinflated", "hy
 # a side, or a size within the normal range ("Small sized heart" beside "Heart size is normal"), before a thing
 _NOT_CALLED_ABNORMAL = frozenset({"left", "right", "bilateral", "small", "smaller", "little"})
 _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "noted", "present", "visualized",
-                           "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without"})
+                           "identified", "demonstrated", "redemonstrated", "similar", "again", "not", "no", "without",
+                           "midline"})
 
 
 # what a clause calls normal about a thing, not the thing ("The hemidiaphragms are at normal height"), as stems
@@ -1815,6 +1928,13 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     subject = {
         _SAME_THING.get(a, a) for a in clause.anchors if a not in vocab.weak and a not in normal and a in own
     } - _ASPECTS
+    if len(subject) > 1:
+        # "The heart and mediastinal contours are stable and the aorta is normal in caliber": what the stretch
+        # with the normal word calls normal
+        stretch = next(
+            (t for t in _CLAUSE_STRETCH.split(clause.text.lower()) if set(_TOKEN.findall(t)) & vocab.normal_words), ""
+        )
+        subject = subject & {_SAME_THING.get(a, a) for a in (stem(w) for w in _TOKEN.findall(stretch))} or subject
     if not subject or len(subject) > 2:
         return []
     if any(
@@ -1824,51 +1944,71 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
         # calcifications.")
     for s in sentences:
-        if s.hedge != "certain" or s.words & vocab.normal_words:
+        if s.hedge == "certain" and not s.words & vocab.normal_words:
+            low = s.text.lower()
+            if s.negated:
+                # "Low lung volumes without focal airspace opacity": what comes before "without" is affirmed
+                head = _before_without(s.text, lang)
+                low = head.lower() if head is not None else ""
+            if low and _describes_abnormal(low, subject, clause, vocab):
+                return [Finding("negation_conflict", s)]
+        if "," not in s.text and ";" not in s.text:
             continue
-        low = s.text.lower()
-        if s.negated:
-            # "Low lung volumes without focal airspace opacity": what comes before "without" is affirmed
-            head = _before_without(s.text, lang)
-            if head is None:
+        # each stretch of a list sentence on its own ("Heart size near top normal, bilateral hilar fullness, mild
+        # aortic ectasia/tortuosity"; "Aorta is calcified and tortuous, compatible with atherosclerotic disease")
+        # (up to the first denial: "Negative for consolidation, pleural effusion, or pneumothorax" denies all three)
+        for stretch in _LIST_BREAK.split(s.text.lower()):
+            if lang.negation_pre.search(lang.negation_exceptions.sub(" ", stretch)):
+                break
+            if set(_TOKEN.findall(stretch)) & vocab.normal_words or hedge_strength(stretch, lang) != "certain":
                 continue
-            low = head.lower()
-        # "There are low lung volumes with associated crowding": the thing and its words come first
-        low = _WITH_TAIL.sub("", _THERE.sub("", low, count=1), count=1)
-        m = _DESCRIBED.match(low)
-        if m is not None:
-            said = {stem(w) for w in m.group(1).split()}
-            predicate = {w for w in m.group(2, 3) if w}
-            if "lung" in said and predicate & _VOLUME_WORDS:
-                said.add("volum")  # "Lungs are hyperinflated": their volume is not normal
-        elif (m := _QUALIFIED.match(low)) is not None:
-            # a sentence that is nothing but "<words> <thing>": "Low lung volumes.", "Tortuous and dilated aorta."
-            said = {stem(w) for w in m.group(3).split()}
-            predicate = {w for w in m.group(1, 2) if w}
-            if predicate & (vocab.place_words | set(vocab.side_words) | _NOT_CALLED_ABNORMAL):
-                continue
-        elif (m := _NOUN_OF.match(low)) is not None:
-            # "<abnormality> of the <thing>": "Elevation of the left hemidiaphragm."
-            words = m.group(2).split()
-            if any(w in vocab.side_words for w in words) and not clause.sides and not any(
-                _plural(w) for w in clause.words if stem(w) in subject
-            ):
-                # "prominence of the right cardiac silhouette": one side's part, not the heart ("the
-                # hemidiaphragms" are both sides, the left one among them)
-                continue
-            words = [w for w in words if w not in vocab.side_words]
-            said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
-            predicate = {m.group(1)}
-        elif (m := _CHANGES_OF.match(low)) is not None:
-            # "<words> changes of the <thing>": "Degenerative changes of the thoracic spine."
-            words = m.group(3).split()
-            said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
-            predicate = set(m.group(1).split()) | {m.group(2)}
-        else:
-            continue
-        if subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL):
-            return [Finding("negation_conflict", s)]
+            if _describes_abnormal(stretch, subject, clause, vocab):
+                return [Finding("negation_conflict", s)]
     return []
+
+
+_LIST_BREAK = re.compile(r"[,;]")
+_CLAUSE_STRETCH = re.compile(r"[,;]|\band\b")
+
+
+def _describes_abnormal(low: str, subject: set[str], clause: Facts, vocab: OpenVocabulary) -> bool:
+    """Whether a lowercased report text (a sentence, or a stretch of one) describes `subject` as abnormal in one of
+    the forms `_called_normal` trusts: "<thing> is <words>", "<words> <thing>", "<abnormality> of the <thing>",
+    "<words> changes of the <thing>"."""
+    # "There are low lung volumes with associated crowding": the thing and its words come first
+    low = _WITH_TAIL.sub("", _THERE.sub("", low, count=1), count=1)
+    m = _DESCRIBED.match(low)
+    if m is not None:
+        said = {stem(w) for w in m.group(1).split()}
+        predicate = {w for w in m.group(2, 3) if w}
+        if "lung" in said and predicate & _VOLUME_WORDS:
+            said.add("volum")  # "Lungs are hyperinflated": their volume is not normal
+    elif (m := _QUALIFIED.match(low)) is not None:
+        # a sentence that is nothing but "<words> <thing>": "Low lung volumes.", "Tortuous and dilated aorta."
+        said = {stem(w) for w in m.group(3).split()}
+        predicate = {w for w in m.group(1, 2) if w}
+        if predicate & (vocab.place_words | set(vocab.side_words) | _NOT_CALLED_ABNORMAL):
+            return False
+    elif (m := _NOUN_OF.match(low)) is not None:
+        # "<abnormality> of the <thing>": "Elevation of the left hemidiaphragm."
+        words = m.group(2).split()
+        if any(w in vocab.side_words for w in words) and not clause.sides and not any(
+            _plural(w) for w in clause.words if stem(w) in subject
+        ):
+            # "prominence of the right cardiac silhouette": one side's part, not the heart ("the
+            # hemidiaphragms" are both sides, the left one among them)
+            return False
+        words = [w for w in words if w not in vocab.side_words]
+        said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
+        predicate = {m.group(1)}
+    elif (m := _CHANGES_OF.match(low)) is not None:
+        # "<words> changes of the <thing>": "Degenerative changes of the thoracic spine."
+        words = m.group(3).split()
+        said = {stem(w) for w in words} | {vocab.classes[w] for w in words if w in vocab.classes}
+        predicate = set(m.group(1).split()) | {m.group(2)}
+    else:
+        return False
+    return subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL)
 
 
 def same_word(word: str, words: frozenset[str]) -> bool:

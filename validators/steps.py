@@ -794,13 +794,17 @@ class StepValidator:
         lang = self.rules.language
         if lang is None or j.verdict != "supported" or not j.evidence or j.claim.assertion == "negative":
             return j
+        # (the step's whole clause: a step's "is increased" may be a state, "the kyphosis is increased, similar to
+        # the prior")
         mine = temporal_classes(j.claim.sentence, lang) or self._pronoun_change(j.claim.sentence, body)
         if not mine:
             return j
-        sentences = {e.sentence for e in j.evidence} | {
-            r.sentence for r in rclaims if r.observation == j.claim.observation and r.assertion != "negative"
+        said_of = {(e.sentence, e.start - e.sentence_start) for e in j.evidence} | {
+            (r.sentence, r.start - r.sentence_start)
+            for r in rclaims
+            if r.observation == j.claim.observation and r.assertion != "negative"
         }
-        said = [temporal_classes(sentence, lang) for sentence in sentences]
+        said = [_change_at(sentence, at, lang) for sentence, at in said_of]
         if j.claim.assertion == "uncertain":
             # "an acute fracture cannot be excluded" keeps open what an age-indeterminate report leaves open
             said = [t - {AGE_UNKNOWN} for t in said]
@@ -1041,6 +1045,25 @@ def cites_report(steps: Iterable[str]) -> bool:
     from radprm.miners.styles import report_mentions
 
     return any(report_mentions(s) for s in steps)
+
+
+# where one stretch of a sentence ends and the next, which may speak of another finding, begins
+_STRETCH_BREAK = re.compile(r"[,;:]|\b(?:and|with|but|while|whereas|without|also)\b", re.I)
+
+
+def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
+    """The change over time a sentence states of the mention at offset `at`: when the sentence states more than
+    one change, the one in the mention's own stretch ("Stable cardiomegaly and small but increasing right
+    pleural effusion": stable for the heart, increasing for the effusion), else the whole sentence's."""
+    whole = temporal_classes(sentence, lang)
+    if len(whole) < 2:
+        return whole
+    start = 0
+    for m in _STRETCH_BREAK.finditer(sentence):
+        if m.start() > at:
+            return temporal_classes(sentence[start : m.start()], lang) or whole
+        start = m.end()
+    return temporal_classes(sentence[start:], lang) or whole
 
 
 _PRONOUN_START = re.compile(
