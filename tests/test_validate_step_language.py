@@ -613,3 +613,14 @@ def test_a_booster_stands_where_the_report_states_the_finding_plainly(validator)
                                             "pneumonia.")
     results = judge(validator, ["This is definitely pneumonia."], report=report)
     assert results[0].label, results[0].reasons
+
+
+def test_a_borderline_heart_stated_as_enlarged_is_overstated(validator):
+    report = Report(report_id="r22c", text="FINDINGS: The heart is borderline in size. The lungs are clear. "
+                                            "IMPRESSION: Borderline cardiomegaly.")
+    bad = judge(validator, ["The heart is enlarged."], report=report)[0]
+    assert not bad.label and "uncertainty_overstated" in bad.reasons, bad.reasons
+    kept = judge(validator, ["The heart is borderline in size.", "There is borderline cardiomegaly."], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+    plain = Report(report_id="r22d", text="FINDINGS: Borderline heart size. IMPRESSION: Mild cardiomegaly.")
+    assert judge(validator, ["The heart is enlarged."], report=plain)[0].label  # stated plainly somewhere

@@ -840,6 +840,15 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
             and not any(not _attribute_faults(claim, p, rules) for p in pos)
         ):
             return Judgement(claim, "unsupported", ["uncertainty_overstated"], [best])
+        if (
+            claim.assertion == "positive"
+            and claim.severity is None
+            and best.severity == "borderline"
+            and all(p.severity == "borderline" for p in affirmed)
+        ):
+            # "the heart is enlarged" where every report sentence calls it borderline: the report leaves open
+            # what the step asserts
+            return Judgement(claim, "unsupported", ["uncertainty_overstated"], [best])
         notes = ["hedged"] if claim.assertion == "uncertain" and best.assertion == "positive" else []
         return Judgement(claim, "supported", notes, [best])
     hits = [r for r in neg if _negation_applies(claim, r, rules)]
