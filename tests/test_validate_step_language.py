@@ -624,3 +624,13 @@ def test_a_borderline_heart_stated_as_enlarged_is_overstated(validator):
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
     plain = Report(report_id="r22d", text="FINDINGS: Borderline heart size. IMPRESSION: Mild cardiomegaly.")
     assert judge(validator, ["The heart is enlarged."], report=plain)[0].label  # stated plainly somewhere
+
+
+def test_a_thing_seen_again_vouches_for_no_size_beside_a_measured_change(validator):
+    report = Report(report_id="r22e", text="FINDINGS: The pulmonary fibrosis appears slightly increased compared to "
+                                            "the previous examination. IMPRESSION: Redemonstrated pulmonary fibrosis.")
+    bad = judge(validator, ["The fibrotic pattern looks about the same as on the previous examination."],
+                report=report)[0]
+    assert not bad.label and "temporal_conflict" in bad.reasons, bad.reasons
+    kept = judge(validator, ["The fibrosis is redemonstrated.", "The fibrosis has slightly increased."], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

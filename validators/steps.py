@@ -808,8 +808,19 @@ class StepValidator:
         if j.claim.assertion == "uncertain":
             # "an acute fracture cannot be excluded" keeps open what an age-indeterminate report leaves open
             said = [t - {AGE_UNKNOWN} for t in said]
-        said = [t for t in said if t]
-        if said and all(temporal_conflict(mine, t, lang) for t in said):
+        keep = [(t, sentence) for t, (sentence, _) in zip(said, said_of, strict=True) if t]
+        if (
+            keep
+            and not _only_seen_again(j.claim.sentence, mine, lang)
+            and any(
+                temporal_conflict(mine, t, lang) and t & _SIZE_CHANGES and _AGAINST_PRIOR.search(sentence)
+                for t, sentence in keep
+            )
+        ):
+            # a sentence that only sees the thing again ("Redemonstrated pulmonary fibrosis") vouches for no size
+            # beside one that measures its change ("The fibrosis appears slightly increased")
+            keep = [(t, sentence) for t, sentence in keep if not _only_seen_again(sentence, t, lang)]
+        if keep and all(temporal_conflict(mine, t, lang) for t, _ in keep):
             return Judgement(j.claim, "contradicted", [*j.reasons, "temporal_conflict"], j.evidence)
         return j
 
@@ -1045,6 +1056,26 @@ def cites_report(steps: Iterable[str]) -> bool:
     from radprm.miners.styles import report_mentions
 
     return any(report_mentions(s) for s in steps)
+
+
+# changes of size or extent, which a sentence that only sees a thing again does not weigh against
+_SIZE_CHANGES = frozenset({"increased", "decreased", "resolved"})
+# a change measured against an earlier exam ("slightly increased compared to previous examination")
+_AGAINST_PRIOR = re.compile(r"\b(?:compared|prior|previous|preceding|interval|since|earlier)\b", re.I)
+# seeing a thing again: presence on the earlier exam, not its size ("redemonstrated", "again noted", "persistent")
+_SEEN_AGAIN = re.compile(
+    r"\b(?:re-?demonstrat\w*|again\s+(?:seen|noted|demonstrated|identified|visuali[sz]ed|evident|present)|"
+    r"(?:seen|noted)\s+again|persist\w*)\b",
+    re.I,
+)
+
+
+def _only_seen_again(sentence: str, classes: frozenset[str], lang: StepLanguage) -> bool:
+    """Whether a sentence's only change over time is that the thing is seen again (its "unchanged" class comes
+    from "redemonstrated", "again noted", "persistent" alone)."""
+    if classes != {"unchanged"} or not _SEEN_AGAIN.search(sentence):
+        return False
+    return "unchanged" not in temporal_classes(_SEEN_AGAIN.sub(" ", sentence), lang)
 
 
 # where one stretch of a sentence ends and the next, which may speak of another finding, begins
