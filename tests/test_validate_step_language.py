@@ -477,6 +477,7 @@ STOP22_FAITHFUL = [
     ["The left lower lobe opacity is compatible with pneumonia."],
     ["There are calcified granulomas."],
     ["There are two views of the chest."],
+    ["The pacemaker has two leads."],  # ("Dual-chamber pacemaker")
     ["The heart is enlarged and the trachea is normal."],
     ["Over the left humeral head there are small metallic suture anchors from a prior rotator cuff repair."],
 ]

@@ -109,6 +109,8 @@ _COUNT_WORD = re.compile(
     r"|[\s-]+(?:chamber|lumen|energy)\b)",
     re.I,
 )
+_KIND_COUNTS = {"dual": "2", "double": "2", "triple": "3"}
+_KIND_COUNT = re.compile(r"\b(dual|double|triple)[\s-]+(?:chamber|lumen|lead)", re.I)
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)"
     rf"|\b\d+(?={AGE_SUFFIX})",
@@ -485,6 +487,8 @@ class StepValidator:
     def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
         """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
         grounded_numbers = _with_differences(set(numbers_in(report.text)))
+        # a count a device's kind says ("dual-chamber pacemaker": two leads; "triple-lumen catheter")
+        grounded_numbers.update(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(report.text))
         # (the indication and comparison are the report's too: "follow-up of pneumonia 4 weeks ago")
         for extra in [chain.question or "", *chain.options, report.indication or "", report.comparison or ""]:
             grounded_numbers.update(numbers_in(extra))
