@@ -843,8 +843,7 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         if (
             claim.assertion == "positive"
             and claim.severity is None
-            and best.severity == "borderline"
-            and all(p.severity == "borderline" for p in affirmed)
+            and all(p.severity == "borderline" for p in affirmed)  # (the best among them)
         ):
             # "the heart is enlarged" where every report sentence calls it borderline: the report leaves open
             # what the step asserts

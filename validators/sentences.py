@@ -922,12 +922,15 @@ def _boosted_over_hedge(
     represents a bacterial pneumonia" for "compatible with multilobar pneumonia"; "definitively a calcified
     granuloma" for "This XXXX represents a calcified granuloma"), when no sentence names that word plainly."""
     own = strong - {stem(w) for w in _TOKEN.findall(booster.group(0).lower())}
+    read: dict[int, frozenset[str]] = {}  # (each sentence's hedged or read words, once)
     for a in sorted(own):
         hedged = None
         for s in sentences:
             if s.negated or a not in s.anchors:
                 continue
-            if _hedges_word(s, a):
+            if id(s) not in read:
+                read[id(s)] = _hedged_or_read(s)
+            if a in read[id(s)]:
                 hedged = hedged or s
             else:
                 break  # named plainly somewhere: the booster may stand
@@ -937,28 +940,24 @@ def _boosted_over_hedge(
     return None
 
 
-def _hedges_word(s: Facts, a: str) -> bool:
-    """Whether a report sentence names the anchor `a` only under a hedge ("Borderline cardiomegaly") or as a
-    reading of what is seen ("compatible with pneumonia", "XXXX represents a granuloma")."""
-    if s.hedge != "certain" and a in s.hedged_anchors:
-        return True
+def _hedged_or_read(s: Facts) -> frozenset[str]:
+    """The words a report sentence names only under a hedge ("Borderline cardiomegaly") or as a reading of what
+    is seen ("compatible with pneumonia", "XXXX represents a granuloma"), as stems."""
+    words = set(s.hedged_anchors) if s.hedge != "certain" else set()
     for m in _READING.finditer(s.text):
-        if a in {stem(w) for w in _TOKEN.findall(s.text[m.end() :].lower())[:6]}:
-            return True
-    return False
-
-
-# a report's reading of what it sees: "compatible with", "in keeping with", the de-identified "likely" of
-# "XXXX represents" / "most XXXX"
-_READING = re.compile(
-    r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+(?:represent|reflect)\w*\b|"
-    r"\bmost\s+XXXX\b|\bXXXX\s+(?:related|due|secondary|attributable)\s+to\b",
-    re.I,
-)
+        words.update(stem(w) for w in _TOKEN.findall(s.text[m.end() :].lower())[:6])
+    return frozenset(words)
 
 
 _SUPPORTS = re.compile(
     r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+represent(?:s|ing)?\b", re.I
+)
+# a report's reading of what it sees: what supports a reading (`_SUPPORTS`) and the de-identified "likely" of
+# "XXXX represented", "XXXX reflects", "most XXXX", "XXXX related to"
+_READING = re.compile(
+    _SUPPORTS.pattern + r"|\bXXXX\s+(?:represent|reflect)\w*\b|\bmost\s+XXXX\b|"
+    r"\bXXXX\s+(?:related|due|secondary|attributable)\s+to\b",
+    re.I,
 )
 
 

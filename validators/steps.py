@@ -808,11 +808,9 @@ class StepValidator:
             for r in rclaims
             if r.observation == j.claim.observation and r.assertion != "negative"
         }
-        said = [_change_at(sentence, at, lang) for sentence, at in said_of]
-        if j.claim.assertion == "uncertain":
-            # "an acute fracture cannot be excluded" keeps open what an age-indeterminate report leaves open
-            said = [t - {AGE_UNKNOWN} for t in said]
-        keep = [(t, sentence) for t, (sentence, _) in zip(said, said_of, strict=True) if t]
+        # "an acute fracture cannot be excluded" keeps open what an age-indeterminate report leaves open
+        unknown = {AGE_UNKNOWN} if j.claim.assertion == "uncertain" else set()
+        keep = [(t, sentence) for sentence, at in said_of if (t := _change_at(sentence, at, lang) - unknown)]
         if (
             keep
             and not _only_seen_again(j.claim.sentence, mine, lang)
