@@ -483,9 +483,58 @@ STOP22_FAITHFUL = [
 ]
 
 
+REPORT_23 = Report(report_id="r23", text=(
+    "FINDINGS: The heart is normal in size and stable. A few bandlike opacities are present which are XXXX to "
+    "represent small areas of scarring or atelectasis. There is an apparent deformity of the right humeral neck. "
+    "This is not seen on the comparison. No pleural effusion or pneumothorax. "
+    "IMPRESSION: No acute cardiopulmonary process."))
+
+STOP23_ERRORS = [
+    # one reading of "small areas of scarring or atelectasis" stated as the answer
+    (["The bandlike opacities represent small areas of atelectasis."], "uncertainty_overstated"),
+    # a kind of change the report states of nothing, whatever "it" is
+    (["It appears slightly larger than on the prior exam."], "temporal_conflict"),
+    (["Compared with the prior study, the lungs have improved."], "temporal_conflict"),
+    # "This is not seen on the comparison": the deformity before it is new
+    (["This deformity was already present on the comparison study."], "temporal_conflict"),
+]
+STOP23_FAITHFUL = [
+    ["The bandlike opacities may be scarring or atelectasis."],
+    ["The heart is stable compared with the prior study."],
+    ["There is no new effusion or pneumothorax."],
+    ["The heart is normal, so this is chronic rather than a new process."],
+    ["The humeral deformity was not seen on the comparison study."],
+]
+
+REPORT_23B = Report(report_id="r23b", text=(
+    "FINDINGS: Interval removal of left-sided intravenous catheter. The left hilum is retracted superiorly. "
+    "Increased bilateral interstitial markings, greatest in the peripheral aspect of the left lung. "
+    "IMPRESSION: No pneumothorax."))
+STOP23B_ERRORS = [
+    (["The right-sided intravenous catheter seen previously has been removed."], "laterality_conflict"),
+    (["The left hilum is in a normal position."], "negation_conflict"),
+    (["The markings are greatest in the periphery of the right lung."], "laterality_conflict"),
+]
+STOP23B_FAITHFUL = [
+    ["The left-sided intravenous catheter seen previously has been removed."],
+    ["The left hilum is pulled upward."],
+    ["The markings are greatest in the periphery of the left lung."],
+]
+
+
 # (report, steps, reason the last step must be flagged with) and (report, steps all faithful)
-OPEN_VOCABULARY_ERRORS = [(REPORT_21, *case) for case in STOP21_ERRORS] + [(REPORT_22, *case) for case in STOP22_ERRORS]
-OPEN_VOCABULARY_FAITHFUL = [(REPORT_21, s) for s in STOP21_FAITHFUL] + [(REPORT_22, s) for s in STOP22_FAITHFUL]
+OPEN_VOCABULARY_ERRORS = (
+    [(REPORT_21, *case) for case in STOP21_ERRORS]
+    + [(REPORT_22, *case) for case in STOP22_ERRORS]
+    + [(REPORT_23, *case) for case in STOP23_ERRORS]
+    + [(REPORT_23B, *case) for case in STOP23B_ERRORS]
+)
+OPEN_VOCABULARY_FAITHFUL = (
+    [(REPORT_21, s) for s in STOP21_FAITHFUL]
+    + [(REPORT_22, s) for s in STOP22_FAITHFUL]
+    + [(REPORT_23, s) for s in STOP23_FAITHFUL]
+    + [(REPORT_23B, s) for s in STOP23B_FAITHFUL]
+)
 
 
 @pytest.mark.parametrize("report,steps,reason", OPEN_VOCABULARY_ERRORS)

@@ -227,10 +227,17 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "meta"
         elif out and out[-1].kind == "meta" and "," in text[out[-1].end:c.start] and not lang.has_verb.search(c.text):
             kind = "meta"  # "I'll look at the heart size, the vessels and the interstitium for signs of edema"
-        elif lang.past.search(c.text) and not lang.temporal_any.search(c.text):
+        elif lang.past.search(c.text) and not lang.temporal_any.search(c.text) and not _NOW_GONE.search(c.text):
             kind = "past"  # "There was a small pneumothorax on the prior study": not about this film
         out.append(Clause(c.text, c.start, c.end, kind))
     return out
+
+
+# what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
+_NOW_GONE = re.compile(
+    r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b",
+    re.I,
+)
 
 
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"

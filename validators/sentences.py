@@ -567,6 +567,70 @@ def compare(
 ) -> list[Finding]:
     """Disagreements between a step clause and the report sentences it aligns with (`prior`: the report's
     comparison field names an earlier exam)."""
+    out = _compare(clause, sentences, vocab, lang, prior)
+    if not out and _unmatched_change(clause, sentences, lang):
+        out = [Finding("temporal_conflict", None)]
+    return out
+
+
+_REMOVAL = re.compile(r"\b(?:removed|removal|withdrawn|explanted|taken\s+out)\b", re.I)
+
+
+def _removed_other_side(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A removal stated on one side where the report removes the thing on the other ("the left-sided catheter has
+    been removed" for "Interval removal of right-sided tunneled dialysis catheter")."""
+    sides = clause.sides & _LEFT_RIGHT
+    if len(sides) != 1 or not _REMOVAL.search(clause.text):
+        return []
+    own = clause.anchors - vocab.weak - _REMOVAL_STEMS
+    removals = [s for s in sentences if _REMOVAL.search(s.text) and s.anchors & own and s.sides & _LEFT_RIGHT]
+    if removals and not any(s.sides & sides for s in removals):
+        return [Finding("laterality_conflict", removals[0])]
+    return []
+
+
+_REMOVAL_STEMS = frozenset({"remov", "withdraw", "explant"})
+
+
+# a change the report states of one thing vouches for the same kind of change only ("has cleared" beside "improved
+# aeration"; "new" beside nothing new)
+_SAME_CHANGE = {"resolved": frozenset({"decreased"}), "decreased": frozenset({"resolved"})}
+
+
+def _unmatched_change(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> bool:
+    """A certain clause that compares with an earlier exam ("compared with the prior, the heart has grown", "it is
+    new since the last film") and states a kind of change no report sentence states of anything: whatever "it" is,
+    the report does not say so."""
+    claimed = clause.temporal & _CHANGE_CLASSES
+    if clause.negated:
+        claimed &= {"resolved"}  # "no new infiltrate" denies a change; "the effusion has resolved" states one
+    if "new" in claimed and _NOT_NEW.search(clause.text):
+        claimed -= {"new"}  # "chronic rather than a new process", "would not explain new chest pain"
+    if (
+        not claimed
+        or clause.hedge != "certain"
+        or not sentences
+        or _WEIGHS_CHANGE.search(clause.text)
+        or not lang.change_claim.search(clause.text)
+    ):
+        return False
+    said = frozenset().union(*(s.temporal for s in sentences))
+    if any(not s.temporal & _CHANGE_CLASSES and lang.change_claim.search(s.text) for s in sentences):
+        return False  # the report compares in words the change classes do not read ("interval sternotomy")
+    return not any(
+        said & ({c} | lang.temporal_compatible.get(c, frozenset()) | _SAME_CHANGE.get(c, frozenset())) for c in claimed
+    )
+
+
+_NOT_NEW = re.compile(
+    r"\b(?:no|not|nothing|without|any|rather\s+than|never)\s+(?:\w+\s+){0,3}?new(?:ly)?\b|[\"'“]new\b", re.I
+)
+_WEIGHS_CHANGE = re.compile(r"\b(?:whether|asked|asks|question)\b", re.I)
+
+
+def _compare(
+    clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage, prior: bool = False
+) -> list[Finding]:
     aligned = align(clause, sentences, vocab)
     if clause.negated:
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
@@ -582,6 +646,8 @@ def compare(
             out.append(Finding("uncertainty_dismissed", aligned[0]))
         if not out:
             out = _omitted_but_said(clause, sentences, vocab, lang)
+        if not out:
+            out = _removed_other_side(clause, sentences, vocab)
         if not out:
             out = _state_conflict(clause, sentences, lang)  # what it affirms before its denial
         if not out and not said:
@@ -738,8 +804,8 @@ def compare(
 # "A versus B", "either A or B", "A and/or B": two readings the report leaves open ("eventration of the left
 # hemidiaphragm versus hernia": the first reading is the noun before "of")
 _ALTERNATIVE = re.compile(
-    r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?[a-z-]+)?\s*,?\s+(versus|vs\.?|or|and/or)\s+"
-    r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle)\s+)*([a-z][a-z-]{3,})"
+    r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?([a-z-]+))?\s*,?\s+(versus|vs\.?|or|and/or)\s+"
+    r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle|xxxx)\s+)*([a-z][a-z-]{3,})"
 )
 # findings that a plain "or" lists rather than weighs ("Pleural effusions or pneumothorax." with its "No" lost)
 _LISTED = frozenset({"pneumot", "effus", "consoli"})
@@ -764,8 +830,10 @@ def _alternatives(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[list[t
                 continue
             found = []
             for m in _ALTERNATIVE.finditer(s.text.lower()):
-                a, b = m.group(1), m.group(3)
-                if m.group(2) == "or" and {stem(a), stem(b)} & _LISTED:
+                a, b = m.group(1), m.group(4)
+                if a in skip and m.group(2):
+                    a = m.group(2)  # "small areas of scarring or atelectasis": the readings are after the "of"
+                if m.group(3) == "or" and {stem(a), stem(b)} & _LISTED:
                     continue
                 if a not in skip and b not in skip and a not in vocab.number_words and b not in vocab.number_words:
                     found.append((stem(a), stem(b)))
@@ -1661,7 +1729,7 @@ def _own_anchors(clause: Facts, vocab: OpenVocabulary) -> set[str]:
 
 _DESCRIBED = re.compile(
     r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
-    r"(?:(?:[a-z]+ly|again|now|somewhat|very|still)\s+)?([a-z-]+)"
+    r"(?:(?:[a-z]+ly|again|now|somewhat|very|still)\s+)?([a-z-]+)(?:\s+(?:superiorly|inferiorly|medially|laterally))?"
     r"(?:\s*(?:,|and)\s*([a-z-]+))?\W*$"
 )
 _QUALIFIED = re.compile(
