@@ -509,16 +509,23 @@ STOP23_FAITHFUL = [
 REPORT_23B = Report(report_id="r23b", text=(
     "FINDINGS: Interval removal of left-sided intravenous catheter. The left hilum is retracted superiorly. "
     "Increased bilateral interstitial markings, greatest in the peripheral aspect of the left lung. "
-    "IMPRESSION: No pneumothorax."))
+    "There are scattered nodular opacities, XXXX calcified granulomas. "
+    "IMPRESSION: No pneumothorax. Left basilar atelectasis/airspace disease."))
 STOP23B_ERRORS = [
     (["The right-sided intravenous catheter seen previously has been removed."], "laterality_conflict"),
     (["The left hilum is in a normal position."], "negation_conflict"),
     (["The markings are greatest in the periphery of the right lung."], "laterality_conflict"),
+    # a booster over the hidden word before what the report reads the opacities as
+    (["These are definitely calcified granulomas."], "uncertainty_overstated"),
+    # one of two readings joined by a slash
+    (["This left basal opacity is atelectasis."], "uncertainty_overstated"),
 ]
 STOP23B_FAITHFUL = [
     ["The left-sided intravenous catheter seen previously has been removed."],
     ["The left hilum is pulled upward."],
     ["The markings are greatest in the periphery of the left lung."],
+    ["The nodular opacities are calcified granulomas."],
+    ["The left basilar opacity is atelectasis or airspace disease."],
 ]
 
 

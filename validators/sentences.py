@@ -807,6 +807,8 @@ _ALTERNATIVE = re.compile(
     r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?([a-z-]+))?\s*,?\s+(versus|vs\.?|or|and/or)\s+"
     r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle|xxxx)\s+)*([a-z][a-z-]{3,})"
 )
+_SLASHED = re.compile(r"\b([a-z]{4,})\s*/\s*([a-z]{4,})\b")
+_SLASH_READINGS = ("atelect", "scar", "infiltr", "pneumon", "edema", "fibros", "airspac", "consoli", "effus")
 # findings that a plain "or" lists rather than weighs ("Pleural effusions or pneumothorax." with its "No" lost)
 _LISTED = frozenset({"pneumot", "effus", "consoli"})
 # a clause that weighs the readings itself ("atelectasis is one of the two explanations offered")
@@ -837,6 +839,12 @@ def _alternatives(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[list[t
                     continue
                 if a not in skip and b not in skip and a not in vocab.number_words and b not in vocab.number_words:
                     found.append((stem(a), stem(b)))
+            # two readings joined by a slash ("Minimal bibasal subsegmental atelectasis/scar"), only between
+            # readings (not "granulomas/lymph nodes", "COPD/emphysema")
+            for m in _SLASHED.finditer(s.text.lower()):
+                pair = (stem(m.group(1)), stem(m.group(2)))
+                if all(p.startswith(_SLASH_READINGS) for p in pair) and pair not in found:
+                    found.append(pair)
             for a, b in found:
                 pairs.extend([(a, b, s), (b, a, s)])
             if s.hedge == "certain" and not found:
@@ -1021,10 +1029,13 @@ _SUPPORTS = re.compile(
     r"\b(?:compatible|consistent)\s+with\b|\bin\s+keeping\s+with\b|\bXXXX\s+represent(?:s|ing)?\b", re.I
 )
 # a report's reading of what it sees: what supports a reading (`_SUPPORTS`) and the de-identified "likely" of
-# "XXXX represented", "XXXX reflects", "most XXXX", "XXXX related to"
+# "XXXX represented", "XXXX reflects", "most XXXX", "XXXX related to", "is XXXX"
 _READING = re.compile(
     _SUPPORTS.pattern + r"|\bXXXX\s+(?:represent|reflect)\w*\b|\bmost\s+XXXX\b|"
-    r"\bXXXX\s+(?:related|due|secondary|attributable)\s+to\b",
+    r"\bXXXX\s+(?:related|due|secondary|attributable)\s+to\b|"
+    # the hidden word between a thing and what it is read as ("is XXXX scarring", "opacities, XXXX calcified
+    # granulomas")
+    r"(?:\b(?:is|are)|,)\s+XXXX\b(?!\s+XXXX)",
     re.I,
 )
 
