@@ -509,8 +509,8 @@ STOP23_FAITHFUL = [
 REPORT_23B = Report(report_id="r23b", text=(
     "FINDINGS: Interval removal of left-sided intravenous catheter. The left hilum is retracted superiorly. "
     "Increased bilateral interstitial markings, greatest in the peripheral aspect of the left lung. "
-    "There are scattered nodular opacities, XXXX calcified granulomas. "
-    "IMPRESSION: No pneumothorax. Left basilar atelectasis/airspace disease."))
+    "There are scattered nodular opacities, XXXX calcified granulomas. There is a kyphosis and osteopenia of the "
+    "thoracic spine. IMPRESSION: No pneumothorax. Left basilar atelectasis/airspace disease."))
 STOP23B_ERRORS = [
     (["The right-sided intravenous catheter seen previously has been removed."], "laterality_conflict"),
     (["The left hilum is in a normal position."], "negation_conflict"),
@@ -519,6 +519,8 @@ STOP23B_ERRORS = [
     (["These are definitely calcified granulomas."], "uncertainty_overstated"),
     # one of two readings joined by a slash
     (["This left basal opacity is atelectasis."], "uncertainty_overstated"),
+    # "otherwise" spent on the bones before the denial is no qualifier of it
+    (["The bones are otherwise normally mineralized with no osteopenia."], "negation_conflict"),
 ]
 STOP23B_FAITHFUL = [
     ["The left-sided intravenous catheter seen previously has been removed."],
@@ -526,6 +528,7 @@ STOP23B_FAITHFUL = [
     ["The markings are greatest in the periphery of the left lung."],
     ["The nodular opacities are calcified granulomas."],
     ["The left basilar opacity is atelectasis or airspace disease."],
+    ["The thoracic spine is kyphotic and osteopenic."],
 ]
 
 

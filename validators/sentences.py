@@ -1687,6 +1687,7 @@ def _polarity_conflict(
         return []
     quals = clause.words & vocab.qualifiers
     if clause.negated:
+        quals = _denial_qualifiers(clause, quals, lang)
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
             return []
@@ -1709,6 +1710,17 @@ def _polarity_conflict(
     if clause.places.get("lobe") and s.places.get("lobe") and not clause.places["lobe"] & s.places["lobe"]:
         return []  # "no upper lobe collapse" beside "collapse of the right middle and lower lobes"
     return [Finding("negation_conflict", s)]
+
+
+def _denial_qualifiers(clause: Facts, quals: frozenset[str], lang: StepLanguage) -> frozenset[str]:
+    """The qualifiers of a denial: those from the word before its cue on ("otherwise no acute fracture"), not one
+    the clause spends on something else first ("The bones are otherwise normally mineralized with no osteopenia")."""
+    text = lang.negation_exceptions.sub(" ", clause.text)
+    m = lang.negation_pre.search(text)
+    if m is None or not quals:
+        return quals
+    before = _TOKEN.findall(text[: m.start()].lower())[-1:]
+    return quals & {*before, *_TOKEN.findall(text[m.start() :].lower())}
 
 
 def _omitted_but_said(
