@@ -486,8 +486,8 @@ STOP22_FAITHFUL = [
 REPORT_23 = Report(report_id="r23", text=(
     "FINDINGS: The heart is normal in size and stable. A few bandlike opacities are present which are XXXX to "
     "represent small areas of scarring or atelectasis. There is an apparent deformity of the right humeral neck. "
-    "This is not seen on the comparison. No pleural effusion or pneumothorax. "
-    "IMPRESSION: No acute cardiopulmonary process."))
+    "This is not seen on the comparison. No pleural effusion or pneumothorax. Degenerative changes of the thoracic "
+    "spine possibly consistent with DISH. IMPRESSION: No acute cardiopulmonary process."))
 
 STOP23_ERRORS = [
     # one reading of "small areas of scarring or atelectasis" stated as the answer
@@ -497,6 +497,8 @@ STOP23_ERRORS = [
     (["Compared with the prior study, the lungs have improved."], "temporal_conflict"),
     # "This is not seen on the comparison": the deformity before it is new
     (["This deformity was already present on the comparison study."], "temporal_conflict"),
+    # "features" is no word the thing is named by: the denial aligns with the hedged DISH
+    (["The thoracic spine shows degenerative change, with no features of DISH."], "uncertainty_dismissed"),
 ]
 STOP23_FAITHFUL = [
     ["The bandlike opacities may be scarring or atelectasis."],
@@ -504,6 +506,7 @@ STOP23_FAITHFUL = [
     ["There is no new effusion or pneumothorax."],
     ["The heart is normal, so this is chronic rather than a new process."],
     ["The humeral deformity was not seen on the comparison study."],
+    ["The thoracic spine changes may be DISH."],
 ]
 
 REPORT_23B = Report(report_id="r23b", text=(
