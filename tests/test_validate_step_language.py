@@ -534,6 +534,18 @@ STOP23B_FAITHFUL = [
     ["The thoracic spine is kyphotic and osteopenic."],
 ]
 
+REPORT_23C = Report(report_id="r23c", text=(
+    "FINDINGS: The heart is normal. There is prominence of the central pulmonary arteries suggesting pulmonary artery "
+    "hypertension. The lungs are clear. IMPRESSION: No acute process."))
+STOP23C_ERRORS = [
+    # a word the report names only under a hedge, stated plainly
+    (["There is pulmonary artery hypertension."], "uncertainty_overstated"),
+]
+STOP23C_FAITHFUL = [
+    ["The central pulmonary arteries are prominent, which suggests pulmonary hypertension."],
+    ["The heart is normal and the lungs are clear."],
+]
+
 
 # (report, steps, reason the last step must be flagged with) and (report, steps all faithful)
 OPEN_VOCABULARY_ERRORS = (
@@ -541,12 +553,14 @@ OPEN_VOCABULARY_ERRORS = (
     + [(REPORT_22, *case) for case in STOP22_ERRORS]
     + [(REPORT_23, *case) for case in STOP23_ERRORS]
     + [(REPORT_23B, *case) for case in STOP23B_ERRORS]
+    + [(REPORT_23C, *case) for case in STOP23C_ERRORS]
 )
 OPEN_VOCABULARY_FAITHFUL = (
     [(REPORT_21, s) for s in STOP21_FAITHFUL]
     + [(REPORT_22, s) for s in STOP22_FAITHFUL]
     + [(REPORT_23, s) for s in STOP23_FAITHFUL]
     + [(REPORT_23B, s) for s in STOP23B_FAITHFUL]
+    + [(REPORT_23C, s) for s in STOP23C_FAITHFUL]
 )
 
 

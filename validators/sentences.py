@@ -956,6 +956,10 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
         if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
             return s
     booster = _BOOSTER.search(clause.text)
+    if not booster and not _WEIGHS_READING.search(clause.text) and not _WEIGHS.search(clause.text.lower()):
+        only = _only_hedged(strong - vocab.place_stems - _NOT_READINGS, sentences)
+        if only is not None:
+            return only
     if booster:
         hedged = _boosted_over_hedge(clause, strong - vocab.place_stems, booster, sentences, vocab)
         if hedged is not None:
@@ -1010,6 +1014,43 @@ def _boosted_over_hedge(
                 hedged = hedged or s
             else:
                 break  # named plainly somewhere: the booster may stand
+        else:
+            if hedged is not None:
+                return hedged
+    return None
+
+
+_WEIGHS_READING = re.compile(
+    r"\b(?:fits?|so|suggests?|suggesting|consistent|compatible|typical\w*|causes?|thinks?|uncertain\w*|whether|either|"
+    r"possib\w*|leading|picture|history|known|account|accounts|can|could|may|might|would|usually|often|versus|or|"
+    r"means?|meaning|refers?|defined)\b",
+    re.I,
+)
+
+
+# what a hedge is about but does not hedge: the organ or the study ("Borderline heart size", "believed to be clear")
+_NOT_READINGS = frozenset(
+    stem(w)
+    for w in (
+        "heart", "cardiac", "silhouette", "lung", "lungs", "chest", "shoulder", "bone", "bones", "spine", "comparison",
+        "imaging", "study", "film", "exam", "examination", "size", "clear", "mediastinum", "mediastinal",
+    )
+)
+
+
+def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:
+    """The hedged sentence, when a word of a plain clause is one the report names only under a hedge ("There is
+    pulmonary artery hypertension" for "prominence of the central pulmonary arteries suggesting pulmonary artery
+    hypertension"), in every sentence naming it."""
+    for a in sorted(own):
+        hedged = None
+        for s in sentences:
+            if s.negated or a not in s.anchors:
+                continue
+            if s.hedge != "certain" and a in s.hedged_anchors:
+                hedged = hedged or s
+            else:
+                break
         else:
             if hedged is not None:
                 return hedged
