@@ -497,6 +497,7 @@ STOP23_ERRORS = [
     (["Compared with the prior study, the lungs have improved."], "temporal_conflict"),
     # "This is not seen on the comparison": the deformity before it is new
     (["This deformity was already present on the comparison study."], "temporal_conflict"),
+    (["Compared with the prior study, the lungs have cleared."], "temporal_conflict"),
     # "features" is no word the thing is named by: the denial aligns with the hedged DISH
     (["The thoracic spine shows degenerative change, with no features of DISH."], "uncertainty_dismissed"),
 ]
@@ -711,3 +712,11 @@ def test_a_thing_seen_again_vouches_for_no_size_beside_a_measured_change(validat
     assert not bad.label and "temporal_conflict" in bad.reasons, bad.reasons
     kept = judge(validator, ["The fibrosis is redemonstrated.", "The fibrosis has slightly increased."], report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_a_hedged_finding_disregarded_is_dismissed(validator):
+    report = Report(report_id="r23d", text="FINDINGS: The heart is normal. There is an opacity in the right midlung "
+                                            "which may represent pneumonia. The lungs are otherwise clear.")
+    bad = judge(validator, ["Pneumonia can be safely disregarded."], report=report)[0]
+    assert not bad.label and "uncertainty_dismissed" in bad.reasons, bad.reasons
+    assert judge(validator, ["The opacity may be pneumonia."], report=report)[0].label
