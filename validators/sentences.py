@@ -956,7 +956,8 @@ def _overstated(clause: Facts, aligned: list[Facts], sentences: list[Facts], voc
         if s.hedge != "certain" and not s.negated and len((s.hedged_anchors & strong) - surely) >= 2:
             return s
     booster = _BOOSTER.search(clause.text)
-    if not booster and not _WEIGHS_READING.search(clause.text) and not _WEIGHS.search(clause.text.lower()):
+    if not booster and any(s.hedge != "certain" for s in sentences) and not _WEIGHS_READING.search(clause.text) \
+            and not _WEIGHS.search(clause.text.lower()):
         only = _only_hedged(strong - vocab.place_stems - _NOT_READINGS, sentences)
         if only is not None:
             return only
@@ -1042,6 +1043,7 @@ def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:
     """The hedged sentence, when a word of a plain clause is one the report names only under a hedge ("There is
     pulmonary artery hypertension" for "prominence of the central pulmonary arteries suggesting pulmonary artery
     hypertension"), in every sentence naming it."""
+    own = own & frozenset().union(*(s.hedged_anchors for s in sentences if s.hedge != "certain" and not s.negated))
     for a in sorted(own):
         hedged = None
         for s in sentences:
