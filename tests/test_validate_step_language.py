@@ -39,6 +39,8 @@ def judge(validator, steps, report=REPORT, **kw):
     "I'll evaluate each of the four options - mass, pneumothorax, nodule, infiltrate - against the report.",
     # (a modal keeps "can make" in one clause: general knowledge, not a claim that the heart looks larger)
     "Low lung volumes like these can make the heart look larger than it is.",
+    "Pleural metastases could produce an effusion.",
+    "Lymphadenopathy is the key finding to check.",
 ])
 def test_meta_steps_are_neutral_glue(validator, step):
     [result] = judge(validator, [step])
