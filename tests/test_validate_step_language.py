@@ -472,6 +472,9 @@ STOP22_ERRORS = [
     # a long one-sided clause that aligns with nothing in full
     (["Over the right humeral head there are small metallic suture anchors from a prior rotator cuff repair."],
      "laterality_conflict"),
+    # a named past illness or an old fracture the report never mentions is still made up
+    (["The calcified granulomas are healed tuberculosis."], "finding_not_in_report"),
+    (["There is an old healed fracture of the left sixth rib."], "finding_not_in_report"),
 ]
 STOP22_FAITHFUL = [
     ["The right pleural effusion has increased since the prior study."],
@@ -484,6 +487,9 @@ STOP22_FAITHFUL = [
     ["The pacemaker has two leads."],  # ("Dual-chamber pacemaker")
     ["The heart is enlarged and the trachea is normal."],
     ["Over the left humeral head there are small metallic suture anchors from a prior rotator cuff repair."],
+    # the generic sequel granulomas are read as
+    ["The calcified granulomas reflect old, healed infection."],
+    ["The granulomas are unrelated to any active infection."],
 ]
 
 

@@ -912,11 +912,13 @@ def _option_items(body: str, options: list[str]) -> list[str] | None:
     return None
 
 
+_PAST = re.compile(r"\b(?:old|prior|remote|healed|previous|past)(?:\s*,?\s*(?:healed|old|prior|remote))?\s*$", re.I)
+_GENERIC_ILLNESS = frozenset({"infection", "infections", "inflammation", "infectious", "insult", "process"})
 _CONCLUSION = re.compile(
     r"\b(?:fits?\s+(?:with|a|an)|points?\s+(?:to|toward)|typical(?:ly)?|classic(?:ally)?|"
     r"raises?\s+(?:the\s+)?(?:concern|suspicion|question)\s+(?:for|of)|a\s+picture\s+(?:of|consistent\s+with)|"
     r"from\s+(?:old|prior|remote|healed)|together\s+with|would\s+(?:fit|explain)|explains?|such\s+as|"
-    r"most\s+consistent\s+with)\b",
+    r"most\s+consistent\s+with|unrelated\s+to|rather\s+than|screening\s+for)\b",
     re.I,
 )
 
@@ -968,7 +970,15 @@ def _concluded(j: Judgement) -> bool:
     heart failure", "typically a granuloma from old infection"): an inference, not a claim read off the
     report."""
     before = j.claim.sentence[: max(0, j.claim.start - j.claim.sentence_start)]
-    return bool(_CONCLUSION.search(before))
+    if _CONCLUSION.search(before):
+        return True
+    # the generic sequel of a past illness granulomas are read as ("reflects old, healed infection"); not a named
+    # one ("healed tuberculosis") nor an old fracture the report never mentions
+    return (
+        bool(_PAST.search(before))
+        and set(_MENTION_WORD.findall(j.claim.mention.lower())) <= _GENERIC_ILLNESS
+        and not boosted(j.claim.sentence)  # ("definitely due to a prior infection")
+    )
 
 
 def _in_history(j: Judgement, history: History) -> bool:
