@@ -552,6 +552,16 @@ STOP23C_ERRORS = [
     # a word the report names only under a hedge, stated plainly
     (["There is pulmonary artery hypertension."], "uncertainty_overstated"),
 ]
+REPORT_23E = Report(report_id="r23e", text="FINDINGS: The heart size is normal. Stable calcified granuloma within the "
+                                            "lingula. There are no nodules or masses.")
+STOP23E_ERRORS = [
+    # "According to the report" names nothing: "they" are the granulomas of the step before
+    (["There is a calcified granuloma.", "According to the report, they lie in the right middle lobe."],
+     "laterality_conflict"),
+]
+STOP23E_FAITHFUL = [
+    ["There is a calcified granuloma.", "According to the report, it lies in the lingula."],
+]
 STOP23C_FAITHFUL = [
     ["The central pulmonary arteries are prominent, which suggests pulmonary hypertension."],
     ["The heart is normal and the lungs are clear."],
@@ -565,6 +575,7 @@ OPEN_VOCABULARY_ERRORS = (
     + [(REPORT_23, *case) for case in STOP23_ERRORS]
     + [(REPORT_23B, *case) for case in STOP23B_ERRORS]
     + [(REPORT_23C, *case) for case in STOP23C_ERRORS]
+    + [(REPORT_23E, *case) for case in STOP23E_ERRORS]
 )
 OPEN_VOCABULARY_FAITHFUL = (
     [(REPORT_21, s) for s in STOP21_FAITHFUL]
@@ -572,6 +583,7 @@ OPEN_VOCABULARY_FAITHFUL = (
     + [(REPORT_23, s) for s in STOP23_FAITHFUL]
     + [(REPORT_23B, s) for s in STOP23B_FAITHFUL]
     + [(REPORT_23C, s) for s in STOP23C_FAITHFUL]
+    + [(REPORT_23E, s) for s in STOP23E_FAITHFUL]
 )
 
 
