@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -614,9 +614,9 @@ def _unmatched_change(clause: Facts, sentences: list[Facts], lang: StepLanguage)
         or not lang.change_claim.search(clause.text)
     ):
         return False
-    said = frozenset().union(*(s.temporal for s in sentences))
     if any(not s.temporal & _CHANGE_CLASSES and lang.change_claim.search(s.text) for s in sentences):
         return False  # the report compares in words the change classes do not read ("interval sternotomy")
+    said = frozenset().union(*(s.temporal for s in sentences))
     return not any(
         said & ({c} | lang.temporal_compatible.get(c, frozenset()) | _SAME_CHANGE.get(c, frozenset())) for c in claimed
     )
@@ -1003,18 +1003,26 @@ def _boosted_over_hedge(
     represents a bacterial pneumonia" for "compatible with multilobar pneumonia"; "definitively a calcified
     granuloma" for "This XXXX represents a calcified granuloma"), when no sentence names that word plainly."""
     own = strong - {stem(w) for w in _TOKEN.findall(booster.group(0).lower())}
-    read: dict[int, frozenset[str]] = {}  # (each sentence's hedged or read words, once)
+    return _named_only_under(own, sentences, _hedged_or_read)
+
+
+def _named_only_under(
+    own: Iterable[str], sentences: list[Facts], words_of: Callable[[Facts], frozenset[str]]
+) -> Facts | None:
+    """The first sentence naming a word of `own` under `words_of` (its hedged or read words), when every affirmed
+    sentence naming that word does so; None when each word is named plainly somewhere (or nowhere)."""
+    read: dict[int, frozenset[str]] = {}  # (each sentence's words, once)
     for a in sorted(own):
         hedged = None
         for s in sentences:
             if s.negated or a not in s.anchors:
                 continue
             if id(s) not in read:
-                read[id(s)] = _hedged_or_read(s)
+                read[id(s)] = words_of(s)
             if a in read[id(s)]:
                 hedged = hedged or s
             else:
-                break  # named plainly somewhere: the booster may stand
+                break  # named plainly somewhere
         else:
             if hedged is not None:
                 return hedged
@@ -1043,26 +1051,20 @@ def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:
     """The hedged sentence, when a word of a plain clause is one the report names only under a hedge ("There is
     pulmonary artery hypertension" for "prominence of the central pulmonary arteries suggesting pulmonary artery
     hypertension"), in every sentence naming it."""
-    own = own & frozenset().union(*(s.hedged_anchors for s in sentences if s.hedge != "certain" and not s.negated))
-    for a in sorted(own):
-        hedged = None
-        for s in sentences:
-            if s.negated or a not in s.anchors:
-                continue
-            if s.hedge != "certain" and a in s.hedged_anchors:
-                hedged = hedged or s
-            else:
-                break
-        else:
-            if hedged is not None:
-                return hedged
-    return None
+    # (only words some hedged sentence hedges can be named under a hedge alone)
+    own = own & frozenset().union(*(_hedged(s) for s in sentences if not s.negated))
+    return _named_only_under(own, sentences, _hedged)
+
+
+def _hedged(s: Facts) -> frozenset[str]:
+    """The words a report sentence names under a hedge ("Borderline cardiomegaly"), as stems."""
+    return s.hedged_anchors if s.hedge != "certain" else frozenset()
 
 
 def _hedged_or_read(s: Facts) -> frozenset[str]:
     """The words a report sentence names only under a hedge ("Borderline cardiomegaly") or as a reading of what
     is seen ("compatible with pneumonia", "XXXX represents a granuloma"), as stems."""
-    words = set(s.hedged_anchors) if s.hedge != "certain" else set()
+    words = set(_hedged(s))
     for m in _READING.finditer(s.text):
         words.update(stem(w) for w in _TOKEN.findall(s.text[m.end() :].lower())[:6])
     return frozenset(words)
@@ -1758,8 +1760,7 @@ def _polarity_conflict(
 def _denial_qualifiers(clause: Facts, quals: frozenset[str], lang: StepLanguage) -> frozenset[str]:
     """The qualifiers of a denial: those from the word before its cue on ("otherwise no acute fracture"), not one
     the clause spends on something else first ("The bones are otherwise normally mineralized with no osteopenia")."""
-    text = lang.negation_exceptions.sub(" ", clause.text)
-    m = lang.negation_pre.search(text)
+    text, m = _negation_cue(clause.text, lang)
     if m is None or not quals:
         return quals
     before = _TOKEN.findall(text[: m.start()].lower())[-1:]
@@ -2203,11 +2204,15 @@ def _affirmed_before(facts: Facts, clause: Facts, vocab: OpenVocabulary, lang: S
     return bool(shared) and shared <= said
 
 
-def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
-    """The text after the first negation cue, read once the negation exceptions ("no change", "not only")
-    are blanked out; None when there is no cue."""
+def _negation_cue(text: str, lang: StepLanguage) -> tuple[str, re.Match[str] | None]:
+    """The text with the negation exceptions ("no change", "not only") blanked out, and its first negation cue."""
     text = lang.negation_exceptions.sub(" ", text)
-    m = lang.negation_pre.search(text)
+    return text, lang.negation_pre.search(text)
+
+
+def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
+    """The text after the first negation cue (`_negation_cue`); None when there is no cue."""
+    text, m = _negation_cue(text, lang)
     return None if m is None else text[m.end() :]
 
 
