@@ -10,7 +10,7 @@ import pytest
 from radprm.schemas.records import Chain, Report
 from radprm.validators.align import load_step_rules
 from radprm.validators.clauses import clause_polarity, normalize_step, split_clauses
-from radprm.validators.sentences import read_facts
+from radprm.validators.sentences import compare, read_facts
 from radprm.validators.steps import StepValidator
 
 REPORT = Report(report_id="r1", text=(
@@ -742,3 +742,16 @@ def test_a_hedged_finding_disregarded_is_dismissed(validator):
     bad = judge(validator, ["Pneumonia can be safely disregarded."], report=report)[0]
     assert not bad.label and "uncertainty_dismissed" in bad.reasons, bad.reasons
     assert judge(validator, ["The opacity may be pneumonia."], report=report)[0].label
+
+
+def test_a_removal_on_the_other_side_needs_the_same_thing_not_just_the_verb(validator):
+    report = Report(report_id="r23f", text="FINDINGS: The left-sided catheter has been withdrawn. The heart is normal.")
+    sentences = validator.report_sentences(report)
+    vocab, lang = validator.rules.vocabulary, validator.rules.language
+
+    def reasons(step):
+        return [f.reason for clause in validator.step_facts(step) for f in compare(clause, sentences, vocab, lang)]
+
+    assert "laterality_conflict" in reasons("The right-sided catheter has been withdrawn.")
+    # ("withdrawn" is the verb both share, not the thing: a pacemaker is not the catheter)
+    assert "laterality_conflict" not in reasons("The right-sided pacemaker has been withdrawn.")

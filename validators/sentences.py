@@ -589,7 +589,8 @@ def _removed_other_side(clause: Facts, sentences: list[Facts], vocab: OpenVocabu
     return []
 
 
-_REMOVAL_STEMS = frozenset({"remov", "withdraw", "explant"})
+# (the removal words themselves, as the anchors hold them: "withdrawn" is "withdra")
+_REMOVAL_STEMS = frozenset(stem(w) for w in ("removed", "removal", "withdrawn", "explanted"))
 
 
 # a change the report states of one thing vouches for the same kind of change only ("has cleared" beside "improved
