@@ -755,3 +755,41 @@ def test_a_removal_on_the_other_side_needs_the_same_thing_not_just_the_verb(vali
     assert "laterality_conflict" in reasons("The right-sided catheter has been withdrawn.")
     # ("withdrawn" is the verb both share, not the thing: a pacemaker is not the catheter)
     assert "laterality_conflict" not in reasons("The right-sided pacemaker has been withdrawn.")
+
+
+def test_a_thing_added_after_a_comma_is_judged_on_its_own_place(validator):
+    report = Report(report_id="r24a", text="FINDINGS: There is stable scarring in the left midlung. T-spine "
+                                            "osteophytes are noted. Mild degenerative disc disease of the "
+                                            "thoracolumbar spine without acute abnormality.")
+    bad = judge(validator, [
+        "Osteophytes are noted in the cervical spine, along with stable scarring in the left midlung.",
+        "There is mild degenerative disc disease in the lower cervical spine, with nothing acute.",
+    ], report=report)
+    assert all(not r.label and "location_conflict" in r.reasons for r in bad), [(r.step, r.reasons) for r in bad]
+    # (a denial's list goes on after "as well as": "excludes pneumothorax, as well as effusion" denies both)
+    denial = Report(report_id="r24b", text="FINDINGS: No pneumothorax. No pleural effusion. The heart is normal.")
+    assert judge(validator, ["It explicitly excludes pneumothorax, as well as effusion."], report=denial)[0].label
+
+
+def test_a_spine_region_the_report_does_not_give_is_not_in_the_report(validator):
+    report = Report(report_id="r24c", text="FINDINGS: The lungs are clear. There are diffuse degenerative changes "
+                                            "of the spine. IMPRESSION: No acute disease.")
+    for step in ("There are degenerative changes of the cervical spine.",
+                 "There are degenerative changes in the lower thoracic spine."):
+        r = judge(validator, [step], report=report)[0]
+        assert not r.label and "location_not_in_report" in r.reasons, (step, r.reasons)
+    # a chest film shows the thoracic spine: naming it adds nothing
+    assert judge(validator, ["There are degenerative changes of the thoracic spine."], report=report)[0].label
+
+
+def test_a_tip_is_compared_with_every_tip_the_report_places_not_with_a_place_it_is_measured_from(validator):
+    report = Report(report_id="r24d", text="FINDINGS: Right IJ catheter with tip in proximal right atrium/"
+                                            "cavoatrial junction. No pneumothorax. IMPRESSION: Right IJ catheter "
+                                            "tip in proximal right atrium.")
+    bad = judge(validator, ["Following it down, the tip ends over the mid superior vena cava, well above the "
+                            "right atrium."], report=report)[0]
+    assert not bad.label and "location_conflict" in bad.reasons, bad.reasons
+    kept = judge(validator, ["The catheter tip ends in the right atrium, just below the cavoatrial junction.",
+                             "Its tip sits at the junction of the superior vena cava and the right atrium."],
+                 report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

@@ -243,7 +243,8 @@ _NOW_GONE = re.compile(
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
-                          r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no\b|without\b"
+                          r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no(?:thing)?\b|without\b"
+                          r"|along\s+with\b|as\s+well\s+as\b"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)
@@ -268,7 +269,9 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
     for c in clauses:
         gap = text[out[-1].end:c.start] if out else ""
         if out and "," in gap and ";" not in gap and ":" not in gap and not lang.has_verb.search(c.text) \
-                and not _NEW_SUBJECT.match(c.text):
+                and (not _NEW_SUBJECT.match(c.text) or _ADDED.match(c.text) and _DENIAL.search(out[-1].text)):
+            # (", as well as effusion" after "It excludes pneumothorax" is the denial's list; after "osteophytes
+            # along the lumbar spine" a thing of its own)
             prev = out[-1]
             out[-1] = Clause(text[prev.start:c.end], prev.start, c.end)
         elif (
@@ -289,6 +292,8 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
     return out
 
 
+_ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
+_DENIAL = re.compile(r"\b(?:no|not|without|exclud\w*|negative|rules?\s+out|ruled\s+out|absent|free\s+of|never)\b", re.I)
 _LIST_HEAD = re.compile(r"(?:and|or)\s+\w+(?:\s+\w+)?\s+(?:are|is|were|was)\b", re.I)
 
 

@@ -304,8 +304,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     places: dict[str, set[str]] = {}
     # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
     if can_match(vocab.any_place, low):
+        placed = _JUNCTION.sub(" cavoatrial junction ", low) if "junction" in low else low
         for family, name, pattern in vocab.places:
-            if pattern.search(low):
+            if pattern.search(placed):
                 places.setdefault(family, set()).add(name)
     numbers = set()
     for m in (
@@ -699,7 +700,7 @@ def _compare(
     aligned = [
         s for s in aligned if not s.negated or "resolved" in s.temporal or _affirmed_before(s, clause, vocab, lang)
     ]
-    moved = _single_tip_moved(clause, aligned, sentences)
+    moved = _single_tip_moved(clause, aligned, sentences, vocab)
     if moved:
         return moved
     if not aligned:
@@ -1151,6 +1152,10 @@ def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vo
     if clause.negated or clause.hedge != "certain" or clause.words & vocab.normal_words:
         return False
     families = set(clause.places) & _PLACED_FAMILIES
+    if clause.places.get("spine_region", frozenset()) - {"thoracic"} or "spine_level" in clause.places:
+        # a chest film shows the thoracic spine: "thoracic" says nothing the report's "the spine" leaves out,
+        # "cervical", "lumbar" or "lower thoracic" does
+        families |= {"spine_region", "spine_level"} & set(clause.places)
     sided = bool(clause.sides - {"bilateral"})
     if not families and not sided:
         return False
@@ -1256,17 +1261,49 @@ _NOT_COUNTED = frozenset(
 _TWO_WORDS = frozenset({"dual", "double", "paired", "bilateral", "bilaterally", "both", "pair", "couple"})
 
 
-def _single_tip_moved(clause: Facts, aligned: list[Facts], sentences: list[Facts]) -> list[Finding]:
-    """A tip placed where the report's only tip is not ("The tip is in the SVC" against "PICC line is in XXXX.
-    The tip is in the upper right atrium."): the report's tip sentence often names no device, so nothing
-    aligns the two; with one tip in the report there is no other tip the step can mean."""
+def _single_tip_moved(
+    clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary
+) -> list[Finding]:
+    """A tip placed where no tip of the report is ("The tip is in the SVC" against "PICC line is in XXXX. The
+    tip is in the upper right atrium."): the report's tip sentence often names no device, so nothing aligns
+    the two. The step's tip is compared with every tip the report places, or with the tips of the sentences
+    naming its device when some do; a place the tip is only measured from ("well above the right atrium") is
+    not where the step puts it."""
     mine = clause.places.get("tip")
     if not mine or clause.hedge != "certain" or any("tip" in s.places for s in aligned[:1]):
         return []
     tips = [s for s in sentences if not s.negated and s.places.get("tip")]
-    if len(tips) == 1 and not mine & tips[0].places["tip"]:
+    if not tips:
+        return []
+    own = clause.anchors - vocab.weak
+    tips = [s for s in tips if s.anchors & own] or tips
+    if len(tips) > 1 or _RELATIVE_PLACE.search(clause.text):
+        mine = _tip_places(_RELATIVE_PLACE.sub(" ", _JUNCTION.sub(" cavoatrial junction ", clause.text)), vocab)
+    theirs = frozenset().union(*(s.places["tip"] for s in tips))
+    if mine and not mine & theirs:
         return [Finding("location_conflict", tips[0])]
     return []
+
+
+# a place something is measured from, not where it is: "5 cm above the carina", "just short of the cavoatrial
+# junction", "deeper than the usual cavoatrial target"
+_RELATIVE_PLACE = re.compile(
+    r"\b(?:above|below|beyond|short\s+of|proximal\s+to|distal\s+to|from|than|rather\s+than|not\s+(?:in|at|into))"
+    r"\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:svc|superior\s+vena\s+cava|cavo-?atrial\s+junction|right\s+atrium|carina|"
+    r"stomach|esophagus|right\s+ventricle|brachiocephalic\s+vein)\b",
+    re.I,
+)
+
+
+# "the junction of the superior vena cava and the right atrium" is the cavoatrial junction, neither of the two
+_JUNCTION = re.compile(
+    r"\bjunction\s+(?:of|between)\s+(?:the\s+)?(?:svc|superior\s+vena\s+cava)\s+and\s+(?:the\s+)?right\s+atrium\b",
+    re.I,
+)
+
+
+def _tip_places(text: str, vocab: OpenVocabulary) -> frozenset[str]:
+    return frozenset(name for family, name, pattern in vocab.places if family == "tip" and pattern.search(text))
 
 
 _COMPARATIVES = {"larger", "smaller", "bigger", "greater", "more", "less", "higher", "lower", "worse", "better"}
