@@ -793,3 +793,16 @@ def test_a_tip_is_compared_with_every_tip_the_report_places_not_with_a_place_it_
                              "Its tip sits at the junction of the superior vena cava and the right atrium."],
                  report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_unchanged_from_a_prior_film_named_in_more_words_is_a_change_the_report_does_not_state(validator):
+    report = Report(report_id="r24e", text="FINDINGS: The heart is normal in size. The lungs are clear bilaterally. "
+                                            "No pleural effusion or pneumothorax. IMPRESSION: No acute disease.")
+    for step in ("The appearance is unchanged from the previous PA and lateral radiograph.",
+                 "These spinal changes are unchanged from the comparison study."):
+        r = judge(validator, [step], report=report)[0]
+        assert not r.label and "temporal_conflict" in r.reasons, (step, r.reasons)
+    stable = Report(report_id="r24f", text="FINDINGS: The heart is normal. The lungs are clear, unchanged from the "
+                                           "prior exam. IMPRESSION: Stable chest.")
+    assert judge(validator, ["The appearance is unchanged from the previous PA and lateral radiograph."],
+                 report=stable)[0].label
