@@ -806,3 +806,20 @@ def test_unchanged_from_a_prior_film_named_in_more_words_is_a_change_the_report_
                                            "prior exam. IMPRESSION: Stable chest.")
     assert judge(validator, ["The appearance is unchanged from the previous PA and lateral radiograph."],
                  report=stable)[0].label
+
+
+def test_a_reading_set_aside_with_rather_than_is_judged_only_as_a_dismissal(validator):
+    report = Report(report_id="r24g", text="FINDINGS: Streaky opacities in the lung bases which may represent "
+                                            "atelectasis or infiltrate. There is stable scarring or atelectasis in "
+                                            "the lingula. Mild degeneration of the thoracic spine without acute bony "
+                                            "abnormality. IMPRESSION: No pneumothorax.")
+    for step in ("These basal opacities look like atelectasis rather than infiltrate.",
+                 "Its appearance is clearly that of an old scar rather than atelectasis."):
+        r = judge(validator, [step], report=report)[0]
+        assert not r.label and "uncertainty_dismissed" in r.reasons, (step, r.reasons)
+    kept = judge(validator, [
+        # a reading the report does not keep open, or a certainty set aside, is no dismissal
+        "The spine degeneration is a chronic change rather than an acute one.",
+        "The opacities may be atelectasis rather than clearly infiltrate.",
+    ], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

@@ -214,7 +214,9 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
-        if lang.meta.search(c.text):
+        if _CONTRAST.match(c.text):
+            kind = "contrast"  # "rather than an infiltrate": the reading set aside, judged only as a dismissal
+        elif lang.meta.search(c.text):
             kind = "meta"
         elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
             kind = "heading"
@@ -233,6 +235,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
+_CONTRAST = re.compile(r"rather\s+than\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(
     r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b",
@@ -244,7 +247,7 @@ _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no(?:thing)?\b|without\b"
-                          r"|along\s+with\b|as\s+well\s+as\b"
+                          r"|along\s+with\b|as\s+well\s+as\b|rather\s+than\b"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)

@@ -1049,6 +1049,28 @@ _NOT_READINGS = frozenset(
 )
 
 
+_SURE = re.compile(r"\b(?:clearly|definite|frank|frankly|overt|overtly|certain|obvious)\b", re.I)
+# how old a reading is ("old post-tuberculous change rather than active infection"), not the reading itself
+_AGES = frozenset(stem(w) for w in ("active", "acute", "chronic", "old", "new", "recent", "remote", "healed"))
+
+
+def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Finding | None:
+    """A reading a step sets aside ("atelectasis rather than infiltrate") that the report keeps open: the report
+    names it only under a hedge or as a reading ("may represent atelectasis or infiltrate"), never plainly. A
+    reading the report does not hedge is no dismissal ("chronic rather than acute")."""
+    if _BOOSTER.search(clause.text) or _SURE.search(clause.text):
+        return None  # "rather than clearly enlarged" sets aside the certainty, not the reading
+    own = clause.anchors - vocab.weak - vocab.place_stems - _NOT_READINGS - _AGES
+    if not own:
+        return None
+    hedged = _named_only_under(own, sentences, _hedged_or_read)
+    if hedged is None:
+        # or one of two readings the report leaves open ("scarring or atelectasis") that no sentence states plainly
+        pairs, plain = _alternatives(sentences, vocab)
+        hedged = next((s for a, b, s in pairs for x in (a, b) if x in own and x not in plain), None)
+    return Finding("uncertainty_dismissed", hedged) if hedged is not None else None
+
+
 def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:
     """The hedged sentence, when a word of a plain clause is one the report names only under a hedge ("There is
     pulmonary artery hypertension" for "prominence of the central pulmonary arteries suggesting pulmonary artery

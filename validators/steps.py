@@ -58,6 +58,7 @@ from radprm.validators.sentences import (
     boosted,
     clear_reading_caches,
     compare,
+    dismissed_alternative,
     edited_copy,
     fills_gap,
     hidden_device_named,
@@ -617,6 +618,13 @@ class StepValidator:
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
                 open_findings.extend(found)
+            # "atelectasis rather than infiltrate": the reading set aside, judged only as a dismissal
+            for c in self._clauses(body)[1]:
+                if c.kind == "contrast":
+                    set_aside = read_facts(c.text, vocab, lang, grades, c.start)
+                    dismissed = dismissed_alternative(set_aside, sentences, vocab)
+                    if dismissed is not None:
+                        open_findings.append(dismissed)
             # a step that copies a report sentence with one word changed (side, grade, number, place,
             # change over time, negation), read whole since report sentences are not cut into clauses; a
             # step read as meta is checked whole too: reports word recommendations and follow-up the same way
