@@ -823,3 +823,12 @@ def test_a_reading_set_aside_with_rather_than_is_judged_only_as_a_dismissal(vali
         "The opacities may be atelectasis rather than clearly infiltrate.",
     ], report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_a_greater_side_where_the_report_ranks_only_places_is_made_up(validator):
+    report = Report(report_id="r24h", text="FINDINGS: Minimally increased airspace opacities bilaterally, most "
+                                            "prominent in the lung bases. Heart size is within normal limits.")
+    bad = judge(validator, ["The opacities are in both lungs, most prominent at the right lung base."],
+                report=report)[0]
+    assert not bad.label and "laterality_conflict" in bad.reasons, bad.reasons
+    assert judge(validator, ["The opacities are in both lungs, most prominent at the bases."], report=report)[0].label

@@ -2335,7 +2335,19 @@ def _dominance_conflict(
         said = [s for s in sentences if s.dominant and s.anchors & strong]
     if said and not any(clause.dominant & s.dominant for s in said):
         return said[0]
+    if not said:
+        # the report ranks the places of a bilateral finding, not its sides ("bilaterally, most prominent in the
+        # lung bases"): a greater side is made up
+        return next((s for s in pool[:1] if "bilateral" in s.sides and _RANKS_PLACES.search(s.text)), None)
     return None
+
+
+_RANKS_PLACES = re.compile(
+    r"\b(?:most|more)\s+(?:prominent|pronounced|marked|conspicuous)\s+(?:in|at|within|along)\s+(?:the\s+)?"
+    r"(?!(?:right|left)\b)(?:\w+\s+){0,2}?(?:bases|apices|lobes|zones|lungs)\b|\bpredominantly\s+(?:in\s+)?(?:the\s+)?"
+    r"(?:bases|apices|upper|lower|basilar|apical)\b",
+    re.I,
+)
 
 
 def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:
