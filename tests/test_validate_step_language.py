@@ -832,3 +832,11 @@ def test_a_greater_side_where_the_report_ranks_only_places_is_made_up(validator)
                 report=report)[0]
     assert not bad.label and "laterality_conflict" in bad.reasons, bad.reasons
     assert judge(validator, ["The opacities are in both lungs, most prominent at the bases."], report=report)[0].label
+
+
+def test_a_denied_osis_is_the_otic_the_report_affirms(validator):
+    report = Report(report_id="r24i", text="FINDINGS: Normal heart size. Kyphotic degenerated osteopenic thoracic "
+                                            "spine. The lungs are clear.")
+    bad = judge(validator, ["There is no kyphosis."], report=report)[0]
+    assert not bad.label and "negation_conflict" in bad.reasons, bad.reasons
+    assert judge(validator, ["There is kyphosis of the thoracic spine."], report=report)[0].label

@@ -162,6 +162,8 @@ def stem(word: str) -> str:
     w = word.lower()
     if w.endswith(("ency", "encies")) and len(w) > 6:
         w = w[: w.rfind("enc")] + "ent"  # "lucency" / "lucent"
+    elif w.endswith(("osis", "otic")) and len(w) > 6:
+        return w[:-3][:7]  # "kyphosis" / "kyphotic", "fibrosis" / "fibrotic", "sclerosis" / "sclerotic"
     for suffix in ("ities", "ity", "ies", "ions", "ion", "es", "s", "ed", "ing", "ally", "al", "ic", "e"):
         if len(w) > len(suffix) + (2 if suffix == "e" else 3) and w.endswith(suffix):
             w = w[: -len(suffix)]  # "e" too: "exclude" / "excluded", "tube" / "tubes" share a stem
