@@ -840,3 +840,17 @@ def test_a_denied_osis_is_the_otic_the_report_affirms(validator):
     bad = judge(validator, ["There is no kyphosis."], report=report)[0]
     assert not bad.label and "negation_conflict" in bad.reasons, bad.reasons
     assert judge(validator, ["There is kyphosis of the thoracic spine."], report=report)[0].label
+
+
+def test_a_thing_said_to_be_there_that_nothing_in_the_report_speaks_of_is_made_up(validator):
+    report = Report(report_id="r24j", text="FINDINGS: Heart size and vascularity are normal. Mild tortuosity of the "
+                                            "aorta. No focal airspace disease or effusion. Postop changes of CABG. "
+                                            "IMPRESSION: No acute cardiopulmonary process.")
+    bad = judge(validator, ["There's a cervical rib on the right, which could explain the arm numbness."],
+                report=report)[0]
+    assert not bad.label and "finding_not_in_report" in bad.reasons, bad.reasons
+    kept = judge(validator, [
+        "There are postoperative changes from the bypass surgery.",  # the lexicon's weak word, in other words
+        "There is a prior frontal film for comparison.",  # the exam, not a finding
+    ], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

@@ -1285,6 +1285,41 @@ _NOT_COUNTED = frozenset(
 _TWO_WORDS = frozenset({"dual", "double", "paired", "bilateral", "bilaterally", "both", "pair", "couple"})
 
 
+# a clause that says a thing is there: "There's a cervical rib on the right", "I also see a small nodule"
+_EXISTS = re.compile(
+    r"^\W*(?:(?:also|and|but|plus)\s+)?(?:there\s+(?:is|are)\s+(?:also\s+)?(?!no\b|not\b|nothing\b)\w+|"
+    r"i\s+(?:also\s+)?(?:see|note|notice|can\s+see|identify)\s+(?:a|an|some|several|multiple|two|three|small|tiny|mild)\b)",
+    re.I,
+)
+
+
+_NOT_A_THING = re.compile(
+    r"\b(?:comparison|compare|prior|previous|earlier|indication|history|film|study|view|views|radiograph|exam|"
+    r"examination|technique|question|options?|answer)\b",
+    re.I,
+)
+
+
+def invented_thing(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """A certain clause that says a thing is there ("There's a cervical rib on the right") where no report sentence
+    shares a word of it: a thing the report does not have, whatever the lexicon calls it."""
+    if clause.negated or clause.hedge != "certain" or not _EXISTS.match(clause.text):
+        return False
+    if _NOT_A_THING.search(clause.text):
+        return False  # the exam, its comparison or the question, not a finding
+    if clause.words & vocab.normal_words:
+        return False
+    strong = clause.anchors - vocab.weak - vocab.place_stems
+    if not strong:
+        return False
+    if any(s.anchors & strong or s.numbers & clause.numbers for s in sentences):
+        return False
+    # (nor a longer word the lexicon counts as weak: "postoperative changes" for "Postop changes")
+    prefixes = {w[:5] for s in sentences for w in (*s.anchors, *s.words) if len(w) >= 5}
+    longer = (w for w in clause.words if len(w) >= 6)
+    return not any(a[:5] in prefixes for a in strong) and not any(w[:5] in prefixes for w in longer)
+
+
 def _single_tip_moved(
     clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary
 ) -> list[Finding]:

@@ -62,6 +62,7 @@ from radprm.validators.sentences import (
     edited_copy,
     fills_gap,
     hidden_device_named,
+    invented_thing,
     names_prior,
     range_between,
     read_facts,
@@ -71,6 +72,7 @@ from radprm.validators.sentences import (
     same_word,
     stem,
 )
+from radprm.validators.sentences import Finding as Disagreement
 
 if TYPE_CHECKING:
     from radprm.validators.findings import FindingsExtractor
@@ -618,6 +620,11 @@ class StepValidator:
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
                 open_findings.extend(found)
+            if not (open_findings or judgements) and clauses and not any(align(c, sentences, vocab) for c in clauses):
+                # nothing in the step speaks of anything the report has: a thing it says is there is made up
+                made_up = next((c for c in clauses if invented_thing(c, sentences, vocab)), None)
+                if made_up is not None and not history.names_terms(made_up, vocab):
+                    open_findings.append(Disagreement("finding_not_in_report", None))
             # "atelectasis rather than infiltrate": the reading set aside, judged only as a dismissal
             for c in self._clauses(body)[1]:
                 if c.kind == "contrast":
