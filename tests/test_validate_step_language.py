@@ -854,3 +854,11 @@ def test_a_thing_said_to_be_there_that_nothing_in_the_report_speaks_of_is_made_u
         "There is a prior frontal film for comparison.",  # the exam, not a finding
     ], report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_the_same_abnormal_state_at_another_grade_is_a_severity_conflict(validator):
+    report = Report(report_id="r24k", text="FINDINGS: There is mild cardiomegaly. Mildly low lung volumes. No focal "
+                                            "consolidation, pleural effusion, or pneumothorax.")
+    bad = judge(validator, ["Lung volumes are markedly reduced."], report=report)[0]
+    assert not bad.label and "severity_conflict" in bad.reasons, bad.reasons
+    assert judge(validator, ["Lung volumes are mildly reduced."], report=report)[0].label

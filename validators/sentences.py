@@ -2076,6 +2076,12 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
             st, s = said[0]
             reason = "negation_conflict" if "normal" in states | st else "severity_conflict"
             return [Finding(reason, s)]
+        # the same abnormal state at another grade ("markedly reduced" lung volumes for "Mildly low lung volumes")
+        same = [s for st, s in said if states & st]
+        if same and "normal" not in states and clause.grades and all(s.grades for s in same) and not any(
+            clause.grades & s.grades or _low_end(clause.grades, s.grades) for s in same
+        ):
+            return [Finding("severity_conflict", same[0])]
     return []
 
 
