@@ -862,3 +862,13 @@ def test_the_same_abnormal_state_at_another_grade_is_a_severity_conflict(validat
     bad = judge(validator, ["Lung volumes are markedly reduced."], report=report)[0]
     assert not bad.label and "severity_conflict" in bad.reasons, bad.reasons
     assert judge(validator, ["Lung volumes are mildly reduced."], report=report)[0].label
+
+
+def test_a_single_one_where_the_report_has_many_is_a_changed_count(validator):
+    report = Report(report_id="r24l", text="FINDINGS: The heart is normal. Multilevel degenerative changes of the "
+                                            "thoracic spine. The lungs are clear.")
+    bad = judge(validator, ["There is degenerative change at a single level in the mid thoracic spine."],
+                report=report)[0]
+    assert not bad.label and "ungrounded_number" in bad.reasons, bad.reasons
+    assert judge(validator, ["There are degenerative changes at several levels of the thoracic spine."],
+                 report=report)[0].label

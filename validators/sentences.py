@@ -1219,6 +1219,8 @@ def _count_conflict(clause: Facts, pool: list[Facts], vocab: OpenVocabulary) -> 
             continue
         if mine_one and not s.words & _ONE and any(map(_plural, theirs)) and not any(map(_plural, mine)):
             return s
+        if mine_one and s.words & _MANY and not s.words & _ONE:
+            return s  # "a single level" against "Multilevel degenerative changes"
         if mine_many and s.words & _ONE and not s.words & _MANY:
             return s
     return None
