@@ -872,3 +872,22 @@ def test_a_single_one_where_the_report_has_many_is_a_changed_count(validator):
     assert not bad.label and "ungrounded_number" in bad.reasons, bad.reasons
     assert judge(validator, ["There are degenerative changes at several levels of the thoracic spine."],
                  report=report)[0].label
+
+
+def test_a_part_of_the_spine_the_report_never_names_is_moved_even_unaligned(validator):
+    report = Report(report_id="r24m", text="FINDINGS: Cardiac and mediastinal contours are within normal limits. "
+                                            "Atherosclerotic aorta. Thoracic spondylosis.")
+    bad = judge(validator, ["There's spondylosis with osteophytes in the cervical spine."], report=report)[0]
+    assert not bad.label and "location_conflict" in bad.reasons, bad.reasons
+    kept = judge(validator, ["There's spondylosis of the thoracic spine.",
+                             "This is a preop film before lumbar spine surgery."], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_a_place_that_opens_the_step_belongs_to_the_clause_after_it(validator):
+    report = Report(report_id="r24n", text="FINDINGS: There is a small area of scarring in the left base. Calcified "
+                                            "granulomas seen in the posterior right lower lobe.")
+    bad = judge(validator, ["In the anterior right lower lobe, there are calcified granulomas."], report=report)[0]
+    assert not bad.label and "location_conflict" in bad.reasons, bad.reasons
+    assert judge(validator, ["In the posterior right lower lobe, there are calcified granulomas."],
+                 report=report)[0].label

@@ -258,7 +258,7 @@ _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 
 # a place phrase opening a step ("Above the diaphragm, the lungs show ...")
-_PLACE_LEAD = re.compile(r"^\W*(?:above|below|under|beneath|behind|within|along|beyond|over|inside)\b", re.I)
+_PLACE_LEAD = re.compile(r"^\W*(?:above|below|under|beneath|behind|within|along|beyond|over|inside|in|at|on)\b", re.I)
 
 
 def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -> list[Clause]:

@@ -573,7 +573,31 @@ def compare(
     out = _compare(clause, sentences, vocab, lang, prior)
     if not out and _unmatched_change(clause, sentences, lang):
         out = [Finding("temporal_conflict", None)]
+    if not out:
+        elsewhere = _spine_elsewhere(clause, sentences)
+        if elsewhere is not None:
+            out = [Finding("location_conflict", elsewhere)]
     return out
+
+
+# the spine of a planned operation or the history, not the one on this film ("a preop film before lumbar spine
+# surgery")
+_NOT_THIS_SPINE = re.compile(r"\b(?:surgery|preop\w*|pre-?operative|planned|scheduled|history|indication)\b", re.I)
+
+
+def _spine_elsewhere(clause: Facts, sentences: list[Facts]) -> Facts | None:
+    """A part of the spine the report never names where it names another ("spondylosis in the cervical spine" for
+    "Thoracic spondylosis."): there is one spine, so the part is moved, whether or not the clause aligns."""
+    if clause.negated or clause.hedge != "certain" or _NOT_THIS_SPINE.search(clause.text):
+        return None
+    for family, plain in (("spine_region", {"thoracic"}), ("spine_level", set())):
+        mine = clause.places.get(family, frozenset()) - plain
+        if not mine:
+            continue
+        placing = [s for s in sentences if not s.negated and s.places.get(family)]
+        if placing and not any(mine & s.places[family] for s in placing):
+            return placing[0]
+    return None
 
 
 _REMOVAL = re.compile(r"\b(?:removed|removal|withdrawn|explanted|taken\s+out)\b", re.I)
