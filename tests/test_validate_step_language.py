@@ -891,3 +891,13 @@ def test_a_place_that_opens_the_step_belongs_to_the_clause_after_it(validator):
     assert not bad.label and "location_conflict" in bad.reasons, bad.reasons
     assert judge(validator, ["In the posterior right lower lobe, there are calcified granulomas."],
                  report=report)[0].label
+
+
+def test_a_denial_of_several_things_denies_each(validator):
+    report = Report(report_id="r24o", text="FINDINGS: Stable cardiomediastinal silhouette. No focal consolidation, "
+                                            "pneumothorax or large pleural effusion. Spurring of thoracic spine.")
+    bad = judge(validator, ["The report doesn't mention any osteophytes or spurring of the spine."], report=report)[0]
+    assert not bad.label and "negation_conflict" in bad.reasons, bad.reasons
+    kept = judge(validator, ["There is no consolidation, pneumothorax or large effusion.",
+                             "The report doesn't mention any fracture or dislocation."], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

@@ -663,7 +663,11 @@ def _compare(
     if clause.negated:
         # "no left effusion" beside "small right effusion" is no side conflict: a negated clause is
         # checked for what it denies (a device the report has, a finding the report keeps open)
-        out = _class_negation(clause, aligned or sentences, vocab) or _polarity_conflict(clause, sentences, vocab, lang)
+        out = (
+            _class_negation(clause, aligned or sentences, vocab)
+            or _polarity_conflict(clause, sentences, vocab, lang)
+            or _listed_denial(clause, sentences, vocab, lang)
+        )
         denied = _negated_anchors(clause, lang) - vocab.weak
         # the report itself says "No effusion." whatever it keeps open elsewhere ("Question pericardial effusion")
         said = bool(denied) and any(s.negated and denied <= _denial_scope(s, vocab, lang) for s in sentences)
@@ -1878,6 +1882,35 @@ def _polarity_conflict(
     if clause.places.get("lobe") and s.places.get("lobe") and not clause.places["lobe"] & s.places["lobe"]:
         return []  # "no upper lobe collapse" beside "collapse of the right middle and lower lobes"
     return [Finding("negation_conflict", s)]
+
+
+_LIST_OR = re.compile(r"\s(?:or|nor)\s", re.I)
+_LIST_END = re.compile(r",\s*(?:and|no|with)\b|\band\s+no\b", re.I)
+_LIST_SPLIT = re.compile(r"\s*,\s*(?:or\s+|and\s+|nor\s+)?|\s+(?:or|nor|and/or)\s+", re.I)
+
+
+def _listed_denial(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage) -> list[Finding]:
+    """A denial of several things ("The report doesn't mention any osteophytes or spurring of the spine") denies
+    each of them: one the report affirms is a negation conflict, though no sentence names them all."""
+    if clause.hedge != "certain" or clause.words & vocab.qualifiers:
+        return []  # ("no acute airspace or pleural abnormality": a qualifier read with one item would be lost)
+    after = _after_negation_cue(clause.text, lang)
+    if after is None:
+        return []
+    end = _SCOPE_END.search(after) or _LIST_END.search(after)
+    scope = after[: end.start()] if end else after
+    if not _LIST_OR.search(scope):
+        return []  # a list of things denied ends on "or" / "nor"
+    items = [p.strip() for p in _LIST_SPLIT.split(scope) if p.strip()]
+    if len(items) < 2 or any(len(p.split()) > 4 for p in items):
+        return []
+    for item in items:
+        # (read uncached: the item is not a text of the step or the report)
+        denial = _read_facts("No " + item, vocab, lang, {})
+        found = _polarity_conflict(denial, sentences, vocab, lang) if denial.negated else []
+        if found:
+            return found
+    return []
 
 
 def _denial_qualifiers(clause: Facts, quals: frozenset[str], lang: StepLanguage) -> frozenset[str]:
