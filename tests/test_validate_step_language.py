@@ -901,3 +901,14 @@ def test_a_denial_of_several_things_denies_each(validator):
     kept = judge(validator, ["There is no consolidation, pneumothorax or large effusion.",
                              "The report doesn't mention any fracture or dislocation."], report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_lines_and_tubes_denied_where_the_report_places_a_tip(validator):
+    report = Report(report_id="r24p", text="FINDINGS: A right-sided chest XXXX remains in XXXX with the distal tip "
+                                            "at the level of the mid SVC. The lungs are clear. No pneumothorax.")
+    bad = judge(validator, ["No lines or tubes are mentioned in the report."], report=report)[0]
+    assert not bad.label and "negation_conflict" in bad.reasons, bad.reasons
+    # one kind of tube the report does not have, or other ones, are no denial of the catheter
+    kept = judge(validator, ["No endotracheal tube or nasogastric tube is mentioned, so those are absent.",
+                             "I don't see any other tubes or lines."], report=report)
+    assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]

@@ -667,6 +667,7 @@ def _compare(
             _class_negation(clause, aligned or sentences, vocab)
             or _polarity_conflict(clause, sentences, vocab, lang)
             or _listed_denial(clause, sentences, vocab, lang)
+            or _denied_device(clause, sentences, lang)
         )
         denied = _negated_anchors(clause, lang) - vocab.weak
         # the report itself says "No effusion." whatever it keeps open elsewhere ("Question pericardial effusion")
@@ -1882,6 +1883,27 @@ def _polarity_conflict(
     if clause.places.get("lobe") and s.places.get("lobe") and not clause.places["lobe"] & s.places["lobe"]:
         return []  # "no upper lobe collapse" beside "collapse of the right middle and lower lobes"
     return [Finding("negation_conflict", s)]
+
+
+# lines, tubes and devices as a kind, not one of them ("an endotracheal tube", "a pleural line")
+_DEVICE_WORDS = re.compile(r"\b(?:lines|tubes|catheters|devices|support\s+apparatus)\b", re.I)
+_ONE_DEVICE = re.compile(
+    r"\b(?:endotracheal|tracheostomy|nasogastric|enteric|feeding|chest|et|ng|og|pleural|visceral|septal|kerley|"
+    r"pacemaker|pacer|drainage|surgical|sternotomy|cardiac|other|additional|further|new)\b",
+    re.I,
+)
+
+
+def _denied_device(clause: Facts, sentences: list[Facts], lang: StepLanguage) -> list[Finding]:
+    """A denial of lines, tubes or catheters ("The report doesn't describe any lines, ports or tubes") where the
+    report places a tip or names a line or tube, however its de-identified words hide the device."""
+    if clause.hedge != "certain":
+        return []
+    after = _after_negation_cue(clause.text, lang)
+    if after is None or not _DEVICE_WORDS.search(after[:60]) or _ONE_DEVICE.search(after[:60]):
+        return []
+    placed = next((s for s in sentences if not s.negated and (s.places.get("tip") or "line_tube" in s.classes)), None)
+    return [Finding("negation_conflict", placed)] if placed is not None else []
 
 
 _LIST_OR = re.compile(r"\s(?:or|nor)\s", re.I)
