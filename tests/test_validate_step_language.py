@@ -912,3 +912,15 @@ def test_lines_and_tubes_denied_where_the_report_places_a_tip(validator):
     kept = judge(validator, ["No endotracheal tube or nasogastric tube is mentioned, so those are absent.",
                              "I don't see any other tubes or lines."], report=report)
     assert all(r.label for r in kept), [(r.step, r.reasons) for r in kept]
+
+
+def test_a_finding_explained_away_that_the_report_keeps_open_is_dismissed(validator):
+    report = Report(report_id="r24q", text="FINDINGS: Stable prominence of the cardiac apex, XXXX from ventricular "
+                                            "hypertrophy. Mid sternotomy wires again noted. No pneumothorax.")
+    bad = judge(validator, ["The cardiac apex is prominent as before, but that's just positional and doesn't "
+                            "reflect ventricular hypertrophy."], report=report)[0]
+    assert not bad.label and "uncertainty_dismissed" in bad.reasons, bad.reasons
+    # a cause weighed, not set, is no dismissal
+    kept = judge(validator, ["The prominent apex could simply be positional, or ventricular hypertrophy."],
+                 report=report)[0]
+    assert "uncertainty_dismissed" not in kept.reasons, kept.reasons

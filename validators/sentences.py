@@ -1906,6 +1906,40 @@ def _denied_device(clause: Facts, sentences: list[Facts], lang: StepLanguage) ->
     return [Finding("negation_conflict", placed)] if placed is not None else []
 
 
+# a finding explained away: "that's just positional", "simply due to the low lung volumes", "within normal
+# variation", "can be regarded as normal", "isn't a concern", "can effectively be ruled out"
+_EXPLAINED_AWAY = re.compile(
+    r"\b(?:just|simply|merely|only|purely)\s+(?:\w+\s+){0,3}?(?P<why>positional|position(?:ing)?|technique|technical|"
+    r"overlap\w*|artifact\w*|rotation|rotated|projection|inspiration|inspiratory|normal\s+variant|soft\s+tissue|"
+    r"vessels?|vascular\s+shadows?|ribs?|low\s+(?:lung\s+)?volumes?)\b"
+    r"|\bwithin\s+normal\s+variation\b|\bcan\s+be\s+(?:regarded|considered|treated)\s+as\s+normal\b"
+    r"|\b(?:isn't|is\s+not|not)\s+a\s+(?:real\s+)?concern\b|\b(?:effectively|safely)\s+(?:be\s+)?(?:ruled\s+out|excluded)\b",
+    re.I,
+)
+
+
+_MAYBE = re.compile(r"\b(?:probably|could|might|may|possibly|perhaps|likely|maybe)\b", re.I)
+
+
+def explained_away(text: str, clauses: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> Finding | None:
+    """A step that explains away what the report keeps open ("The cardiac apex is prominent as before, but that's
+    just positional" for "Stable prominence of the cardiac apex, XXXX from ventricular hypertrophy"): the report
+    names the thing under a hedge or as a reading, and does not give the step's harmless cause itself."""
+    m = _EXPLAINED_AWAY.search(text)
+    if m is None or _MAYBE.search(text[max(0, m.start() - 40) : m.start()]):
+        return None  # ("probably just overlapping vessels", "could simply be vessels": a reading weighed, not set)
+    report = " ".join(s.text.lower() for s in sentences)
+    if any(w[:5] in report for w in (m.group("why") or "").lower().split() if len(w) >= 4):
+        return None  # the report gives that cause itself ("accentuated by AP technique")
+    strong = frozenset().union(*(c.anchors for c in clauses)) - vocab.weak - vocab.place_stems
+    for s in sentences:
+        if s.negated or not s.anchors & strong:
+            continue
+        if s.hedge != "certain" or _READING.search(s.text):
+            return Finding("uncertainty_dismissed", s)
+    return None
+
+
 _LIST_OR = re.compile(r"\s(?:or|nor)\s", re.I)
 _LIST_END = re.compile(r",\s*(?:and|no|with)\b|\band\s+no\b", re.I)
 _LIST_SPLIT = re.compile(r"\s*,\s*(?:or\s+|and\s+|nor\s+)?|\s+(?:or|nor|and/or)\s+", re.I)

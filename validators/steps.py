@@ -60,6 +60,7 @@ from radprm.validators.sentences import (
     compare,
     dismissed_alternative,
     edited_copy,
+    explained_away,
     fills_gap,
     hidden_device_named,
     invented_thing,
@@ -625,6 +626,10 @@ class StepValidator:
                 made_up = next((c for c in clauses if invented_thing(c, sentences, vocab)), None)
                 if made_up is not None and not history.names_terms(made_up, vocab):
                     open_findings.append(Disagreement("finding_not_in_report", None))
+            if not any(f.reason == "uncertainty_dismissed" for f in open_findings):
+                away = explained_away(body, clauses, sentences, vocab)
+                if away is not None:
+                    open_findings.append(away)
             # "atelectasis rather than infiltrate": the reading set aside, judged only as a dismissal
             for c in self._clauses(body)[1]:
                 if c.kind == "contrast":
