@@ -924,3 +924,15 @@ def test_a_finding_explained_away_that_the_report_keeps_open_is_dismissed(valida
     kept = judge(validator, ["The prominent apex could simply be positional, or ventricular hypertrophy."],
                  report=report)[0]
     assert "uncertainty_dismissed" not in kept.reasons, kept.reasons
+
+
+def test_one_of_two_readings_the_report_keeps_open_said_to_be_the_reports_is_overstated(validator):
+    report = Report(report_id="r24r", text="FINDINGS: The lungs are mildly hyperexpanded. Some blunting of the left "
+                                            "costophrenic angle may represent scarring or atelectasis. IMPRESSION: "
+                                            "Minimal left basilar opacity most XXXX representing atelectasis or "
+                                            "chronic scarring.")
+    for step in ("The report describes some blunting of the left costophrenic angle, which it attributes to "
+                 "scarring.", "The radiologist identifies this opacity as atelectasis at the left lung base."):
+        r = judge(validator, [step], report=report)[0]
+        assert not r.label and "uncertainty_overstated" in r.reasons, (step, r.reasons)
+    assert judge(validator, ["The blunting may represent scarring or atelectasis."], report=report)[0].label

@@ -838,7 +838,8 @@ def _compare(
 # hemidiaphragm versus hernia": the first reading is the noun before "of")
 _ALTERNATIVE = re.compile(
     r"\b([a-z][a-z-]{3,})(?:\s+of\s+(?:the\s+)?(?:(?:left|right)\s+)?([a-z-]+))?\s*,?\s+(versus|vs\.?|or|and/or)\s+"
-    r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle|xxxx)\s+)*([a-z][a-z-]{3,})"
+    r"(?:(?:possibly|likely|less|more|an?|small|mild|minimal|early|focal|subtle|xxxx|chronic|old|acute|residual|"
+    r"subsegmental|discoid|linear|patchy|plate-?like|bandlike|developing)\s+)*([a-z][a-z-]{3,})"
 )
 _SLASHED = re.compile(r"\b([a-z]{4,})\s*/\s*([a-z]{4,})\b")
 _SLASH_READINGS = ("atelect", "scar", "infiltr", "pneumon", "edema", "fibros", "airspac", "consoli", "effus")
@@ -887,11 +888,18 @@ def _alternatives(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[list[t
     return entry[1], entry[2]
 
 
+_ATTRIBUTES = re.compile(
+    r"\b(?:it|report|radiologist|impression|findings)\s+(?:\w+\s+)?attributes\b|\bis\s+attributed\b", re.I
+)
+
+
 def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
     """The report sentence that leaves two readings open when a certain clause states or denies one of them and
     does not name the other ("the opacities at both bases represent chronic scarring" for "Bibasilar atelectasis
     versus scarring"), and no other certain sentence states that reading plainly."""
-    if clause.hedge != "certain" or _WEIGHS.search(clause.text.lower()):
+    if clause.hedge != "certain" and not (clause.hedge == "probable" and _ATTRIBUTES.search(clause.text)):
+        return None  # (a reading the step says the report attributes the thing to is no hedge of the step's own)
+    if _WEIGHS.search(clause.text.lower()):
         return None
     pairs, plain = _alternatives(sentences, vocab)
     if not pairs:
