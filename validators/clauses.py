@@ -272,7 +272,7 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
     for c in clauses:
         gap = text[out[-1].end:c.start] if out else ""
         if out and "," in gap and ";" not in gap and ":" not in gap and not lang.has_verb.search(c.text) \
-                and (not _NEW_SUBJECT.match(c.text) or _ADDED.match(c.text) and _DENIAL.search(out[-1].text)):
+                and (not _NEW_SUBJECT.match(c.text) or _ADDED.match(c.text) and lang.negation_pre.search(out[-1].text)):
             # (", as well as effusion" after "It excludes pneumothorax" is the denial's list; after "osteophytes
             # along the lumbar spine" a thing of its own)
             prev = out[-1]
@@ -296,7 +296,6 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
 
 
 _ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
-_DENIAL = re.compile(r"\b(?:no|not|without|exclud\w*|negative|rules?\s+out|ruled\s+out|absent|free\s+of|never)\b", re.I)
 _LIST_HEAD = re.compile(r"(?:and|or)\s+\w+(?:\s+\w+)?\s+(?:are|is|were|was)\b", re.I)
 
 

@@ -1926,15 +1926,19 @@ _EXPLAINED_AWAY = re.compile(
 )
 
 
-_MAYBE = re.compile(r"\b(?:probably|could|might|may|possibly|perhaps|likely|maybe)\b", re.I)
+def _maybe(text: str, lang: StepLanguage) -> bool:
+    """Whether a stretch of text hedges (possible or probable): what follows is weighed, not set."""
+    return any(lang.hedges[h].search(text) for h in ("possible", "probable") if h in lang.hedges)
 
 
-def explained_away(text: str, clauses: list[Facts], sentences: list[Facts], vocab: OpenVocabulary) -> Finding | None:
+def explained_away(
+    text: str, clauses: list[Facts], sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
+) -> Finding | None:
     """A step that explains away what the report keeps open ("The cardiac apex is prominent as before, but that's
     just positional" for "Stable prominence of the cardiac apex, XXXX from ventricular hypertrophy"): the report
     names the thing under a hedge or as a reading, and does not give the step's harmless cause itself."""
     m = _EXPLAINED_AWAY.search(text)
-    if m is None or _MAYBE.search(text[max(0, m.start() - 40) : m.start()]):
+    if m is None or _maybe(text[max(0, m.start() - 40) : m.start()], lang):
         return None  # ("probably just overlapping vessels", "could simply be vessels": a reading weighed, not set)
     report = " ".join(s.text.lower() for s in sentences)
     if any(w[:5] in report for w in (m.group("why") or "").lower().split() if len(w) >= 4):

@@ -621,13 +621,17 @@ class StepValidator:
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
                 open_findings.extend(found)
-            if not (open_findings or judgements) and clauses and not any(align(c, sentences, vocab) for c in clauses):
-                # nothing in the step speaks of anything the report has: a thing it says is there is made up
+            if not (open_findings or judgements):
+                # a thing the step says is there, when nothing in the step speaks of anything the report has
                 made_up = next((c for c in clauses if invented_thing(c, sentences, vocab)), None)
-                if made_up is not None and not history.names_terms(made_up, vocab):
+                if (
+                    made_up is not None
+                    and not history.names_terms(made_up, vocab)
+                    and not any(align(c, sentences, vocab) for c in clauses)
+                ):
                     open_findings.append(Disagreement("finding_not_in_report", None))
             if not any(f.reason == "uncertainty_dismissed" for f in open_findings):
-                away = explained_away(body, clauses, sentences, vocab)
+                away = explained_away(body, clauses, sentences, vocab, lang)
                 if away is not None:
                     open_findings.append(away)
             # "atelectasis rather than infiltrate": the reading set aside, judged only as a dismissal
