@@ -235,7 +235,6 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
-_CONTRAST = re.compile(r"rather\s+than\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(
     r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b",
@@ -243,11 +242,14 @@ _NOW_GONE = re.compile(
 )
 
 
+# a reading set aside ("rather than an infiltrate"), a thing added to the one before ("as well as nodes")
+_CONTRAST = re.compile(r"rather\s+than\b", re.I)
+_ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no(?:thing)?\b|without\b"
-                          r"|along\s+with\b|as\s+well\s+as\b|rather\s+than\b"
+                          rf"|{_ADDED.pattern}|{_CONTRAST.pattern}"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"
                           r"multiple|scattered|old|chronic|stable|calcified|degenerative)\b", re.I)
@@ -295,7 +297,6 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
     return out
 
 
-_ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
 _LIST_HEAD = re.compile(r"(?:and|or)\s+\w+(?:\s+\w+)?\s+(?:are|is|were|was)\b", re.I)
 
 

@@ -303,13 +303,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         sides.add("bilateral")
     if not sides:
         sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
-    places: dict[str, set[str]] = {}
-    # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
-    if can_match(vocab.any_place, low):
-        placed = _JUNCTION.sub(" cavoatrial junction ", low) if "junction" in low else low
-        for family, name, pattern in vocab.places:
-            if pattern.search(placed):
-                places.setdefault(family, set()).add(name)
+    places = _places_in(low, vocab)
     numbers = set()
     for m in (
         ()
@@ -1106,7 +1100,8 @@ def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVoca
     if hedged is None:
         # or one of two readings the report leaves open ("scarring or atelectasis") that no sentence states plainly
         pairs, plain = _alternatives(sentences, vocab)
-        hedged = next((s for a, b, s in pairs for x in (a, b) if x in own and x not in plain), None)
+        # (`pairs` holds each pair both ways round)
+        hedged = next((s for a, _, s in pairs if a in own and a not in plain), None)
     return Finding("uncertainty_dismissed", hedged) if hedged is not None else None
 
 
@@ -1376,7 +1371,7 @@ def _single_tip_moved(
     own = clause.anchors - vocab.weak
     tips = [s for s in tips if s.anchors & own] or tips
     if len(tips) > 1 or _RELATIVE_PLACE.search(clause.text):
-        mine = _tip_places(_RELATIVE_PLACE.sub(" ", _JUNCTION.sub(" cavoatrial junction ", clause.text)), vocab)
+        mine = frozenset(_places_in(_RELATIVE_PLACE.sub(" ", clause.text.lower()), vocab).get("tip", ()))
     theirs = frozenset().union(*(s.places["tip"] for s in tips))
     if mine and not mine & theirs:
         return [Finding("location_conflict", tips[0])]
@@ -1400,8 +1395,17 @@ _JUNCTION = re.compile(
 )
 
 
-def _tip_places(text: str, vocab: OpenVocabulary) -> frozenset[str]:
-    return frozenset(name for family, name, pattern in vocab.places if family == "tip" and pattern.search(text))
+def _places_in(low: str, vocab: OpenVocabulary) -> dict[str, set[str]]:
+    """The places a lower-cased text names, by family ("the junction of the SVC and the right atrium" is the
+    cavoatrial junction)."""
+    places: dict[str, set[str]] = {}
+    # (the needle check of the alternation of all places: running it would only say whether the loop finds one)
+    if can_match(vocab.any_place, low):
+        placed = _JUNCTION.sub(" cavoatrial junction ", low) if "junction" in low else low
+        for family, name, pattern in vocab.places:
+            if pattern.search(placed):
+                places.setdefault(family, set()).add(name)
+    return places
 
 
 _COMPARATIVES = {"larger", "smaller", "bigger", "greater", "more", "less", "higher", "lower", "worse", "better"}
