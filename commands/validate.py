@@ -14,6 +14,7 @@ from radprm.commands._reader_options import (
 )
 from radprm.miners.config import MineConfig
 from radprm.validators.batch import validate_file
+from radprm.validators.prm_reader import HELP as PRM_HELP
 
 _JUDGE_PANEL = "LLM judge (optional)"
 
@@ -42,11 +43,12 @@ def validate(
     concurrency: Annotated[int, typer.Option("--concurrency", help="Judge requests in flight at once.", min=1,
                                              rich_help_panel=_JUDGE_PANEL)] = 8,
     abstention: Annotated[str | None, typer.Option("--abstention", help=_help("abstention"))] = None,
+    prm: Annotated[Path | None, typer.Option("--prm", help=PRM_HELP)] = None,
     reader: dict | None = None,
 ) -> None:
     """Label each reasoning step good/bad against its report, with verdict, reasons and evidence."""
     summary = validate_file(chains, reports, out, chains_out=chains_out, quarantine=quarantine, strict=strict,
                             judge=judge, judge_policy=judge_policy, base_url=base_url, model=model,
-                            concurrency=concurrency, abstention=abstention,
+                            concurrency=concurrency, abstention=abstention, prm=prm,
                             announce=lambda line: typer.echo(line, err=True), **reader)
     typer.echo(summary.render())

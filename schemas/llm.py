@@ -82,8 +82,8 @@ class RolloutResponse(LLMResponse):
 
 
 # The step judge (`radprm.validators.judge`) answers with one of the step validator's reason codes
-# (`radprm.validators.reasons.REASONS`, but not `low_precision_fault`, `model_suspects_fault` or
-# `model_doubts_fault`: the validator's own abstention) or
+# (`radprm.validators.reasons.REASONS`, but not `low_precision_fault`, `model_suspects_fault`,
+# `model_doubts_fault` or the `prm_*` notes: the validator's own abstention and its PRM reader) or
 # "none". Listed here, not imported: importing the validators
 # package loads medspaCy; `tests/test_validate_judge.py` fails when the two lists drift apart.
 JUDGE_REASONS = (

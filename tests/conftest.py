@@ -130,3 +130,23 @@ def gcs_endpoint():
 
     with gcs_server() as endpoint:
         yield endpoint
+
+
+# --- the train venv (torch + TRL) for real PRM runs ------------------------------------------------
+@pytest.fixture(scope="session")
+def train_py() -> str:
+    """The train Python (`bash training/build_env.sh`); skips without it, fails under RADPRM_REQUIRE_TRAIN=1."""
+    import subprocess
+
+    from radprm.errors import InputError
+    from radprm.training.api import train_python
+
+    try:
+        py = train_python()
+        subprocess.run([py, "-c", "import torch, trl.experimental.prm"], check=True, capture_output=True, timeout=300)
+        return py
+    except (InputError, Exception) as exc:  # noqa: BLE001 - any failure means no usable train venv
+        reason = f"no train venv with torch + TRL ({exc}); build it with: bash training/build_env.sh"
+        if os.environ.get("RADPRM_REQUIRE_TRAIN") == "1":
+            pytest.fail(reason + " [RADPRM_REQUIRE_TRAIN=1]")
+        pytest.skip(reason)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 
 import pytest
@@ -19,7 +18,7 @@ from radprm.cli import app
 from radprm.errors import InputError
 from radprm.evaluation.prm import ChainScores, auroc, score_chains
 from radprm.training import api
-from radprm.training.api import check_checkpoint, step_labels, train_python, trl_from_chains
+from radprm.training.api import check_checkpoint, step_labels, trl_from_chains
 
 runner = CliRunner()
 
@@ -176,21 +175,6 @@ def test_train_prm_bad_input_is_one_line_error_and_writes_nothing(tmp_path):
 
 
 # --- the real thing: TRL PRMTrainer on CPU --------------------------------------------------------
-@pytest.fixture(scope="module")
-def train_py():
-    try:
-        py = train_python()
-        import subprocess
-
-        subprocess.run([py, "-c", "import torch, trl.experimental.prm"], check=True, capture_output=True, timeout=300)
-        return py
-    except (InputError, Exception) as exc:  # noqa: BLE001 - any failure means no usable train venv
-        reason = f"no train venv with torch + TRL ({exc}); build it with: bash training/build_env.sh"
-        if os.environ.get("RADPRM_REQUIRE_TRAIN") == "1":
-            pytest.fail(reason + " [RADPRM_REQUIRE_TRAIN=1]")
-        pytest.skip(reason)
-
-
 def synthetic_trl(n: int, seed: int) -> list[dict]:
     """Made-up chains whose bad steps contradict the report (a pattern a tiny model can pick up)."""
     rng = random.Random(seed)

@@ -21,6 +21,7 @@ from radprm.review.agreement import cohen_kappa
 from radprm.schemas.llm import JUDGE_REASONS, JudgeResponse
 from radprm.schemas.records import StepResult
 from radprm.tables import read_table
+from radprm.validators import prm_reader
 from radprm.validators.abstention import LOW_PRECISION
 from radprm.validators.batch import CHAIN_SCHEMA, STEP_SCHEMA, validate_file
 from radprm.validators.doubt import DOUBTED, SUSPECTED
@@ -123,7 +124,8 @@ def invoke(*args):
 
 def test_judge_reasons_are_the_validator_codes_plus_none():
     # every code but the validator's own abstention notes
-    assert set(JUDGE_REASONS) == (set(REASONS) - {LOW_PRECISION, SUSPECTED, DOUBTED}) | {"none"}
+    own = {LOW_PRECISION, SUSPECTED, DOUBTED, prm_reader.SUSPECTS, prm_reader.DOUBTS, prm_reader.SETTLED}
+    assert set(JUDGE_REASONS) == (set(REASONS) - own) | {"none"}
     schema = JudgeResponse.model_json_schema()
     assert schema["properties"]["label"]["enum"] == ["good", "bad"]
     assert schema["properties"]["evidence"]["maxLength"] <= 200

@@ -375,6 +375,45 @@ def check_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
     return cfg
 
 
+def checkpoint_max_length(checkpoint: str | Path) -> int | None:
+    """The token budget a checkpoint was trained with (its `radprm_train.json`), None when not recorded."""
+    meta = Path(checkpoint) / TRAIN_META
+    try:
+        value = json.loads(meta.read_text(encoding="utf-8")).get("config", {}).get("max_length")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return int(value) if value else None
+
+
+def score_prompts(
+    checkpoint: str | Path,
+    rows: Iterable[dict[str, Any]],
+    *,
+    python: str | Path | None = None,
+    max_length: int | None = None,
+    step_separator: str = "\n",
+    echo: bool = True,
+) -> dict[str, list[float | None]]:
+    """P(good) of every step of `rows` ({key, prompt, completions}) from a trained PRM, in one worker run.
+
+    Steps cut by `max_length` (default: the checkpoint's training budget, else 2048) score None.
+
+    Raises:
+        InputError: no train Python; the worker's own one-line input errors.
+        RuntimeError: the worker failed (its last stderr lines are in the message).
+    """
+    py = train_python(python)
+    budget = max_length or checkpoint_max_length(checkpoint) or 2048
+    with tempfile.TemporaryDirectory(prefix="radprm-prm-score-") as tmp:
+        data, scored = Path(tmp) / "steps.jsonl", Path(tmp) / "scores.jsonl"
+        with data.open("w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps({"key": r["key"], "prompt": r["prompt"], "completions": r["completions"]}) + "\n")
+        _run_worker("score", {"checkpoint": str(Path(checkpoint).resolve()), "data": str(data), "out": str(scored),
+                              "max_length": budget, "step_separator": step_separator}, py, echo=echo)
+        return {s["key"]: s["scores"] for s in map(json.loads, scored.read_text(encoding="utf-8").splitlines())}
+
+
 def _trl_rows(path: Path) -> list[dict[str, Any]]:
     rows = []
     for n, row in enumerate(read_table(path), 1):
@@ -397,7 +436,7 @@ def eval_prm(
     split: str = "all",
     threshold: float = 0.5,
     include_report: bool = True,
-    max_length: int = 2048,
+    max_length: int | None = None,
     step_separator: str = "\n",
     scores_out: str | Path | None = None,
     python: str | Path | None = None,
@@ -447,15 +486,7 @@ def eval_prm(
         if not rows:
             raise InputError("no chain of STEPS has a gold label" + (f" in split {split!r}" if split != "all" else ""),
                              path=gold, field="chain_id")
-    py = train_python(python)
-    with tempfile.TemporaryDirectory(prefix="radprm-eval-prm-") as tmp:
-        data, scored = Path(tmp) / "steps.jsonl", Path(tmp) / "scores.jsonl"
-        with data.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps({"key": r["key"], "prompt": r["prompt"], "completions": r["completions"]}) + "\n")
-        _run_worker("score", {"checkpoint": str(Path(checkpoint).resolve()), "data": str(data), "out": str(scored),
-                              "max_length": max_length, "step_separator": step_separator}, py)
-        scores = {s["key"]: s["scores"] for s in map(json.loads, scored.read_text(encoding="utf-8").splitlines())}
+    scores = score_prompts(checkpoint, rows, python=python, max_length=max_length, step_separator=step_separator)
     chains = []
     for r in rows:
         if gold_labels is not None:

@@ -27,6 +27,8 @@ from radprm.validators.align import Claim
 from radprm.validators.chains_io import iter_raw_rows, read_chains
 from radprm.validators.judge import make_judge
 from radprm.validators.judge import step_schema as judge_step_schema
+from radprm.validators.prm_reader import make_prm_reader
+from radprm.validators.prm_reader import step_schema as prm_step_schema
 from radprm.validators.steps import StepValidator
 
 CLAIMS_CACHE_SIZE = 20_000  # reports whose claims are kept between chains
@@ -80,6 +82,7 @@ class ValidateSummary:
     rules_version: str = ""
     abstention: str = ""  # what abstains: "abstention table v2", "second opinion v1", or "none"
     judge: Any = None  # JudgeSummary when an LLM judge ran (radprm.validators.judge)
+    prm: Any = None  # PrmSummary when a PRM read the steps (radprm.validators.prm_reader)
 
     def render(self) -> str:
         """Multi-line summary for the terminal."""
@@ -96,6 +99,8 @@ class ValidateSummary:
         lines.append(f"steps -> {self.out}")
         if self.chains_out:
             lines.append(f"chains -> {self.chains_out}")
+        if self.prm is not None:
+            lines.append(self.prm.render())
         if self.judge is not None:
             lines.append(self.judge.render())
         if self.quarantine is not None:
@@ -160,6 +165,7 @@ def validate_file(
     concurrency: int = 8,
     abstention: str | Path | None = None,
     announce: Any = None,
+    prm: Any = None,
     **reader_options: Any,
 ) -> ValidateSummary:
     """Validate every chain of a CHAINS file and write one row per step (and per chain).
@@ -181,6 +187,9 @@ def validate_file(
             a file of `radprm eval calibrate` or `radprm eval doubt`, ``"table"``, ``"model"``, ``"none"``, or
             None for the packaged default.
         announce: with a judge, called with the one-line budget estimate before its first request.
+        prm: a `radprm train prm` checkpoint (or a `PrmReader`) read as a second reader after the rules
+            (`radprm.validators.prm_reader`); the step table gets the `prm_p_bad` column. With a judge
+            too, the PRM reads first and the judge sees its fused labels.
         **reader_options: keyword arguments of `read_reports` (format, id_col, text_col, ...).
 
     Returns:
@@ -203,6 +212,9 @@ def validate_file(
     step_judge = make_judge(judge, judge_policy, base_url=base_url, model=model, concurrency=concurrency)
     if step_judge is not None:
         step_judge.open()  # fails fast (no server given, server down) before any output is touched
+    prm_reader = make_prm_reader(prm)
+    if prm_reader is not None:
+        prm_reader.open()  # no checkpoint, bad policy, no train venv: one line before any output is touched
     start = time.perf_counter()
     wanted, n_rows = needed_report_ids(chains_path)
     out, qpath = run.output_paths(out, quarantine=quarantine, others=[chains_out])
@@ -213,16 +225,25 @@ def validate_file(
         summary.quarantine = sink
         reports = load_reports(reports_path, wanted, sink, **reader_options)
         summary.reports_read = len(reports)
-        contexts: dict[str, Any] | None = {} if step_judge is not None else None
+        contexts: dict[str, Any] | None = {} if step_judge is not None or prm_reader is not None else None
         steps = _validate_rows(chains_path, reports, validator, sink, summary, chain_rows, n_rows, progress, contexts)
+        schema = STEP_SCHEMA
+        if prm_reader is not None:
+            summary.prm = prm_reader.summary
+            steps = prm_reader.read_rows(steps, contexts, keep=step_judge is not None)  # the judge reads them next
+            schema = prm_step_schema(schema)
         if step_judge is not None:
             if announce is not None:
                 announce(_judge_budget(chains_path, reports, step_judge).render())
             summary.judge = step_judge.summary
             steps = step_judge.judged_rows(steps, contexts, sink, chains_path)
-        write_table(steps, out, schema=STEP_SCHEMA if step_judge is None else judge_step_schema(STEP_SCHEMA))
+            schema = judge_step_schema(schema)
+        write_table(steps, out, schema=schema)
         if chains_out is not None:
-            rows = step_judge.patch_chain_rows(chain_rows) if step_judge is not None else chain_rows
+            rows = chain_rows
+            for stage in (prm_reader, step_judge):
+                if stage is not None:
+                    rows = stage.patch_chain_rows(rows)
             write_table(rows, chains_out, schema=CHAIN_SCHEMA)
     summary.seconds = time.perf_counter() - start
     return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, path=chains_path,

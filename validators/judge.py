@@ -533,10 +533,15 @@ class StepJudge:
             Fused rows with the `JUDGE_FIELDS` columns.
         """
 
+        extra: dict[tuple[str, int], dict[str, Any]] = {}  # columns of an earlier stage (the PRM reader's)
+
         def chains() -> Iterator[tuple[Chain, Report, list[StepResult]]]:
             current: list[StepResult] = []
             for row in rows:
-                step = StepResult.model_validate(row)
+                own = {k: v for k, v in row.items() if k in StepResult.model_fields}
+                if len(own) < len(row):
+                    extra[(row["chain_id"], row["step_index"])] = {k: v for k, v in row.items() if k not in own}
+                step = StepResult.model_validate(own)
                 if current and step.chain_id != current[0].chain_id:
                     yield (*contexts.pop(current[0].chain_id), current)
                     current = []
@@ -548,7 +553,7 @@ class StepJudge:
             for j in judged:
                 if quarantine is not None and j.answer is not None and not j.answer.ok:
                     quarantine_failure(quarantine, chain, j, source_path)
-                yield j.row()
+                yield {**j.row(), **extra.pop((j.step.chain_id, j.step.step_index), {})}
 
     # --- shard items (radprm mine) ------------------------------------------------------------------
     async def judge_item(self, client: LLMClient, item: Item, report: Report,

@@ -121,6 +121,24 @@ _REASONS = [
         "a lone negation_conflict on a step that paraphrases the report closely",
     ),
     Reason(
+        "prm_suspects_fault", "note", "unsure",
+        "The rules found nothing wrong, but the PRM read as a second reader (`radprm validate --prm`) is "
+        "confident the step is bad: masked as unsure, its label the PRM's lean.",
+        "report 'Stable left lower lobe scarring.' / step 'The scarring in the right lower lobe is stable.'",
+    ),
+    Reason(
+        "prm_doubts_fault", "note", "unsure",
+        "The rules flagged the step, but the PRM read as a second reader is confident it is good: masked as "
+        "unsure, its label only the rules' lean.",
+        "a lone negation_conflict on a step the PRM scores as faithful",
+    ),
+    Reason(
+        "prm_settled", "note", "supported",
+        "The step was unsure (abstention or second opinion) and the PRM read as a second reader was confident "
+        "enough to decide it: its label is the PRM's.",
+        "a model_doubts_fault step the PRM scores as clearly bad",
+    ),
+    Reason(
         "hedged", "note", "supported",
         "The step is less certain than the report about a reported finding (allowed, not rewarded).",
         "report 'Right lower lobe pneumonia.' / step 'Pneumonia may be present in the right lower lobe.'",

@@ -1,0 +1,265 @@
+"""A trained PRM as a second reader of the rules' step labels (`radprm validate --prm CHECKPOINT`).
+
+The rules read what their patterns cover; the learned second opinion (`radprm.validators.doubt`) weighs a
+few dozen hand-built signals. A process reward model trained with `radprm train prm` on chains labelled by
+people reads the whole chain against the whole report. On its own it is the weaker labeller: on blind IU
+writer sets over reports nobody had used it catches about three bad steps in four at the rules' false-flag
+rate, where the rules catch nine in ten. But it is wrong in other places than the rules, so it is used
+only where it is confident and the rules are silent or undecided (`PrmPolicy`):
+
+* the rules (and the second opinion) call the step good, the PRM's P(bad) is at least ``flag_at``: the
+  step becomes `unsure` with the note `prm_suspects_fault`, label False (the PRM's lean); exports mask it;
+* the step is `unsure` (abstention, second opinion) and the PRM's P(bad) is at least ``settle_bad_at``:
+  it is decided bad, with the verdict of its fault code (`unsupported` without one) and the note
+  `prm_settled`;
+* the step is `unsure` and P(bad) is at most ``settle_good_at``: it is decided good (the rules' fault
+  codes dropped, as the LLM judge does) with the note `prm_settled`;
+* the rules decided the step bad and P(bad) is below ``keep_at``: `unsure` with the note
+  `prm_doubts_fault` (off by default: ``keep_at`` = 0; on the dev sets it cost more true bad labels than
+  it saved).
+
+The thresholds are chosen on labelled dev sets and belong to a checkpoint: `radprm_prm_policy.json` in the
+checkpoint folder overrides the defaults (which were chosen for a MiniLM-L6 PRM on IU writer sets, see
+validators/README.md). Every step row gets the PRM's P(bad) in `prm_p_bad` (null for a step the token budget
+cut). The PRM runs in the train venv (torch), chains in batches of ``batch_chains`` per worker run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow as pa
+
+from radprm.errors import InputError
+from radprm.schemas.records import StepResult
+from radprm.validators.reasons import REASONS
+from radprm.validators.scoring import first_bad_step
+from radprm.validators.steps import VERDICT_SCORE
+
+POLICY_FILE = "radprm_prm_policy.json"
+SUSPECTS = "prm_suspects_fault"  # note: the rules said good, the PRM is confident the step is bad
+DOUBTS = "prm_doubts_fault"  # note: the rules said bad, the PRM is confident the step is good
+SETTLED = "prm_settled"  # note: an unsure step the PRM decided
+PRM_FIELDS = [pa.field("prm_p_bad", pa.float64())]
+HELP = ("A checkpoint of `radprm train prm` read as a second reader: where the rules are silent or unsure "
+        "and the PRM is confident, the step is flagged unsure or settled (thresholds: the checkpoint's "
+        f"{POLICY_FILE}, else the defaults). Needs the train venv (make train-env).")
+
+__all__ = ["DOUBTS", "HELP", "POLICY_FILE", "PRM_FIELDS", "SETTLED", "SUSPECTS", "PrmPolicy", "PrmReader",
+           "PrmSummary", "fuse_prm", "make_prm_reader", "step_schema"]
+
+
+@dataclass(frozen=True)
+class PrmPolicy:
+    """When the PRM's P(bad) changes a step (module docs). Defaults: chosen on dev sets for a MiniLM-L6 PRM."""
+
+    flag_at: float = 0.85
+    settle_bad_at: float = 0.9
+    settle_good_at: float = 0.05
+    keep_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise InputError(f"PRM policy {f.name} must be a number in [0, 1], got {value!r}", field=f.name)
+
+    @classmethod
+    def for_checkpoint(cls, checkpoint: str | Path) -> PrmPolicy:
+        """The checkpoint's `radprm_prm_policy.json`, else the defaults.
+
+        Raises:
+            InputError: the file is unreadable or names an unknown threshold (one line).
+        """
+        path = Path(checkpoint) / POLICY_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"unreadable PRM policy ({exc})", path=path) from None
+        known = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - known:
+            extra = sorted(set(data) - known) if isinstance(data, dict) else ["not an object"]
+            raise InputError(f"unknown PRM policy key(s): {', '.join(extra)}", path=path,
+                             hint=", ".join(sorted(known)))
+        return cls(**data)
+
+
+def _fault_verdict(reasons: Iterable[str]) -> str:
+    for code in reasons:
+        reason = REASONS.get(code)
+        if reason is not None and reason.kind == "fault" and reason.verdict:
+            return reason.verdict
+    return "unsupported"
+
+
+def _decided(step: StepResult, label: bool, verdict: str, reasons: list[str]) -> StepResult:
+    return step.model_copy(update={"label": label, "verdict": verdict, "score": VERDICT_SCORE[verdict],
+                                   "reasons": reasons})
+
+
+def fuse_prm(step: StepResult, p_bad: float | None, policy: PrmPolicy) -> StepResult:
+    """The step as the PRM's P(bad) leaves it under `policy` (the step itself when nothing changes)."""
+    if p_bad is None:
+        return step
+    if step.verdict == "unsure":
+        if p_bad >= policy.settle_bad_at:
+            return _decided(step, False, _fault_verdict(step.reasons), [*step.reasons, SETTLED])
+        if p_bad <= policy.settle_good_at:
+            kept = [r for r in step.reasons if REASONS.get(r) is None or REASONS[r].kind != "fault"]
+            verdict = "neutral" if "no_clinical_claim" in kept else "supported"
+            return _decided(step, True, verdict, [*kept, SETTLED])
+        return step
+    if step.label and p_bad >= policy.flag_at:
+        return _decided(step, False, "unsure", [*step.reasons, SUSPECTS])
+    if not step.label and p_bad < policy.keep_at:
+        return _decided(step, False, "unsure", [*step.reasons, DOUBTS])
+    return step
+
+
+def step_schema(base: pa.Schema) -> pa.Schema:
+    """`base` (a step-table schema) with `PRM_FIELDS` appended; metadata kept."""
+    schema = base
+    for f in PRM_FIELDS:
+        schema = schema.append(f)
+    return schema.with_metadata(base.metadata)
+
+
+@dataclass
+class PrmSummary:
+    """What the PRM reader did in a run."""
+
+    checkpoint: str
+    policy: PrmPolicy
+    steps: int = 0
+    scored: int = 0
+    changed: Counter = field(default_factory=Counter)  # suspects / doubts / settled_bad / settled_good
+
+    def add(self, before: StepResult, after: StepResult, p_bad: float | None) -> None:
+        self.steps += 1
+        self.scored += p_bad is not None
+        if after is before:
+            return
+        if SETTLED in after.reasons:
+            self.changed["settled_good" if after.label else "settled_bad"] += 1
+        elif SUSPECTS in after.reasons:
+            self.changed["suspects"] += 1
+        elif DOUBTS in after.reasons:
+            self.changed["doubts"] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "policy": asdict(self.policy), "steps": self.steps,
+                "scored": self.scored, "changed": dict(self.changed)}
+
+    def render(self) -> str:
+        c = self.changed
+        return (f"PRM reader {self.checkpoint}: {self.scored}/{self.steps} steps scored; flagged unsure "
+                f"{c['suspects']}, doubted {c['doubts']}, unsure settled bad {c['settled_bad']} / good "
+                f"{c['settled_good']}")
+
+
+class PrmReader:
+    """Scores a validate run's chains with a trained PRM and fuses its P(bad) into the step rows."""
+
+    def __init__(self, checkpoint: str | Path, *, policy: PrmPolicy | None = None, python: str | Path | None = None,
+                 batch_chains: int = 512, max_length: int | None = None) -> None:
+        self.checkpoint = Path(checkpoint)
+        self.policy = policy
+        self.python = python
+        self.batch_chains = batch_chains
+        self.max_length = max_length
+        self.summary: PrmSummary | None = None
+        self.first_bad: dict[str, int] = {}
+
+    def open(self) -> PrmReader:
+        """Check the checkpoint, its policy and the train Python before any output is touched (one-line errors)."""
+        from radprm.training.api import check_checkpoint, train_python
+
+        if not self.checkpoint.is_dir():
+            raise InputError("PRM checkpoint not found", path=self.checkpoint, field="prm",
+                             hint="a folder saved by `radprm train prm`")
+        check_checkpoint(self.checkpoint)
+        self.policy = self.policy or PrmPolicy.for_checkpoint(self.checkpoint)
+        self.python = train_python(self.python)
+        self.summary = PrmSummary(str(self.checkpoint), self.policy)
+        return self
+
+    def _score(self, batch: list[tuple[Any, Any, list[StepResult]]]) -> dict[str, list[float | None]]:
+        from radprm.exports.trl import build_prompt
+        from radprm.training.api import score_prompts
+
+        rows = []
+        for chain, report, _ in batch:
+            item = SimpleNamespace(report_text=report.text, question=chain.question or "", options=chain.options)
+            rows.append({"key": chain.chain_id, "prompt": build_prompt(item, include_report=True),
+                         "completions": list(chain.steps)})
+        return score_prompts(self.checkpoint, rows, python=self.python, max_length=self.max_length, echo=False)
+
+    def read_rows(self, rows: Iterable[dict[str, Any]], contexts: dict[str, tuple[Any, Any]], *,
+                  keep: bool = False) -> Iterator[dict[str, Any]]:
+        """Fuse the PRM into a stream of step-table rows (a chain's steps consecutive).
+
+        `contexts` maps chain_id -> (chain, report), filled by the producer before the chain's rows;
+        entries are removed once used unless `keep` (a judge reads them next). Yields the rows with
+        `prm_p_bad` and the fused label/verdict/reasons.
+        """
+        take = contexts.get if keep else contexts.pop
+        if self.summary is None:
+            self.open()
+        assert self.summary is not None and self.policy is not None
+
+        def chains() -> Iterator[tuple[Any, Any, list[StepResult]]]:
+            current: list[StepResult] = []
+            for row in rows:
+                step = StepResult.model_validate(row)
+                if current and step.chain_id != current[0].chain_id:
+                    yield (*take(current[0].chain_id), current)
+                    current = []
+                current.append(step)
+            if current:
+                yield (*take(current[0].chain_id), current)
+
+        def batches() -> Iterator[list[tuple[Any, Any, list[StepResult]]]]:
+            batch = []
+            for item in chains():
+                batch.append(item)
+                if len(batch) >= self.batch_chains:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        for batch in batches():
+            scores = self._score(batch)
+            for chain, _, steps in batch:
+                p_good = scores.get(chain.chain_id) or []
+                out = []
+                for step in steps:
+                    pg = p_good[step.step_index] if step.step_index < len(p_good) else None
+                    p_bad = None if pg is None else 1.0 - pg
+                    fused = fuse_prm(step, p_bad, self.policy)
+                    self.summary.add(step, fused, p_bad)
+                    out.append(fused)
+                    yield {**fused.model_dump(), "prm_p_bad": p_bad}
+                self.first_bad[chain.chain_id] = first_bad_step(out)
+
+    def patch_chain_rows(self, chain_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Chain-table rows with `first_bad_step` recomputed from the fused labels (in place)."""
+        for row in chain_rows:
+            if row["chain_id"] in self.first_bad:
+                row["first_bad_step"] = self.first_bad[row["chain_id"]]
+        return chain_rows
+
+
+def make_prm_reader(prm: str | Path | PrmReader | None, **options: Any) -> PrmReader | None:
+    """The `PrmReader` for a run's `prm` option (None: no PRM)."""
+    if prm is None or isinstance(prm, PrmReader):
+        return prm
+    return PrmReader(prm, **options)
