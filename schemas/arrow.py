@@ -48,6 +48,14 @@ EVIDENCE_TYPE = pa.struct(
 """An evidence span (report sentence and char offsets), in shard steps and step tables."""
 
 
+def append_fields(base: pa.Schema, fields: list[pa.Field]) -> pa.Schema:
+    """`base` with `fields` appended, its metadata kept (a run stage's extra step-table columns)."""
+    schema = base
+    for f in fields:
+        schema = schema.append(f)
+    return schema.with_metadata(base.metadata)
+
+
 def _meta(name: str) -> dict[bytes, bytes]:
     return {SCHEMA_NAME_KEY: name.encode(), SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()}
 

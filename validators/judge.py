@@ -60,6 +60,7 @@ from radprm.miners.client import LLMClient, SamplingParams
 from radprm.miners.metrics import ClientMetrics
 from radprm.prompts.registry import PromptRegistry, PromptTemplate
 from radprm.review.agreement import cohen_kappa
+from radprm.schemas.arrow import append_fields
 from radprm.schemas.llm import JudgeResponse
 from radprm.schemas.records import Chain, Item, Report, StepResult
 from radprm.validators.reasons import REASONS
@@ -123,10 +124,7 @@ def check_policy(policy: str | None) -> str:
 
 def step_schema(base: pa.Schema) -> pa.Schema:
     """`base` (a step-table schema) with `JUDGE_FIELDS` appended; metadata kept."""
-    schema = base
-    for f in JUDGE_FIELDS:
-        schema = schema.append(f)
-    return schema.with_metadata(base.metadata)
+    return append_fields(base, JUDGE_FIELDS)
 
 
 @dataclass(frozen=True)

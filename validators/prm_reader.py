@@ -37,6 +37,7 @@ from typing import Any
 import pyarrow as pa
 
 from radprm.errors import InputError
+from radprm.schemas.arrow import append_fields
 from radprm.schemas.records import StepResult
 from radprm.validators.reasons import REASONS
 from radprm.validators.scoring import first_bad_step
@@ -126,10 +127,7 @@ def fuse_prm(step: StepResult, p_bad: float | None, policy: PrmPolicy) -> StepRe
 
 def step_schema(base: pa.Schema) -> pa.Schema:
     """`base` (a step-table schema) with `PRM_FIELDS` appended; metadata kept."""
-    schema = base
-    for f in PRM_FIELDS:
-        schema = schema.append(f)
-    return schema.with_metadata(base.metadata)
+    return append_fields(base, PRM_FIELDS)
 
 
 @dataclass
