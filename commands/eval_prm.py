@@ -29,7 +29,9 @@ def prm(
     threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0,
                                              help="P(good) below it flags a step bad.")] = 0.5,
     no_report: Annotated[bool, typer.Option("--no-report", help="Prompt without the report text.")] = False,
-    max_length: Annotated[int, typer.Option("--max-length", min=16, help="Token budget per chain.")] = 2048,
+    max_length: Annotated[int | None, typer.Option(
+        "--max-length", min=16, help="Token budget per chain (default: the checkpoint's training budget, else 2048).",
+        show_default=False)] = None,
     scores_out: Annotated[Path | None, typer.Option("--scores-out", help="Per-step scores (JSONL).")] = None,
     python: PythonOpt = None,
     json_: JsonOpt = False,

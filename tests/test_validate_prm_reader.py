@@ -145,6 +145,8 @@ def test_validate_with_prm_writes_the_rules_rows_fused_with_the_prm_scores(tmp_p
         assert (row["label"], row["verdict"], list(row["reasons"])) == (expect.label, expect.verdict, expect.reasons)
         changed += expect is not before
     assert changed > 0  # each policy changes some of the rules' rows
+    bad = sum(not row["label"] for row in fused)  # the summary counts the written (fused) rows
+    assert f"labels: good={len(fused) - bad} bad={bad}" in result.output
     by_chain = {}
     for row in fused:
         by_chain.setdefault(row["chain_id"], []).append(StepResult.model_validate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,7 +238,7 @@ def validate_file(
             summary.judge = step_judge.summary
             steps = step_judge.judged_rows(steps, contexts, sink, chains_path)
             schema = judge_step_schema(schema)
-        write_table(steps, out, schema=schema)
+        write_table(_counted(steps, summary), out, schema=schema)
         if chains_out is not None:
             rows = chain_rows
             for stage in (prm_reader, step_judge):
@@ -248,6 +248,16 @@ def validate_file(
     summary.seconds = time.perf_counter() - start
     return run.finish(summary, produced=summary.chains, quarantine=sink, strict=strict, path=chains_path,
                       failed="no chain could be validated")
+
+
+def _counted(rows: Iterable[dict[str, Any]], summary: ValidateSummary) -> Iterator[dict[str, Any]]:
+    """Count the rows as written, after every stage (rules, PRM reader, judge): the summary is the table's."""
+    for row in rows:
+        summary.steps += 1
+        summary.good += row["label"]
+        summary.verdicts[row["verdict"]] += 1
+        summary.reasons.update(row["reasons"])
+        yield row
 
 
 def _judge_budget(chains_path: Path, reports: dict[str, Report], step_judge: Any) -> Any:
@@ -296,10 +306,6 @@ def _validate_rows(
                 contexts[chain.chain_id] = (chain, report)
             summary.chains += 1
             for s in result.steps:
-                summary.steps += 1
-                summary.good += s.label
-                summary.verdicts[s.verdict] += 1
-                summary.reasons.update(s.reasons)
                 yield s.model_dump()
             chain_rows.append({**result.scores.model_dump(), "report_id": chain.report_id,
                                "answer_reward": result.answer_reward})
