@@ -44,3 +44,35 @@ def prm(
                       include_report=not no_report, max_length=max_length, scores_out=scores_out, python=python,
                       **(reader or {}))
     typer.echo(json.dumps(result.as_dict(), indent=2) if json_ else result.render())
+
+
+@command(eval_app, "prm-policy")
+def prm_policy(
+    pred: Annotated[list[Path], typer.Option(
+        "--pred", help="Rules step table of a dev set (`radprm validate`); repeat, paired with --scores.")],
+    scores: Annotated[list[Path], typer.Option(
+        "--scores", help="The same set's `radprm eval prm --scores-out` file (P(good) and gold per step).")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the policy file here, e.g. CHECKPOINT/radprm_prm_policy.json.")] = None,
+    max_false_flag_rise: Annotated[float, typer.Option(
+        "--max-false-flag-rise", min=0.0, max=1.0, help="False flags may rise this much over the rules'.")] = 0.01,
+    max_precision_drop: Annotated[float, typer.Option(
+        "--max-precision-drop", min=0.0, max=1.0, help="Precision of decided bad labels may fall this much.")] = 0.01,
+    min_coverage: Annotated[float, typer.Option(
+        "--min-coverage", min=0.0, max=1.0, help="Share of steps not unsure to keep.")] = 0.9,
+    json_: JsonOpt = False,
+) -> None:
+    """Choose the PRM reader's thresholds on labelled dev sets: the most recall within the constraints."""
+    from radprm import run
+    from radprm.errors import InputError
+    from radprm.validators.prm_reader import fit_policy
+
+    if len(pred) != len(scores):
+        raise InputError(f"{len(pred)} --pred but {len(scores)} --scores: give them in pairs", field="scores")
+    if out is not None:
+        run.output_paths(out, suffixes=(".json",), clear_stale=False)
+    fit = fit_policy(zip(pred, scores, strict=True), max_false_flag_rise=max_false_flag_rise,
+                     max_precision_drop=max_precision_drop, min_coverage=min_coverage)
+    if out is not None:
+        run.write_text_atomic(out, json.dumps(fit.policy_file(), indent=2) + "\n")
+    typer.echo(json.dumps(fit.as_dict(), indent=2) if json_ else fit.render() + (f"\npolicy -> {out}" if out else ""))

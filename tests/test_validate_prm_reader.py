@@ -24,6 +24,7 @@ from radprm.validators.prm_reader import (
     SETTLED,
     SUSPECTS,
     PrmPolicy,
+    fit_policy,
     fuse_prm,
 )
 from radprm.validators.scoring import first_bad_step
@@ -173,3 +174,44 @@ def test_a_missing_checkpoint_or_bad_policy_fails_before_anything_is_written(tmp
     (ckpt / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
     result = runner.invoke(app, [*args, str(ckpt)])
     assert result.exit_code == 1 and "not a token-classification model" in result.output and not out.exists()
+
+
+# --- choosing the policy on dev sets (`radprm eval prm-policy`) -------------------------------------
+def dev_set(tmp_path):
+    """Rules rows and PRM scores of a made-up dev set: the PRM is sure of the two bad steps the rules missed."""
+    rows, scores = [], []
+    cases = [  # (rules label, verdict, reasons, truly bad, P(bad))
+        *[(True, "supported", [], False, 0.1)] * 8,
+        (True, "supported", [], True, 0.95), (True, "neutral", ["no_clinical_claim"], True, 0.92),
+        (False, "contradicted", ["negation_conflict"], True, 0.9),
+        (False, "unsure", ["model_doubts_fault"], False, 0.5),
+    ]
+    for i, (label, verdict, reasons, bad, p_bad) in enumerate(cases):
+        rows.append({"chain_id": "d", "step_index": i, "step": f"s{i}", "label": label, "verdict": verdict,
+                     "reasons": reasons, "evidence": [], "score": 0.5})
+        scores.append({"chain_id": "d", "step_index": i, "p_good": 1.0 - p_bad, "gold": not bad})
+    return write_jsonl(tmp_path / "pred.jsonl", rows), write_jsonl(tmp_path / "scores.jsonl", scores)
+
+
+def test_prm_policy_takes_the_most_recall_within_the_constraints_and_writes_a_policy_file(tmp_path):
+    pred, scores = dev_set(tmp_path)
+    out = tmp_path / "ckpt" / POLICY_FILE
+    out.parent.mkdir()
+    result = runner.invoke(app, ["eval", "prm-policy", "--pred", str(pred), "--scores", str(scores), "--out", str(out),
+                                 "--min-coverage", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.output)
+    assert fit["base"]["hits"] == 1 and fit["chosen"]["hits"] == 3  # both missed bad steps caught
+    assert fit["chosen"]["false_flag_steps"] == 1  # only the unsure good step, as before
+    assert 0.1 < fit["policy"]["flag_at"] <= 0.92
+    policy = PrmPolicy.for_checkpoint(out.parent)  # the provenance key is not a threshold
+    assert policy.flag_at == fit["policy"]["flag_at"] and "fitted" in json.loads(out.read_text())
+
+
+def test_prm_policy_changes_nothing_when_no_candidate_meets_the_constraints(tmp_path):
+    pred, scores = dev_set(tmp_path)
+    fit = fit_policy([(pred, scores)], min_coverage=1.0)  # the P(bad) 0.5 unsure step is never settled
+    assert fit.feasible == 0 and fit.chosen == fit.base
+    result = runner.invoke(app, ["eval", "prm-policy", "--pred", str(pred), "--scores", str(scores),
+                                 "--pred", str(pred)])
+    assert result.exit_code == 1 and "give them in pairs" in result.output

@@ -44,6 +44,7 @@ from radprm.validators.scoring import first_bad_step
 from radprm.validators.steps import VERDICT_SCORE
 
 POLICY_FILE = "radprm_prm_policy.json"
+FITTED = "fitted"  # the policy file's provenance key (sets, constraints, figures); not a threshold
 SUSPECTS = "prm_suspects_fault"  # note: the rules said good, the PRM is confident the step is bad
 DOUBTS = "prm_doubts_fault"  # note: the rules said bad, the PRM is confident the step is good
 SETTLED = "prm_settled"  # note: an unsure step the PRM decided
@@ -52,8 +53,8 @@ HELP = ("A checkpoint of `radprm train prm` read as a second reader: where the r
         "and the PRM is confident, the step is flagged unsure or settled (thresholds: the checkpoint's "
         f"{POLICY_FILE}, else the defaults). Needs the train venv (make train-env).")
 
-__all__ = ["DOUBTS", "HELP", "POLICY_FILE", "PRM_FIELDS", "SETTLED", "SUSPECTS", "PrmPolicy", "PrmReader",
-           "PrmSummary", "fuse_prm", "make_prm_reader", "step_schema"]
+__all__ = ["DOUBTS", "HELP", "POLICY_FILE", "PRM_FIELDS", "SETTLED", "SUSPECTS", "PolicyFit", "PrmPolicy",
+           "PrmReader", "PrmSummary", "fit_policy", "fuse_prm", "make_prm_reader", "policy_figures", "step_schema"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class PrmPolicy:
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"unreadable PRM policy ({exc})", path=path) from None
         known = {f.name for f in fields(cls)}
+        if isinstance(data, dict):
+            data.pop(FITTED, None)  # provenance written by `radprm eval prm-policy`
         if not isinstance(data, dict) or set(data) - known:
             extra = sorted(set(data) - known) if isinstance(data, dict) else ["not an object"]
             raise InputError(f"unknown PRM policy key(s): {', '.join(extra)}", path=path,
@@ -261,3 +264,151 @@ def make_prm_reader(prm: str | Path | PrmReader | None, **options: Any) -> PrmRe
     if prm is None or isinstance(prm, PrmReader):
         return prm
     return PrmReader(prm, **options)
+
+
+# --- choosing the policy on labelled dev sets (`radprm eval prm-policy`) ------------------------------
+GRID: dict[str, tuple[float, ...]] = {
+    "flag_at": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
+    "settle_bad_at": (0.7, 0.8, 0.9, 1.0),
+    "settle_good_at": (0.0, 0.02, 0.05, 0.1),
+    "keep_at": (0.0, 0.01, 0.02, 0.05),
+}
+
+
+def policy_figures(steps: Iterable[tuple[StepResult, float | None, bool]], policy: PrmPolicy | None) -> dict[str, Any]:
+    """Recall, false flags, precision of decided bad labels (unsure masked) and coverage of (step, P(bad),
+    truly bad) triples fused under `policy` (None: the steps as they are)."""
+    n = bad = hits = ff = decided = decided_bad = right_bad = 0
+    for step, p_bad, truly_bad in steps:
+        s = step if policy is None else fuse_prm(step, p_bad, policy)
+        n += 1
+        bad += truly_bad
+        flagged = not s.label
+        hits += truly_bad and flagged
+        ff += (not truly_bad) and flagged
+        if s.verdict != "unsure":
+            decided += 1
+            decided_bad += flagged
+            right_bad += flagged and truly_bad
+    good = n - bad
+    return {"steps": n, "bad": bad, "recall": hits / bad if bad else None, "hits": hits,
+            "false_flags": ff / good if good else None, "false_flag_steps": ff,
+            "precision": right_bad / decided_bad if decided_bad else None, "coverage": decided / n if n else None}
+
+
+@dataclass
+class PolicyFit:
+    """What `fit_policy` chose: the figures without the PRM, with the chosen policy, and the constraints."""
+
+    base: dict[str, Any]
+    chosen: dict[str, Any]
+    policy: PrmPolicy
+    constraints: dict[str, float]
+    candidates: int
+    feasible: int
+    unmatched: int = 0
+
+    def policy_file(self) -> dict[str, Any]:
+        """The checkpoint's `radprm_prm_policy.json`: the thresholds plus their provenance."""
+        return {**asdict(self.policy), FITTED: {"base": self.base, "chosen": self.chosen,
+                                                "constraints": self.constraints}}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"policy": asdict(self.policy), "base": self.base, "chosen": self.chosen,
+                "constraints": self.constraints, "candidates": self.candidates, "feasible": self.feasible,
+                "unmatched": self.unmatched}
+
+    def render(self) -> str:
+        def line(f: dict[str, Any]) -> str:
+            return (f"recall {100 * (f['recall'] or 0):.1f} % ({f['hits']}/{f['bad']}), false flags "
+                    f"{100 * (f['false_flags'] or 0):.2f} % ({f['false_flag_steps']}), precision of decided bad "
+                    f"{100 * (f['precision'] or 0):.1f} %, coverage {100 * (f['coverage'] or 0):.1f} %")
+
+        p = self.policy
+        return "\n".join([
+            f"PRM policy on {self.base['steps']} labelled steps ({self.feasible} of {self.candidates} candidates "
+            f"within the constraints; {self.unmatched} scored steps without a rules row left out)",
+            f"  rules       {line(self.base)}",
+            f"  + PRM       {line(self.chosen)}",
+            f"  policy      flag_at {p.flag_at}, settle_bad_at {p.settle_bad_at}, settle_good_at {p.settle_good_at}, "
+            f"keep_at {p.keep_at}",
+        ])
+
+
+def fit_policy(
+    pairs: Iterable[tuple[str | Path, str | Path]],
+    *,
+    max_false_flag_rise: float = 0.01,
+    max_precision_drop: float = 0.01,
+    min_coverage: float = 0.9,
+) -> PolicyFit:
+    """Choose the policy with the most recall on labelled dev sets within the constraints.
+
+    Args:
+        pairs: (rules step table of `radprm validate`, scores JSONL of `radprm eval prm --scores-out` with its
+            gold) per dev set; steps are matched on (chain_id, step_index), gold comes from the scores file.
+        max_false_flag_rise: the false-flag rate may rise at most this much over the rules'.
+        max_precision_drop: the precision of decided bad labels may fall at most this much.
+        min_coverage: the share of steps not `unsure` stays at least this.
+
+    Ties go to fewer false flags, then the precision of decided bad labels, then coverage (settling an unsure
+    step bad or leaving it unsure changes neither recall nor false flags, only precision and coverage). When
+    no candidate meets the constraints the policy that changes nothing is returned (`feasible` = 0).
+
+    Raises:
+        InputError: a file is missing, a row lacks its keys, or no scored step has a rules row.
+    """
+    from itertools import product
+
+    from radprm.tables import read_table
+
+    steps: list[tuple[StepResult, float | None, bool]] = []
+    unmatched = 0
+    for pred, scores in pairs:
+        for path in (pred, scores):
+            if not Path(path).is_file():
+                raise InputError("file not found", path=path)
+        rules: dict[tuple[str, int], StepResult] = {}
+        for n, row in enumerate(read_table(pred), 1):
+            try:
+                step = StepResult.model_validate({k: v for k, v in row.items() if k in StepResult.model_fields})
+            except ValueError as exc:
+                raise InputError(f"not a `radprm validate` step row ({exc.__class__.__name__})", path=pred,
+                                 row=n) from None
+            rules[(step.chain_id, step.step_index)] = step
+        for n, row in enumerate(read_table(scores), 1):
+            if not {"chain_id", "step_index", "p_good", "gold"} <= set(row):
+                raise InputError("not a `radprm eval prm --scores-out` row", path=scores, row=n,
+                                 field="chain_id, step_index, p_good, gold")
+            if row["gold"] is None:
+                continue
+            step = rules.get((str(row["chain_id"]), int(row["step_index"])))
+            if step is None:
+                unmatched += 1
+                continue
+            p_bad = None if row["p_good"] is None else 1.0 - float(row["p_good"])
+            steps.append((step, p_bad, not row["gold"]))
+    if not steps:
+        raise InputError("no scored step with gold has a rules row", field="pred",
+                         hint="give each --pred with the --scores of the same chains")
+    base = policy_figures(steps, None)
+    constraints = {"max_false_flag_rise": max_false_flag_rise, "max_precision_drop": max_precision_drop,
+                   "min_coverage": min_coverage}
+    best: tuple[tuple[float, ...], PrmPolicy, dict[str, Any]] | None = None
+    candidates = feasible = 0
+    for values in product(*GRID.values()):
+        policy = PrmPolicy(**dict(zip(GRID, values, strict=True)))
+        candidates += 1
+        f = policy_figures(steps, policy)
+        if ((f["false_flags"] or 0) > (base["false_flags"] or 0) + max_false_flag_rise + 1e-12
+                or (f["precision"] or 0) < (base["precision"] or 0) - max_precision_drop - 1e-12
+                or (f["coverage"] or 0) < min_coverage):
+            continue
+        feasible += 1
+        key = (f["recall"] or 0, -(f["false_flags"] or 0), f["precision"] or 0, f["coverage"] or 0)
+        if best is None or key > best[0]:
+            best = (key, policy, f)
+    if best is None:
+        unchanged = PrmPolicy(flag_at=1.0, settle_bad_at=1.0, settle_good_at=0.0, keep_at=0.0)
+        return PolicyFit(base, policy_figures(steps, unchanged), unchanged, constraints, candidates, 0, unmatched)
+    return PolicyFit(base, best[2], best[1], constraints, candidates, feasible, unmatched)
