@@ -51,10 +51,9 @@ def write_jsonl(path, rows):
     # an unsure step settled bad takes the verdict of its fault code, or `unsupported` without one
     (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.95, False, "contradicted", SETTLED, None),
     (step(False, "unsure", ["model_suspects_fault"]), 0.9, False, "unsupported", SETTLED, None),
-    # an unsure step settled good drops the rules' fault codes
-    (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.02, True, "supported", SETTLED,
-     "negation_conflict"),
-    (step(False, "unsure", ["no_clinical_claim", "low_precision_fault"]), 0.1, True, "neutral", SETTLED, None),
+    # an unsure step without a fault of the rules is settled good
+    (step(False, "unsure", ["model_suspects_fault"]), 0.02, True, "supported", SETTLED, None),
+    (step(False, "unsure", ["no_clinical_claim", "model_suspects_fault"]), 0.1, True, "neutral", SETTLED, None),
     # rules bad, PRM confident it is good: unsure
     (step(False, "contradicted", ["laterality_conflict"]), 0.01, False, "unsure", DOUBTS, None),
 ])
@@ -68,6 +67,7 @@ def test_fuse_prm_changes_a_step_only_where_the_prm_is_confident(before, p_bad, 
 @pytest.mark.parametrize(("before", "p_bad"), [
     (step(True, "supported", []), 0.79),  # below flag_at
     (step(False, "unsure", ["model_doubts_fault"]), 0.5),  # between the settle thresholds
+    (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.0),  # a rules fault is never turned good
     (step(False, "contradicted", ["laterality_conflict"]), 0.05),  # keep_at is strict
     (step(False, "contradicted", ["laterality_conflict"]), 0.99),  # the PRM agrees
     (step(True, "supported", []), None),  # a step the token budget cut

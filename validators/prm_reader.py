@@ -12,8 +12,11 @@ only where it is confident and the rules are silent or undecided (`PrmPolicy`):
 * the step is `unsure` (abstention, second opinion) and the PRM's P(bad) is at least ``settle_bad_at``:
   it is decided bad, with the verdict of its fault code (`unsupported` without one) and the note
   `prm_settled`;
-* the step is `unsure` and P(bad) is at most ``settle_good_at``: it is decided good (the rules' fault
-  codes dropped, as the LLM judge does) with the note `prm_settled`;
+* the step is `unsure` without a fault code of the rules (the second opinion suspected a step the rules
+  passed) and P(bad) is at most ``settle_good_at``: it is decided good with the note `prm_settled`. A step
+  the rules found a fault in is never turned good by the PRM: on the templated stepset, where the PRM is out
+  of its depth, doing so turned 801 of 2,252 negation flips (flagged by the rules, doubted by the second
+  opinion) into good labels;
 * the rules decided the step bad and P(bad) is below ``keep_at``: `unsure` with the note
   `prm_doubts_fault` (off by default: ``keep_at`` = 0; on the dev sets it cost more true bad labels than
   it saved).
@@ -96,6 +99,11 @@ class PrmPolicy:
         return cls(**data)
 
 
+def _is_fault(code: str) -> bool:
+    reason = REASONS.get(code)
+    return reason is not None and reason.kind == "fault"
+
+
 def _fault_verdict(reasons: Iterable[str]) -> str:
     for code in reasons:
         reason = REASONS.get(code)
@@ -116,10 +124,9 @@ def fuse_prm(step: StepResult, p_bad: float | None, policy: PrmPolicy) -> StepRe
     if step.verdict == "unsure":
         if p_bad >= policy.settle_bad_at:
             return _decided(step, False, _fault_verdict(step.reasons), [*step.reasons, SETTLED])
-        if p_bad <= policy.settle_good_at:
-            kept = [r for r in step.reasons if REASONS.get(r) is None or REASONS[r].kind != "fault"]
-            verdict = "neutral" if "no_clinical_claim" in kept else "supported"
-            return _decided(step, True, verdict, [*kept, SETTLED])
+        if p_bad <= policy.settle_good_at and not any(_is_fault(r) for r in step.reasons):
+            verdict = "neutral" if "no_clinical_claim" in step.reasons else "supported"
+            return _decided(step, True, verdict, [*step.reasons, SETTLED])
         return step
     if step.label and p_bad >= policy.flag_at:
         return _decided(step, False, "unsure", [*step.reasons, SUSPECTS])
