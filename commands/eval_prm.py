@@ -60,6 +60,10 @@ def prm_policy(
         "--max-precision-drop", min=0.0, max=1.0, help="Precision of decided bad labels may fall this much.")] = 0.01,
     min_coverage: Annotated[float, typer.Option(
         "--min-coverage", min=0.0, max=1.0, help="Share of steps not unsure to keep.")] = 0.9,
+    allow_overrule: Annotated[bool, typer.Option(
+        "--allow-overrule", help="Also let the PRM turn good an unsure step the rules found a fault in (only for "
+                                 "chains like the PRM's training chains: on templated steps it turns faults good).")]
+    = False,
     json_: JsonOpt = False,
 ) -> None:
     """Choose the PRM reader's thresholds on labelled dev sets: the most recall within the constraints."""
@@ -72,7 +76,7 @@ def prm_policy(
     if out is not None:
         run.output_paths(out, suffixes=(".json",), clear_stale=False)
     fit = fit_policy(zip(pred, scores, strict=True), max_false_flag_rise=max_false_flag_rise,
-                     max_precision_drop=max_precision_drop, min_coverage=min_coverage)
+                     max_precision_drop=max_precision_drop, min_coverage=min_coverage, allow_overrule=allow_overrule)
     if out is not None:
         run.write_text_atomic(out, json.dumps(fit.policy_file(), indent=2) + "\n")
     typer.echo(json.dumps(fit.as_dict(), indent=2) if json_ else fit.render() + (f"\npolicy -> {out}" if out else ""))

@@ -31,7 +31,7 @@ from radprm.validators.scoring import first_bad_step
 from radprm.validators.steps import VERDICT_SCORE
 
 runner = CliRunner()
-POLICY = PrmPolicy(flag_at=0.8, settle_bad_at=0.9, settle_good_at=0.1, keep_at=0.05)
+POLICY = PrmPolicy(flag_at=0.8, settle_bad_at=0.9, settle_good_at=0.1, keep_at=0.05, overrule_at=0.01)
 
 
 def step(label: bool, verdict: str, reasons: list[str], score: float = 0.5) -> StepResult:
@@ -54,6 +54,9 @@ def write_jsonl(path, rows):
     # an unsure step without a fault of the rules is settled good
     (step(False, "unsure", ["model_suspects_fault"]), 0.02, True, "supported", SETTLED, None),
     (step(False, "unsure", ["no_clinical_claim", "model_suspects_fault"]), 0.1, True, "neutral", SETTLED, None),
+    # ... and one with a rules fault only under overrule_at (off by default), its fault codes dropped
+    (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.01, True, "supported", SETTLED,
+     "negation_conflict"),
     # rules bad, PRM confident it is good: unsure
     (step(False, "contradicted", ["laterality_conflict"]), 0.01, False, "unsure", DOUBTS, None),
 ])
@@ -67,7 +70,7 @@ def test_fuse_prm_changes_a_step_only_where_the_prm_is_confident(before, p_bad, 
 @pytest.mark.parametrize(("before", "p_bad"), [
     (step(True, "supported", []), 0.79),  # below flag_at
     (step(False, "unsure", ["model_doubts_fault"]), 0.5),  # between the settle thresholds
-    (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.0),  # a rules fault is never turned good
+    (step(False, "unsure", ["negation_conflict", "model_doubts_fault"]), 0.05),  # a rules fault: overrule_at only
     (step(False, "contradicted", ["laterality_conflict"]), 0.05),  # keep_at is strict
     (step(False, "contradicted", ["laterality_conflict"]), 0.99),  # the PRM agrees
     (step(True, "supported", []), None),  # a step the token budget cut
@@ -215,3 +218,18 @@ def test_prm_policy_changes_nothing_when_no_candidate_meets_the_constraints(tmp_
     result = runner.invoke(app, ["eval", "prm-policy", "--pred", str(pred), "--scores", str(scores),
                                  "--pred", str(pred)])
     assert result.exit_code == 1 and "give them in pairs" in result.output
+
+
+def test_prm_policy_tries_overruling_rules_faults_only_when_allowed(tmp_path):
+    pred, scores = dev_set(tmp_path)
+    rows = [json.loads(line) for line in scores.read_text().splitlines()]
+    rows[-1]["p_good"] = 0.99  # the unsure good step the rules found a fault in: the PRM is sure it is good
+    preds = [json.loads(line) for line in pred.read_text().splitlines()]
+    preds[-1]["reasons"] = ["negation_conflict", "model_doubts_fault"]
+    write_jsonl(pred, preds)
+    write_jsonl(scores, rows)
+    safe = fit_policy([(pred, scores)], min_coverage=0.5)
+    assert safe.policy.overrule_at == 0.0 and safe.chosen["false_flag_steps"] == 1
+    bold = fit_policy([(pred, scores)], min_coverage=0.5, allow_overrule=True)
+    assert bold.policy.overrule_at > 0.0 and bold.chosen["false_flag_steps"] == 0
+    assert bold.chosen["hits"] == safe.chosen["hits"] == 3

@@ -16,7 +16,8 @@ only where it is confident and the rules are silent or undecided (`PrmPolicy`):
   passed) and P(bad) is at most ``settle_good_at``: it is decided good with the note `prm_settled`. A step
   the rules found a fault in is never turned good by the PRM: on the templated stepset, where the PRM is out
   of its depth, doing so turned 801 of 2,252 negation flips (flagged by the rules, doubted by the second
-  opinion) into good labels;
+  opinion) into good labels. ``overrule_at`` (0: off, never chosen by `fit_policy`) allows it for P(bad) at
+  most that value, for sets known to be like the PRM's training chains;
 * the rules decided the step bad and P(bad) is below ``keep_at``: `unsure` with the note
   `prm_doubts_fault` (off by default: ``keep_at`` = 0; on the dev sets it cost more true bad labels than
   it saved).
@@ -68,6 +69,7 @@ class PrmPolicy:
     settle_bad_at: float = 0.9
     settle_good_at: float = 0.05
     keep_at: float = 0.0
+    overrule_at: float = 0.0  # off: an unsure step with a rules fault and P(bad) at most this is turned good
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -124,9 +126,11 @@ def fuse_prm(step: StepResult, p_bad: float | None, policy: PrmPolicy) -> StepRe
     if step.verdict == "unsure":
         if p_bad >= policy.settle_bad_at:
             return _decided(step, False, _fault_verdict(step.reasons), [*step.reasons, SETTLED])
-        if p_bad <= policy.settle_good_at and not any(_is_fault(r) for r in step.reasons):
-            verdict = "neutral" if "no_clinical_claim" in step.reasons else "supported"
-            return _decided(step, True, verdict, [*step.reasons, SETTLED])
+        faulted = any(_is_fault(r) for r in step.reasons)
+        if p_bad <= (policy.overrule_at if faulted else policy.settle_good_at):
+            kept = [r for r in step.reasons if not _is_fault(r)]  # as the LLM judge does: no fault on a good label
+            verdict = "neutral" if "no_clinical_claim" in kept else "supported"
+            return _decided(step, True, verdict, [*kept, SETTLED])
         return step
     if step.label and p_bad >= policy.flag_at:
         return _decided(step, False, "unsure", [*step.reasons, SUSPECTS])
@@ -280,6 +284,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "settle_good_at": (0.0, 0.02, 0.05, 0.1),
     "keep_at": (0.0, 0.01, 0.02, 0.05),
 }
+OVERRULE_GRID = (0.0, 0.01, 0.02, 0.05)
 
 
 def policy_figures(steps: Iterable[tuple[StepResult, float | None, bool]], policy: PrmPolicy | None) -> dict[str, Any]:
@@ -310,7 +315,7 @@ class PolicyFit:
     base: dict[str, Any]
     chosen: dict[str, Any]
     policy: PrmPolicy
-    constraints: dict[str, float]
+    constraints: dict[str, Any]
     candidates: int
     feasible: int
     unmatched: int = 0
@@ -338,7 +343,7 @@ class PolicyFit:
             f"  rules       {line(self.base)}",
             f"  + PRM       {line(self.chosen)}",
             f"  policy      flag_at {p.flag_at}, settle_bad_at {p.settle_bad_at}, settle_good_at {p.settle_good_at}, "
-            f"keep_at {p.keep_at}",
+            f"keep_at {p.keep_at}, overrule_at {p.overrule_at}",
         ])
 
 
@@ -348,6 +353,7 @@ def fit_policy(
     max_false_flag_rise: float = 0.01,
     max_precision_drop: float = 0.01,
     min_coverage: float = 0.9,
+    allow_overrule: bool = False,
 ) -> PolicyFit:
     """Choose the policy with the most recall on labelled dev sets within the constraints.
 
@@ -357,6 +363,8 @@ def fit_policy(
         max_false_flag_rise: the false-flag rate may rise at most this much over the rules'.
         max_precision_drop: the precision of decided bad labels may fall at most this much.
         min_coverage: the share of steps not `unsure` stays at least this.
+        allow_overrule: also try ``overrule_at`` (turning good an unsure step the rules found a fault in);
+            only for sets known to be like the PRM's training chains (module docs).
 
     Ties go to fewer false flags, then the precision of decided bad labels, then coverage (settling an unsure
     step bad or leaving it unsure changes neither recall nor false flags, only precision and coverage). When
@@ -400,11 +408,12 @@ def fit_policy(
                          hint="give each --pred with the --scores of the same chains")
     base = policy_figures(steps, None)
     constraints = {"max_false_flag_rise": max_false_flag_rise, "max_precision_drop": max_precision_drop,
-                   "min_coverage": min_coverage}
+                   "min_coverage": min_coverage, "allow_overrule": allow_overrule}
     best: tuple[tuple[float, ...], PrmPolicy, dict[str, Any]] | None = None
     candidates = feasible = 0
-    for values in product(*GRID.values()):
-        policy = PrmPolicy(**dict(zip(GRID, values, strict=True)))
+    grid = {**GRID, "overrule_at": OVERRULE_GRID if allow_overrule else (0.0,)}
+    for values in product(*grid.values()):
+        policy = PrmPolicy(**dict(zip(grid, values, strict=True)))
         candidates += 1
         f = policy_figures(steps, policy)
         if ((f["false_flags"] or 0) > (base["false_flags"] or 0) + max_false_flag_rise + 1e-12
