@@ -233,3 +233,24 @@ def test_prm_policy_tries_overruling_rules_faults_only_when_allowed(tmp_path):
     bold = fit_policy([(pred, scores)], min_coverage=0.5, allow_overrule=True)
     assert bold.policy.overrule_at > 0.0 and bold.chosen["false_flag_steps"] == 0
     assert bold.chosen["hits"] == safe.chosen["hits"] == 3
+
+
+def test_prm_reader_then_judge_keeps_both_stages_columns(tmp_path, tiny_prm, fake_openai_server):
+    from fakes.openai_server import reply
+
+    def judge_good(body):
+        if body["response_format"]["json_schema"]["name"] != "judge":
+            return None
+        return reply({"label": "good", "reason": "none", "evidence": "The lungs are clear."})
+
+    fake_openai_server.rule = judge_good
+    (tiny_prm / POLICY_FILE).write_text(json.dumps({"flag_at": 0.0}))  # every rules-good step: unsure
+    chains, reports = made_up(tmp_path)
+    out = tmp_path / "steps.parquet"
+    summary = validate_file(chains, reports, out, prm=tiny_prm, judge="undecided", base_url=fake_openai_server.base_url,
+                            model="smollm2", id_col="report_id", text_col="text")
+    rows = list(read_table(out))
+    assert len(rows) == 9 and all(0.0 <= r["prm_p_bad"] <= 1.0 for r in rows)
+    # the judge saw the PRM's fused labels: every step the PRM made unsure was asked, and the judge said good
+    asked = [r for r in rows if r["judge_label"] is not None]
+    assert all(r["label"] for r in asked) and 0 < summary.prm.changed["suspects"] <= len(asked)
