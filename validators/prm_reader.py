@@ -3,7 +3,7 @@
 The rules read what their patterns cover; the learned second opinion (`radprm.validators.doubt`) weighs a
 few dozen hand-built signals. A process reward model trained with `radprm train prm` on chains labelled by
 people reads the whole chain against the whole report. On its own it is the weaker labeller: on blind IU
-writer sets over reports nobody had used it catches about three bad steps in four at the rules' false-flag
+writer sets over reports nobody had used it catches about four bad steps in five at the rules' false-flag
 rate, where the rules catch nine in ten. But it is wrong in other places than the rules, so it is used
 only where it is confident and the rules are silent or undecided (`PrmPolicy`):
 
@@ -16,16 +16,16 @@ only where it is confident and the rules are silent or undecided (`PrmPolicy`):
   passed) and P(bad) is at most ``settle_good_at``: it is decided good with the note `prm_settled`. A step
   the rules found a fault in is never turned good by the PRM: on the templated stepset, where the PRM is out
   of its depth, doing so turned 801 of 2,252 negation flips (flagged by the rules, doubted by the second
-  opinion) into good labels. ``overrule_at`` (0: off, never chosen by `fit_policy`) allows it for P(bad) at
-  most that value, for sets known to be like the PRM's training chains;
+  opinion) into good labels. ``overrule_at`` (0: off; `fit_policy` tries it only with ``allow_overrule``)
+  allows it for P(bad) at most that value, for chains known to be like the PRM's training chains;
 * the rules decided the step bad and P(bad) is below ``keep_at``: `unsure` with the note
-  `prm_doubts_fault` (off by default: ``keep_at`` = 0; on the dev sets it cost more true bad labels than
-  it saved).
+  `prm_doubts_fault`.
 
 The thresholds are chosen on labelled dev sets and belong to a checkpoint: `radprm_prm_policy.json` in the
-checkpoint folder overrides the defaults (which were chosen for a MiniLM-L6 PRM on IU writer sets, see
-validators/README.md). Every step row gets the PRM's P(bad) in `prm_p_bad` (null for a step the token budget
-cut). The PRM runs in the train venv (torch), chains in batches of ``batch_chains`` per worker run.
+checkpoint folder overrides the defaults (the policy `fit_policy` chose without overruling for a MiniLM-L6
+PRM on IU writer dev sets, see validators/README.md). Every step row gets the PRM's P(bad) in `prm_p_bad`
+(null for a step the token budget cut). The PRM runs in the train venv (torch), chains in batches of
+``batch_chains`` per worker run.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ __all__ = ["DOUBTS", "HELP", "POLICY_FILE", "PRM_FIELDS", "SETTLED", "SUSPECTS",
 class PrmPolicy:
     """When the PRM's P(bad) changes a step (module docs). Defaults: chosen on dev sets for a MiniLM-L6 PRM."""
 
-    flag_at: float = 0.85
-    settle_bad_at: float = 0.9
-    settle_good_at: float = 0.05
-    keep_at: float = 0.0
+    flag_at: float = 0.8
+    settle_bad_at: float = 1.0
+    settle_good_at: float = 0.02
+    keep_at: float = 0.01
     overrule_at: float = 0.0  # off: an unsure step with a rules fault and P(bad) at most this is turned good
 
     def __post_init__(self) -> None:
