@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 
 import pytest
@@ -243,3 +244,39 @@ def test_train_tiny_prm_with_trl_then_eval_prints_auroc(tmp_path, train_py):
     assert "AUROC (bad)" in result.output and "first-error F1" in result.output
     assert "3 (2 bad) in 1 chains" in result.output  # only the test-split chain is scored
 
+
+
+def test_a_worker_whose_parent_is_killed_stops(tmp_path, train_py):
+    """kill -9 of the radprm process must not leave its torch worker training for no one."""
+    import signal
+    import subprocess
+    import time
+
+    data = write_jsonl(tmp_path / "train.jsonl", synthetic_trl(48, seed=3))
+    cfg = write_jsonl(tmp_path / "cfg.json", [{
+        "data": str(data), "out": str(tmp_path / "ckpt"), "model": "tiny", "steps": 100000, "batch_size": 8,
+        "learning_rate": 1e-3, "max_length": 256, "step_separator": "\n", "seed": 0, "logging_steps": 10,
+        "freeze_layers": 0, "threads": 1}])
+    pid_file = tmp_path / "worker.pid"
+    # the parent: a shell that starts the worker, records its pid and waits, as radprm does
+    parent = subprocess.Popen(["bash", "-c", f'"{train_py}" "{api.WORKER}" train "{cfg}" 2>"{tmp_path}/err" & '
+                                             f'echo $! > "{pid_file}"; wait'])
+    err, deadline = tmp_path / "err", time.monotonic() + 120
+    while not (err.exists() and "train: step" in err.read_text()):
+        assert time.monotonic() < deadline, "the worker never started training"
+        time.sleep(0.5)
+    worker = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        if open(f"/proc/{worker}/stat").read().split()[2] == "Z":  # exited, not yet reaped
+            break
+        time.sleep(0.5)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the orphaned worker kept running for 30 s")

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -265,11 +266,28 @@ def versions() -> dict[str, str]:
             "python": sys.version.split()[0]}
 
 
+def watch_parent(interval: float = 1.0) -> None:
+    """Exit as soon as the process that started this worker is gone (killed, even with -9).
+
+    An orphaned worker would hold the CPUs for minutes, training or scoring for no one.
+    """
+    parent = os.getppid()
+
+    def run() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=run, name="watch-parent", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     """`worker.py train|score CONFIG.json`."""
     if len(argv) != 2 or argv[0] not in ("train", "score", "versions"):
         print("usage: worker.py train|score CONFIG.json", file=sys.stderr)
         return 64
+    watch_parent()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
     try:
