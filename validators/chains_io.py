@@ -10,14 +10,14 @@ are listed in `radprm.validators.reasons.QUARANTINE_CODES`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from radprm.errors import InputError
 from radprm.quarantine import QuarantineSink
-from radprm.schemas.records import Chain
+from radprm.schemas.records import Chain, StepResult
 
 CHAIN_FORMATS = (".jsonl", ".ndjson", ".parquet")
 REQUIRED = ("chain_id", "report_id", "steps")
@@ -216,3 +216,33 @@ def write_chains_jsonl(chains: list[Chain], path: str | Path) -> Path:
         for c in chains:
             fh.write(c.model_dump_json() + "\n")
     return p
+
+
+# --- step-table streams (the run stages after the rules: PRM reader, LLM judge) ----------------------
+def step_of_row(row: dict[str, Any]) -> tuple[StepResult, dict[str, Any]]:
+    """A step-table row as its `StepResult` and the columns an earlier run stage added (e.g. `prm_p_bad`)."""
+    own = {k: v for k, v in row.items() if k in StepResult.model_fields}
+    return StepResult.model_validate(own), {k: v for k, v in row.items() if k not in own}
+
+
+def chain_steps(
+    rows: Iterable[dict[str, Any]],
+    take: Callable[[str], tuple[Any, Any]],
+    extra: dict[tuple[str, int], dict[str, Any]] | None = None,
+) -> Iterator[tuple[Any, Any, list[StepResult]]]:
+    """(chain, report, steps) per chain of a step-table stream whose chains' steps come together.
+
+    `take(chain_id)` gives the chain's (Chain, Report), e.g. `contexts.pop`; columns other stages added go to
+    `extra` under (chain_id, step_index) when it is given.
+    """
+    current: list[StepResult] = []
+    for row in rows:
+        step, added = step_of_row(row)
+        if added and extra is not None:
+            extra[(step.chain_id, step.step_index)] = added
+        if current and step.chain_id != current[0].chain_id:
+            yield (*take(current[0].chain_id), current)
+            current = []
+        current.append(step)
+    if current:
+        yield (*take(current[0].chain_id), current)

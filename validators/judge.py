@@ -63,7 +63,8 @@ from radprm.review.agreement import cohen_kappa
 from radprm.schemas.arrow import append_fields
 from radprm.schemas.llm import JudgeResponse
 from radprm.schemas.records import Chain, Item, Report, StepResult
-from radprm.validators.reasons import REASONS
+from radprm.validators.chains_io import chain_steps
+from radprm.validators.reasons import FAULTS, REASONS
 from radprm.validators.scoring import first_bad_step
 from radprm.validators.steps import VERDICT_SCORE
 
@@ -180,18 +181,13 @@ def fuse(rule: StepResult, answer: JudgeAnswer | None, policy: str) -> StepResul
     # the reasons describe the fused label: a step the judge calls good keeps no fault code of the rules (their
     # decision stays in `rules_label` / `rules_verdict`), one it calls bad carries the judge's fault code
     if judge_good:
-        reasons = [r for r in rule.reasons if not _is_fault(r)]
+        reasons = [r for r in rule.reasons if r not in FAULTS]
     else:
-        extra = [answer.reason] if _is_fault(answer.reason or "") and answer.reason not in rule.reasons else []
+        extra = [answer.reason] if answer.reason in FAULTS and answer.reason not in rule.reasons else []
         reasons = [*rule.reasons, *extra]
     return rule.model_copy(
         update={"label": judge_good, "verdict": verdict, "score": VERDICT_SCORE[verdict], "reasons": reasons}
     )
-
-
-def _is_fault(code: str) -> bool:
-    reason = REASONS.get(code)
-    return reason is not None and reason.kind == "fault"
 
 
 @dataclass
@@ -532,22 +528,7 @@ class StepJudge:
         """
 
         extra: dict[tuple[str, int], dict[str, Any]] = {}  # columns of an earlier stage (the PRM reader's)
-
-        def chains() -> Iterator[tuple[Chain, Report, list[StepResult]]]:
-            current: list[StepResult] = []
-            for row in rows:
-                own = {k: v for k, v in row.items() if k in StepResult.model_fields}
-                if len(own) < len(row):
-                    extra[(row["chain_id"], row["step_index"])] = {k: v for k, v in row.items() if k not in own}
-                step = StepResult.model_validate(own)
-                if current and step.chain_id != current[0].chain_id:
-                    yield (*contexts.pop(current[0].chain_id), current)
-                    current = []
-                current.append(step)
-            if current:
-                yield (*contexts.pop(current[0].chain_id), current)
-
-        for chain, judged in self.judge_chains(chains()):
+        for chain, judged in self.judge_chains(chain_steps(rows, contexts.pop, extra)):
             for j in judged:
                 if quarantine is not None and j.answer is not None and not j.answer.ok:
                     quarantine_failure(quarantine, chain, j, source_path)

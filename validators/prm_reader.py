@@ -34,6 +34,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
+from itertools import batched
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -43,7 +44,8 @@ import pyarrow as pa
 from radprm.errors import InputError
 from radprm.schemas.arrow import append_fields
 from radprm.schemas.records import StepResult
-from radprm.validators.reasons import REASONS
+from radprm.validators.chains_io import chain_steps, step_of_row
+from radprm.validators.reasons import FAULTS, REASONS
 from radprm.validators.scoring import first_bad_step
 from radprm.validators.steps import VERDICT_SCORE
 
@@ -101,17 +103,9 @@ class PrmPolicy:
         return cls(**data)
 
 
-def _is_fault(code: str) -> bool:
-    reason = REASONS.get(code)
-    return reason is not None and reason.kind == "fault"
-
-
 def _fault_verdict(reasons: Iterable[str]) -> str:
-    for code in reasons:
-        reason = REASONS.get(code)
-        if reason is not None and reason.kind == "fault" and reason.verdict:
-            return reason.verdict
-    return "unsupported"
+    """The verdict of the step's first fault code, `unsupported` without one."""
+    return next((REASONS[code].verdict for code in reasons if code in FAULTS), "unsupported")
 
 
 def _decided(step: StepResult, label: bool, verdict: str, reasons: list[str]) -> StepResult:
@@ -126,9 +120,9 @@ def fuse_prm(step: StepResult, p_bad: float | None, policy: PrmPolicy) -> StepRe
     if step.verdict == "unsure":
         if p_bad >= policy.settle_bad_at:
             return _decided(step, False, _fault_verdict(step.reasons), [*step.reasons, SETTLED])
-        faulted = any(_is_fault(r) for r in step.reasons)
+        faulted = any(r in FAULTS for r in step.reasons)
         if p_bad <= (policy.overrule_at if faulted else policy.settle_good_at):
-            kept = [r for r in step.reasons if not _is_fault(r)]  # as the LLM judge does: no fault on a good label
+            kept = [r for r in step.reasons if r not in FAULTS]  # as the LLM judge does: no fault on a good label
             verdict = "neutral" if "no_clinical_claim" in kept else "supported"
             return _decided(step, True, verdict, [*kept, SETTLED])
         return step
@@ -203,7 +197,7 @@ class PrmReader:
         self.summary = PrmSummary(str(self.checkpoint), self.policy)
         return self
 
-    def _score(self, batch: list[tuple[Any, Any, list[StepResult]]]) -> dict[str, list[float | None]]:
+    def _score(self, batch: Iterable[tuple[Any, Any, list[StepResult]]]) -> dict[str, list[float | None]]:
         from radprm.exports.trl import build_prompt
         from radprm.training.api import score_prompts
 
@@ -222,33 +216,10 @@ class PrmReader:
         entries are removed once used unless `keep` (a judge reads them next). Yields the rows with
         `prm_p_bad` and the fused label/verdict/reasons.
         """
-        take = contexts.get if keep else contexts.pop
         if self.summary is None:
             self.open()
         assert self.summary is not None and self.policy is not None
-
-        def chains() -> Iterator[tuple[Any, Any, list[StepResult]]]:
-            current: list[StepResult] = []
-            for row in rows:
-                step = StepResult.model_validate(row)
-                if current and step.chain_id != current[0].chain_id:
-                    yield (*take(current[0].chain_id), current)
-                    current = []
-                current.append(step)
-            if current:
-                yield (*take(current[0].chain_id), current)
-
-        def batches() -> Iterator[list[tuple[Any, Any, list[StepResult]]]]:
-            batch = []
-            for item in chains():
-                batch.append(item)
-                if len(batch) >= self.batch_chains:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
-
-        for batch in batches():
+        for batch in batched(chain_steps(rows, contexts.get if keep else contexts.pop), self.batch_chains):
             scores = self._score(batch)
             for chain, _, steps in batch:
                 p_good = scores.get(chain.chain_id) or []
@@ -386,7 +357,7 @@ def fit_policy(
         rules: dict[tuple[str, int], StepResult] = {}
         for n, row in enumerate(read_table(pred), 1):
             try:
-                step = StepResult.model_validate({k: v for k, v in row.items() if k in StepResult.model_fields})
+                step, _ = step_of_row(row)
             except ValueError as exc:
                 raise InputError(f"not a `radprm validate` step row ({exc.__class__.__name__})", path=pred,
                                  row=n) from None
