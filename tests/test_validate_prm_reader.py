@@ -254,3 +254,17 @@ def test_prm_reader_then_judge_keeps_both_stages_columns(tmp_path, tiny_prm, fak
     # the judge saw the PRM's fused labels: every step the PRM made unsure was asked, and the judge said good
     asked = [r for r in rows if r["judge_label"] is not None]
     assert all(r["label"] for r in asked) and 0 < summary.prm.changed["suspects"] <= len(asked)
+
+
+def test_prm_policy_bad_input_is_a_one_line_error(tmp_path):
+    pred, scores = dev_set(tmp_path)
+    with pytest.raises(InputError, match="file not found"):
+        fit_policy([(pred, tmp_path / "missing.jsonl")])
+    not_scores = write_jsonl(tmp_path / "not_scores.jsonl", [{"chain_id": "d", "step_index": 0, "p_good": 0.5}])
+    with pytest.raises(InputError, match="not a `radprm eval prm --scores-out` row"):
+        fit_policy([(pred, not_scores)])
+    other = write_jsonl(tmp_path / "other.jsonl", [{"chain_id": "x", "step_index": 0, "p_good": 0.5, "gold": True}])
+    with pytest.raises(InputError, match="no scored step with gold has a rules row"):
+        fit_policy([(pred, other)])
+    result = runner.invoke(app, ["eval", "prm-policy", "--pred", str(scores), "--scores", str(scores)])
+    assert result.exit_code == 1 and "not a `radprm validate` step row" in result.output
