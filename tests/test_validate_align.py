@@ -166,7 +166,7 @@ _STEP_RULE_KEYS = (
          "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "
          "min_cover, negatable_classes, generic_words, must_be_named, side_words, place_words, "
          "bilateral_phrases, exclusive_words, synonym_classes, dominant_side, lesser_side, object_aliases, "
-         "specific_terms, polarity_exempt, normal_words, implied_sides, device_kinds"),
+         "specific_terms, polarity_exempt, normal_words, same_thing, part_of, implied_sides, device_kinds"),
     ],
 )
 def test_step_rules_misspelled_key_names_file_field_path_and_allowed_keys(tmp_path, keys, typo, field, allowed):

@@ -567,6 +567,73 @@ def test_absence_by_omission_of_a_thing_the_report_describes(validator, step, go
     assert_judged(validator, text, step, good)
 
 
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a part described as abnormal makes its whole not normal
+        ("FINDINGS: Lungs are clear. Degenerative endplate changes of the spine.", "The bones look unremarkable.",
+         False),
+        ("FINDINGS: Lungs are clear. Degenerative endplate changes of the spine.",
+         "No acute osseous abnormality is seen.", True),
+        # ... unless the report calls the whole normal itself, in other words ("osseous" for "bones")
+        ("FINDINGS: Osseous structures are unremarkable. Degenerative endplate changes of the spine.",
+         "The bones look unremarkable.", True),
+        ("FINDINGS: Heart size is normal. There is stable eventration of the anterior right hemidiaphragm.",
+         "The diaphragm isn't mentioned in the findings, so we can assume both hemidiaphragms are normal.", False),
+        ("FINDINGS: Heart size is normal. The lungs are clear.",
+         "The diaphragm isn't mentioned in the findings, so we can assume both hemidiaphragms are normal.", True),
+    ],
+)
+def test_normal_whole_against_an_abnormal_part(validator, text, step, good):
+    assert_judged(validator, text, step, good, None if good else "negation_conflict")
+
+
+_ICU = ("FINDINGS: The right PICC terminates in the mid SVC, and lung volumes are low, with bibasilar opacities, most "
+        "likely atelectasis; there is mild vascular congestion which is new since ___, no large pleural effusion though "
+        "small effusions would be difficult to exclude, and no pneumothorax, and the heart is mildly enlarged.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a long MIMIC-style sentence denies several things between its affirmations
+        (_ICU, "I don't see a pneumothorax.", True),
+        (_ICU, "There is a small pneumothorax.", False),
+        # an option letter before a bold heading: "E. Pneumothorax" names the heading's thing
+        ("FINDINGS: Mild cardiomegaly. No pneumothorax.", "**E. Pneumothorax:** the report says no pneumothorax. Absent.",
+         True),
+        ("FINDINGS: Mild cardiomegaly. Small left apical pneumothorax.",
+         "**E. Pneumothorax:** the report says no pneumothorax. Absent.", False),
+        # what radiographs are "insensitive for" is not a finding of this film
+        ("FINDINGS: No displaced rib fracture is identified, although radiographs are insensitive for nondisplaced rib "
+         "fractures. The lungs are clear.", "I don't see a displaced fracture anywhere.", True),
+        # a central venous catheter is another kind of device than an endotracheal tube
+        ("IMPRESSION: Endotracheal tube terminates 4.5 cm above the carina. No pneumothorax.",
+         "There's no mention of a central venous catheter, so we can assume there isn't one.", True),
+        ("IMPRESSION: Right internal jugular central venous catheter terminates in the SVC. No pneumothorax.",
+         "There's no mention of a central venous catheter, so we can assume there isn't one.", False),
+        # "not seen on ___" dates a finding (the de-identified "___" is no markdown underline), it does not deny it
+        ("FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, not seen on ___. The lungs are otherwise "
+         "clear.", "There's a 1.2 cm nodular opacity in the right upper lobe.", True),
+        ("FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, not seen on ___. The lungs are otherwise "
+         "clear.", "There's a 1.2 cm nodular opacity in the left upper lobe.", False),
+        # a negation does not reach past "after"
+        ("IMPRESSION: A right internal jugular hemodialysis catheter terminates in the right atrium. No pneumothorax.",
+         "There's no pneumothorax after the catheter placement.", True),
+        # "I don't see A, a large B or a C": the denial governs the list to its end
+        ("FINDINGS: No definite focal consolidation is seen. No large pleural effusion. No pneumothorax.",
+         "I don't see a dense focal consolidation, a large effusion or a pneumothorax.", True),
+        # sharp costophrenic angles speak of fluid, not of a pneumothorax
+        ("FINDINGS: The left pneumothorax has decreased in size and is now small. No pleural effusion.",
+         "The costophrenic angles are sharp, so there's no effusion.", True),
+        ("FINDINGS: Small left pleural effusion. No pneumothorax.", "The costophrenic angles are sharp.", False),
+        ("FINDINGS: Small left pleural effusion. No pneumothorax.", "The right costophrenic angle is sharp.", True),
+    ],
+)
+def test_mimic_style_reports(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
 def test_a_but_no_tail_denies_only_itself(validator):
     """", but no acute bony abnormality" is a denial of its own: the clause before it still asserts."""
     text = "FINDINGS: Low lung volumes with bibasilar atelectasis. No acute bony abnormalities."

@@ -11,7 +11,7 @@ from radprm.schemas.records import Chain, Report
 from radprm.validators.align import load_step_rules
 from radprm.validators.clauses import clause_polarity, normalize_step, split_clauses
 from radprm.validators.sentences import compare, read_facts
-from radprm.validators.steps import StepValidator
+from radprm.validators.steps import StepValidator, same_length_fixes
 
 REPORT = Report(report_id="r1", text=(
     "FINDINGS: Heart size is normal. The lungs are clear. No pneumothorax or pleural effusion. "
@@ -890,3 +890,17 @@ def test_stop24_step_language(validator, request, text, bad, reason, kept, weigh
         assert not r.label and reason in r.reasons, (r.step, r.reasons)
     for r in judge(validator, kept, report=report) if kept else []:
         assert (reason not in r.reasons) if weighed else r.label, (r.step, r.reasons)
+
+
+@pytest.mark.parametrize(
+    "text,fixed",
+    [
+        ("Compared to ___, the nodule was not seen on ___.", "Compared to ___, the nodule was not seen on ___."),
+        ("__Heart:__ normal in size.", "  Heart:   normal in size."),
+        ("**E. Pneumothorax:** absent.", "     Pneumothorax:   absent."),
+    ],
+)
+def test_markdown_goes_but_a_deidentified_blank_stays(text, fixed):
+    """"___" marks a de-identified word (MIMIC-CXR): it is no markdown underline, and no offset moves."""
+    assert same_length_fixes(text) == fixed
+    assert len(same_length_fixes(text)) == len(text)

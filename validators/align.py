@@ -634,7 +634,7 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     if (
         claim.observation not in rules.sideless
         and not laterality_compatible(claim.laterality, r.laterality)
-        and not (_names_both_sides(claim.sentence) and _names_both_sides(r.sentence))
+        and not (_names_both_sides(claim.sentence, rules) and _names_both_sides(r.sentence, rules))
     ):
         faults.append("laterality_conflict")
     step_levels, report_levels = severity_levels(claim.severity, rules), severity_levels(r.severity, rules)
@@ -663,10 +663,12 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
     return faults
 
 
-def _names_both_sides(sentence: str) -> bool:
+def _names_both_sides(sentence: str, rules: StepRules) -> bool:
     """A sentence naming the left and the right ("patchy left apical and right basilar opacities", "left greater
     than right": every side word counts, a denied one too), or both at once: the extractor gives each finding one
-    side, not always the one it is on."""
+    side, not always the one it is on. A place named by a side ("the right atrium") is no side of a finding."""
+    if rules.vocabulary is not None:
+        sentence = rules.vocabulary.side_places.sub(" ", sentence)
     sides = {_SIDES[w] for w in _WORD.findall(sentence.lower()) if w in _SIDES}
     return {"left", "right"} <= sides or "bilateral" in sides
 
@@ -719,7 +721,12 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     # "chest tube" is not the "NG tube" (the word before the head noun, from `device_kinds`)
     offset = claim.start - claim.sentence_start
     kinds = device_kinds(claim.sentence[max(0, offset - 25) : claim.end - claim.sentence_start], vocab)
-    return not kinds or not (other := device_kinds(r.sentence, vocab)) or bool(kinds & other)
+    if not kinds:
+        return True
+    # the report's device by its own words too: a long sentence may name a tracheostomy tube and a central line
+    theirs_at = r.start - r.sentence_start
+    other = device_kinds(r.sentence[max(0, theirs_at - 25) : r.end - r.sentence_start], vocab) if theirs_at >= 0 else None
+    return not (other := other or device_kinds(r.sentence, vocab)) or bool(kinds & other)
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:

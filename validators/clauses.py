@@ -333,6 +333,8 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if cut and not _LIST_END.search(text, cut[0].end()):
         # (not in a list the negation governs to its end: "I do not see X, a large effusion, or a pneumothorax")
         before = before[cut[-1].end() :]
+    # a negation does not reach past "after" ("no pneumothorax after the catheter placement": the catheter is there)
+    before = _SCOPE_BREAK.split(before)[-1]
     ended = next(reversed(list(_WITHOUT_ENDS.finditer(before))), None)  # the last "without" phrase a verb ends
     if ended is not None and _COMPARED.search(before, ended.end()):
         ended = None  # ("without new consolidation fits a chronic process better than an acute pneumonia")
@@ -355,10 +357,11 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     return "positive" if ended is not None else None
 
 
+_SCOPE_BREAK = re.compile(r"\b(?:after|following)\b", re.I)
 _NEW_PHRASE = re.compile(
     r",\s+(?:a|an)\s+(?=(?:trace|tiny|small|minimal|mild|moderate|large|severe|massive|big|new|sizable)\b)", re.I
 )
-_LIST_END = re.compile(r",\s*(?:or|nor)\s+(?:an?\s+)?\w+[^,;]*$", re.I)
+_LIST_END = re.compile(r"(?:,\s*|\s+)(?:or|nor)\s+(?:an?\s+)?\w+[^,;]*$", re.I)
 _ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|evident|noted|apparent|demonstrated|detected|"
                                 r"appreciated|found|shown|there|mentioned|described|reported)\b)[a-z]+(?:ed|al|ic|ive)\b",
                                 re.I)

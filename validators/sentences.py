@@ -59,6 +59,8 @@ class OpenVocabularyBlock(RuleModel):
     specific_terms: dict[str, str] = {}
     polarity_exempt: list[str] = []
     normal_words: list[str] = []
+    same_thing: dict[str, list[str]] = {}
+    part_of: dict[str, list[str]] = {}
     implied_sides: dict[str, str] = {}
     device_kinds: dict[str, str] = {}
 
@@ -98,6 +100,20 @@ class OpenVocabulary:
     # the word before "tube", "line", "catheter", "drain" -> the kind of device it names ("chest" -> chest tube,
     # "ng" -> enteric): a denial of one kind says nothing against another
     device_kinds: dict[str, str] = field(default_factory=dict)
+    # one thing under several words, as stems -> the thing ("osseous", "bony" -> "bone"; "vessel" -> "vascula")
+    same_thing: dict[str, str] = field(default_factory=dict)
+    # a part, as a stem -> the whole it belongs to ("spine", "rib" -> "bone"; "hemidiaphragm" -> "diaphragm"):
+    # "the bones are unremarkable" says the spine is too
+    whole_of: dict[str, str] = field(default_factory=dict)
+
+    def thing(self, anchor: str) -> str:
+        """The thing an anchor names (its `same_thing` entry, else itself)."""
+        return self.same_thing.get(anchor, anchor)
+
+    def with_wholes(self, anchors: Iterable[str]) -> set[str]:
+        """`anchors` as things, with the wholes their parts belong to."""
+        things = {self.same_thing.get(a, a) for a in anchors}
+        return things | {self.whole_of[a] for a in things if a in self.whole_of}
 
 
 def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iterable[str] = ()) -> OpenVocabulary:
@@ -153,6 +169,8 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
         frozenset(stem(w) for w in place_words),
         tuple((side, rx(f"implied_sides.{side}", p)) for side, p in data.implied_sides.items()),
         {k.lower(): v for k, v in data.device_kinds.items()},
+        {stem(w.lower()): stem(thing.lower()) for thing, words in data.same_thing.items() for w in [thing, *words]},
+        {stem(w.lower()): stem(whole.lower()) for whole, words in data.part_of.items() for w in words},
     )
 
 
@@ -1874,7 +1892,10 @@ def _polarity_conflict(
     if clause.negated:
         quals = _denial_qualifiers(clause, quals, lang)
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
-        if not same or any(s.negated and strong & _denial_scope(s, vocab, lang) for s in same):
+        if not same or any(
+            (s.negated and strong & _denial_scope(s, vocab, lang)) or strong <= _denied_anywhere(s, vocab, lang)
+            for s in same
+        ):
             return []
         if "resolved" in clause.temporal and any("resolved" in s.temporal for s in same):
             return []  # "interval resolution of the infiltrates" for "the infiltrates have resolved"
@@ -2009,10 +2030,13 @@ def _omitted_but_said(
     subject = clause.anchors - cue - vocab.weak
     if not subject:
         return []
+    thing = {vocab.thing(a) for a in subject}
     for s in sentences:
-        if s.negated or s.hedge != "certain" or s.words & vocab.normal_words or not subject <= s.anchors:
+        if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
             continue
-        return [Finding("negation_conflict", s)]
+        said = vocab.with_wholes(s.anchors)  # "the diaphragm is not mentioned" beside "Right hemidiaphragm eventration"
+        if thing <= said:
+            return [Finding("negation_conflict", s)]
     return []
 
 
@@ -2055,8 +2079,6 @@ _NOT_ABNORMAL = frozenset({"within", "stable", "unchanged", "grossly", "seen", "
 
 # what a clause calls normal about a thing, not the thing ("The hemidiaphragms are at normal height"), as stems
 _ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap", "width", "cours", "configur"})
-# one thing under two stems ("pulmonary vessels" / "pulmonary vasculature")
-_SAME_THING = {"vessel": "vascula"}
 
 
 # "<thing> is <abnormal>" in a step against "<thing> is <normal>" in the report ("The trachea is shifted to the
@@ -2294,7 +2316,7 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     own = _own_anchors(clause, vocab)
     normal = vocab.normal_words | {stem(w) for w in clause.words & vocab.normal_words}  # ("unremarkable": "unremar")
     subject = {
-        _SAME_THING.get(a, a) for a in clause.anchors if a not in vocab.weak and a not in normal and a in own
+        vocab.thing(a) for a in clause.anchors if a not in vocab.weak and a not in normal and a in own
     } - _ASPECTS
     if len(subject) > 1:
         # "The heart and mediastinal contours are stable and the aorta is normal in caliber": what the stretch
@@ -2302,11 +2324,11 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         stretch = next(
             (t for t in _CLAUSE_STRETCH.split(clause.text.lower()) if set(_TOKEN.findall(t)) & vocab.normal_words), ""
         )
-        subject = subject & {_SAME_THING.get(a, a) for a in (stem(w) for w in _TOKEN.findall(stretch))} or subject
+        subject = subject & {vocab.thing(stem(w)) for w in _TOKEN.findall(stretch)} or subject
     if not subject or len(subject) > 2:
         return []
     if any(
-        not s.negated and s.words & vocab.normal_words and subject <= {_SAME_THING.get(a, a) for a in s.anchors}
+        not s.negated and s.words & vocab.normal_words and subject <= {vocab.thing(a) for a in s.anchors}
         for s in sentences
     ):
         return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
@@ -2376,7 +2398,9 @@ def _describes_abnormal(low: str, subject: set[str], clause: Facts, vocab: OpenV
         predicate = set(m.group(1).split()) | {m.group(2)}
     else:
         return False
-    return subject <= said and not predicate & (vocab.normal_words | _NOT_ABNORMAL)
+    # (a part described as abnormal makes its whole not normal: "Degenerative changes of the spine" against
+    # "The bones are unremarkable")
+    return subject <= vocab.with_wholes(said) and not predicate & (vocab.normal_words | _NOT_ABNORMAL)
 
 
 def same_word(word: str, words: frozenset[str]) -> bool:
@@ -2451,6 +2475,20 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
 
 
 _SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
+
+
+def _denied_anywhere(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> frozenset[str]:
+    """The anchors any negation cue of a sentence denies, each cue to the end of its clause: a long sentence
+    may deny several things between its affirmations ("there is mild congestion, no large pleural effusion
+    though small effusions would be difficult to exclude, and no pneumothorax, and the heart is enlarged")."""
+    text = lang.negation_exceptions.sub(" ", facts.text)
+    said: set[str] = set()
+    for m in lang.negation_pre.finditer(text):
+        for w in _TOKEN.findall(_SCOPE_END.split(text[m.end():], maxsplit=1)[0].lower()):
+            said.add(stem(w))
+            if w in vocab.classes:
+                said.add(vocab.classes[w])
+    return frozenset(a for a in facts.anchors if a in said)
 
 
 def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:

@@ -92,7 +92,9 @@ OMISSION_SCORE = 0.9
 # "2." is an enumeration, "1.7 cm" is not
 # (an option letter too: "C) Pneumothorax: the report says there is none")
 _ENUM = re.compile(
-    r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|\(?[A-H]\)(?=\s)|[-\u2022]|\*(?!\*))\s*", re.I
+    # (an option letter: "(B) ", "E. Pneumothorax: absent")
+    r"^\s*(?:(?:step|point)\s*\d+\s*[:.)-]?|\(?\d{1,2}[.):](?!\d)|\(?[A-H]\)(?=\s)|[A-H]\.(?=\s)|[-\u2022]|\*(?!\*))\s*",
+    re.I
 )
 _NUMBER = re.compile(
     r"(?<![\w.])(\d+(?:[.,]\d+)?)(?:\s*(?:cm|mm|centimeters?|millimeters?|%|percent))?(?![\w])"
@@ -124,8 +126,9 @@ _VIEW_COUNT = re.compile(
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
 # a bold title opening the step ("**Step 2: Cardiomegaly.**", "### **Left side:**") and markdown marks
-_BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__)([^*_\n]{1,80}?)(?:\*\*|__)")
-_MARKDOWN = re.compile(r"\*\*|__|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
+_BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__(?!_))([^*_\n]{1,80}?)(?:\*\*|(?<!_)__)")
+# ("__" is bold only outside a de-identified "___")
+_MARKDOWN = re.compile(r"\*\*|(?<!_)__(?!_)|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
 
 
 @lru_cache(maxsize=65536)
