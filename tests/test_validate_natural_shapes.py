@@ -588,9 +588,10 @@ def test_normal_whole_against_an_abnormal_part(validator, text, step, good):
     assert_judged(validator, text, step, good, None if good else "negation_conflict")
 
 
-_ICU = ("FINDINGS: The right PICC terminates in the mid SVC, and lung volumes are low, with bibasilar opacities, most "
-        "likely atelectasis; there is mild vascular congestion which is new since ___, no large pleural effusion though "
-        "small effusions would be difficult to exclude, and no pneumothorax, and the heart is mildly enlarged.")
+_ICU = ("FINDINGS: The right PICC terminates in the mid SVC, and lung volumes are low, with bibasilar opacities, "
+        "most likely atelectasis; there is mild vascular congestion which is new since ___, no large pleural effusion "
+        "though small effusions would be difficult to exclude, and no pneumothorax, and the heart is mildly enlarged.")
+_DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, not seen on ___. Otherwise clear."
 
 
 @pytest.mark.parametrize(
@@ -600,8 +601,8 @@ _ICU = ("FINDINGS: The right PICC terminates in the mid SVC, and lung volumes ar
         (_ICU, "I don't see a pneumothorax.", True),
         (_ICU, "There is a small pneumothorax.", False),
         # an option letter before a bold heading: "E. Pneumothorax" names the heading's thing
-        ("FINDINGS: Mild cardiomegaly. No pneumothorax.", "**E. Pneumothorax:** the report says no pneumothorax. Absent.",
-         True),
+        ("FINDINGS: Mild cardiomegaly. No pneumothorax.",
+         "**E. Pneumothorax:** the report says no pneumothorax. Absent.", True),
         ("FINDINGS: Mild cardiomegaly. Small left apical pneumothorax.",
          "**E. Pneumothorax:** the report says no pneumothorax. Absent.", False),
         # what radiographs are "insensitive for" is not a finding of this film
@@ -613,10 +614,8 @@ _ICU = ("FINDINGS: The right PICC terminates in the mid SVC, and lung volumes ar
         ("IMPRESSION: Right internal jugular central venous catheter terminates in the SVC. No pneumothorax.",
          "There's no mention of a central venous catheter, so we can assume there isn't one.", False),
         # "not seen on ___" dates a finding (the de-identified "___" is no markdown underline), it does not deny it
-        ("FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, not seen on ___. The lungs are otherwise "
-         "clear.", "There's a 1.2 cm nodular opacity in the right upper lobe.", True),
-        ("FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, not seen on ___. The lungs are otherwise "
-         "clear.", "There's a 1.2 cm nodular opacity in the left upper lobe.", False),
+        (_DATED, "There's a 1.2 cm nodular opacity in the right upper lobe.", True),
+        (_DATED, "There's a 1.2 cm nodular opacity in the left upper lobe.", False),
         # a negation does not reach past "after"
         ("IMPRESSION: A right internal jugular hemodialysis catheter terminates in the right atrium. No pneumothorax.",
          "There's no pneumothorax after the catheter placement.", True),

@@ -724,8 +724,8 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     if not kinds:
         return True
     # the report's device by its own words too: a long sentence may name a tracheostomy tube and a central line
-    theirs_at = r.start - r.sentence_start
-    other = device_kinds(r.sentence[max(0, theirs_at - 25) : r.end - r.sentence_start], vocab) if theirs_at >= 0 else None
+    at = r.start - r.sentence_start
+    other = device_kinds(r.sentence[max(0, at - 25) : r.end - r.sentence_start], vocab) if at >= 0 else None
     return not (other := other or device_kinds(r.sentence, vocab)) or bool(kinds & other)
 
 

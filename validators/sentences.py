@@ -1535,6 +1535,8 @@ def edited_copy(
                 w for k, w in their_marked if k == kind
             }:
                 continue  # "no X, no Y" for "no X or Y": the same denials, counted otherwise
+            if kind == "negation" and not new and not _negation_cue(s.text, lang)[1]:
+                continue  # the copy left out a "not" that denies nothing ("..., not seen on the prior")
             verdict = kind == "negation" and not old and new <= _VERDICT_DENIALS
             if verdict and (s.negated or s.words & vocab.normal_words):
                 # "No effusion is identified. Absent.", "the mediastinum is unremarkable. Absent.": a verdict word
