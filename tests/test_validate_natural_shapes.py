@@ -622,6 +622,18 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
         # "I don't see A, a large B or a C": the denial governs the list to its end
         ("FINDINGS: No definite focal consolidation is seen. No large pleural effusion. No pneumothorax.",
          "I don't see a dense focal consolidation, a large effusion or a pneumothorax.", True),
+        # a pleural line is a sign of pneumothorax, not a line (device)
+        ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
+         "No visible pleural line, so no pneumothorax.", True),
+        # "unlikely" denies ("which makes an abscess unlikely" names no abscess)
+        ("FINDINGS: The lungs are clear without consolidation. No pleural effusion.",
+         "The lungs are clear without consolidation, which makes an abscess unlikely.", True),
+        # the reason for a plan or a general statement is as general as what it explains
+        ("FINDINGS: No definite pleural effusion seen. No pneumothorax.",
+         "I'll start by checking the costophrenic angles, since that's where small effusions show up first.", True),
+        ("FINDINGS: New opacity in the right lower lobe, concerning for aspiration. No pleural effusion.",
+         "In adults, aspirated material often goes to the right lower lobe, because the right main bronchus is wider "
+         "and more vertical.", True),
         # sharp costophrenic angles speak of fluid, not of a pneumothorax
         ("FINDINGS: The left pneumothorax has decreased in size and is now small. No pleural effusion.",
          "The costophrenic angles are sharp, so there's no effusion.", True),

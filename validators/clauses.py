@@ -229,12 +229,16 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "meta"
         elif out and out[-1].kind == "meta" and "," in text[out[-1].end:c.start] and not lang.has_verb.search(c.text):
             kind = "meta"  # "I'll look at the heart size, the vessels and the interstitium for signs of edema"
+        elif out and out[-1].kind == "meta" and _REASON_FOR.match(c.text):
+            kind = "meta"  # "In adults, aspirated material often goes to the right lower lobe, because the right main
+            # bronchus is wider": the reason for a general statement is general too
         elif lang.past.search(c.text) and not lang.temporal_any.search(c.text) and not _NOW_GONE.search(c.text):
             kind = "past"  # "There was a small pneumothorax on the prior study": not about this film
         out.append(Clause(c.text, c.start, c.end, kind))
     return out
 
 
+_REASON_FOR = re.compile(r"\W*(?:because|since|as|given\s+that)\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(
     r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b",

@@ -306,10 +306,10 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     words = _TOKEN.findall(low)
     anchors = set()
     classes = set()
-    for w in words:
+    for i, w in enumerate(words):
         if w in vocab.stopwords or w in _SIDE or w in grades or len(w) < 3 or w[0].isdigit() or w in vocab.number_words:
             continue  # (a count, "two", is read as a number, not as a word the thing is named by)
-        cls = vocab.classes.get(w)
+        cls = None if _sign_line(words, i) else vocab.classes.get(w)
         if cls:
             anchors.add(cls)
             classes.add(cls)
@@ -351,7 +351,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     anchors |= {value for value, kind in numbers if kind == "level"}  # "T11" names the thing
     negated_classes = set()
     for i, w in enumerate(words):
-        cls = vocab.classes.get(w)
+        cls = None if _sign_line(words, i) else vocab.classes.get(w)
         if cls and (_negated_at(words, i) or (i and words[i - 1] == "not")):
             if w in vocab.generic_words and i and vocab.classes.get(words[i - 1]) == cls:
                 continue  # "endotracheal tube", "sternotomy wires": the specific word says which one
@@ -405,6 +405,14 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
 
 
 _GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
+
+
+# a line that is a sign on the film, not a device: "a visceral pleural line" (pneumothorax), "Kerley B lines"
+_SIGN_LINE_AFTER = frozenset({"pleural", "visceral", "septal", "b", "kerley", "skin", "fissural", "fissure", "azygos"})
+
+
+def _sign_line(words: list[str], i: int) -> bool:
+    return words[i] in ("line", "lines") and i > 0 and words[i - 1] in _SIGN_LINE_AFTER
 
 
 def _graded_stretches(low: str, grades: dict[str, int]) -> Iterator[tuple[list[str], int]]:
