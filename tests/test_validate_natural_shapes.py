@@ -622,6 +622,9 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
         # "I don't see A, a large B or a C": the denial governs the list to its end
         ("FINDINGS: No definite focal consolidation is seen. No large pleural effusion. No pneumothorax.",
          "I don't see a dense focal consolidation, a large effusion or a pneumothorax.", True),
+        # the same denial with the subject before the cue ("bony structures reveal no acute abnormalities")
+        ("FINDINGS: The visualized bony structures reveal no acute abnormalities. Lateral view reveals mild "
+         "degenerative changes of the thoracic spine.", "No acute bony abnormality is seen.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),

@@ -1903,7 +1903,8 @@ def _polarity_conflict(
         quals = _denial_qualifiers(clause, quals, lang)
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(
-            (s.negated and strong & _denial_scope(s, vocab, lang)) or strong <= _denied_anywhere(s, vocab, lang)
+            (s.negated and (strong & _denial_scope(s, vocab, lang) or _same_denial(clause, s, vocab, lang)))
+            or strong <= _denied_anywhere(s, vocab, lang)
             for s in same
         ):
             return []
@@ -2485,6 +2486,18 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
 
 
 _SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
+
+
+def _same_denial(clause: Facts, s: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> bool:
+    """A clause and a report sentence that deny the same kind of thing of the same subject: "no acute bony
+    abnormality" and "The visualized bony structures reveal no acute abnormalities" (the report names its subject
+    before the cue, the clause after it)."""
+    mine, theirs = _after_negation_cue(clause.text, lang), _after_negation_cue(s.text, lang)
+    if mine is None or theirs is None:
+        return False
+    denied = {stem(w) for w in _TOKEN.findall(_SCOPE_END.split(mine, maxsplit=1)[0].lower())} - clause.anchors
+    said = {stem(w) for w in _TOKEN.findall(_SCOPE_END.split(theirs, maxsplit=1)[0].lower())}
+    return bool((denied & said) - {stem(w) for w in vocab.stopwords} - {stem(w) for w in vocab.qualifiers})
 
 
 def _denied_anywhere(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> frozenset[str]:
