@@ -625,6 +625,12 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
         # the same denial with the subject before the cue ("bony structures reveal no acute abnormalities")
         ("FINDINGS: The visualized bony structures reveal no acute abnormalities. Lateral view reveals mild "
          "degenerative changes of the thoracic spine.", "No acute bony abnormality is seen.", True),
+        # a hedge reaches to the end of its phrase: "likely hepatic hydrothorax, with ... atelectasis"
+        ("IMPRESSION: Increased moderate right pleural effusion, likely hepatic hydrothorax, with right basilar "
+         "compressive atelectasis.", "There's a moderate right pleural effusion with compressive atelectasis of the "
+         "right base.", True),
+        ("IMPRESSION: Increased moderate right pleural effusion, likely hepatic hydrothorax, with right basilar "
+         "compressive atelectasis.", "The effusion is a hepatic hydrothorax.", False),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),

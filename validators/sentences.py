@@ -363,7 +363,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         for strength in ("open", "possible", "probable"):
             m = lang.hedges[strength].search(text)
             if m:
-                tail = _TOKEN.findall(text[m.end() :].lower())[:6]
+                # (to the end of its phrase: "likely hepatic hydrothorax, with right basilar atelectasis" hedges
+                # the reading, not the atelectasis)
+                tail = _TOKEN.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())[:6]
                 if strength == "open":
                     # "aspiration cannot be excluded": the subject comes before the cue
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
@@ -413,6 +415,9 @@ _SIGN_LINE_AFTER = frozenset({"pleural", "visceral", "septal", "b", "kerley", "s
 
 def _sign_line(words: list[str], i: int) -> bool:
     return words[i] in ("line", "lines") and i > 0 and words[i - 1] in _SIGN_LINE_AFTER
+
+
+_HEDGE_END = re.compile(r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b", re.I)
 
 
 def _graded_stretches(low: str, grades: dict[str, int]) -> Iterator[tuple[list[str], int]]:
