@@ -631,6 +631,13 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "right base.", True),
         ("IMPRESSION: Increased moderate right pleural effusion, likely hepatic hydrothorax, with right basilar "
          "compressive atelectasis.", "The effusion is a hepatic hydrothorax.", False),
+        # which one of a row ("the most caudal wire") and central vs peripheral are places
+        ("FINDINGS: Stable sternotomy wires with fracture of the superior-most sternotomy wire.",
+         "It notes a fracture of the inferior-most sternotomy wire.", False),
+        ("FINDINGS: Stable sternotomy wires with fracture of the superior-most sternotomy wire.",
+         "The uppermost sternotomy wire is fractured.", True),
+        ("FINDINGS: Right internal jugular central venous catheter tip in the SVC. Peripheral interstitial opacities.",
+         "The interstitial opacities are peripheral, and the central venous catheter ends in the SVC.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),
