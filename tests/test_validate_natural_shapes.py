@@ -638,6 +638,14 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "The uppermost sternotomy wire is fractured.", True),
         ("FINDINGS: Right internal jugular central venous catheter tip in the SVC. Peripheral interstitial opacities.",
          "The interstitial opacities are peripheral, and the central venous catheter ends in the SVC.", True),
+        # what a sentence states before its hedge stays stated; "X versus Y" hedges X too
+        ("FINDINGS: Compared to ___, there has been interval worsening of multifocal bilateral airspace opacities, "
+         "concerning for multifocal pneumonia.", "There is interval worsening of multifocal bilateral airspace "
+         "opacities.", True),
+        ("FINDINGS: Compared to ___, there has been interval worsening of multifocal bilateral airspace opacities, "
+         "concerning for multifocal pneumonia.", "There is multifocal pneumonia.", False),
+        ("IMPRESSION: Cardiomegaly and small left pleural effusion versus pleural thickening.",
+         "The left costophrenic angle is blunted by a small left pleural effusion.", False),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),

@@ -366,10 +366,17 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 # (to the end of its phrase: "likely hepatic hydrothorax, with right basilar atelectasis" hedges
                 # the reading, not the atelectasis)
                 tail = _TOKEN.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())[:6]
+                plain: set[str] = set()
                 if strength == "open":
                     # "aspiration cannot be excluded": the subject comes before the cue
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
-                hedged |= {stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3}
+                elif not _ALTERNATIVE_CUE.fullmatch(m.group(0).strip()):
+                    # what the sentence states before its hedge stays stated ("worsening of multifocal opacities,
+                    # concerning for multifocal pneumonia": the opacities are multifocal, the pneumonia is hedged)
+                    plain = {stem(w) for w in _TOKEN.findall(text[: m.start()].lower())}
+                hedged |= {
+                    stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3
+                } - plain
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
     dominant = set()
     if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
@@ -417,6 +424,8 @@ def _sign_line(words: list[str], i: int) -> bool:
     return words[i] in ("line", "lines") and i > 0 and words[i - 1] in _SIGN_LINE_AFTER
 
 
+# a hedge that makes what comes before it one of two readings too ("effusion versus pleural thickening")
+_ALTERNATIVE_CUE = re.compile(r"versus|vs|and/or", re.I)
 _HEDGE_END = re.compile(r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b", re.I)
 
 
