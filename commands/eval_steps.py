@@ -95,7 +95,8 @@ def doubt(
                                                               "order of --expected).")],
     expected: Annotated[list[Path], typer.Option("--expected", help="That set's natural labels (good, kind, scored, "
                                                                  "split); repeat once per --chains.")],
-    reports: Annotated[Path, typer.Option("--reports", help="Reports every set's chains refer to.")],
+    reports: Annotated[list[Path], typer.Option("--reports", help="Reports the sets' chains refer to (repeat to fit "
+                                                                 "sets over several report files together).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the model here (JSON); use it with "
                                                                "`radprm validate --abstention`.")] = None,
     spec: Annotated[Path | None, typer.Option("--spec", help="Model whose features and thresholds are kept "

@@ -250,7 +250,7 @@ class DoubtReport:
 
 def fit_doubt_sets(
     pairs: Sequence[tuple[str | Path, str | Path]],
-    reports: str | Path,
+    reports: str | Path | Sequence[str | Path],
     out: str | Path | None = None,
     *,
     spec: str | Path | None = None,
@@ -267,6 +267,8 @@ def fit_doubt_sets(
     """Fit the second opinion on (CHAINS, EXPECTED) pairs over REPORTS and write it to `out` when given.
 
     Args:
+        reports: one reports file, or several (sets over IU reports and sets over made-up ones fitted together):
+            every chain's report is looked up in all of them; an id two files hold is an error.
         spec: the model whose features and thresholds are kept (None: the packaged `doubt.json`).
         validator: a StepValidator to reuse; it must judge by the rules alone (abstention off).
 
@@ -291,13 +293,23 @@ def fit_doubt_sets(
         raise InputError("the validator must judge by the rules alone", field="abstention", hint="abstention none")
     # the reports every set needs, read once
     wanted = set().union(*(report_ids(chains)[0] for chains, _ in pairs))
-    by_id = load_reports(reports, wanted, QuarantineSink(), **reader_options)
+    sources = [reports] if isinstance(reports, str | Path) else list(reports)
+    if not sources:
+        raise InputError("no reports file given", field="reports", hint="give --reports REPORTS (repeatable)")
+    by_id: dict[str, Report] = {}
+    for source in sources:
+        found = load_reports(source, wanted, QuarantineSink(), **reader_options)
+        clash = sorted(found.keys() & by_id.keys())
+        if clash:
+            raise InputError(f"report id {clash[0]!r} is in more than one reports file", path=str(source),
+                             field="report_id", hint="give each report once")
+        by_id.update(found)
     claims: dict[str, list[Claim]] = {}
     sets: dict[str, list[DoubtRow]] = {}
     for chains, expected in pairs:
         name = unique_set_name(expected, sets)
         sets[name] = doubt_rows(chains, expected, by_id, validator, base, name=name, claims=claims,
-                                source=str(reports))
+                                source=", ".join(str(x) for x in sources))
     rows = [r for rs in sets.values() for r in rs]
     model = fit_model(rows, base, l2=l2, min_count=min_count, **update)
     report = DoubtReport(model)

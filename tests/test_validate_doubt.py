@@ -217,3 +217,27 @@ def test_fitting_refuses_what_it_cannot_learn_from(tmp_path):
     other = _labelled_set(tmp_path / "other", STEPS, report_id="r9")  # its report is not in REPORTS
     with pytest.raises(InputError, match="no scored step was validated"):
         fit_doubt_sets([other], reports, **kw)
+
+
+def test_sets_over_several_report_files_fit_together(tmp_path):
+    """IU sets and sets over made-up reports are fitted in one model: each chain's report is looked up in every
+    --reports file; an id two files hold is one error naming the id."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(json.dumps({"report_id": "r1", "text": REPORT.text}) + "\n")
+    second.write_text(json.dumps({"report_id": "r9", "text": REPORT.text}) + "\n")
+    a = _labelled_set(tmp_path / "a", STEPS)
+    b = _labelled_set(tmp_path / "b", STEPS, report_id="r9")  # its report is only in the second file
+    kw = {"id_col": "report_id", "text_col": "text", "version": "x", "min_count": 1, "folds": 2}
+    report = fit_doubt_sets([a, b], [first, second], **kw)
+    assert set(report.in_sample) == {"a", "b"}
+    assert report.model.sets == ["a", "b"]
+    with pytest.raises(InputError, match="no scored step was validated"):
+        fit_doubt_sets([b], [first], **kw)  # without the file holding r9
+    with pytest.raises(InputError, match="'r1' is in more than one reports file"):
+        fit_doubt_sets([a, b], [first, second, first], **kw)
+    result = runner.invoke(app, ["eval", "doubt", "--chains", str(a[0]), "--expected", str(a[1]), "--chains",
+                                 str(b[0]), "--expected", str(b[1]), "--reports", str(first), "--reports",
+                                 str(second), "--id-col", "report_id", "--text-col", "text", "--min-count", "1",
+                                 "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "out of fold" in result.output
