@@ -646,6 +646,19 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "concerning for multifocal pneumonia.", "There is multifocal pneumonia.", False),
         ("IMPRESSION: Cardiomegaly and small left pleural effusion versus pleural thickening.",
          "The left costophrenic angle is blunted by a small left pleural effusion.", False),
+        # a reference range of general knowledge is no measurement of the patient
+        ("FINDINGS: The endotracheal tube terminates approximately 4.5 cm above the carina.",
+         "A tip 4.5 cm above the carina falls within the usual target range of about 3-5 cm.", True),
+        ("FINDINGS: The endotracheal tube terminates approximately 4.5 cm above the carina.",
+         "The tip is 6 cm above the carina, within the usual target range of about 3-5 cm.", False),
+        # a denial's qualifier is read in the report finding's own clause
+        ("IMPRESSION: No acute rib fracture identified; old healed left 7th and 8th rib fractures.",
+         "No acute rib fracture is identified.", True),
+        # a side called normal says nothing against the other side's finding; "both" does
+        ("FINDINGS: There is blunting of the left posterior costophrenic angle, which may reflect a trace left "
+         "pleural effusion versus pleural thickening.", "The right costophrenic angle is sharp.", True),
+        ("FINDINGS: Consolidation in the right lower lobe. Costophrenic angle blunted on the right. Left lung clear.",
+         "Both costophrenic angles are sharp.", False),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),

@@ -280,6 +280,16 @@ def claim_from_finding(
     )
 
 
+def _clause_words(r: Claim, rules: StepRules) -> set[str]:
+    """The words of a report claim's own clause up to its mention ("No acute rib fracture identified; old healed left
+    rib fractures": the old fractures' clause has no "acute"); the whole sentence when the offsets do not fit."""
+    at = r.start - r.sentence_start
+    if not 0 <= at <= len(r.sentence):
+        return set(_WORD.findall(r.sentence.lower()))
+    parts = rules.clause_breaks.split(r.sentence[:at])
+    return set(_WORD.findall(((parts[-1] if parts else "") + " " + r.mention).lower()))
+
+
 def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
     """The negation qualifiers among the last six words of the claim's clause before its mention (what
     `_clause_before` reads)."""
@@ -798,7 +808,7 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         def applies(r: Claim) -> bool:
             # "No focal consolidation" says nothing against a patchy one: a qualified negation only
             # conflicts with a finding described with the same qualifier
-            if claim.qualifiers and not claim.qualifiers & set(_WORD.findall(r.sentence.lower())):
+            if claim.qualifiers and not claim.qualifiers & _clause_words(r, rules):
                 return False
             return _negation_applies(claim, r, rules)
 

@@ -789,7 +789,11 @@ def _compare(
     # wrong side unless the clause ranks the sides ("worse on the right")
     one_of_two = len(clause.sides) == 1 and not clause.dominant and best.sides == {"bilateral"}
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive and not one_of_two
-    if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok:
+    # (a side called normal says nothing against the other side's finding: "The right costophrenic angle is sharp"
+    # beside "blunting of the left costophrenic angle")
+    normal_side = bool(clause.words & vocab.normal_words) and not best.words & vocab.normal_words \
+        and "bilateral" not in clause.sides  # ("both angles are sharp" says each is)
+    if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok and not normal_side:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
         if not clause.sides <= frozenset().union(*(s.sides for s in near)):
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:

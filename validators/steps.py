@@ -119,7 +119,11 @@ _KIND_COUNTS = {"dual": "2", "double": "2", "triple": "3"}
 _KIND_COUNT = re.compile(r"\b(dual|double|triple)[\s-]+(?:chamber|lumen|lead)", re.I)
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)"
-    rf"|\b\d+(?={AGE_SUFFIX})",
+    rf"|\b\d+(?={AGE_SUFFIX})"
+    # a reference range of general knowledge ("the usual target range of about 3-5 cm", "the goal is 3 to 5 cm
+    # above the carina"): no measurement of this patient
+    r"|\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
+    r"\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b",
     re.I,
 )
 
