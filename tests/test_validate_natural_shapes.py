@@ -659,6 +659,11 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "pleural effusion versus pleural thickening.", "The right costophrenic angle is sharp.", True),
         ("FINDINGS: Consolidation in the right lower lobe. Costophrenic angle blunted on the right. Left lung clear.",
          "Both costophrenic angles are sharp.", False),
+        # what a plan weighs ("a reasonable concern", "makes it harder to see") asserts nothing
+        ("FINDINGS: The lungs are clear. There is no pleural effusion or pneumothorax.",
+         "The patient fell, so pneumothorax from a rib injury is a reasonable concern. Let me check the report.", True),
+        ("FINDINGS: Diffuse bilateral airspace opacities. No pneumothorax.", "Okay, this is a supine portable film, "
+         "which makes pneumothorax harder to see, since air collects anteriorly and at the bases.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),
