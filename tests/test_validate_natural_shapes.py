@@ -664,6 +664,11 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "The patient fell, so pneumothorax from a rib injury is a reasonable concern. Let me check the report.", True),
         ("FINDINGS: Diffuse bilateral airspace opacities. No pneumothorax.", "Okay, this is a supine portable film, "
          "which makes pneumothorax harder to see, since air collects anteriorly and at the bases.", True),
+        # a measured distance above or below a landmark
+        ("IMPRESSION: Intra-aortic balloon pump tip projects approximately 2 cm below the top of the aortic arch.",
+         "The IABP tip projects approximately 2 cm above the top of the aortic arch.", False),
+        ("IMPRESSION: Intra-aortic balloon pump tip projects approximately 2 cm below the top of the aortic arch.",
+         "The balloon pump tip sits about 2 cm below the top of the arch.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),
