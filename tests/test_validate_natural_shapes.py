@@ -669,6 +669,9 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
          "The IABP tip projects approximately 2 cm above the top of the aortic arch.", False),
         ("IMPRESSION: Intra-aortic balloon pump tip projects approximately 2 cm below the top of the aortic arch.",
          "The balloon pump tip sits about 2 cm below the top of the arch.", True),
+        # what a position risks is general knowledge
+        ("FINDINGS: The endotracheal tube tip is 2 cm above the carina and could be withdrawn by 2 cm.",
+         "A tip only 2 cm above the carina risks right mainstem intubation with head flexion, so it's too low.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),
