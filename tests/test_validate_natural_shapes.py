@@ -215,6 +215,28 @@ def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
     assert "answer_mismatch" in res.steps[1].reasons and not res.steps[1].label
 
 
+@pytest.mark.parametrize(
+    "options,answer,last,good",
+    [
+        # a two-option question that is no yes/no question: the last step naming one option answers it
+        (["normal", "abnormal"], ["normal"], "Abnormal.", False),
+        (["normal", "abnormal"], ["normal"], "Because of the hyperinflation, I'd call this study abnormal.", False),
+        (["normal", "abnormal"], ["normal"], "So this is a normal study.", True),
+        # a lettered option named by its letter and a dash, or by its words alone
+        (["A. Complete", "B. Partial", "C. None"], ["A. Complete"], "Answer: B — partial.", False),
+        (["A. Complete", "B. Partial", "C. None"], ["A. Complete"], "Answer: A — complete.", True),
+        (["A. New", "B. Worsened", "C. Unchanged", "D. Resolved"], ["D. Resolved"], "Answer: C — unchanged.", False),
+    ],
+)
+def test_final_answers_of_two_option_and_lettered_questions(validator, options, answer, last, good):
+    report = Report(report_id="normal", text=REPORTS["normal"])
+    chain = Chain(chain_id="t", report_id="normal", question="Which applies?", options=options, answer=answer,
+                  steps=["The lungs are clear.", last])
+    step = validator.validate(chain, report).steps[1]
+    assert step.label is good, (last, step.reasons)
+    assert ("answer_mismatch" in step.reasons) is (not good)
+
+
 def test_last_step_naming_an_option_answers_the_question(validator):
     chain = dict(question="Which side is the effusion on?", options=["left", "right", "bilateral"], answer=["right"])
     report = Report(report_id="ribs", text=REPORTS["ribs"])

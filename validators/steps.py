@@ -911,7 +911,7 @@ class StepValidator:
             word = first[0].strip(",.;:!").casefold() if first else ""
             if word in ("yes", "no"):
                 return answer_reward([a.casefold() for a in chain.answer], [word]) == 1.0
-        if last and chain.options and len(chain.options) > 2:
+        if last and chain.options and len(chain.options) >= 2:
             text = _LEADING_CONNECTIVE.sub("", body)
             lettered = option_letters(text, chain.options)
             if lettered is not None:
@@ -1219,16 +1219,28 @@ def option_letters(text: str, options: list[str]) -> list[str] | None:
     return [options[i] for i in dict.fromkeys(picked)]
 
 
+_LETTER_DASH = re.compile(r"^\W*(?:(?:the\s+)?answer(?:\s+is)?\s*[:=]?\s*)?\(?([a-h])\)?\s*[\u2014\u2013:-]\s*\S", re.I)
+_OPTION_LETTER = re.compile(r"^\s*\(?[A-Ha-h][.)]\s+")
+
+
 def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str] | None:
     """Parse the answer a step states ('yes', the options it names, or names by letter); None when
     unrecognisable."""
     if len(options) > 2:
         lettered = option_letters(text, options)
+        if lettered is None:
+            # "B — partial": the letter, then the option's words
+            dashed = _LETTER_DASH.match(text)
+            lettered = option_letters(dashed.group(1), options) if dashed else None
         if lettered is not None:
             return lettered
     low = " ".join(text.casefold().split())
     choices = list(dict.fromkeys([*options, *answer]))
     named = [o for o in choices if o and re.search(rf"\b{re.escape(o.casefold())}\b", low)]
+    if not named:
+        # a lettered option named by its words alone ("partial" for "B. Partial")
+        named = [o for o in choices if (body := _OPTION_LETTER.sub("", o)) != o and len(body) > 2
+                 and re.search(rf"\b{re.escape(body.casefold())}\b", low)]
     first = low.split()[0].strip(",;:") if low.split() else ""
     if first in ("yes", "no") and (not options or {o.casefold() for o in options} >= {"yes", "no"}):
         return [first]
