@@ -10,12 +10,15 @@ writer's step `labels`) and the blind second annotator's labels (JSONL rows with
   annotator did not call it ambiguous;
 * ``reports.jsonl``: the writers' made-up reports plus ``split`` and a ``text`` field (FINDINGS / IMPRESSION).
 
-The set's own `build.py` says which writers, label files and split it uses; the data folders are
-hyphenated (not importable), so the merge lives here, once.
+A set split by writer says which writers, label files and splits it uses in its `writers.json`
+(``{"writer9": {"labels": "annotator_b_labels_w9.jsonl", "split": "tune"}, ...}``) and is rebuilt with
+``python -m radprm.evaluation.natural_sets FOLDER``; a set split otherwise keeps its own `build.py`. The data
+folders are hyphenated (not importable), so the merge lives here, once.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from collections import Counter
@@ -83,3 +86,37 @@ def build_split_by_writer(folder: Path, writers: Mapping[str, tuple[str, str]]) 
     chain style; returns the agreement line to print."""
     labels = {writer: read_labels(folder, label_file) for writer, (label_file, _split) in writers.items()}
     return render_agreement(build_set(folder, labels, lambda writer, _report_id: writers[writer][1], step_style=True))
+
+
+WRITERS_FILE = "writers.json"
+
+
+def build_from_writers_file(folder: Path) -> str:
+    """Build the set in `folder` as its `writers.json` says (writer -> label file and split).
+
+    Raises:
+        InputError: no `writers.json`, or an entry without `labels` or `split`.
+    """
+    from radprm.errors import InputError
+
+    path = Path(folder) / WRITERS_FILE
+    if not path.is_file():
+        raise InputError("no writers file", path=str(path), hint="write {writer: {labels, split}} there")
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    writers = {}
+    for writer, entry in spec.items():
+        if not isinstance(entry, dict) or not {"labels", "split"} <= entry.keys():
+            raise InputError("each writer needs 'labels' and 'split'", path=str(path), field=writer)
+        writers[writer] = (entry["labels"], entry["split"])
+    return build_split_by_writer(Path(folder), writers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m radprm.evaluation.natural_sets FOLDER``: rebuild a set split by writer from its writers.json."""
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("folder", type=Path, help="the set folder (holds writers.json, writer*/, annotator labels)")
+    print(build_from_writers_file(ap.parse_args(argv).folder))
+
+
+if __name__ == "__main__":
+    main()

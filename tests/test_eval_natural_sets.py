@@ -1,10 +1,13 @@
-"""`radprm.evaluation.natural_sets`: the merge behind the committed synthetic chain sets' build.py."""
+"""`radprm.evaluation.natural_sets`: the merge behind the committed synthetic chain sets."""
 
 import json
 import shutil
 from pathlib import Path
 
-from radprm.evaluation.natural_sets import build_set, hash_split, read_labels, render_agreement
+import pytest
+
+from radprm.errors import InputError
+from radprm.evaluation.natural_sets import build_set, hash_split, main, read_labels, render_agreement
 
 SET = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "synthetic-chains"
 WRITERS = ("writer1", "writer2", "writer3", "writer4")
@@ -41,3 +44,27 @@ def test_build_set_step_style_and_writer_split(tmp_path):
     assert {split for split, _scored in agree} == {"split-writer1"}
     chains = [json.loads(line) for line in (folder / "chains.jsonl").open()]
     assert chains and all("labels" not in c for c in chains)
+
+
+@pytest.mark.parametrize("name", [f"synthetic-chains-{k}" for k in (2, 3, 4, 5)])
+def test_sets_split_by_writer_rebuild_from_their_writers_file(tmp_path, name, capsys):
+    """`python -m radprm.evaluation.natural_sets FOLDER` rebuilds each committed set split by writer, byte for byte,
+    from the writers' files, the annotator labels and `writers.json`."""
+    committed = SET.parent / name
+    folder = tmp_path / name
+    shutil.copytree(committed, folder, ignore=shutil.ignore_patterns("chains.jsonl", "expected.jsonl", "reports.jsonl"))
+    for writer in json.loads((committed / "writers.json").read_text()):
+        shutil.copy(committed / writer / "chains.jsonl", folder / writer / "chains.jsonl")
+        shutil.copy(committed / writer / "reports.jsonl", folder / writer / "reports.jsonl")
+    main([str(folder)])
+    assert "scored=True" in capsys.readouterr().out
+    for part in ("chains", "expected", "reports"):
+        assert (folder / f"{part}.jsonl").read_bytes() == (committed / f"{part}.jsonl").read_bytes(), part
+
+
+def test_a_set_without_a_usable_writers_file_is_one_error(tmp_path):
+    with pytest.raises(InputError, match="no writers file"):
+        main([str(tmp_path)])
+    (tmp_path / "writers.json").write_text(json.dumps({"writer1": {"labels": "a.jsonl"}}))
+    with pytest.raises(InputError, match="needs 'labels' and 'split'"):
+        main([str(tmp_path)])
