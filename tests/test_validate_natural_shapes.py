@@ -694,6 +694,11 @@ _DATED = "FINDINGS: There is a 1.2 cm nodular opacity in the right upper lobe, n
         # what a position risks is general knowledge
         ("FINDINGS: The endotracheal tube tip is 2 cm above the carina and could be withdrawn by 2 cm.",
          "A tip only 2 cm above the carina risks right mainstem intubation with head flexion, so it's too low.", True),
+        # "interval CABG" / "interval sternotomy": new since the prior exam
+        ("FINDINGS: There has been interval CABG. Sternotomy wires appear intact. No focal air space opacity.",
+         "The sternotomy wires were already present on the prior exam.", False),
+        ("FINDINGS: There has been interval CABG. Sternotomy wires appear intact. No focal air space opacity.",
+         "The CABG changes were not present on the previous study.", True),
         # a pleural line is a sign of pneumothorax, not a line (device)
         ("FINDINGS: There is a right PICC with the tip at the cavoatrial junction. There is no pneumothorax.",
          "No visible pleural line, so no pneumothorax.", True),
