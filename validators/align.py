@@ -286,8 +286,7 @@ def _clause_words(r: Claim, rules: StepRules) -> set[str]:
     at = r.start - r.sentence_start
     if not 0 <= at <= len(r.sentence):
         return set(_WORD.findall(r.sentence.lower()))
-    parts = rules.clause_breaks.split(r.sentence[:at])
-    return set(_WORD.findall(((parts[-1] if parts else "") + " " + r.mention).lower()))
+    return set(_WORD.findall(f"{_clause_tail(r.sentence[:at], rules)} {r.mention}".lower()))
 
 
 def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
@@ -295,8 +294,7 @@ def _qualifiers_before(pre: str, rules: StepRules) -> frozenset[str]:
     `_clause_before` reads)."""
     if not _any_of(rules.qualifiers).search(pre.lower()):
         return frozenset()  # (no qualifier anywhere in the text before: none among its last words)
-    parts = rules.clause_breaks.split(pre)
-    words = _WORD.findall((parts[-1] if parts else pre).lower())[-6:]
+    words = _WORD.findall(_clause_tail(pre, rules).lower())[-6:]
     return frozenset(w for w in words if w in rules.qualifiers)
 
 
@@ -414,9 +412,7 @@ def _names_side(words: list[str], i: int) -> bool:
 
 def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
     """Text from the start of the claim's clause to its mention."""
-    pre = text[max(claim.sentence_start, 0) : claim.start]
-    parts = rules.clause_breaks.split(pre)
-    return parts[-1] if parts else pre
+    return _clause_tail(text[max(claim.sentence_start, 0) : claim.start], rules)
 
 
 _SENT_END = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -733,10 +729,12 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     kinds = device_kinds(claim.sentence[max(0, offset - 25) : claim.end - claim.sentence_start], vocab)
     if not kinds:
         return True
-    # the report's device by its own words too: a long sentence may name a tracheostomy tube and a central line
+    # the report's device by its own words (a long sentence may name a tracheostomy tube and a central line), else
+    # by its sentence's
     at = r.start - r.sentence_start
-    other = device_kinds(r.sentence[max(0, at - 25) : r.end - r.sentence_start], vocab) if at >= 0 else None
-    return not (other := other or device_kinds(r.sentence, vocab)) or bool(kinds & other)
+    other = device_kinds(r.sentence[max(0, at - 25) : r.end - r.sentence_start], vocab) if at >= 0 else frozenset()
+    other = other or device_kinds(r.sentence, vocab)
+    return not other or bool(kinds & other)
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:

@@ -2447,13 +2447,23 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     after = _after_negation_cue(facts.text, lang)
     if after is None:
         return facts.anchors
-    tail = _SCOPE_END.split(after, maxsplit=1)[0].lower()
-    said = set()
-    for w in _TOKEN.findall(tail):
-        said.add(stem(w))
-        if w in vocab.classes:
-            said.add(vocab.classes[w])
+    said = _named_in(_scope_words(after), vocab)
     return frozenset(a for a in facts.anchors if a in said)
+
+
+def _scope_words(after: str) -> list[str]:
+    """The lower-case words of a negation's scope: from just after its cue to the end of its clause."""
+    return _TOKEN.findall(_SCOPE_END.split(after, maxsplit=1)[0].lower())
+
+
+def _named_in(words: Iterable[str], vocab: OpenVocabulary) -> set[str]:
+    """What `words` name as anchors: their stems and object classes."""
+    named = set()
+    for w in words:
+        named.add(stem(w))
+        if w in vocab.classes:
+            named.add(vocab.classes[w])
+    return named
 
 
 _LATER_CONJUNCT = re.compile(
@@ -2513,8 +2523,8 @@ def _same_denial(clause: Facts, s: Facts, vocab: OpenVocabulary, lang: StepLangu
     mine, theirs = _after_negation_cue(clause.text, lang), _after_negation_cue(s.text, lang)
     if mine is None or theirs is None:
         return False
-    denied = {stem(w) for w in _TOKEN.findall(_SCOPE_END.split(mine, maxsplit=1)[0].lower())} - clause.anchors
-    said = {stem(w) for w in _TOKEN.findall(_SCOPE_END.split(theirs, maxsplit=1)[0].lower())}
+    denied = {stem(w) for w in _scope_words(mine)} - clause.anchors
+    said = {stem(w) for w in _scope_words(theirs)}
     return bool((denied & said) - {stem(w) for w in vocab.stopwords} - {stem(w) for w in vocab.qualifiers})
 
 
@@ -2523,12 +2533,7 @@ def _denied_anywhere(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) ->
     may deny several things between its affirmations ("there is mild congestion, no large pleural effusion
     though small effusions would be difficult to exclude, and no pneumothorax, and the heart is enlarged")."""
     text = lang.negation_exceptions.sub(" ", facts.text)
-    said: set[str] = set()
-    for m in lang.negation_pre.finditer(text):
-        for w in _TOKEN.findall(_SCOPE_END.split(text[m.end():], maxsplit=1)[0].lower()):
-            said.add(stem(w))
-            if w in vocab.classes:
-                said.add(vocab.classes[w])
+    said = _named_in((w for m in lang.negation_pre.finditer(text) for w in _scope_words(text[m.end() :])), vocab)
     return frozenset(a for a in facts.anchors if a in said)
 
 
