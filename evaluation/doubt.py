@@ -306,10 +306,10 @@ def fit_doubt_sets(
         by_id.update(found)
     claims: dict[str, list[Claim]] = {}
     sets: dict[str, list[DoubtRow]] = {}
+    source = ", ".join(str(x) for x in sources)
     for chains, expected in pairs:
         name = unique_set_name(expected, sets)
-        sets[name] = doubt_rows(chains, expected, by_id, validator, base, name=name, claims=claims,
-                                source=", ".join(str(x) for x in sources))
+        sets[name] = doubt_rows(chains, expected, by_id, validator, base, name=name, claims=claims, source=source)
     rows = [r for rs in sets.values() for r in rs]
     model = fit_model(rows, base, l2=l2, min_count=min_count, **update)
     report = DoubtReport(model)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from radprm.errors import InputError, RadprmError
+
 Labels = Mapping[tuple[str, int], dict[str, Any]]
 """The second annotator's labels by (chain_id, step_index)."""
 
@@ -95,14 +97,17 @@ def build_from_writers_file(folder: Path) -> str:
     """Build the set in `folder` as its `writers.json` says (writer -> label file and split).
 
     Raises:
-        InputError: no `writers.json`, or an entry without `labels` or `split`.
+        InputError: no `writers.json`, one that is not a JSON object, or an entry without `labels` or `split`.
     """
-    from radprm.errors import InputError
-
     path = Path(folder) / WRITERS_FILE
     if not path.is_file():
         raise InputError("no writers file", path=str(path), hint="write {writer: {labels, split}} there")
-    spec = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg} (line {exc.lineno})", path=str(path)) from exc
+    if not isinstance(spec, dict):
+        raise InputError("not a JSON object of writers", path=str(path), hint="write {writer: {labels, split}}")
     writers = {}
     for writer, entry in spec.items():
         if not isinstance(entry, dict) or not {"labels", "split"} <= entry.keys():
@@ -115,7 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m radprm.evaluation.natural_sets FOLDER``: rebuild a set split by writer from its writers.json."""
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("folder", type=Path, help="the set folder (holds writers.json, writer*/, annotator labels)")
-    print(build_from_writers_file(ap.parse_args(argv).folder))
+    folder = ap.parse_args(argv).folder
+    try:
+        print(build_from_writers_file(folder))
+    except RadprmError as exc:
+        raise SystemExit(f"error: {exc}") from None  # one line, exit 1, as the CLI does
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from radprm.errors import InputError
-from radprm.evaluation.natural_sets import build_set, hash_split, main, read_labels, render_agreement
+from radprm.evaluation.natural_sets import (
+    build_from_writers_file,
+    build_set,
+    hash_split,
+    main,
+    read_labels,
+    render_agreement,
+)
 
 SET = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "synthetic-chains"
 WRITERS = ("writer1", "writer2", "writer3", "writer4")
@@ -64,7 +71,15 @@ def test_sets_split_by_writer_rebuild_from_their_writers_file(tmp_path, name, ca
 
 def test_a_set_without_a_usable_writers_file_is_one_error(tmp_path):
     with pytest.raises(InputError, match="no writers file"):
+        build_from_writers_file(tmp_path)
+    writers = tmp_path / "writers.json"
+    for text, message in [(json.dumps({"writer1": {"labels": "a.jsonl"}}), "needs 'labels' and 'split'"),
+                          ("{not json", "not JSON"), (json.dumps(["writer1"]), "not a JSON object")]:
+        writers.write_text(text)
+        with pytest.raises(InputError, match=message):
+            build_from_writers_file(tmp_path)
+    # the command line: one line naming the file, exit 1, nothing written
+    with pytest.raises(SystemExit) as stop:
         main([str(tmp_path)])
-    (tmp_path / "writers.json").write_text(json.dumps({"writer1": {"labels": "a.jsonl"}}))
-    with pytest.raises(InputError, match="needs 'labels' and 'split'"):
-        main([str(tmp_path)])
+    assert str(stop.value).startswith(f"error: {writers}: not a JSON object") and "\n" not in str(stop.value)
+    assert not (tmp_path / "expected.jsonl").exists()
