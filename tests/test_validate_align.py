@@ -161,7 +161,8 @@ _STEP_RULE_KEYS = (
         (["normal_statements", 1, "negates"], "negate", "normal_statements.1.negate", "pattern, negates"),
         (["step_language", "hedges"], "hedge", "step_language.hedge",
          "clause_breaks, heading, meta, negation_pre, negation_post, negation_exceptions, open_uncertainty, "
-         "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim, omission, states"),
+         "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim, omission, states, "
+         "temporal_moves"),
         (["open_vocabulary", "min_shared"], "min_share", "open_vocabulary.min_share",
          "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "
          "min_cover, negatable_classes, generic_words, must_be_named, side_words, place_words, "
@@ -207,6 +208,14 @@ def test_step_rules_bad_pattern_names_file_and_field_path(keys, field):
         parse_rules(data, "my_rules.json")
     assert err.value.path == "my_rules.json"
     assert err.value.field == field
+
+
+def test_step_rules_temporal_move_of_no_class_names_the_field():
+    data = _packaged_step_rules()
+    data["step_language"]["temporal_moves"].append("shrunken")
+    with pytest.raises(RuleFileError, match=r"unknown class\(es\) \['shrunken'\]") as err:
+        parse_rules(data, "my_rules.json")
+    assert err.value.field == "step_language.temporal_moves"
 
 
 def test_step_rules_missing_key_and_bad_value_name_the_field():

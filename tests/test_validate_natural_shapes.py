@@ -226,6 +226,15 @@ def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
         (["A. Complete", "B. Partial", "C. None"], ["A. Complete"], "Answer: B — partial.", False),
         (["A. Complete", "B. Partial", "C. None"], ["A. Complete"], "Answer: A — complete.", True),
         (["A. New", "B. Worsened", "C. Unchanged", "D. Resolved"], ["D. Resolved"], "Answer: C — unchanged.", False),
+        # an option named without its punctuation or its parenthesis
+        (["Calcified, tortuous aorta", "Pneumothorax", "Granulomas"], ["Calcified, tortuous aorta", "Granulomas"],
+         "Answer: calcified tortuous aorta and granulomas.", True),
+        (["Calcified, tortuous aorta", "Pneumothorax", "Granulomas"], ["Calcified, tortuous aorta", "Granulomas"],
+         "Answer: calcified tortuous aorta and pneumothorax.", False),
+        (["Enteric (feeding) tube", "Chest tube", "Endotracheal tube"], ["Enteric (feeding) tube"],
+         "Answer: enteric tube.", True),
+        (["Enteric (feeding) tube", "Chest tube", "Endotracheal tube"], ["Enteric (feeding) tube"],
+         "Answer: enteric tube and chest tube.", False),
     ],
 )
 def test_final_answers_of_two_option_and_lettered_questions(validator, options, answer, last, good):
@@ -1093,3 +1102,48 @@ def test_nothing_new_since_a_prior_the_comparison_field_names(validator, compari
     text = "FINDINGS: Lungs are clear bilaterally. No pneumothorax or pleural effusion.\nIMPRESSION: No acute disease."
     step = "With no abnormality on the current film, there is nothing new compared with the prior exam."
     assert_judged(validator, text, step, good, comparison=comparison)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # two moves disagree even when both sides also say the thing is seen again
+        ("FINDINGS: Right basilar opacities are again seen and appear improved. No pleural effusion.",
+         "The right basilar opacities are again noted and have worsened since the prior study.", False),
+        ("FINDINGS: Right basilar opacities are again seen and appear improved. No pleural effusion.",
+         "The right basilar opacities are again noted and have improved since the prior study.", True),
+        # "no progression" denies a progression
+        ("FINDINGS: Fullness of the left hilum is again noted and unchanged, suggesting no progression of the known "
+         "nodule.", "The hilar fullness has progressed compared with the prior exam.", False),
+        ("FINDINGS: Fullness of the left hilum is again noted and unchanged, suggesting no progression of the known "
+         "nodule.", "The left hilar fullness is unchanged.", True),
+        # a comparison frame that opens the step belongs to the clause after it
+        ("FINDINGS: Blunting of the left costophrenic angle is unchanged from the prior examination.",
+         "Compared with before, the blunting looks more pronounced.", False),
+        ("FINDINGS: Blunting of the left costophrenic angle has increased from the prior examination.",
+         "Compared with before, the blunting looks more pronounced.", True),
+        # a list of short items: each item's place is its own
+        ("FINDINGS: Enlarged heart. Pacemaker generator projects over the left upper chest. Mild opacities at both "
+         "lung bases.", "Present: cardiomegaly, pacemaker, bibasilar opacities.", True),
+        ("FINDINGS: There is a calcified granuloma in the lateral left base. There are calcified left hilar lymph "
+         "nodes. There are atherosclerotic changes of the aorta.",
+         "Present: calcified granuloma, calcified hilar lymph nodes, aortic atherosclerosis.", True),
+        # "so we can assume" is no subject of what is called normal
+        ("FINDINGS: Heart size normal. Lungs clear. Deformed left ribs.",
+         "The report doesn't describe any rib abnormality, so we can assume the ribs are normal.", False),
+        # a dislocation and a subluxation are one kind of thing: stating the hedged one as certain overstates it
+        ("FINDINGS: The right humeral head sits below the glenoid, suspicious for inferior shoulder subluxation.",
+         "There is an inferior dislocation of the right shoulder.", False),
+        ("FINDINGS: The right humeral head sits below the glenoid, suspicious for inferior shoulder subluxation.",
+         "There may be an inferior subluxation of the right shoulder.", True),
+        # what the report keeps open on one side is not what a step denies on the other
+        ("FINDINGS: Previously seen right pleural effusion has resolved. Extensive pleural densities are present on "
+         "the left which may represent localized fluid or pleural thickening.",
+         "According to the findings, the previously seen right pleural effusion has resolved.", True),
+        ("FINDINGS: Previously seen right pleural effusion has resolved. Extensive pleural densities are present on "
+         "the left which may represent localized fluid or pleural thickening.",
+         "The pleural densities on the left are thickening, not fluid.", False),
+    ],
+)
+def test_moves_over_time_and_comparison_frames(validator, text, step, good):
+    assert_judged(validator, text, step, good)

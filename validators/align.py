@@ -261,7 +261,9 @@ def claim_from_finding(
         # (the Claim is built once, with what `_clause_before` and `_infer_place` would give it)
         qualifiers = _qualifiers_before(text[max(s_start, 0) : f.start], rules)
         if source != "normal_statement":
-            laterality, location = _place_in(sentence, laterality, location, rules)
+            # (a step clause listing things reads each item's place on its own)
+            own = sentence if context is None else _own_item(sentence, f.start - s_start)
+            laterality, location = _place_in(own, laterality, location, rules)
     return Claim(
         observation=f.observation,
         assertion=f.assertion,
@@ -312,6 +314,45 @@ def _any_of(words: frozenset[str] | dict[str, Any]) -> re.Pattern[str]:
 
 
 _PLACE_CACHE: dict[tuple[int, str], tuple[StepRules, bool, frozenset[str], frozenset[str]]] = text_cache()
+
+
+_ITEM_BREAK = re.compile(r"[,;]")
+_ITEM_WORDS = 5
+# an item that restates or qualifies the one before it shares its place ("opacity in the left base, consistent with
+# pneumonia, ..."); so does one that opens on a preposition or a denial
+_SHARES_PLACE = re.compile(
+    r"\W*(?:which|that|consistent|compatible|suggest\w*|concerning|represent\w*|reflect\w*|likely|probabl\w*|"
+    r"possibl\w*|may|might|could|due|from|with|without|no|not|in|at|on|of|along|within|over|involving|"
+    r"extending|measuring|more|less|greater|worse)\b",
+    re.I,
+)
+
+
+def list_items(text: str) -> list[tuple[int, str]] | None:
+    """(offset, item) of each item of a list of three or more short items ("cardiomegaly, cardiac defibrillator,
+    bibasilar opacities"); None for any other text (clauses, a list of two)."""
+    if text.count(",") + text.count(";") < 2:
+        return None
+    items, start = [], 0
+    for m in [*_ITEM_BREAK.finditer(text), None]:
+        end = len(text) if m is None else m.start()
+        item = text[start:end]
+        if len(item.split()) > _ITEM_WORDS:
+            return None  # clauses, not a list
+        items.append((start, item))
+        start = end if m is None else m.end()
+    return items
+
+
+def _own_item(sentence: str, at: int) -> str:
+    """The item of a list (`list_items`) that holds offset `at`: a side or place word of one item is not
+    another's, unless the item restates or qualifies the one before (`_SHARES_PLACE`). The whole sentence
+    otherwise."""
+    items = list_items(sentence) if 0 <= at <= len(sentence) else None
+    if items is None:
+        return sentence
+    item = next(item for start, item in reversed(items) if start <= at)
+    return sentence if _SHARES_PLACE.match(item) else item
 
 
 def _place_in(sentence: str, laterality: str, location: str | None, rules: StepRules) -> tuple[str, str | None]:

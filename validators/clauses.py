@@ -94,6 +94,9 @@ class StepLanguage:
     omission: re.Pattern[str] = re.compile(r"(?!)")
     # attribute -> state -> pattern: "lung_volume": {"low": "Low lung volumes", "normal": "well expanded", ...}
     states: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
+    # the classes that move ("worsened", "improved", "resolved"): beside one of them a persistence word ("again
+    # noted") only says the thing is seen again, so two moves are compared on their own
+    temporal_moves: frozenset[str] = frozenset()
 
 
 # A pattern in the step-language block: one regex, or a list of alternatives joined with "|".
@@ -119,6 +122,7 @@ class StepLanguageBlock(RuleModel):
     change_claim: Pattern = "(?!)"
     omission: Pattern = "(?!)"
     states: dict[str, dict[str, Pattern]] = {}
+    temporal_moves: list[str] = []
 
 
 def _anchored(pattern: re.Pattern[str], words: int = 8) -> re.Pattern[str]:
@@ -148,6 +152,10 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
     temporal = {k: rx(f"temporal.{k}", v) for k, v in data.temporal.items()}
     compat = {k: frozenset(v) | {k} for k, v in data.temporal_compatible.items()}
     bad = {c for vs in compat.values() for c in vs} - set(temporal)
+    unknown_moves = set(data.temporal_moves) - set(temporal)
+    if unknown_moves:
+        raise RuleFileError(f"temporal_moves names unknown class(es) {sorted(unknown_moves)}", path=path,
+                            field="step_language.temporal_moves")
     if bad:
         raise RuleFileError(f"temporal_compatible names unknown class(es) {sorted(bad)}", path=path,
                             field="step_language.temporal_compatible")
@@ -172,6 +180,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
             attr: {state: rx(f"states.{attr}.{state}", p) for state, p in by_state.items()}
             for attr, by_state in data.states.items()
         },
+        temporal_moves=frozenset(data.temporal_moves),
     )
 
 
@@ -265,12 +274,16 @@ _LIST_BREAK = re.compile(r"[:\u2014\u2013]|\s-{1,2}\s")
 
 # a place phrase opening a step ("Above the diaphragm, the lungs show ...")
 _PLACE_LEAD = re.compile(r"^\W*(?:above|below|under|beneath|behind|within|along|beyond|over|inside|in|at|on)\b", re.I)
+# a comparison frame that opens the step ("Compared with before, the blunting looks more pronounced")
+_FRAME_LEAD = re.compile(r"^\W*(?:(?:compared|relative)\s+(?:with|to)|in\s+comparison\s+(?:with|to)|since)\b", re.I)
 
 
 def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -> list[Clause]:
     """Glue verbless pieces back to the clause before them: list tails (", and effusions"), ", not X"; and a
-    verbless place phrase that opens the step to the clause after it ("Above the diaphragm, the lungs ...")."""
-    if len(clauses) > 1 and _PLACE_LEAD.match(clauses[0].text) and not lang.has_verb.search(clauses[0].text) \
+    verbless place phrase or comparison frame that opens the step to the clause after it ("Above the diaphragm, the
+    lungs ...", "Compared with the prior, the effusion is larger")."""
+    lead = clauses[0].text if clauses else ""
+    if len(clauses) > 1 and (_PLACE_LEAD.match(lead) or _FRAME_LEAD.match(lead)) and not lang.has_verb.search(lead) \
             and "," in text[clauses[0].end:clauses[1].start]:
         first, second = clauses[0], clauses[1]
         clauses = [Clause(text[first.start:second.end], first.start, second.end), *clauses[2:]]
@@ -481,4 +494,10 @@ def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLa
     report = report - {AGE_UNKNOWN} or report
     if not step or not report:
         return False
-    return not any(report & lang.temporal_compatible.get(s, frozenset({s})) for s in step)
+    if not any(report & lang.temporal_compatible.get(s, frozenset({s})) for s in step):
+        return True
+    # "again noted and worsened" against "again noted, improved": the moves disagree
+    step_moves, report_moves = step & lang.temporal_moves, report & lang.temporal_moves
+    return bool(step_moves and report_moves) and not any(
+        report_moves & lang.temporal_compatible.get(s, frozenset({s})) for s in step_moves
+    )

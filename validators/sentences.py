@@ -947,8 +947,8 @@ def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         # (only the clause's own words name the other reading: "This represents old scarring" after a step
         # that gave "scarring or atelectasis" borrows both and keeps one)
         named = b in own or any(w.startswith(b[:4]) for w in clause.words)
-        if a in own and a not in plain and not named:
-            return s
+        if a in own and a not in plain and not named and not _other_side(clause.sides, s.sides):
+            return s  # (not the readings it keeps open on the other side)
     return None
 
 

@@ -27,6 +27,7 @@ from radprm.validators.align import (
     drop_false_mentions,
     infer_severity,
     judge_claim,
+    list_items,
     load_step_rules,
     location_regions,
     merge_claims,
@@ -413,6 +414,13 @@ class StepValidator:
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
+                named_heading = heading is not None and bool(heading.anchors - vocab.weak)
+                items = None if f.negated or named_heading or lang.has_verb.search(c.text) else list_items(c.text)
+                if items is not None and f.hedge == "certain":
+                    # "cardiomegaly, cardiac defibrillator, bibasilar opacities": each item with its own side and
+                    # place
+                    facts.extend(read_facts(item, vocab, lang, grades, c.start + at) for at, item in items)
+                    continue
                 own = f.anchors - vocab.weak
                 if heading is not None and not facts:
                     # the heading's subject (and side) belong to the first clause under it
@@ -1223,6 +1231,20 @@ _LETTER_DASH = re.compile(r"^\W*(?:(?:the\s+)?answer(?:\s+is)?\s*[:=]?\s*)?\(?([
 _OPTION_LETTER = re.compile(r"^\s*\(?[A-Ha-h][.)]\s+")
 
 
+_PUNCTUATION = re.compile(r"[^\w/+-]+")
+_PARENTHESIS = re.compile(r"\([^)]*\)")
+
+
+def _plain(text: str) -> str:
+    """Casefolded words of a text, punctuation read as a space."""
+    return " ".join(_PUNCTUATION.sub(" ", text.casefold()).split())
+
+
+def _option_forms(option: str) -> set[str]:
+    """The word forms that name an option: its words, and its words without a parenthesis."""
+    return {_plain(option), _plain(_PARENTHESIS.sub(" ", option))} - {""}
+
+
 def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str] | None:
     """Parse the answer a step states ('yes', the options it names, or names by letter); None when
     unrecognisable."""
@@ -1236,7 +1258,10 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
             return lettered
     low = " ".join(text.casefold().split())
     choices = list(dict.fromkeys([*options, *answer]))
-    named = [o for o in choices if o and re.search(rf"\b{re.escape(o.casefold())}\b", low)]
+    plain = _plain(text)
+    # an option is named by its words, its punctuation aside ("calcified unfolded aorta" for "Calcified, unfolded
+    # aorta"), or without its parenthesis ("enteric tube" for "Enteric (nasogastric) tube")
+    named = [o for o in choices if o and any(re.search(rf"\b{re.escape(f)}\b", plain) for f in _option_forms(o))]
     if not named:
         # a lettered option named by its words alone ("partial" for "B. Partial")
         named = [o for o in choices if (body := _OPTION_LETTER.sub("", o)) != o and len(body) > 2
