@@ -235,6 +235,11 @@ def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
          "Answer: enteric tube.", True),
         (["Enteric (feeding) tube", "Chest tube", "Endotracheal tube"], ["Enteric (feeding) tube"],
          "Answer: enteric tube and chest tube.", False),
+        # "Present: ..." states the answer, however many options it names
+        (["Closure device", "Pacemaker", "Pleural effusion"], ["Closure device"],
+         "Present: closure device and pacemaker.", False),
+        (["Closure device", "Pacemaker", "Pleural effusion"], ["Closure device"], "Devices present: closure device.",
+         True),
     ],
 )
 def test_final_answers_of_two_option_and_lettered_questions(validator, options, answer, last, good):
