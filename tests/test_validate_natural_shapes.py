@@ -240,6 +240,18 @@ def test_bare_yes_no_final_step_is_checked_against_the_answer(validator):
          "Present: closure device and pacemaker.", False),
         (["Closure device", "Pacemaker", "Pleural effusion"], ["Closure device"], "Devices present: closure device.",
          True),
+        # options named in words of the step's own order ("left knee changes" for "Changes of the left knee")
+        (["Mild scoliosis", "Raised left hemidiaphragm", "Thickening of the right apical pleura", "Pneumothorax"],
+         ["Mild scoliosis", "Raised left hemidiaphragm", "Thickening of the right apical pleura"],
+         "Step 5: Answer - mild scoliosis, raised left hemidiaphragm and right apical pleura thickening.", True),
+        (["Mild scoliosis", "Raised left hemidiaphragm", "Thickening of the right apical pleura", "Pneumothorax"],
+         ["Mild scoliosis", "Raised left hemidiaphragm", "Thickening of the right apical pleura"],
+         "Step 5: Answer - mild scoliosis, raised left hemidiaphragm and left apical pleura thickening.", False),
+        (["Surgical changes of the right hip", "Arthritis of the left knee", "Fracture"],
+         ["Surgical changes of the right hip", "Arthritis of the left knee"],
+         "Present: right hip surgical changes, left knee arthritis.", True),
+        (["Surgical changes of the right hip", "Arthritis of the left knee", "Fracture"],
+         ["Surgical changes of the right hip"], "Present: right hip surgical changes, left knee arthritis.", False),
     ],
 )
 def test_final_answers_of_two_option_and_lettered_questions(validator, options, answer, last, good):
@@ -1151,4 +1163,29 @@ def test_nothing_new_since_a_prior_the_comparison_field_names(validator, compari
     ],
 )
 def test_moves_over_time_and_comparison_frames(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "otherwise" excepts what its own sentence said first, not the thing it denies
+        ("FINDINGS: Low lung volumes. Small bilateral pleural effusions. No pneumothorax.",
+         "The lung volumes are low but otherwise no effusion or opacity.", False),
+        ("FINDINGS: Low lung volumes. No pleural effusion. No pneumothorax.",
+         "The lung volumes are low but otherwise no effusion or opacity.", True),
+        ("FINDINGS: Small left pleural effusion. No pneumothorax.",
+         "There is a small left effusion but otherwise no effusion.", True),
+        # "not remarkable" is unremarkable
+        ("FINDINGS: The lungs are clear. The osseous structures are not remarkable.",
+         "The osseous structures are unremarkable.", True),
+        # "no third lead" counts the leads: it denies none of the two the report has
+        ("FINDINGS: Dual-chamber pacemaker with 2 leads, one in the right atrium and one in the right ventricle.",
+         "No third lead is described, so there are two.", True),
+        # an arthroplasty is a prosthesis of the joint
+        ("FINDINGS: Clear lungs. Prosthetic left hip partly seen.", "A left hip arthroplasty is partly seen.", True),
+        ("FINDINGS: Clear lungs. Prosthetic left hip partly seen.", "A right hip arthroplasty is partly seen.", False),
+    ],
+)
+def test_exceptions_counts_and_joint_prostheses(validator, text, step, good):
     assert_judged(validator, text, step, good)

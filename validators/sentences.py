@@ -301,8 +301,14 @@ def read_words(text: str) -> Facts:
     return Facts(text, 0, len(text), sequence=tuple(_TOKEN.findall(text.lower())))
 
 
+# "The bony elements are not remarkable": unremarkable, not a denial of something remarkable
+_NOT_REMARKABLE = re.compile(r"\bnot\s+remarkable\b", re.I)
+
+
 def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> Facts:
     low = text.lower().replace("-to-", " to ")  # "moderate-to-severe" names two grades
+    if "remarkable" in low:
+        low = _NOT_REMARKABLE.sub("unremarkable", low)
     words = _TOKEN.findall(low)
     anchors = set()
     classes = set()
@@ -377,7 +383,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 hedged |= {
                     stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3
                 } - plain
-    negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", text)))
+    negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", _NOT_REMARKABLE.sub(" ", text))))
     dominant = set()
     if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
         dominant = {m.group("side") for p in vocab.dominant for m in p.finditer(low)}

@@ -376,6 +376,7 @@ class StepValidator:
         claims = _dedupe(merge_claims(found, implied))
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
+        claims = _void_exceptions(claims, text, self.rules)
         remember(self._step_cache, step, claims, limit=50_000)
         return claims
 
@@ -1065,6 +1066,39 @@ def _excepted(text: str, start: int) -> bool:
 
 _NEXT_PHRASE = re.compile(r"\band\b|[;.]")
 
+# an "otherwise" that excepts what its own sentence said first ("low volumes but otherwise no effusion")
+_OTHERWISE = frozenset({"otherwise"})
+_SENTENCE_BREAK = re.compile(r"[.;!?]\s")
+
+
+def _void_exceptions(claims: list[Claim], text: str, rules: StepRules) -> list[Claim]:
+    """Drop the "otherwise" qualifier of a denial when its own sentence names, before it, something else than
+    what it denies: "The lungs have low volumes but otherwise no effusion" excepts the volumes, not an effusion
+    (the denial then holds against every effusion). A sentence that starts with it ("Otherwise, no effusion")
+    excepts what an earlier step said, which the step cannot see: the qualifier stays."""
+    out = []
+    for c in claims:
+        if c.assertion == "negative" and c.qualifiers & _OTHERWISE:
+            starts = [m.end() for m in _SENTENCE_BREAK.finditer(text, 0, c.start)]
+            head = text[starts[-1] if starts else 0 : c.start]
+            cue = head.lower().rfind("otherwise")
+            said = head[:cue] if cue >= 0 else ""
+            if _WORDS_BEFORE.search(said) and not any(
+                o.assertion != "negative" and o.end <= c.start and _kin(o.observation, c.observation, rules)
+                for o in claims
+            ):
+                c = replace(c, qualifiers=c.qualifiers - _OTHERWISE)
+        out.append(c)
+    return out
+
+
+_WORDS_BEFORE = re.compile(r"[A-Za-z]{3,}\W+[A-Za-z]{3,}")
+
+
+def _kin(a: str, b: str, rules: StepRules) -> bool:
+    """The same observation, or one the more specific form of the other (consolidation / opacity)."""
+    return a == b or a in rules.parents.get(b, ()) or b in rules.parents.get(a, ())
+
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
     """The claim with the polarity its clause gives it (extractor negation never leaks across clauses)."""
@@ -1269,11 +1303,36 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
     first = low.split()[0].strip(",;:") if low.split() else ""
     if first in ("yes", "no") and (not options or {o.casefold() for o in options} >= {"yes", "no"}):
         return [first]
+    if len(options) > 2 and (reworded := _reworded_options(text, choices)) and len(reworded) > len(named):
+        return reworded
     if named:
         return named
     if low.startswith(("none", "normal", "no abnormalit", "no finding")) and not options:
         return []
     return None
+
+
+_STEP_NUMBER = re.compile(r"^\W*step\s*\d+\s*[:.)\-]?\s*", re.I)
+_ITEM_FILLER = frozenset({"the", "a", "an", "of", "in", "on", "at", "with", "both", "is", "are", "present", "there"})
+
+
+def _reworded_options(text: str, choices: list[str]) -> list[str] | None:
+    """The options a list answer names in words of its own ("right costophrenic angle blunting" for "Blunting of the
+    right lateral costophrenic angle"): each item's words are all among one option's words, and among no other
+    option's. None unless every item is such an option."""
+    body = _ANSWER_LEAD.sub("", _STEP_NUMBER.sub("", text), count=1)
+    items = [i for i in _LIST_SEPARATOR.split(body.strip().rstrip(".!*")) if i.strip()]
+    forms = [(o, {stem(w) for w in _plain(o).split()} - _ITEM_FILLER) for o in choices if o]
+    found: list[str] = []
+    for item in items:
+        words = {stem(w) for w in _plain(item).split() if w not in _ITEM_FILLER}
+        if not words:
+            return None
+        hits = [o for o, option_words in forms if words <= option_words]
+        if len(hits) != 1:
+            return None
+        found.append(hits[0])
+    return list(dict.fromkeys(found)) or None
 
 
 def _claim_key(c: Claim, rules: StepRules) -> tuple:
