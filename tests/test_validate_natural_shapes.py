@@ -1189,3 +1189,48 @@ def test_moves_over_time_and_comparison_frames(validator, text, step, good):
 )
 def test_exceptions_counts_and_joint_prostheses(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # the greater side in "<side> shows more X than the <other>" and "increased X of the <side> compared to ..."
+        ("FINDINGS: Patchy consolidation at both bases, left greater than right.",
+         "The right base shows more consolidation than the left.", False),
+        ("FINDINGS: Patchy consolidation at both bases, left greater than right.",
+         "The left base shows more consolidation than the right.", True),
+        ("FINDINGS: There is mildly increased opacity of the left base compared to the right.",
+         "There is a little more opacity at the left base than at the right.", True),
+        # a side given to the wrong place beside a place on both sides
+        ("FINDINGS: Bibasilar and right perihilar opacities. No effusion.",
+         "There are opacities at both bases and in the left perihilar region.", False),
+        ("FINDINGS: Bibasilar and right perihilar opacities. No effusion.",
+         "There are opacities at both bases and in the right perihilar region.", True),
+        # places of devices and hardware: the coronary sinus, the mediastinum against the abdomen, one joint for another
+        ("FINDINGS: Stable position of 2 pacing leads, with one tip in the expected region of the right atrium and "
+         "another tip in the expected region of the right ventricle.",
+         "One lead tip is in the right ventricle and the other is in the coronary sinus.", False),
+        ("FINDINGS: Cholecystectomy clips in the right upper quadrant. Clear lungs.",
+         "Surgical clips are seen over the mediastinum.", False),
+        ("FINDINGS: Clear lungs. Degenerative right glenohumeral osteoarthritis.",
+         "The right acromioclavicular joint shows osteoarthritic change.", False),
+    ],
+)
+def test_greater_sides_and_places_of_devices_and_joints(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("There is pulmonary edema.", False),
+        ("The impression confirms pulmonary edema.", False),
+        ("Pulmonary edema is suspected.", True),
+        # the sign is stated in so many words; only its reading is hedged
+        ("There are increased interstitial markings.", True),
+    ],
+)
+def test_a_finding_behind_a_hidden_verb_and_hedged_elsewhere_is_hedged(validator, step, good):
+    text = ("FINDINGS: The heart is enlarged. There are increased interstitial and hazy opacities. The lung pattern "
+            "XXXX pulmonary edema. IMPRESSION: Enlarged heart, suspected pulmonary edema.")
+    assert_judged(validator, text, step, good)

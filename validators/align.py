@@ -814,6 +814,18 @@ def _is_statement(c: Claim) -> bool:
     return c.source in ("statement", "normal_statement")
 
 
+def _sign_stated(claim: Claim, hedged: Claim, report_claims: list[Claim]) -> bool:
+    """A step naming the sign ("increased interstitial markings") of what the report only hedges in the more
+    specific reading ("suspected pulmonary edema"), where a certain report sentence words that sign itself
+    ("diffusely increased interstitial and patchy airspace opacities"): the sign is stated, the reading open."""
+    if hedged.observation == claim.observation:
+        return False
+    words = {w for w in _WORD.findall(claim.mention.lower()) if len(w) > 4}
+    return bool(words) and any(
+        r.assertion == "positive" and words & set(_WORD.findall(r.sentence.lower())) for r in report_claims
+    )
+
+
 def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | None = None) -> Judgement:
     """Judge one step claim against the report's claims; see validators/README.md for the rules.
 
@@ -894,6 +906,7 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
             claim.assertion == "positive"
             and best.assertion == "uncertain"
             and not any(not _attribute_faults(claim, p, rules) for p in pos)
+            and not _sign_stated(claim, best, report_claims)
         ):
             return Judgement(claim, "unsupported", ["uncertainty_overstated"], [best])
         if (

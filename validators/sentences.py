@@ -2556,13 +2556,13 @@ def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
 # a side and the lung zone it qualifies ("left apical", "right base", "the right lower lobe")
 _SIDE_ZONE = re.compile(
     r"\b(left|right)(?:\s*(?:,|and|or|and/or)\s*(left|right))?\s+(?:(?!(?:left|right|and|or)\b)\w+\s+){0,2}?"
-    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid)\b"
+    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid|perihilar|hilar|hilum)\b"
     r"(?!\s+(?:quadrant|extremit|arm|leg|abdom))",
     re.I,
 )
 _LEFT_RIGHT = frozenset({"left", "right"})
 _ZONE = {"apex": "upper", "apical": "upper", "apices": "upper", "base": "lower", "bases": "lower", "basilar": "lower",
-         "basal": "lower", "mid": "middle"}
+         "basal": "lower", "mid": "middle", "perihilar": "hilum", "hilar": "hilum"}
 
 
 def _side_zones(text: str) -> dict[str, set[str]]:
@@ -2580,7 +2580,7 @@ def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
     if not mine:
         return None
     for s in pool:
-        if len(mine) < 2 and not _LEFT_RIGHT <= s.sides:
+        if len(mine) < 2 and not _LEFT_RIGHT <= s.sides and "bilateral" not in s.sides:
             continue  # (one side in a sentence with one side: the plain side check has judged it)
         theirs = _side_zones(s.text)
         moved = any(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items())

@@ -325,7 +325,7 @@ class StepValidator:
         found = [claim_from_finding(f, report.text, self.rules) for f in report_findings if not f.hypothetical]
         found = drop_false_mentions(found, report.text, self.rules)
         found = adjective_claims(infer_severity(found, report.text, self.rules), self.rules)
-        return merge_claims(found, normal_statement_claims(report.text, self.rules))
+        return _hidden_verbs(merge_claims(found, normal_statement_claims(report.text, self.rules)), report.text)
 
     def step_claims(self, step: str) -> list[Claim]:
         """Claims of one step text (cached: chains repeat glue and restated findings).
@@ -1069,6 +1069,29 @@ _NEXT_PHRASE = re.compile(r"\band\b|[;.]")
 # an "otherwise" that excepts what its own sentence said first ("low volumes but otherwise no effusion")
 _OTHERWISE = frozenset({"otherwise"})
 _SENTENCE_BREAK = re.compile(r"[.;!?]\s")
+
+
+# "The distribution XXXX pulmonary edema": the de-identified word is the sentence's verb ("suggests", "may
+# represent"), right between its subject and the finding
+_HIDDEN_VERB = re.compile(
+    r"^\W*(?:(?:the|this|these|which)\s+)?(?:[a-z]+\s+){1,2}?XXXX\s+(?:of\s+)?(?:[a-z]+\s+)?$", re.I
+)
+
+
+def _hidden_verbs(claims: list[Claim], text: str) -> list[Claim]:
+    """A finding the report states only behind a de-identified verb and hedges elsewhere ("suspected pulmonary
+    edema") is hedged: the hidden word was a hedge far more often than not, and the rest of the report says so."""
+    hedged = {c.observation for c in claims if c.assertion == "uncertain"}
+    if not hedged or "XXXX" not in text:
+        return claims
+    return [
+        replace(c, assertion="uncertain")
+        if c.assertion == "positive"
+        and c.observation in hedged
+        and _HIDDEN_VERB.match(text[max(c.sentence_start, 0) : c.start])
+        else c
+        for c in claims
+    ]
 
 
 def _void_exceptions(claims: list[Claim], text: str, rules: StepRules) -> list[Claim]:
