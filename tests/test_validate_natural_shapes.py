@@ -1221,6 +1221,22 @@ def test_greater_sides_and_places_of_devices_and_joints(validator, text, step, g
 
 
 @pytest.mark.parametrize(
+    "text,step,good",
+    [
+        ("FINDINGS: Clear lungs. Calcified left hilar lymph nodes.",
+         "These calcified nodes point to old granulomatous infection.", True),
+        ("FINDINGS: Clear lungs. Calcified left hilar lymph nodes.",
+         "Calcified nodes like these suggest prior granulomatous exposure.", True),
+        ("FINDINGS: Clear lungs. Calcified left hilar lymph nodes.", "There is active granulomatous disease.", False),
+        # a calcified aorta is no granulomatous sequel
+        ("FINDINGS: Clear lungs. Calcified tortuous aorta.", "This suggests prior granulomatous infection.", False),
+    ],
+)
+def test_old_granulomatous_disease_read_from_calcified_nodes(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
     "step,good",
     [
         ("There is pulmonary edema.", False),

@@ -997,6 +997,7 @@ def _grounded_elsewhere(
         and (
             _worded_in_report(j, sentences)
             or _concluded(j)
+            or _granulomatous_sequel(j, sentences)
             or _hidden_device(j, sentences)
             or (vocab is not None and fills_gap(j.claim.mention, j.claim.sentence, sentences, vocab))
         )
@@ -1019,6 +1020,23 @@ def _concluded(j: Judgement) -> bool:
         and set(_MENTION_WORD.findall(j.claim.mention.lower())) <= _GENERIC_ILLNESS
         and not boosted(j.claim.sentence)  # ("definitely due to a prior infection")
     )
+
+
+def _granulomatous_sequel(j: Judgement, sentences: list[Facts]) -> bool:
+    """"Calcified nodes suggest prior granulomatous exposure": the reading every calcified node, nodule or
+    granuloma is given, where the report has such a calcified thing (not a calcified aorta)."""
+    return (
+        "granulomatous" in j.claim.mention.lower()
+        and not boosted(j.claim.sentence)
+        and (j.claim.assertion == "uncertain" or bool(_SEQUEL_WORDS.search(j.claim.sentence)))
+        and not _ACTIVE_WORDS.search(j.claim.sentence)
+        and any(not s.negated and "calcification" in s.anchors and s.anchors & _CALCIFIED_SEQUELAE for s in sentences)
+    )
+
+
+_CALCIFIED_SEQUELAE = frozenset({"node", "granuloma", "lesion", "hilum"})
+_SEQUEL_WORDS = re.compile(r"\b(?:old|prior|remote|healed|previous|past|sequelae?)\b", re.I)
+_ACTIVE_WORDS = re.compile(r"\b(?:active|acute|ongoing|current)\s+(?:granulomatous|infection|disease)\b", re.I)
 
 
 def _in_history(j: Judgement, history: History) -> bool:
