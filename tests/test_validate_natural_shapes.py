@@ -1185,6 +1185,11 @@ def test_moves_over_time_and_comparison_frames(validator, text, step, good):
         # an arthroplasty is a prosthesis of the joint
         ("FINDINGS: Clear lungs. Prosthetic left hip partly seen.", "A left hip arthroplasty is partly seen.", True),
         ("FINDINGS: Clear lungs. Prosthetic left hip partly seen.", "A right hip arthroplasty is partly seen.", False),
+        # "large ... behind the heart" is no large heart
+        ("FINDINGS: Normal heart size. Large hiatal hernia.", "A large hiatal hernia sits behind the heart.", True),
+        ("FINDINGS: Normal heart size. Large hiatal hernia.", "The heart is large.", False),
+        ("FINDINGS: Normal heart size. Large hiatal hernia.", "The heart is normal, so cardiomegaly does not apply.",
+         True),
     ],
 )
 def test_exceptions_counts_and_joint_prostheses(validator, text, step, good):
@@ -1241,6 +1246,8 @@ def test_old_granulomatous_disease_read_from_calcified_nodes(validator, text, st
     [
         ("There is pulmonary edema.", False),
         ("The impression confirms pulmonary edema.", False),
+        # the report's own sentence quoted with its hidden verb
+        ("The lung pattern XXXX pulmonary edema.", True),
         ("Pulmonary edema is suspected.", True),
         # the sign is stated in so many words; only its reading is hedged
         ("There are increased interstitial markings.", True),

@@ -545,7 +545,7 @@ def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None 
         c
         for c in claims
         if not any(
-            c.observation == obs and pattern.search(text[c.start : c.start + 40])
+            c.observation == obs and pattern.search(text[c.start : max(c.end, c.start + 40)])  # (the whole mention)
             for obs, pattern in rules.false_mentions
         )
     ]

@@ -377,6 +377,8 @@ class StepValidator:
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
         claims = _void_exceptions(claims, text, self.rules)
+        if "XXXX" in text:  # a step quoting "The distribution XXXX pulmonary edema" quotes its hidden verb too
+            claims = _hidden_verbs(claims, text, always=True)
         remember(self._step_cache, step, claims, limit=50_000)
         return claims
 
@@ -1096,16 +1098,17 @@ _HIDDEN_VERB = re.compile(
 )
 
 
-def _hidden_verbs(claims: list[Claim], text: str) -> list[Claim]:
+def _hidden_verbs(claims: list[Claim], text: str, always: bool = False) -> list[Claim]:
     """A finding the report states only behind a de-identified verb and hedges elsewhere ("suspected pulmonary
-    edema") is hedged: the hidden word was a hedge far more often than not, and the rest of the report says so."""
+    edema") is hedged: the hidden word was a hedge far more often than not, and the rest of the report says so.
+    `always`: hedged whatever else the text says (a step quoting the report's sentence)."""
     hedged = {c.observation for c in claims if c.assertion == "uncertain"}
-    if not hedged or "XXXX" not in text:
+    if not (hedged or always) or "XXXX" not in text:
         return claims
     return [
         replace(c, assertion="uncertain")
         if c.assertion == "positive"
-        and c.observation in hedged
+        and (always or c.observation in hedged)
         and _HIDDEN_VERB.match(text[max(c.sentence_start, 0) : c.start])
         else c
         for c in claims
