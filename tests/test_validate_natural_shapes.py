@@ -1244,6 +1244,25 @@ def test_old_granulomatous_disease_read_from_calcified_nodes(validator, text, st
 @pytest.mark.parametrize(
     "step,good",
     [
+        # the numbers of the report's list are no sizes or counts
+        ("The nodule measures about 2 cm.", False),
+        ("There are three compression deformities.", False),
+        # a numbered item cited or quoted as such
+        ("Impression item 2 describes the nodule.", True),
+        ("Items 1 and 2 are about the nodule and the spine.", True),
+        ('The impression lists "2. Multiple thoracic compression deformities."', True),
+    ],
+)
+def test_numbers_of_a_numbered_impression(validator, step, good):
+    text = ("FINDINGS: Calcified nodule in the right upper lobe. Multiple thoracic compression deformities. "
+            "IMPRESSION: 1. Calcified right upper lobe nodule. 2. Multiple thoracic compression deformities. 3. No "
+            "acute disease.")
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
         ("There is pulmonary edema.", False),
         ("The impression confirms pulmonary edema.", False),
         # the report's own sentence quoted with its hidden verb

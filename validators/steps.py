@@ -124,9 +124,13 @@ _VIEW_COUNT = re.compile(
     # a reference range of general knowledge ("the usual target range of about 3-5 cm", "the goal is 3 to 5 cm
     # above the carina"): no measurement of this patient
     r"|\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
-    r"\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b",
+    r"\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
+    # a numbered item of the report cited as such ("Impression item 3", "point 2 of the findings")
+    r"|\b(?:items?|points?|numbers?|no\.|#)\s*\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))",
     re.I,
 )
+# the numbers of a report's list ("IMPRESSION: 1. Small effusion. 2. ..."): no size, count or level of anything
+_ENUMERATOR = re.compile(r"(?m)(?:^|(?<=[:.|\"'\u201c]))\s*\d{1,2}[.)](?=\s+[A-Z])|(?<=[\"\u201c])\d{1,2}[.)]")
 
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
@@ -508,7 +512,7 @@ class StepValidator:
 
     def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
         """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
-        grounded_numbers = _with_differences(set(numbers_in(report.text)))
+        grounded_numbers = _with_differences(set(numbers_in(_ENUMERATOR.sub(" ", report.text))))
         # a count a device's kind says ("dual-chamber pacemaker": two leads; "triple-lumen catheter")
         grounded_numbers.update(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(report.text))
         # (the indication and comparison are the report's too: "follow-up of pneumonia 4 weeks ago")
@@ -1272,7 +1276,7 @@ def _with_differences(numbers: set[str]) -> set[str]:
 def _drop_view_counts(text: str) -> str:
     """Drop '2 views' style counts of images and ages ("a 35-year-old"): reasoning mentions them without the
     report."""
-    return _VIEW_COUNT.sub(" ", text)
+    return _ENUMERATOR.sub(" ", _VIEW_COUNT.sub(" ", text))
 
 
 _LETTERS = re.compile(
