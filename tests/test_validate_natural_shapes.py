@@ -1188,6 +1188,9 @@ def test_moves_over_time_and_comparison_frames(validator, text, step, good):
         # "large ... behind the heart" is no large heart
         ("FINDINGS: Normal heart size. Large hiatal hernia.", "A large hiatal hernia sits behind the heart.", True),
         ("FINDINGS: Normal heart size. Large hiatal hernia.", "The heart is large.", False),
+        # "basal" is the base; effusions "at both bases" are where effusions lie
+        ("FINDINGS: Left basal streaky opacity. No effusion.", "There is streaky opacity at the left lung base.", True),
+        ("FINDINGS: Small bilateral pleural effusions. No pneumothorax.", "Small effusions sit at both bases.", True),
         ("FINDINGS: Normal heart size. Large hiatal hernia.", "The heart is normal, so cardiomegaly does not apply.",
          True),
     ],

@@ -1258,6 +1258,8 @@ def _invented_place(clause: Facts, pool: list[Facts], sentences: list[Facts], vo
     if clause.negated or clause.hedge != "certain" or clause.words & vocab.normal_words:
         return False
     families = set(clause.places) & _PLACED_FAMILIES
+    if "pleural_fluid" in clause.anchors and clause.places.get("lobe", frozenset()) <= {"lower"}:
+        families.discard("lobe")  # an effusion "at both bases" is where effusions are: no place the step invents
     if clause.places.get("spine_region", frozenset()) - {"thoracic"} or "spine_level" in clause.places:
         # a chest film shows the thoracic spine: "thoracic" says nothing the report's "the spine" leaves out,
         # "cervical", "lumbar" or "lower thoracic" does
