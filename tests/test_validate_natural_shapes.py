@@ -1191,6 +1191,11 @@ def test_moves_over_time_and_comparison_frames(validator, text, step, good):
         # "basal" is the base; effusions "at both bases" are where effusions lie
         ("FINDINGS: Left basal streaky opacity. No effusion.", "There is streaky opacity at the left lung base.", True),
         ("FINDINGS: Small bilateral pleural effusions. No pneumothorax.", "Small effusions sit at both bases.", True),
+        # blunting is the sign of the effusion the report names
+        ("FINDINGS: Small left pleural effusion. No pneumothorax.",
+         "There is a small effusion blunting the left costophrenic angle.", True),
+        ("FINDINGS: Small left pleural effusion. No pneumothorax.",
+         "There is blunting of the right costophrenic angle.", False),
         ("FINDINGS: Normal heart size. Large hiatal hernia.", "The heart is normal, so cardiomegaly does not apply.",
          True),
     ],
