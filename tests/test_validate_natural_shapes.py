@@ -1225,6 +1225,11 @@ def test_exceptions_counts_and_joint_prostheses(validator, text, step, good):
          "One lead tip is in the right ventricle and the other is in the coronary sinus.", False),
         ("FINDINGS: Cholecystectomy clips in the right upper quadrant. Clear lungs.",
          "Surgical clips are seen over the mediastinum.", False),
+        # the side of the sentence about the same place: two curves of the spine
+        ("FINDINGS: Clear lungs. Dextrocurvature of the lower thoracic spine. Levocurvature of the lumbar spine.",
+         "The thoracic spine curves to the left.", False),
+        ("FINDINGS: Clear lungs. Dextrocurvature of the lower thoracic spine. Levocurvature of the lumbar spine.",
+         "The lumbar spine curves to the left.", True),
         ("FINDINGS: Clear lungs. Degenerative right glenohumeral osteoarthritis.",
          "The right acromioclavicular joint shows osteoarthritic change.", False),
     ],

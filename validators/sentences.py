@@ -805,6 +805,18 @@ def _compare(
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
+    if clause.sides & _LEFT_RIGHT and clause.places and not clause.dominant and "laterality_conflict" not in {
+        f.reason for f in out
+    }:
+        # the aligned sentences about the same place give the side ("curves to the left" of the thoracic spine
+        # beside "dextrocurvature of the thoracic spine" and "levocurvature of the lumbar spine")
+        placed = [
+            s
+            for s in pool
+            if s.sides and any(names & s.places.get(f, frozenset()) for f, names in clause.places.items())
+        ]
+        if placed and not any(clause.sides & s.sides or "bilateral" in s.sides for s in placed):
+            out.append(Finding("laterality_conflict", placed[0]))
     if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
         swapped = _swapped_side_places(clause, pool)
         if swapped is not None:
