@@ -1273,6 +1273,12 @@ def test_numbers_of_a_numbered_impression(validator, step, good):
     assert_judged(validator, text, step, good)
 
 
+def test_a_decimal_before_a_full_stop_is_no_list_number(validator):
+    text = ("FINDINGS: The heart is enlarged, cardiothoracic ratio of 15.1/28.3. Lungs clear. IMPRESSION: 1. "
+            "Cardiomegaly.")
+    assert_judged(validator, text, "The heart is enlarged, with a cardiothoracic ratio of 15.1/28.3.", True)
+
+
 @pytest.mark.parametrize(
     "step,good",
     [

@@ -130,7 +130,9 @@ _VIEW_COUNT = re.compile(
     re.I,
 )
 # the numbers of a report's list ("IMPRESSION: 1. Small effusion. 2. ..."): no size, count or level of anything
-_ENUMERATOR = re.compile(r"(?m)(?:^|(?<=[:.|\"'\u201c]))\s*\d{1,2}[.)](?=\s+[A-Z])|(?<=[\"\u201c])\d{1,2}[.)]")
+_ENUMERATOR = re.compile(
+    r"(?m)(?:^\s*|(?<=[:.|\"'\u201c]\s)|(?<=[:|\"'\u201c]))\d{1,2}[.)](?=\s+[A-Z])|(?<=[\"\u201c])\d{1,2}[.)]"
+)
 
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
