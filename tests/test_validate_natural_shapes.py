@@ -1246,6 +1246,10 @@ def test_greater_sides_and_places_of_devices_and_joints(validator, text, step, g
         ("FINDINGS: Clear lungs. Calcified left hilar lymph nodes.",
          "Calcified nodes like these suggest prior granulomatous exposure.", True),
         ("FINDINGS: Clear lungs. Calcified left hilar lymph nodes.", "There is active granulomatous disease.", False),
+        ("FINDINGS: Clear lungs. Two calcified nodules in the left lower lung.",
+         "There are calcified nodules in the left lower lung, most likely old granulomas.", True),
+        ("FINDINGS: Clear lungs. Two calcified nodules in the left lower lung.",
+         "There are granulomas in the left lower lung.", False),
         # a calcified aorta is no granulomatous sequel
         ("FINDINGS: Clear lungs. Calcified tortuous aorta.", "This suggests prior granulomatous infection.", False),
     ],

@@ -1031,10 +1031,11 @@ def _concluded(j: Judgement) -> bool:
 
 
 def _granulomatous_sequel(j: Judgement, sentences: list[Facts]) -> bool:
-    """"Calcified nodes suggest prior granulomatous exposure": the reading every calcified node, nodule or
-    granuloma is given, where the report has such a calcified thing (not a calcified aorta)."""
+    """"Calcified nodes suggest prior granulomatous exposure", "calcified nodules, most likely old granulomas": the
+    reading every calcified node, nodule or granuloma is given, where the report has such a calcified thing (not a
+    calcified aorta)."""
     return (
-        "granulomatous" in j.claim.mention.lower()
+        "granulom" in j.claim.mention.lower()
         and not boosted(j.claim.sentence)
         and (j.claim.assertion == "uncertain" or bool(_SEQUEL_WORDS.search(j.claim.sentence)))
         and not _ACTIVE_WORDS.search(j.claim.sentence)
