@@ -459,7 +459,7 @@ def _clause_before(claim: Claim, text: str, rules: StepRules) -> str:
 _SENT_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
-def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     """Bounds of the sentence of `text` containing [start, end)."""
     s = 0
     for m in _SENT_END.finditer(text):
@@ -481,7 +481,7 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
         return claims
     for pattern, negates in rules.normal_statements:
         for m in pattern.finditer(text):
-            s, e = _sentence_around(text, m.start(), m.end())
+            s, e = sentence_around(text, m.start(), m.end())
             if EXCEPTING.search(text, s, m.start()):
                 continue  # "Apart from that, the lungs are clear": clear of everything but what was just said
             for obs in negates:

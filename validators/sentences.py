@@ -805,20 +805,8 @@ def _compare(
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
-    if clause.sides & _LEFT_RIGHT and clause.places and not clause.dominant and "laterality_conflict" not in {
-        f.reason for f in out
-    }:
-        # the aligned sentences about the same place give the side ("curves to the left" of the thoracic spine
-        # beside "dextrocurvature of the thoracic spine" and "levocurvature of the lumbar spine")
-        placed = [
-            s
-            for s in pool
-            if s.sides and any(names & s.places.get(f, frozenset()) for f, names in clause.places.items())
-        ]
-        if placed and not any(clause.sides & s.sides or "bilateral" in s.sides for s in placed):
-            out.append(Finding("laterality_conflict", placed[0]))
     if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
-        swapped = _swapped_side_places(clause, pool)
+        swapped = _other_side_of_place(clause, pool) or _swapped_side_places(clause, pool)
         if swapped is not None:
             out.append(Finding("laterality_conflict", swapped))
     if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
@@ -2584,6 +2572,20 @@ def _side_zones(text: str) -> dict[str, set[str]]:
     for side, other, zone in _SIDE_ZONE.findall(text):  # ("left and right mid lung zones": both sides)
         zones.setdefault(_ZONE.get(zone.lower(), zone.lower()), set()).update(x.lower() for x in (side, other) if x)
     return zones
+
+
+def _other_side_of_place(clause: Facts, pool: list[Facts]) -> Facts | None:
+    """The aligned sentences about the same place give the side ("curves to the left" of the thoracic spine beside
+    "dextrocurvature of the thoracic spine" and "levocurvature of the lumbar spine"): the first of them, when none
+    has the clause's side. None for a clause that ranks its sides ("worse on the right")."""
+    if not clause.places or clause.dominant:
+        return None
+    placed = [
+        s for s in pool if s.sides and any(names & s.places.get(f, frozenset()) for f, names in clause.places.items())
+    ]
+    if placed and not any(clause.sides & s.sides or "bilateral" in s.sides for s in placed):
+        return placed[0]
+    return None
 
 
 def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:

@@ -32,6 +32,7 @@ from radprm.validators.align import (
     location_regions,
     merge_claims,
     normal_statement_claims,
+    sentence_around,
     severity_levels,
 )
 from radprm.validators.clauses import (
@@ -383,8 +384,8 @@ class StepValidator:
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
         claims = _void_exceptions(claims, text, self.rules)
-        if "XXXX" in text:  # a step quoting "The distribution XXXX pulmonary edema" quotes its hidden verb too
-            claims = _hidden_verbs(claims, text, always=True)
+        # a step quoting "The distribution XXXX pulmonary edema" quotes its hidden verb too
+        claims = _hidden_verbs(claims, text, always=True)
         remember(self._step_cache, step, claims, limit=50_000)
         return claims
 
@@ -1095,7 +1096,6 @@ _NEXT_PHRASE = re.compile(r"\band\b|[;.]")
 
 # an "otherwise" that excepts what its own sentence said first ("low volumes but otherwise no effusion")
 _OTHERWISE = frozenset({"otherwise"})
-_SENTENCE_BREAK = re.compile(r"[.;!?]\s")
 
 
 # "The distribution XXXX pulmonary edema": the de-identified word is the sentence's verb ("suggests", "may
@@ -1130,8 +1130,7 @@ def _void_exceptions(claims: list[Claim], text: str, rules: StepRules) -> list[C
     out = []
     for c in claims:
         if c.assertion == "negative" and c.qualifiers & _OTHERWISE:
-            starts = [m.end() for m in _SENTENCE_BREAK.finditer(text, 0, c.start)]
-            head = text[starts[-1] if starts else 0 : c.start]
+            head = text[sentence_around(text, c.start, c.end)[0] : c.start]
             cue = head.lower().rfind("otherwise")
             said = head[:cue] if cue >= 0 else ""
             if _WORDS_BEFORE.search(said) and not any(
@@ -1363,20 +1362,24 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
     return None
 
 
-_STEP_NUMBER = re.compile(r"^\W*step\s*\d+\s*[:.)\-]?\s*", re.I)
 _ITEM_FILLER = frozenset({"the", "a", "an", "of", "in", "on", "at", "with", "both", "is", "are", "present", "there"})
+
+
+def _content_stems(text: str) -> set[str]:
+    """The stems of a text's words, filler words ("the", "of", "present") left out."""
+    return {stem(w) for w in _plain(text).split() if w not in _ITEM_FILLER}
 
 
 def _reworded_options(text: str, choices: list[str]) -> list[str] | None:
     """The options a list answer names in words of its own ("right costophrenic angle blunting" for "Blunting of the
     right lateral costophrenic angle"): each item's words are all among one option's words, and among no other
     option's. None unless every item is such an option."""
-    body = _ANSWER_LEAD.sub("", _STEP_NUMBER.sub("", text), count=1)
+    body = _ANSWER_LEAD.sub("", strip_enumeration(text), count=1)
     items = [i for i in _LIST_SEPARATOR.split(body.strip().rstrip(".!*")) if i.strip()]
-    forms = [(o, {stem(w) for w in _plain(o).split()} - _ITEM_FILLER) for o in choices if o]
+    forms = [(o, _content_stems(o)) for o in choices if o]
     found: list[str] = []
     for item in items:
-        words = {stem(w) for w in _plain(item).split() if w not in _ITEM_FILLER}
+        words = _content_stems(item)
         if not words:
             return None
         hits = [o for o, option_words in forms if words <= option_words]
