@@ -1299,3 +1299,24 @@ def test_a_finding_behind_a_hidden_verb_and_hedged_elsewhere_is_hedged(validator
     text = ("FINDINGS: The heart is enlarged. There are increased interstitial and hazy opacities. The lung pattern "
             "XXXX pulmonary edema. IMPRESSION: Enlarged heart, suspected pulmonary edema.")
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        # the thing before "without" is affirmed: its place is judged
+        ("The films show spondylosis of the lumbar spine without an acute bony abnormality.", False),
+        ("The films show spondylosis of the thoracic spine without an acute bony abnormality.", True),
+        # a relative tail that denies an age ("not acute") leaves the thing affirmed
+        ("There is spondylosis in the cervical spine, which is chronic and not acute.", False),
+        ("There is spondylosis in the thoracic spine, which is chronic and not acute.", True),
+        # a tail that keeps the reading open is no denial either
+        ("A small density sits in the right upper lung; it may be a granuloma, but that isn't certain.", True),
+        # a normal statement before "without" is judged whole, as before
+        ("The bones are intact without an acute bony abnormality.", True),
+    ],
+)
+def test_a_thing_affirmed_before_without_or_a_denied_attribute(validator, step, good):
+    text = ("FINDINGS: Normal heart size. Lungs clear apart from a small density in the right upper lung, possibly a "
+            "granuloma. Spondylosis of the thoracic spine. No acute bony abnormality. IMPRESSION: No acute disease.")
+    assert_judged(validator, text, step, good)

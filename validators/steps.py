@@ -424,6 +424,12 @@ class StepValidator:
                 if c.kind != "fact":
                     continue
                 f = read_facts(c.text, vocab, lang, grades, c.start)
+                head = _affirmed_head(c.text, f, vocab, lang, grades) if f.negated else 0
+                if head:
+                    # "degenerative changes of the cervical spine without acute abnormality": the thing before
+                    # "without" is affirmed (its side and place are judged), the denial is a clause of its own
+                    facts.append(read_facts(c.text[:head], vocab, lang, grades, c.start))
+                    f = read_facts(c.text[head:], vocab, lang, grades, c.start + head)
                 named_heading = heading is not None and bool(heading.anchors - vocab.weak)
                 items = None if f.negated or named_heading or lang.has_verb.search(c.text) else list_items(c.text)
                 if items is not None and f.hedge == "certain":
@@ -443,7 +449,11 @@ class StepValidator:
                 elif facts and not own:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
                     prev = facts.pop()
+                    tail_denies = f.negated
                     f = read_facts(text[prev.start : c.end], vocab, lang, grades, prev.start)
+                    if tail_denies and not prev.negated and not f.anchors - prev.anchors:
+                        # "..., which are chronic and not acute": the tail denies an attribute, not the thing
+                        f = replace(f, negated=False)
                     # what the clause before borrowed (a heading's subject) stays with it
                     f = replace(
                         f,
@@ -1230,6 +1240,26 @@ def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
             return temporal_classes(sentence[start : m.start()], lang) or whole
         start = m.end()
     return temporal_classes(sentence[start:], lang) or whole
+
+
+def _affirmed_head(text: str, facts: Facts, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> int:
+    """Where the denial starts in a clause that affirms a thing before a "without" / "with no" (0 if it does not).
+
+    "Degenerative changes of the cervical spine without acute abnormality" affirms the changes; "No effusion
+    without ...", a hedge kept open and a normal statement do not split.
+    """
+    m = _WITHOUT_MID.search(text)
+    if m is None or facts.hedge == "open":
+        return 0
+    before = text[: m.start()]
+    if lang.negation_pre.search(lang.negation_exceptions.sub(" ", before)):
+        return 0
+    head = read_facts(before, vocab, lang, grades)
+    # (a normal statement before it is judged whole, as before: "the bones are intact without acute abnormality")
+    return m.start() if head.anchors - vocab.weak and not head.words & vocab.normal_words else 0
+
+
+_WITHOUT_MID = re.compile(r"\s(?:without|with\s+no)\s", re.I)
 
 
 _PRONOUN_START = re.compile(
