@@ -1320,3 +1320,31 @@ def test_a_thing_affirmed_before_without_or_a_denied_attribute(validator, step, 
     text = ("FINDINGS: Normal heart size. Lungs clear apart from a small density in the right upper lung, possibly a "
             "granuloma. Spondylosis of the thoracic spine. No acute bony abnormality. IMPRESSION: No acute disease.")
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # one thing under two words: "aortic arch" aligns with "descending aorta", and its part is judged
+        ("FINDINGS: Mild tortuosity of the descending thoracic aorta. Lungs clear. IMPRESSION: No acute disease.",
+         "There is also mild tortuosity of the aortic arch.", False),
+        ("FINDINGS: Mild tortuosity of the descending thoracic aorta. Lungs clear. IMPRESSION: No acute disease.",
+         "The descending aorta is mildly tortuous.", True),
+        # a report sentence that says "This is similar to prior" of a hedged reading keeps it hedged
+        ("FINDINGS: Flowing osteophytes along the thoracic spine. This could indicate diffuse idiopathic skeletal "
+         "hyperostosis. This is similar to the prior exam. IMPRESSION: No acute disease.",
+         "This confirms diffuse idiopathic skeletal hyperostosis.", False),
+        ("FINDINGS: Flowing osteophytes along the thoracic spine. This could indicate diffuse idiopathic skeletal "
+         "hyperostosis. This is similar to the prior exam. IMPRESSION: No acute disease.",
+         "The osteophytes could reflect diffuse idiopathic skeletal hyperostosis.", True),
+        # a denial after its subject with nothing after it
+        ("FINDINGS: Coarse interstitial markings, XXXX represent XXXX bronchiolitis. IMPRESSION: No consolidation.",
+         "The markings are nonspecific, so bronchiolitis can be excluded as well.", False),
+        ("FINDINGS: Tortuous aorta. Lungs clear. IMPRESSION: No acute disease.",
+         "The aorta is tortuous, so it is not normal in appearance.", True),
+        ("FINDINGS: Interval removal of the right IJ catheter without pneumothorax. IMPRESSION: No acute disease.",
+         "The right internal jugular catheter has been removed.", True),
+    ],
+)
+def test_one_thing_two_words_pronoun_hedges_and_denials_after_the_subject(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -492,6 +492,9 @@ def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grade
                 facts.anchors = facts.anchors | out[-1].anchors
                 facts.subject = out[-1].anchors
                 facts.sides = facts.sides or out[-1].sides
+                if facts.hedge == "certain" and out[-1].hedge != "certain":
+                    # "This could indicate DISH. This is similar to prior imaging.": still only possible
+                    facts.hedge, facts.hedged_anchors = out[-1].hedge, facts.hedged_anchors | out[-1].hedged_anchors
             out.append(facts)
     return out
 
@@ -540,6 +543,7 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
         for w in clause.words
         if vocab.classes.get(w) in vocab.must_be_named and w not in vocab.generic_words and stem(w) in strong
     }
+    aliased = {a: vocab.same_thing[a] for a in strong if a in vocab.same_thing}
     scored = []
     for s in sentences:
         shared = strong & s.anchors
@@ -547,6 +551,10 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
             # one word in two forms, cut at different lengths ("tortuous" / "tortuosity")
             prefixes = _prefixes(s)
             shared |= {a for a in strong - shared if len(a) >= 6 and a[:6] in prefixes and a[:6] not in _HEADS}
+            if aliased:
+                # one thing under two words ("aortic arch" / "descending aorta", "osseous" / "bony")
+                things = {vocab.thing(x) for x in s.anchors}
+                shared |= {a for a, thing in aliased.items() if thing in things}
         for cls, stems in by_class.items():
             if cls in s.anchors:
                 shared |= stems & strong
@@ -2456,7 +2464,13 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
     if after is None:
         return facts.anchors
     said = _named_in(_scope_words(after), vocab)
-    return frozenset(a for a in facts.anchors if a in said)
+    scope = frozenset(a for a in facts.anchors if a in said)
+    if not scope and lang.negation_post.search(facts.text) and not set(_scope_words(after)) - vocab.stopwords \
+            and not _REMOVAL.search(facts.text):
+        # a cue after its subject, nothing but small words after it: "so bronchiolitis can be excluded as well"
+        # (not "is not normal in appearance"; a removal is judged as one)
+        return facts.anchors
+    return scope
 
 
 def _scope_words(after: str) -> list[str]:
