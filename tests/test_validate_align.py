@@ -150,7 +150,8 @@ def _packaged_step_rules():
 _STEP_RULE_KEYS = (
     "version, source, severity_scale, location_regions, observation_parents, normal_statements, answer_patterns, "
     "negation_qualifiers, claim_clause_breaks, statement_mention, step_rewrites, adjective_observations, "
-    "false_mentions, step_language, open_vocabulary, sideless_observations, object_observations"
+    "false_mentions, step_language, open_vocabulary, sideless_observations, object_observations, "
+    "observation_synonyms"
 )
 
 
@@ -161,7 +162,8 @@ _STEP_RULE_KEYS = (
         (["normal_statements", 1, "negates"], "negate", "normal_statements.1.negate", "pattern, negates"),
         (["step_language", "hedges"], "hedge", "step_language.hedge",
          "clause_breaks, heading, meta, negation_pre, negation_post, negation_exceptions, open_uncertainty, "
-         "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim, omission, states, "
+         "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim, continuation, omission, "
+         "states, "
          "temporal_moves"),
         (["open_vocabulary", "min_shared"], "min_share", "open_vocabulary.min_share",
          "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "

@@ -1348,3 +1348,28 @@ def test_a_thing_affirmed_before_without_or_a_denied_attribute(validator, step, 
 )
 def test_one_thing_two_words_pronoun_hedges_and_denials_after_the_subject(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # the cardiac silhouette and the heart are one thing: either word grounds (or contradicts) the other
+        ("FINDINGS: The cardiac silhouette is mildly enlarged. Lungs clear. IMPRESSION: No acute disease.",
+         "The heart is enlarged.", True),
+        ("FINDINGS: The cardiac silhouette is mildly enlarged. Lungs clear. IMPRESSION: No acute disease.",
+         "There is no cardiomegaly.", False),
+        # "remains" and "continued" say the thing is as it was
+        ("FINDINGS: Heart size remains mildly enlarged. Aorta remains tortuous. IMPRESSION: Continued mild "
+         "cardiomegaly.", "The aorta is tortuous, unchanged from the prior study.", True),
+        ("FINDINGS: Heart size remains mildly enlarged. Aorta remains tortuous. IMPRESSION: Continued mild "
+         "cardiomegaly.", "The heart has become larger since the prior study.", False),
+        # what a step calls unrelated it does not claim
+        ("FINDINGS: Lungs clear. Degenerative changes of the spine. IMPRESSION: No active disease.",
+         "The spine changes are chronic and unrelated to pneumonia.", True),
+        # a grade inside a hyphenated word
+        ("FINDINGS: Moderately-inflated lungs consistent with COPD. IMPRESSION: COPD.",
+         "The lungs are moderately inflated, consistent with COPD.", True),
+    ],
+)
+def test_one_observation_two_names_continuation_unrelated_and_hyphenated_grades(validator, text, step, good):
+    assert_judged(validator, text, step, good)

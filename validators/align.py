@@ -97,6 +97,8 @@ class StepRules:
     any_normal_statement: re.Pattern[str] = re.compile(r"(?!)")
     sideless: frozenset[str] = frozenset()
     object_observations: frozenset[str] = frozenset()
+    # observations that name one thing in two words ("cardiomegaly" / "enlarged_cardiac_silhouette"), both ways
+    synonyms: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class NormalStatementRule(RuleModel):
@@ -141,6 +143,7 @@ class StepRulesFile(RuleModel):
     open_vocabulary: OpenVocabularyBlock
     sideless_observations: list[str]
     object_observations: list[str] = []
+    observation_synonyms: dict[str, list[str]] = {}
 
 
 def _rx(pattern: str, path: str, field_name: str) -> re.Pattern[str]:
@@ -184,7 +187,17 @@ def compile_step_rules(spec: StepRulesFile, path: str = RULES_FILE) -> StepRules
         prefiltered(re.compile("|".join(f"(?:{p.pattern})" for p, _ in normals), re.I)),
         frozenset(spec.sideless_observations),
         frozenset(spec.object_observations),
+        _symmetric(spec.observation_synonyms),
     )
+
+
+def _symmetric(pairs: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for a, bs in pairs.items():
+        for b in bs:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def parse_rules(data: Any, path: str = RULES_FILE) -> StepRules:
@@ -526,7 +539,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
             continue
         window = _clause_tail(window, rules)
         words = _WORD.findall(window.lower())
-        grades = [w for w in words if w in rules.severity_groups]
+        grades = _grade_words(words, rules)
         places = [w for w in words if w in rules.location_regions]
         updates: dict[str, Any] = {}
         if grades:
@@ -665,7 +678,8 @@ def laterality_compatible(claim: str, report: str) -> bool:
 
 def _related(claim: Claim, report_claims: list[Claim], rules: StepRules) -> list[Claim]:
     """Report claims on the same observation, plus (for positive step claims) on a more specific one."""
-    same = [r for r in report_claims if r.observation == claim.observation]
+    synonyms = rules.synonyms.get(claim.observation, frozenset())
+    same = [r for r in report_claims if r.observation == claim.observation or r.observation in synonyms]
     if claim.assertion == "negative":
         return same
     children = [
@@ -724,7 +738,13 @@ _JOINED_PLACES = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)
 
 
 def _sentence_has_grade(sentence: str, rules: StepRules) -> bool:
-    return any(w in rules.severity_groups for w in _WORD.findall(sentence.lower()))
+    return bool(_grade_words(_WORD.findall(sentence.lower()), rules))
+
+
+def _grade_words(words: list[str], rules: StepRules) -> list[str]:
+    """The grade words among `words`, a hyphenated word's own parts too ("moderately-inflated")."""
+    groups = rules.severity_groups
+    return [p for w in words for p in ((w,) if w in groups or "-" not in w else w.split("-")) if p in groups]
 
 
 def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Claim, list[str]]:

@@ -91,6 +91,9 @@ class StepLanguage:
     past: re.Pattern[str] = re.compile(r"(?!)")
     comparison: re.Pattern[str] = re.compile(r"(?!)")
     change_claim: re.Pattern[str] = re.compile(r"(?!)")
+    # a report sentence that speaks of the thing as it was before without naming a change ("remains tortuous",
+    # "continued slight cardiomegaly"): the report compares with an earlier exam
+    continuation: re.Pattern[str] = re.compile(r"(?!)")
     omission: re.Pattern[str] = re.compile(r"(?!)")
     # attribute -> state -> pattern: "lung_volume": {"low": "Low lung volumes", "normal": "well expanded", ...}
     states: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
@@ -120,6 +123,7 @@ class StepLanguageBlock(RuleModel):
     past: Pattern
     comparison: Pattern = "(?!)"
     change_claim: Pattern = "(?!)"
+    continuation: Pattern = "(?!)"
     omission: Pattern = "(?!)"
     states: dict[str, dict[str, Pattern]] = {}
     temporal_moves: list[str] = []
@@ -175,6 +179,7 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         temporal_any=prefiltered(re.compile("|".join(f"(?P<{k}>{p.pattern})" for k, p in temporal.items()), re.I)),
         comparison=rx("comparison", data.comparison),
         change_claim=rx("change_claim", data.change_claim),
+        continuation=rx("continuation", data.continuation),
         omission=rx("omission", data.omission),
         states={
             attr: {state: rx(f"states.{attr}.{state}", p) for state, p in by_state.items()}

@@ -486,6 +486,10 @@ def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grade
         body = text[s : m.end()].rstrip()
         if body:
             facts = read_facts(body, vocab, lang, grades, s)
+            if not facts.temporal and lang.continuation.search(body):
+                # "Aorta remains tortuous", "Continued slight cardiomegaly": the report says it is as it was
+                facts = copy(facts)
+                facts.temporal = _UNCHANGED
             if out and _REPORT_PRONOUN.match(body) and not facts.anchors - vocab.weak:
                 # "These are unchanged since the previous examination." speaks of the sentence before it
                 facts = copy(facts)
@@ -499,6 +503,7 @@ def report_sentences(text: str, vocab: OpenVocabulary, lang: StepLanguage, grade
     return out
 
 
+_UNCHANGED = frozenset({"unchanged"})
 _REPORT_PRONOUN = re.compile(r"\W*(?:these|they|it|this|those|both)\b", re.I)
 
 
