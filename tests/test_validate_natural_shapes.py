@@ -1373,3 +1373,28 @@ def test_one_thing_two_words_pronoun_hedges_and_denials_after_the_subject(valida
 )
 def test_one_observation_two_names_continuation_unrelated_and_hyphenated_grades(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a valve replacement is a prosthetic valve, and the valve is a place
+        ("FINDINGS: Sternotomy wires intact. The patient is post aortic valve replacement. Lungs clear. "
+         "IMPRESSION: No acute disease.", "A prosthetic aortic valve projects over the heart.", True),
+        ("FINDINGS: Sternotomy wires intact. Mitral valve replacement seen. Lungs clear. IMPRESSION: No acute "
+         "disease.", "A prosthetic aortic valve is visible.", False),
+        # plans and general statements
+        ("FINDINGS: No pneumothorax. Hyperinflated lungs with bullae. IMPRESSION: Emphysema.",
+         "The report needs to be checked for any pneumothorax.", True),
+        ("FINDINGS: No pneumothorax. Hyperinflated lungs with bullae. IMPRESSION: Emphysema.",
+         "With bullous lungs, a pneumothorax can be subtle.", True),
+        ("FINDINGS: Stable cardiomegaly. No consolidation. IMPRESSION: Cardiomegaly without heart failure.",
+         "I need to decide on heart failure, which means looking for edema or effusions.", True),
+        # a report's "considerations" restated as such
+        ("FINDINGS: Enlarged globular cardiac silhouette. IMPRESSION: Considerations would include pericardial "
+         "effusion or cardiomyopathy.", "The impression lists pericardial effusion or cardiomyopathy as "
+         "considerations.", True),
+    ],
+)
+def test_valve_replacements_plans_that_name_findings_and_considerations(validator, text, step, good):
+    assert_judged(validator, text, step, good)
