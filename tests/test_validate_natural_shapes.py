@@ -1398,3 +1398,29 @@ def test_one_observation_two_names_continuation_unrelated_and_hyphenated_grades(
 )
 def test_valve_replacements_plans_that_name_findings_and_considerations(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "without significant interval change" keeps the thing
+        ("FINDINGS: There is redemonstration without significant interval change of mild atelectasis of the left "
+         "base. IMPRESSION: No acute disease.", "At the left base there is mild atelectasis, also unchanged.", True),
+        # "and says" starts a statement of its own: the denial after it does not reach back
+        ("FINDINGS: Lungs clear. The heart is not significantly enlarged. There are atherosclerotic changes of the "
+         "aorta. IMPRESSION: No acute disease.",
+         "It notes atherosclerotic changes of the aorta and says the heart is not significantly enlarged.", True),
+        # a general sign is glue; "less likely" argues against
+        ("FINDINGS: The left costophrenic sulcus is blunted. No pleural fluid collection on the lateral view. "
+         "IMPRESSION: Blunting.", "The left costophrenic sulcus is blunted, which can be a sign of fluid.", True),
+        ("FINDINGS: Normal heart size. No findings of pulmonary edema. IMPRESSION: No acute disease.",
+         "The heart is normal in size, which makes cardiogenic edema less likely.", True),
+        # a copied sentence closed by the denial it concludes
+        ("FINDINGS: The cardiomediastinal silhouette is within normal limits. Lungs clear. IMPRESSION: Normal.",
+         "The cardiomediastinal silhouette is within normal limits, so no cardiomegaly.", True),
+        ("FINDINGS: The cardiomediastinal silhouette is enlarged. Lungs clear. IMPRESSION: Cardiomegaly.",
+         "The cardiomediastinal silhouette is enlarged, so no cardiomegaly.", False),
+    ],
+)
+def test_unchanged_denials_statements_after_and_says_signs_and_concluded_denials(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -1608,9 +1608,12 @@ def edited_copy(
 
 # an answer word opening a step or clause before its reason ("no, the heart is normal in size")
 _ANSWER_LEAD = re.compile(r"^\W*(?:no|yes)\s*[,;:.\u2014-]", re.I)
-# and one closing a copied sentence ("..., so no.")
+# and one closing a copied sentence ("..., so no.") or the denial it concludes ("..., so no cardiomegaly": judged as
+# a claim of its own)
 _ANSWER_TAIL = re.compile(
-    r"[,;:\u2014-]\s*(?:so|thus|hence|therefore)?\s*(?:the\s+answer\s+is\s+)?(?:no|yes)\W*$", re.I
+    r"[,;:\u2014-]\s*(?:so|thus|hence|therefore)?\s*(?:the\s+answer\s+is\s+)?(?:no|yes)\W*$"
+    r"|,\s*(?:so|thus|hence|therefore)\s+(?:there\s+is\s+)?no\s+[\w-]+(?:\s+[\w-]+){0,2}\W*$",
+    re.I,
 )
 # words that give a verdict on what the sentence already denies ("... is identified. Absent.")
 _VERDICT_DENIALS = frozenset({"absent", "negative", "excluded"})
