@@ -1424,3 +1424,27 @@ def test_valve_replacements_plans_that_name_findings_and_considerations(validato
 )
 def test_unchanged_denials_statements_after_and_says_signs_and_concluded_denials(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "without significant change" says unchanged
+        ("FINDINGS: Left lower lobe airspace opacity without significant change. IMPRESSION: Stable opacity.",
+         "The left lower lobe opacity is about the same as on the previous film.", True),
+        ("FINDINGS: Left lower lobe airspace opacity without significant change. IMPRESSION: Stable opacity.",
+         "The left lower lobe opacity is new since the previous film.", False),
+        # a hedge ends at the next item of a list
+        ("FINDINGS: Stable borderline cardiomegaly, stable mediastinal and hilar contours. IMPRESSION: No acute "
+         "disease.", "The mediastinal and hilar contours are stable.", True),
+        # "more inferior" places a thing; it ranks no side
+        ("FINDINGS: Irregular opacity over the left apex. A more inferior left upper lobe opacity measures 6 mm. "
+         "IMPRESSION: Left upper lobe opacities.", "A second, more inferior opacity sits in the left upper lobe.",
+         True),
+        # how a thing can look is general knowledge
+        ("FINDINGS: Stable heart size. Low lung volumes. IMPRESSION: No acute disease.",
+         "With low volumes the heart can look larger than it is.", True),
+    ],
+)
+def test_change_in_other_words_hedges_in_lists_positions_and_how_things_can_look(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -432,7 +432,10 @@ def _sign_line(words: list[str], i: int) -> bool:
 
 # a hedge that makes what comes before it one of two readings too ("effusion versus pleural thickening")
 _ALTERNATIVE_CUE = re.compile(r"versus|vs|and/or", re.I)
-_HEDGE_END = re.compile(r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b", re.I)
+# (or at a new item of a list: "Stable borderline cardiomegaly, stable mediastinal and hilar contours")
+_HEDGE_END = re.compile(
+    r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b|,\s+(?:and\s+)?(?:stable|unchanged|normal|no)\b", re.I
+)
 
 
 def _graded_stretches(low: str, grades: dict[str, int]) -> Iterator[tuple[list[str], int]]:
