@@ -1448,3 +1448,24 @@ def test_unchanged_denials_statements_after_and_says_signs_and_concluded_denials
 )
 def test_change_in_other_words_hedges_in_lists_positions_and_how_things_can_look(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # quadrants of the abdomen, segments of a lobe and vessels are places
+        ("FINDINGS: Lungs clear. Calcification in the right upper quadrant of the abdomen, likely a gallstone. "
+         "IMPRESSION: No acute disease.", "The calcification lies in the right lower quadrant of the abdomen.", False),
+        ("FINDINGS: Lungs clear. Calcification in the right upper quadrant of the abdomen, likely a gallstone. "
+         "IMPRESSION: No acute disease.", "A calcification sits in the right upper quadrant.", True),
+        ("FINDINGS: Rounded opacity in the posterobasal segment of the right lower lobe, 2 cm. IMPRESSION: Nodule.",
+         "The opacity lies in the anterobasal segment of the right lower lobe.", False),
+        ("FINDINGS: Atherosclerotic calcifications within the thoracic aorta. Lungs clear. IMPRESSION: No acute "
+         "disease.", "Atherosclerotic calcifications are present in the coronary arteries.", False),
+        # the adjective and the noun of one vessel
+        ("FINDINGS: Atherosclerotic calcifications identified within the aortic arch. Lungs clear. IMPRESSION: "
+         "Normal.", "Atherosclerotic calcifications are identified in the aorta.", True),
+    ],
+)
+def test_quadrants_segments_and_vessels_are_places(validator, text, step, good):
+    assert_judged(validator, text, step, good)

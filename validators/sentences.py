@@ -1660,7 +1660,7 @@ def _same_meaning(
 
 # the adjective and the noun of one place ("patchy atelectasis at the bases" for "patchy basilar atelectasis")
 _PLACE_FORMS = {"basilar": "base", "basal": "base", "apical": "apex", "apices": "apex", "hila": "hilum",
-                "hilar": "hilum", "hilum": "hilum"}
+                "hilar": "hilum", "hilum": "hilum", "aortic": "aorta", "coronaries": "coronary"}
 
 
 def _place_word(word: str) -> str:
