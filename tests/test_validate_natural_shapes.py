@@ -1469,3 +1469,21 @@ def test_change_in_other_words_hedges_in_lists_positions_and_how_things_can_look
 )
 def test_quadrants_segments_and_vessels_are_places(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "and there are" starts a statement the denial before it does not reach
+        ("FINDINGS: Status post right mastectomy, with surgical clips in the right axilla. Lungs clear. "
+         "IMPRESSION: No acute disease.",
+         "The right breast shadow is absent and there are surgical clips in the right axilla.", True),
+        # the report's "lines and tubes" is no chest tube on the side the step denies one
+        ("FINDINGS: A left pleural chest tube is in place. IMPRESSION: Expected appearance after CABG with lines "
+         "and tubes in satisfactory position.", "I don't see any chest tube on the right side.", True),
+        ("FINDINGS: A right pleural chest tube is in place. IMPRESSION: Postoperative appearance with lines and "
+         "tubes in satisfactory position.", "I don't see any chest tube on the right side.", False),
+    ],
+)
+def test_statements_after_and_there_are_and_generic_devices(validator, text, step, good):
+    assert_judged(validator, text, step, good)

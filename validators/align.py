@@ -795,7 +795,11 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     at = r.start - r.sentence_start
     other = device_kinds(r.sentence[max(0, at - 25) : r.end - r.sentence_start], vocab) if at >= 0 else frozenset()
     other = other or device_kinds(r.sentence, vocab)
-    return not other or bool(kinds & other)
+    if not other:
+        # the report's "lines and tubes" says nothing of a chest tube in particular
+        named = [w for w in theirs if vocab.classes.get(w) in mine_classes]
+        return not named or not all(w in vocab.generic_words for w in named)
+    return bool(kinds & other)
 
 
 def _placed(claim: Claim, candidates: list[Claim]) -> list[Claim]:
