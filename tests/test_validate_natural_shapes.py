@@ -1487,3 +1487,24 @@ def test_quadrants_segments_and_vessels_are_places(validator, text, step, good):
 )
 def test_statements_after_and_there_are_and_generic_devices(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a hedge ends where "and" starts a clause of its own: the recommendation is certain
+        ("FINDINGS: 1.2 cm nodule in the right lower lobe. IMPRESSION: Malignancy cannot be excluded, and chest CT "
+         "is recommended for further evaluation.", "So the radiologist recommends a chest CT for further evaluation.",
+         True),
+        ("FINDINGS: New 2.5 cm nodular opacity in the right upper lobe. IMPRESSION: Fungal infection is a "
+         "consideration and CT is recommended.", "The impression recommends CT.", True),
+        # still hedged: what the hedge names
+        ("FINDINGS: 1.2 cm nodule in the right lower lobe. IMPRESSION: Malignancy cannot be excluded, and chest CT "
+         "is recommended for further evaluation.", "The nodule is a malignancy.", False),
+        # where to look for a finding is a plan
+        ("FINDINGS: Retrocardiac opacity which may reflect atelectasis or pneumonia. IMPRESSION: As above.",
+         "The key area for pneumonia on this film is the retrocardiac left lower lobe.", True),
+    ],
+)
+def test_hedges_end_at_a_clause_of_their_own_and_key_areas_are_plans(validator, text, step, good):
+    assert_judged(validator, text, step, good)

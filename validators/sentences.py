@@ -433,8 +433,11 @@ def _sign_line(words: list[str], i: int) -> bool:
 # a hedge that makes what comes before it one of two readings too ("effusion versus pleural thickening")
 _ALTERNATIVE_CUE = re.compile(r"versus|vs|and/or", re.I)
 # (or at a new item of a list: "Stable borderline cardiomegaly, stable mediastinal and hilar contours")
+# (or at a clause of its own after "and": "malignancy cannot be excluded, and chest CT is recommended")
 _HEDGE_END = re.compile(
-    r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b|,\s+(?:and\s+)?(?:stable|unchanged|normal|no)\b", re.I
+    r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b|,\s+(?:and\s+)?(?:stable|unchanged|normal|no)\b"
+    r"|\s+and\s+(?=(?:[\w-]+\s+){0,3}?(?:is|are|was|were|should|would|could|can|will)\s)",
+    re.I,
 )
 
 
