@@ -1508,3 +1508,22 @@ def test_statements_after_and_there_are_and_generic_devices(validator, text, ste
 )
 def test_hedges_end_at_a_clause_of_their_own_and_key_areas_are_plans(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # congested vessels are vascular congestion, with their change over time
+        ("FINDINGS: There is mild pulmonary vascular congestion which is new since the prior, and the heart is "
+         "mildly enlarged, similar to prior. IMPRESSION: New mild pulmonary vascular congestion.",
+         "The pulmonary vessels are mildly congested, similar to how they looked on the prior film.", False),
+        ("FINDINGS: There is mild pulmonary vascular congestion which is new since the prior, and the heart is "
+         "mildly enlarged, similar to prior. IMPRESSION: New mild pulmonary vascular congestion.",
+         "The pulmonary vessels are now mildly congested.", True),
+        # what holds by definition is general knowledge
+        ("FINDINGS: Mild levoscoliosis of the thoracic spine. IMPRESSION: No acute disease.",
+         "A rightward convexity is by definition a dextroscoliosis.", True),
+    ],
+)
+def test_congested_vessels_and_definitions(validator, text, step, good):
+    assert_judged(validator, text, step, good)
