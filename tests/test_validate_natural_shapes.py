@@ -1527,3 +1527,18 @@ def test_hedges_end_at_a_clause_of_their_own_and_key_areas_are_plans(validator, 
 )
 def test_congested_vessels_and_definitions(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a reading named as the alternative stays open
+        ("FINDINGS: Stable eventration of the left hemidiaphragm versus small Bochdalek hernia. IMPRESSION: No "
+         "acute disease.", "There is a stable left eventration, with a small Bochdalek hernia as the alternative.",
+         True),
+        ("FINDINGS: Stable eventration of the left hemidiaphragm versus small Bochdalek hernia. IMPRESSION: No "
+         "acute disease.", "There is a small Bochdalek hernia.", False),
+    ],
+)
+def test_a_reading_named_as_the_alternative_stays_open(validator, text, step, good):
+    assert_judged(validator, text, step, good)
