@@ -1542,3 +1542,17 @@ def test_congested_vessels_and_definitions(validator, text, step, good):
 )
 def test_a_reading_named_as_the_alternative_stays_open(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a denied defect of a device does not deny the device
+        ("FINDINGS: Dual-chamber pacemaker with leads in the right atrium and ventricle. Lungs clear. IMPRESSION: "
+         "No acute disease.", "I don't see any lead fracture or discontinuity.", True),
+        ("FINDINGS: Dual-chamber pacemaker with leads in the right atrium and ventricle. Lungs clear. IMPRESSION: "
+         "No acute disease.", "There are no pacemaker leads.", False),
+    ],
+)
+def test_a_denied_defect_of_a_device_keeps_the_device(validator, text, step, good):
+    assert_judged(validator, text, step, good)
