@@ -1556,3 +1556,22 @@ def test_a_reading_named_as_the_alternative_stays_open(validator, text, step, go
 )
 def test_a_denied_defect_of_a_device_keeps_the_device(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "X is not a Y" says what X is not, not that X is absent
+        ("FINDINGS: The thoracic aorta is tortuous. Lungs clear. IMPRESSION: Tortuous aorta.",
+         "Tortuosity alone is not an aneurysm.", True),
+        ("FINDINGS: Degenerative disc disease of the thoracic spine. No compression deformity. IMPRESSION: Normal.",
+         "Degenerative disc change alone isn't a compression deformity.", True),
+        # a denial all the same
+        ("FINDINGS: The thoracic aorta is tortuous. Lungs clear. IMPRESSION: Tortuous aorta.",
+         "The aorta is not tortuous.", False),
+        ("FINDINGS: Small left pleural effusion. IMPRESSION: Small effusion.",
+         "The effusion is not a concern here, as there is none.", False),
+    ],
+)
+def test_what_a_thing_is_not_does_not_deny_it(validator, text, step, good):
+    assert_judged(validator, text, step, good)

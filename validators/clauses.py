@@ -368,6 +368,10 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if lang.negation_pre.search(before):
         return "negative"
     post = lang.negation_post.match(after)
+    if post and _CLASSIFIED.match(after, post.end()) and not lang.meta.search(after[post.end():]):
+        # "tortuosity alone is not an aneurysm": what the thing is not, not whether it is there ("is not a concern"
+        # is glue and stays a denial)
+        post = None
     if post and not (_RELATIVE.search(post.group(0)) and _ATTRIBUTE_DENIED.match(after, post.end())):
         # (a relative clause denying an attribute describes the thing: "a nodule that is not calcified")
         return "negative"
@@ -388,6 +392,10 @@ _ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|eviden
                                 r"appreciated|found|shown|there|mentioned|described|reported)\b)[a-z]+(?:ed|al|ic|ive)\b",
                                 re.I)
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
+# "is not an aneurysm": what the thing is not ("is not a concern" still denies it)
+_CLASSIFIED = re.compile(
+    r"\s+an?\s+(?!(?:concern|feature|finding|problem|issue|factor|sign|consideration|worry)\b)", re.I
+)
 _WITHOUT_ENDS = re.compile(
     # (not "without consolidation to suggest pneumonia", "... that would suggest", "... do not indicate")
     r"\bwithout\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)(?<!\bnot\s)(?<!n't\s)"
