@@ -1658,17 +1658,20 @@ def _same_meaning(
             _number_value(w, vocab) for w in old
         }  # "without" for "no" keeps the polarity; adding or dropping one flips it
     # place: a word added or changed is not in the report sentence ("mid-thoracic" is "midthoracic", "ribs" is "rib")
-    return not {_place_word(w) for w in new} - {_place_word(w) for w in old}
+    return not {_place_word(w, vocab) for w in new} - {_place_word(w, vocab) for w in old}
 
 
 # the adjective and the noun of one place ("patchy atelectasis at the bases" for "patchy basilar atelectasis")
 _PLACE_FORMS = {"basilar": "base", "basal": "base", "apical": "apex", "apices": "apex", "hila": "hilum",
-                "hilar": "hilum", "hilum": "hilum", "aortic": "aorta", "coronaries": "coronary"}
+                "hilar": "hilum", "hilum": "hilum"}
 
 
-def _place_word(word: str) -> str:
+def _place_word(word: str, vocab: OpenVocabulary) -> str:
+    """One form per place: "ribs" is "rib", "basilar" is "base", and one thing under two words (`same_thing`:
+    "aortic" / "aorta") is that thing."""
     word = _singular(word.replace("-", ""))
-    return _PLACE_FORMS.get(word, word)
+    word = _PLACE_FORMS.get(word, word)
+    return vocab.same_thing.get(stem(word), word)
 
 
 def _singular(word: str) -> str:
