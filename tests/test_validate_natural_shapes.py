@@ -1575,3 +1575,24 @@ def test_a_denied_defect_of_a_device_keeps_the_device(validator, text, step, goo
 )
 def test_what_a_thing_is_not_does_not_deny_it(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a plain-looking sentence whose de-identified word may hide the hedge of a short phrase does not make the
+        # hedged reading certain
+        ("FINDINGS: Patchy opacities at the right base possibly related to fibrosis and atelectasis. IMPRESSION: "
+         "Patchy right basilar opacity, XXXX subsegmental atelectasis and fibrosis.",
+         "The patchy opacities at the right base are fibrosis.", False),
+        # a sentence that states it openly does
+        ("FINDINGS: Patchy opacities at the right base possibly related to fibrosis and atelectasis. IMPRESSION: "
+         "Patchy right basilar opacity with fibrosis.",
+         "The patchy opacities at the right base are fibrosis.", True),
+        ("FINDINGS: Patchy opacities at the right base possibly related to fibrosis and atelectasis. IMPRESSION: "
+         "Patchy right basilar opacity, XXXX subsegmental atelectasis and fibrosis.",
+         "The patchy right basal opacities may be fibrosis or atelectasis.", True),
+    ],
+)
+def test_a_hidden_hedge_over_a_short_phrase(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -1004,8 +1004,11 @@ def _hedged_source(clause: Facts, aligned: list[Facts], vocab: OpenVocabulary) -
             ]
             if i == 0 and not plain:
                 return s
-            # (beyond the best sentence, only a plain sentence that names the finding itself, not its place,
-            # and names it openly counts against the hedge)
+            # (only a plain sentence that names the finding openly counts against the hedge: "streaky opacity, XXXX
+            # subsegmental atelectasis and scarring" hides its "likely"; beyond the best sentence it must name the
+            # finding itself, not its place)
+            if i == 0 and not any(not _gap_before(t, t.anchors & clause.anchors & s.hedged_anchors) for t in plain):
+                return s
             if i > 0 and not any(t.anchors & clause.anchors & core and not _gap_before(t, core) for t in plain):
                 return s
             return None
@@ -1014,7 +1017,7 @@ def _hedged_source(clause: Facts, aligned: list[Facts], vocab: OpenVocabulary) -
     return None
 
 
-_GAP_WORD = re.compile(r"(?:^\W*|\b([a-z-]+)\s+)XXXX\s+([a-z-]+)", re.I)
+_GAP_WORD = re.compile(r"(?:^\W*|\b([a-z-]+),?\s+)XXXX\s+((?:[a-z-]+\s+(?:and\s+|or\s+)?){0,3}[a-z-]+)", re.I)
 
 
 def _gap_before(s: Facts, anchors: frozenset[str]) -> bool:
@@ -1023,7 +1026,9 @@ def _gap_before(s: Facts, anchors: frozenset[str]) -> bool:
     atelectasis"); not in a noun phrase ("a XXXX opacity")."""
     for m in _GAP_WORD.finditer(s.text):
         before = m.group(1)
-        if stem(m.group(2).lower()) in anchors and (before is None or stem(before.lower()) in s.anchors):
+        # (the hidden word may qualify a short phrase: "XXXX subsegmental atelectasis and scarring")
+        words = m.group(2).lower().split()
+        if any(stem(w) in anchors for w in words) and (before is None or stem(before.lower()) in s.anchors):
             return True
     return False
 
