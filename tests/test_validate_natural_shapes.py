@@ -1596,3 +1596,27 @@ def test_what_a_thing_is_not_does_not_deny_it(validator, text, step, good):
 )
 def test_a_hidden_hedge_over_a_short_phrase(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a thing called normal that a part of a report sentence names with its own abnormality, beside another
+        # thing's normal word
+        ("FINDINGS: Stable cardiomediastinal silhouette with normal heart size and aortic ectasia, stable hilar "
+         "contours. IMPRESSION: No acute disease.", "The heart is normal in size, and the aorta is normal in caliber.",
+         False),
+        ("FINDINGS: Heart size within normal limits, mild aortic tortuosity. Lungs clear. IMPRESSION: Normal.",
+         "The aorta is normal in caliber.", False),
+        # the report's normal word is the thing's own
+        ("FINDINGS: Stable cardiomediastinal silhouette with normal heart size and aortic ectasia, stable hilar "
+         "contours. IMPRESSION: No acute disease.", "The heart is normal in size.", True),
+        ("FINDINGS: The bones, as visualized, appear unremarkable. Lungs clear. IMPRESSION: Normal.",
+         "The bones appear unremarkable.", True),
+        # a clause that names the abnormality itself
+        ("FINDINGS: The bones are intact with mild degenerative change in the thoracic spine. IMPRESSION: Normal.",
+         "The bones are intact, with mild degenerative change in the thoracic spine.", True),
+    ],
+)
+def test_a_thing_called_normal_beside_its_own_abnormality(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -2122,6 +2122,12 @@ _QUALIFIED = re.compile(
     r"^\W*(?:(?:mildly|slightly|markedly|moderately|severely|very)\s+)?([a-z-]+)(?:\s*(?:,|and)\s*([a-z-]+))?\s+"
     r"((?:[a-z-]+\s+)?[a-z-]+)\W*$"
 )
+# (the abnormality stems of `_ABNORMAL_STEMS` that name what is wrong with a thing its adjective names)
+_THING_ABNORMALITY = re.compile(
+    r"^\W*(?:(?:mild|mildly|minimal|moderate|moderately|severe|marked|slight|slightly|stable|chronic|diffuse)\s+)*"
+    r"([a-z]+)\s+((?:ectat|ectasia|tortuo|calcifi|atheroscl|enlarg|dilat|aneurysm|widen|deformit|degenerat)[a-z]*)"
+    r"(?:\s*/\s*[a-z-]+)?\W*$"
+)
 _CHANGES_OF = re.compile(
     r"^\W*((?:[a-z-]+\s+){1,3}?)(changes?|disease|deformity|deformities|spurring|spondylosis|osteophytes|"
     r"calcifications?|tortuosity|ectasia|thickening|scarring)\s+(?:of|in|along|at|involving|within)\s+(?:the\s+)?"
@@ -2309,8 +2315,9 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
 # be about ("normal vertebral body heights" against "wedging of several vertebral bodies")
 _ABNORMAL_STEMS = (
     "deformit", "fractur", "wedg", "degenerat", "spondylo", "osteophyt", "scolio", "kyphos", "eventrat", "elevat",
-    "calcifi", "tortuo", "ectat", "enlarg", "widen", "opacit", "nodul", "lesion", "thicken", "blunt", "atelecta",
-    "scar", "granulom", "hyperinfl", "hyperexpan", "emphysem", "scleros", "sclerot", "erosi", "narrow", "dislocat",
+    "calcifi", "tortuo", "ectat", "ectasi", "enlarg", "widen", "opacit", "nodul", "lesion", "thicken", "blunt",
+    "atelecta", "scar", "granulom", "hyperinfl", "hyperexpan", "emphysem", "scleros", "sclerot", "erosi", "narrow",
+    "dislocat",
     "congest", "hernia", "compress", "collaps", "flatten", "dilat", "aneurysm", "deviat", "displac", "effusion",
 )
 _ASPECT_STEMS = {
@@ -2386,16 +2393,34 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         vocab.thing(a) for a in clause.anchors if a not in vocab.weak and a not in normal and a in own
     } - _ASPECTS
     if len(subject) > 1:
-        # "The heart and mediastinal contours are stable and the aorta is normal in caliber": what the stretch
-        # with the normal word calls normal
-        stretch = next(
-            (t for t in _CLAUSE_STRETCH.split(clause.text.lower()) if set(_TOKEN.findall(t)) & vocab.normal_words), ""
-        )
-        subject = subject & {vocab.thing(stem(w)) for w in _TOKEN.findall(stretch)} or subject
+        # "The heart and mediastinal contours are stable and the aorta is normal in caliber": what each stretch
+        # with a normal word calls normal ("The heart is normal in size and the aorta is normal" calls two things)
+        subjects = [
+            subject & {vocab.thing(stem(w)) for w in tokens}
+            for tokens in map(_TOKEN.findall, _CLAUSE_STRETCH.split(clause.text.lower()))
+            if set(tokens) & vocab.normal_words
+        ]
+        subjects = [x for x in subjects if x] or [subject]
+    else:
+        subjects = [subject]
+    for subject in subjects:
+        found = _called_normal_thing(clause, subject, sentences, vocab, lang)
+        if found:
+            return found
+    return []
+
+
+def _called_normal_thing(
+    clause: Facts, subject: set[str], sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
+) -> list[Finding]:
+    """`_called_normal` for one thing the clause calls normal."""
     if not subject or len(subject) > 2:
         return []
     if any(
-        not s.negated and s.words & vocab.normal_words and subject <= {vocab.thing(a) for a in s.anchors}
+        not s.negated
+        and s.words & vocab.normal_words
+        and subject <= {vocab.thing(a) for a in s.anchors}
+        and _left_normal(s, subject, vocab)
         for s in sentences
     ):
         return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
@@ -2409,22 +2434,54 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
                 low = head.lower() if head is not None else ""
             if low and _describes_abnormal(low, subject, clause, vocab):
                 return [Finding("negation_conflict", s)]
-        if "," not in s.text and ";" not in s.text:
-            continue
         # each stretch of a list sentence on its own ("Heart size near top normal, bilateral hilar fullness, mild
-        # aortic ectasia/tortuosity"; "Aorta is calcified and tortuous, compatible with atherosclerotic disease")
-        # (up to the first denial: "Negative for consolidation, pleural effusion, or pneumothorax" denies all three)
+        # aortic ectasia/tortuosity"; "Aorta is calcified and tortuous, compatible with atherosclerotic disease"),
+        # and a part of its own after "and" / "with" beside a normal word ("with normal heart size and aortic
+        # ectasia") (up to the first denial: "Negative for consolidation, pleural effusion, or pneumothorax" denies
+        # all three)
         for stretch in _LIST_BREAK.split(s.text.lower()):
             if lang.negation_pre.search(lang.negation_exceptions.sub(" ", stretch)):
                 break
-            if set(_TOKEN.findall(stretch)) & vocab.normal_words or hedge_strength(stretch, lang) != "certain":
+            if hedge_strength(stretch, lang) != "certain":
                 continue
-            if _describes_abnormal(stretch, subject, clause, vocab):
+            if set(_TOKEN.findall(stretch)) & vocab.normal_words:
+                # (not when the clause names an abnormality itself: "intact, with mild degenerative change")
+                parts = [] if _abnormal_words(clause) else _abnormal_parts(stretch, vocab)
+                if any(_describes_abnormal(part, subject, clause, vocab) for part in parts):
+                    return [Finding("negation_conflict", s)]
+                continue
+            if stretch != s.text.lower() and _describes_abnormal(stretch, subject, clause, vocab):
                 return [Finding("negation_conflict", s)]
     return []
 
 
+# where a part of a stretch starts that may describe a thing of its own ("normal heart size and aortic ectasia")
+_PART_BREAK = re.compile(r"\b(?:and|with)\b")
+
+
+def _abnormal_parts(stretch: str, vocab: OpenVocabulary) -> list[str]:
+    """The parts of a report stretch, cut at "and" / "with", that carry a word of abnormality and no normal
+    word."""
+    parts = []
+    for part in _PART_BREAK.split(stretch):
+        tokens = _TOKEN.findall(part)
+        if not set(tokens) & vocab.normal_words and any(w.startswith(_ABNORMAL_STEMS) for w in tokens):
+            parts.append(part)
+    return parts
+
+
 _LIST_BREAK = re.compile(r"[,;]")
+
+
+def _left_normal(s: Facts, subject: set[str], vocab: OpenVocabulary) -> bool:
+    """Whether a report sentence with a normal word leaves `subject` normal: not when the thing sits in a part of
+    its own with a word of abnormality ("Heart size within normal limits, mild aortic ectasia"; "normal heart size
+    and aortic ectasia")."""
+    return not any(
+        subject & {vocab.thing(stem(w)) for w in _TOKEN.findall(part)}
+        for stretch in _LIST_BREAK.split(s.text.lower())
+        for part in _abnormal_parts(stretch, vocab)
+    )
 _CLAUSE_STRETCH = re.compile(r"[,;]|\band\b")
 
 
@@ -2435,7 +2492,11 @@ def _describes_abnormal(low: str, subject: set[str], clause: Facts, vocab: OpenV
     # "There are low lung volumes with associated crowding": the thing and its words come first
     low = _WITH_TAIL.sub("", _THERE.sub("", low, count=1), count=1)
     m = _DESCRIBED.match(low)
-    if m is not None:
+    if (t := _THING_ABNORMALITY.match(low)) is not None:
+        # "<thing, as an adjective> <abnormality>": "mild aortic ectasia/tortuosity", "aortic atherosclerosis"
+        said = {stem(t.group(1))}
+        predicate = {t.group(2)}
+    elif m is not None:
         said = {stem(w) for w in m.group(1).split()}
         predicate = {w for w in m.group(2, 3) if w}
         if "lung" in said and predicate & _VOLUME_WORDS:
