@@ -1620,3 +1620,24 @@ def test_a_hidden_hedge_over_a_short_phrase(validator, text, step, good):
 )
 def test_a_thing_called_normal_beside_its_own_abnormality(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a thing the step calls abnormal, in the step's own words about the report, that a report sentence calls
+        # normal together with another thing
+        ("FINDINGS: Cardiac silhouette and pulmonary vasculature are within normal limits. Lungs are clear. "
+         "IMPRESSION: Normal chest.", "The heart is normal, although the pulmonary vasculature is described as "
+         "mildly congested.", False),
+        ("FINDINGS: Cardiac silhouette and pulmonary vasculature are within normal limits. Lungs are clear. "
+         "IMPRESSION: Normal chest.", "The pulmonary vasculature is engorged.", False),
+        ("FINDINGS: Cardiac silhouette and pulmonary vasculature are within normal limits. Lungs are clear. "
+         "IMPRESSION: Normal chest.", "The heart is normal, and the pulmonary vasculature is described as "
+         "normal.", True),
+        ("FINDINGS: Mild pulmonary vascular congestion. Lungs are clear. IMPRESSION: Mild congestion.",
+         "The pulmonary vasculature is described as mildly congested.", True),
+    ],
+)
+def test_called_abnormal_against_things_called_normal_together(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -2159,10 +2159,19 @@ _ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap",
 _ABNORMAL_PREDICATES = frozenset({
     "shifted", "deviated", "displaced", "dislocated", "enlarged", "widened", "elevated", "hyperinflated",
     "hyperexpanded", "tortuous", "narrowed", "collapsed", "fractured", "malpositioned", "ectatic", "dilated",
+    "congested", "engorged",
 })
 _NORMAL_PREDICATES = frozenset({"midline", "located", "aligned", "centered", "centred"})
+# "<thing> is <predicate>", also as the step words it ("although the vasculature is described as mildly congested")
 _CLAUSE_DESCRIBED = re.compile(
-    r"^\W*(?:(?:and|but|so|also)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
+    r"^\W*(?:(?:and|but|so|also|although|though|while|whereas)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+"
+    r"(?:is|are|appears?|remains?|looks?)\s+(?:(?:described|reported|noted|characterized)\s+as\s+)?"
+    r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
+)
+# a report sentence calling several things one thing ("Cardiomediastinal silhouette and pulmonary vasculature are
+# within normal limits")
+_REPORT_DESCRIBED = re.compile(
+    r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,5}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
     r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
 )
 
@@ -2181,11 +2190,14 @@ def _called_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     for s in sentences:
         if s.negated or s.hedge != "certain":
             continue
-        r = _CLAUSE_DESCRIBED.match(s.text.lower())
+        r = _REPORT_DESCRIBED.match(s.text.lower())
         if r is None:
             continue
         said = {stem(w) for w in r.group(1).split()}
-        if subject <= said and r.group(2) in vocab.normal_words | _NORMAL_PREDICATES:
+        normal = r.group(2) in vocab.normal_words | _NORMAL_PREDICATES or (
+            r.group(2) == "within" and "limits" in s.words  # "within normal limits"
+        )
+        if subject <= said and normal:
             return [Finding("negation_conflict", s)]
     return []
 
