@@ -1641,3 +1641,22 @@ def test_a_thing_called_normal_beside_its_own_abnormality(validator, text, step,
 )
 def test_called_abnormal_against_things_called_normal_together(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a named thing denied before a catch-all ("or other abnormality") is denied all the same
+        ("FINDINGS: Bones intact. DISH of the thoracic spine. IMPRESSION: Negative.",
+         "The spine looks unremarkable, with no DISH or other abnormality.", False),
+        ("FINDINGS: Bones intact. Schmorl nodes in the thoracic spine. IMPRESSION: Negative.",
+         "There are no Schmorl nodes or any other bony abnormality.", False),
+        # a denial of other things only, and a catch-all beside a thing the report denies too
+        ("FINDINGS: Bones intact. Bridging osteophytes of the thoracic spine. IMPRESSION: Negative.",
+         "Osteophytes are present, but there is no other abnormality.", True),
+        ("FINDINGS: Bones intact. No fracture. Bridging osteophytes of the thoracic spine. IMPRESSION: Negative.",
+         "There is no fracture or other acute abnormality.", True),
+    ],
+)
+def test_a_denial_before_a_catch_all(validator, text, step, good):
+    assert_judged(validator, text, step, good)

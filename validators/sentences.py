@@ -1926,6 +1926,9 @@ def _where_words(clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
     return frozenset(out)
 
 
+_OTHER_THINGS = re.compile(r"\b(?:or|and|nor)\s+(?:any\s+)?other\s+([a-z]+)", re.I)
+
+
 def _polarity_conflict(
     clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
 ) -> list[Finding]:
@@ -1937,13 +1940,20 @@ def _polarity_conflict(
     limited by subcutaneous air" does not deny the air), qualifiers must match ("no acute fracture" says
     nothing against an old one) and a denial of "other" things leaves the named one alone.
     """
-    if clause.hedge != "certain" or clause.words & vocab.polarity_exempt:
+    # "no DISH or other abnormality" names one thing before its catch-all: its "other" neither exempts the clause
+    # nor qualifies the thing
+    other = frozenset({"other"}) if _OTHER_THINGS.search(clause.text) else frozenset()
+    if clause.hedge != "certain" or clause.words & vocab.polarity_exempt - other:
         return []
     scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
     # only the clause's own words: a borrowed subject ("It also describes ...", "However" after a step about
     # the effusion) is not this clause's claim
     own = _own_anchors(clause, vocab)
     strong = {a for a in scope if a not in vocab.weak and a in own}
+    # a catch-all beside a named thing ("no DISH or other abnormality") is not a word the report must name
+    catch_all = {stem(m.group(1)) for m in _OTHER_THINGS.finditer(clause.text)}
+    if strong - catch_all:
+        strong -= catch_all
     if not strong:
         return []
     mine = [w for w in clause.words if stem(w) in strong]
@@ -1954,9 +1964,9 @@ def _polarity_conflict(
     ]
     if not same:
         return []
-    quals = clause.words & vocab.qualifiers
+    quals = clause.words & vocab.qualifiers - other
     if clause.negated:
-        quals = _denial_qualifiers(clause, quals, lang)
+        quals = _denial_qualifiers(clause, quals, lang) - other
         same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
         if not same or any(
             (s.negated and (strong & _denial_scope(s, vocab, lang) or _same_denial(clause, s, vocab, lang)))
