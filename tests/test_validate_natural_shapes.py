@@ -1660,3 +1660,25 @@ def test_called_abnormal_against_things_called_normal_together(validator, text, 
 )
 def test_a_denial_before_a_catch_all(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "indication,text,step,good",
+    [
+        # what a step says of the film before "given <history>" is judged, not taken as the patient's history
+        ("Renal cell carcinoma, back pain.", "FINDINGS: Lungs clear. Mild compression deformity of a lower thoracic "
+         "vertebra. IMPRESSION: No acute disease.", "There is a mild lower thoracic vertebral deformity, which is new "
+         "since the prior exam and could be concerning given the renal cell carcinoma.", False),
+        ("Leukemia, neutropenic fever.", "FINDINGS: New right upper lobe nodular opacity, which could reflect fungal "
+         "infection. IMPRESSION: Nodular opacity, possibly infectious.", "The report diagnoses this as a certain "
+         "fungal infection given the leukemia and neutropenic fever.", False),
+        # the history itself, and a faithful step with the same reason
+        ("Renal cell carcinoma, back pain.", "FINDINGS: Lungs clear. Mild compression deformity of a lower thoracic "
+         "vertebra. IMPRESSION: No acute disease.", "The patient has renal cell carcinoma and back pain.", True),
+        ("Renal cell carcinoma, back pain.", "FINDINGS: Lungs clear. Mild compression deformity of a lower thoracic "
+         "vertebra. IMPRESSION: No acute disease.", "There is a mild lower thoracic vertebral deformity, which could "
+         "be concerning given the renal cell carcinoma.", True),
+    ],
+)
+def test_a_film_claim_before_given_history(validator, indication, text, step, good):
+    assert_judged(validator, text, step, good, indication=indication)

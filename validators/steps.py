@@ -239,9 +239,16 @@ class History:
     def about(self, clause: Facts, weak: frozenset[str]) -> bool:
         """A step clause about the patient's history: a history cue, and at least half its words named by
         the indication ("The patient has osteopenia and lower rib pain after a recent event")."""
-        if not self.stems or not _HISTORY_CUE.search(clause.text):
+        cue = _HISTORY_CUE.search(clause.text) if self.stems else None
+        if cue is None:
             return False
         strong = clause.anchors - weak
+        if cue.group(0).lower() == "given" and cue.start() > 0:
+            # "... is new since the prior exam, given the renal carcinoma", "calls it fungal infection given the
+            # patient's AML": what comes before the reason is said of the film
+            head = {stem(w) for w in _HISTORY_WORD.findall(clause.text[: cue.start()].lower())} & strong
+            if clause.temporal or head - self.stems:
+                return False
         return bool(strong) and 2 * len(strong & self.stems) >= len(strong)
 
     def names_terms(self, clause: Facts, vocab: OpenVocabulary) -> bool:
