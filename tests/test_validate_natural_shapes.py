@@ -1682,3 +1682,22 @@ def test_a_denial_before_a_catch_all(validator, text, step, good):
 )
 def test_a_film_claim_before_given_history(validator, indication, text, step, good):
     assert_judged(validator, text, step, good, indication=indication)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what the report says only appears to be, or calls probable, is not confirmed
+        ("FINDINGS: There appear to be small bilateral pleural effusions. IMPRESSION: Probable small bilateral "
+         "pleural effusions.", "The impression confirms small bilateral pleural effusions.", False),
+        ("FINDINGS: There appears to be a small right pleural effusion. IMPRESSION: No acute disease.",
+         "The report definitely confirms a small right pleural effusion.", False),
+        # a plain restatement keeps it
+        ("FINDINGS: There appear to be small bilateral pleural effusions. IMPRESSION: Probable small bilateral "
+         "pleural effusions.", "There are small bilateral pleural effusions.", True),
+        ("FINDINGS: Small bilateral pleural effusions. IMPRESSION: Small bilateral pleural effusions.",
+         "The impression confirms small bilateral pleural effusions.", True),
+    ],
+)
+def test_a_booster_over_what_only_appears_to_be(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -1112,7 +1112,17 @@ def _boosted_over_hedge(
     represents a bacterial pneumonia" for "compatible with multilobar pneumonia"; "definitively a calcified
     granuloma" for "This XXXX represents a calcified granuloma"), when no sentence names that word plainly."""
     own = strong - {stem(w) for w in _TOKEN.findall(booster.group(0).lower())}
-    return _named_only_under(own, sentences, _hedged_or_read)
+    return _named_only_under(own, sentences, _soft_hedged_or_read)
+
+
+# what a report says only as it appears ("There appear to be small bilateral effusions"): plain enough for a plain
+# restatement, not for one that calls it confirmed
+_APPEARS = re.compile(r"\b(?:appears?|seems?)\s+to\s+be\b", re.I)
+
+
+def _soft_hedged_or_read(s: Facts) -> frozenset[str]:
+    """`_hedged_or_read`, with every word of a sentence that says what only appears to be."""
+    return s.anchors if _APPEARS.search(s.text) else _hedged_or_read(s)
 
 
 def _named_only_under(
