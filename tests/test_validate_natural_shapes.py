@@ -1701,3 +1701,23 @@ def test_a_film_claim_before_given_history(validator, indication, text, step, go
 )
 def test_a_booster_over_what_only_appears_to_be(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a side the report gives another thing of the same sentence is not the thing's side
+        ("FINDINGS: There is moderate dextroconvex curvature of the thoracic spine, centered near T9, unchanged. The "
+         "lungs are clear. IMPRESSION: Stable thoracic curvature and old healed left rib fractures.",
+         "There is moderate levoconvex curvature of the thoracic spine, unchanged from before.", False),
+        ("FINDINGS: Moderate dextroconvex curvature of the thoracic spine. IMPRESSION: Stable thoracic curvature and "
+         "old healed left rib fractures.", "There is a moderate dextroconvex curvature of the thoracic spine.", True),
+        ("FINDINGS: Lungs clear. IMPRESSION: Stable thoracic curvature and old healed left rib fractures.",
+         "There are old healed left rib fractures.", True),
+        # a side word in the stretch that names the thing stays its side
+        ("FINDINGS: Left-sided dual-chamber pacemaker with leads in the right atrium and right ventricle. "
+         "IMPRESSION: No acute disease.", "There is a right-sided dual-chamber pacemaker.", False),
+    ],
+)
+def test_a_side_given_to_another_thing_of_the_sentence(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -820,7 +820,7 @@ def _compare(
         and "bilateral" not in clause.sides  # ("both angles are sharp" says each is)
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok and not normal_side:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
-        if not clause.sides <= frozenset().union(*(s.sides for s in near)):
+        if not clause.sides <= frozenset().union(*(_sides_of_thing(s, clause, vocab) for s in near)):
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
@@ -983,6 +983,30 @@ def _numbered_near(clause: Facts, aligned: list[Facts], sentences: list[Facts], 
     strong = clause.anchors - vocab.weak
     bones = clause.places.get("bone", frozenset())
     return [*aligned, *(s for s in sentences if s.anchors & strong or s.places.get("bone", frozenset()) & bones)]
+
+
+def _sides_of_thing(s: Facts, clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
+    """The sides a report sentence gives the clause's thing: when it lists things in stretches of their own, the
+    side words of the stretches that name a strong word of the clause ("Stable thoracic scoliosis and old healed
+    left rib fractures": the left side is the ribs', not the scoliosis'); else all its sides."""
+    stretches = _CLAUSE_STRETCH.split(s.text.lower())
+    if not s.sides or len(stretches) < 2 or "bilateral" in s.sides:
+        return s.sides
+    strong = clause.anchors - vocab.weak
+    own: set[str] = set()
+    other: set[str] = set()
+    naming = False
+    for stretch in stretches:
+        tokens = _TOKEN.findall(stretch)
+        named = {vocab.side_words[w] for w in tokens if w in vocab.side_words} & s.sides
+        if strong & {stem(w) for w in tokens}:
+            naming = True
+            own |= named
+        else:
+            other |= named
+    if own or (naming and s.sides <= other):
+        return frozenset(own)
+    return s.sides
 
 
 def _hedged_source(clause: Facts, aligned: list[Facts], vocab: OpenVocabulary) -> Facts | None:
