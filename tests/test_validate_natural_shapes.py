@@ -1721,3 +1721,28 @@ def test_a_booster_over_what_only_appears_to_be(validator, text, step, good):
 )
 def test_a_side_given_to_another_thing_of_the_sentence(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a recommendation read back with another follow-up interval
+        ("FINDINGS: Patchy left basal opacity. IMPRESSION: Left base opacity may represent early infection. "
+         "Recommend follow-up radiographs in 6 weeks to ensure resolution.",
+         "The radiologist recommends a follow-up chest X-ray in 2 weeks to make sure it resolves.", False),
+        ("FINDINGS: Right basilar opacity. IMPRESSION: Right lower lobe pneumonia. Follow-up radiographs in 8-12 "
+         "weeks after treatment are indicated.", "I'd recommend a follow-up film about two weeks after treatment.",
+         False),
+        # the same interval, one inside the report's range, and an interval the report does not give in that unit
+        ("FINDINGS: Patchy left basal opacity. IMPRESSION: Left base opacity may represent early infection. "
+         "Recommend follow-up radiographs in 6 weeks to ensure resolution.",
+         "The radiologist recommends a follow-up chest X-ray in 6 weeks to make sure it resolves.", True),
+        ("FINDINGS: Right basilar opacity. IMPRESSION: Right lower lobe pneumonia. Follow-up radiographs in 8-12 "
+         "weeks after treatment are indicated.", "A follow-up film in about 8 to 12 weeks is recommended.", True),
+        ("FINDINGS: Right basilar opacity. IMPRESSION: Right lower lobe pneumonia. Follow-up radiographs in 8-12 "
+         "weeks after treatment are indicated.", "Pneumonia usually takes a few months to clear on follow-up "
+         "films.", True),
+    ],
+)
+def test_a_recommendation_read_back_with_another_interval(validator, text, step, good):
+    assert_judged(validator, text, step, good)
