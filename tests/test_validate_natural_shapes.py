@@ -1746,3 +1746,23 @@ def test_a_side_given_to_another_thing_of_the_sentence(validator, text, step, go
 )
 def test_a_recommendation_read_back_with_another_interval(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "previously large, is now small" states what this film shows
+        ("FINDINGS: The left pneumothorax has decreased, now small and apical, measuring 1.5 cm, previously "
+         "large. IMPRESSION: Decreased left pneumothorax.",
+         "The pneumothorax, previously large, is now small and apical, measuring about 2.5 cm.", False),
+        ("FINDINGS: The left pneumothorax has decreased, now small and apical, measuring 1.5 cm, previously "
+         "large. IMPRESSION: Decreased left pneumothorax.",
+         "The pneumothorax, previously large, is now small and apical, measuring about 1.5 cm.", True),
+        # a clause about the prior exam alone is still the prior's
+        ("FINDINGS: The left pneumothorax has decreased, now small and apical, measuring 1.5 cm, previously "
+         "large. IMPRESSION: Decreased left pneumothorax.", "There was a large pneumothorax on the prior study.",
+         True),
+    ],
+)
+def test_previously_then_now_is_this_film(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -255,7 +255,9 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 _REASON_FOR = re.compile(r"\W*(?:because|since|as|given\s+that)\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(
-    r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b",
+    r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b"
+    # "The pneumothorax, previously large, is now small": the clause states what this film shows
+    r"|\b(?:is|are)\s+now\b",
     re.I,
 )
 
