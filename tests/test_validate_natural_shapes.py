@@ -1766,3 +1766,22 @@ def test_a_recommendation_read_back_with_another_interval(validator, text, step,
 )
 def test_previously_then_now_is_this_film(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # pacing wires are a cardiac device the report must name; sternotomy wires are not pacing wires
+        ("FINDINGS: Status post sternotomy with intact sternotomy wires and mediastinal clips. No pneumothorax. "
+         "IMPRESSION: Postoperative chest.", "Temporary epicardial pacing wires are also noted.", False),
+        # a pacemaker read as pacing leads or a pacing device
+        ("FINDINGS: Left chest pacemaker with leads in the right atrium and ventricle. IMPRESSION: No acute "
+         "disease.", "The pacing leads end in the right atrium and ventricle.", True),
+        ("FINDINGS: Left chest pacemaker with leads in the right atrium and ventricle. IMPRESSION: No acute "
+         "disease.", "There is a pacing device in the left chest.", True),
+        ("FINDINGS: Status post sternotomy with intact sternotomy wires and epicardial pacing wires. IMPRESSION: "
+         "Postoperative chest.", "Epicardial pacing wires are noted.", True),
+    ],
+)
+def test_pacing_wires_are_a_device_of_their_own(validator, text, step, good):
+    assert_judged(validator, text, step, good)
