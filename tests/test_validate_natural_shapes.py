@@ -1785,3 +1785,21 @@ def test_previously_then_now_is_this_film(validator, text, step, good):
 )
 def test_pacing_wires_are_a_device_of_their_own(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "worse in the right lung" ranks the sides; it states no change over time
+        ("FINDINGS: Diffuse bilateral airspace opacities, slightly worse in the right lung, overall unchanged "
+         "compared to the prior day. IMPRESSION: Unchanged bilateral opacities.",
+         "The bilateral airspace opacities have progressed since the previous day.", False),
+        ("FINDINGS: Diffuse bilateral airspace opacities, slightly worse in the right lung, overall unchanged "
+         "compared to the prior day. IMPRESSION: Unchanged bilateral opacities.",
+         "The bilateral airspace opacities are unchanged since the previous day, a little worse on the right.", True),
+        ("FINDINGS: Bilateral airspace opacities, worse than on the prior day. IMPRESSION: Worsening opacities.",
+         "The bilateral airspace opacities have progressed since the previous day.", True),
+    ],
+)
+def test_worse_in_a_side_ranks_the_sides(validator, text, step, good):
+    assert_judged(validator, text, step, good)
