@@ -1803,3 +1803,22 @@ def test_pacing_wires_are_a_device_of_their_own(validator, text, step, good):
 )
 def test_worse_in_a_side_ranks_the_sides(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "bilaterally" added to what the report says of the lungs is no side of its own
+        ("FINDINGS: The lungs are well aerated. Small right effusion. IMPRESSION: Small effusion.",
+         "The lungs are well aerated bilaterally.", True),
+        ("FINDINGS: Atelectasis at the right base. IMPRESSION: Atelectasis.", "Atelectasis at both bases.", False),
+        # a sentence that shares three words with a long step gives its side; "femoral head" is no line access
+        ("FINDINGS: On the right there is narrowing of the hip joint space. Osteophytes with sclerosis and "
+         "subchondral cysts along the acetabulum and femoral head. The left hip shows near-complete obliteration "
+         "of the joint space with sclerosis along the femoral head. IMPRESSION: Arthritis.",
+         "The right hip shows narrowing of the joint space, with osteophytes, sclerosis and subchondral cysts "
+         "along the acetabulum and femoral head.", True),
+    ],
+)
+def test_both_lungs_and_sides_from_sentences_sharing_words(validator, text, step, good):
+    assert_judged(validator, text, step, good)

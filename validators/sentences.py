@@ -820,12 +820,15 @@ def _compare(
         and "bilateral" not in clause.sides  # ("both angles are sharp" says each is)
     if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok and not normal_side:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
+        if len(clause.sides) < 2:
+            near = near + _sharing_three(clause, sentences, near, vocab)
         if not clause.sides <= frozenset().union(*(_sides_of_thing(s, clause, vocab) for s in near)):
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
     if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
-        swapped = _other_side_of_place(clause, pool) or _swapped_side_places(clause, pool)
+        placed = pool + _sharing_three(clause, sentences, pool, vocab)
+        swapped = _other_side_of_place(clause, placed) or _swapped_side_places(clause, pool)
         if swapped is not None:
             out.append(Finding("laterality_conflict", swapped))
     if clause.dominant and len(clause.dominant) == 1 and "laterality_conflict" not in {f.reason for f in out}:
@@ -983,6 +986,14 @@ def _numbered_near(clause: Facts, aligned: list[Facts], sentences: list[Facts], 
     strong = clause.anchors - vocab.weak
     bones = clause.places.get("bone", frozenset())
     return [*aligned, *(s for s in sentences if s.anchors & strong or s.places.get("bone", frozenset()) & bones)]
+
+
+def _sharing_three(clause: Facts, sentences: list[Facts], seen: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
+    """The report sentences beyond `seen` that share three of the clause's strong words without aligning in full
+    ("On the right there is marked narrowing of the hip joint space" for a long step about the right hip's
+    narrowing, cysts and osteophytes): they may give the clause's side."""
+    strong = clause.anchors - vocab.weak
+    return [s for s in sentences if len(s.anchors & strong) >= 3 and s not in seen]
 
 
 def _sides_of_thing(s: Facts, clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
@@ -1636,6 +1647,8 @@ def edited_copy(
                 continue
             if kind == "side" and not old and s.negated and any(k == "negation" for k, _ in mine_marked):
                 continue  # "no effusion on the left" for "no effusion": a narrower denial, still true
+            if kind == "side" and not old and new <= _BOTH_SIDES and not s.sides and s.words & _BOTH_LUNGS:
+                continue  # "The lungs are well aerated bilaterally" for "The lungs are well aerated."
             if _same_meaning(kind, new, old, lang, grades, vocab):
                 continue
             if kind in ("place", "side") and not old and "xxxx" in their_plain:
@@ -1660,6 +1673,9 @@ _ANSWER_TAIL = re.compile(
     r"|,\s*(?:so|thus|hence|therefore)\s+(?:there\s+is\s+)?no\s+[\w-]+(?:\s+[\w-]+){0,2}\W*$",
     re.I,
 )
+# both sides, added to a normal statement about things on both ("lungs are clear bilaterally")
+_BOTH_SIDES = frozenset({"bilateral", "bilaterally", "both"})
+_BOTH_LUNGS = frozenset({"lungs", "hila", "hemidiaphragms", "bases", "apices"})
 # words that give a verdict on what the sentence already denies ("... is identified. Absent.")
 _VERDICT_DENIALS = frozenset({"absent", "negative", "excluded"})
 
