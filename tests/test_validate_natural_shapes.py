@@ -1822,3 +1822,22 @@ def test_worse_in_a_side_ranks_the_sides(validator, text, step, good):
 )
 def test_both_lungs_and_sides_from_sentences_sharing_words(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # lobes denied with the other sides than the report gives them are other places
+        ("IMPRESSION: Pneumonia involving the right upper lobe and left lower lobe. No pneumothorax.",
+         "The right lower lobe and left upper lobe are not mentioned as involved.", True),
+        ("IMPRESSION: Pneumonia involving the right upper lobe and left lower lobe. No pneumothorax.",
+         "There is no pneumonia in the right lower lobe or the left upper lobe.", True),
+        # the same places are still denied wrongly
+        ("IMPRESSION: Pneumonia involving the right upper lobe and left lower lobe. No pneumothorax.",
+         "The right upper lobe is not mentioned as involved.", False),
+        ("IMPRESSION: Pneumonia involving the right upper lobe and left lower lobe. No pneumothorax.",
+         "There is no pneumonia in the right upper lobe or the left lower lobe.", False),
+    ],
+)
+def test_lobes_denied_on_other_sides(validator, text, step, good):
+    assert_judged(validator, text, step, good)

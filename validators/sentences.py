@@ -2042,6 +2042,8 @@ def _polarity_conflict(
         return []
     if clause.places.get("lobe") and s.places.get("lobe") and not clause.places["lobe"] & s.places["lobe"]:
         return []  # "no upper lobe collapse" beside "collapse of the right middle and lower lobes"
+    if clause.negated and _other_side_zones(clause, s):
+        return []  # "the right lower and left upper lobes are not involved" beside "right upper and left lower"
     return [Finding("negation_conflict", s)]
 
 
@@ -2162,7 +2164,7 @@ def _omitted_but_said(
         if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
             continue
         said = vocab.with_wholes(s.anchors)  # "the diaphragm is not mentioned" beside "Right hemidiaphragm eventration"
-        if thing <= said:
+        if thing <= said and not _other_side_zones(clause, s):
             return [Finding("negation_conflict", s)]
     return []
 
@@ -2755,6 +2757,16 @@ def _other_side_of_place(clause: Facts, pool: list[Facts]) -> Facts | None:
     if placed and not any(clause.sides & s.sides or "bilateral" in s.sides for s in placed):
         return placed[0]
     return None
+
+
+def _other_side_zones(clause: Facts, s: Facts) -> bool:
+    """Whether every zone the clause gives a side to has only other sides in the report sentence ("right lower and
+    left upper" against "right upper and left lower"): the clause speaks of other places."""
+    mine = _side_zones(clause.text)
+    if not mine:
+        return False
+    theirs = _side_zones(s.text)
+    return all(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items())
 
 
 def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
