@@ -637,10 +637,6 @@ class StepValidator:
         fact_text = self._fact_text(body)
         nums = numbers_in(_drop_view_counts(fact_text))
         ungrounded = [n for n in nums if n not in grounded_numbers]
-        if not ungrounded and _other_interval(body, report_text):
-            # a recommendation read back with another interval ("follow-up in 2 weeks" for "in 6 weeks"): steps
-            # that echo the report's recommendation are meta, their numbers are still the report's
-            ungrounded = ["interval"]
         if ungrounded:
             reasons.append("ungrounded_number")
         answer_state = self._answer_state(chain, body, last=index == len(chain.steps) - 1)
@@ -697,6 +693,10 @@ class StepValidator:
                 if edits:
                     open_findings.extend(edits)
                     break
+        if self.rules.vocabulary is not None and _other_interval(body, report_text, self.rules.vocabulary):
+            # a recommendation read back with another interval ("follow-up in 2 weeks" for "in 6 weeks"): steps
+            # that echo the report's recommendation are meta, their numbers are still the report's
+            open_findings.append(Disagreement("ungrounded_number", None))
         for f in open_findings:
             if f.reason not in reasons:
                 reasons.append(f.reason)
@@ -1320,35 +1320,41 @@ def _with_differences(numbers: set[str]) -> set[str]:
     return out
 
 
-# a follow-up interval ("in 6 weeks", "in 8-12 weeks", "two to three weeks") and a recommendation cue
+# a follow-up interval ("in 6 weeks", "in 8-12 weeks", "two to three weeks"; number words from the rule file's
+# `number_words`) and a recommendation cue
 _INTERVAL = re.compile(
-    r"\b(\d+(?:\.\d+)?|one|two|three|four|five|six|eight|ten|twelve)(?:\s*(?:-|to)\s*(\d+(?:\.\d+)?|two|three|four|"
-    r"five|six|eight|ten|twelve))?\s*(days?|weeks?|months?|years?)\b",
-    re.I,
+    r"\b(\d+(?:\.\d+)?|[a-z]+)(?:\s*(?:-|to)\s*(\d+(?:\.\d+)?|[a-z]+))?\s*(days?|weeks?|months?|years?)\b", re.I
 )
-_INTERVAL_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "eight": 8, "ten": 10, "twelve": 12,
-}
 _RECOMMENDS = re.compile(r"\b(?:follow-?\s?up|recommend\w*|repeat\w*|re-?imag\w*|reassess\w*|re-?evaluat\w*)\b", re.I)
 
 
-def _intervals(text: str) -> list[tuple[str, float, float]]:
-    """The follow-up intervals of a text as (unit, low, high)."""
+def _intervals(text: str, vocab: OpenVocabulary) -> list[tuple[str, float, float]]:
+    """The follow-up intervals of a text as (unit, low, high); words that are no number are skipped."""
+
+    def value(word: str | None) -> float | None:
+        if word is None:
+            return None
+        word = vocab.number_words.get(word.lower(), word)
+        try:
+            return float(word)
+        except ValueError:
+            return None
+
     out = []
     for m in _INTERVAL.finditer(text):
-        low = _INTERVAL_WORDS.get(m.group(1).lower()) or float(m.group(1))
-        high = (_INTERVAL_WORDS.get(m.group(2).lower()) or float(m.group(2))) if m.group(2) else low
-        out.append((m.group(3).lower().rstrip("s"), float(low), float(high)))
+        low, high = value(m.group(1)), value(m.group(2))
+        if low is not None:
+            out.append((m.group(3).lower().rstrip("s"), low, high if high is not None else low))
     return out
 
 
-def _other_interval(step: str, report_text: str) -> bool:
+def _other_interval(step: str, report_text: str, vocab: OpenVocabulary) -> bool:
     """Whether a step that speaks of a recommendation gives a follow-up interval the report gives otherwise (the
     report names intervals in the same unit, none of which holds the step's)."""
     if not _RECOMMENDS.search(step) or not _INTERVAL.search(step):
         return False
-    theirs = _intervals(report_text)
-    for unit, low, high in _intervals(step):
+    theirs = _intervals(report_text, vocab)
+    for unit, low, high in _intervals(step, vocab):
         same = [(lo, hi) for u, lo, hi in theirs if u == unit]
         if same and not any(lo <= low and high <= hi for lo, hi in same):
             return True
