@@ -827,7 +827,7 @@ def _compare(
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
     if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
-        placed = pool + _sharing_three(clause, sentences, pool, vocab)
+        placed = pool + _sharing_three(clause, sentences, pool, vocab) if clause.places else pool
         swapped = _other_side_of_place(clause, placed) or _swapped_side_places(clause, pool)
         if swapped is not None:
             out.append(Finding("laterality_conflict", swapped))
@@ -993,7 +993,8 @@ def _sharing_three(clause: Facts, sentences: list[Facts], seen: list[Facts], voc
     ("On the right there is marked narrowing of the hip joint space" for a long step about the right hip's
     narrowing, cysts and osteophytes): they may give the clause's side."""
     strong = clause.anchors - vocab.weak
-    return [s for s in sentences if len(s.anchors & strong) >= 3 and s not in seen]
+    known = {id(s) for s in seen}
+    return [s for s in sentences if len(s.anchors & strong) >= 3 and id(s) not in known]
 
 
 def _sides_of_thing(s: Facts, clause: Facts, vocab: OpenVocabulary) -> frozenset[str]:
@@ -1991,8 +1992,9 @@ def _polarity_conflict(
     nothing against an old one) and a denial of "other" things leaves the named one alone.
     """
     # "no DISH or other abnormality" names one thing before its catch-all: its "other" neither exempts the clause
-    # nor qualifies the thing
-    other = frozenset({"other"}) if _OTHER_THINGS.search(clause.text) else frozenset()
+    # nor qualifies the thing, and the catch-all is not a word the report must name
+    catch_all = {stem(m.group(1)) for m in _OTHER_THINGS.finditer(clause.text)}
+    other = frozenset({"other"}) if catch_all else frozenset()
     if clause.hedge != "certain" or clause.words & vocab.polarity_exempt - other:
         return []
     scope = _denial_scope(clause, vocab, lang) if clause.negated else clause.anchors
@@ -2000,8 +2002,6 @@ def _polarity_conflict(
     # the effusion) is not this clause's claim
     own = _own_anchors(clause, vocab)
     strong = {a for a in scope if a not in vocab.weak and a in own}
-    # a catch-all beside a named thing ("no DISH or other abnormality") is not a word the report must name
-    catch_all = {stem(m.group(1)) for m in _OTHER_THINGS.finditer(clause.text)}
     if strong - catch_all:
         strong -= catch_all
     if not strong:
@@ -2224,18 +2224,19 @@ _ABNORMAL_PREDICATES = frozenset({
     "congested", "engorged",
 })
 _NORMAL_PREDICATES = frozenset({"midline", "located", "aligned", "centered", "centred"})
-# "<thing> is <predicate>", also as the step words it ("although the vasculature is described as mildly congested")
+# "<thing> is <predicate>": the verb and the predicate, shared by the step's and the report's reading
+_IS = r"\s+(?:is|are|appears?|remains?|looks?)\s+"
+_PREDICATE = r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
+# a step clause, also as the step words it ("although the vasculature is described as mildly congested")
 _CLAUSE_DESCRIBED = re.compile(
-    r"^\W*(?:(?:and|but|so|also|although|though|while|whereas)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)\s+"
-    r"(?:is|are|appears?|remains?|looks?)\s+(?:(?:described|reported|noted|characterized)\s+as\s+)?"
-    r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
+    r"^\W*(?:(?:and|but|so|also|although|though|while|whereas)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)"
+    + _IS
+    + r"(?:(?:described|reported|noted|characterized)\s+as\s+)?"
+    + _PREDICATE
 )
-# a report sentence calling several things one thing ("Cardiomediastinal silhouette and pulmonary vasculature are
-# within normal limits")
-_REPORT_DESCRIBED = re.compile(
-    r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,5}?[a-z-]+)\s+(?:is|are|appears?|remains?|looks?)\s+"
-    r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
-)
+# a report sentence, also one calling several things one thing ("Cardiomediastinal silhouette and pulmonary
+# vasculature are within normal limits")
+_REPORT_DESCRIBED = re.compile(r"^\W*(?:the\s+)?((?:[a-z-]+\s+){0,5}?[a-z-]+)" + _IS + _PREDICATE)
 
 
 def _called_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
@@ -2545,6 +2546,7 @@ def _abnormal_parts(stretch: str, vocab: OpenVocabulary) -> list[str]:
 
 
 _LIST_BREAK = re.compile(r"[,;]")
+_CLAUSE_STRETCH = re.compile(r"[,;]|\band\b")
 
 
 def _left_normal(s: Facts, subject: set[str], vocab: OpenVocabulary) -> bool:
@@ -2556,7 +2558,6 @@ def _left_normal(s: Facts, subject: set[str], vocab: OpenVocabulary) -> bool:
         for stretch in _LIST_BREAK.split(s.text.lower())
         for part in _abnormal_parts(stretch, vocab)
     )
-_CLAUSE_STRETCH = re.compile(r"[,;]|\band\b")
 
 
 def _describes_abnormal(low: str, subject: set[str], clause: Facts, vocab: OpenVocabulary) -> bool:

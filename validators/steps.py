@@ -352,7 +352,11 @@ class StepValidator:
         cached = self._step_cache.get(step)
         if cached is not None:
             return cached
-        text = self._rewritten(normalize_step(same_length_fixes(step)))
+        text = normalize_step(same_length_fixes(step))
+        rewrites = self.rules.step_rewrites
+        if group_gate(rewrites, "rewrites", (p for p, _ in rewrites))(text):  # (one needle check for all rewrites)
+            for pattern, replacement in rewrites:
+                text = pattern.sub(replacement, text)
         lang = self.rules.language
         clauses = split_clauses(text, lang) if lang else []
         # a step without a fact clause (plans, the question, glue) has no claim: it is not read for any
@@ -909,14 +913,6 @@ class StepValidator:
         if lang is None:
             return body
         return " ; ".join(c.text for c in self._clauses(body)[1] if c.kind == "fact")
-
-    def _rewritten(self, text: str) -> str:
-        """The step text with the rule file's `step_rewrites` applied (lay words to findings, "unrelated to X")."""
-        rewrites = self.rules.step_rewrites
-        if group_gate(rewrites, "rewrites", (p for p, _ in rewrites))(text):  # (one needle check for all rewrites)
-            for pattern, replacement in rewrites:
-                text = pattern.sub(replacement, text)
-        return text
 
     def _clauses(self, body: str) -> tuple[str, list[Clause]]:
         """The step text as step language reads it (markup fixed, contractions expanded) and its clauses, once
