@@ -1841,3 +1841,110 @@ def test_both_lungs_and_sides_from_sentences_sharing_words(validator, text, step
 )
 def test_lobes_denied_on_other_sides(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # devices and clips placed high or low on the chest, and in the neck or the axilla
+        ("FINDINGS: Normal heart size. A pacemaker generator overlies the left upper thorax with leads in the right "
+         "atrium and ventricle. IMPRESSION: No acute disease.", "The generator sits over the left lower chest wall.",
+         False),
+        ("FINDINGS: Normal heart size. A pacemaker generator overlies the left upper thorax with leads in the right "
+         "atrium and ventricle. IMPRESSION: No acute disease.", "The generator overlies the left upper chest.", True),
+        ("FINDINGS: Surgical clips in the right axilla. Clear lungs. IMPRESSION: Negative.",
+         "Surgical clips are in the right supraclavicular region.", False),
+        ("FINDINGS: Surgical clips in the right axilla. Clear lungs. IMPRESSION: Negative.",
+         "Surgical clips are seen in the right axillary region.", True),
+        # a tube tip past the gastroesophageal junction is in the stomach; the course of a tube is not its tip
+        ("FINDINGS: Enteric tube with tip distal to the gastroesophageal junction. Clear lungs. IMPRESSION: Negative.",
+         "The tube tip lies just above the gastroesophageal junction, in the distal esophagus.", False),
+        ("FINDINGS: Enteric tube with tip distal to the gastroesophageal junction. Clear lungs. IMPRESSION: Negative.",
+         "The enteric tube tip is in the stomach.", True),
+        ("FINDINGS: Enteric tube with tip distal to the gastroesophageal junction. Clear lungs. IMPRESSION: Negative.",
+         "The tube follows the course of the esophagus rather than the airway.", True),
+    ],
+)
+def test_places_on_the_chest_wall_in_the_neck_and_past_the_junction(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "airspace disease", "opacity", "infiltrate", "consolidation" and "pneumonia" name one thing, so its places
+        # are compared
+        ("FINDINGS: There is bibasilar airspace disease. Small bilateral effusions. IMPRESSION: Effusions.",
+         "There is airspace opacity in both upper lungs as well as the bases.", False),
+        ("FINDINGS: There is bibasilar airspace disease. Small bilateral effusions. IMPRESSION: Effusions.",
+         "There is airspace opacity at both lung bases.", True),
+        ("FINDINGS: Left basilar airspace opacity. IMPRESSION: Left middle and lower lobe pneumonia.",
+         "There is airspace opacity at the left base, involving the left middle and lower lobes.", True),
+        # a word the report hides behind its de-identification still names the thing ("fusion XXXX")
+        ("FINDINGS: Stable lower cervical fusion XXXX. Clear lungs. IMPRESSION: Negative.",
+         "The report notes upper thoracic fusion hardware.", False),
+        ("FINDINGS: Stable lower cervical fusion XXXX. Clear lungs. IMPRESSION: Negative.",
+         "The report notes cervical fusion hardware.", True),
+        # ... but not before a sentence that names it
+        ("FINDINGS: Prosthetic left hip. Possible XXXX body near the right hip. IMPRESSION: Negative.",
+         "There is a prosthetic right hip.", False),
+    ],
+)
+def test_airspace_words_and_words_hidden_by_deidentification(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a pronoun subject after an opening phrase borrows the clause before it
+        ("FINDINGS: Focal consolidation in the lateral aspect of the left upper lobe. IMPRESSION: Pneumonia.",
+         "There is focal consolidation in the lateral left lung; on the lateral view it sits low, so it is in the "
+         "left lower lobe.", False),
+        ("FINDINGS: Focal consolidation in the lateral aspect of the left upper lobe. IMPRESSION: Pneumonia.",
+         "There is focal consolidation in the lateral left lung; on the frontal view it sits high, so it is in the "
+         "left upper lobe.", True),
+        # "main" and "worst" name no thing: the markings' place is compared
+        ("FINDINGS: Diffuse bilateral interstitial markings, greatest in the right lung base. IMPRESSION: Fibrosis.",
+         "The main abnormality is the interstitial markings, which are worst in the right upper lobe.", False),
+        ("FINDINGS: Diffuse bilateral interstitial markings, greatest in the right lung base. IMPRESSION: Fibrosis.",
+         "The main abnormality is the interstitial markings, which are worst at the right base.", True),
+        # a thing said to be limited to a place or side the report does not restrict it to
+        ("FINDINGS: Numerous calcified granulomas throughout both lungs. IMPRESSION: Old granulomatous disease.",
+         "There are calcified granulomas limited to the upper lobes, none of which is acute.", False),
+        ("FINDINGS: Numerous calcified granulomas throughout both lungs. IMPRESSION: Old granulomatous disease.",
+         "There are calcified granulomas, none of which is acute.", True),
+        ("FINDINGS: Marked degenerative changes of the XXXX are noted bilaterally. IMPRESSION: Arthritis.",
+         "These degenerative changes are confined to the left side.", False),
+    ],
+)
+def test_pronouns_after_a_phrase_ranking_words_and_restricted_extent(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a device moved since the prior against one in unchanged position
+        ("FINDINGS: Low lung volumes. The tracheostomy tube is in unchanged position. IMPRESSION: Low volumes.",
+         "The tracheostomy tube has been repositioned since the prior study.", False),
+        ("FINDINGS: Low lung volumes. The tracheostomy tube is in unchanged position. IMPRESSION: Low volumes.",
+         "The tracheostomy tube is unchanged in position.", True),
+        # a recommendation to exclude a finding keeps it open
+        ("FINDINGS: Right upper lobe infiltrate. IMPRESSION: Pneumonia. Recommend follow-up radiographs in 6 weeks to "
+         "ensure resolution and exclude an underlying mass.", "The radiologist states that an underlying mass has "
+         "been excluded.", False),
+        ("FINDINGS: Right upper lobe infiltrate. IMPRESSION: Pneumonia. Recommend follow-up radiographs in 6 weeks to "
+         "ensure resolution and exclude an underlying mass.", "Follow-up films are advised to ensure resolution and "
+         "exclude an underlying mass.", True),
+        ("FINDINGS: Right upper lobe infiltrate. IMPRESSION: Pneumonia. Recommend follow-up radiographs in 6 weeks to "
+         "ensure resolution and exclude an underlying mass.", "An underlying mass cannot be excluded yet.", True),
+        # one of two readings kept and the other denied
+        ("FINDINGS: Hyperexpanded lungs. IMPRESSION: Hyperexpansion, air trapping versus a deep inspiration.",
+         "This simply reflects a deep inspiration, not air trapping.", False),
+        ("FINDINGS: Hyperexpanded lungs. IMPRESSION: Hyperexpansion, air trapping versus a deep inspiration.",
+         "Air trapping or a deep inspiration is possible.", True),
+    ],
+)
+def test_moved_devices_recommended_exclusions_and_one_reading_denied(validator, text, step, good):
+    assert_judged(validator, text, step, good)

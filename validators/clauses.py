@@ -414,8 +414,9 @@ def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, wo
     after = clause.text[max(0, mention_end - clause.start):]
     if _WITHOUT_NEXT.match(after):
         return False  # "cardiomegaly without heart failure": the cue negates what follows it
-    head = " ".join(after.split()[:words])
-    return bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", head)))
+    # (the exceptions are read before the cut: "none of which is acute" denies an attribute past the window)
+    head = " ".join(lang.negation_exceptions.sub(" ", after).split()[:words])
+    return bool(lang.negation_pre.search(head))
 
 
 _T = TypeVar("_T")

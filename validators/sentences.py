@@ -556,6 +556,7 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
     }
     aliased = {a: vocab.same_thing[a] for a in strong if a in vocab.same_thing}
     scored = []
+    hidden: list[Facts] = []
     for s in sentences:
         shared = strong & s.anchors
         if len(shared) < len(strong):
@@ -575,7 +576,13 @@ def _align(clause: Facts, anchors: frozenset[str], sentences: list[Facts], vocab
             continue
         if len(shared) >= vocab.min_shared or (len(strong) <= 2 and shared and len(shared) == len(strong)):
             scored.append((len(shared) / len(strong), len(shared), s))
+        elif shared and "XXXX" in s.text and _hidden_thing(strong - shared, clause.words, vocab):
+            hidden.append(s)
     scored = [t for t in scored if t[0] >= vocab.min_cover]
+    if not scored and hidden:
+        # no sentence names the thing, one names all of it but the one word its de-identified word hides ("upper
+        # thoracic fusion hardware" for "lower cervical fusion XXXX")
+        return hidden[:1]
     scored.sort(key=lambda t: (-t[0], -t[1], t[2].start))
     return [s for _, _, s in scored]
 
@@ -617,6 +624,13 @@ def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bo
             return True  # the one word the report's de-identified word hides ("stabilization hardware" for
             # "stabilization XXXX", "sternotomy wires" for "sternotomy XXXX")
     return False
+
+
+def _hidden_thing(anchors: set[str], words: frozenset[str], vocab: OpenVocabulary) -> bool:
+    """Whether `anchors` all come from one of `words` that names a kind of object ("hardware", "prosthetic")."""
+    return any(
+        anchors <= {stem(w), vocab.classes.get(w)} for w in words if w not in vocab.stopwords and vocab.classes.get(w)
+    )
 
 
 def _one_word(anchors: list[str], words: frozenset[str], vocab: OpenVocabulary) -> bool:
@@ -744,7 +758,7 @@ def _compare(
             out = _state_conflict(clause, sentences, lang)  # what it affirms before its denial
         if not out and not said:
             # "there's no air trapping" for "air trapping versus inspiratory effort"
-            chosen = _one_alternative(clause, sentences, vocab)
+            chosen = _one_alternative(clause, sentences, vocab) or _kept_other(clause, denied, sentences, vocab)
             if chosen is not None:
                 out.append(Finding("uncertainty_dismissed", chosen))
         if not out:
@@ -977,6 +991,19 @@ def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         named = b in own or any(w.startswith(b[:4]) for w in clause.words)
         if a in own and a not in plain and not named and not _other_side(clause.sides, s.sides):
             return s  # (not the readings it keeps open on the other side)
+    return None
+
+
+def _kept_other(clause: Facts, denied: frozenset[str], sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """The report sentence leaving two readings open when a certain clause keeps one and denies the other ("This is
+    simply a deep inspiration, not air trapping" for "air trapping versus inspiratory effort")."""
+    if clause.hedge != "certain" or not denied:
+        return None
+    pairs, plain = _alternatives(sentences, vocab)
+    kept = clause.anchors - clause.borrowed - denied
+    for a, b, s in pairs:
+        if a in denied and a not in plain and b in kept:
+            return s
     return None
 
 

@@ -336,7 +336,11 @@ class StepValidator:
             fixed = same_length_fixes(report.text)
             target = report if fixed == report.text else report.model_copy(update={"text": fixed})
             report_findings = self.extractor.extract_report(target)
-        found = [claim_from_finding(f, report.text, self.rules) for f in report_findings if not f.hypothetical]
+        found = [
+            claim_from_finding(_open_question(f) if f.hypothetical else f, report.text, self.rules)
+            for f in report_findings
+            if not f.hypothetical or _TO_EXCLUDE.search(f.sentence, 0, max(0, f.start - f.sentence_start))
+        ]
         found = drop_false_mentions(found, report.text, self.rules)
         found = adjective_claims(infer_severity(found, report.text, self.rules), self.rules)
         return _hidden_verbs(merge_claims(found, normal_statement_claims(report.text, self.rules)), report.text)
@@ -391,6 +395,13 @@ class StepValidator:
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
         claims = _void_exceptions(claims, text, self.rules)
+        # "follow-up is recommended to exclude an underlying mass" restates an open question, as the report's does
+        claims = [
+            replace(c, assertion="uncertain")
+            if c.assertion == "negative" and _TO_EXCLUDE.search(text[max(0, c.start - 60) : c.start])
+            else c
+            for c in claims
+        ]
         # a step quoting "The distribution XXXX pulmonary edema" quotes its hidden verb too
         claims = _hidden_verbs(claims, text, always=True)
         remember(self._step_cache, step, claims, limit=50_000)
@@ -468,7 +479,8 @@ class StepValidator:
                         classes=f.classes | prev.classes,
                         sides=f.sides or prev.sides,
                     )
-                elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or not own) and (facts or context):
+                elif len(own) <= 1 and (_PRONOUN_START.match(c.text) or _PRONOUN_SUBJECT.search(c.text) or not own) \
+                        and (facts or context):
                     # "It is smaller now", "That dominant nodule ...", "The curve is mild": borrow the subject
                     # of the clause before (in this step, else the last one of the previous step)
                     subject = (facts or context)[-1]
@@ -500,7 +512,17 @@ class StepValidator:
             for c in self._clauses(step)[1]
             if c.kind == "past"
         ]
-        return [f for f in past if f.anchors - vocab.weak][-1:]
+        named = [f for f in past if f.anchors - vocab.weak][-1:]
+        if named:
+            return named
+        # what a plan sets out to find is what the next step's "I see it" refers to ("I'm looking for a small dense
+        # nodule." -> "I see it in the left lower lobe")
+        sought = [
+            read_facts(c.text, vocab, lang, self.rules.severity_groups, c.start)
+            for c in self._clauses(step)[1]
+            if c.kind == "meta"
+        ]
+        return [f for f in sought if f.anchors - vocab.weak][-1:]
 
     def report_sentences(self, report: Report) -> list[Facts]:
         """The report's sentences read as comparable attributes (cached per report text)."""
@@ -1273,10 +1295,30 @@ def _affirmed_head(text: str, facts: Facts, vocab: OpenVocabulary, lang: StepLan
 _WITHOUT_MID = re.compile(r"\s(?:without|with\s+no)\s", re.I)
 
 
+# a recommendation to exclude a finding leaves it open ("follow-up to ensure resolution and exclude an underlying
+# mass"): the report neither finds nor denies it, so a step that calls it excluded dismisses the question
+_TO_EXCLUDE = re.compile(
+    r"\b(?:to|and)\s+(?:exclude|rule\s+out|evaluate\s+for|assess\s+for)\s+(?:(?:an?|the|any)\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
+
+
+def _open_question(finding: Finding) -> Finding:
+    """A hypothetical finding the report recommends excluding, read as kept open."""
+    return finding.model_copy(update={"assertion": "uncertain", "hypothetical": False})
+
+
 _PRONOUN_START = re.compile(
-    r"^\W*(?:(?:and|but|so)\s+)?(?:it|its|they|their|these|those|this|that|which|both|each|the\s+same|"
+    r"^\W*(?:(?:and|but|so)\s+)?(?:(?:i|we)\s+(?:can\s+|also\s+)?(?:see|note|notice|find|identify|spot)\s+(?=(?:it|them)\b))?"
+    r"(?:it|its|they|them|their|these|those|this|that|which|both|each|the\s+same|"
     r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
     r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b",
+    re.I,
+)
+# a pronoun subject after an opening phrase ("on the lateral view it sits below the minor fissure")
+_PRONOUN_SUBJECT = re.compile(
+    r"^[^,;]{0,40},?\s+(?:it|they)\s+(?:is|are|sits?|lies?|projects?|appears?|seems?|looks?|extends?|involves?|"
+    r"measures?|remains?|has|have)\b",
     re.I,
 )
 _NORMAL_WORDS = re.compile(r"\b(?:normal\w*|clear|negative|unremarkable|intact|within)\b", re.I)
