@@ -1948,3 +1948,107 @@ def test_pronouns_after_a_phrase_ranking_words_and_restricted_extent(validator, 
 )
 def test_moved_devices_recommended_exclusions_and_one_reading_denied(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # one size in two units
+        ("FINDINGS: A solitary 7 mm nodule in the left upper lobe. IMPRESSION: Left upper lobe nodule.",
+         "The nodule measures 0.7 cm.", True),
+        ("FINDINGS: A solitary 7 mm nodule in the left upper lobe. IMPRESSION: Left upper lobe nodule.",
+         "The nodule measures 1.7 cm.", False),
+        ("FINDINGS: A 2.5 cm mass in the right hilum. IMPRESSION: Hilar mass.", "The hilar mass measures 25 mm.", True),
+        # a pair is two
+        ("FINDINGS: A solitary 7 mm nodule in the left upper lobe. IMPRESSION: Left upper lobe nodule.",
+         "A pair of nodules is seen in the left upper lobe.", False),
+        # many of what the report names once, one of what it names as many
+        ("FINDINGS: Calcified granuloma in the right upper lobe. Calcified hilar nodes. IMPRESSION: Old granulomatous "
+         "disease.", "There are multiple calcified granulomas in the right upper lobe.", False),
+        ("FINDINGS: Calcified granuloma in the right upper lobe. Calcified hilar nodes. IMPRESSION: Old granulomatous "
+         "disease.", "Several calcified hilar nodes are seen.", True),
+        ("FINDINGS: Multiple calcified granulomas in both lungs. IMPRESSION: Old granulomatous disease.",
+         "There is a solitary calcified granuloma.", False),
+        ("FINDINGS: Multiple calcified granulomas in both lungs. IMPRESSION: Old granulomatous disease.",
+         "There are multiple calcified granulomas.", True),
+        # "both pleural spaces" are both sides
+        ("FINDINGS: Small left pleural effusion. IMPRESSION: Small effusion.",
+         "Both pleural spaces contain small effusions.", False),
+        # "non-calcified" where the report's granuloma is calcified
+        ("FINDINGS: Calcified granuloma in the right upper lobe. IMPRESSION: Old granulomatous disease.",
+         "The granuloma is non-calcified.", False),
+        ("FINDINGS: Nondisplaced fracture of the left 6th rib. IMPRESSION: Rib fracture.",
+         "The rib fracture is non-displaced.", True),
+        # change over time in other words
+        ("FINDINGS: Unchanged small left pleural effusion. IMPRESSION: Stable effusion.",
+         "The left effusion has shrunk since the prior exam.", False),
+        ("FINDINGS: Unchanged small left pleural effusion. IMPRESSION: Stable effusion.",
+         "There has been interval enlargement of the left effusion.", False),
+        ("FINDINGS: Unchanged small left pleural effusion. IMPRESSION: Stable effusion.",
+         "The left effusion has evolved since the prior study.", False),
+    ],
+)
+def test_units_counts_plural_sides_prefixes_and_changes_in_other_words(validator, text, step, good):
+    assert_judged(validator, text, step, good, comparison="Prior chest radiograph.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # calcification, tortuosity and ectasia the report never words in any form
+        ("FINDINGS: Normal heart size. Tortuous aorta. Clear lungs. IMPRESSION: No acute disease.",
+         "The aorta is tortuous and densely calcified.", False),
+        ("FINDINGS: Normal heart size. Tortuous aorta. Clear lungs. IMPRESSION: No acute disease.",
+         "The aorta shows tortuosity.", True),
+        ("FINDINGS: Atherosclerotic aorta. Clear lungs. IMPRESSION: No acute disease.",
+         "The aorta is calcified.", True),
+        # granulomas a radiograph shows are calcified
+        ("FINDINGS: Clear lungs. Multiple granulomas. IMPRESSION: Old granulomatous disease.",
+         "There are multiple small calcified granulomas scattered in the lungs.", True),
+        # a grade in words of size the lexicon did not have
+        ("FINDINGS: Cardiomegaly. Hiatal hernia. IMPRESSION: Cardiomegaly.", "The heart is massively enlarged.", False),
+        ("FINDINGS: Cardiomegaly. Hiatal hernia. IMPRESSION: Cardiomegaly.", "The hiatal hernia is huge.", False),
+        ("FINDINGS: Massive cardiomegaly. Large hiatal hernia. IMPRESSION: Cardiomegaly.",
+         "The heart is massively enlarged and the hiatal hernia is huge.", True),
+        # a count stated before a hedge of something else ("probably from prior surgery")
+        ("FINDINGS: Surgical clips in the left axilla. Stable 2 cm right upper lobe nodule. IMPRESSION: Negative.",
+         "Two surgical clips are in the left axilla, probably from prior surgery.", False),
+        ("FINDINGS: Two surgical clips in the left axilla. Clear lungs. IMPRESSION: Negative.",
+         "Two surgical clips are in the left axilla, probably from prior surgery.", True),
+    ],
+)
+def test_terms_in_no_form_and_counts_before_a_hedge(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a spine called normal against its curvature ("dextroscoliosis" is a word of abnormality)
+        ("FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease.",
+         "The spine is normal.", False),
+        ("FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease.",
+         "The thoracic spine shows mild levoscoliosis.", True),
+        # "X isn't mentioned, so it is normal" calls X normal
+        ("FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease.",
+         "The report doesn't mention the spine, so it is normal.", False),
+        ("FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease.",
+         "The report doesn't mention the heart, so it is normal.", True),
+        # one side "only" of what the report has on both; "larger than" ranks, it is no grade
+        ("FINDINGS: Small bilateral pleural effusions, left greater than right. IMPRESSION: Effusions.",
+         "There is a small left effusion only.", False),
+        ("FINDINGS: Small bilateral pleural effusions, left greater than right. IMPRESSION: Effusions.",
+         "The left effusion is larger than the right.", True),
+        # a term the report denies by prefix is a denial's conflict, not an invented finding
+        ("FINDINGS: Noncalcified nodule in the left upper lobe. IMPRESSION: Nodule.",
+         "The nodule is densely calcified.", False),
+    ],
+)
+def test_curvature_words_things_unmentioned_and_called_normal(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+def test_a_prefixed_denial_keeps_its_reason(validator):
+    got = judged(validator, "FINDINGS: Noncalcified nodule in the left upper lobe. IMPRESSION: Nodule.",
+                 "The nodule is densely calcified.")
+    assert "negation_conflict" in got.reasons and "finding_not_in_report" not in got.reasons, got.reasons

@@ -826,17 +826,24 @@ def _compare(
         out.append(Finding("temporal_conflict", best))
     # one side of what the report has on both ("a small right effusion" for "small bilateral effusions") is a
     # wrong side unless the clause ranks the sides ("worse on the right")
+    if clause.sides and not best.sides:
+        # the best aligned sentence gives no side ("Endotracheal tube 4 cm above the carina"): one that shares a place
+        # with the clause does ("Right IJ catheter tip in the mid SVC" for "a left internal jugular catheter")
+        best = next((s for s in pool if s.sides and _shares_place(clause, s)), best)
     one_of_two = len(clause.sides) == 1 and not clause.dominant and best.sides == {"bilateral"}
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive and not one_of_two
     # (a side called normal says nothing against the other side's finding: "The right costophrenic angle is sharp"
     # beside "blunting of the left costophrenic angle")
     normal_side = bool(clause.words & vocab.normal_words) and not best.words & vocab.normal_words \
         and "bilateral" not in clause.sides  # ("both angles are sharp" says each is)
-    if clause.sides and best.sides and not clause.sides <= best.sides and not bilateral_ok and not normal_side:
+    # ("a small right effusion only" for small bilateral effusions, right greater than left)
+    only_one = clause.exclusive and len(clause.sides) == 1 and "bilateral" in best.sides
+    if clause.sides and best.sides and (not clause.sides <= best.sides or only_one) and not bilateral_ok \
+            and not normal_side:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
         if len(clause.sides) < 2:
             near = near + _sharing_three(clause, sentences, near, vocab)
-        if not clause.sides <= frozenset().union(*(_sides_of_thing(s, clause, vocab) for s in near)):
+        if only_one or not clause.sides <= frozenset().union(*(_sides_of_thing(s, clause, vocab) for s in near)):
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
@@ -881,9 +888,14 @@ def _compare(
         report_measures = {n for s in pool for n in s.numbers if n[1] in ("cm", "mm")} or {
             n for s in sentences for n in s.numbers if n[1] in ("cm", "mm")
         }
-        if report_measures and not measured <= report_measures:
+        if report_measures and not {_in_mm(n) for n in measured} <= {_in_mm(n) for n in report_measures}:
+            # (one size in two units: "0.8 cm" for "8 mm")
             out.append(Finding("ungrounded_number", best))
-    counted = _count_conflict(clause, pool, vocab) or _invented_count(clause, sentences, vocab)
+    counted = (
+        _count_conflict(clause, pool, vocab)
+        or _invented_count(clause, sentences, vocab)
+        or _one_or_many(clause, sentences, vocab)
+    )
     if counted is not None:
         out.append(Finding("ungrounded_number", counted))
     for kind in ("th", "level", "count"):
@@ -992,6 +1004,17 @@ def _one_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         if a in own and a not in plain and not named and not _other_side(clause.sides, s.sides):
             return s  # (not the readings it keeps open on the other side)
     return None
+
+
+def _in_mm(number: tuple[str, str]) -> float:
+    """A measured size in millimetres (rounded: "0.8 cm" and "8 mm" are one size)."""
+    value, unit = number
+    return round(float(value) * (10 if unit == "cm" else 1), 2)
+
+
+def _shares_place(clause: Facts, s: Facts) -> bool:
+    """Whether a sentence names one of the clause's places in the same family ("jugular" access)."""
+    return any(names & s.places.get(family, frozenset()) for family, names in clause.places.items())
 
 
 def _kept_other(clause: Facts, denied: frozenset[str], sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
@@ -1425,8 +1448,9 @@ def _loose_side_conflict(clause: Facts, sentences: list[Facts], vocab: OpenVocab
 def _invented_count(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
     """A count the report never gives of a thing it names ("two calcified granulomas" for "Calcified granulomas
     are noted", "three calcified nodes" for "Calcified lymph XXXX"): the report sentence naming the counted
-    thing, when no sentence naming it gives that count (or says "dual", "bilateral", "both" for two)."""
-    if clause.negated or clause.hedge != "certain":
+    thing, when no sentence naming it gives that count (or says "dual", "bilateral", "both" for two). A hedge over
+    another part of the clause ("two clips ..., probably from prior treatment") leaves the count stated."""
+    if clause.negated or (clause.hedge != "certain" and not clause.hedged_anchors):
         return None
     mine = {v for v, k in clause.numbers if k == "count" and v.isdigit() and int(v) >= 2}
     if not mine:
@@ -1437,7 +1461,7 @@ def _invented_count(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
             continue
         thing = {stem(w) for w in _TOKEN.findall(m.group(2)) if w not in vocab.stopwords} - vocab.weak
         thing -= _NOT_COUNTED
-        if not thing:
+        if not thing or thing & clause.hedged_anchors:
             continue
         naming = [s for s in sentences if thing & s.anchors]  # ("Two densities which were not present before")
         if not naming:
@@ -1448,6 +1472,44 @@ def _invented_count(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
         if not mine & counts:
             return naming[0]
     return None
+
+
+def _one_or_many(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """The report sentence that names one of a thing the clause calls many ("multiple granulomas" for "Calcified
+    granuloma in the left upper lobe"), or many of a thing the clause calls one ("a solitary nodule" for "Multiple
+    nodules"), when no sentence naming the thing gives the clause's number."""
+    if clause.negated or clause.hedge != "certain":
+        return None
+    low = clause.text.lower()
+    for m in _MANY_OF.finditer(low):
+        word = m.group(1)
+        one = word[:-2] if word.endswith(("sses", "xes")) else word[:-1]
+        naming = _naming(one, sentences, vocab)
+        plural = re.compile(rf"\b{re.escape(word)}\b", re.I)
+        if naming and not any(plural.search(s.text) or _SOME.search(s.text) for s in naming):
+            return naming[0]  # (named, never in the plural nor with a word of number)
+    for m in _ONE_OF.finditer(low):
+        one = m.group(1)
+        naming = _naming(one, sentences, vocab)
+        many = re.compile(rf"\b(?:{_MANY_WORDS})\s+(?:[\w-]+\s+){{0,3}}{re.escape(one)}e?s\b", re.I)
+        if naming and all(many.search(s.text) for s in naming):
+            return naming[0]
+    return None
+
+
+def _naming(word: str, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
+    """The affirmed report sentences naming `word` in the singular or the plural (none for a word not counted)."""
+    if len(word) < 4 or stem(word) in _NOT_COUNTED or word in vocab.weak:
+        return []
+    named = re.compile(rf"\b{re.escape(word)}(?:e?s)?\b", re.I)
+    return [s for s in sentences if not s.negated and named.search(s.text)]
+
+
+_MANY_WORDS = "multiple|several|numerous|many|innumerable|scattered|two|three|bilateral"
+_SOME = re.compile(rf"\b(?:{_MANY_WORDS}|bilaterally|both|few|some|four|five|\d+)\b", re.I)
+# many of a thing ("multiple small calcified granulomas") and one of it ("a solitary nodule", "a single granuloma")
+_MANY_OF = re.compile(r"\b(?:multiple|several|numerous|many|innumerable)\s+(?:[a-z-]+\s+){0,3}?([a-z]{4,}s)\b")
+_ONE_OF = re.compile(r"\b(?:single|solitary|lone|only\s+one|one)\s+(?:[a-z-]+\s+){0,3}?([a-z]{4,}(?<!s))\b")
 
 
 # a count and the words it counts ("two small calcified granulomas", "three of these calcified nodes")
@@ -1879,7 +1941,13 @@ def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
     if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
         return []
     said = _report_words(sentences, vocab)[0]
-    unsaid = mine - said
+    # a term the report denies by prefix ("noncalcified") is worded there: what the clause says of it is a denial's
+    # conflict (`_non_prefixed`), not an invented finding
+    unsaid = mine - said - {vocab.terms.get(w) for w in _non_words(sentences)}
+    if "calcified" in unsaid and (
+        "granuloma" in clause.classes or any("granuloma" in s.classes for s in sentences if not s.negated)
+    ):
+        unsaid.discard("calcified")  # (granulomas a radiograph shows are calcified: "old granulomatous disease")
     if len(unsaid) == 1:
         # one word a de-identified word may be: "an intramedullary rod in the right humerus" for "right humeral
         # intramedullary XXXX"
@@ -2191,6 +2259,8 @@ def _omitted_but_said(
         if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
             continue
         said = vocab.with_wholes(s.anchors)  # "the diaphragm is not mentioned" beside "Right hemidiaphragm eventration"
+        # (a word named by its class: "the spine" beside "thoracic dextroscoliosis")
+        said |= {stem(w) for w in clause.words if vocab.classes.get(w) in said}
         if thing <= said and not _other_side_zones(clause, s):
             return [Finding("negation_conflict", s)]
     return []
@@ -2319,6 +2389,12 @@ def _non_prefixed(clause: Facts, sentences: list[Facts]) -> list[Finding]:
         return []
     denied = _non_words(sentences)
     hits = [denied[w] for w in clause.words if w in denied]
+    if not hits and "non" in clause.text.lower():
+        # the other way round: "a non-calcified granuloma" where the report's granuloma is calcified and nothing in the
+        # report is called noncalcified
+        plain = {m.group(1).lower() for m in _NON_WORD.finditer(clause.text)}
+        said = {m.group(1).lower() for t in sentences for m in _NON_WORD.finditer(t.text)}
+        hits = [t for t in sentences if not t.negated and (plain - said) & t.words and t.anchors & clause.anchors]
     return [Finding("negation_conflict", min(hits, key=lambda s: s.start))] if hits else []
 
 
@@ -2419,7 +2495,7 @@ _ABNORMAL_STEMS = (
     "deformit", "fractur", "wedg", "degenerat", "spondylo", "osteophyt", "scolio", "kyphos", "eventrat", "elevat",
     "calcifi", "tortuo", "ectat", "ectasi", "enlarg", "widen", "opacit", "nodul", "lesion", "thicken", "blunt",
     "atelecta", "scar", "granulom", "hyperinfl", "hyperexpan", "emphysem", "scleros", "sclerot", "erosi", "narrow",
-    "dislocat",
+    "dislocat", "dextroscolio", "levoscolio", "dextrocurv", "levocurv", "dextroconvex", "levoconvex",
     "congest", "hernia", "compress", "collaps", "flatten", "dilat", "aneurysm", "deviat", "displac", "effusion",
 )
 _ASPECT_STEMS = {
@@ -2447,6 +2523,13 @@ def _abnormal_words(s: Facts) -> set[str]:
     return {w for w in s.words for a in _ABNORMAL_STEMS if w.startswith(a)}
 
 
+_PRONOUN_NORMAL = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?(?:it|they|these|both)\s+(?:is|are|looks?|appears?|seems?)\s+(?:\w+\s+)?"
+    r"(?:normal|unremarkable|intact)\b",
+    re.I,
+)
+
+
 def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A clause calling a named thing normal ("The bony thorax, including the clavicles, is unremarkable") where a
     certain report sentence names the same thing with a word of abnormality ("deformity of the left clavicle"); a
@@ -2457,7 +2540,8 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
     if _THAN_NORMAL.search(clause.text) or _abnormal_words(clause):
         return []  # "sits higher than normal"; "normal in size, with calcification of the aorta"
     normal = {stem(w) for w in clause.words & vocab.normal_words}
-    own = clause.anchors - clause.borrowed
+    # ("... so it is normal": the pronoun's subject is what the clause calls normal)
+    own = clause.anchors if _PRONOUN_NORMAL.match(clause.text) else clause.anchors - clause.borrowed
     things = {a for a in own if a not in vocab.weak | normal | _NORMAL_FILLER} - set(_ASPECT_STEMS)
     things -= {a for a in things if any(a.startswith(x) for x in _ABNORMAL_STEMS)}
     if not things or len(things) > 4:

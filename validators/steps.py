@@ -108,7 +108,7 @@ _COUNT_WORDS = {
     for i, w in enumerate(
         ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=2
     )
-} | {"dual": "2", "double": "2"}
+} | {"dual": "2", "double": "2", "pair": "2"}
 # a count in words ("seven sternotomy wires", "at two levels"), not "one of the", "two views" or "two options"
 _COUNT_WORD = re.compile(
     r"\b(" + "|".join(_COUNT_WORDS) + r")\b(?!\s+(?:of\s+(?:the|these|them|those)|(?:\w+\s+)?(?:views?|images?|"
@@ -395,12 +395,10 @@ class StepValidator:
         # "Apart from that, the lungs are clear": a blanket statement that excepts what was just said
         claims = [c for c in claims if c.source != "statement" or not _excepted(text, c.start)]
         claims = _void_exceptions(claims, text, self.rules)
-        # "follow-up is recommended to exclude an underlying mass" restates an open question, as the report's does
+        # "follow-up is recommended to exclude an underlying mass": a purpose, which asserts nothing of the finding
         claims = [
-            replace(c, assertion="uncertain")
-            if c.assertion == "negative" and _TO_EXCLUDE.search(text[max(0, c.start - 60) : c.start])
-            else c
-            for c in claims
+            c for c in claims
+            if not (c.assertion == "negative" and _TO_EXCLUDE.search(text[max(0, c.start - 60) : c.start]))
         ]
         # a step quoting "The distribution XXXX pulmonary edema" quotes its hidden verb too
         claims = _hidden_verbs(claims, text, always=True)
@@ -472,6 +470,7 @@ class StepValidator:
                     if tail_denies and not prev.negated and not f.anchors - prev.anchors:
                         # "..., which are chronic and not acute": the tail denies an attribute, not the thing
                         f = replace(f, negated=False)
+
                     # what the clause before borrowed (a heading's subject) stays with it
                     f = replace(
                         f,
@@ -555,6 +554,7 @@ class StepValidator:
     def validate_claims(self, chain: Chain, report: Report, rclaims: list[Claim]) -> ChainValidation:
         """Validate `chain` against report claims computed earlier by `report_claims` (batch runs)."""
         grounded_numbers = _with_differences(set(numbers_in(_ENUMERATOR.sub(" ", report.text))))
+        grounded_numbers |= _in_other_unit(report.text)  # ("0.8 cm" for "8 mm")
         # a count a device's kind says ("dual-chamber pacemaker": two leads; "triple-lumen catheter")
         grounded_numbers.update(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(report.text))
         # (the indication and comparison are the report's too: "follow-up of pneumonia 4 weeks ago")
@@ -1346,6 +1346,18 @@ def _quoted_span(step: str, report_text: str) -> tuple[int, int] | None:
         return None
     end = m.end(1) + (report_text[m.end(1) : m.end(1) + 1] == ".")  # the sentence's own stop, as other evidence
     return m.start(1), end
+
+
+_MEASURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(cm|mm|centimeters?|millimeters?)\b", re.I)
+
+
+def _in_other_unit(text: str) -> set[str]:
+    """The sizes a text measures, written in the other unit ('8 mm' -> '0.8', '1.2 cm' -> '12')."""
+    out = set()
+    for m in _MEASURE.finditer(text):
+        value = float(m.group(1)) * (0.1 if m.group(2).lower().startswith("m") else 10)
+        out.add(f"{value:.2f}".rstrip("0").rstrip("."))
+    return out
 
 
 def _with_differences(numbers: set[str]) -> set[str]:
