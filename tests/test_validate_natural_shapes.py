@@ -2034,6 +2034,14 @@ def test_terms_in_no_form_and_counts_before_a_hedge(validator, text, step, good)
          "The report doesn't mention the spine, so it is normal.", False),
         ("FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease.",
          "The report doesn't mention the heart, so it is normal.", True),
+        # the omission is of what its own stretch names
+        ("FINDINGS: Normal heart size. Low lung volumes. No focal airspace disease. IMPRESSION: Low volumes.",
+         "Low volumes can crowd the lung markings and mimic opacity, but the radiologist didn't describe any.", True),
+        ("FINDINGS: Clear lungs. Endotracheal tube 5 cm above the carina. Right IJ catheter in the SVC. IMPRESSION: "
+         "Lines as above.", "There is no mention of a chest tube, so we can assume there isn't one.", True),
+        ("FINDINGS: Small bilateral effusions. Streaky bibasilar opacities, seen only on the frontal view, likely "
+         "atelectasis. IMPRESSION: Atelectasis.", "At both bases there is streaky opacity, visible only on the "
+         "frontal view, probably atelectasis.", True),
         # one side "only" of what the report has on both; "larger than" ranks, it is no grade
         ("FINDINGS: Small bilateral pleural effusions, left greater than right. IMPRESSION: Effusions.",
          "There is a small left effusion only.", False),

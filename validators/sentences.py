@@ -837,7 +837,8 @@ def _compare(
     normal_side = bool(clause.words & vocab.normal_words) and not best.words & vocab.normal_words \
         and "bilateral" not in clause.sides  # ("both angles are sharp" says each is)
     # ("a small right effusion only" for small bilateral effusions, right greater than left)
-    only_one = clause.exclusive and len(clause.sides) == 1 and "bilateral" in best.sides
+    only_one = clause.exclusive and len(clause.sides & _LEFT_RIGHT) == 1 and "bilateral" in best.sides \
+        and "bilateral" not in clause.sides
     if clause.sides and best.sides and (not clause.sides <= best.sides or only_one) and not bilateral_ok \
             and not normal_side:
         near = aligned if len(clause.sides) < 2 else aligned + [s for s in sentences if s.anchors & clause.anchors]
@@ -2240,6 +2241,9 @@ def _denial_qualifiers(clause: Facts, quals: frozenset[str], lang: StepLanguage)
     return quals & {*before, *_TOKEN.findall(text[m.start() :].lower())}
 
 
+_OMISSION_BREAK = re.compile(r"[,;]|\bbut\b", re.I)
+
+
 def _omitted_but_said(
     clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
 ) -> list[Finding]:
@@ -2251,7 +2255,13 @@ def _omitted_but_said(
     if m is None:
         return []
     cue = {stem(w) for w in _TOKEN.findall(m.group(0).lower())}
-    subject = clause.anchors - cue - vocab.weak
+    # (the stretch the cue stands in: "Low volumes can crowd the markings and mimic opacity, but the radiologist
+    # didn't describe any" leaves the opacity unsaid, not the volumes)
+    start = max((b.end() for b in _OMISSION_BREAK.finditer(clause.text, 0, m.start())), default=0)
+    end = next((b.start() for b in _OMISSION_BREAK.finditer(clause.text, m.end())), len(clause.text))
+    words = {stem(w) for w in _TOKEN.findall(clause.text[start:end].lower())}
+    words |= {vocab.classes[w] for w in _TOKEN.findall(clause.text[start:end].lower()) if w in vocab.classes}
+    subject = (clause.anchors & words if end - start < len(clause.text) else clause.anchors) - cue - vocab.weak
     if not subject:
         return []
     thing = {vocab.thing(a) for a in subject}
@@ -2260,7 +2270,7 @@ def _omitted_but_said(
             continue
         said = vocab.with_wholes(s.anchors)  # "the diaphragm is not mentioned" beside "Right hemidiaphragm eventration"
         # (a word named by its class: "the spine" beside "thoracic dextroscoliosis")
-        said |= {stem(w) for w in clause.words if vocab.classes.get(w) in said}
+        said |= {stem(w) for w in clause.words if vocab.classes.get(w) in said & vocab.synonym_classes}
         if thing <= said and not _other_side_zones(clause, s):
             return [Finding("negation_conflict", s)]
     return []
