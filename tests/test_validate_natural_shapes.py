@@ -2037,8 +2037,8 @@ def test_terms_in_no_form_and_counts_before_a_hedge(validator, text, step, good)
         # the omission is of what its own stretch names
         ("FINDINGS: Normal heart size. Low lung volumes. No focal airspace disease. IMPRESSION: Low volumes.",
          "Low volumes can crowd the lung markings and mimic opacity, but the radiologist didn't describe any.", True),
-        ("FINDINGS: Clear lungs. Endotracheal tube 5 cm above the carina. Right IJ catheter in the SVC. IMPRESSION: "
-         "Lines as above.", "There is no mention of a chest tube, so we can assume there isn't one.", True),
+        ("FINDINGS: Clear lungs. Right IJ catheter with tip in the SVC. IMPRESSION: Line as above.",
+         "An endotracheal tube isn't mentioned, so there isn't one.", True),
         ("FINDINGS: Small bilateral effusions. Streaky bibasilar opacities, seen only on the frontal view, likely "
          "atelectasis. IMPRESSION: Atelectasis.", "At both bases there is streaky opacity, visible only on the "
          "frontal view, probably atelectasis.", True),
