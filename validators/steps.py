@@ -470,7 +470,6 @@ class StepValidator:
                     if tail_denies and not prev.negated and not f.anchors - prev.anchors:
                         # "..., which are chronic and not acute": the tail denies an attribute, not the thing
                         f = replace(f, negated=False)
-
                     # what the clause before borrowed (a heading's subject) stays with it
                     f = replace(
                         f,
