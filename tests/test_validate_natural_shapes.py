@@ -2060,3 +2060,16 @@ def test_a_prefixed_denial_keeps_its_reason(validator):
     got = judged(validator, "FINDINGS: Noncalcified nodule in the left upper lobe. IMPRESSION: Nodule.",
                  "The nodule is densely calcified.")
     assert "negation_conflict" in got.reasons and "finding_not_in_report" not in got.reasons, got.reasons
+
+
+@pytest.mark.parametrize(
+    "before,step,good",
+    [
+        # "It is normal" after a step about the spine calls the spine normal, against its curvature
+        (["Next, I will look at the spine."], "It is normal.", False),
+        (["Next, I will look at the lungs."], "They are clear.", True),
+    ],
+)
+def test_a_pronoun_called_normal_speaks_of_the_step_before(validator, before, step, good):
+    text = "FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease."
+    assert_judged(validator, text, step, good, before=before)

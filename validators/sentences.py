@@ -628,9 +628,7 @@ def restates(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> bo
 
 def _hidden_thing(anchors: set[str], words: frozenset[str], vocab: OpenVocabulary) -> bool:
     """Whether `anchors` all come from one of `words` that names a kind of object ("hardware", "prosthetic")."""
-    return any(
-        anchors <= {stem(w), vocab.classes.get(w)} for w in words if w not in vocab.stopwords and vocab.classes.get(w)
-    )
+    return _one_word(list(anchors), frozenset(w for w in words if vocab.classes.get(w)), vocab)
 
 
 def _one_word(anchors: list[str], words: frozenset[str], vocab: OpenVocabulary) -> bool:
@@ -1506,10 +1504,11 @@ def _naming(word: str, sentences: list[Facts], vocab: OpenVocabulary) -> list[Fa
     return [s for s in sentences if not s.negated and named.search(s.text)]
 
 
-_MANY_WORDS = "multiple|several|numerous|many|innumerable|scattered|two|three|bilateral"
+_QUANTIFIERS = "multiple|several|numerous|many|innumerable"
+_MANY_WORDS = _QUANTIFIERS + "|scattered|two|three|bilateral"
 _SOME = re.compile(rf"\b(?:{_MANY_WORDS}|bilaterally|both|few|some|four|five|\d+)\b", re.I)
 # many of a thing ("multiple small calcified granulomas") and one of it ("a solitary nodule", "a single granuloma")
-_MANY_OF = re.compile(r"\b(?:multiple|several|numerous|many|innumerable)\s+(?:[a-z-]+\s+){0,3}?([a-z]{4,}s)\b")
+_MANY_OF = re.compile(rf"\b(?:{_QUANTIFIERS})\s+(?:[a-z-]+\s+){{0,3}}?([a-z]{{4,}}s)\b")
 _ONE_OF = re.compile(r"\b(?:single|solitary|lone|only\s+one|one)\s+(?:[a-z-]+\s+){0,3}?([a-z]{4,}(?<!s))\b")
 
 
@@ -2259,8 +2258,8 @@ def _omitted_but_said(
     # didn't describe any" leaves the opacity unsaid, not the volumes)
     start = max((b.end() for b in _OMISSION_BREAK.finditer(clause.text, 0, m.start())), default=0)
     end = next((b.start() for b in _OMISSION_BREAK.finditer(clause.text, m.end())), len(clause.text))
-    words = {stem(w) for w in _TOKEN.findall(clause.text[start:end].lower())}
-    words |= {vocab.classes[w] for w in _TOKEN.findall(clause.text[start:end].lower()) if w in vocab.classes}
+    tokens = _TOKEN.findall(clause.text[start:end].lower())
+    words = {stem(w) for w in tokens} | {vocab.classes[w] for w in tokens if w in vocab.classes}
     subject = (clause.anchors & words if end - start < len(clause.text) else clause.anchors) - cue - vocab.weak
     if not subject:
         return []
