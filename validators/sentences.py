@@ -824,10 +824,6 @@ def _compare(
         out.append(Finding("temporal_conflict", best))
     # one side of what the report has on both ("a small right effusion" for "small bilateral effusions") is a
     # wrong side unless the clause ranks the sides ("worse on the right")
-    if clause.sides and not best.sides:
-        # the best aligned sentence gives no side ("Endotracheal tube 4 cm above the carina"): one that shares a place
-        # with the clause does ("Right IJ catheter tip in the mid SVC" for "a left internal jugular catheter")
-        best = next((s for s in pool if s.sides and _shares_place(clause, s)), best)
     one_of_two = len(clause.sides) == 1 and not clause.dominant and best.sides == {"bilateral"}
     bilateral_ok = _bilateral_ok(clause.sides, best.sides) and not clause.exclusive and not one_of_two
     # (a side called normal says nothing against the other side's finding: "The right costophrenic angle is sharp"
@@ -1009,11 +1005,6 @@ def _in_mm(number: tuple[str, str]) -> float:
     """A measured size in millimetres (rounded: "0.8 cm" and "8 mm" are one size)."""
     value, unit = number
     return round(float(value) * (10 if unit == "cm" else 1), 2)
-
-
-def _shares_place(clause: Facts, s: Facts) -> bool:
-    """Whether a sentence names one of the clause's places in the same family ("jugular" access)."""
-    return any(names & s.places.get(family, frozenset()) for family, names in clause.places.items())
 
 
 def _kept_other(clause: Facts, denied: frozenset[str], sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
