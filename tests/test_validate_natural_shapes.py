@@ -2073,3 +2073,152 @@ def test_a_prefixed_denial_keeps_its_reason(validator):
 def test_a_pronoun_called_normal_speaks_of_the_step_before(validator, before, step, good):
     text = "FINDINGS: Clear lungs. Mild thoracic levoscoliosis. IMPRESSION: No acute disease."
     assert_judged(validator, text, step, good, before=before)
+
+
+@pytest.mark.parametrize(
+    "options,answer,last,good",
+    [
+        # an option named only inside a longer option's words is not named ("normal" in "upper limits of normal")
+        (["Enlarged", "Upper limits of normal", "Normal"], ["Upper limits of normal"],
+         "**Answer: Upper limits of normal**", True),
+        (["Enlarged", "Upper limits of normal", "Normal"], ["Normal"], "**Answer: Upper limits of normal**", False),
+        (["Acute displaced rib fracture", "No acute displaced rib fracture"], ["No acute displaced rib fracture"],
+         "Answer: no acute displaced rib fracture.", True),
+        (["Acute displaced rib fracture", "No acute displaced rib fracture"], ["Acute displaced rib fracture"],
+         "Answer: no acute displaced rib fracture.", False),
+    ],
+)
+def test_an_option_inside_a_longer_option_is_not_named(validator, options, answer, last, good):
+    report = Report(report_id="normal", text=REPORTS["normal"])
+    chain = Chain(chain_id="t", report_id="normal", question="Which applies?", options=options, answer=answer,
+                  steps=["The lungs are clear.", last])
+    step = validator.validate(chain, report).steps[1]
+    assert step.label is good, (last, step.reasons)
+    assert ("answer_mismatch" in step.reasons) is (not good)
+
+
+_HEALED = ("FINDINGS: The lungs are clear. Osseous structures of the thorax show healed, remote left rib fractures "
+           "without acute abnormality. IMPRESSION: No acute disease.")
+_NODES = "FINDINGS: The heart is normal in size. Mediastinum within normal limits. Lungs clear. IMPRESSION: Normal."
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what a step states before its hedge is stated: the nodes are asserted, their cause is hedged
+        (_NODES, "There are a few calcified hilar lymph nodes, likely from old granulomatous disease.", False),
+        ("FINDINGS: Calcified right hilar lymph nodes. Lungs clear. IMPRESSION: Old granulomatous disease.",
+         "There are calcified hilar lymph nodes, likely from old granulomatous disease.", True),
+        # an ordinal that orders the reasoning, and a numbered option, are no numbers of the patient
+        (_NODES, "First, the heart is normal in size.", True),
+        (_NODES, "The lungs are clear, so statement 3 is supported.", True),
+        ("FINDINGS: Healed left 5th rib fracture. IMPRESSION: Old fracture.", "The first rib is fractured.", False),
+        # a denial of a recent thing beside an old one; a recent thing where the report has an old one
+        (_HEALED, "No acute fracture is seen.", True),
+        (_HEALED, "There are no rib fractures.", False),
+        (_HEALED, "The rib fractures are recent.", False),
+        (_HEALED, "The fractures are still healing.", False),
+        (_HEALED, "The left rib fractures are old and healed.", True),
+        # a change in other words
+        ("FINDINGS: Mild cardiomegaly, stable mediastinal contours. IMPRESSION: Cardiomegaly.",
+         "The mediastinal contours look different from the prior study.", False),
+        # places: the level of a tip in the SVC, the end of a long bone, which phrenic angle, the mid zone
+        ("FINDINGS: Right chest port with catheter tip overlying the high SVC. IMPRESSION: Port.",
+         "The catheter tip is in the lower SVC.", False),
+        ("FINDINGS: Right chest port with catheter tip overlying the high SVC. IMPRESSION: Port.",
+         "The catheter tip overlies the upper SVC.", True),
+        ("FINDINGS: Degenerative change of the right shoulder and a distal right humeral amputation. "
+         "IMPRESSION: No acute disease.", "There is an amputation at the proximal right humerus.", False),
+        ("FINDINGS: Degenerative change of the right shoulder and a distal right humeral amputation. "
+         "IMPRESSION: No acute disease.", "There is an amputation of the distal right humerus.", True),
+        ("FINDINGS: Patchy opacities at the left apex and right base. IMPRESSION: Patchy left apical and right "
+         "basilar airspace disease.", "There are patchy opacities at the left apex and in the right mid zone.",
+         False),
+        # "<thing> shows <abnormality>" against the report's "<thing> is normal"
+        ("FINDINGS: Pulmonary vascularity is normal. Lungs are clear. IMPRESSION: Normal.",
+         "The pulmonary vascularity shows mild congestion.", False),
+        ("FINDINGS: Pulmonary vascularity is normal. Lungs are clear. IMPRESSION: Normal.",
+         "The pulmonary vascularity is normal.", True),
+        # hardware in other words
+        ("FINDINGS: Bony structures intact. Right humeral head bone anchor. IMPRESSION: Normal.",
+         "There is a bone anchor in the left humeral head.", False),
+        (_NODES, "There is an intramedullary rod in the right humerus.", False),
+    ],
+)
+def test_stated_before_a_hedge_ordinals_ages_changes_and_places(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+_RESOLVED = ("FINDINGS: Moderate cardiomegaly. Interval resolution of the previously seen interstitial edema. Small "
+             "bilateral pleural effusions, decreased. IMPRESSION: Resolved edema. Decreasing small effusions.")
+_TUBE = ("FINDINGS: Right chest tube in place with tip at the apex. No residual pneumothorax. Small right pleural "
+         "effusion. IMPRESSION: Resolved right pneumothorax.")
+_RIBS = ("FINDINGS: Healed fractures of the left sixth and seventh ribs. Old healed fractures of the right posterior "
+         "3rd through 5th ribs. IMPRESSION: Old healed rib fractures.")
+_T12 = ("FINDINGS: Compression deformity of the T12 vertebral body, of indeterminate age, new since the prior study. "
+        "Lungs are clear. IMPRESSION: New T12 compression deformity of indeterminate age.")
+_LLL = ("FINDINGS: Compared with prior, the previously seen left lower lobe consolidation has largely resolved, with "
+        "minimal residual opacity. IMPRESSION: Near-complete resolution of left lower lobe pneumonia.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a denial that a verb ends reaches no further: "has resolved and ...", "has resolved with ..."
+        (_RESOLVED, "The edema has resolved and the effusions are smaller.", True),
+        (_RESOLVED, "The edema is unchanged.", False),
+        (_TUBE, "The right pneumothorax has resolved with the chest tube in place.", True),
+        (_TUBE, "The right chest tube has been removed.", False),
+        # nor onto what the denied thing would go with
+        ("FINDINGS: Acute fracture of the right clavicle midshaft. No pneumothorax. IMPRESSION: Clavicle fracture.",
+         "No pneumothorax accompanies the fracture.", True),
+        ("FINDINGS: Acute fracture of the right clavicle midshaft. No pneumothorax. IMPRESSION: Clavicle fracture.",
+         "There is no pneumothorax associated with the fracture.", True),
+        ("FINDINGS: Right rib fracture. No associated pneumothorax. IMPRESSION: Fracture.",
+         "There is an associated pneumothorax.", False),
+        ("FINDINGS: Low lung volumes. Tortuous aorta. No pneumothorax. IMPRESSION: No acute disease.",
+         "The lung volumes are low and the aorta is tortuous, but neither is associated with a pneumothorax.", True),
+        # ordinals quoted as numbers, and counted
+        (_RIBS, "Two old, healed rib fractures are seen on the left (ribs 6 and 7).", True),
+        (_RIBS, "Old healed fractures of left ribs six and seven.", True),
+        (_RIBS, "Healed fractures involve three right posterior ribs, the third through the fifth.", True),
+        (_RIBS, "Healed fractures of left ribs 7 and 8.", False),
+        # an age the report leaves undetermined
+        (_T12, "The T12 compression fracture is acute.", False),
+        (_T12, "There is a new T12 compression deformity.", True),
+        ("FINDINGS: Mild age-indeterminate wedging of a lower thoracic vertebra. Left-sided rib deformities "
+         "consistent with old fractures. IMPRESSION: No acute disease.",
+         "There are left-sided rib deformities consistent with old fractures.", True),
+        # almost cleared is not cleared; "the previously seen X" is no "unchanged"; "not previously seen" is new
+        (_LLL, "The left lower lobe consolidation is unchanged from prior.", False),
+        (_LLL, "The left lower lobe consolidation seen before has almost entirely cleared.", True),
+        (_LLL, "Overall the left lower lobe pneumonia is improving, nearly resolved.", True),
+        ("FINDINGS: 1.5 cm nodule in the left upper lobe, new compared with prior. IMPRESSION: New nodule.",
+         "The left upper lobe nodule was not previously seen.", True),
+        # lobe abbreviations, lobectomies, a single-chamber device, slashed alternatives, hyphenated device names
+        ("FINDINGS: Opacity in the right lower lobe. IMPRESSION: Right lower lobe opacity.",
+         "The opacity lies in the RML.", False),
+        ("FINDINGS: Opacity in the right lower lobe. IMPRESSION: Right lower lobe opacity.",
+         "The opacity is in the RLL.", True),
+        ("FINDINGS: Status post right upper lobectomy with surgical clips at the right hilum. IMPRESSION: Stable.",
+         "The patient had a right lower lobectomy.", False),
+        ("FINDINGS: Left chest wall dual-chamber pacemaker with leads in the right atrium and right ventricle. "
+         "IMPRESSION: Pacemaker.", "The pacemaker is a single-chamber device.", False),
+        ("FINDINGS: Enteric tube courses below the diaphragm with tip in the stomach. IMPRESSION: Tube as above.",
+         "The nasogastric/enteric tube terminates in the stomach.", True),
+        ("FINDINGS: Left-sided Port-A-Cath with catheter tip at the cavoatrial junction. IMPRESSION: Port.",
+         "The left-sided port ends at the cavoatrial junction.", True),
+        # a view named for a side is no side; "whether" keeps a thing open
+        ("FINDINGS: Lucency beneath the right hemidiaphragm, which may represent free air. IMPRESSION: Possible "
+         "free air; recommend left lateral decubitus radiograph.",
+         "Next, a left lateral decubitus film would clarify whether this is free air.", True),
+        # a calcified aorta in other words; the reason for a reading is not hedged with it
+        ("FINDINGS: Tortuous, calcified thoracic aorta. IMPRESSION: No acute process.",
+         "The thoracic aorta is tortuous with atherosclerotic calcification.", True),
+        ("FINDINGS: 8 mm nodule in the right upper lobe, unchanged from 2 years ago. IMPRESSION: Stable nodule, "
+         "likely benign given 2-year stability.", "Given two years of stability, the nodule is probably benign.",
+         True),
+    ],
+)
+def test_scopes_ordinals_ages_and_device_words(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -461,6 +461,8 @@ def _names_side(words: list[str], i: int) -> bool:
     infiltrate and atelectasis" is a pair, not two sides), and no side that is denied ("rather than bilateral")."""
     if i and words[i - 1] in _SIDE_DENIED:
         return False
+    if words[i + 1 : i + 3] == ["lateral", "decubitus"] or words[i + 1 : i + 2] == ["decubitus"]:
+        return False  # a view, not a side: "recommend a left lateral decubitus radiograph"
     return words[i] != "both" or (i + 1 < len(words) and words[i + 1] in _BOTH_PARTS)
 
 
@@ -765,6 +767,10 @@ def _negation_applies(claim: Claim, r: Claim, rules: StepRules) -> bool:
     )
 
 
+# an object's words, hyphenated names whole ("Port-A-Cath")
+_OBJECT_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
 def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     """For object observations (devices): whether the step's mention can be the report's object.
 
@@ -775,11 +781,11 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     vocab = rules.vocabulary
     if vocab is None or claim.observation not in rules.object_observations:
         return True
-    mine = _WORD.findall(claim.mention.lower())
+    mine = _OBJECT_WORD.findall(claim.mention.lower())
     mine_classes = {vocab.classes[w] for w in mine if w in vocab.classes}
     if not mine_classes or any(w in vocab.generic_words and vocab.classes.get(w) == "cardiac_device" for w in mine):
         return True  # "device(s)" stands for any object
-    theirs = _WORD.findall(r.sentence.lower())
+    theirs = _OBJECT_WORD.findall(r.sentence.lower())
     if not mine_classes & {vocab.classes[w] for w in theirs if w in vocab.classes}:
         return False
     specific = {object_stem(w, vocab) for w in mine if w in vocab.classes and w not in vocab.generic_words}

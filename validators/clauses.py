@@ -385,7 +385,14 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     return "positive" if ended is not None else None
 
 
-_SCOPE_BREAK = re.compile(r"\b(?:after|following)\b", re.I)
+# (nor past a verb that ends its denial: "the edema has resolved and the effusions are smaller", "the pneumothorax has
+# resolved with the chest tube in place")
+_SCOPE_BREAK = re.compile(
+    r"\b(?:after|following)\b|\b(?:resolved|cleared|removed|gone),?\s+(?:and|with|while|leaving)\b"
+    # (nor onto what the denied thing would go with: "no pneumothorax accompanies the fracture")
+    r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b",
+    re.I,
+)
 _NEW_PHRASE = re.compile(
     r",\s+(?:a|an)\s+(?=(?:trace|tiny|small|minimal|mild|moderate|large|severe|massive|big|new|sizable)\b)", re.I
 )
@@ -500,6 +507,9 @@ def _temporal_any(lang: StepLanguage, classes: tuple[str, ...]) -> re.Pattern[st
 AGE_UNKNOWN = "indeterminate"
 
 
+_AGES = frozenset({"acute", "chronic"})
+
+
 def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLanguage) -> bool:
     """True when the step states a change the report's statement is incompatible with."""
     # "age-indeterminate" only denies an age ("acute", "old"): beside a change the report states, or in the
@@ -507,6 +517,8 @@ def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLa
     if AGE_UNKNOWN in step:
         # and a step that calls the thing age-indeterminate itself qualifies its own "acute" or "old"
         step = frozenset(c for c in step - {AGE_UNKNOWN} if AGE_UNKNOWN in lang.temporal_compatible.get(c, ()))
+    if AGE_UNKNOWN in report and step & _AGES and not report & _AGES:
+        return True  # an age the report leaves undetermined ("the T12 compression fracture is acute")
     report = report - {AGE_UNKNOWN} or report
     if not step or not report:
         return False

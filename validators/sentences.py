@@ -200,13 +200,21 @@ EDIT_MIN = 85  # rapidfuzz ratio of the masked texts above which a step is an ed
 _OTHER_SIDE = {"left": "right", "right": "left"}
 _NEGATORS = {"no", "without", "nor", "neither", "none", "nothing", "absent"}
 # words after which a negation no longer reaches: "no pneumothorax after line placement" denies no line
-_NEGATION_BREAKS = {"after", "following", "from", "since", "despite", "given", "because", "post"}
+_NEGATION_BREAKS = {"after", "following", "from", "since", "despite", "given", "because", "post", "accompanies",
+                    "accompany", "accompanying"}
+# and what a denied thing would go with: "no pneumothorax associated with the fracture" (not "no associated
+# pneumothorax")
+_LINKED = {"associated": "with", "related": "to", "secondary": "to", "caused": "by"}
+# ("neither is associated with a pneumothorax", "neither related to TB")
+_COPULAS = frozenset({"is", "are", "be", "was", "were", "neither", "not"})
 
 
 def _negated_at(words: list[str], i: int) -> bool:
     """Whether one of the five words before `words[i]` negates it, with no scope break between."""
     for j in range(i - 1, max(0, i - 5) - 1, -1):
-        if words[j] in _NEGATION_BREAKS:
+        if words[j] in _NEGATION_BREAKS or (
+            words[j] in _LINKED and words[j + 1] == _LINKED[words[j]] and words[j - 1] not in _COPULAS
+        ):
             return False
         if words[j] in _NEGATORS:
             return True
@@ -301,12 +309,19 @@ def read_words(text: str) -> Facts:
     return Facts(text, 0, len(text), sequence=tuple(_TOKEN.findall(text.lower())))
 
 
+_LOBES = {"rul": "right upper lobe", "rml": "right middle lobe", "rll": "right lower lobe", "lul": "left upper lobe",
+          "lll": "left lower lobe"}
+_LOBE_SHORT = re.compile(r"\b(?:rul|rml|rll|lul|lll)\b")
+# an ordinal that orders the reasoning ("First, the heart is normal"), not a rib or a count
+_DISCOURSE_ORDINAL = re.compile(r"\W*(?:first|second|third|fourth|fifth|next|last)(?:ly)?\s*(?:[,:;]|\W*$)")
 # "The bony elements are not remarkable": unremarkable, not a denial of something remarkable
 _NOT_REMARKABLE = re.compile(r"\bnot\s+remarkable\b", re.I)
 
 
 def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> Facts:
     low = text.lower().replace("-to-", " to ")  # "moderate-to-severe" names two grades
+    if "l" in low and _LOBE_SHORT.search(low):
+        low = _LOBE_SHORT.sub(lambda m: _LOBES[m.group(0)], low)  # "the RLL" is the right lower lobe
     if "remarkable" in low:
         low = _NOT_REMARKABLE.sub("unremarkable", low)
     words = _TOKEN.findall(low)
@@ -350,8 +365,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             numbers.add((m.group(4).upper() + m.group(5), "level"))
     if numbers:
         numbers |= range_between(low)
-    for w in words:
-        if w in vocab.number_words:
+    for i, w in enumerate(words):
+        if w in vocab.number_words and not (i == 0 and _DISCOURSE_ORDINAL.match(low)):
             value = vocab.number_words[w]
             numbers.add((value[:-2], "th") if value.endswith("th") else (value, "count"))
     anchors |= {value for value, kind in numbers if kind == "level"}  # "T11" names the thing
@@ -436,7 +451,9 @@ _ALTERNATIVE_CUE = re.compile(r"versus|vs|and/or", re.I)
 # (or at a clause of its own after "and": "malignancy cannot be excluded, and chest CT is recommended")
 _HEDGE_END = re.compile(
     r";|,\s+with\b|,\s+(?:and\s+|while\s+)?(?:there|the)\b|,\s+(?:and\s+)?(?:stable|unchanged|normal|no)\b"
-    r"|\s+and\s+(?=(?:[\w-]+\s+){0,3}?(?:is|are|was|were|should|would|could|can|will)\s)",
+    r"|\s+and\s+(?=(?:[\w-]+\s+){0,3}?(?:is|are|was|were|should|would|could|can|will)\s)"
+    # (the reason for the reading is stated: "likely benign given 2-year stability")
+    r"|\s+(?:given|because\s+of|in\s+view\s+of)\s",
     re.I,
 )
 
@@ -522,7 +539,9 @@ class Finding:
 
 
 # comparatives as stems: what a change over time says of a thing, not a word it is named by
-_CHANGE_STEMS = frozenset(stem(w) for w in ("wider", "larger", "bigger", "smaller", "narrower", "worse", "better"))
+_CHANGE_STEMS = frozenset(
+    stem(w) for w in ("wider", "larger", "bigger", "smaller", "narrower", "worse", "better", "different", "differs")
+)
 
 
 def align(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Facts]:
@@ -842,7 +861,7 @@ def _compare(
             # (every aligned sentence, and for a clause naming two sides every sentence sharing a word with it:
             # "biapical scarring and a right upper lobe granuloma" names two things)
             out.append(Finding("laterality_conflict", best))
-    if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out}:
+    if clause.sides & _LEFT_RIGHT and "laterality_conflict" not in {f.reason for f in out} and not normal_side:
         placed = pool + _sharing_three(clause, sentences, pool, vocab) if clause.places else pool
         swapped = _other_side_of_place(clause, placed) or _swapped_side_places(clause, pool)
         if swapped is not None:
@@ -1457,6 +1476,8 @@ def _invented_count(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary
         if not naming:
             continue
         counts = {v for s in naming for v, k in s.numbers if k in ("count", "")}
+        # (as many as it numbers: "three ribs" for "the 3rd through 5th ribs")
+        counts |= {str(n) for s in naming if (n := sum(k == "th" for _, k in s.numbers)) > 1}
         if any(w.split("-")[0] in _TWO_WORDS for s in naming for w in s.words):  # ("dual-chamber")
             counts.add("2")
         if not mine & counts:
@@ -1692,8 +1713,9 @@ def edited_copy(
     Synonyms within a kind do not count ("stable" / "unchanged", "minimal" / "small").
     """
     mine = clause.sequence
-    if _ANSWER_LEAD.match(clause.text):
-        mine = mine[1:]  # "Cardiomegaly: no, the heart is normal in size": the answer, then the copy
+    if _ANSWER_LEAD.match(clause.text) or _DISCOURSE_ORDINAL.match(clause.text.lower()):
+        # "Cardiomegaly: no, the heart is normal in size": the answer, then the copy; "First, the heart ..."
+        mine = mine[1:]
     tail = _ANSWER_TAIL.search(clause.text)
     if tail:
         mine = mine[: len(mine) - len(_TOKEN.findall(tail.group(0)))]  # "..., so no.": the copy, then the answer
@@ -1815,9 +1837,15 @@ def _singular(word: str) -> str:
 
 
 def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
-    """A device, hardware, fracture or node the step asserts and the report never names at all."""
-    if clause.negated or clause.hedge != "certain":
+    """A device, hardware, fracture or node the step asserts and the report never names at all (stated before
+    a hedge counts: "calcified hilar nodes, likely from old granulomatous disease" asserts the nodes)."""
+    if clause.negated or clause.hedge == "open":
         return []
+    stated = clause.words
+    if clause.hedge != "certain":
+        stated = frozenset(w for w in clause.words if stem(w) not in clause.hedged_anchors)
+        if not clause.hedged_anchors or stated == clause.words:
+            return []  # (what the hedge covers is unknown)
     named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
     hidden = hidden_device_named(sentences, clause.sides)
     if hidden:
@@ -1826,7 +1854,7 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     # report names with a de-identified word ("left chest XXXX")
     specific = {
         vocab.classes[w]
-        for w in clause.words
+        for w in stated
         if w in vocab.classes and w not in vocab.generic_words and vocab.classes[w] in vocab.must_be_named
     }
     filled: dict[str, bool] = {}
@@ -1836,20 +1864,27 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         # "XXXX generator"); asked only of a class that would otherwise be unnamed, once per class
         if cls not in filled:
             filled[cls] = any(
-                vocab.classes.get(w) == cls and fills_gap(w, clause.text, sentences, vocab) for w in clause.words
+                vocab.classes.get(w) == cls and fills_gap(w, clause.text, sentences, vocab) for w in stated
             )
         return filled[cls]
 
     if any(not gap(cls) for cls in specific - named):
         return [Finding("finding_not_in_report", None)]
-    # a specific kind the report never words ("internal jugular catheter" beside a PICC)
+    # a specific kind the report never words ("internal jugular catheter" beside a PICC); one of two words the
+    # step gives as alternatives is enough ("nasogastric/enteric tube" for "enteric tube")
     words = _report_words(sentences, vocab)[1]
-    for w in clause.words:
+    paired = {a: b for m in _SLASHED.finditer(clause.text.lower()) for a, b in (m.groups(), m.groups()[::-1])}
+    for w in stated:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
+            if w in paired and object_stem(paired[w], vocab) in words:
+                continue
             if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and not gap(cls):
                 return [Finding("finding_not_in_report", None)]
     return []
+
+
+_SLASHED = re.compile(r"\b([a-z][a-z-]*)/([a-z][a-z-]*)\b")
 
 
 # a line or port whose name the de-identification hid: "left chest XXXX with tip projecting over the SVC",
@@ -2103,7 +2138,7 @@ def _polarity_conflict(
     quals = clause.words & vocab.qualifiers - other
     if clause.negated:
         quals = _denial_qualifiers(clause, quals, lang) - other
-        same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words)]
+        same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words) and not _older(quals, s)]
         if not same or any(
             (s.negated and (strong & _denial_scope(s, vocab, lang) or _same_denial(clause, s, vocab, lang)))
             or strong <= _denied_anywhere(s, vocab, lang)
@@ -2131,6 +2166,15 @@ def _polarity_conflict(
     if clause.negated and _other_side_zones(clause, s):
         return []  # "the right lower and left upper lobes are not involved" beside "right upper and left lower"
     return [Finding("negation_conflict", s)]
+
+
+def _older(quals: frozenset[str], s: Facts) -> bool:
+    """A denial of a recent thing ("no acute fracture") beside a sentence whose thing is old ("healed, remote rib
+    fractures without acute abnormality": its "acute" is in a denial of its own)."""
+    return bool(quals & _RECENT) and "chronic" in s.temporal and "acute" not in s.temporal
+
+
+_RECENT = frozenset({"acute", "fresh", "recent", "new"})
 
 
 # lines, tubes and devices as a kind, not one of them ("an endotracheal tube", "a pleural line")
@@ -2321,6 +2365,16 @@ _ABNORMAL_PREDICATES = frozenset({
     "congested", "engorged",
 })
 _NORMAL_PREDICATES = frozenset({"midline", "located", "aligned", "centered", "centred"})
+_ABNORMAL_NOUNS = frozenset({
+    "congestion", "engorgement", "enlargement", "widening", "elevation", "deviation", "tortuosity", "ectasia",
+    "dilatation", "dilation", "narrowing", "hyperinflation", "hyperexpansion", "displacement", "shift",
+})
+# "<thing> shows <abnormality>" ("The pulmonary vascularity shows mild congestion")
+_CLAUSE_SHOWS = re.compile(
+    r"^\W*(?:(?:and|but|so|also|although|though|while|whereas)\s+)?(?:the\s+)?((?:[a-z-]+\s+){0,2}?[a-z-]+)"
+    r"\s+(?:shows?|showing|demonstrates?|has|have|with)\s+(?:(?:a|an|some|mild|mildly|slight|minimal|moderate|marked|"
+    r"severe|subtle|increased)\s+)*([a-z-]+)\b"
+)
 # "<thing> is <predicate>": the verb and the predicate, shared by the step's and the report's reading
 _IS = r"\s+(?:is|are|appears?|remains?|looks?)\s+"
 _PREDICATE = r"(?:(?:[a-z]+ly|somewhat|now|still)\s+)?([a-z-]+)\b"
@@ -2341,9 +2395,13 @@ def _called_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     calls normal in so many words ("The trachea is midline.")."""
     if clause.negated or clause.hedge != "certain":
         return []
-    m = _CLAUSE_DESCRIBED.match(clause.text.lower())
+    low = clause.text.lower()
+    m = _CLAUSE_DESCRIBED.match(low)
     if m is None or m.group(2) not in _ABNORMAL_PREDICATES:
-        return []
+        # "<thing> shows <abnormality>": "The pulmonary vascularity shows mild congestion"
+        m = _CLAUSE_SHOWS.match(low)
+        if m is None or m.group(2) not in _ABNORMAL_NOUNS:
+            return []
     subject = {stem(w) for w in m.group(1).split() if w not in vocab.weak and w not in vocab.stopwords}
     if not subject:
         return []
@@ -2729,9 +2787,14 @@ def same_word(word: str, words: frozenset[str]) -> bool:
 def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> frozenset[str]:
     """The anchors a negation denies: from its cue to the end of its clause (all of them when the cue
     comes after the subject: "Calcification is absent")."""
-    after = _after_negation_cue(facts.text, lang)
-    if after is None:
+    text, m = _negation_cue(facts.text, lang)
+    if m is None:
         return facts.anchors
+    after = text[m.end() :]
+    if m.group(0).lower() in _ENDING_CUES and _VERB_BEFORE.search(text, 0, m.start()):
+        # a verb that ends its denial: "the pneumothorax has resolved with the chest tube in place" denies what
+        # comes before it
+        return frozenset(a for a in facts.anchors if a in _named_in(_TOKEN.findall(text[: m.start()].lower()), vocab))
     said = _named_in(_scope_words(after), vocab)
     scope = frozenset(a for a in facts.anchors if a in said)
     if not scope and lang.negation_post.search(facts.text) and not set(_scope_words(after)) - vocab.stopwords \
@@ -2740,6 +2803,10 @@ def _denial_scope(facts: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> fr
         # (not "is not normal in appearance"; a removal is judged as one)
         return facts.anchors
     return scope
+
+
+_ENDING_CUES = frozenset({"resolved", "cleared", "removed"})
+_VERB_BEFORE = re.compile(r"\b(?:has|have|had)\s+(?:(?:since|now|subsequently|been|completely|entirely)\s+)*$", re.I)
 
 
 def _scope_words(after: str) -> list[str]:
@@ -2804,7 +2871,10 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
     return None if m is None else text[m.end() :]
 
 
-_SCOPE_END = re.compile(r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s")
+_SCOPE_END = re.compile(
+    r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s"
+    r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b"
+)
 
 
 def _same_denial(clause: Facts, s: Facts, vocab: OpenVocabulary, lang: StepLanguage) -> bool:

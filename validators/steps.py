@@ -117,8 +117,8 @@ _COUNT_WORD = re.compile(
     r"|[\s-]+(?:chamber|lumen|energy)\b)",
     re.I,
 )
-_KIND_COUNTS = {"dual": "2", "double": "2", "triple": "3"}
-_KIND_COUNT = re.compile(r"\b(dual|double|triple)[\s-]+(?:chamber|lumen|lead)", re.I)
+_KIND_COUNTS = {"single": "1", "dual": "2", "double": "2", "triple": "3"}
+_KIND_COUNT = re.compile(r"\b(single|dual|double|triple)[\s-]+(?:chamber|lumen|lead)", re.I)
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)"
     rf"|\b\d+(?={AGE_SUFFIX})"
@@ -127,12 +127,14 @@ _VIEW_COUNT = re.compile(
     r"|\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
     r"\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
     # a numbered item of the report cited as such ("Impression item 3", "point 2 of the findings")
-    r"|\b(?:items?|points?|numbers?|no\.|#)\s*\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))",
+    r"|\b(?:items?|points?|numbers?|statements?|options?|choices?|questions?|no\.|#)\s*\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))",
     re.I,
 )
 # the numbers of a report's list ("IMPRESSION: 1. Small effusion. 2. ..."): no size, count or level of anything
 _ENUMERATOR = re.compile(
     r"(?m)(?:^\s*|(?<=[:.|\"'\u201c]\s)|(?<=[:|\"'\u201c]))\d{1,2}[.)](?=\s+[A-Z])|(?<=[\"\u201c])\d{1,2}[.)]"
+    # ("Findings: 1) new deformity; 2) large hernia; 3) hyperinflation")
+    r"|(?<=[:;,]\s)\d{1,2}\)(?=\s+[a-zA-Z])|^\s*\d{1,2}\)(?=\s+[a-z])"
 )
 
 
@@ -177,6 +179,8 @@ def numbers_in(text: str) -> list[str]:
     out = sorted(value for value, kind in range_between(text.lower()) if kind == "level")
     for m in _COUNT_WORD.finditer(text):
         out.append(_COUNT_WORDS[m.group(1).lower()])
+    # a count a device's kind says ("single-chamber pacemaker" for a dual-chamber one)
+    out.extend(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(text) if m.group(1).lower() == "single")
     for m in _NUMBER.finditer(text):
         if m.group(2):
             out.append(m.group(2).upper())
@@ -562,6 +566,13 @@ class StepValidator:
         seen_keys: set[tuple] = set()
         analyses = []
         sentences = self.report_sentences(report)
+        for s in sentences:
+            # an ordinal the report gives may be quoted as a number ("ribs 6 and 7", "ribs six and seven" for "the
+            # sixth and seventh ribs"), and its ordinals counted ("three ribs" for "the 3rd through 5th ribs")
+            ordinals = {value for value, kind in s.numbers if kind == "th"}
+            grounded_numbers |= ordinals
+            if len(ordinals) > 1:
+                grounded_numbers.add(str(len(ordinals)))
         previous = ""  # the last step that named something: what a later "It ..." refers to
         history = History(report.indication or "", self._named_findings)
         prior = names_prior(report.comparison)
@@ -1046,7 +1057,7 @@ def _grounded_elsewhere(
         j.verdict == "unsupported"
         and j.reasons == ["finding_not_in_report"]
         and (
-            _worded_in_report(j, sentences)
+            _worded_in_report(j, sentences, vocab)
             or _concluded(j)
             or _granulomatous_sequel(j, sentences)
             or _hidden_device(j, sentences)
@@ -1108,14 +1119,20 @@ _HISTORY_CUE = re.compile(
 )
 
 
-def _worded_in_report(j: Judgement, sentences: list[Facts]) -> bool:
-    """Every content word of a positive claim's mention stands in one affirmative report sentence
-    ("calcification" beside "the aorta is tortuous and calcified"): the extractor missed the report's wording,
-    the step did not invent it."""
+def _worded_in_report(j: Judgement, sentences: list[Facts], vocab: OpenVocabulary | None = None) -> bool:
+    """Every content word of a positive claim's mention stands in one affirmative report sentence, as such or as
+    a word of the same specific term ("calcification" beside "the aorta is tortuous and calcified",
+    "atherosclerotic" beside "calcified aorta"): the extractor missed the report's wording, the step did not invent
+    it."""
     if j.claim.assertion != "positive":
         return False
     words = set(_MENTION_WORD.findall(j.claim.mention.lower()))
-    return bool(words) and any(not s.negated and all(same_word(w, s.words) for w in words) for s in sentences)
+    terms = vocab.terms if vocab is not None else {}
+
+    def said(w: str, s: Facts) -> bool:
+        return same_word(w, s.words) or (w in terms and terms[w] in {terms.get(x) for x in s.words})
+
+    return bool(words) and any(not s.negated and all(said(w, s) for w in words) for s in sentences)
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
@@ -1480,7 +1497,16 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
     plain = _plain(text)
     # an option is named by its words, its punctuation aside ("calcified unfolded aorta" for "Calcified, unfolded
     # aorta"), or without its parenthesis ("enteric tube" for "Enteric (nasogastric) tube")
-    named = [o for o in choices if o and any(re.search(rf"\b{re.escape(f)}\b", plain) for f in _option_forms(o))]
+    spans = {
+        o: [m.span() for f in _option_forms(o) for m in re.finditer(rf"\b{re.escape(f)}\b", plain)] for o in choices if o
+    }
+    # an option named only inside a longer one's words is not named: "upper limits of normal" names that option,
+    # not "Normal"; "no acute displaced rib fracture" is not "Acute displaced rib fracture"
+    named = [
+        o for o, found in spans.items()
+        if any(not any(a <= x and y <= b and (a, b) != (x, y) for p, other in spans.items() if p != o for a, b in other)
+               for x, y in found)
+    ]
     if not named:
         # a lettered option named by its words alone ("partial" for "B. Partial")
         named = [o for o in choices if (body := _OPTION_LETTER.sub("", o)) != o and len(body) > 2
