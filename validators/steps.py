@@ -1498,7 +1498,9 @@ def stated_answer(text: str, options: list[str], answer: list[str]) -> list[str]
     # an option is named by its words, its punctuation aside ("calcified unfolded aorta" for "Calcified, unfolded
     # aorta"), or without its parenthesis ("enteric tube" for "Enteric (nasogastric) tube")
     spans = {
-        o: [m.span() for f in _option_forms(o) for m in re.finditer(rf"\b{re.escape(f)}\b", plain)] for o in choices if o
+        o: [m.span() for f in _option_forms(o) for m in re.finditer(rf"\b{re.escape(f)}\b", plain)]
+        for o in choices
+        if o
     }
     # an option named only inside a longer one's words is not named: "upper limits of normal" names that option,
     # not "Normal"; "no acute displaced rib fracture" is not "Acute displaced rib fracture"
