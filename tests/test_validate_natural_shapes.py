@@ -2222,3 +2222,114 @@ _LLL = ("FINDINGS: Compared with prior, the previously seen left lower lobe cons
 )
 def test_scopes_ordinals_ages_and_device_words(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+_SIDED = ("FINDINGS: Compared with the prior study, there is interval increase in a moderate right pleural effusion. "
+          "Small left pleural effusion is unchanged. IMPRESSION: Increased right effusion.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a hedged level stated as certain
+        ("FINDINGS: Compression deformity of a lower thoracic vertebral body, likely T11, new compared to ___. "
+         "IMPRESSION: New compression deformity, likely T11.", "The compression fracture is at T11.", False),
+        ("FINDINGS: Compression deformity of a lower thoracic vertebral body, likely T11, new compared to ___. "
+         "IMPRESSION: New compression deformity, likely T11.", "The deformity is probably at T11.", True),
+        # a sided change or grade is read against the sentence about that side
+        (_SIDED, "The left effusion has increased.", False),
+        (_SIDED, "The right-sided effusion has increased but is still small.", False),
+        (_SIDED, "The right effusion has increased and is now moderate.", True),
+        (_SIDED, "The left effusion is unchanged.", True),
+        # what a hedged sentence states before its hedge, against a thing called normal
+        ("FINDINGS: Bilateral hilar enlargement, which may reflect lymphadenopathy versus prominent pulmonary "
+         "arteries. Lungs are clear. IMPRESSION: Hilar prominence.", "The hila are normal in size.", False),
+        ("FINDINGS: Bilateral hilar enlargement, which may reflect lymphadenopathy versus prominent pulmonary "
+         "arteries. Lungs are clear. IMPRESSION: Hilar prominence.",
+         "The hilar enlargement may be adenopathy or prominent pulmonary arteries.", True),
+        # a change denied is no change
+        ("FINDINGS: Pneumomediastinum is slightly decreased. Small bilateral pleural effusions are unchanged. "
+         "IMPRESSION: Slightly decreased pneumomediastinum.",
+         "The pneumomediastinum hasn't resolved; it's only slightly decreased.", True),
+        ("FINDINGS: Pneumomediastinum is slightly decreased. Small bilateral pleural effusions are unchanged. "
+         "IMPRESSION: Slightly decreased pneumomediastinum.", "The effusions have not yet decreased.", True),
+        ("FINDINGS: Pneumomediastinum is slightly decreased. Small bilateral pleural effusions are unchanged. "
+         "IMPRESSION: Slightly decreased pneumomediastinum.", "The effusions have decreased.", False),
+    ],
+)
+def test_hedged_levels_sided_changes_and_hedged_sentences(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+_LINES = ("FINDINGS: Right IJ central venous catheter with tip in the mid SVC. Endotracheal tube terminates 4 cm above "
+          "the carina. Enteric tube courses below the diaphragm, tip not visualized. Moderate cardiomegaly. Small "
+          "bilateral pleural effusions. No pneumothorax. IMPRESSION: Lines and tubes as above.")
+_RESOLVED_LLL = ("FINDINGS: Compared with XXXX, interval resolution of previously seen left lower lobe opacity. Lungs "
+                 "are now clear. IMPRESSION: Resolved left lower lobe pneumonia.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # findings answered one by one ("Edema: no", "Pneumothorax - No", "pneumothorax = no")
+        (_LINES, "Final answer: Cardiomegaly: yes. Edema: no. Effusion: yes.", True),
+        (_LINES, "Final answer: Pneumothorax - No.", True),
+        (_LINES, "So cardiomegaly = yes; pneumothorax = no.", True),
+        (_LINES, "Final answer: Cardiomegaly: no.", False),
+        (_LINES, "Effusion: no.", False),
+        # a tip not seen is no tube removed; a reference range is no measurement
+        (_LINES, "There is a right internal jugular CVC, an endotracheal tube, and an enteric tube.", True),
+        (_LINES, "So the ETT is 4cm above the carina, an acceptable position (normal is about 3-5 cm).", True),
+        # both apices
+        ("FINDINGS: Hyperinflated lungs. Biapical pleural thickening. IMPRESSION: COPD.",
+         "There is pleural thickening at both lung apices.", True),
+        ("FINDINGS: Hyperinflated lungs. Biapical pleural thickening. IMPRESSION: COPD.",
+         "There is pleural thickening at the left base.", False),
+        # resolved, but on the other side or in another lobe
+        (_RESOLVED_LLL, "The previously noted right lower lobe opacity has resolved.", False),
+        (_RESOLVED_LLL, "The previously seen left upper lobe opacity has resolved in the interval.", False),
+        (_RESOLVED_LLL, "The left lower lobe opacity has resolved.", True),
+        # hila called normal beside hilar prominence or fullness
+        ("FINDINGS: New 2 cm mass in the right lower lobe. Right hilar fullness. IMPRESSION: Mass.",
+         "The hila are unremarkable.", False),
+        # which part of a long bone; both joints for one
+        ("FINDINGS: Old healed fracture of the right clavicle midshaft. IMPRESSION: Old fracture.",
+         "There is an old fracture of the distal right clavicle.", False),
+        ("FINDINGS: Old healed fracture of the right clavicle midshaft. IMPRESSION: Old fracture.",
+         "There is an old healed fracture of the mid right clavicle.", True),
+        ("FINDINGS: Right shoulder arthroplasty. Degenerative changes of the left acromioclavicular joint. "
+         "IMPRESSION: No acute disease.", "Degenerative changes are seen in both acromioclavicular joints.", False),
+        # the lingula is part of the left upper lobe; still there and smaller
+        ("FINDINGS: Minimal patchy opacity in the lingula, which may represent subsegmental atelectasis. "
+         "IMPRESSION: Minimal lingular opacity.", "The opacity is in the lingula, which is part of the left upper "
+         "lobe.", True),
+        ("FINDINGS: Small right apical pneumothorax, approximately 1 cm, decreased from prior. IMPRESSION: Small "
+         "right apical pneumothorax, decreased.",
+         "A small right apical pneumothorax of about 1 cm persists but is smaller than before.", True),
+        ("FINDINGS: Small right apical pneumothorax, approximately 1 cm, decreased from prior. IMPRESSION: Small "
+         "right apical pneumothorax, decreased.", "The small right apical pneumothorax persists unchanged.", False),
+    ],
+)
+def test_answer_lists_tips_ranges_resolved_sides_and_bones(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "after chest tube removal" removed the tube
+        ("FINDINGS: The right pleural effusion has decreased. No pneumothorax. IMPRESSION: Decreasing right effusion "
+         "after chest tube removal.", "A right-sided chest tube is still in place.", False),
+        ("FINDINGS: The right pleural effusion has decreased. No pneumothorax. IMPRESSION: Decreasing right effusion "
+         "after chest tube removal.", "The chest tube is no longer present.", True),
+        # the aortic knob is the arch, the root is the ascending aorta; both clavicles include the left one
+        ("FINDINGS: Calcification of the aortic knob. Lungs are clear. IMPRESSION: No acute process.",
+         "There is calcification of the aortic root.", False),
+        ("FINDINGS: Calcification of the aortic knob. Lungs are clear. IMPRESSION: No acute process.",
+         "There is calcification of the aortic knob.", True),
+        ("FINDINGS: Deformity of the left distal clavicle compatible with remote fracture. IMPRESSION: No acute "
+         "disease.", "Both clavicles look intact and normally aligned.", False),
+    ],
+)
+def test_removals_aortic_parts_and_both_sides_called_normal(validator, text, step, good):
+    assert_judged(validator, text, step, good)

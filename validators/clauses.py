@@ -53,18 +53,32 @@ _CONTRACTIONS = [
 
 
 _QUOTES = re.compile("['\u2018\u2019\u201c\u201d]")
+# a finding answered by a verdict word after a colon, "=", " - " or "->" ("Cardiomegaly: yes. Edema: no.",
+# "Pneumothorax - No"; not "Final answer: no", which answers the question)
+_VERDICT_WORD = re.compile(r"\b(?:yes|no|absent|present|negative|positive)\b", re.I)
+_ANSWERED = (
+    r"(?<![\w-])(?!(?:final\s+)?answer\b)([A-Za-z][A-Za-z -]{1,40}?)"
+    r"(?:\s*[:=]\s*|\s+[-\u2013\u2014]\s+|\s*->\s*)"
+)
+_VERDICT_END = r"(?=\s*(?:[.;,)]|$))"
+_ANSWERED_NO = re.compile(_ANSWERED + r"(?:no|absent|negative)\b" + _VERDICT_END, re.I)
+_ANSWERED_YES = re.compile(_ANSWERED + r"(?:yes|present|positive)\b" + _VERDICT_END, re.I)
 # a full stop between two words with no space after it, the second capitalised ("effusion.Heart"), not an
 # abbreviation or a decimal ("e.g.", "St.Jude", "2.5")
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{3})\.(?=[A-Z][a-z]{2})")
 
 
 def normalize_step(text: str) -> str:
-    """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not") and sentences glued
-    by a full stop without a space split ("effusion.Heart size is normal"). Markdown is gone before this
-    (`radprm.validators.steps.same_length_fixes`)."""
+    """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not"), sentences glued
+    by a full stop without a space split ("effusion.Heart size is normal") and findings answered one by one read
+    as statements ("Edema: no." -> "no Edema.", "Effusion = yes" -> "Effusion present"). Markdown is gone before
+    this (`radprm.validators.steps.same_length_fixes`)."""
     if "." in text:
         # "No pleural effusion.Heart size is normal." (sentences glued in the source report) is two sentences
         text = _GLUED_SENTENCE.sub(". ", text)
+    if _VERDICT_WORD.search(text):
+        text = _ANSWERED_NO.sub(r"no \1", text)
+        text = _ANSWERED_YES.sub(r"\1 present", text)
     if not _QUOTES.search(text):
         return text
     for pattern, repl in _CONTRACTIONS:
@@ -517,6 +531,8 @@ def temporal_conflict(step: frozenset[str], report: frozenset[str], lang: StepLa
     if AGE_UNKNOWN in step:
         # and a step that calls the thing age-indeterminate itself qualifies its own "acute" or "old"
         step = frozenset(c for c in step - {AGE_UNKNOWN} if AGE_UNKNOWN in lang.temporal_compatible.get(c, ()))
+    if step & {"increased", "decreased"} and "unchanged" not in report:
+        step -= {"unchanged"}  # "persists but is smaller than before": still there, and smaller
     if AGE_UNKNOWN in report and step & _AGES and not report & _AGES:
         return True  # an age the report leaves undetermined ("the T12 compression fracture is acute")
     report = report - {AGE_UNKNOWN} or report

@@ -193,6 +193,13 @@ _HAS_NUMBER = re.compile(r"\d")
 # what follows the number of an age ("35-year-old", "6 yo"): such a number is no size, count or level (a
 # duration, "stable for 5 years", is one)
 AGE_SUFFIX = r"(?:[\s-]*(?:years?|yrs?|months?|weeks?)[\s-]*old|\s*(?:yo|y/o))\b"
+# a reference range of general knowledge ("the usual target range of about 3-5 cm", "the goal is 3 to 5 cm above the
+# carina", "(normal is about 3-5 cm)"): no measurement of this patient
+REFERENCE_RANGE = (
+    r"\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
+    r"\d+(?:\.\d+)?\s*(?:-|\u2013|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
+)
+_REFERENCE_RANGE = re.compile(REFERENCE_RANGE, re.I)
 _ORDINAL_RANGE = re.compile(
     r"\b([ctl])?(\d{1,2})(st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([ctl])?(\d{1,2})(st|nd|rd|th)?\b"
 )
@@ -309,6 +316,7 @@ def read_words(text: str) -> Facts:
     return Facts(text, 0, len(text), sequence=tuple(_TOKEN.findall(text.lower())))
 
 
+_LEVEL = re.compile(r"\b[ctl]\d{1,2}\b")
 _LOBES = {"rul": "right upper lobe", "rml": "right middle lobe", "rll": "right lower lobe", "lul": "left upper lobe",
           "lll": "left lower lobe"}
 _LOBE_SHORT = re.compile(r"\b(?:rul|rml|rll|lul|lll)\b")
@@ -344,15 +352,16 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
     places = _places_in(low, vocab)
     numbers = set()
+    counted = _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
     for m in (
         ()
-        if not _HAS_NUMBER.search(low)
+        if not _HAS_NUMBER.search(counted)
         else re.finditer(
             # (an age, "35-year-old", is no finding's number)
             rf"(?<![\w.])(\d+(?:\.\d+)?)(?!{AGE_SUFFIX})"
             r"\s*(cm|mm|centimeters?|millimeters?)?(?![\w])"
             r"|\b(\d+)(?:st|nd|rd|th)\b|\b([ctl])(\d{1,2})\b",
-            low,
+            counted,
         )
     ):
         if m.group(1):
@@ -398,6 +407,10 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 hedged |= {
                     stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3
                 } - plain
+                # a level it hedges ("deformity of a lower thoracic vertebral body, likely T11"), named as the
+                # anchors name it
+                levels = _LEVEL.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())
+                hedged |= {w.upper() for w in levels} - {w.upper() for w in plain}
     negated = bool(lang.negation_pre.search(lang.negation_exceptions.sub(" ", _NOT_REMARKABLE.sub(" ", text))))
     dominant = set()
     if group_gate(vocab, "dominance", (*vocab.dominant, *vocab.lesser))(low):  # (one needle check for all of them)
@@ -746,6 +759,23 @@ _NOT_NEW = re.compile(
 _WEIGHS_CHANGE = re.compile(r"\b(?:whether|asked|asks|question)\b", re.I)
 
 
+def _resolved_elsewhere(clause: Facts, aligned: list[Facts]) -> list[Finding]:
+    """A thing the clause says has resolved on one side or in one lobe where the report's resolved thing was on the
+    other side or in another lobe ("the previously noted right lower lobe opacity has resolved" against "interval
+    resolution of previously seen left lower lobe opacity")."""
+    if "resolved" not in clause.temporal:
+        return []
+    resolved = [s for s in aligned[:3] if "resolved" in s.temporal]
+    if not resolved:
+        return []
+    mine, lobes = clause.sides & _LEFT_RIGHT, clause.places.get("lobe", frozenset())
+    if mine and all(s.sides & _LEFT_RIGHT and not s.sides & mine for s in resolved):
+        return [Finding("laterality_conflict", resolved[0])]
+    if lobes and all(s.places.get("lobe") and not s.places["lobe"] & lobes for s in resolved):
+        return [Finding("location_conflict", resolved[0])]
+    return []
+
+
 def _compare(
     clause: Facts, sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage, prior: bool = False
 ) -> list[Finding]:
@@ -758,6 +788,7 @@ def _compare(
             or _polarity_conflict(clause, sentences, vocab, lang)
             or _listed_denial(clause, sentences, vocab, lang)
             or _denied_device(clause, sentences, lang)
+            or _resolved_elsewhere(clause, aligned)
         )
         denied = _negated_anchors(clause, lang) - vocab.weak
         # the report itself says "No effusion." whatever it keeps open elsewhere ("Question pericardial effusion")
@@ -833,12 +864,15 @@ def _compare(
     best = aligned[0]
     pool = aligned[:3]
     out: list[Finding] = []
-    if clause.temporal and any(s.temporal for s in pool):
-        report_t = frozenset().union(*(s.temporal for s in pool))
+    # a sided clause is read against the sentences about its side: "the left effusion has increased" against
+    # "Small left pleural effusion is unchanged", not against the right one's "interval increase"
+    sided = _on_side(clause, pool)
+    if clause.temporal and any(s.temporal for s in sided):
+        report_t = frozenset().union(*(s.temporal for s in sided))
         if clause.hedge != "certain":
             report_t -= {AGE_UNKNOWN}  # "an acute fracture cannot be excluded" of an age-indeterminate one
         if temporal_conflict(clause.temporal, report_t, lang):
-            out.append(Finding("temporal_conflict", next(s for s in pool if s.temporal)))
+            out.append(Finding("temporal_conflict", next(s for s in sided if s.temporal)))
     elif _unsaid_change(clause, sentences, vocab, lang):
         out.append(Finding("temporal_conflict", best))
     # one side of what the report has on both ("a small right effusion" for "small bilateral effusions") is a
@@ -870,10 +904,10 @@ def _compare(
         clash = _dominance_conflict(clause, pool, sentences, vocab)
         if clash is not None:
             out.append(Finding("laterality_conflict", clash))
-    graded = _grades_of(best, clause)
+    graded = _grades_of(sided[0], clause)
     if clause.grades and graded and not clause.grades & graded and not _low_end(clause.grades, graded):
-        if not any(clause.grades & _grades_of(s, clause) for s in pool):
-            out.append(Finding("severity_conflict", best))
+        if not any(clause.grades & _grades_of(s, clause) for s in sided):
+            out.append(Finding("severity_conflict", sided[0]))
     if clause.side_grades and "severity_conflict" not in {f.reason for f in out}:
         theirs = {side: grade for s in pool for side, grade in s.side_grades}
         if any(
@@ -1577,6 +1611,16 @@ def invented_thing(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary)
     return not any(a[:5] in prefixes for a in strong) and not any(w[:5] in prefixes for w in longer)
 
 
+def _on_side(clause: Facts, pool: list[Facts]) -> list[Facts]:
+    """The aligned sentences about the clause's one side (all of them when the clause names no one side, or when
+    none is about it)."""
+    side = clause.sides & _LEFT_RIGHT
+    if len(side) != 1 or "bilateral" in clause.sides:
+        return pool
+    mine = [s for s in pool if s.sides & side or "bilateral" in s.sides]
+    return mine if mine and len(mine) < len(pool) and all(s.sides for s in pool) else pool
+
+
 def _single_tip_moved(
     clause: Facts, aligned: list[Facts], sentences: list[Facts], vocab: OpenVocabulary
 ) -> list[Finding]:
@@ -2138,7 +2182,15 @@ def _polarity_conflict(
     quals = clause.words & vocab.qualifiers - other
     if clause.negated:
         quals = _denial_qualifiers(clause, quals, lang) - other
-        same = [s for s in same if s.hedge == "certain" and (not quals or quals <= s.words) and not _older(quals, s)]
+        # (a sentence hedging something else states this plainly: "Minimal patchy opacity in the lingula, which may
+        # represent subsegmental atelectasis")
+        same = [
+            s
+            for s in same
+            if (s.hedge == "certain" or (s.hedge != "open" and s.hedged_anchors and not strong & s.hedged_anchors))
+            and (not quals or quals <= s.words)
+            and not _older(quals, s)
+        ]
         if not same or any(
             (s.negated and (strong & _denial_scope(s, vocab, lang) or _same_denial(clause, s, vocab, lang)))
             or strong <= _denied_anywhere(s, vocab, lang)
@@ -2327,8 +2379,10 @@ _QUALIFIED = re.compile(
 )
 # (the abnormality stems of `_ABNORMAL_STEMS` that name what is wrong with a thing its adjective names)
 _THING_ABNORMALITY = re.compile(
-    r"^\W*(?:(?:mild|mildly|minimal|moderate|moderately|severe|marked|slight|slightly|stable|chronic|diffuse)\s+)*"
-    r"([a-z]+)\s+((?:ectat|ectasia|tortuo|calcifi|atheroscl|enlarg|dilat|aneurysm|widen|deformit|degenerat)[a-z]*)"
+    r"^\W*(?:(?:mild|mildly|minimal|moderate|moderately|severe|marked|slight|slightly|stable|chronic|diffuse|"
+    r"bilateral|left|right)\s+)*"
+    r"([a-z]+)\s+((?:ectat|ectasia|tortuo|calcifi|atheroscl|enlarg|dilat|aneurysm|widen|deformit|degenerat|prominen|"
+    r"fullness)[a-z]*)"
     r"(?:\s*/\s*[a-z-]+)?\W*$"
 )
 _CHANGES_OF = re.compile(
@@ -2670,9 +2724,11 @@ def _called_normal_thing(
         return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
         # calcifications.")
     for s in sentences:
-        if s.hedge == "certain" and not s.words & vocab.normal_words:
-            low = s.text.lower()
-            if s.negated:
+        if not s.words & vocab.normal_words:
+            # (what a hedged sentence states before its hedge: "Bilateral hilar enlargement, which may reflect
+            # lymphadenopathy")
+            low = s.text.lower() if s.hedge == "certain" else _before_hedge(s.text, lang)
+            if low and s.negated:
                 # "Low lung volumes without focal airspace opacity": what comes before "without" is affirmed
                 head = _before_without(s.text, lang)
                 low = head.lower() if head is not None else ""
@@ -2697,6 +2753,16 @@ def _called_normal_thing(
             if stretch != s.text.lower() and _describes_abnormal(stretch, subject, clause, vocab):
                 return [Finding("negation_conflict", s)]
     return []
+
+
+def _before_hedge(text: str, lang: StepLanguage) -> str:
+    """The lower-cased text a sentence states before its first hedge cue ("" when the cue opens it)."""
+    starts = [m.start() for p in lang.hedges.values() if (m := p.search(text))]
+    head = _OPEN_LINK.sub("", text[: min(starts)] if starts else text)
+    return head.lower() if len(_TOKEN.findall(head)) >= 2 else ""
+
+
+_OPEN_LINK = re.compile(r"[,;]?\s*\b(?:which|that|and|but|though|although|this)?\s*$", re.I)
 
 
 # where a part of a stretch starts that may describe a thing of its own ("normal heart size and aortic ectasia")
@@ -2739,6 +2805,9 @@ def _describes_abnormal(low: str, subject: set[str], clause: Facts, vocab: OpenV
     if (t := _THING_ABNORMALITY.match(low)) is not None:
         # "<thing, as an adjective> <abnormality>": "mild aortic ectasia/tortuosity", "aortic atherosclerosis"
         said = {stem(t.group(1))}
+        if (cls := vocab.classes.get(t.group(1))) in vocab.synonym_classes:
+            # ("bilateral hilar enlargement" speaks of the hila)
+            said |= {cls} | {stem(w) for w, c in vocab.classes.items() if c == cls}
         predicate = {t.group(2)}
     elif m is not None:
         said = {stem(w) for w in m.group(1).split()}
@@ -2999,8 +3068,11 @@ def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:
 
 
 def _other_side(step: frozenset[str], report: frozenset[str]) -> bool:
-    """Whether a step and a report sentence speak of different sides ("left" / "right"; not "right" / "bilateral")."""
-    return bool(step and report and not step & report and not _bilateral_ok(step, report))
+    """Whether a step and a report sentence speak of different sides ("left" / "right"; not "right" / "bilateral",
+    nor "both clavicles" / "the left distal clavicle")."""
+    return bool(
+        step and report and not step & report and not _bilateral_ok(step, report) and not _bilateral_ok(report, step)
+    )
 
 
 def _bilateral_ok(step: frozenset[str], report: frozenset[str]) -> bool:

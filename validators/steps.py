@@ -55,6 +55,7 @@ from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
     AGE_SUFFIX,
+    REFERENCE_RANGE,
     Facts,
     align,
     boosted,
@@ -122,10 +123,8 @@ _KIND_COUNT = re.compile(r"\b(single|dual|double|triple)[\s-]+(?:chamber|lumen|l
 _VIEW_COUNT = re.compile(
     r"\b(?:\d+|two|three|four)(?:\s+|-)(?=(?:views?|images?|projections?|radiographs?)\b)"
     rf"|\b\d+(?={AGE_SUFFIX})"
-    # a reference range of general knowledge ("the usual target range of about 3-5 cm", "the goal is 3 to 5 cm
-    # above the carina"): no measurement of this patient
-    r"|\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
-    r"\d+(?:\.\d+)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
+    # a reference range of general knowledge: no measurement of this patient
+    rf"|{REFERENCE_RANGE}"
     # a numbered item of the report cited as such ("Impression item 3", "point 2 of the findings")
     r"|\b(?:items?|points?|numbers?|statements?|options?|choices?|questions?|no\.|#)\s*\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))",
     re.I,
@@ -902,7 +901,10 @@ class StepValidator:
             return j
         # (the step's whole clause: a step's "is increased" may be a state, "the kyphosis is increased, similar to
         # the prior")
-        mine = temporal_classes(j.claim.sentence, lang) or self._pronoun_change(j.claim.sentence, body)
+        mine = temporal_classes(j.claim.sentence, lang)
+        following = self._pronoun_change(j.claim.sentence, body)
+        # ("persists but is smaller than before": the size change of the same thing comes with it)
+        mine = mine | following if not mine or following & _SIZE_CHANGES else mine
         if not mine:
             return j
         said_of = {(e.sentence, e.start - e.sentence_start) for e in j.evidence} | {
@@ -1326,7 +1328,7 @@ def _open_question(finding: Finding) -> Finding:
 
 _PRONOUN_START = re.compile(
     r"^\W*(?:(?:and|but|so)\s+)?(?:(?:i|we)\s+(?:can\s+|also\s+)?(?:see|note|notice|find|identify|spot)\s+(?=(?:it|them)\b))?"
-    r"(?:it|its|they|them|their|these|those|this|that|which|both|each|the\s+same|"
+    r"(?:it|its|they|them|their|these|those|this|that|which|both|each|the\s+same|(?<=but\s)(?=is\b|are\b|has\b)|"
     r"the\s+(?:curve|curvature|finding|lesion|one|tip|line|tube|device|fluid|air|collection|"
     r"fracture|opacity|effusion|nodule|mass|process|abnormality|change))\b",
     re.I,
