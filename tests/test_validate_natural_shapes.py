@@ -2333,3 +2333,37 @@ def test_answer_lists_tips_ranges_resolved_sides_and_bones(validator, text, step
 )
 def test_removals_aortic_parts_and_both_sides_called_normal(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+_NIPPLE = ("FINDINGS: There is a 9 mm nodular opacity projecting over the left mid lung, which may represent a nipple "
+           "shadow. The lungs are otherwise clear. IMPRESSION: Nodular opacity, possibly nipple shadow.")
+_PICC = ("FINDINGS: Tracheostomy tube in place, tip 5 cm above the carina. Right arm PICC tip in the right atrium. "
+         "IMPRESSION: Right PICC tip in the right atrium; recommend withdrawal by 2 cm.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # readings drawn from what the report states
+        ("FINDINGS: Moderate cardiomegaly. Interstitial edema, increased from prior. Small bilateral pleural "
+         "effusions. IMPRESSION: Worsening edema.",
+         "Worsening edema with cardiomegaly and effusions suggests fluid overload or decompensated heart failure.",
+         True),
+        ("FINDINGS: Multiple calcified mediastinal and left hilar lymph nodes. IMPRESSION: Prior granulomatous "
+         "disease.", "Calcified nodes in the mediastinum and left hilum -> old granulomatous disease.", True),
+        ("FINDINGS: Median sternotomy wires are intact. IMPRESSION: Post-CABG changes.",
+         "Sternotomy wires are intact, consistent with prior coronary bypass surgery.", True),
+        ("FINDINGS: Moderate cardiomegaly. IMPRESSION: Cardiomegaly.", "There is a nodule, suggesting lung cancer.",
+         False),
+        # a hedged denial keeps the thing open
+        (_NIPPLE, "That opacity might not be a true nodule at all; it could just be the nipple.", True),
+        (_NIPPLE, "The radiologist is not certain the opacity is a true nodule; it could be a nipple shadow.", True),
+        (_NIPPLE, "The opacity is definitely not a nodule.", False),
+        # no action needed, where the report recommends one about the same thing
+        (_PICC, "The PICC position is acceptable and needs no adjustment.", False),
+        (_PICC, "The tracheostomy tube needs no adjustment.", True),
+        (_PICC, "The PICC should be pulled back by 2 cm.", True),
+    ],
+)
+def test_readings_hedged_denials_and_actions(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -1995,6 +1995,7 @@ def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozen
     entry = _REPORT_WORDS.get(id(sentences))
     if entry is None or entry[0] is not sentences:
         words = {w for s in sentences for w in s.words}
+        words |= {part for w in words if "-" in w for part in w.split("-") if part}  # ("post-CABG": CABG)
         entry = (
             sentences,
             frozenset(vocab.terms.get(w, w) for w in words),

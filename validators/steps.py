@@ -728,6 +728,9 @@ class StepValidator:
                 if edits:
                     open_findings.extend(edits)
                     break
+        if sentences and self.rules.vocabulary is not None and _action_denied(body, sentences, self.rules.vocabulary):
+            # "the PICC position is acceptable and needs no adjustment" where the report recommends withdrawing it
+            open_findings.append(Disagreement("uncertainty_dismissed", None))
         if self.rules.vocabulary is not None and _other_interval(body, report_text, self.rules.vocabulary):
             # a recommendation read back with another interval ("follow-up in 2 weeks" for "in 6 weeks"): steps
             # that echo the report's recommendation are meta, their numbers are still the report's
@@ -1061,6 +1064,7 @@ def _grounded_elsewhere(
         and (
             _worded_in_report(j, sentences, vocab)
             or _concluded(j)
+            or (vocab is not None and _inferred_from_report(j, sentences, vocab))
             or _granulomatous_sequel(j, sentences)
             or _hidden_device(j, sentences)
             or (vocab is not None and fills_gap(j.claim.mention, j.claim.sentence, sentences, vocab))
@@ -1084,6 +1088,28 @@ def _concluded(j: Judgement) -> bool:
         and set(_MENTION_WORD.findall(j.claim.mention.lower())) <= _GENERIC_ILLNESS
         and not boosted(j.claim.sentence)  # ("definitely due to a prior infection")
     )
+
+
+def _inferred_from_report(j: Judgement, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """A reading the step draws from findings the report states ("worsening edema with cardiomegaly and effusions
+    suggests fluid overload or decompensated heart failure", "sternotomy wires, consistent with prior coronary
+    bypass", "calcified hilar nodes -> old granulomatous disease"): an inference cue before the claim, and what
+    comes before the cue named in an affirmed report sentence."""
+    before = j.claim.sentence[: max(0, j.claim.start - j.claim.sentence_start)]
+    cues = list(_INFERRED.finditer(before))
+    if not cues:
+        return False
+    cue = cues[-1]
+    premise = {stem(w) for w in _MENTION_WORD.findall(before[: cue.start()].lower())} - vocab.weak
+    premise -= {stem(w) for w in vocab.stopwords}
+    return any(not s.negated and len(premise & s.anchors) >= 1 for s in sentences) and bool(premise)
+
+
+_INFERRED = re.compile(
+    r"\b(?:suggests?|suggesting|indicates?|indicating|consistent\s+with|in\s+keeping\s+with|compatible\s+with|"
+    r"fits?|probably\s+(?:from|for|due\s+to)|likely\s+(?:from|due\s+to)|presumably\s+(?:from|for))\b|->|=>|\u2192",
+    re.I,
+)
 
 
 def _granulomatous_sequel(j: Judgement, sentences: list[Facts]) -> bool:
@@ -1427,6 +1453,36 @@ def _other_interval(step: str, report_text: str, vocab: OpenVocabulary) -> bool:
         if same and not any(lo <= low and high <= hi for lo, hi in same):
             return True
     return False
+
+
+def _action_denied(step: str, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
+    """Whether a step says no action is needed ("needs no adjustment", "no further imaging is necessary") about a
+    thing a report sentence recommends doing something about ("recommend withdrawal by 2 cm")."""
+    m = _NO_ACTION.search(step)
+    if m is None:
+        return False
+    mine = {stem(w) for w in _MENTION_WORD.findall(step.lower())}
+    mine -= vocab.weak | {stem(w) for w in vocab.stopwords} | _ACTION_WORDS
+    # (the recommendation's own words, or the sentence it follows: "Right PICC tip in the right atrium; recommend
+    # withdrawal by 2 cm")
+    return any(
+        _RECOMMENDS.search(s.text) and not s.negated and mine & (s.anchors | (sentences[i - 1].anchors if i else set()))
+        for i, s in enumerate(sentences)
+    )
+
+
+_NO_ACTION = re.compile(
+    r"\b(?:needs?|requires?|warrants?)\s+no\s+(?:further\s+)?(?:adjust|reposition|action|intervention|imaging|"
+    r"follow|evaluation|workup|work-up|change)"
+    r"|\bno\s+(?:further\s+)?(?:adjust\w*|reposition\w*|action|intervention|imaging|follow-?\s?up|evaluation|"
+    r"workup|work-up)\s+(?:is\s+|are\s+)?(?:needed|necessary|required|indicated|warranted)"
+    r"|\bnone\s+(?:of\s+them\s+)?(?:needs?|requires?)\s+(?:any\s+)?(?:adjust|reposition|change)",
+    re.I,
+)
+_ACTION_WORDS = frozenset(stem(w) for w in (
+    "adjustment", "repositioning", "imaging", "evaluation", "intervention", "action", "needed", "necessary",
+    "required", "position", "acceptable", "appropriately", "positioned", "further",
+))
 
 
 def _drop_view_counts(text: str) -> str:
