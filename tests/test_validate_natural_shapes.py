@@ -2367,3 +2367,58 @@ _PICC = ("FINDINGS: Tracheostomy tube in place, tip 5 cm above the carina. Right
 )
 def test_readings_hedged_denials_and_actions(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+_CHRONIC = ("FINDINGS: Sternotomy wires. A small left pleural effusion, chronic and unchanged. No pulmonary edema. "
+            "IMPRESSION: Chronic small left pleural effusion.")
+_LEAD = "FINDINGS: A single-lead AICD is present with the lead terminating in the right ventricle. IMPRESSION: AICD."
+_SHIFT = ("FINDINGS: Large right pleural effusion with near-complete opacification of the right hemithorax and "
+          "leftward mediastinal shift. IMPRESSION: Large right effusion with leftward mediastinal shift.")
+_IJ = ("FINDINGS: The heart is normal in size. Left IJ dual-lumen catheter is visualized without pneumothorax. The "
+       "lungs are clear. IMPRESSION: No acute disease.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what a thing does not reflect is no denial of the thing; a denial does not reach past "so" or a "since" clause
+        (_CHRONIC, "The effusion is not likely to reflect acute decompensation.", True),
+        (_CHRONIC, "There is no pulmonary edema, so the effusion is not likely to reflect acute decompensation.", True),
+        (_CHRONIC, "Since there is no pulmonary edema, the effusion is not likely to reflect acute decompensation.",
+         True),
+        (_CHRONIC, "The effusion is not present.", False),
+        ("FINDINGS: Right lower lobe opacity, possibly pneumonia. IMPRESSION: Possible pneumonia.",
+         "The opacity does not represent pneumonia.", False),
+        # the way a lead takes is not where it ends
+        (_LEAD, "There is a single lead, which courses through the SVC and right atrium and ends at the right "
+                "ventricular apex.", True),
+        (_LEAD, "The lead passes through the right atrium into the right ventricle.", True),
+        (_LEAD, "The lead ends in the right atrium.", False),
+        # the way the mediastinum is pushed, in a sentence naming the other side for the effusion
+        (_SHIFT, "The mediastinum is shifted to the left.", True),
+        (_SHIFT, "The trachea and heart are displaced toward the right, toward the opacified side.", False),
+        (_SHIFT, "The mediastinum is shifted to the right.", False),
+        # a target the step compares with is general knowledge
+        ("FINDINGS: A left internal jugular central venous catheter terminates in the left brachiocephalic vein. "
+         "IMPRESSION: Left IJ catheter terminates in the left brachiocephalic vein.",
+         "That is shorter than the usual target in the lower SVC.", True),
+        # "never mentioned, so" is an omission
+        ("FINDINGS: The lungs are clear. No pleural effusion. IMPRESSION: Normal chest.",
+         "Pleural thickening is never mentioned, so it is not present.", True),
+        # a hedged reading ruled out in a longer step
+        ("FINDINGS: Patchy opacity in the right mid lung may represent contusion. IMPRESSION: Possible contusion.",
+         "It is best treated as a nonspecific opacity and not a contusion.", False),
+        # the side of a line, however the step words its way in
+        (_IJ, "A dual-lumen catheter enters from the right internal jugular vein.", False),
+        (_IJ, "A dual-lumen catheter enters from the left internal jugular vein.", True),
+        # a second thing after "in addition to" does not shield the first
+        ("FINDINGS: No airspace disease, effusion or noncalcified nodule. Calcified granuloma seen bilaterally. "
+         "IMPRESSION: No acute disease.", "There is a noncalcified nodule in addition to the calcified ones.", False),
+        # "wasn't on the recent prior study" is a change, not a denial
+        ("FINDINGS: There is a focal area of opacity in the right midlung zone. This was not present on the recent "
+         "prior study. IMPRESSION: Focal opacity in the right midlung zone.",
+         "There's a focal opacity in the right lower lung zone that wasn't on the recent prior study.", False),
+    ],
+)
+def test_reflections_paths_shifts_and_long_steps(validator, text, step, good):
+    assert_judged(validator, text, step, good)

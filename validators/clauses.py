@@ -372,7 +372,11 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
         # (not in a list the negation governs to its end: "I do not see X, a large effusion, or a pneumothorax")
         before = before[cut[-1].end() :]
     # a negation does not reach past "after" ("no pneumothorax after the catheter placement": the catheter is there)
-    before = _SCOPE_BREAK.split(before)[-1]
+    parts = _SCOPE_BREAK.split(before)
+    before = parts[-1]
+    # a denial the break kept from the mention leaves it affirmed ("since there is no edema, the effusion is
+    # chronic"), where the extractor's own negation would reach past the comma
+    broken = len(parts) > 1 and bool(lang.negation_pre.search("".join(p for p in parts[:-1] if p)))
     ended = next(reversed(list(_WITHOUT_ENDS.finditer(before))), None)  # the last "without" phrase a verb ends
     if ended is not None and _COMPARED.search(before, ended.end()):
         ended = None  # ("without new consolidation fits a chronic process better than an acute pneumonia")
@@ -384,9 +388,7 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     if lang.negation_pre.search(before):
         return "negative"
     post = lang.negation_post.match(after)
-    if post and _CLASSIFIED.match(after, post.end()) and not lang.meta.search(after[post.end():]):
-        # "tortuosity alone is not an aneurysm": what the thing is not, not whether it is there ("is not a concern"
-        # is glue and stays a denial)
+    if post and _classifies(after, post, lang):
         post = None
     if post and not (_RELATIVE.search(post.group(0)) and _ATTRIBUTE_DENIED.match(after, post.end())):
         # (a relative clause denying an attribute describes the thing: "a nodule that is not calcified")
@@ -396,7 +398,7 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     tail = _RELATIVE.split(after[:80], maxsplit=1)[0]
     if hedge_strength(text[:rel_e], lang) != "certain" or hedge_strength(tail, lang) in ("open", "possible"):
         return "uncertain"
-    return "positive" if ended is not None else None
+    return "positive" if ended is not None or broken else None
 
 
 # (nor past a verb that ends its denial: "the edema has resolved and the effusions are smaller", "the pneumothorax has
@@ -404,6 +406,9 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
 _SCOPE_BREAK = re.compile(
     r"\b(?:after|following)\b|\b(?:resolved|cleared|removed|gone),?\s+(?:and|with|while|leaving)\b"
     # (nor onto what the denied thing would go with: "no pneumothorax accompanies the fracture")
+    # (nor past the consequence or the reason it is given for: "no edema, so the effusion is chronic", "since there is
+    # no edema, the effusion ...")
+    r"|,\s*(?:so|therefore|thus|hence|which\s+means|meaning)\b|^\W*(?:since|because|given\s+that)\b[^,;]*,"
     r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b",
     re.I,
 )
@@ -417,7 +422,11 @@ _ATTRIBUTE_DENIED = re.compile(r"\s+(?!(?:seen|present|visible|identified|eviden
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom|whose|where)\b", re.I)
 # "is not an aneurysm": what the thing is not ("is not a concern" still denies it)
 _CLASSIFIED = re.compile(
-    r"\s+an?\s+(?!(?:concern|feature|finding|problem|issue|factor|sign|consideration|worry)\b)", re.I
+    r"\s+an?\s+(?!(?:concern|feature|finding|problem|issue|factor|sign|consideration|worry)\b)"
+    # what the thing does not reflect or come from ("the effusion is not likely to reflect decompensation")
+    r"|\s+(?:likely\s+|necessarily\s+)?(?:to\s+)?(?:reflect|represent|indicate|signify|mean|suggest|imply|"
+    r"be\s+(?:due|related|secondary)\s+to|due\s+to|related\s+to|secondary\s+to|caused\s+by)\b",
+    re.I,
 )
 _WITHOUT_ENDS = re.compile(
     # (not "without consolidation to suggest pneumonia", "... that would suggest", "... do not indicate")
@@ -437,7 +446,17 @@ def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, wo
         return False  # "cardiomegaly without heart failure": the cue negates what follows it
     # (the exceptions are read before the cut: "none of which is acute" denies an attribute past the window)
     head = " ".join(lang.negation_exceptions.sub(" ", after).split()[:words])
-    return bool(lang.negation_pre.search(head))
+    if not lang.negation_pre.search(head):
+        return False
+    post = lang.negation_post.match(after)
+    return not (post and _classifies(after, post, lang))
+
+
+def _classifies(after: str, post: re.Match[str], lang: StepLanguage) -> bool:
+    """Whether a denial after the mention says what the thing is not or does not reflect ("tortuosity alone is not
+    an aneurysm", "the effusion is not likely to reflect decompensation"), not whether it is there ("is not a
+    concern" is glue and stays a denial)."""
+    return bool(_CLASSIFIED.match(after, post.end())) and not lang.meta.search(after[post.end():])
 
 
 _T = TypeVar("_T")

@@ -350,7 +350,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         sides.add("bilateral")
     if not sides:
         sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
-    places = _places_in(low, vocab)
+    # (the way a line or lead takes is not where it ends: "courses through the SVC and right atrium and ends in the
+    # right ventricle")
+    places = _places_in(_PATH.sub(" ", low) if "through" in low or " via " in low else low, vocab)
     numbers = set()
     counted = _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
     for m in (
@@ -447,6 +449,13 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     )
 
 
+_PATH = re.compile(
+    r"\b(?:courses?|coursing|passes|passing|pass|runs?|running|travels?|travell?ing|extends?|extending|goes|going|"
+    r"threads?|threading)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
+    r"(?=\s+(?:and\s+)?(?:then\s+)?(?:ends?|ending|terminat\w*|into|to|with\s+(?:its\s+|the\s+)?tip)\b|[,;.]|$)"
+)
+
+
 _GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
 
 
@@ -507,6 +516,10 @@ def _grades_of(s: Facts, clause: Facts) -> frozenset[int]:
     """The grades a report sentence gives the clause's thing: those its stretches bind to the clause's words,
     else all of the sentence's."""
     bound = frozenset(g for a, g in s.anchor_grades if a in clause.anchors)
+    if not bound and s.side_grades and len(clause.sides & _LEFT_RIGHT) == 1:
+        # the grade the sentence gives one side's thing, for a clause about the other side ("large right effusion
+        # with leftward mediastinal shift" grades nothing on the left)
+        return frozenset(g for side, g in s.side_grades if side in clause.sides)
     return bound or s.grades
 
 
@@ -680,7 +693,40 @@ def compare(
         elsewhere = _spine_elsewhere(clause, sentences)
         if elsewhere is not None:
             out = [Finding("location_conflict", elsewhere)]
+    if not out:
+        other_way = _shifted_other_way(clause, sentences)
+        if other_way is not None:
+            out = [Finding("laterality_conflict", other_way)]
     return out
+
+
+# the way the mediastinum or trachea is pushed ("leftward mediastinal shift", "trachea deviated to the right"): one
+# side of its own in a sentence that may name the other side for the effusion doing the pushing
+_SHIFT_WAY = re.compile(
+    r"\b(left|right)ward\s+(?:[\w-]+\s+){0,2}?(?:shift|deviation|displacement)\b"
+    r"|\b(?:shift(?:ed)?|deviat\w*|displac\w*)\s+(?:[\w-]+\s+){0,4}?(?:to|toward|towards)\s+(?:the\s+)?(left|right)\b",
+    re.I,
+)
+
+
+_SHIFT_STEMS = frozenset({"shift", "displac", "deviat"})
+
+
+def _shifted_other_way(clause: Facts, sentences: list[Facts]) -> Facts | None:
+    """A shift the step puts on the other side than the report does ("the mediastinum is displaced toward the
+    right" for "leftward mediastinal shift")."""
+    if clause.negated or not clause.anchors & _SHIFT_STEMS:
+        return None
+    mine = {(m.group(1) or m.group(2)).lower() for m in _SHIFT_WAY.finditer(clause.text)}
+    if len(mine) != 1:
+        return None
+    for s in sentences:
+        if s.negated or not s.anchors & _SHIFT_STEMS:
+            continue
+        theirs = {(m.group(1) or m.group(2)).lower() for m in _SHIFT_WAY.finditer(s.text)}
+        if theirs and not theirs & mine:
+            return s
+    return None
 
 
 # the spine of a planned operation or the history, not the one on this film ("a preop film before lumbar spine
@@ -2924,6 +2970,7 @@ def _affirmed_before(facts: Facts, clause: Facts, vocab: OpenVocabulary, lang: S
     said = set()
     for w in _TOKEN.findall(head.lower()):
         said.add(stem(w))
+        said.add(object_stem(w, vocab))  # ("IJ" for "jugular")
         if w in vocab.classes:
             said.add(vocab.classes[w])
     return bool(shared) and shared <= said
