@@ -2422,3 +2422,50 @@ _IJ = ("FINDINGS: The heart is normal in size. Left IJ dual-lumen catheter is vi
 )
 def test_reflections_paths_shifts_and_long_steps(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+_HUMERUS = ("FINDINGS: Mild cardiomegaly. Fracture of right proximal humerus, incompletely evaluated. IMPRESSION: "
+            "Fracture of right proximal humerus.")
+_FEEDING = ("IMPRESSION: Feeding tube terminates in the distal esophagus, approximately 3 cm above the "
+            "gastroesophageal junction; recommend advancement by at least 10 cm.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # plans without a verb of their own, general knowledge with "can"
+        ("FINDINGS: No pneumothorax. No pneumonia. IMPRESSION: No acute disease.", "Report check for pneumonia.", True),
+        ("FINDINGS: No pneumothorax. No pneumonia. IMPRESSION: No acute disease.",
+         "Check for pneumonia: there is pneumonia in the left lower lobe.", False),
+        ("FINDINGS: The heart is normal in size. Pectus deformity is noted. IMPRESSION: No acute disease.",
+         "Pectus excavatum can displace the heart and make it look enlarged on the frontal view, but here the heart "
+         "is normal in size.", True),
+        ("FINDINGS: Small left apical pneumothorax, unchanged. Mild leftward shift of the mediastinum after left upper "
+         "lobectomy. IMPRESSION: Unchanged small pneumothorax.",
+         "In tension pneumothorax the mediastinum is pushed away from the affected side.", True),
+        # a denied fracture of one bone says nothing of another
+        (_HUMERUS, "No rib fracture is mentioned, so we can assume there is none.", True),
+        (_HUMERUS, "There is no humerus fracture.", False),
+        (_HUMERUS, "There is no fracture.", False),
+        # where a tube should go is not where it is
+        (_FEEDING, "It needs to be advanced so that the tip lies within the stomach.", True),
+        (_FEEDING, "The tip lies within the stomach.", False),
+    ],
+)
+def test_plans_bones_and_goals(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+def test_an_answer_line_is_read_by_the_answer_it_ends_on(validator):
+    report = Report(report_id="r", text="FINDINGS: The lungs are clear without focal consolidation, pleural effusion "
+                                        "or pneumothorax. IMPRESSION: No acute cardiopulmonary process.")
+    options = ["A. Consolidation", "B. Cardiomegaly", "C. Pneumothorax", "D. Rib fracture", "E. None of the above"]
+    step = "**Answer:** None of options A-D are present, so the answer is E."
+
+    def last(answer):
+        chain = Chain(chain_id="t", report_id="r", question="Which of the following are present?", options=options,
+                      answer=answer, steps=["Let me look at the lungs.", step])
+        return validator.validate(chain, report).steps[-1]
+
+    assert last(["E. None of the above"]).label is True
+    assert "answer_mismatch" in last(["A. Consolidation"]).reasons

@@ -619,6 +619,20 @@ def merge_claims(found: list[Claim], implied: list[Claim]) -> list[Claim]:
 # ---------------------------------------------------------------- attribute comparisons
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+# the bones a finding's place may name, by the stem of any of their words
+_BONES = {
+    "rib": "rib", "ribs": "rib", "costal": "rib", "clavicle": "clavicle", "clavicles": "clavicle",
+    "clavicular": "clavicle", "humerus": "humerus", "humeral": "humerus", "humeri": "humerus", "scapula": "scapula",
+    "scapular": "scapula", "scapulae": "scapula", "sternum": "sternum", "sternal": "sternum", "spine": "spine",
+    "spinal": "spine", "vertebra": "spine", "vertebral": "spine", "vertebrae": "spine", "femur": "femur",
+}
+
+
+def _other_bone(location: str, sentence: str) -> bool:
+    """Whether a sentence names a bone and not the bone `location` names ("Fracture of right proximal humerus" for a
+    rib)."""
+    named = {_BONES[w] for w in _WORD.findall(sentence.lower()) if w in _BONES}
+    return bool(named) and _BONES[location] not in named
 
 
 def severity_levels(severity: str | None, rules: StepRules | None = None) -> frozenset[int]:
@@ -910,6 +924,9 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
                 if r.location
                 or not any(o.location and o.sentence == r.sentence and o.observation == r.observation for o in pos)
             ]
+        if claim.location in _BONES:
+            # "no rib fracture" says nothing against a fracture of the humerus
+            hits = [r for r in hits if not _other_bone(claim.location, r.sentence)]
         if hits:
             return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
         # "upper limits of normal" is normal by definition: the report's lean towards enlargement is not a

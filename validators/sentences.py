@@ -352,7 +352,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
     # (the way a line or lead takes is not where it ends: "courses through the SVC and right atrium and ends in the
     # right ventricle")
-    places = _places_in(_PATH.sub(" ", low) if "through" in low or " via " in low else low, vocab)
+    places = _places_in(_PATH.sub(" ", low) if "through" in low or "via" in low or "so" in low or "until" in low
+                        else low, vocab)
     numbers = set()
     counted = _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
     for m in (
@@ -453,6 +454,9 @@ _PATH = re.compile(
     r"\b(?:courses?|coursing|passes|passing|pass|runs?|running|travels?|travell?ing|extends?|extending|goes|going|"
     r"threads?|threading)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
     r"(?=\s+(?:and\s+)?(?:then\s+)?(?:ends?|ending|terminat\w*|into|to|with\s+(?:its\s+|the\s+)?tip)\b|[,;.]|$)"
+    # (nor where it should go: "advanced so that the tip lies within the stomach", "until it reaches the SVC")
+    r"|\bso\s+(?:that\s+)?(?:the\s+|its\s+)?(?:tip\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
+    r"|\buntil\s+(?:the\s+|its\s+)?(?:tip\s+)?(?:it\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
 )
 
 

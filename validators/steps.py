@@ -972,7 +972,10 @@ class StepValidator:
         for pattern in self.rules.answer_patterns:
             m = pattern.search(body)
             if m:
-                stated = stated_answer(m.group("answer"), chain.options, chain.answer)
+                given = m.group("answer")
+                # ("Answer: None of options A-D are present, so the answer is E.": the answer it ends on)
+                final = _FINAL_ANSWER.search(given)
+                stated = stated_answer(final.group(1) if final else given, chain.options, chain.answer)
                 if stated is None:
                     return None
                 return answer_reward(chain.answer, stated) == 1.0
@@ -1001,6 +1004,7 @@ class StepValidator:
         return None
 
 
+_FINAL_ANSWER = re.compile(r"[,;]\s*(?:so|therefore|thus|hence)\s+the\s+answer\s+is\s*:?\s*(.+)$", re.I)
 _ANSWER_LEAD = re.compile(r"^\W*(?:(?:so|therefore|thus|overall|in\s+summary|finally)\b[,:]?\s*)*"
                           r"(?:(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\s*[:=\-]?\s*)?\**\s*", re.I)
 _LIST_SEPARATOR = re.compile(r"\s*(?:[,;&]|\band\b)\s*(?:and\s+)?", re.I)
