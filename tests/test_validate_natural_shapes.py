@@ -2469,3 +2469,31 @@ def test_an_answer_line_is_read_by_the_answer_it_ends_on(validator):
 
     assert last(["E. None of the above"]).label is True
     assert "answer_mismatch" in last(["A. Consolidation"]).reasons
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what a denied thing would sit on is not denied
+        ("FINDINGS: There is moderate pulmonary edema with perihilar haziness. No pneumothorax. IMPRESSION: Moderate "
+         "pulmonary edema.", "There is nothing to suggest pneumonia on top of the edema.", True),
+        ("FINDINGS: There is moderate pulmonary edema with perihilar haziness. No pneumothorax. IMPRESSION: Moderate "
+         "pulmonary edema.", "There is no edema.", False),
+        # a term's word used for a line's course or a procedure
+        ("FINDINGS: Right internal jugular central venous catheter with its tip in the mid SVC. IMPRESSION: Right IJ "
+         "catheter in the mid SVC.",
+         "I see a right internal jugular catheter descending with its tip projecting over the mid SVC.", True),
+        ("FINDINGS: Status post left mastectomy with surgical clips in the left axilla. IMPRESSION: Stable.",
+         "The patient is status post left mastectomy, with surgical clips in the left axilla from the nodal "
+         "dissection.", True),
+        ("FINDINGS: Status post left mastectomy with surgical clips in the left axilla. IMPRESSION: Stable.",
+         "There is an aortic dissection.", False),
+        # valves in different positions
+        ("FINDINGS: Median sternotomy wires are present. A prosthetic aortic valve is noted. IMPRESSION: Stable.",
+         "I don't see a mitral prosthesis or any pacemaker generator or leads.", True),
+        ("FINDINGS: Median sternotomy wires are present. A prosthetic aortic valve is noted. IMPRESSION: Stable.",
+         "I don't see an aortic valve prosthesis.", False),
+    ],
+)
+def test_what_a_denial_sits_on_courses_procedures_and_valves(validator, text, step, good):
+    assert_judged(validator, text, step, good)

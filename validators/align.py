@@ -628,6 +628,19 @@ _BONES = {
 }
 
 
+_VALVES = frozenset({"mitral", "aortic", "tricuspid", "pulmonic"})
+
+
+def _other_valve(mine: str, theirs: str) -> bool:
+    """Whether two sentences name valves in different positions ("mitral prosthesis" / "prosthetic aortic valve")."""
+    a = _VALVES & set(_WORD.findall(mine.lower()))
+    b = _VALVES & set(_WORD.findall(theirs.lower()))
+    return bool(a) and bool(b) and not a & b and bool(_VALVE_WORD.search(theirs))
+
+
+_VALVE_WORD = re.compile(r"\b(?:valve|valvular|prosthe\w*|replacement|annuloplasty)\b", re.I)
+
+
 def _other_bone(location: str, sentence: str) -> bool:
     """Whether a sentence names a bone and not the bone `location` names ("Fracture of right proximal humerus" for a
     rib)."""
@@ -927,6 +940,9 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         if claim.location in _BONES:
             # "no rib fracture" says nothing against a fracture of the humerus
             hits = [r for r in hits if not _other_bone(claim.location, r.sentence)]
+        if claim.observation in rules.object_observations:
+            # "no mitral prosthesis" says nothing against a prosthetic aortic valve
+            hits = [r for r in hits if not _other_valve(claim.sentence, r.sentence)]
         if hits:
             return Judgement(claim, "contradicted", ["negation_conflict"], hits[:1])
         # "upper limits of normal" is normal by definition: the report's lean towards enlargement is not a

@@ -409,6 +409,7 @@ _SCOPE_BREAK = re.compile(
     # (nor past the consequence or the reason it is given for: "no edema, so the effusion is chronic", "since there is
     # no edema, the effusion ...")
     r"|,\s*(?:so|therefore|thus|hence|which\s+means|meaning)\b|^\W*(?:since|because|given\s+that)\b[^,;]*,"
+    r"|\b(?:on\s+top\s+of|superimposed\s+(?:on|upon))\b"
     r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b",
     re.I,
 )

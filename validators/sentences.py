@@ -1936,6 +1936,8 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     if clause.negated or clause.hedge == "open":
         return []
     stated = clause.words
+    if "dissection" in stated:  # ("clips from the axillary node dissection": a procedure, not nodes)
+        stated = frozenset(_TOKEN.findall(_NOT_A_TERM.sub(" ", clause.text.lower())))
     if clause.hedge != "certain":
         stated = frozenset(w for w in clause.words if stem(w) not in clause.hedged_anchors)
         if not clause.hedged_anchors or stated == clause.words:
@@ -2055,10 +2057,21 @@ def _report_words(sentences: list[Facts], vocab: OpenVocabulary) -> tuple[frozen
     return entry[1], entry[2]
 
 
+# a term's word used for something else: a procedure ("axillary node dissection"), a line's course ("a catheter
+# descending into the SVC")
+_NOT_A_TERM = re.compile(
+    r"\b(?:nodal|node|nodes|lymph\s+node|axillary|neck)\s+dissection\b"
+    r"|\bdescending\s+(?=(?:with|into|through|along|to|toward|towards|in|below|past|from|inferiorly)\b)"
+)
+
+
 def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A specific finding, descriptor, device or place ("spiculated", "hemothorax", "balloon pump",
     "sigmoid") the step asserts and the report never words in any form."""
-    mine = {vocab.terms[w] for w in clause.words if w in vocab.terms}
+    words = clause.words
+    if "dissection" in words or "descending" in words:
+        words = frozenset(_TOKEN.findall(_NOT_A_TERM.sub(" ", clause.text.lower())))
+    mine = {vocab.terms[w] for w in words if w in vocab.terms}
     if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
         return []
     said = _report_words(sentences, vocab)[0]
@@ -2995,6 +3008,8 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
 _SCOPE_END = re.compile(
     r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s"
     r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b"
+    # (nor onto what the denied thing would sit on: "nothing to suggest pneumonia on top of the edema")
+    r"|\b(?:on\s+top\s+of|superimposed\s+(?:on|upon))\b"
 )
 
 
