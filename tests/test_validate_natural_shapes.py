@@ -2497,3 +2497,23 @@ def test_an_answer_line_is_read_by_the_answer_it_ends_on(validator):
 )
 def test_what_a_denial_sits_on_courses_procedures_and_valves(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what a finding "usually means" is general knowledge, however the clause is cut
+        ("FINDINGS: The lungs are clear. No pleural effusion. IMPRESSION: No acute disease.",
+         "The question asks about a hernia, which on a chest film usually means a hiatal hernia behind the heart.",
+         True),
+        ("FINDINGS: The lungs are clear. No pleural effusion. IMPRESSION: No acute disease.",
+         "There is a hiatal hernia behind the heart.", False),
+        # two findings given as alternatives ("effusion/hemothorax") keep either open
+        ("FINDINGS: Small right pleural effusion. IMPRESSION: Small right effusion/hemothorax.",
+         "There is a small right hemothorax.", False),
+        ("FINDINGS: Small right pleural effusion. IMPRESSION: Small right effusion/hemothorax.",
+         "There is a small right effusion, possibly a hemothorax.", True),
+    ],
+)
+def test_general_readings_and_slashed_alternatives(validator, text, step, good):
+    assert_judged(validator, text, step, good)

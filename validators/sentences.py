@@ -392,6 +392,13 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             negated_classes.add(cls if w in vocab.generic_words else f"{cls}:{stem(w)}")
     hedge = hedge_strength(text, lang)
     hedged: set[str] = set()
+    if hedge == "certain" and "/" in low:
+        # two findings given as alternatives ("small right effusion/hemothorax"): either may be the one
+        pairs = [m.groups() for m in _SLASHED.finditer(low)]
+        named = {w for pair in pairs if all(p in vocab.terms or p in vocab.classes for p in pair) for w in pair}
+        if named:
+            hedge = "possible"
+            hedged |= {stem(w) for w in named}
     if hedge != "certain":
         for strength in ("open", "possible", "probable"):
             m = lang.hedges[strength].search(text)
