@@ -2517,3 +2517,22 @@ def test_what_a_denial_sits_on_courses_procedures_and_valves(validator, text, st
 )
 def test_general_readings_and_slashed_alternatives(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "the left side looks a bit larger" ranks the sides
+        ("FINDINGS: There are small pleural effusions, right larger than left. IMPRESSION: Small effusions.",
+         "The left effusion looks slightly larger.", False),
+        ("FINDINGS: There are small pleural effusions, right larger than left. IMPRESSION: Small effusions.",
+         "The right one looks a bit larger.", True),
+        # a generic device word for the kind of device the report names
+        ("FINDINGS: The lungs are clear. Right humeral internal fixation XXXX is noted. IMPRESSION: No active disease.",
+         "The orthopedic hardware is unrelated.", True),
+        ("FINDINGS: The lungs are clear. IMPRESSION: No active disease.", "The orthopedic hardware is unrelated.",
+         False),
+    ],
+)
+def test_ranked_sides_and_generic_device_words(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -1162,12 +1162,18 @@ def _worded_in_report(j: Judgement, sentences: list[Facts], vocab: OpenVocabular
     terms = vocab.terms if vocab is not None else {}
 
     def said(w: str, s: Facts) -> bool:
-        return same_word(w, s.words) or (w in terms and terms[w] in {terms.get(x) for x in s.words})
+        return (
+            same_word(w, s.words)
+            or (w in terms and terms[w] in {terms.get(x) for x in s.words})
+            # a generic word for a kind of device the sentence names ("hardware" for "internal fixation")
+            or (vocab is not None and w in vocab.generic_words and vocab.classes.get(w) in _DEVICE_CLASSES & s.classes)
+        )
 
     return bool(words) and any(not s.negated and all(said(w, s) for w in words) for s in sentences)
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
+_DEVICE_CLASSES = frozenset({"line_tube", "cardiac_device", "hardware"})
 
 
 def _hidden_device(j: Judgement, sentences: list[Facts]) -> bool:
