@@ -2536,3 +2536,17 @@ def test_general_readings_and_slashed_alternatives(validator, text, step, good):
 )
 def test_ranked_sides_and_generic_device_words(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("Cardiomegaly means an enlarged cardiac silhouette, usually a cardiothoracic ratio above 0.5 on a PA film.",
+         True),
+        ("There is cardiomegaly, which means an enlarged heart.", False),
+        ("Cardiomegaly is present.", False),
+    ],
+)
+def test_a_definition_cut_at_its_verb_is_glue(validator, step, good):
+    assert_judged(validator, "FINDINGS: The heart is normal in size. The lungs are clear. IMPRESSION: Normal chest.",
+                  step, good)

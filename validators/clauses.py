@@ -242,7 +242,11 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
-        if _CONTRAST.match(c.text):
+        if out and _DEFINES.match(c.text) and len(out[-1].text.split()) <= 4 and not lang.has_verb.search(out[-1].text):
+            # "Cardiomegaly means an enlarged cardiac silhouette": a definition, cut at its verb
+            out[-1] = Clause(out[-1].text, out[-1].start, out[-1].end, "meta")
+            kind = "meta"
+        elif _CONTRAST.match(c.text):
             kind = "contrast"  # "rather than an infiltrate": the reading set aside, judged only as a dismissal
         elif lang.meta.search(c.text):
             kind = "meta"
@@ -266,6 +270,7 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
+_DEFINES = re.compile(r"\W*(?:means|refers\s+to|is\s+defined\s+as)\s+(?:an?|the)\b", re.I)
 _REASON_FOR = re.compile(r"\W*(?:because|since|as|given\s+that)\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(
