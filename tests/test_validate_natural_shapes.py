@@ -2550,3 +2550,20 @@ def test_ranked_sides_and_generic_device_words(validator, text, step, good):
 def test_a_definition_cut_at_its_verb_is_glue(validator, step, good):
     assert_judged(validator, "FINDINGS: The heart is normal in size. The lungs are clear. IMPRESSION: Normal chest.",
                   step, good)
+
+
+_HEIGHT = ("FINDINGS: Compression fractures at T8 and L1, the L1 fracture new compared to prior with approximately 40% "
+           "height loss. IMPRESSION: New L1 compression fracture with approximately 40% height loss.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        (_HEIGHT, "The L1 one is new compared to the prior, with about a fifth of its height lost.", False),
+        (_HEIGHT, "L1 has lost about 40% of its height.", True),
+        ("FINDINGS: There is deformity of T12 and L1, unchanged. IMPRESSION: Deformities of T12 and L1.",
+         "The vertebral bodies have lost roughly half of their height.", False),
+    ],
+)
+def test_a_share_of_height_in_words_is_a_number(validator, text, step, good):
+    assert_judged(validator, text, step, good)

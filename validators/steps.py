@@ -180,6 +180,8 @@ def numbers_in(text: str) -> list[str]:
         out.append(_COUNT_WORDS[m.group(1).lower()])
     # a count a device's kind says ("single-chamber pacemaker" for a dual-chamber one)
     out.extend(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(text) if m.group(1).lower() == "single")
+    # a share of a height lost, in words ("lost about a fifth of its height": 20 %)
+    out.extend(_FRACTIONS[(m.group(1) or m.group(2)).lower()] for m in _HEIGHT_SHARE.finditer(text))
     for m in _NUMBER.finditer(text):
         if m.group(2):
             out.append(m.group(2).upper())
@@ -189,6 +191,15 @@ def numbers_in(text: str) -> list[str]:
             value = value.rstrip("0").rstrip(".")
         out.append(value)
     return out
+
+
+_FRACTIONS = {"half": "50", "third": "33", "quarter": "25", "fifth": "20"}
+_HEIGHT_SHARE = re.compile(
+    r"\b(?:lost|losing|loss\s+of)\s+(?:about\s+|roughly\s+|approximately\s+|nearly\s+|around\s+|almost\s+)?"
+    r"(?:a\s+|one\s+)?(half|third|quarter|fifth)\s+(?:of\s+)?(?:its|their|the)?\s*(?:vertebral\s+)?(?:body\s+)?height\b"
+    r"|\b(?:a|one)\s+(half|third|quarter|fifth)\s+of\s+(?:its|their|the)\s+(?:\w+\s+)?height\s+(?:lost|loss|gone)\b",
+    re.I,
+)
 
 
 @dataclass
