@@ -2567,3 +2567,21 @@ _HEIGHT = ("FINDINGS: Compression fractures at T8 and L1, the L1 fracture new co
 )
 def test_a_share_of_height_in_words_is_a_number(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+_FIBROSIS = ("FINDINGS: There are bilateral lower lobe predominant reticular opacities, consistent with known "
+             "pulmonary fibrosis, grossly unchanged. There is a superimposed new patchy opacity in the left mid lung. "
+             "IMPRESSION: 1. Chronic bibasilar fibrotic changes, unchanged. 2. New left mid lung patchy opacity.")
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("New: lower lobe reticular opacities, left mid lung patchy opacity.", False),
+        ("New: left mid lung patchy opacity.", True),
+        ("Unchanged: lower lobe reticular opacities.", True),
+        ("Unchanged: left mid lung patchy opacity.", False),
+    ],
+)
+def test_a_change_heading_applies_to_each_item_under_it(validator, step, good):
+    assert_judged(validator, _FIBROSIS, step, good)

@@ -462,10 +462,20 @@ class StepValidator:
                     f = read_facts(c.text[head:], vocab, lang, grades, c.start + head)
                 named_heading = heading is not None and bool(heading.anchors - vocab.weak)
                 items = None if f.negated or named_heading or lang.has_verb.search(c.text) else list_items(c.text)
+                if items is None and heading is not None and heading.temporal and not named_heading \
+                        and not f.negated and c.text.count(",") == 1 and not lang.has_verb.search(c.text):
+                    # two things under a change heading ("New: lower lobe reticular opacities, left mid lung
+                    # opacity") are two items too
+                    cut = c.text.index(",")
+                    items = [(0, c.text[:cut]), (cut + 1, c.text[cut + 1 :])]
                 if items is not None and f.hedge == "certain":
                     # "cardiomegaly, cardiac defibrillator, bibasilar opacities": each item with its own side and
                     # place
-                    facts.extend(read_facts(item, vocab, lang, grades, c.start + at) for at, item in items)
+                    read = [read_facts(item, vocab, lang, grades, c.start + at) for at, item in items]
+                    if heading is not None and heading.temporal:
+                        # "New: lower lobe reticular opacities, left mid lung patchy opacity": each item is new
+                        read = [replace(r, temporal=r.temporal | heading.temporal) for r in read]
+                    facts.extend(read)
                     continue
                 own = f.anchors - vocab.weak
                 if heading is not None and not facts:
@@ -475,6 +485,7 @@ class StepValidator:
                         anchors=f.anchors | heading.anchors,
                         classes=f.classes | heading.classes,
                         sides=f.sides or heading.sides,
+                        temporal=f.temporal or heading.temporal,
                     )
                 elif facts and not own:
                     # "..., which are new since the prior": the clause speaks of the previous one's subject
