@@ -2585,3 +2585,18 @@ _FIBROSIS = ("FINDINGS: There are bilateral lower lobe predominant reticular opa
 )
 def test_a_change_heading_applies_to_each_item_under_it(validator, step, good):
     assert_judged(validator, _FIBROSIS, step, good)
+
+
+_ZONES = ("FINDINGS: There has been interval worsening of multifocal bilateral airspace opacities, now involving the "
+          "right upper lobe, right lower lobe and left mid lung zone. IMPRESSION: Worsening multifocal opacities.")
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("The opacities now involve the right upper lobe, the right middle lobe and the left mid lung zone.", False),
+        ("The opacities now involve the right upper lobe, the right lower lobe and the left mid lung zone.", True),
+    ],
+)
+def test_each_side_keeps_its_own_zone(validator, step, good):
+    assert_judged(validator, _ZONES, step, good)

@@ -3105,7 +3105,9 @@ def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
         if len(mine) < 2 and not _LEFT_RIGHT <= s.sides and "bilateral" not in s.sides:
             continue  # (one side in a sentence with one side: the plain side check has judged it)
         theirs = _side_zones(s.text)
-        moved = any(zone in theirs and not sides & theirs[zone] for zone, sides in mine.items())
+        # (each side the step gives a zone: "right middle lobe and left mid zone" for "right lower lobe and left mid
+        # lung zone" puts a side in a zone the report gives only the other side)
+        moved = any(zone in theirs and sides - theirs[zone] for zone, sides in mine.items())
         if moved and len(theirs) >= len(mine):
             return s
     return None
