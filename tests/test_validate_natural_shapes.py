@@ -2600,3 +2600,16 @@ _ZONES = ("FINDINGS: There has been interval worsening of multifocal bilateral a
 )
 def test_each_side_keeps_its_own_zone(validator, step, good):
     assert_judged(validator, _ZONES, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("There is a calcified granuloma in the left lower lung.", False),
+        ("There is a calcified granuloma in the left upper lung.", True),
+    ],
+)
+def test_a_side_the_report_puts_in_another_zone(validator, step, good):
+    text = ("FINDINGS: The heart is normal in size. Calcified granuloma in the left upper lung is noted as well as "
+            "right retrocardiac calcified nodule. IMPRESSION: No acute disease.")
+    assert_judged(validator, text, step, good)

@@ -3110,6 +3110,20 @@ def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
         moved = any(zone in theirs and sides - theirs[zone] for zone, sides in mine.items())
         if moved and len(theirs) >= len(mine):
             return s
+    # a side the report puts in another zone, in a sentence naming both sides ("calcified granuloma in the left lower
+    # lung" for "calcified granuloma in the left upper lung ... as well as right retrocardiac calcified nodule"), when
+    # no aligned sentence puts it in the step's zone
+    pairs = {(side, zone) for zone, sides in mine.items() for side in sides}
+    for s in pool[:1]:
+        if not _LEFT_RIGHT <= s.sides:
+            continue
+        theirs = _side_zones(s.text)
+        placed = {(side, zone) for zone, sides in theirs.items() for side in sides}
+        given = {side for side, _ in placed}
+        if any(side in given and (side, zone) not in placed for side, zone in pairs) and not any(
+            pairs & {(side, zone) for zone, sides in _side_zones(t.text).items() for side in sides} for t in pool
+        ):
+            return s
     return None
 
 
