@@ -2613,3 +2613,23 @@ def test_a_side_the_report_puts_in_another_zone(validator, step, good):
     text = ("FINDINGS: The heart is normal in size. Calcified granuloma in the left upper lung is noted as well as "
             "right retrocardiac calcified nodule. IMPRESSION: No acute disease.")
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "dense" of a calcified thing, cement or a scar says how white it is, not how much
+        ("FINDINGS: There is a 6 mm calcified nodule in the right upper lobe. IMPRESSION: Calcified granuloma.",
+         "There is a small, dense, calcified nodule in the right upper lobe.", True),
+        ("FINDINGS: There is a 6 mm calcified nodule in the right upper lobe. IMPRESSION: Calcified granuloma.",
+         "There is a large calcified nodule in the right upper lobe.", False),
+        ("FINDINGS: Vertebroplasty cement is present at T11, unchanged. IMPRESSION: Prior T11 vertebroplasty.",
+         "Dense vertebroplasty cement is present in T11, unchanged.", True),
+        ("FINDINGS: Spiculated, hyperdense scar in the left upper thorax. IMPRESSION: Postsurgical changes.",
+         "In the left upper chest there's a spiculated, dense scar.", True),
+        ("FINDINGS: Patchy opacity in the right lower lobe. IMPRESSION: Right lower lobe opacity.",
+         "Dense consolidation in the right lower lobe.", False),
+    ],
+)
+def test_dense_describes_calcified_things(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -26,6 +26,8 @@ from radprm.validators.clauses import StepLanguage, StepLanguageBlock, parse_ste
 from radprm.validators.memo import remember, text_cache
 from radprm.validators.prefilter import can_match, literals, prefiltered
 from radprm.validators.sentences import (
+    DENSE_THINGS,
+    DENSITY_WORDS,
     OpenVocabulary,
     OpenVocabularyBlock,
     device_kinds,
@@ -641,6 +643,17 @@ def _other_valve(mine: str, theirs: str) -> bool:
 _VALVE_WORD = re.compile(r"\b(?:valve|valvular|prosthe\w*|replacement|annuloplasty)\b", re.I)
 
 
+def _density_only(claim: Claim, rules: StepRules) -> bool:
+    """Whether the claim's only grade above "small" is "dense", said of a calcified thing, cement or a scar (how
+    white it is, not how much: `radprm.validators.sentences.DENSE_THINGS`)."""
+    words = _WORD.findall((claim.severity or "").lower())
+    return (
+        any(w in DENSITY_WORDS for w in words)
+        and severity_levels(" ".join(w for w in words if w not in DENSITY_WORDS), rules) <= {1, 2}
+        and bool(DENSE_THINGS & set(_WORD.findall(claim.sentence.lower())))
+    )
+
+
 def _other_bone(location: str, sentence: str) -> bool:
     """Whether a sentence names a bone and not the bone `location` names ("Fracture of right proximal humerus" for a
     rib)."""
@@ -737,6 +750,7 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
         and not report_levels
         and r.source == "extractor"
         and not _sentence_has_grade(r.sentence, rules)
+        and not _density_only(claim, rules)
     ):
         # "a small opacity" for the report's ungraded one is a fair reading; "a large one" is not
         faults.append("severity_not_in_report")

@@ -1859,6 +1859,9 @@ def edited_copy(
                 continue  # "the transverse arch" for "the transverse XXXX": the word the report's XXXX hides
             if kind == "grade" and not old and not any(k == "grade" for k, _ in their_marked):
                 # a grade the report gives nothing: "a small calcified granuloma" describes it, "a large" one does not
+                # (nor does "dense" of a calcified thing, cement or a scar: it says how white, not how much)
+                if {w for w in new if grades.get(w, 9) > 2} <= DENSITY_WORDS and s.words & DENSE_THINGS:
+                    continue
                 if not all(grades.get(w, 9) <= 2 for w in new):
                     out.append(Finding("severity_not_in_report", s))
                 continue
@@ -2070,6 +2073,13 @@ _NOT_A_TERM = re.compile(
     r"\b(?:nodal|node|nodes|lymph\s+node|axillary|neck)\s+dissection\b"
     r"|\bdescending\s+(?=(?:with|into|through|along|to|toward|towards|in|below|past|from|inferiorly)\b)"
 )
+
+
+DENSITY_WORDS = frozenset({"dense", "densely"})
+DENSE_THINGS = frozenset({
+    "calcified", "calcification", "calcifications", "calcific", "cement", "vertebroplasty", "kyphoplasty", "scar",
+    "scarring", "sclerotic", "sclerosis", "granuloma", "granulomas", "hyperdense", "bone", "bony", "metallic",
+})
 
 
 def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
