@@ -2633,3 +2633,16 @@ def test_a_side_the_report_puts_in_another_zone(validator, step, good):
 )
 def test_dense_describes_calcified_things(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "step,good",
+    [
+        ("There's no mediastinal shift, so this isn't a tension pneumothorax.", True),
+        ("There is no pneumothorax.", False),
+    ],
+)
+def test_a_denied_tension_pneumothorax_leaves_the_pneumothorax(validator, step, good):
+    text = ("FINDINGS: Small left apical pneumothorax measuring approximately 1.5 cm. No mediastinal shift. "
+            "IMPRESSION: Small left apical pneumothorax.")
+    assert_judged(validator, text, step, good)
