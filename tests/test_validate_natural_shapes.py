@@ -2646,3 +2646,42 @@ def test_a_denied_tension_pneumothorax_leaves_the_pneumothorax(validator, step, 
     text = ("FINDINGS: Small left apical pneumothorax measuring approximately 1.5 cm. No mediastinal shift. "
             "IMPRESSION: Small left apical pneumothorax.")
     assert_judged(validator, text, step, good)
+
+
+_TUBES = ("FINDINGS: Stable left PICC with tip overlying the mid SVC and large XXXX feeding tube courses below the "
+          "diaphragm. IMPRESSION: Interval removal of right chest tube, no pneumothorax.")
+_CROWDING = ("FINDINGS: Low lung volumes with bronchovascular crowding. Scattered opacities in the right lung base "
+             "representing foci of subsegmental atelectasis. IMPRESSION: Low lung volumes with scattered right basilar "
+             "subsegmental atelectasis.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a removed chest tube is not every tube
+        (_TUBES, "The report doesn't mention any feeding or enteric tube, so we can assume none is present.", False),
+        (_TUBES, "There is no enteric tube.", False),
+        (_TUBES, "The chest tube has been removed.", True),
+        ("FINDINGS: Interval removal of the right IJ catheter. IMPRESSION: No acute disease.",
+         "On the current film, that catheter has been removed in the interval.", True),
+        # a line of the report's text is no device
+        ("FINDINGS: Cardiomegaly is unchanged. Changes of prior right mastectomy. IMPRESSION: Stable chest.",
+         "The last line of the findings describes changes of a prior left mastectomy.", False),
+        ("FINDINGS: Cardiomegaly is unchanged. Changes of prior right mastectomy. IMPRESSION: Stable chest.",
+         "The last line of the findings describes changes of a prior right mastectomy.", True),
+        # a count a catheter's kind says
+        ("FINDINGS: The distal tip of a right IJ dual-lumen central venous catheter is at the cavoatrial junction. "
+         "IMPRESSION: No active disease.", "There is a triple-lumen central venous catheter from the right IJ.", False),
+        # "X may be present" hedges X
+        ("FINDINGS: A small amount of free intraperitoneal air may be present under the right hemidiaphragm. "
+         "IMPRESSION: Question free air.", "The lucency under the right hemidiaphragm is free intraperitoneal air.",
+         False),
+        # a reading the report states plainly, set aside
+        (_CROWDING, "The opacities are due to crowding rather than atelectasis.", False),
+        (_CROWDING, "The opacities are atelectasis rather than crowding artifact.", True),
+        ("FINDINGS: Healed remote right clavicle fracture. IMPRESSION: No acute disease.",
+         "This is an old injury rather than an acute fracture.", True),
+    ],
+)
+def test_tubes_text_lines_lumens_existence_hedges_and_readings_set_aside(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -937,8 +937,20 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         if claim.observation in rules.object_observations:
             # "that catheter has been removed" beside "removal of the right IJ catheter": the report
             # denies the same object, whatever other devices it keeps
-            mine = {stem(w) for w in _WORD.findall(claim.mention.lower())}
-            same_object = [r for r in neg if mine & {stem(w) for w in _WORD.findall(r.mention.lower())}]
+            # (by a word that names the object, not "tube" alone: "no enteric tube" is not the removed chest tube)
+            generic = rules.vocabulary.generic_words if rules.vocabulary is not None else frozenset()
+
+            def named(mention: str) -> set[str]:
+                return {stem(w) for w in _WORD.findall(mention.lower()) if w not in generic}
+
+            def every(mention: str) -> set[str]:
+                return {stem(w) for w in _WORD.findall(mention.lower())}
+
+            mine = named(claim.mention)
+            # ("that catheter has been removed": a generic word alone is matched by any word of the report's)
+            same_object = [
+                r for r in neg if (mine & named(r.mention) if mine else every(claim.mention) & every(r.mention))
+            ]
             if same_object:
                 return Judgement(claim, "supported", [], same_object[:1])
         hits = [r for r in pos if applies(r)]

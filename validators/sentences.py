@@ -342,7 +342,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         if cls:
             anchors.add(cls)
             classes.add(cls)
-        if w not in vocab.weak:
+        if w not in vocab.weak and not (i and words[i - 1] in _TEXT_PLACES and w in ("line", "lines", "last", "first")):
             anchors.add(stem(w))
     sided_text = _THAN_SIDE.sub(" ", vocab.side_places.sub(" ", low))
     sides = {vocab.side_words[w] for w in _TOKEN.findall(sided_text) if w in vocab.side_words}
@@ -407,8 +407,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 # the reading, not the atelectasis)
                 tail = _TOKEN.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())[:6]
                 plain: set[str] = set()
-                if strength == "open":
-                    # "aspiration cannot be excluded": the subject comes before the cue
+                if strength == "open" or _EXISTENCE_TAIL.match(text, m.end()):
+                    # "aspiration cannot be excluded", "free intraperitoneal air may be present": the subject comes
+                    # before the cue
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
                 elif not _ALTERNATIVE_CUE.fullmatch(m.group(0).strip()):
                     # what the sentence states before its hedge stays stated ("worsening of multifocal opacities,
@@ -467,11 +468,24 @@ _PATH = re.compile(
 )
 
 
+# what a hedge says of the thing before it is that it is there ("... may be present", "could be seen")
+_EXISTENCE_TAIL = re.compile(
+    r"\s+(?:also\s+)?(?:be\s+)?(?:present|there|seen|noted|identified|visible|evident|demonstrated|appreciated)\b"
+    r"(?!\s+(?:in|on|at|along|within|over|as)\b)",
+    re.I,
+)
+
+
 _GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
 
 
-# a line that is a sign on the film, not a device: "a visceral pleural line" (pneumothorax), "Kerley B lines"
-_SIGN_LINE_AFTER = frozenset({"pleural", "visceral", "septal", "b", "kerley", "skin", "fissural", "fissure", "azygos"})
+# a line that is a sign on the film, not a device: "a visceral pleural line" (pneumothorax), "Kerley B lines"; or a
+# line of the report's text ("the last line of the findings")
+_TEXT_PLACES = frozenset({"the", "last", "first", "final", "next", "opening", "closing", "second", "third"})
+_SIGN_LINE_AFTER = frozenset({
+    "pleural", "visceral", "septal", "b", "kerley", "skin", "fissural", "fissure", "azygos",
+    *(_TEXT_PLACES - {"the"}),
+})
 
 
 def _sign_line(words: list[str], i: int) -> bool:
@@ -1359,8 +1373,8 @@ _AGES = frozenset(stem(w) for w in ("active", "acute", "chronic", "old", "new", 
 
 def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Finding | None:
     """A reading a step sets aside ("atelectasis rather than infiltrate") that the report keeps open: the report
-    names it only under a hedge or as a reading ("may represent atelectasis or infiltrate"), never plainly. A
-    reading the report does not hedge is no dismissal ("chronic rather than acute")."""
+    names it only under a hedge or as a reading ("may represent atelectasis or infiltrate"), never plainly. One the
+    report states plainly is a denial of it (`negation_conflict`); an age is neither ("chronic rather than acute")."""
     if _BOOSTER.search(clause.text) or _SURE.search(clause.text):
         return None  # "rather than clearly enlarged" sets aside the certainty, not the reading
     own = clause.anchors - vocab.weak - vocab.place_stems - _NOT_READINGS - _AGES
@@ -1372,7 +1386,14 @@ def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVoca
         pairs, plain = _alternatives(sentences, vocab)
         # (`pairs` holds each pair both ways round)
         hedged = next((s for a, _, s in pairs if a in own and a not in plain), None)
-    return Finding("uncertainty_dismissed", hedged) if hedged is not None else None
+    if hedged is not None:
+        return Finding("uncertainty_dismissed", hedged)
+    # a reading the report states plainly is denied ("due to crowding rather than atelectasis" for "right basilar
+    # subsegmental atelectasis")
+    if clause.anchors & _AGES or clause.temporal:
+        return None  # ("an old injury rather than an acute fracture": the age is set aside, not the fracture)
+    stated = next((s for s in sentences if not s.negated and s.hedge == "certain" and own <= s.anchors), None)
+    return Finding("negation_conflict", stated) if stated is not None else None
 
 
 def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:

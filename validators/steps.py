@@ -178,8 +178,10 @@ def numbers_in(text: str) -> list[str]:
     out = sorted(value for value, kind in range_between(text.lower()) if kind == "level")
     for m in _COUNT_WORD.finditer(text):
         out.append(_COUNT_WORDS[m.group(1).lower()])
-    # a count a device's kind says ("single-chamber pacemaker" for a dual-chamber one)
-    out.extend(_KIND_COUNTS[m.group(1).lower()] for m in _KIND_COUNT.finditer(text) if m.group(1).lower() == "single")
+    # a count a device's kind says ("single-chamber pacemaker" for a dual-chamber one, "triple-lumen" for a dual-lumen
+    # catheter)
+    kinds = (m.group(1).lower() for m in _KIND_COUNT.finditer(text))
+    out.extend(_KIND_COUNTS[k] for k in kinds if k in ("single", "triple"))
     # a share of a height lost, in words ("lost about a fifth of its height": 20 %)
     out.extend(_FRACTIONS[(m.group(1) or m.group(2)).lower()] for m in _HEIGHT_SHARE.finditer(text))
     for m in _NUMBER.finditer(text):
