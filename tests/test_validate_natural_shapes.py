@@ -2685,3 +2685,25 @@ _CROWDING = ("FINDINGS: Low lung volumes with bronchovascular crowding. Scattere
 )
 def test_tubes_text_lines_lumens_existence_hedges_and_readings_set_aside(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "wider than normal" is no normal statement
+        ("FINDINGS: Heart size is mildly enlarged. IMPRESSION: Mild cardiomegaly.",
+         "The heart is mildly enlarged, with the cardiac silhouette a bit wider than normal on the frontal view.",
+         True),
+        ("FINDINGS: Heart size is mildly enlarged. IMPRESSION: Mild cardiomegaly.",
+         "The cardiac silhouette is normal.", False),
+        # risks, what a thing can progress to and what is on the differential are reasoning
+        ("FINDINGS: Right subclavian catheter tip is in the lower SVC. No pneumothorax. IMPRESSION: No acute findings.",
+         "Central venous access carries a risk of pneumothorax, so this needs to be checked specifically.", True),
+        ("FINDINGS: The heart is large. No infiltrates. IMPRESSION: Cardiomegaly and pulmonary venous hypertension.",
+         "Venous hypertension can progress to pleural effusions, but none is described here.", True),
+        ("FINDINGS: There is no focal infiltrate or pleural effusion. IMPRESSION: No definite infiltrate.",
+         "The patient is hypoxic, so pneumonia is on the differential.", True),
+    ],
+)
+def test_than_normal_risks_and_differentials(validator, text, step, good):
+    assert_judged(validator, text, step, good)

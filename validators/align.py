@@ -490,6 +490,9 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 EXCEPTING = re.compile(r"\b(?:otherwise|apart\s+from|aside\s+from|other\s+than|except|besides|elsewhere)\b", re.I)
 
 
+_THAN_NORMAL = re.compile(r"\bthan\s+(?:normal|usual|expected)\b", re.I)
+
+
 def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[Claim]:
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_step_rules()
@@ -501,6 +504,8 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
             s, e = sentence_around(text, m.start(), m.end())
             if EXCEPTING.search(text, s, m.start()):
                 continue  # "Apart from that, the lungs are clear": clear of everything but what was just said
+            if _THAN_NORMAL.search(m.group(0)):
+                continue  # "the cardiac silhouette is wider than normal" says the opposite
             for obs in negates:
                 claims.append(
                     Claim(
@@ -565,6 +570,8 @@ def drop_false_mentions(claims: list[Claim], text: str, rules: StepRules | None 
             c.observation == obs and pattern.search(text[c.start : max(c.end, c.start + 40)])  # (the whole mention)
             for obs, pattern in rules.false_mentions
         )
+        # ("the cardiac silhouette is wider than normal" is no normal statement)
+        and not (c.source == "statement" and _THAN_NORMAL.search(c.mention))
     ]
 
 
