@@ -2676,14 +2676,14 @@ _CROWDING = ("FINDINGS: Low lung volumes with bronchovascular crowding. Scattere
         ("FINDINGS: A small amount of free intraperitoneal air may be present under the right hemidiaphragm. "
          "IMPRESSION: Question free air.", "The lucency under the right hemidiaphragm is free intraperitoneal air.",
          False),
-        # a reading the report states plainly, set aside
-        (_CROWDING, "The opacities are due to crowding rather than atelectasis.", False),
+        # an age set aside is not the thing (a reading the report states plainly, set aside with "rather than", is
+        # not read as a denial: tried at stop 33, it flagged good steps of unread sets)
         (_CROWDING, "The opacities are atelectasis rather than crowding artifact.", True),
         ("FINDINGS: Healed remote right clavicle fracture. IMPRESSION: No acute disease.",
          "This is an old injury rather than an acute fracture.", True),
     ],
 )
-def test_tubes_text_lines_lumens_existence_hedges_and_readings_set_aside(validator, text, step, good):
+def test_tubes_text_lines_lumens_existence_hedges_and_ages_set_aside(validator, text, step, good):
     assert_judged(validator, text, step, good)
 
 

@@ -1373,8 +1373,8 @@ _AGES = frozenset(stem(w) for w in ("active", "acute", "chronic", "old", "new", 
 
 def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Finding | None:
     """A reading a step sets aside ("atelectasis rather than infiltrate") that the report keeps open: the report
-    names it only under a hedge or as a reading ("may represent atelectasis or infiltrate"), never plainly. One the
-    report states plainly is a denial of it (`negation_conflict`); an age is neither ("chronic rather than acute")."""
+    names it only under a hedge or as a reading ("may represent atelectasis or infiltrate"), never plainly. A
+    reading the report does not hedge is no dismissal ("chronic rather than acute")."""
     if _BOOSTER.search(clause.text) or _SURE.search(clause.text):
         return None  # "rather than clearly enlarged" sets aside the certainty, not the reading
     own = clause.anchors - vocab.weak - vocab.place_stems - _NOT_READINGS - _AGES
@@ -1386,14 +1386,7 @@ def dismissed_alternative(clause: Facts, sentences: list[Facts], vocab: OpenVoca
         pairs, plain = _alternatives(sentences, vocab)
         # (`pairs` holds each pair both ways round)
         hedged = next((s for a, _, s in pairs if a in own and a not in plain), None)
-    if hedged is not None:
-        return Finding("uncertainty_dismissed", hedged)
-    # a reading the report states plainly is denied ("due to crowding rather than atelectasis" for "right basilar
-    # subsegmental atelectasis")
-    if clause.anchors & _AGES or clause.temporal:
-        return None  # ("an old injury rather than an acute fracture": the age is set aside, not the fracture)
-    stated = next((s for s in sentences if not s.negated and s.hedge == "certain" and own <= s.anchors), None)
-    return Finding("negation_conflict", stated) if stated is not None else None
+    return Finding("uncertainty_dismissed", hedged) if hedged is not None else None
 
 
 def _only_hedged(own: frozenset[str], sentences: list[Facts]) -> Facts | None:
