@@ -661,6 +661,11 @@ def _density_only(claim: Claim, rules: StepRules) -> bool:
     )
 
 
+def _stems(mention: str, leave_out: frozenset[str]) -> set[str]:
+    """The stems of a mention's words, less the words `leave_out`."""
+    return {stem(w) for w in _WORD.findall(mention.lower()) if w not in leave_out}
+
+
 def _other_bone(location: str, sentence: str) -> bool:
     """Whether a sentence names a bone and not the bone `location` names ("Fracture of right proximal humerus" for a
     rib)."""
@@ -944,20 +949,13 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         if claim.observation in rules.object_observations:
             # "that catheter has been removed" beside "removal of the right IJ catheter": the report
             # denies the same object, whatever other devices it keeps
-            # (by a word that names the object, not "tube" alone: "no enteric tube" is not the removed chest tube)
+            # (by a word that names the object, not "tube" alone: "no enteric tube" is not the removed chest tube; a
+            # generic word alone, "that catheter has been removed", is matched by any word of the report's)
             generic = rules.vocabulary.generic_words if rules.vocabulary is not None else frozenset()
-
-            def named(mention: str) -> set[str]:
-                return {stem(w) for w in _WORD.findall(mention.lower()) if w not in generic}
-
-            def every(mention: str) -> set[str]:
-                return {stem(w) for w in _WORD.findall(mention.lower())}
-
-            mine = named(claim.mention)
-            # ("that catheter has been removed": a generic word alone is matched by any word of the report's)
-            same_object = [
-                r for r in neg if (mine & named(r.mention) if mine else every(claim.mention) & every(r.mention))
-            ]
+            if not _stems(claim.mention, generic):
+                generic = frozenset()
+            mine = _stems(claim.mention, generic)
+            same_object = [r for r in neg if mine & _stems(r.mention, generic)]
             if same_object:
                 return Judgement(claim, "supported", [], same_object[:1])
         hits = [r for r in pos if applies(r)]

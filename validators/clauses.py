@@ -408,14 +408,20 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
 
 # (nor past a verb that ends its denial: "the edema has resolved and the effusions are smaller", "the pneumothorax has
 # resolved with the chest tube in place")
+# what a denied thing would go with or sit on is not denied with it ("no pneumothorax accompanies the fracture", "no
+# pneumothorax associated with the fracture", "nothing to suggest pneumonia on top of the edema"); shared by the
+# claims' scopes here and the facts' scopes (`radprm.validators.sentences`)
+DENIAL_LINKS = (
+    r"\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)"
+    r"\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b"
+    r"|\b(?:on\s+top\s+of|superimposed\s+(?:on|upon))\b"
+)
 _SCOPE_BREAK = re.compile(
     r"\b(?:after|following)\b|\b(?:resolved|cleared|removed|gone),?\s+(?:and|with|while|leaving)\b"
-    # (nor onto what the denied thing would go with: "no pneumothorax accompanies the fracture")
     # (nor past the consequence or the reason it is given for: "no edema, so the effusion is chronic", "since there is
     # no edema, the effusion ...")
     r"|,\s*(?:so|therefore|thus|hence|which\s+means|meaning)\b|^\W*(?:since|because|given\s+that)\b[^,;]*,"
-    r"|\b(?:on\s+top\s+of|superimposed\s+(?:on|upon))\b"
-    r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b",
+    rf"|{DENIAL_LINKS}",
     re.I,
 )
 _NEW_PHRASE = re.compile(

@@ -25,7 +25,14 @@ from rapidfuzz import fuzz
 
 from radprm.errors import RuleFileError
 from radprm.rules import RuleModel
-from radprm.validators.clauses import AGE_UNKNOWN, StepLanguage, hedge_strength, temporal_classes, temporal_conflict
+from radprm.validators.clauses import (
+    AGE_UNKNOWN,
+    DENIAL_LINKS,
+    StepLanguage,
+    hedge_strength,
+    temporal_classes,
+    temporal_conflict,
+)
 from radprm.validators.memo import clear_text_caches, remember, text_cache
 from radprm.validators.prefilter import can_match, group_gate, prefiltered
 
@@ -352,8 +359,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         sides = {side for side, pattern in vocab.implied_sides if pattern.search(sided_text)}
     # (the way a line or lead takes is not where it ends: "courses through the SVC and right atrium and ends in the
     # right ventricle")
-    places = _places_in(_PATH.sub(" ", low) if "through" in low or "via" in low or "so" in low or "until" in low
-                        else low, vocab)
+    places = _places_in(_PATH.sub(" ", low), vocab)
     numbers = set()
     counted = _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
     for m in (
@@ -458,14 +464,14 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     )
 
 
-_PATH = re.compile(
+_PATH = prefiltered(re.compile(
     r"\b(?:courses?|coursing|passes|passing|pass|runs?|running|travels?|travell?ing|extends?|extending|goes|going|"
     r"threads?|threading)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
     r"(?=\s+(?:and\s+)?(?:then\s+)?(?:ends?|ending|terminat\w*|into|to|with\s+(?:its\s+|the\s+)?tip)\b|[,;.]|$)"
     # (nor where it should go: "advanced so that the tip lies within the stomach", "until it reaches the SVC")
     r"|\bso\s+(?:that\s+)?(?:the\s+|its\s+)?(?:tip\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
     r"|\buntil\s+(?:the\s+|its\s+)?(?:tip\s+)?(?:it\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
-)
+))
 
 
 # what a hedge says of the thing before it is that it is there ("... may be present", "could be seen")
@@ -1959,12 +1965,11 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     a hedge counts: "calcified hilar nodes, likely from old granulomatous disease" asserts the nodes)."""
     if clause.negated or clause.hedge == "open":
         return []
-    stated = clause.words
-    if "dissection" in stated:  # ("clips from the axillary node dissection": a procedure, not nodes)
-        stated = frozenset(_TOKEN.findall(_NOT_A_TERM.sub(" ", clause.text.lower())))
+    own = _term_words(clause)  # ("clips from the axillary node dissection": a procedure, not nodes)
+    stated = own
     if clause.hedge != "certain":
-        stated = frozenset(w for w in clause.words if stem(w) not in clause.hedged_anchors)
-        if not clause.hedged_anchors or stated == clause.words:
+        stated = frozenset(w for w in own if stem(w) not in clause.hedged_anchors)
+        if not clause.hedged_anchors or stated == own:
             return []  # (what the hedge covers is unknown)
     named = frozenset().union(*(s.classes for s in sentences)) if sentences else frozenset()
     hidden = hidden_device_named(sentences, clause.sides)
@@ -2089,6 +2094,13 @@ _NOT_A_TERM = re.compile(
 )
 
 
+def _term_words(clause: Facts) -> frozenset[str]:
+    """The clause's words, less those a term's word is used for something else in (`_NOT_A_TERM`)."""
+    if "dissection" not in clause.words and "descending" not in clause.words:
+        return clause.words
+    return frozenset(_TOKEN.findall(_NOT_A_TERM.sub(" ", clause.text.lower())))
+
+
 DENSITY_WORDS = frozenset({"dense", "densely"})
 DENSE_THINGS = frozenset({
     "calcified", "calcification", "calcifications", "calcific", "cement", "vertebroplasty", "kyphoplasty", "scar",
@@ -2099,10 +2111,7 @@ DENSE_THINGS = frozenset({
 def _unnamed_terms(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
     """A specific finding, descriptor, device or place ("spiculated", "hemothorax", "balloon pump",
     "sigmoid") the step asserts and the report never words in any form."""
-    words = clause.words
-    if "dissection" in words or "descending" in words:
-        words = frozenset(_TOKEN.findall(_NOT_A_TERM.sub(" ", clause.text.lower())))
-    mine = {vocab.terms[w] for w in words if w in vocab.terms}
+    mine = {vocab.terms[w] for w in _term_words(clause) if w in vocab.terms}
     if not mine or not sentences or clause.negated or clause.hedge in ("possible", "open"):
         return []
     said = _report_words(sentences, vocab)[0]
@@ -3038,9 +3047,7 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
 
 _SCOPE_END = re.compile(
     r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s"
-    r"|\b(?:accompan(?:y|ies|ying))\b|(?<!\bis\s)(?<!\bare\s)(?<!\bbe\s)(?<!\bneither\s)(?<!\bnot\s)\b(?:associated\s+with|related\s+to|secondary\s+to|caused\s+by)\b"
-    # (nor onto what the denied thing would sit on: "nothing to suggest pneumonia on top of the edema")
-    r"|\b(?:on\s+top\s+of|superimposed\s+(?:on|upon))\b"
+    f"|{DENIAL_LINKS}"  # (nor onto what the denied thing would go with or sit on)
 )
 
 

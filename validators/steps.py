@@ -1130,7 +1130,7 @@ def _inferred_from_report(j: Judgement, sentences: list[Facts], vocab: OpenVocab
     cue = cues[-1]
     premise = {stem(w) for w in _MENTION_WORD.findall(before[: cue.start()].lower())} - vocab.weak
     premise -= {stem(w) for w in vocab.stopwords}
-    return any(not s.negated and len(premise & s.anchors) >= 1 for s in sentences) and bool(premise)
+    return bool(premise) and any(not s.negated and premise & s.anchors for s in sentences)
 
 
 _INFERRED = re.compile(
@@ -1492,8 +1492,7 @@ def _other_interval(step: str, report_text: str, vocab: OpenVocabulary) -> bool:
 def _action_denied(step: str, sentences: list[Facts], vocab: OpenVocabulary) -> bool:
     """Whether a step says no action is needed ("needs no adjustment", "no further imaging is necessary") about a
     thing a report sentence recommends doing something about ("recommend withdrawal by 2 cm")."""
-    m = _NO_ACTION.search(step)
-    if m is None:
+    if not _NO_ACTION.search(step):
         return False
     mine = {stem(w) for w in _MENTION_WORD.findall(step.lower())}
     mine -= vocab.weak | {stem(w) for w in vocab.stopwords} | _ACTION_WORDS
