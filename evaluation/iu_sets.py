@@ -1,0 +1,178 @@
+"""Writer sets over real IU reports: the scaffolding of a cold evaluation round, kept in the repository.
+
+A round (evaluation/README.md, "IU writer sets") is: draw pools of dev reports nobody used, brief one
+independent writer per pool (`briefs/writer-iu-reports.md`), hand the writer's chains without labels or
+answers to one blind annotator (`briefs/annotator-iu-reports.md`), then merge both into a set in the
+natural-chains layout and score it with `radprm validate` + `radprm eval steps` before anyone reads a
+chain. The chains are derived from CC BY-NC-ND reports, so the sets stay outside the repository; what is
+kept here is how to make them again (pool seeds are recorded in the README)::
+
+    python -m radprm.evaluation.iu_sets pools --seed 4201 --count 4 > pools.txt
+    python -m radprm.evaluation.iu_sets brief writer --name w170 --pool "$(sed -n 1p pools.txt)" > p-w170.md
+    python -m radprm.evaluation.iu_sets annotator-input W_DIR/chains.jsonl A_DIR/chains_to_label.jsonl
+    python -m radprm.evaluation.iu_sets brief annotator --name a170 > p-a170.md
+    python -m radprm.evaluation.iu_sets build W_DIR/chains.jsonl A_DIR/labels.jsonl SET_DIR [--split tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from radprm.errors import InputError, RadprmError
+
+BRIEFS = Path(__file__).resolve().parent / "briefs"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+POOL_SIZE = 45
+ANNOTATOR_FIELDS = ("chain_id", "report_id", "style", "question", "options", "steps")
+"""What the blind annotator sees of a chain: never the writer's labels or answer."""
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    with Path(path).open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not JSON: {exc.msg}", path=str(path), row=n) from exc
+    return rows
+
+
+def eligible_reports(reports_csv: Path, dev_labels_csv: Path, exclude: Iterable[str] = ()) -> list[str]:
+    """Report ids with dev gold labels, findings and impression, not in `exclude`, sorted."""
+    with Path(dev_labels_csv).open(encoding="utf-8") as f:
+        dev = {row["uid"] for row in csv.DictReader(f)}
+    skip = set(exclude)
+    with Path(reports_csv).open(encoding="utf-8") as f:
+        return sorted(
+            row["uid"] for row in csv.DictReader(f)
+            if row["uid"] in dev and row["uid"] not in skip
+            and (row.get("findings") or "").strip() and (row.get("impression") or "").strip()
+        )
+
+
+def draw_pools(ids: list[str], seed: int, count: int, size: int = POOL_SIZE) -> list[list[str]]:
+    """`count` disjoint pools of `size` ids, shuffled with `seed` (the same seed gives the same pools)."""
+    order = list(ids)
+    random.Random(seed).shuffle(order)
+    pools = [order[i * size:(i + 1) * size] for i in range(count)]
+    return [p for p in pools if p]
+
+
+def render_brief(kind: str, name: str, pool: Iterable[str] = ()) -> str:
+    """The committed brief of `kind` (writer | annotator) with its folder name (and, for a writer, its pool)."""
+    text = (BRIEFS / f"{kind}-iu-reports.md").read_text(encoding="utf-8")
+    if kind == "writer":
+        return text.replace("{W}", name).replace("{POOL}", " ".join(pool))
+    return text.replace("{A}", name)
+
+
+def annotator_input(writer_chains: Path, out: Path) -> int:
+    """Write the writer's chains as the annotator sees them (ANNOTATOR_FIELDS only); returns the chain count.
+
+    Raises:
+        InputError: a row that is not JSON or lacks one of ANNOTATOR_FIELDS (file, row and field named).
+    """
+    rows = _jsonl(writer_chains)
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in ANNOTATOR_FIELDS if k not in row]
+        if missing:
+            raise InputError("chain without a field the annotator needs", path=str(writer_chains), row=n,
+                             field=missing[0])
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with Path(out).open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps({k: row[k] for k in ANNOTATOR_FIELDS}) + "\n" for row in rows)
+    return len(rows)
+
+
+def build(writer_chains: Path, annotator_labels: Path, out_dir: Path, split: str = "tune") -> Counter:
+    """Merge a writer's labelled chains with the blind annotator's labels into `out_dir`/chains.jsonl and
+    expected.jsonl (the natural-chains layout, every row in `split`). A step is scored when both say the same
+    good/bad and the annotator did not call it ambiguous; a step the annotator left out is not scored.
+
+    Returns:
+        Steps counted by scored (True/False) and by "missing" (steps without an annotator label).
+
+    Raises:
+        InputError: a chain whose labels do not match its steps, or a row that is not JSON.
+    """
+    b = {(r["chain_id"], r["step_index"]): r for r in _jsonl(annotator_labels)}
+    chains, expected, counts = [], [], Counter()
+    for n, chain in enumerate(_jsonl(writer_chains), 1):
+        labels = chain.pop("labels", None)
+        if not isinstance(labels, list) or len(labels) != len(chain.get("steps") or []):
+            raise InputError("labels do not match the steps", path=str(writer_chains), row=n, field="labels")
+        chains.append({**chain, "split": split})
+        for i, (step, la) in enumerate(zip(chain["steps"], labels, strict=True)):
+            lb = b.get((chain["chain_id"], i))
+            counts["missing"] += lb is None
+            scored = lb is not None and la["good"] == lb["good"] and not lb.get("ambiguous")
+            counts[scored] += 1
+            expected.append({"chain_id": chain["chain_id"], "step_index": i, "step": step, "good": la["good"],
+                             "kind": la["kind"], "kind_b": lb["kind"] if lb else None, "scored": scored,
+                             "split": split, "style": chain.get("style")})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("chains", chains), ("expected", expected)):
+        with (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m radprm.evaluation.iu_sets pools|brief|annotator-input|build``: one cold round's scaffolding."""
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pools", help="print pools of unused dev report ids, one pool a line")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--count", type=int, default=4)
+    p.add_argument("--size", type=int, default=POOL_SIZE)
+    p.add_argument("--reports", type=Path, default=SHARED / "data/iu-xray/indiana_reports.csv")
+    p.add_argument("--dev-labels", type=Path, default=SHARED / "data/labels/openi_chestxray14_dev.csv")
+    p.add_argument("--exclude", type=Path, action="append", default=[],
+                   help="a chains JSONL (report_id) or a text file of ids whose reports are not drawn; repeatable")
+    b = sub.add_parser("brief", help="print a committed brief filled in")
+    b.add_argument("kind", choices=("writer", "annotator"))
+    b.add_argument("--name", required=True, help="the helper's folder name (w170, a170)")
+    b.add_argument("--pool", default="", help="writer: the pool's ids, space-separated")
+    a = sub.add_parser("annotator-input", help="the writer's chains without labels or answers")
+    a.add_argument("writer_chains", type=Path)
+    a.add_argument("out", type=Path)
+    m = sub.add_parser("build", help="merge writer and annotator labels into a natural-layout set")
+    m.add_argument("writer_chains", type=Path)
+    m.add_argument("annotator_labels", type=Path)
+    m.add_argument("out_dir", type=Path)
+    m.add_argument("--split", default="tune")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "pools":
+            exclude: set[str] = set()
+            for path in args.exclude:
+                if path.suffix == ".jsonl":
+                    exclude |= {str(r["report_id"]) for r in _jsonl(path)}
+                else:
+                    exclude |= set(path.read_text(encoding="utf-8").split())
+            ids = eligible_reports(args.reports, args.dev_labels, exclude)
+            for pool in draw_pools(ids, args.seed, args.count, args.size):
+                print(" ".join(pool))
+        elif args.cmd == "brief":
+            print(render_brief(args.kind, args.name, args.pool.split()), end="")
+        elif args.cmd == "annotator-input":
+            print(f"{annotator_input(args.writer_chains, args.out)} chains -> {args.out}")
+        else:
+            c = build(args.writer_chains, args.annotator_labels, args.out_dir, args.split)
+            print(f"{c[True] + c[False]} steps, {c[True]} scored, {c['missing']} without an annotator label")
+    except (RadprmError, OSError) as exc:
+        raise SystemExit(f"error: {exc}") from None  # one line, exit 1, as the CLI does
+
+
+if __name__ == "__main__":
+    main()
