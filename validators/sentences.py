@@ -207,6 +207,7 @@ REFERENCE_RANGE = (
     r"\d+(?:\.\d+)?\s*(?:-|\u2013|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
 )
 _REFERENCE_RANGE = re.compile(REFERENCE_RANGE, re.I)
+_DIGIT = re.compile(r"\d")
 _ORDINAL_RANGE = re.compile(
     r"\b([ctl])?(\d{1,2})(st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([ctl])?(\d{1,2})(st|nd|rd|th)?\b"
 )
@@ -248,7 +249,9 @@ _SIDE = {
 def range_between(low: str) -> set[tuple[str, str]]:
     """The numbers a range of ordinals or levels states between its ends ("8th through 10th ribs": 9th;
     "t4-t6": T5), as (value, kind) with kind "th" or "level"; `low` is lower-case text."""
-    out = set()
+    out: set[tuple[str, str]] = set()
+    if not _DIGIT.search(low):  # the pattern tries every word boundary; most texts hold no digit at all
+        return out
     for m in _ORDINAL_RANGE.finditer(low):
         lo, hi = int(m.group(2)), int(m.group(5))
         level = m.group(1) or m.group(4)
