@@ -2707,3 +2707,22 @@ def test_tubes_text_lines_lumens_existence_hedges_and_ages_set_aside(validator, 
 )
 def test_than_normal_risks_and_differentials(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # two hedges of one strength in a sentence each hedge their own phrase: the pneumonia after the lobe's
+        # "probably" is hedged too
+        ("FINDINGS: There is an opacity in the left midlung, probably in the left upper lobe, most suggestive of "
+         "pneumonia. Heart size normal.", "There is pneumonia.", False),
+        ("FINDINGS: There is an opacity in the left midlung, probably in the left upper lobe, most suggestive of "
+         "pneumonia. Heart size normal.", "Pneumonia is probably present, in keeping with the opacity.", True),
+        # while what the sentence states before its first hedge stays stated
+        ("FINDINGS: A lobulated opacity is identified superior to the heart, in the anterior mediastinum, possibly "
+         "consistent with a tortuous aorta versus an anterior mediastinal mass.",
+         "There's a lobulated opacity above the heart, in the anterior mediastinum.", True),
+    ],
+)
+def test_every_hedge_of_a_sentence_hedges_its_phrase(validator, text, step, good):
+    assert_judged(validator, text, step, good)

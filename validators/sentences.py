@@ -409,9 +409,12 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             hedge = "possible"
             hedged |= {stem(w) for w in named}
     if hedge != "certain":
+        first_hedge = min((m.start() for h in ("open", "possible", "probable") if (m := lang.hedges[h].search(text))),
+                          default=0)
         for strength in ("open", "possible", "probable"):
-            m = lang.hedges[strength].search(text)
-            if m:
+            # every hedge of the sentence hedges its own phrase ("an opacity, probably in the left upper lobe,
+            # most suggestive of pneumonia": both the lobe and the pneumonia are probable)
+            for n, m in enumerate(lang.hedges[strength].finditer(text)):
                 # (to the end of its phrase: "likely hepatic hydrothorax, with right basilar atelectasis" hedges
                 # the reading, not the atelectasis)
                 tail = _TOKEN.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())[:6]
@@ -424,6 +427,11 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                     # what the sentence states before its hedge stays stated ("worsening of multifocal opacities,
                     # concerning for multifocal pneumonia": the opacities are multifocal, the pneumonia is hedged)
                     plain = {stem(w) for w in _TOKEN.findall(text[: m.start()].lower())}
+                if n:
+                    # a later hedge of the same strength leaves what the sentence states before its first hedge
+                    # stated ("an opacity in the anterior mediastinum, possibly the aorta versus an anterior
+                    # mediastinal mass": the opacity is in the mediastinum)
+                    plain |= {stem(w) for w in _TOKEN.findall(text[: first_hedge].lower())}
                 hedged |= {
                     stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3
                 } - plain
