@@ -2726,3 +2726,25 @@ def test_than_normal_risks_and_differentials(validator, text, step, good):
 )
 def test_every_hedge_of_a_sentence_hedges_its_phrase(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "would" inside "beyond what ... would explain" / "than would be expected" does not make the step a
+        # conditional: the main clause still asserts
+        ("FINDINGS: Mild cardiomegaly is stable. The lungs are clear.",
+         "The cardiac silhouette is severely enlarged, well beyond what AP magnification alone would explain.", False),
+        ("FINDINGS: Mild cardiomegaly is stable. The lungs are clear.",
+         "The heart is mildly enlarged, beyond what AP magnification alone would explain.", True),
+        ("FINDINGS: Heart size is normal. The lungs are clear.",
+         "If there were an effusion, it would blunt the costophrenic angle.", True),
+        # a size of the prior exam is the report's too
+        ("FINDINGS: There is a right hilar mass measuring approximately 5 cm, slightly larger than on ___, when it "
+         "measured 4 cm.", "The mass is about 5 cm now, compared with 3 cm on the prior study.", False),
+        ("FINDINGS: There is a right hilar mass measuring approximately 5 cm, slightly larger than on ___, when it "
+         "measured 4 cm.", "The mass is about 5 cm now, compared with 4 cm on the prior study.", True),
+    ],
+)
+def test_conditional_inside_a_comparison_and_sizes_of_the_prior(validator, text, step, good):
+    assert_judged(validator, text, step, good)

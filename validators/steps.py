@@ -694,7 +694,8 @@ class StepValidator:
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
         fact_text = self._fact_text(body)
-        nums = numbers_in(_drop_view_counts(fact_text))
+        # a size or count of the prior exam is the report's too ("5 cm now, 3 cm on the prior" where it measured 4)
+        nums = numbers_in(_drop_view_counts(self._fact_text(body, kinds=("fact", "past"))))
         ungrounded = [n for n in nums if n not in grounded_numbers]
         if ungrounded:
             reasons.append("ungrounded_number")
@@ -968,12 +969,12 @@ class StepValidator:
                 return temporal_classes(after.text, lang)
         return frozenset()
 
-    def _fact_text(self, body: str) -> str:
-        """The step's fact clauses (numbers in plans and general knowledge are not claims)."""
+    def _fact_text(self, body: str, kinds: tuple[str, ...] = ("fact",)) -> str:
+        """The step's clauses of `kinds` (numbers in plans and general knowledge are not claims)."""
         lang = self.rules.language
         if lang is None:
             return body
-        return " ; ".join(c.text for c in self._clauses(body)[1] if c.kind == "fact")
+        return " ; ".join(c.text for c in self._clauses(body)[1] if c.kind in kinds)
 
     def _clauses(self, body: str) -> tuple[str, list[Clause]]:
         """The step text as step language reads it (markup fixed, contractions expanded) and its clauses, once
