@@ -2748,3 +2748,31 @@ def test_every_hedge_of_a_sentence_hedges_its_phrase(validator, text, step, good
 )
 def test_conditional_inside_a_comparison_and_sizes_of_the_prior(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # an option heading whose line only places the finding: the heading is the subject
+        ("FINDINGS: There is platelike atelectasis in the right midlung. No pneumothorax.",
+         "6. Platelike atelectasis: described in the right lower lobe - present.", False),
+        ("FINDINGS: There is platelike atelectasis in the right midlung. No pneumothorax.",
+         "6. Platelike atelectasis: described in the right midlung - present.", True),
+        ("FINDINGS: There is platelike atelectasis in the right midlung. No pneumothorax.",
+         "Pneumothorax: explicitly absent.", True),
+        # a side told as "higher than the other"
+        ("FINDINGS: There is elevation of the left hemidiaphragm. No pneumothorax.",
+         "The right hemidiaphragm sits noticeably higher than the left.", False),
+        ("FINDINGS: There is elevation of the left hemidiaphragm. No pneumothorax.",
+         "The left hemidiaphragm sits higher than the right.", True),
+        # change told by a comparative: "wider now", "clearer than on the previous film"
+        ("FINDINGS: The heart is borderline size. The mediastinum is stable. The lungs are clear.",
+         "Compared with the prior, the mediastinum is wider now.", False),
+        ("FINDINGS: No focal lung consolidation. No pneumothorax or pleural effusion.",
+         "Overall, the lungs look clearer than on the previous film.", False),
+        ("FINDINGS: Interval improvement of the right lower lobe consolidation. No pneumothorax.",
+         "The right lower lobe looks clearer than on the previous film.", True),
+    ],
+)
+def test_option_headings_higher_sides_and_comparatives(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -276,7 +276,9 @@ _REASON_FOR = re.compile(r"\W*(?:because|since|as|given\s+that)\b", re.I)
 _NOW_GONE = re.compile(
     r"\b(?:has|have)\s+(?:since\s+|now\s+)?been\s+(?:removed|withdrawn|explanted|taken\s+out|exchanged|replaced)\b"
     # "The pneumothorax, previously large, is now small": the clause states what this film shows
-    r"|\b(?:is|are)\s+now\b",
+    r"|\b(?:is|are)\s+now\b"
+    # "Compared with the prior, the mediastinum is wider now"
+    r"|\bnow\s*[.!;]?\s*$",
     re.I,
 )
 

@@ -144,6 +144,13 @@ _BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__(?!_))([^*
 _MARKDOWN = re.compile(r"\*\*|(?<!_)__(?!_)|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
 
 
+# the break after a leading "Nodule:" heading, and a clause under it that only places the heading's finding
+# ("described in the right lower lobe", "present at the left base"; not "explicitly absent")
+_LABEL_BREAK = re.compile(r"\s*(?::|\u2014|\u2013|-{1,2}\s)")
+_PLACED = re.compile(r"\W*(?:(?:described|seen|noted|present|located|identified|visible|shown)\s+)?"
+                     r"(?:in|at|on|over|along|within|involving)\s+(?:the|both|each)\b", re.I)
+
+
 @lru_cache(maxsize=65536)
 def same_length_fixes(text: str) -> str:
     """Typos and markup that mislead sentence splitting, fixed without moving any offset.
@@ -382,6 +389,16 @@ class StepValidator:
         # a step without a fact clause (plans, the question, glue) has no claim: it is not read for any
         factual = lang is None or any(c.kind == "fact" for c in clauses)
         findings = self.extractor.extract_text(text) if factual else []
+        if len(clauses) > 1 and clauses[0].kind == "heading" and clauses[1].kind == "fact":
+            head, under = clauses[0], clauses[1]
+            if any(head.start <= f.start < head.end for f in findings) and _PLACED.match(under.text) \
+                    and not any(under.start <= f.start < under.end for f in findings):
+                # "Platelike atelectasis: described in the right lower lobe - present": the heading is the subject of
+                # the clause under it, which names nothing of its own; read as one clause (same length: spans hold)
+                brk = _LABEL_BREAK.match(text, head.end)
+                if brk:
+                    text = text[: brk.start()] + " " * (brk.end() - brk.start()) + text[brk.end() :]
+                    clauses = split_clauses(text, lang)
         found = []
         for f in findings:
             if lang is not None:
