@@ -2776,3 +2776,53 @@ def test_conditional_inside_a_comparison_and_sizes_of_the_prior(validator, text,
 )
 def test_option_headings_higher_sides_and_comparatives(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # ", but nothing active" denies its own thing: the node before it is still claimed
+        ("FINDINGS: The lungs are clear bilaterally. No pleural effusion.",
+         "There's a tiny calcified node at the right hilum, but nothing active.", False),
+        ("FINDINGS: Calcified right hilar lymph node. The lungs are clear.",
+         "There's a calcified node at the right hilum, but nothing active.", True),
+        # "there are three of them" is a count; "two of them are calcified" counts a part
+        ("FINDINGS: Calcified granulomas are noted within the lung bases. No pneumothorax.",
+         "There are three of them, which fits old granulomatous infection.", False),
+        ("FINDINGS: Three calcified granulomas are noted within the lung bases. No pneumothorax.",
+         "There are three of them, which fits old granulomatous infection.", True),
+        # the junctions of the spine are places of their own
+        ("FINDINGS: The lungs are clear. Deformity at the thoracolumbar junction with an acute kyphosis.",
+         "There's a deformity at the lumbosacral junction with an acute kyphosis.", False),
+        ("FINDINGS: The lungs are clear. Deformity at the thoracolumbar junction with an acute kyphosis.",
+         "There's a deformity at the thoracolumbar junction with an acute kyphosis.", True),
+        # "persistent but increased" states a move, which "persistent stable" denies
+        ("FINDINGS: No pleural effusion. There is persistent stable appearing right apical scarring.",
+         "The right apical scarring is persistent but slightly increased compared with the prior studies.", False),
+        ("FINDINGS: No pleural effusion. There is persistent stable appearing right apical scarring.",
+         "The right apical scarring is persistent and stable compared with the prior studies.", True),
+    ],
+)
+def test_denials_after_but_counts_of_them_junctions_and_persistent_but(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a verdict after a dash answers the option heading, not the sentence before the dash
+        ("FINDINGS: The heart is normal in size. The lungs are clear. There is no pleural effusion.",
+         "Cardiomegaly: the heart is normal in size - absent.", True),
+        ("FINDINGS: The heart is normal in size. The lungs are clear. There is no pleural effusion.",
+         "Cardiomegaly: the cardiomediastinal silhouette is unremarkable \u2014 absent.", True),
+        ("FINDINGS: Mild cardiomegaly. The lungs are clear. There is no pleural effusion.",
+         "Cardiomegaly: the heart is normal in size - absent.", False),
+        # while verdict lines still read as statements
+        ("FINDINGS: Mild cardiomegaly. The lungs are clear. There is no pleural effusion.",
+         "Cardiomegaly: yes. Pleural effusion: no.", True),
+        ("FINDINGS: Mild cardiomegaly. The lungs are clear. There is no pleural effusion.",
+         "1. Pleural effusion - present.", False),
+    ],
+)
+def test_verdicts_answer_the_option_not_the_sentence(validator, text, step, good):
+    assert_judged(validator, text, step, good)

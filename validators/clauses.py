@@ -57,7 +57,10 @@ _QUOTES = re.compile("['\u2018\u2019\u201c\u201d]")
 # "Pneumothorax - No"; not "Final answer: no", which answers the question)
 _VERDICT_WORD = re.compile(r"\b(?:yes|no|absent|present|negative|positive)\b", re.I)
 _ANSWERED = (
-    r"(?<![\w-])(?!(?:final\s+)?answer\b)([A-Za-z][A-Za-z -]{1,40}?)"
+    # the name opens its clause and has no verb ("Cardiomegaly: the heart is normal in size - absent" answers
+    # "Cardiomegaly", not "the heart is normal in size")
+    r"(?<![\w-])(?<!\w\s)(?!(?:final\s+)?answer\b)"
+    r"([A-Za-z](?:(?!(?<=\s)(?:is|are|was|were|has|have|appears?|looks?|seems?|remains?)\s)[A-Za-z -]){1,40}?)"
     r"(?:\s*[:=]\s*|\s+[-\u2013\u2014]\s+|\s*->\s*)"
 )
 _VERDICT_END = r"(?=\s*(?:[.;,)]|$))"
@@ -289,7 +292,7 @@ _ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
-                          r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none)\b|with\s+no(?:thing)?\b|without\b"
+                          r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none|nothing)\b|with\s+no(?:thing)?\b|without\b"
                           rf"|{_ADDED.pattern}|{_CONTRAST.pattern}"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"

@@ -118,6 +118,10 @@ _COUNT_WORD = re.compile(
     r"|[\s-]+(?:chamber|lumen|energy)\b)",
     re.I,
 )
+# "there are three of them": a total, where "three of them are calcified" counts a part
+_TOTAL_OF_THEM = re.compile(
+    r"\b(?:there\s+(?:are|were)|I\s+(?:count|see)|we\s+see)\s+(?:about\s+|roughly\s+|around\s+)?("
+    + "|".join(_COUNT_WORDS) + r")\s+of\s+them\b", re.I)
 _KIND_COUNTS = {"single": "1", "dual": "2", "double": "2", "triple": "3"}
 _KIND_COUNT = re.compile(r"\b(single|dual|double|triple)[\s-]+(?:chamber|lumen|lead)", re.I)
 _VIEW_COUNT = re.compile(
@@ -185,6 +189,7 @@ def numbers_in(text: str) -> list[str]:
     out = sorted(value for value, kind in range_between(text.lower()) if kind == "level")
     for m in _COUNT_WORD.finditer(text):
         out.append(_COUNT_WORDS[m.group(1).lower()])
+    out.extend(_COUNT_WORDS[m.group(1).lower()] for m in _TOTAL_OF_THEM.finditer(text))
     # a count a device's kind says ("single-chamber pacemaker" for a dual-chamber one, "triple-lumen" for a dual-lumen
     # catheter)
     kinds = (m.group(1).lower() for m in _KIND_COUNT.finditer(text))
