@@ -2826,3 +2826,17 @@ def test_denials_after_but_counts_of_them_junctions_and_persistent_but(validator
 )
 def test_verdicts_answer_the_option_not_the_sentence(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a state denied after it ("... reported as negative") is not affirmed
+        ("FINDINGS: Negative for cardiac enlargement. Negative for vascular congestion. Granulomas are seen.",
+         "Cardiac enlargement and vascular congestion are both explicitly reported as negative.", True),
+        ("FINDINGS: Negative for cardiac enlargement. Negative for vascular congestion. Granulomas are seen.",
+         "The pulmonary vessels are congested.", False),
+    ],
+)
+def test_states_denied_after_them(validator, text, step, good):
+    assert_judged(validator, text, step, good)

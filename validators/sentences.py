@@ -2692,6 +2692,8 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
         text = _before_without(text, lang, later=True)
         if not text:
             return []
+    elif lang.negation_post.search(text):
+        return []  # "Cardiac enlargement and vascular congestion are both reported as negative": denied states
     mine = _states_in(text, lang, within=True)
     if not mine:
         return []
