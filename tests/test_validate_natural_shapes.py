@@ -2840,3 +2840,40 @@ def test_verdicts_answer_the_option_not_the_sentence(validator, text, step, good
 )
 def test_states_denied_after_them(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a categorical denial where the report's denial is limited ("no large", "no definite") dismisses what the
+        # report leaves open; a plain denial is "unmentioned = absent"
+        ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.",
+         "Any pleural effusion is ruled out, even a trace.", False),
+        ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.",
+         "There is no pleural effusion.", True),
+        ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.",
+         "Pneumothorax is ruled out.", True),
+        ("FINDINGS: No focal alveolar consolidation, no definite pleural effusion seen.",
+         "Pleural effusion is definitively ruled out by the report.", False),
+        ("FINDINGS: No focal consolidation. No pleural effusion.",
+         "Pleural effusion is definitively ruled out.", True),
+        # both lower lobes, both bases: one side of them is a wrong side
+        ("FINDINGS: Cardiomegaly. Interstitial opacities consistent with edema in the lower lobes.",
+         "There are interstitial opacities in the right lower lobe.", False),
+        ("FINDINGS: Cardiomegaly. Interstitial opacities consistent with edema in the right lower lobe.",
+         "There are interstitial opacities in the right lower lobe.", True),
+        # sutures are hardware
+        ("FINDINGS: The lungs are clear. Upper abdominal midline surgical sutures are stable.",
+         "No surgical sutures are visible in the upper abdomen.", False),
+        # "more conspicuous now than on the prior" is a change, against "less distinct than on the prior"
+        ("FINDINGS: Right middle lobe collapse appears less distinct than on the prior study. No pleural effusion.",
+         "There's collapse of the right middle lobe, and it's more conspicuous now than on the prior study.", False),
+        ("FINDINGS: Right middle lobe collapse appears less distinct than on the prior study. No pleural effusion.",
+         "The right middle lobe collapse is less conspicuous than on the prior study.", True),
+        # a global "no acute process" leaves the report's limited denial limited
+        ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.\n"
+         "IMPRESSION: No acute process.", "Any pleural effusion is ruled out, even a trace.", False),
+    ],
+)
+def test_categorical_denials_both_lobes_sutures(validator, text, step, good):
+    assert_judged(validator, text, step, good)

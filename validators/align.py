@@ -909,6 +909,15 @@ def _sign_stated(claim: Claim, hedged: Claim, report_claims: list[Claim]) -> boo
     )
 
 
+def _limited_denial(claim: Claim, limits: frozenset[str]) -> bool:
+    """Whether a report's denial is limited by a qualifier right before its mention ("no large effusion", "no
+    definite pleural effusion"; not the pneumothorax of "no consolidation, large effusion or pneumothorax")."""
+    return any(
+        re.search(rf"\b{re.escape(q)}\s+(?:\w+\s+)?{re.escape(claim.mention)}", claim.sentence, re.I)
+        for q in claim.qualifiers & limits
+    )
+
+
 def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | None = None) -> Judgement:
     """Judge one step claim against the report's claims; see validators/README.md for the rules.
 
@@ -981,6 +990,14 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
         hits = [r for r in unc if applies(r) and not (r.severity == "borderline" and "normal" in r.mention.lower())]
         if hits:
             return Judgement(claim, "contradicted", ["uncertainty_dismissed"], hits[:1])
+        lang = rules.language
+        # (a global "no acute process" denies nothing in particular: the report's own denials of the thing decide)
+        stated = [r for r in neg if r.source != "statement"]
+        if stated and lang is not None and not claim.qualifiers and lang.categorical_denial.search(claim.sentence) \
+                and all(_limited_denial(r, lang.limited_denial) for r in stated):
+            # "any effusion is ruled out, even a trace" where the report only says "no large effusion": what the
+            # report leaves open is closed
+            return Judgement(claim, "contradicted", ["uncertainty_dismissed"], stated[:1])
         if neg:
             return Judgement(claim, "supported", [], [_best(claim, neg, rules)[0]])
         if pos or unc:  # mentioned, but elsewhere or otherwise qualified ("no focal" vs "patchy")

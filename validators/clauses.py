@@ -112,6 +112,10 @@ class StepLanguage:
     # "continued slight cardiomegaly"): the report compares with an earlier exam
     continuation: re.Pattern[str] = re.compile(r"(?!)")
     omission: re.Pattern[str] = re.compile(r"(?!)")
+    # a denial that leaves nothing open ("ruled out", "even a trace", "confidently excluded"), and the qualifiers of
+    # a report's denial that do leave something open ("no large effusion", "no definite effusion")
+    categorical_denial: re.Pattern[str] = re.compile(r"(?!)")
+    limited_denial: frozenset[str] = frozenset()
     # attribute -> state -> pattern: "lung_volume": {"low": "Low lung volumes", "normal": "well expanded", ...}
     states: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
     # the classes that move ("worsened", "improved", "resolved"): beside one of them a persistence word ("again
@@ -142,6 +146,8 @@ class StepLanguageBlock(RuleModel):
     change_claim: Pattern = "(?!)"
     continuation: Pattern = "(?!)"
     omission: Pattern = "(?!)"
+    categorical_denial: Pattern = "(?!)"
+    limited_denial: list[str] = []
     states: dict[str, dict[str, Pattern]] = {}
     temporal_moves: list[str] = []
 
@@ -198,6 +204,8 @@ def parse_step_language(data: StepLanguageBlock, path: str) -> StepLanguage:
         change_claim=rx("change_claim", data.change_claim),
         continuation=rx("continuation", data.continuation),
         omission=rx("omission", data.omission),
+        categorical_denial=rx("categorical_denial", data.categorical_denial),
+        limited_denial=frozenset(w.lower() for w in data.limited_denial),
         states={
             attr: {state: rx(f"states.{attr}.{state}", p) for state, p in by_state.items()}
             for attr, by_state in data.states.items()
