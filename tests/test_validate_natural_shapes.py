@@ -2877,3 +2877,26 @@ def test_states_denied_after_them(validator, text, step, good):
 )
 def test_categorical_denials_both_lobes_sutures(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "X is not a sign of Y" denies Y's link to X, not X
+        ("FINDINGS: There is no focal air space opacity to suggest a pneumonia. There are calcified granulomas noted.",
+         "Calcified granulomas reflect prior granulomatous infection and are not a sign of active pneumonia.", True),
+        ("FINDINGS: There is no focal air space opacity to suggest a pneumonia. There are calcified granulomas noted.",
+         "The granulomas are not a sign of active pneumonia.", True),
+        ("FINDINGS: There is no focal air space opacity. No granulomas.",
+         "Calcified granulomas are present, which are not a sign of active pneumonia.", False),
+        # "prominent" for the report's "prominence" adds no grade; "markedly prominent" does
+        ("FINDINGS: There is prominence of the right heart border, consistent with right atrial enlargement.",
+         "The right heart border is prominent, consistent with right atrial enlargement.", True),
+        ("FINDINGS: There is prominence of the interstitial markings with fluid in the fissures consistent with "
+         "interstitial edema.", "The interstitial markings are prominent, which indicates interstitial edema.", True),
+        ("FINDINGS: There is prominence of the interstitial markings. Heart size normal.",
+         "The interstitial markings are markedly prominent.", False),
+    ],
+)
+def test_not_a_sign_of_and_prominence(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -763,6 +763,7 @@ def _attribute_faults(claim: Claim, r: Claim, rules: StepRules) -> list[str]:
         and r.source == "extractor"
         and not _sentence_has_grade(r.sentence, rules)
         and not _density_only(claim, rules)
+        and not _same_prominence(claim, r, rules)
     ):
         # "a small opacity" for the report's ungraded one is a fair reading; "a large one" is not
         faults.append("severity_not_in_report")
@@ -790,6 +791,16 @@ def _names_both_sides(sentence: str, rules: StepRules) -> bool:
 
 
 _JOINED_PLACES = re.compile(r"\b(?:and|or|to|through|thru)\b|[/&-]", re.I)
+
+
+_PROMINENT = re.compile(r"\bprominen(?:t|ce)\b", re.I)
+
+
+def _same_prominence(claim: Claim, r: Claim, rules: StepRules) -> bool:
+    """"The right heart border is prominent" for the report's "prominence of the right heart border": the same word,
+    not a grade the step adds ("markedly prominent" still adds one)."""
+    return bool(_PROMINENT.search(r.sentence) and _PROMINENT.search(claim.sentence)) \
+        and set(_grade_words(_WORD.findall(claim.sentence.lower()), rules)) <= {"prominent"}
 
 
 def _sentence_has_grade(sentence: str, rules: StepRules) -> bool:
