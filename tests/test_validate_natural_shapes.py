@@ -2853,6 +2853,9 @@ def test_states_denied_after_them(validator, text, step, good):
          "There is no pleural effusion.", True),
         ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.",
          "Pneumothorax is ruled out.", True),
+        # (nothing suggesting even a small one restates the report's absence; it does not exclude one)
+        ("FINDINGS: Mild cardiomegaly. There is no acute pulmonary consolidation, large effusion or pneumothorax.",
+         "With nothing to suggest even a small effusion, the best answer is No.", True),
         ("FINDINGS: No focal alveolar consolidation, no definite pleural effusion seen.",
          "Pleural effusion is definitively ruled out by the report.", False),
         ("FINDINGS: No focal consolidation. No pleural effusion.",
