@@ -163,8 +163,7 @@ _STEP_RULE_KEYS = (
         (["step_language", "hedges"], "hedge", "step_language.hedge",
          "clause_breaks, heading, meta, negation_pre, negation_post, negation_exceptions, open_uncertainty, "
          "hedges, temporal, temporal_compatible, has_verb, past, comparison, change_claim, continuation, omission, "
-         "states, "
-         "temporal_moves"),
+         "categorical_denial, limited_denial, states, temporal_moves"),
         (["open_vocabulary", "min_shared"], "min_share", "open_vocabulary.min_share",
          "stopwords, weak_words, object_classes, place_families, side_places, number_words, min_shared, "
          "min_cover, negatable_classes, generic_words, must_be_named, side_words, place_words, "
