@@ -12,6 +12,11 @@ kept here is how to make them again (pool seeds are recorded in the README)::
     python -m radprm.evaluation.iu_sets annotator-input W_DIR/chains.jsonl A_DIR/chains_to_label.jsonl
     python -m radprm.evaluation.iu_sets brief annotator --name a170 > p-a170.md
     python -m radprm.evaluation.iu_sets build W_DIR/chains.jsonl A_DIR/labels.jsonl SET_DIR [--split tune]
+    python -m radprm.evaluation.iu_sets score SET_DIR [SET_DIR ...] --out OUT_DIR [--abstention none]
+
+`score` validates each set with the rules of the radprm it runs under (put another checkout first on
+PYTHONPATH to score with its rules, e.g. the rules a stop began with) and prints recall, false flags and the
+masked precision per set and pooled.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from radprm.errors import InputError, RadprmError
+from radprm.evaluation.steps import Rate, eval_steps, pct
 
 BRIEFS = Path(__file__).resolve().parent / "briefs"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -127,8 +134,63 @@ def build(writer_chains: Path, annotator_labels: Path, out_dir: Path, split: str
     return counts
 
 
+@dataclass
+class SetScore:
+    """The figures of one set (or of several pooled): hits and n of each rate."""
+
+    name: str
+    recall: Rate = field(default_factory=Rate)
+    false_flags: Rate = field(default_factory=Rate)
+    plan_flags: Rate = field(default_factory=Rate)
+    precision_masked: Rate = field(default_factory=Rate)
+    coverage: Rate = field(default_factory=Rate)
+
+    def add(self, other: SetScore) -> None:
+        """Pool `other` into this one."""
+        for name in ("recall", "false_flags", "plan_flags", "precision_masked", "coverage"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            mine.n += theirs.n
+            mine.hits += theirs.hits
+
+    def line(self) -> str:
+        """One line: each rate as hits/n and percent."""
+        return f"{self.name:<10} " + "  ".join(
+            f"{label} {r.hits}/{r.n} {pct(r.rate)}"
+            for label, r in (("recall", self.recall), ("false flags", self.false_flags), ("plans", self.plan_flags),
+                             ("precision masked", self.precision_masked), ("coverage", self.coverage))
+        )
+
+
+def score(set_dirs: Iterable[Path], out_dir: Path, *, split: str = "all", abstention: str | None = None,
+          reports: Path = SHARED / "data/iu-xray/indiana_reports.csv", **reader_options: object) -> list[SetScore]:
+    """Validate each set's chains (`radprm validate`) into `out_dir`/NAME.parquet and score them against its
+    expected.jsonl (`radprm eval steps`); the last item pools them all.
+
+    Raises:
+        InputError: a set without chains.jsonl / expected.jsonl, or what validating or scoring raises.
+    """
+    from radprm.validators.batch import validate_file  # (the validator loads medspaCy: only when scoring)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pooled, scores = SetScore("pooled"), []
+    for set_dir in map(Path, set_dirs):
+        chains, expected = set_dir / "chains.jsonl", set_dir / "expected.jsonl"
+        for path in (chains, expected):
+            if not path.is_file():
+                raise InputError("not a set: run `build` first", path=str(path))
+        pred = out_dir / f"{set_dir.name}.parquet"
+        validate_file(chains, reports, pred, abstention=abstention, progress=False, **reader_options)
+        r = eval_steps(pred, expected, split=split)
+        one = SetScore(set_dir.name, r.recall_all, r.false_flags_all, r.false_flags.get("plan", Rate()),
+                       r.precision_masked, r.coverage)
+        scores.append(one)
+        pooled.add(one)
+    return [*scores, pooled]
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m radprm.evaluation.iu_sets pools|brief|annotator-input|build``: one cold round's scaffolding."""
+    """``python -m radprm.evaluation.iu_sets pools|brief|annotator-input|build|score``: one cold round's scaffolding."""
     ap = argparse.ArgumentParser(description=main.__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pools", help="print pools of unused dev report ids, one pool a line")
@@ -151,6 +213,14 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("annotator_labels", type=Path)
     m.add_argument("out_dir", type=Path)
     m.add_argument("--split", default="tune")
+    sc = sub.add_parser("score", help="validate sets and print recall / false flags per set and pooled")
+    sc.add_argument("set_dirs", type=Path, nargs="+")
+    sc.add_argument("--out", type=Path, required=True, help="folder for the step tables (SET_NAME.parquet)")
+    sc.add_argument("--split", default="all")
+    sc.add_argument("--abstention", default=None, help="as `radprm validate --abstention` (none: rules alone)")
+    sc.add_argument("--reports", type=Path, default=SHARED / "data/iu-xray/indiana_reports.csv")
+    sc.add_argument("--id-col", default=None)
+    sc.add_argument("--text-col", default=None)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "pools":
@@ -167,6 +237,11 @@ def main(argv: list[str] | None = None) -> None:
             print(render_brief(args.kind, args.name, args.pool.split()), end="")
         elif args.cmd == "annotator-input":
             print(f"{annotator_input(args.writer_chains, args.out)} chains -> {args.out}")
+        elif args.cmd == "score":
+            options = {k: v for k, v in (("id_col", args.id_col), ("text_col", args.text_col)) if v is not None}
+            for one in score(args.set_dirs, args.out, split=args.split, abstention=args.abstention,
+                             reports=args.reports, **options):
+                print(one.line())
         else:
             c = build(args.writer_chains, args.annotator_labels, args.out_dir, args.split)
             print(f"{c[True] + c[False]} steps, {c[True]} scored, {c['missing']} without an annotator label")

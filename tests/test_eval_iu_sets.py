@@ -9,7 +9,8 @@ import json
 import pytest
 
 from radprm.errors import InputError
-from radprm.evaluation.iu_sets import annotator_input, build, draw_pools, eligible_reports, main, render_brief
+from radprm.evaluation.iu_sets import annotator_input, build, draw_pools, eligible_reports, main, render_brief, score
+from radprm.evaluation.steps import eval_steps
 
 
 def _csv(path, header, rows):
@@ -109,3 +110,48 @@ def test_cli_pools_excludes_ids_from_a_chains_file(reports, tmp_path, capsys):
           "--exclude", str(used)])
     pools = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert [len(p) for p in pools] == [4, 4] and not {"1", "2"} & {i for p in pools for i in p}
+
+
+def _scored_set(tmp_path, name, report_id, steps_labels):
+    """A built set over a made-up report: chains.jsonl + expected.jsonl, every step scored."""
+    d = tmp_path / name
+    d.mkdir()
+    steps = [s for s, _ in steps_labels]
+    (d / "chains.jsonl").write_text(json.dumps({"chain_id": f"{name}-c1", "report_id": report_id, "steps": steps,
+                                                "split": "tune"}) + "\n")
+    (d / "expected.jsonl").write_text("".join(
+        json.dumps({"chain_id": f"{name}-c1", "step_index": i, "step": s, "good": good, "kind": kind,
+                    "scored": True, "split": "tune"}) + "\n"
+        for i, (s, (good, kind)) in enumerate(steps_labels)))
+    return d
+
+
+def test_score_validates_each_set_and_pools_them(tmp_path):
+    reports = tmp_path / "reports.jsonl"
+    reports.write_text(json.dumps({"report_id": "r1", "text": "FINDINGS: Small left pleural effusion. Heart size is "
+                                   "normal. No pneumothorax."}) + "\n")
+    a = _scored_set(tmp_path, "wa", "r1", [("I'll check the pleura first.", (True, "plan")),
+                                            ("There is a small right pleural effusion.", (False, "laterality")),
+                                            ("The heart size is normal.", (True, "restate"))])
+    b = _scored_set(tmp_path, "wb", "r1", [("There is a large pneumothorax.", (False, "negation")),
+                                            ("There is a small left pleural effusion.", (True, "restate"))])
+    out = tmp_path / "out"
+    got = score([a, b], out, abstention="none", reports=reports, id_col="report_id", text_col="text")
+    assert [g.name for g in got] == ["wa", "wb", "pooled"]
+    for one, d in zip(got, (a, b), strict=False):
+        # the same figures `radprm eval steps` gives on the step table written for the set
+        r = eval_steps(out / f"{d.name}.parquet", d / "expected.jsonl")
+        assert (one.recall.hits, one.recall.n) == (r.recall_all.hits, r.recall_all.n)
+        assert (one.false_flags.hits, one.false_flags.n) == (r.false_flags_all.hits, r.false_flags_all.n)
+    assert got[0].recall.n == 1 and got[0].false_flags.n == 2 and got[0].plan_flags.n == 1
+    pooled = got[-1]
+    assert pooled.recall.n == 2 and pooled.false_flags.n == 3
+    assert pooled.recall.hits == got[0].recall.hits + got[1].recall.hits
+    assert pooled.coverage.n == 5 and "pooled" in pooled.line()
+
+
+def test_score_names_a_folder_that_is_not_a_set(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "chains.jsonl").write_text("")
+    with pytest.raises(SystemExit, match=r"^error: .*expected\.jsonl.*not a set"):
+        main(["score", str(tmp_path / "half"), "--out", str(tmp_path / "out")])
