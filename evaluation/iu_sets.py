@@ -13,6 +13,7 @@ kept here is how to make them again (pool seeds are recorded in the README)::
     python -m radprm.evaluation.iu_sets brief annotator --name a170 > p-a170.md
     python -m radprm.evaluation.iu_sets build W_DIR/chains.jsonl A_DIR/labels.jsonl SET_DIR [--split tune]
     python -m radprm.evaluation.iu_sets score SET_DIR [SET_DIR ...] --out OUT_DIR [--abstention none]
+    python -m radprm.evaluation.iu_sets diff BEFORE.parquet AFTER.parquet EXPECTED.jsonl
 
 `score` validates each set with the rules of the radprm it runs under (put another checkout first on
 PYTHONPATH to score with its rules, e.g. the rules a stop began with) and prints recall, false flags and the
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from radprm.errors import InputError, RadprmError
-from radprm.evaluation.steps import Rate, eval_steps, pct
+from radprm.evaluation.steps import Rate, eval_steps, natural_rows, pct, read_preds
 
 BRIEFS = Path(__file__).resolve().parent / "briefs"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -189,8 +190,30 @@ def score(set_dirs: Iterable[Path], out_dir: Path, *, split: str = "all", absten
     return [*scores, pooled]
 
 
+def label_changes(before: Path, after: Path, expected: Path) -> tuple[list[str], int]:
+    """What a rule change moved: one line per step of EXPECTED whose label or reasons differ between two step
+    tables, outside the `test` split; the test rows that moved are only counted (a rule author never reads them).
+
+    Raises:
+        InputError: what reading the tables raises (a missing column, a duplicate step).
+    """
+    a, b = read_preds(Path(before), unique=True), read_preds(Path(after), unique=True)
+    lines, hidden = [], 0
+    for row in natural_rows(Path(expected)):
+        x, y = a.get(row.key), b.get(row.key)
+        if x is None or y is None or (x.label == y.label and sorted(x.reasons) == sorted(y.reasons)):
+            continue
+        if row.split == "test":
+            hidden += 1
+            continue
+        truth = f"{'good' if row.good else 'bad'}/{row.kind}{'' if row.scored else ' (unscored)'}"
+        lines.append(f"{row.key[0]}#{row.key[1]} {truth}: {'good' if x.label else 'bad'} {x.reasons} -> "
+                     f"{'good' if y.label else 'bad'} {y.reasons} :: {row.step}")
+    return lines, hidden
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m radprm.evaluation.iu_sets pools|brief|annotator-input|build|score``: one cold round's scaffolding."""
+    """``python -m radprm.evaluation.iu_sets pools|brief|annotator-input|build|score|diff``: a round's scaffolding."""
     ap = argparse.ArgumentParser(description=main.__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pools", help="print pools of unused dev report ids, one pool a line")
@@ -221,6 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--reports", type=Path, default=SHARED / "data/iu-xray/indiana_reports.csv")
     sc.add_argument("--id-col", default=None)
     sc.add_argument("--text-col", default=None)
+    df = sub.add_parser("diff", help="steps whose label or reasons moved between two step tables (test rows counted)")
+    df.add_argument("before", type=Path)
+    df.add_argument("after", type=Path)
+    df.add_argument("expected", type=Path)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "pools":
@@ -237,6 +264,10 @@ def main(argv: list[str] | None = None) -> None:
             print(render_brief(args.kind, args.name, args.pool.split()), end="")
         elif args.cmd == "annotator-input":
             print(f"{annotator_input(args.writer_chains, args.out)} chains -> {args.out}")
+        elif args.cmd == "diff":
+            lines, hidden = label_changes(args.before, args.after, args.expected)
+            print("\n".join([*lines, f"{len(lines)} steps moved outside the test split; {hidden} test rows moved "
+                                      "(not shown)"]))
         elif args.cmd == "score":
             options = {k: v for k, v in (("id_col", args.id_col), ("text_col", args.text_col)) if v is not None}
             for one in score(args.set_dirs, args.out, split=args.split, abstention=args.abstention,

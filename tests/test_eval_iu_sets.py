@@ -155,3 +155,31 @@ def test_score_names_a_folder_that_is_not_a_set(tmp_path, capsys):
     (tmp_path / "half" / "chains.jsonl").write_text("")
     with pytest.raises(SystemExit, match=r"^error: .*expected\.jsonl.*not a set"):
         main(["score", str(tmp_path / "half"), "--out", str(tmp_path / "out")])
+
+
+def test_diff_shows_moved_steps_outside_test_and_only_counts_test_rows(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = [("c1", 0), ("c1", 1), ("c2", 0), ("c2", 1)]
+
+    def table(path, labels, reasons):
+        pq.write_table(pa.table({"chain_id": [k[0] for k in keys], "step_index": [k[1] for k in keys],
+                                 "label": labels, "reasons": reasons, "verdict": ["x"] * 4, "step": ["s"] * 4}), path)
+        return path
+
+    before = table(tmp_path / "a.parquet", [True, True, True, False], [[], [], [], ["negation_conflict"]])
+    after = table(tmp_path / "b.parquet", [True, False, False, False], [[], ["laterality_conflict"], ["x"],
+                                                                         ["negation_conflict"]])
+    expected = tmp_path / "e.jsonl"
+    expected.write_text("".join(json.dumps({"chain_id": c, "step_index": i, "step": f"{c} step {i}", "good": good,
+                                            "kind": kind, "scored": True, "split": split}) + "\n"
+                                for (c, i), good, kind, split in zip(
+                                    keys, (True, False, True, False), ("plan", "laterality", "restate", "negation"),
+                                    ("tune", "tune", "test", "test"), strict=True)))
+    main(["diff", str(before), str(after), str(expected)])
+    out = capsys.readouterr().out.splitlines()
+    # c1#1 moved (tune): shown with the truth; c2#0 moved too but is a test row: counted, never shown
+    assert out[0].startswith("c1#1 bad/laterality: good [] -> bad ['laterality_conflict'] :: c1 step 1")
+    assert out[-1] == "1 steps moved outside the test split; 1 test rows moved (not shown)"
+    assert not any("c2" in line for line in out)
