@@ -356,8 +356,12 @@ def _merge_continuations(clauses: list[Clause], text: str, lang: StepLanguage) -
 _LIST_HEAD = re.compile(r"(?:and|or)\s+\w+(?:\s+\w+)?\s+(?:are|is|were|was)\b", re.I)
 
 
+# the break after a leading "Nodule:" heading
+LABEL_BREAK = re.compile(r"\s*(?::|\u2014|\u2013|-{1,2}\s)")
+
+
 def _is_label_break(text: str, end: int) -> bool:
-    return bool(re.match(r"\s*(?::|\u2014|\u2013|-{1,2}\s)", text[end:end + 3]))
+    return bool(LABEL_BREAK.match(text[end:end + 3]))
 
 
 def clause_of(clauses: list[Clause], start: int, end: int) -> Clause | None:

@@ -409,8 +409,6 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             hedge = "possible"
             hedged |= {stem(w) for w in named}
     if hedge != "certain":
-        first_hedge = min((m.start() for h in ("open", "possible", "probable") if (m := lang.hedges[h].search(text))),
-                          default=0)
         for strength in ("open", "possible", "probable"):
             # every hedge of the sentence hedges its own phrase ("an opacity, probably in the left upper lobe,
             # most suggestive of pneumonia": both the lobe and the pneumonia are probable)
@@ -431,7 +429,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                     # a later hedge of the same strength leaves what the sentence states before its first hedge
                     # stated ("an opacity in the anterior mediastinum, possibly the aorta versus an anterior
                     # mediastinal mass": the opacity is in the mediastinum)
-                    plain |= {stem(w) for w in _TOKEN.findall(text[: first_hedge].lower())}
+                    plain |= {stem(w) for w in _TOKEN.findall(text[: _first_hedge(text, lang) or 0].lower())}
                 hedged |= {
                     stem(w) for w in tail if w not in vocab.stopwords and w not in vocab.weak and len(w) > 3
                 } - plain
@@ -2683,8 +2681,8 @@ def _state_conflict(clause: Facts, sentences: list[Facts], lang: StepLanguage) -
     text = clause.text
     if clause.hedge != "certain":
         # what the clause states before its hedge ("the trachea is shifted to the right, probably from volume loss")
-        cues = [m.start() for p in lang.hedges.values() if (m := p.search(text)) is not None]
-        text = text[: min(cues)] if cues else ""
+        first = _first_hedge(text, lang)
+        text = text[:first] if first is not None else ""
         if not text.strip():
             return []
     if clause.negated:
@@ -2872,10 +2870,15 @@ def _called_normal_thing(
     return []
 
 
+def _first_hedge(text: str, lang: StepLanguage) -> int | None:
+    """Where the first hedge cue of a text starts (None when it has none)."""
+    return min((m.start() for p in lang.hedges.values() if (m := p.search(text))), default=None)
+
+
 def _before_hedge(text: str, lang: StepLanguage) -> str:
     """The lower-cased text a sentence states before its first hedge cue ("" when the cue opens it)."""
-    starts = [m.start() for p in lang.hedges.values() if (m := p.search(text))]
-    head = _OPEN_LINK.sub("", text[: min(starts)] if starts else text)
+    first = _first_hedge(text, lang)
+    head = _OPEN_LINK.sub("", text[:first] if first is not None else text)
     return head.lower() if len(_TOKEN.findall(head)) >= 2 else ""
 
 

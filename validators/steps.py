@@ -37,6 +37,7 @@ from radprm.validators.align import (
 )
 from radprm.validators.clauses import (
     AGE_UNKNOWN,
+    LABEL_BREAK,
     Clause,
     StepLanguage,
     clause_of,
@@ -148,9 +149,8 @@ _BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__(?!_))([^*
 _MARKDOWN = re.compile(r"\*\*|(?<!_)__(?!_)|`|^\s*#+|(?<=\s)\*(?=\S)|(?<=\S)\*(?=[\s.,;:])")
 
 
-# the break after a leading "Nodule:" heading, and a clause under it that only places the heading's finding
-# ("described in the right lower lobe", "present at the left base"; not "explicitly absent")
-_LABEL_BREAK = re.compile(r"\s*(?::|\u2014|\u2013|-{1,2}\s)")
+# a clause under a leading "Nodule:" heading that only places the heading's finding ("described in the right lower
+# lobe", "present at the left base"; not "explicitly absent")
 _PLACED = re.compile(r"\W*(?:(?:described|seen|noted|present|located|identified|visible|shown)\s+)?"
                      r"(?:in|at|on|over|along|within|involving)\s+(?:the|both|each)\b", re.I)
 
@@ -400,7 +400,7 @@ class StepValidator:
                     and not any(under.start <= f.start < under.end for f in findings):
                 # "Platelike atelectasis: described in the right lower lobe - present": the heading is the subject of
                 # the clause under it, which names nothing of its own; read as one clause (same length: spans hold)
-                brk = _LABEL_BREAK.match(text, head.end)
+                brk = LABEL_BREAK.match(text, head.end)
                 if brk:
                     text = text[: brk.start()] + " " * (brk.end() - brk.start()) + text[brk.end() :]
                     clauses = split_clauses(text, lang)
