@@ -2903,3 +2903,125 @@ def test_categorical_denials_both_lobes_sutures(validator, text, step, good):
 )
 def test_not_a_sign_of_and_prominence(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what kind a present thing is not ("not under tension") denies the kind, not the thing
+        ("FINDINGS: Small right apical pneumothorax. No mediastinal shift.",
+         "Without mediastinal shift, the pneumothorax isn't under tension.", True),
+        ("FINDINGS: Small right apical pneumothorax. No mediastinal shift.", "There is no pneumothorax.", False),
+        # a "with" phrase coordinated after a denial is affirmed
+        ("FINDINGS: Small right apical pneumothorax. No mediastinal shift.",
+         "Without mediastinal shift, and with only a small pneumothorax, there's no evidence of tension physiology.",
+         True),
+        ("FINDINGS: The lungs are free of focal airspace disease. No pleural effusion.",
+         "The lungs are free of focal airspace disease, with only mild bibasilar atelectasis.", False),
+        # after a tube's removal, the tube is gone
+        ("FINDINGS: Right chest tube has been removed. Tiny residual right apical pneumothorax.",
+         "A tiny pneumothorax remains after chest tube removal.", True),
+        ("FINDINGS: Right chest tube in place. Tiny residual right apical pneumothorax.",
+         "A tiny pneumothorax remains after chest tube removal.", False),
+        ("FINDINGS: Right chest tube has been removed. Tiny residual right apical pneumothorax.",
+         "Chest tube removal is a common time for a pneumothorax to recur, so the apex deserves a careful look.", True),
+        # "mass effect" names no mass; "right next to" names no side
+        ("FINDINGS: Large left pleural effusion with rightward mediastinal shift.",
+         "The large effusion exerts mass effect on the mediastinum.", True),
+        ("FINDINGS: Small left pleural effusion with adjacent left basilar atelectasis.",
+         "Since the atelectasis sits right next to the fluid, it is most likely passive.", True),
+        # "Item 1" cites the report's numbered item; "two-year" is two years
+        ("IMPRESSION: 1. Hyperinflation consistent with COPD, unchanged. 2. Mild right basilar scarring.",
+         "Item 1: hyperinflation consistent with COPD, unchanged.", True),
+        ("FINDINGS: A 6 mm nodule in the left lower lobe is unchanged, compatible with a benign process given "
+         "two-year stability.", "The 6 mm nodule has not changed, giving two years of stability.", True),
+        ("FINDINGS: A 6 mm nodule in the left lower lobe is unchanged, compatible with a benign process given "
+         "two-year stability.", "The 6 mm nodule has not changed, giving three years of stability.", False),
+    ],
+)
+def test_kinds_denied_with_phrases_removals_and_item_numbers(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # general knowledge under an indefinite subject judged by a standard, or a condition ("as long as")
+        ("IMPRESSION: Right internal jugular central venous catheter terminates in the mid SVC.",
+         "A tip in the mid-to-lower SVC is an acceptable position for a central venous catheter.", True),
+        ("FINDINGS: Endotracheal tube tip 4 cm above the carina.",
+         "An ETT tip roughly 3-5 cm above the carina is in the appropriate range, so this is well positioned.", True),
+        ("FINDINGS: The orogastric tube is coiled in the stomach.",
+         "A coiled OG tube is acceptable as long as the coil and tip are within the stomach.", True),
+        ("FINDINGS: Interval increase in the right upper lobe mass, now 4.5 cm.",
+         "Enlarged pulmonary arteries can be a complication of long-standing fibrosis.", True),
+        ("FINDINGS: Right PICC tip at the cavoatrial junction. No pneumothorax.",
+         "The indication is PICC placement, so pneumothorax is the complication to check.", True),
+        # "either A or B" keeps both open
+        ("FINDINGS: Patchy left basilar opacity, which may represent atelectasis or early pneumonia.",
+         "There's a patchy left basal opacity, described as either atelectasis or early pneumonia.", True),
+        ("FINDINGS: Patchy left basilar opacity, which may represent atelectasis or early pneumonia.",
+         "There's a patchy left basal opacity, which is early pneumonia.", False),
+        # "slightly" grades the shift, not the effusion
+        ("FINDINGS: Large right pleural effusion with mild leftward mediastinal shift.",
+         "The mediastinum is shifted slightly to the left by the large right effusion.", True),
+        ("FINDINGS: Large right pleural effusion with mild leftward mediastinal shift.",
+         "The mediastinum is shifted slightly to the left by the small right effusion.", False),
+        # "probably normal" leans to normal, as "likely normal" does
+        ("FINDINGS: Low lung volumes. Heart size is likely normal given the AP technique.",
+         "The heart looks probably normal in size, allowing for the AP projection.", True),
+    ],
+)
+def test_general_standards_alternatives_and_leaning_normals(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a leading reason is affirmed on its own: the clause's own denial is of the option
+        ("FINDINGS: A prosthetic aortic valve is noted. Severe cardiomegaly.",
+         "Since the valve is in the aortic position, option C is not present.", True),
+        ("FINDINGS: Persistent right lower lobe collapse. No pneumothorax.",
+         "Because the collapse is still present, option A is incorrect.", True),
+        # a change word of another thing in the sentence, or a denied one, is not the claim's
+        ("FINDINGS: Left-sided single-lead ICD. Sternotomy wires, unchanged. Moderate pulmonary edema, new from prior.",
+         "An ICD in a patient with new edema is present.", True),
+        ("FINDINGS: Left-sided single-lead ICD. Sternotomy wires, unchanged. Moderate pulmonary edema, new from prior.",
+         "The ICD is new since the prior study.", False),
+        ("FINDINGS: Compared to the prior study, the right pleural effusion has decreased from large to small.",
+         "A smaller effusion without any new pleural line means the thoracentesis went without complication.", True),
+        # one side's angle denies that side's effusion
+        ("FINDINGS: Small bilateral pleural effusions. No pneumothorax.",
+         "The right costophrenic angle is blunted by a small effusion, while the left angle is sharp.", False),
+        ("FINDINGS: Small right pleural effusion. No pneumothorax.",
+         "The right costophrenic angle is blunted by a small effusion, while the left angle is sharp.", True),
+        # "no longer present" is no history; another word for the same kind of device is that device
+        ("FINDINGS: A Swan-Ganz catheter terminates in the proximal right pulmonary artery. Left chest tube in place.",
+         "The Swan-Ganz catheter is no longer present.", False),
+        ("FINDINGS: The orogastric tube tip is in the stomach. No pneumothorax.", "No enteric tube is seen.", False),
+        ("FINDINGS: The orogastric tube tip is in the stomach. No pneumothorax.",
+         "An enteric tube passes below the diaphragm into the stomach.", True),
+        ("FINDINGS: A left subclavian port-a-catheter terminates at the cavoatrial junction.",
+         "A left subclavian port-a-catheter ends at the cavoatrial junction.", True),
+        # a long sentence that denies something at its end affirms what it says before
+        ("FINDINGS: There is moderate cardiomegaly and a tortuous calcified aorta unchanged from prior, and there is "
+         "no pneumothorax or overt pulmonary edema.", "The aorta is tortuous with calcification along its wall.", True),
+        # there on the prior study, removed since
+        ("FINDINGS: Left PICC terminates in the mid SVC. Interval removal of the right internal jugular catheter.",
+         "A right internal jugular catheter was present on the prior study.", True),
+        # what a denial is about: a complication of the leads, a picture, the progression
+        ("FINDINGS: Left chest wall dual-lead pacemaker. The lungs are clear. No pleural effusion.",
+         "There's no sign of heart failure or a lead-related complication.", True),
+        ("FINDINGS: Small left pleural effusion, new from prior. Heart size upper limits of normal.",
+         "The effusion isn't part of an obvious cardiomegaly and failure picture.", True),
+    ],
+)
+def test_reasons_own_changes_sided_angles_and_device_words(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+def test_against_progression_denies_the_change(validator):
+    text = "FINDINGS: Stable mild widening of the superior mediastinum. The lungs are clear."
+    step = "In a patient with lymphoma, stability argues against progression of mediastinal disease."
+    assert_judged(validator, text, step, True, indication="Lymphoma, restaging.")

@@ -493,6 +493,9 @@ EXCEPTING = re.compile(r"\b(?:otherwise|apart\s+from|aside\s+from|other\s+than|e
 _THAN_NORMAL = re.compile(r"\bthan\s+(?:normal|usual|expected)\b", re.I)
 
 
+_SIDE_OF_STATEMENT = re.compile(r"\b(left|right)\b")
+
+
 def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[Claim]:
     """Negative claims implied by normal statements ("The lungs are clear", "Heart size is normal")."""
     rules = rules or load_step_rules()
@@ -506,11 +509,14 @@ def normal_statement_claims(text: str, rules: StepRules | None = None) -> list[C
                 continue  # "Apart from that, the lungs are clear": clear of everything but what was just said
             if _THAN_NORMAL.search(m.group(0)):
                 continue  # "the cardiac silhouette is wider than normal" says the opposite
+            sides = set(_SIDE_OF_STATEMENT.findall(m.group(0).lower()))
+            side = sides.pop() if len(sides) == 1 else "none"  # ("the left angle is sharp": the left side only)
             for obs in negates:
                 claims.append(
                     Claim(
                         obs,
                         "negative",
+                        laterality=side,
                         mention=m.group(0),
                         start=m.start(),
                         end=m.end(),
@@ -548,7 +554,7 @@ def infer_severity(claims: list[Claim], text: str, rules: StepRules | None = Non
             continue
         window = _clause_tail(window, rules)
         words = _WORD.findall(window.lower())
-        grades = _grade_words(words, rules)
+        grades = _grade_words(_without_verb_adverbs(words), rules)
         places = [w for w in words if w in rules.location_regions]
         updates: dict[str, Any] = {}
         if grades:
@@ -615,13 +621,20 @@ def _clause_tail(text: str, rules: StepRules) -> str:
 
 
 def merge_claims(found: list[Claim], implied: list[Claim]) -> list[Claim]:
-    """Extractor claims plus implied negatives for observations the extractor did not mention."""
+    """Extractor claims plus implied negatives for observations the extractor did not mention (on one side: "a
+    small right effusion, while the left angle is sharp" denies the left one)."""
     seen = {c.observation for c in found}
+    sides = {(c.observation, c.laterality) for c in found}
     out = list(found)
     for c in implied:
-        if c.observation not in seen:
+        if c.laterality in ("left", "right"):
+            taken = any((c.observation, s) in sides for s in (c.laterality, "none", "bilateral"))
+        else:
+            taken = c.observation in seen
+        if not taken:
             out.append(c)
             seen.add(c.observation)
+            sides.add((c.observation, c.laterality))
     return out
 
 
@@ -807,6 +820,18 @@ def _sentence_has_grade(sentence: str, rules: StepRules) -> bool:
     return bool(_grade_words(_WORD.findall(sentence.lower()), rules))
 
 
+# a grade adverb that modifies a verb ("shifted slightly to the left by the large effusion"), not the thing
+_ADVERB_BEFORE = frozenset("to toward towards into from by over under across away".split())
+
+
+def _without_verb_adverbs(words: list[str]) -> list[str]:
+    """`words` without the "-ly" grade words followed by a preposition (they grade a movement, not the thing)."""
+    return [
+        w for i, w in enumerate(words)
+        if not (w.endswith("ly") and i + 1 < len(words) and words[i + 1] in _ADVERB_BEFORE)
+    ]
+
+
 def _grade_words(words: list[str], rules: StepRules) -> list[str]:
     """The grade words among `words`, a hyphenated word's own parts too ("moderately-inflated")."""
     groups = rules.severity_groups
@@ -823,8 +848,9 @@ def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Clai
 def _negation_applies(claim: Claim, r: Claim, rules: StepRules) -> bool:
     """Whether a negated statement and a positive one are about the same object, place and grade."""
     return (
+        # (a denial of one side meets the report's bilateral finding there: "the left angle is sharp" against
+        # "small bilateral effusions")
         laterality_compatible(claim.laterality, r.laterality)
-        and laterality_compatible(r.laterality, claim.laterality)
         and severity_compatible(claim.severity, r.severity, rules)
         and location_compatible(claim.location, r.location, rules)
         and _same_object(claim, r, rules)
@@ -850,21 +876,22 @@ def _same_object(claim: Claim, r: Claim, rules: StepRules) -> bool:
     if not mine_classes or any(w in vocab.generic_words and vocab.classes.get(w) == "cardiac_device" for w in mine):
         return True  # "device(s)" stands for any object
     theirs = _OBJECT_WORD.findall(r.sentence.lower())
+    theirs += [p for w in theirs if "-" in w for p in w.split("-")]  # ("port-a-catheter" is a port)
     if not mine_classes & {vocab.classes[w] for w in theirs if w in vocab.classes}:
-        return False
-    specific = {object_stem(w, vocab) for w in mine if w in vocab.classes and w not in vocab.generic_words}
-    if specific and not specific & {object_stem(w, vocab) for w in theirs}:
         return False
     # "chest tube" is not the "NG tube" (the word before the head noun, from `device_kinds`)
     offset = claim.start - claim.sentence_start
     kinds = device_kinds(claim.sentence[max(0, offset - 25) : claim.end - claim.sentence_start], vocab)
-    if not kinds:
-        return True
     # the report's device by its own words (a long sentence may name a tracheostomy tube and a central line), else
     # by its sentence's
     at = r.start - r.sentence_start
     other = device_kinds(r.sentence[max(0, at - 25) : r.end - r.sentence_start], vocab) if at >= 0 else frozenset()
     other = other or device_kinds(r.sentence, vocab)
+    specific = {object_stem(w, vocab) for w in mine if w in vocab.classes and w not in vocab.generic_words}
+    if specific and not specific & {object_stem(w, vocab) for w in theirs} and not kinds & other:
+        return False  # (another word for the same kind of device: "enteric tube" for the "orogastric tube")
+    if not kinds:
+        return True
     if not other:
         # the report's "lines and tubes" says nothing of a chest tube in particular
         named = [w for w in theirs if vocab.classes.get(w) in mine_classes]
@@ -988,6 +1015,8 @@ def judge_claim(claim: Claim, report_claims: list[Claim], rules: StepRules | Non
                 if r.location
                 or not any(o.location and o.sentence == r.sentence and o.observation == r.observation for o in pos)
             ]
+            # "no paratracheal calcification" says nothing against calcified hilar nodes
+            hits = [r for r in hits if not r.location or location_compatible(claim.location, r.location, rules)]
         if claim.location in _BONES:
             # "no rib fracture" says nothing against a fracture of the humerus
             hits = [r for r in hits if not _other_bone(claim.location, r.sentence)]

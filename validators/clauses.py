@@ -71,6 +71,14 @@ _ANSWERED_YES = re.compile(_ANSWERED + r"(?:yes|present|positive)\b" + _VERDICT_
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{3})\.(?=[A-Z][a-z]{2})")
 
 
+# "right" as an adverb ("right next to the effusion", "right at the carina", "right now"), which names no side
+_RIGHT_ADVERB = re.compile(
+    r"\bright\s+(?=(?:next\s+to|beside|behind|below|beneath|above|under|at|up|there|here|away|now|along|against|"
+    r"where|into|through|alongside|adjacent)\b)",
+    re.I,
+)
+
+
 def normalize_step(text: str) -> str:
     """Step text with contractions expanded, curly quotes straightened ("isn't" -> "is not"), sentences glued
     by a full stop without a space split ("effusion.Heart size is normal") and findings answered one by one read
@@ -79,6 +87,8 @@ def normalize_step(text: str) -> str:
     if "." in text:
         # "No pleural effusion.Heart size is normal." (sentences glued in the source report) is two sentences
         text = _GLUED_SENTENCE.sub(". ", text)
+    if "ight " in text:
+        text = _RIGHT_ADVERB.sub("", text)  # "sits right next to the fluid": no side
     if _VERDICT_WORD.search(text):
         text = _ANSWERED_NO.sub(r"no \1", text)
         text = _ANSWERED_YES.sub(r"\1 present", text)
@@ -386,6 +396,10 @@ def clause_polarity(clause: Clause, mention_start: int, mention_end: int, lang: 
     rel_e = max(0, mention_end - clause.start)
     if lang.open_uncertainty.search(text):
         return "uncertain"
+    if "either" in text:
+        pair = _EITHER_OR.search(text)
+        if pair and pair.start() <= mention_start - clause.start < pair.end():
+            return "uncertain"  # "described as either atelectasis or early pneumonia": both kept open
     before = lang.negation_exceptions.sub(" ", text[:rel_e])
     # a negation does not reach past a comma into a new noun phrase ("no lung markings beyond it, a small
     # pneumothorax"; "says no acute disease, a large hernia is ...")
@@ -438,6 +452,9 @@ _SCOPE_BREAK = re.compile(
     # (nor past the consequence or the reason it is given for: "no edema, so the effusion is chronic", "since there is
     # no edema, the effusion ...")
     r"|,\s*(?:so|therefore|thus|hence|which\s+means|meaning)\b|^\W*(?:since|because|given\s+that)\b[^,;]*,"
+    # (nor past a "with" phrase coordinated after it: "without mediastinal shift, and with only a small pneumothorax")
+    r"|\band\s+with\b(?!\s+(?:no|nothing|none|its|their)\b)"
+    r"|,\s*with\s+(?=(?:only|just|a|an|some|mild|minimal|small|trace|tiny|moderate|large)\b)"
     rf"|{DENIAL_LINKS}",
     re.I,
 )
@@ -454,7 +471,11 @@ _CLASSIFIED = re.compile(
     r"\s+an?\s+(?!(?:concern|feature|finding|problem|issue|factor|sign|consideration|worry)\b)"
     # what the thing does not reflect or come from ("the effusion is not likely to reflect decompensation")
     r"|\s+(?:likely\s+|necessarily\s+)?(?:to\s+)?(?:reflect|represent|indicate|signify|mean|suggest|imply|"
-    r"be\s+(?:due|related|secondary)\s+to|due\s+to|related\s+to|secondary\s+to|caused\s+by)\b",
+    r"be\s+(?:due|related|secondary)\s+to|due\s+to|related\s+to|secondary\s+to|caused\s+by)\b"
+    # (what kind it is not: "the pneumothorax is not under tension")
+    r"|\s+(?:under\s+|in\s+)?tension\b"
+    # (what picture it is not part of: "the effusion is not part of a failure picture")
+    r"|\s+(?:a\s+)?part\s+of\b",
     re.I,
 )
 _WITHOUT_ENDS = re.compile(
@@ -466,6 +487,23 @@ _WITHOUT_ENDS = re.compile(
 )
 _COMPARED = re.compile(r"\bthan\b", re.I)
 _WITHOUT_NEXT = re.compile(r"\W*(?:\w+\s+)?without\b", re.I)
+
+
+_EITHER_OR = re.compile(
+    r"\beither\s+(?!(?:side|sides|lung|hemithorax|the\s+left|the\s+right|left|right)\b)[\w\s-]{1,50}?\s+or\s+"
+    r"[\w-]+(?:\s+[\w-]+){0,3}",
+    re.I,
+)
+_REASON_PART = re.compile(r"^\W*(?:since|because|given\s+that|now\s+that)\b[^,;]*,", re.I)
+
+
+def reason_part(clause: Clause, mention_end: int) -> Clause | None:
+    """The leading reason of a clause when the mention is in it ("Since the valve is in the aortic position," of
+    "..., option C is not present"): what the clause goes on to deny is not the reason's thing."""
+    m = _REASON_PART.match(clause.text)
+    if m is None or mention_end - clause.start > m.end() or not clause.text[m.end():].strip(" .;"):
+        return None
+    return Clause(clause.text[: m.end()], clause.start, clause.start + m.end(), clause.kind)
 
 
 def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, words: int = 4) -> bool:

@@ -205,8 +205,18 @@ AGE_SUFFIX = r"(?:[\s-]*(?:years?|yrs?|months?|weeks?)[\s-]*old|\s*(?:yo|y/o))\b
 REFERENCE_RANGE = (
     r"\b(?:usual|standard|target|goal|ideal|typical|normal|acceptable|recommended|optimal|expected)\b[^.;\d]{0,30}?"
     r"\d+(?:\.\d+)?\s*(?:-|\u2013|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b"
+    # (the standard named after the range: "a tip 3-5 cm above the carina is in the appropriate range")
+    r"|\d+(?:\.\d+)?\s*(?:-|\u2013|to)\s*\d+(?:\.\d+)?\s*(?:cm|mm|centimeters?|millimeters?)\b(?=[^.;\d]{0,30}?"
+    r"\b(?:is|are|as|being)\s+(?:in\s+|within\s+)?(?:an?\s+|the\s+)?(?:usual|standard|target|ideal|typical|normal|"
+    r"acceptable|recommended|optimal|expected|appropriate|safe)\b)"
 )
-_REFERENCE_RANGE = re.compile(REFERENCE_RANGE, re.I)
+# a numbered item of the report or of the question cited as such ("Impression item 3", "point 2 of the findings",
+# "option 2"): no number of the patient's
+ITEM_REFERENCE = (
+    r"\b(?:items?|points?|numbers?|statements?|options?|choices?|questions?|no\.|#)\s*\d{1,2}"
+    r"(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))"
+)
+_REFERENCE_RANGE = re.compile(rf"{REFERENCE_RANGE}|{ITEM_REFERENCE}", re.I)
 _DIGIT = re.compile(r"\d")
 _ORDINAL_RANGE = re.compile(
     r"\b([ctl])?(\d{1,2})(st|nd|rd|th)?\s*(?:-|\u2013|to|through|thru)\s*([ctl])?(\d{1,2})(st|nd|rd|th)?\b"
@@ -323,10 +333,20 @@ def read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: dic
 def read_words(text: str) -> Facts:
     """A text read for its word sequence only (all that `edited_copy` compares), without the regex work of
     `read_facts`; the sequence is the one `read_facts` gives."""
-    return Facts(text, 0, len(text), sequence=tuple(_TOKEN.findall(text.lower())))
+    return Facts(text, 0, len(text), sequence=_sequence(text.lower()))
+
+
+def _sequence(low: str) -> tuple[str, ...]:
+    """The words an edited copy compares: a reference range or a cited item number is no word of the patient's
+    ("Item 1: hyperinflation ..." copies "1. Hyperinflation ...")."""
+    if _HAS_NUMBER.search(low):
+        low = _REFERENCE_RANGE.sub(" ", low)
+    return tuple(_TOKEN.findall(low))
 
 
 _LEVEL = re.compile(r"\b[ctl]\d{1,2}\b")
+# a count joined to a span of time ("two-year stability", "six-month follow-up")
+_SPAN_WORD = re.compile(r"([a-z]+)-(?:years?|months?|weeks?|days?|hours?)")
 _LOBES = {"rul": "right upper lobe", "rml": "right middle lobe", "rll": "right lower lobe", "lul": "left upper lobe",
           "lll": "left lower lobe"}
 _LOBE_SHORT = re.compile(r"\b(?:rul|rml|rll|lul|lll)\b")
@@ -387,6 +407,8 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     if numbers:
         numbers |= range_between(low)
     for i, w in enumerate(words):
+        if "-" in w and (span := _SPAN_WORD.fullmatch(w)) and span.group(1) in vocab.number_words:
+            w = span.group(1)  # "two-year stability" is two years
         if w in vocab.number_words and not (i == 0 and _DISCOURSE_ORDINAL.match(low)):
             value = vocab.number_words[w]
             numbers.add((value[:-2], "th") if value.endswith("th") else (value, "count"))
@@ -465,7 +487,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         frozenset(classes),
         frozenset(words),
         frozenset(negated_classes),
-        tuple(words),
+        tuple(_TOKEN.findall(counted)) if counted is not low else tuple(words),
         frozenset(dominant),
         side_grades=_side_grades(low, grades) if len(sides - {"bilateral"}) == 2 else frozenset(),
         anchor_grades=_anchor_grades(low, grades, vocab) if len({grades[w] for w in words if w in grades}) > 1
@@ -477,6 +499,13 @@ _PATH = prefiltered(re.compile(
     r"\b(?:courses?|coursing|passes|passing|pass|runs?|running|travels?|travell?ing|extends?|extending|goes|going|"
     r"threads?|threading)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
     r"(?=\s+(?:and\s+)?(?:then\s+)?(?:ends?|ending|terminat\w*|into|to|with\s+(?:its\s+|the\s+)?tip)\b|[,;.]|$)"
+    # (nor where it comes from or what it passes: "courses from the right upper extremity centrally into the SVC",
+    # "crosses the midline via the left brachiocephalic vein", "extends past the cavoatrial junction")
+    r"|\b(?:courses?|coursing|passes|runs?|travels?|extends?|enters?|entering|comes?|coming|arises?|arising)\s+"
+    r"(?:centrally\s+)?from\s+[^,;.]*?(?=\s+(?:centrally\s+)?(?:and\s+)?(?:into|to|toward|towards|with)\b|[,;.]|$)"
+    r"|\bcross(?:es|ing)?\s+(?:the\s+)?midline\s+(?:via|through|along|in)\s+[^,;.]*"
+    r"|\b(?:extends?|extending|passes|passing|projects?|projecting)\s+(?:just\s+)?(?:past|beyond)\s+[^,;.]*?"
+    r"(?=\s+(?:and|with|into|to)\b|[,;.]|$)"
     # (nor where it should go: "advanced so that the tip lies within the stomach", "until it reaches the SVC")
     r"|\bso\s+(?:that\s+)?(?:the\s+|its\s+)?(?:tip\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
     r"|\buntil\s+(?:the\s+|its\s+)?(?:tip\s+)?(?:it\s+)?(?:lies|is|sits|rests|ends|reaches|terminates)\b[^,;.]*"
@@ -2013,6 +2042,9 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
             if w in paired and object_stem(paired[w], vocab) in words:
                 continue
+            kind = vocab.device_kinds.get(w)
+            if kind is not None and any(kind in device_kinds(s.text, vocab) for s in sentences):
+                continue  # another word for the same kind ("enteric tube" for the "nasogastric tube")
             if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and not gap(cls):
                 return [Finding("finding_not_in_report", None)]
     return []

@@ -45,6 +45,7 @@ from radprm.validators.clauses import (
     hedge_strength,
     negation_near_after,
     normalize_step,
+    reason_part,
     split_clauses,
     temporal_classes,
     temporal_conflict,
@@ -56,6 +57,7 @@ from radprm.validators.reasons import FAULTS
 from radprm.validators.scoring import answer_reward, chain_scores
 from radprm.validators.sentences import (
     AGE_SUFFIX,
+    ITEM_REFERENCE,
     REFERENCE_RANGE,
     Facts,
     align,
@@ -131,7 +133,7 @@ _VIEW_COUNT = re.compile(
     # a reference range of general knowledge: no measurement of this patient
     rf"|{REFERENCE_RANGE}"
     # a numbered item of the report cited as such ("Impression item 3", "point 2 of the findings")
-    r"|\b(?:items?|points?|numbers?|statements?|options?|choices?|questions?|no\.|#)\s*\d{1,2}(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))",
+    rf"|{ITEM_REFERENCE}",
     re.I,
 )
 # the numbers of a report's list ("IMPRESSION: 1. Small effusion. 2. ..."): no size, count or level of anything
@@ -702,11 +704,14 @@ class StepValidator:
         # option by option: one option's side or place is not another's
         claims = [c for item in items for c in self.step_claims(item)] if items else self.step_claims(body)
         judgements = [
-            _grounded_elsewhere(
-                self._with_change(judge_claim(c, rclaims, self.rules), rclaims, body),
-                sentences,
-                history,
-                self.rules.vocabulary,
+            _gone_since(
+                _grounded_elsewhere(
+                    self._with_change(judge_claim(c, rclaims, self.rules), rclaims, body, claims),
+                    sentences,
+                    history,
+                    self.rules.vocabulary,
+                ),
+                rclaims,
             )
             for c in claims
         ]
@@ -737,6 +742,9 @@ class StepValidator:
                 if history.about(clause, vocab.weak):
                     continue  # the patient's history, not the film
                 found = compare(clause, sentences, vocab, lang, prior=prior)
+                if found and _ON_PRIOR.search(clause.text):
+                    # "was present on the prior study" beside "interval removal of ...": both hold
+                    found = [f for f in found if not (f.evidence is not None and _GONE.search(f.evidence.text))]
                 if found and history.names_terms(clause, vocab):
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
@@ -938,7 +946,9 @@ class StepValidator:
         facts = self.step_facts(body, previous) if vocab is not None else []
         return bool(facts) and all(restates(f, sentences, vocab) for f in facts)
 
-    def _with_change(self, j: Judgement, rclaims: list[Claim], body: str = "") -> Judgement:
+    def _with_change(
+        self, j: Judgement, rclaims: list[Claim], body: str = "", others: list[Claim] = ()
+    ) -> Judgement:
         """A supported claim whose change over time ("new", "stable") the report contradicts is wrong.
 
         Every report sentence that states the same observation counts: "Redemonstrated fibrosis" in
@@ -952,6 +962,14 @@ class StepValidator:
         # (the step's whole clause: a step's "is increased" may be a state, "the kyphosis is increased, similar to
         # the prior")
         mine = temporal_classes(j.claim.sentence, lang)
+        if mine:
+            at = j.claim.start - j.claim.sentence_start
+            theirs = [
+                o.start - o.sentence_start
+                for o in others
+                if o.sentence == j.claim.sentence and o.start != j.claim.start
+            ]
+            mine = _own_change(j.claim.sentence, at, theirs, lang)
         following = self._pronoun_change(j.claim.sentence, body)
         # ("persists but is smaller than before": the size change of the same thing comes with it)
         mine = mine | following if not mine or following & _SIZE_CHANGES else mine
@@ -1100,6 +1118,35 @@ def _denied_by_statement(j: Judgement) -> bool:
     )
 
 
+# a step that places a thing on the prior study ("was present on the prior study", "had been in place")
+_ON_PRIOR = re.compile(
+    r"\b(?:was|were|had\s+been)\s+(?:present|seen|there|visible|noted|in\s+place)\b"
+    r"|\bon\s+the\s+(?:prior|previous|earlier|last)\s+(?:study|exam\w*|film|radiograph|image|x-?ray)s?\b",
+    re.I,
+)
+# a report sentence that says a thing is gone since ("interval removal of the right IJ catheter", "has resolved")
+_GONE = re.compile(r"\b(?:remov\w+|resol\w+|cleared|no\s+longer|extubat\w+|withdrawn|explant\w*)\b", re.I)
+_MENTION_STEM = re.compile(r"[a-z]{4,}")
+
+
+def _gone_since(j: Judgement, rclaims: list[Claim]) -> Judgement:
+    """A thing the step says was there on the prior study, where the report says it is gone now: both hold ("a
+    right internal jugular catheter was present on the prior study" beside "Interval removal of the right internal
+    jugular catheter")."""
+    if j.verdict == "supported" or j.claim.assertion != "positive" or not _ON_PRIOR.search(j.claim.sentence):
+        return j
+    words = set(_MENTION_STEM.findall(j.claim.mention.lower()))
+    for r in rclaims:
+        if (
+            r.observation == j.claim.observation
+            and r.assertion == "negative"
+            and _GONE.search(r.sentence)
+            and words & set(_MENTION_STEM.findall(r.sentence.lower()))
+        ):
+            return Judgement(j.claim, "supported", [], [r])
+    return j
+
+
 def _grounded_elsewhere(
     j: Judgement, sentences: list[Facts], history: History, vocab: OpenVocabulary | None
 ) -> Judgement:
@@ -1193,7 +1240,7 @@ def _in_history(j: Judgement, history: History) -> bool:
 
 
 _HISTORY_CUE = re.compile(
-    r"\b(?:patient|history|known|indication|clinical(?:ly)?|presents?|presenting|given|follow-?up|referred|her|his)\b",
+    r"\b(?:patient|history|known|indication|clinical(?:ly)?|presents|presenting|presented\s+(?:with|for)|given|follow-?up|referred|her|his)\b",
     re.I,
 )
 
@@ -1216,10 +1263,20 @@ def _worded_in_report(j: Judgement, sentences: list[Facts], vocab: OpenVocabular
             or (vocab is not None and w in vocab.generic_words and vocab.classes.get(w) in _DEVICE_CLASSES & s.classes)
         )
 
-    return bool(words) and any(not s.negated and all(said(w, s) for w in words) for s in sentences)
+    def affirmed(s: Facts) -> bool:
+        # (a long sentence that denies something at its end still affirms what it says before: "... a tortuous
+        # calcified aorta unchanged from ___, ... and there is no pneumothorax")
+        if not s.negated:
+            return True
+        low = s.text.lower()
+        cue = _DENIAL_CUE.search(low)
+        return cue is not None and all(0 <= low.find(w[:5]) < cue.start() for w in words)
+
+    return bool(words) and any(all(said(w, s) for w in words) and affirmed(s) for s in sentences)
 
 
 _MENTION_WORD = re.compile(r"[a-z]{4,}")
+_DENIAL_CUE = re.compile(r"\b(?:no|not|without|negative|free\s+of|absent)\b")
 _DEVICE_CLASSES = frozenset({"line_tube", "cardiac_device", "hardware"})
 
 
@@ -1296,6 +1353,7 @@ def _kin(a: str, b: str, rules: StepRules) -> bool:
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
     """The claim with the polarity its clause gives it (extractor negation never leaks across clauses)."""
+    clause = reason_part(clause, claim.end) or clause
     polarity = clause_polarity(clause, claim.start, claim.end, lang)
     if polarity is None:
         # the extractor's negation stands when its cue can be inside this clause ("the pleural spaces
@@ -1307,6 +1365,16 @@ def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim
             or _NORMAL_WORDS.search(claim.mention)
         )
         polarity = claim.assertion if keep else "positive"
+    elif (
+        polarity == "uncertain"
+        and claim.source == "statement"
+        and claim.assertion == "negative"
+        and hedge_strength(clause.text, lang) == "probable"
+    ):
+        # "the heart is probably normal in size" leans to normal, as the report's "likely normal" is read
+        polarity = "negative"
+    elif polarity == "positive" and claim.source == "statement" and _NORMAL_WORDS.search(claim.mention):
+        polarity = claim.assertion  # a normal statement denies by its meaning ("..., and with a normal heart size")
     return claim if polarity == claim.assertion else replace(claim, assertion=polarity)
 
 
@@ -1359,6 +1427,27 @@ def _only_seen_again(sentence: str, classes: frozenset[str], lang: StepLanguage)
 
 # where one stretch of a sentence ends and the next, which may speak of another finding, begins
 _STRETCH_BREAK = re.compile(r"[,;:]|\b(?:and|with|but|while|whereas|without|also)\b", re.I)
+
+
+def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -> frozenset[str]:
+    """The change over time a step sentence states of the mention at offset `at`, where other mentions sit at
+    `others`: its own stretch's, else none when every stretch that states a change holds another mention ("An ICD
+    in a patient with cardiomyopathy and new edema": new is the edema's), else the whole sentence's ("a small left
+    effusion, new since the prior")."""
+    whole = temporal_classes(sentence, lang)
+    breaks = list(_STRETCH_BREAK.finditer(sentence))
+    starts = [(0, "")] + [(m.end(), m.group(0).lower()) for m in breaks]
+    ends = [m.start() for m in breaks] + [len(sentence)]
+    changed = []
+    for (start, lead), end in zip(starts, ends, strict=True):
+        own = temporal_classes(sentence[start:end], lang)
+        if start <= at < end and own:
+            return own
+        if own and lead != "without":  # ("a smaller effusion without any new pleural line": nothing new)
+            changed.append((start, end))
+    if all(any(start <= o < end for o in others) for start, end in changed):
+        return frozenset()  # (no change, or only other things' and denied ones)
+    return whole
 
 
 def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
