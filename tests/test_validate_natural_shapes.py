@@ -3025,3 +3025,25 @@ def test_against_progression_denies_the_change(validator):
     text = "FINDINGS: Stable mild widening of the superior mediastinum. The lungs are clear."
     step = "In a patient with lymphoma, stability argues against progression of mediastinal disease."
     assert_judged(validator, text, step, True, indication="Lymphoma, restaging.")
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "I'd call" is the step's own reading, not a conditional; "what we'd call" defines a word
+        ("FINDINGS: Left retrocardiac atelectasis. Possible small left pleural effusion.",
+         "The left costophrenic angle is sharp enough that I'd call no effusion on that side.", False),
+        ("FINDINGS: The lungs are free of focal airspace disease. No pleural effusion.",
+         "Focal airspace disease is essentially what we'd call consolidation, so no consolidation is reported.", True),
+        # no pleural line is no pneumothorax (on the side its sentence is about); air in the mediastinum is
+        # pneumomediastinum
+        ("FINDINGS: Tiny residual right apical pneumothorax, decreased. The left lung is clear.",
+         "At the right apex the lung reaches the chest wall; I don't see any residual pleural line.", False),
+        ("FINDINGS: Small right apical pneumothorax. The left lung is clear.",
+         "The left lung is clear and fully expanded, with no pleural line.", True),
+        ("FINDINGS: Subcutaneous emphysema has decreased. Pneumomediastinum persists.",
+         "The subcutaneous emphysema is less extensive, and there's no longer any air in the mediastinum.", False),
+    ],
+)
+def test_own_readings_pleural_lines_and_mediastinal_air(validator, text, step, good):
+    assert_judged(validator, text, step, good)

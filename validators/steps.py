@@ -415,6 +415,12 @@ class StepValidator:
                 # the clause is the claim's context: its side, grade and place come from there
                 claim = claim_from_finding(f, text, self.rules, context=(clause.start, clause.end))
                 claim = _clause_assertion(claim, clause, lang)
+                if claim.laterality == "none" and _WITH_PHRASE.match(clause.text):
+                    # "The left lung is clear and fully expanded, with no pleural line": the phrase is the left's
+                    at = clauses.index(clause)
+                    if at:
+                        wider = claim_from_finding(f, text, self.rules, context=(clauses[at - 1].start, clause.end))
+                        claim = replace(claim, laterality=wider.laterality)
                 if claim.assertion == "positive" and _GLOBAL_MENTION.match(claim.mention):
                     # "leads overlie the chest": a global mention ("normal chest", "no acute cardiopulmonary
                     # disease") only ever says what is absent; read as affirmed, it names no finding
@@ -1349,6 +1355,9 @@ _WORDS_BEFORE = re.compile(r"[A-Za-z]{3,}\W+[A-Za-z]{3,}")
 def _kin(a: str, b: str, rules: StepRules) -> bool:
     """The same observation, or one the more specific form of the other (consolidation / opacity)."""
     return a == b or a in rules.parents.get(b, ()) or b in rules.parents.get(a, ())
+
+
+_WITH_PHRASE = re.compile(r"\W*with\b", re.I)
 
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
