@@ -3047,3 +3047,36 @@ def test_against_progression_denies_the_change(validator):
 )
 def test_own_readings_pleural_lines_and_mediastinal_air(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "persists, though smaller than before" is there and smaller, not unchanged
+        ("FINDINGS: Tiny residual right apical pneumothorax, decreased from prior. Right chest tube in place.",
+         "A tiny right apical pneumothorax persists, though smaller than before.", True),
+        ("FINDINGS: Tiny residual right apical pneumothorax, decreased from prior. Right chest tube in place.",
+         "A tiny right apical pneumothorax persists, unchanged from before.", False),
+        # a look tied to the finding the report names is that finding's look
+        ("FINDINGS: Large hiatal hernia. Bibasilar linear atelectasis. No pleural effusion.",
+         "There's a large rounded retrocardiac opacity, consistent with a large hiatal hernia.", True),
+        ("FINDINGS: Bilateral hilar lymphadenopathy, unchanged. No pleural effusion.",
+         "Both hila are enlarged and lobulated, consistent with bilateral hilar lymphadenopathy.", True),
+        ("FINDINGS: Bibasilar linear atelectasis. No pleural effusion.",
+         "There's a large rounded retrocardiac opacity, consistent with a large hiatal hernia.", False),
+        # (the look's grade is the finding's)
+        ("FINDINGS: Small hiatal hernia. No pleural effusion.",
+         "There's a large retrocardiac soft tissue density, consistent with a hiatal hernia.", False),
+        # what a denial's sentence goes on to say "with" is there; where a thing was is the past
+        ("FINDINGS: Status post left mastectomy with left axillary surgical clips. No pleural effusion.",
+         "The left breast is absent, with surgical clips in the left axilla.", True),
+        ("IMPRESSION: Interval resolution of right middle lobe pneumonia. Minimal residual scarring in the right "
+         "middle lobe.", "There's a thin linear density in the right middle lobe where the pneumonia was.", True),
+        # the heart has no side ("the AICD lead in the right ventricle" places the lead)
+        ("IMPRESSION: Severe cardiomegaly with new mild interstitial edema and small left pleural effusion. AICD "
+         "lead in the right ventricle.", "The heart is severely enlarged, with the AICD lead in the right ventricle.",
+         True),
+    ],
+)
+def test_smaller_persistence_and_looks_of_named_findings(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -454,7 +454,7 @@ _SCOPE_BREAK = re.compile(
     r"|,\s*(?:so|therefore|thus|hence|which\s+means|meaning)\b|^\W*(?:since|because|given\s+that)\b[^,;]*,"
     # (nor past a "with" phrase coordinated after it: "without mediastinal shift, and with only a small pneumothorax")
     r"|\band\s+with\b(?!\s+(?:no|nothing|none|its|their)\b)"
-    r"|,\s*with\s+(?=(?:only|just|a|an|some|mild|minimal|small|trace|tiny|moderate|large)\b)"
+    r"|,\s*with\s+(?!(?:no|nothing|none|its|their|his|her|the\s+exception)\b)"
     rf"|{DENIAL_LINKS}",
     re.I,
 )

@@ -723,6 +723,7 @@ class StepValidator:
         ]
         if any(_denied_by_statement(j) for j in judgements):
             judgements = self._described_elsewhere(judgements, body, sentences, previous)
+        judgements = _appearances_named(judgements, body, self.rules)
         reasons: list[str] = []
         for j in judgements:
             reasons.extend(r for r in j.reasons if r not in reasons)
@@ -748,6 +749,10 @@ class StepValidator:
                 if history.about(clause, vocab.weak):
                     continue  # the patient's history, not the film
                 found = compare(clause, sentences, vocab, lang, prior=prior)
+                if found and _names_appearance(clause, clauses, judgements):
+                    # "Both hila are enlarged and lobulated, consistent with bilateral hilar lymphadenopathy": the
+                    # look of what the report names
+                    found = [f for f in found if f.reason not in _UNSAID]
                 if found and _ON_PRIOR.search(clause.text):
                     # "was present on the prior study" beside "interval removal of ...": both hold
                     found = [f for f in found if not (f.evidence is not None and _GONE.search(f.evidence.text))]
@@ -978,7 +983,10 @@ class StepValidator:
             mine = _own_change(j.claim.sentence, at, theirs, lang)
         following = self._pronoun_change(j.claim.sentence, body)
         # ("persists but is smaller than before": the size change of the same thing comes with it)
-        mine = mine | following if not mine or following & _SIZE_CHANGES else mine
+        if following & _SIZE_CHANGES:
+            mine = (mine - {"unchanged"}) | following  # ("persists, though smaller than before": it is there, smaller)
+        elif not mine:
+            mine = following
         if not mine:
             return j
         said_of = {(e.sentence, e.start - e.sentence_start) for e in j.evidence} | {
@@ -1127,7 +1135,8 @@ def _denied_by_statement(j: Judgement) -> bool:
 # a step that places a thing on the prior study ("was present on the prior study", "had been in place")
 _ON_PRIOR = re.compile(
     r"\b(?:was|were|had\s+been)\s+(?:present|seen|there|visible|noted|in\s+place)\b"
-    r"|\bon\s+the\s+(?:prior|previous|earlier|last)\s+(?:study|exam\w*|film|radiograph|image|x-?ray)s?\b",
+    r"|\bon\s+the\s+(?:prior|previous|earlier|last)\s+(?:study|exam\w*|film|radiograph|image|x-?ray)s?\b"
+    r"|\bwhere\s+(?:the\s+)?[\w\s-]{1,30}?\s+(?:was|were|used\s+to\s+be)\b",
     re.I,
 )
 # a report sentence that says a thing is gone since ("interval removal of the right IJ catheter", "has resolved")
@@ -1151,6 +1160,68 @@ def _gone_since(j: Judgement, rclaims: list[Claim]) -> Judgement:
         ):
             return Judgement(j.claim, "supported", [], [r])
     return j
+
+
+# what ties a look on the film to the finding it is ("..., consistent with a large hiatal hernia", "..., which is a
+# hiatal hernia")
+_APPEARANCE_LINK = re.compile(
+    r"\b(?:(?:which|that)\s+(?:is|are|represents?|reflects?|indicates?)|consistent\s+with|compatible\s+with|"
+    r"in\s+keeping\s+with|representing|reflecting|typical\s+of|characteristic\s+of|i\.e\.)\s",
+    re.I,
+)
+# the readings a look may be held to when the report names only the finding it is
+_UNSAID = frozenset({"finding_not_in_report", "severity_not_in_report", "location_not_in_report"})
+_APPEARANCES = frozenset({"opacity", "enlarged_cardiomediastinum", "mass", "nodule"})
+
+
+def _appearances_named(judgements: list[Judgement], body: str, rules: StepRules) -> list[Judgement]:
+    """A look the report does not word ("a large rounded retrocardiac opacity"), tied in the same sentence to a
+    finding the report states ("consistent with a large hiatal hernia"): the look of that finding."""
+    if not any(j.verdict != "supported" and j.claim.observation in _APPEARANCES for j in judgements):
+        return judgements
+    text = normalize_step(same_length_fixes(body))
+
+    def at(c: Claim, offset: int) -> int:
+        found = text.find(c.sentence)
+        return -1 if found < 0 else found + offset - c.sentence_start
+
+    named = [
+        (at(k.claim, k.claim.start), k)
+        for k in judgements
+        if k.verdict == "supported" and k.claim.assertion == "positive" and k.claim.observation not in _APPEARANCES
+    ]
+    out = []
+    for j in judgements:
+        c = j.claim
+        if j.verdict != "supported" and c.assertion == "positive" and c.observation in _APPEARANCES \
+                and set(j.reasons) <= _UNSAID and (end := at(c, c.end)) >= 0:
+            tied = [
+                k for pos, k in named
+                if pos > end and _APPEARANCE_LINK.search(text, end, pos) and "." not in text[end:pos].rstrip(". ")
+            ]
+            # (the look's grade is the finding's: "a large density, consistent with a hiatal hernia" where the
+            # report's hernia is small is still wrong)
+            graded = severity_levels(c.severity, rules)
+            fits = not graded or any(graded <= severity_levels(e.severity, rules) for k in tied for e in k.evidence)
+            if tied and fits:
+                j = Judgement(c, "supported", [], j.evidence)
+        out.append(j)
+    return out
+
+
+def _names_appearance(clause: Facts, clauses: list[Facts], judgements: list[Judgement]) -> bool:
+    """The clause right after this one ties it to a finding the report states ("Both hila are enlarged and
+    lobulated" + "consistent with bilateral hilar lymphadenopathy")."""
+    at = next((i for i, c in enumerate(clauses) if c is clause), None)
+    if at is None or at + 1 >= len(clauses):
+        return False
+    after = clauses[at + 1]
+    if not _APPEARANCE_LINK.match(after.text.lstrip(" ,;")):
+        return False
+    return any(
+        k.verdict == "supported" and k.claim.assertion == "positive" and k.claim.mention.lower() in after.text.lower()
+        for k in judgements
+    )
 
 
 def _grounded_elsewhere(
@@ -1449,7 +1520,8 @@ def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -
     ends = [m.start() for m in breaks] + [len(sentence)]
     changed = []
     for (start, lead), end in zip(starts, ends, strict=True):
-        own = temporal_classes(sentence[start:end], lang)
+        # (read in the whole sentence: "persists" alone is unchanged, "persists, though smaller" is not)
+        own = temporal_classes(sentence[start:end], lang) & whole
         if start <= at < end and own:
             return own
         if own and lead != "without":  # ("a smaller effusion without any new pleural line": nothing new)
