@@ -8,6 +8,7 @@ ranges, change over time in a report that compares with nothing, specific terms 
 import pytest
 
 from radprm.schemas.records import Chain, Report
+from radprm.validators.clauses import hedge_strength
 from radprm.validators.steps import StepValidator
 
 REPORTS = {
@@ -3080,3 +3081,28 @@ def test_own_readings_pleural_lines_and_mediastinal_air(validator, text, step, g
 )
 def test_smaller_persistence_and_looks_of_named_findings(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # reasoning that a reading "fits with", "supports" or is "worrisome for" a hedged finding keeps it hedged
+        ("FINDINGS: Worsening diffuse bilateral airspace opacities, concerning for ARDS. The heart size is normal.",
+         "Worsening bilateral opacities in a septic patient fit with ARDS.", True),
+        ("FINDINGS: Worsening diffuse bilateral airspace opacities, concerning for ARDS. The heart size is normal.",
+         "A normal heart size argues against a cardiogenic cause, which supports ARDS rather than hydrostatic edema.",
+         True),
+        ("FINDINGS: New patchy opacity in the left lower lobe, concerning for pneumonia.",
+         "A new focal opacity in a febrile patient is worrisome for pneumonia.", True),
+        ("FINDINGS: Worsening diffuse bilateral airspace opacities, concerning for ARDS. The heart size is normal.",
+         "The opacities are ARDS.", False),
+    ],
+)
+def test_reasoning_words_keep_hedges(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+def test_support_devices_are_not_a_hedge(validator):
+    lang = validator.rules.language
+    assert hedge_strength("Support devices are in place.", lang) == "certain"
+    assert hedge_strength("which supports ARDS", lang) == "probable"
