@@ -3106,3 +3106,49 @@ def test_support_devices_are_not_a_hedge(validator):
     lang = validator.rules.language
     assert hedge_strength("Support devices are in place.", lang) == "certain"
     assert hedge_strength("which supports ARDS", lang) == "probable"
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a quoted word judged as an answer is not said of the patient
+        ("IMPRESSION: Tiny residual right apical pneumothorax, decreased. Right chest tube removed.",
+         "Since a residual pneumothorax is still present, 'resolved' isn't correct even though it is smaller.", True),
+        # "acting as a mass" is mass effect
+        ("FINDINGS: Large right pleural effusion, increased, with leftward mediastinal shift.",
+         "An enlarging effusion that pushes the mediastinum to the opposite side is acting as a mass.", True),
+        # (a mass is not a cancer: "lung cancer" for a mass the report only worries about is overstated)
+        ("IMPRESSION: Right upper lobe mass, concerning for malignancy. Right hilar adenopathy.",
+         "The report establishes the mass as a lung cancer with nodal spread.", False),
+    ],
+)
+def test_quoted_answers_and_mass_effect(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a cardiothoracic ratio held to 0.5, the number of points an impression lists: no number of the patient's
+        ("FINDINGS: Heart size is normal. The lungs are clear.",
+         "The heart borders are normal in contour and the cardiothoracic ratio is under 0.5.", True),
+        ("FINDINGS: The heart is mildly enlarged. The lungs are clear.",
+         "The cardiothoracic ratio is slightly above 50%, so the heart is mildly enlarged.", True),
+        ("IMPRESSION: 1. No pneumothorax. 2. Left rib fractures. 3. Small left effusion. 4. Normal heart size.",
+         "This report has only an impression, which lists four points.", True),
+        # a clause opening on a denial ends it at its verb; "acute, not healed" denies the age, not the fractures
+        ("FINDINGS: Acute appearing nondisplaced fractures of the left lateral 6th and 7th ribs. No pneumothorax.",
+         "Absent callus and sharp margins indicate these are acute, not healed fractures.", True),
+        ("FINDINGS: No rib fracture. No pneumothorax.",
+         "Absent callus and sharp margins indicate these are acute, not healed fractures.", False),
+        # what a thing is not by itself; what kind of device something is not
+        ("FINDINGS: Calcified bilateral pleural plaques. Possible early asbestosis at the bases.",
+         "Pleural plaques are markers of exposure and are not by themselves asbestosis.", True),
+        ("FINDINGS: Two right chest tubes are in place. An epidural catheter projects over the thoracic spine.",
+         "I also see an epidural catheter projecting over the thoracic spine, which isn't a chest tube.", True),
+        ("FINDINGS: The lungs are clear. No pleural effusion.", "It is not an effusion.", True),
+        ("FINDINGS: Small left pleural effusion.", "It is not an effusion.", False),
+    ],
+)
+def test_ratios_counts_of_points_denials_ended_by_verbs_and_kinds(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -475,12 +475,16 @@ _CLASSIFIED = re.compile(
     # (what kind it is not: "the pneumothorax is not under tension")
     r"|\s+(?:under\s+|in\s+)?tension\b"
     # (what picture it is not part of: "the effusion is not part of a failure picture")
-    r"|\s+(?:a\s+)?part\s+of\b",
+    r"|\s+(?:a\s+)?part\s+of\b"
+    # (what it is not by itself: "pleural plaques are not by themselves asbestosis")
+    r"|\s+(?:by\s+(?:themselves|itself)|in\s+(?:themselves|itself))\b",
     re.I,
 )
 _WITHOUT_ENDS = re.compile(
     # (not "without consolidation to suggest pneumonia", "... that would suggest", "... do not indicate")
-    r"\bwithout\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)(?<!\bnot\s)(?<!n't\s)"
+    # (a clause that opens on a denial reads the same: "Absent callus and sharp margins indicate these are acute")
+    r"(?:\bwithout|^\W*(?:absent|absence\s+of|no))\s+[^,;]*?(?<!\bto\s)(?<!\bwould\s)(?<!\bcould\s)(?<!\bthat\s)"
+    r"(?<!\bnot\s)(?<!n't\s)"
     r"\b(?:fits?|suggests?|indicates?|favou?rs?|represents?|points?|argues?|is|are|was|were|"
     r"makes?|means?|supports?|looks?|appears?|seems?|goes|go|reflects?|implies|corresponds?)\b",
     re.I,

@@ -215,6 +215,11 @@ REFERENCE_RANGE = (
 ITEM_REFERENCE = (
     r"\b(?:items?|points?|numbers?|statements?|options?|choices?|questions?|no\.|#)\s*\d{1,2}"
     r"(?:\s*(?:,|and|&|-|to)\s*\d{1,2})*\b(?!\s*(?:cm|mm))"
+    # (how many items it has: "an impression that lists four points")
+    r"|\b(?:\d{1,2}|two|three|four|five|six|seven|eight)\s+(?:numbered\s+)?(?:points|items|statements|sections|"
+    r"parts|options|questions|numbered)\b"
+    # (the standard a cardiothoracic ratio is held to: "the cardiothoracic ratio is under 0.5")
+    r"|\b(?:cardiothoracic\s+ratio|ctr)\b[^.;\d]{0,30}?(?:0?\.5\b|50\s*%|50\s+percent)"
 )
 _REFERENCE_RANGE = re.compile(rf"{REFERENCE_RANGE}|{ITEM_REFERENCE}", re.I)
 _DIGIT = re.compile(r"\d")

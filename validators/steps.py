@@ -414,6 +414,8 @@ class StepValidator:
                     continue
                 # the clause is the claim's context: its side, grade and place come from there
                 claim = claim_from_finding(f, text, self.rules, context=(clause.start, clause.end))
+                if f.observation in self.rules.object_observations and _NOT_A_KIND.search(text, clause.start, f.start):
+                    continue  # what a device is not ("an epidural catheter, which is not a chest tube"): no claim
                 claim = _clause_assertion(claim, clause, lang)
                 if claim.laterality == "none" and _WITH_PHRASE.match(clause.text):
                     # "The left lung is clear and fully expanded, with no pleural line": the phrase is the left's
@@ -755,7 +757,10 @@ class StepValidator:
                     found = [f for f in found if f.reason not in _UNSAID]
                 if found and _ON_PRIOR.search(clause.text):
                     # "was present on the prior study" beside "interval removal of ...": both hold
-                    found = [f for f in found if not (f.evidence is not None and _GONE.search(f.evidence.text))]
+                    found = [
+                        f for f in found
+                        if f.reason != "negation_conflict" or f.evidence is None or not _GONE.search(f.evidence.text)
+                    ]
                 if found and history.names_terms(clause, vocab):
                     # a thing only the indication names is the patient's history, not a finding made up
                     found = [f for f in found if f.reason != "finding_not_in_report"]
@@ -983,10 +988,7 @@ class StepValidator:
             mine = _own_change(j.claim.sentence, at, theirs, lang)
         following = self._pronoun_change(j.claim.sentence, body)
         # ("persists but is smaller than before": the size change of the same thing comes with it)
-        if following & _SIZE_CHANGES:
-            mine = (mine - {"unchanged"}) | following  # ("persists, though smaller than before": it is there, smaller)
-        elif not mine:
-            mine = following
+        mine = mine | following if not mine or following & _SIZE_CHANGES else mine
         if not mine:
             return j
         said_of = {(e.sentence, e.start - e.sentence_start) for e in j.evidence} | {
@@ -1429,6 +1431,8 @@ def _kin(a: str, b: str, rules: StepRules) -> bool:
 
 
 _WITH_PHRASE = re.compile(r"\W*with\b", re.I)
+# a kind the subject is said not to be, right before the mention ("this is not a biventricular device")
+_NOT_A_KIND = re.compile(r"(?<!\bthere\s)\b(?:is|are|was|were)\s+not\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}$", re.I)
 
 
 def _clause_assertion(claim: Claim, clause: Clause, lang: StepLanguage) -> Claim:
@@ -1511,24 +1515,27 @@ _STRETCH_BREAK = re.compile(r"[,;:]|\b(?:and|with|but|while|whereas|without|also
 
 def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -> frozenset[str]:
     """The change over time a step sentence states of the mention at offset `at`, where other mentions sit at
-    `others`: its own stretch's, else none when every stretch that states a change holds another mention ("An ICD
-    in a patient with cardiomyopathy and new edema": new is the edema's), else the whole sentence's ("a small left
-    effusion, new since the prior")."""
+    `others`: its own stretch's and the changes of the other stretches, but for one a "without" denies ("a smaller
+    effusion without any new pleural line") and one that stands right before another mention ("An ICD in a patient
+    with cardiomyopathy and new edema": new is the edema's). "So the new findings are the left effusion and the
+    enlarged heart" keeps "new" for the heart."""
     whole = temporal_classes(sentence, lang)
     breaks = list(_STRETCH_BREAK.finditer(sentence))
     starts = [(0, "")] + [(m.end(), m.group(0).lower()) for m in breaks]
     ends = [m.start() for m in breaks] + [len(sentence)]
-    changed = []
+    out: set[str] = set()
     for (start, lead), end in zip(starts, ends, strict=True):
         # (read in the whole sentence: "persists" alone is unchanged, "persists, though smaller" is not)
         own = temporal_classes(sentence[start:end], lang) & whole
-        if start <= at < end and own:
-            return own
-        if own and lead != "without":  # ("a smaller effusion without any new pleural line": nothing new)
-            changed.append((start, end))
-    if all(any(start <= o < end for o in others) for start, end in changed):
-        return frozenset()  # (no change, or only other things' and denied ones)
-    return whole
+        if not own or start <= at < end:
+            out |= own
+            continue
+        if lead == "without" or any(
+            start <= o < end and temporal_classes(sentence[max(start, o - 25) : o], lang) for o in others
+        ):
+            continue
+        out |= own
+    return frozenset(out)
 
 
 def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
