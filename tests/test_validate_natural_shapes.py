@@ -3152,3 +3152,20 @@ def test_quoted_answers_and_mass_effect(validator, text, step, good):
 )
 def test_ratios_counts_of_points_denials_ended_by_verbs_and_kinds(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # how common a thing is, what stage or pattern it is: general knowledge
+        ("FINDINGS: Bilateral peripheral opacities consistent with COVID-19 pneumonia. No pleural effusion.",
+         "Effusions are relatively uncommon in COVID-19 pneumonia, so their absence fits the diagnosis.", True),
+        ("FINDINGS: Mild pulmonary vascular congestion. No edema.",
+         "Vascular congestion is an early stage of fluid overload, before interstitial edema develops.", True),
+        ("FINDINGS: Sclerotic lesions in the thoracic spine, consistent with metastases.",
+         "Sclerotic bone metastases are a well-recognized pattern in breast cancer.", True),
+        ("FINDINGS: Mild pulmonary vascular congestion. No edema.", "There is interstitial edema.", False),
+    ],
+)
+def test_how_common_and_what_stage_is_general_knowledge(validator, text, step, good):
+    assert_judged(validator, text, step, good)
