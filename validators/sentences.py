@@ -344,9 +344,12 @@ def read_words(text: str) -> Facts:
 def _sequence(low: str) -> tuple[str, ...]:
     """The words an edited copy compares: a reference range or a cited item number is no word of the patient's
     ("Item 1: hyperinflation ..." copies "1. Hyperinflation ...")."""
-    if _HAS_NUMBER.search(low):
-        low = _REFERENCE_RANGE.sub(" ", low)
-    return tuple(_TOKEN.findall(low))
+    return tuple(_TOKEN.findall(_counted(low)))
+
+
+def _counted(low: str) -> str:
+    """A lowercased text without the numbers that are no patient's (reference ranges, cited items)."""
+    return _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
 
 
 _LEVEL = re.compile(r"\b[ctl]\d{1,2}\b")
@@ -389,7 +392,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     # right ventricle")
     places = _places_in(_PATH.sub(" ", low), vocab)
     numbers = set()
-    counted = _REFERENCE_RANGE.sub(" ", low) if _HAS_NUMBER.search(low) else low
+    counted = _counted(low)
     for m in (
         ()
         if not _HAS_NUMBER.search(counted)
@@ -2042,14 +2045,18 @@ def _unnamed_objects(clause: Facts, sentences: list[Facts], vocab: OpenVocabular
     # step gives as alternatives is enough ("nasogastric/enteric tube" for "enteric tube")
     words = _report_words(sentences, vocab)[1]
     paired = {a: b for m in _SLASHED.finditer(clause.text.lower()) for a, b in (m.groups(), m.groups()[::-1])}
+    kinds_named: frozenset[str] | None = None  # the kinds of device the report names (read on first need)
     for w in stated:
         cls = vocab.classes.get(w)
         if cls in vocab.must_be_named and cls not in vocab.synonym_classes and w not in vocab.generic_words:
             if w in paired and object_stem(paired[w], vocab) in words:
                 continue
             kind = vocab.device_kinds.get(w)
-            if kind is not None and any(kind in device_kinds(s.text, vocab) for s in sentences):
-                continue  # another word for the same kind ("enteric tube" for the "nasogastric tube")
+            if kind is not None:
+                if kinds_named is None:
+                    kinds_named = frozenset().union(*(device_kinds(s.text, vocab) for s in sentences))
+                if kind in kinds_named:
+                    continue  # another word for the same kind ("enteric tube" for the "nasogastric tube")
             if object_stem(w, vocab) not in words and not (hidden and cls == "line_tube") and not gap(cls):
                 return [Finding("finding_not_in_report", None)]
     return []

@@ -1143,7 +1143,6 @@ _ON_PRIOR = re.compile(
 )
 # a report sentence that says a thing is gone since ("interval removal of the right IJ catheter", "has resolved")
 _GONE = re.compile(r"\b(?:remov\w+|resol\w+|cleared|no\s+longer|extubat\w+|withdrawn|explant\w*)\b", re.I)
-_MENTION_STEM = re.compile(r"[a-z]{4,}")
 
 
 def _gone_since(j: Judgement, rclaims: list[Claim]) -> Judgement:
@@ -1152,13 +1151,13 @@ def _gone_since(j: Judgement, rclaims: list[Claim]) -> Judgement:
     jugular catheter")."""
     if j.verdict == "supported" or j.claim.assertion != "positive" or not _ON_PRIOR.search(j.claim.sentence):
         return j
-    words = set(_MENTION_STEM.findall(j.claim.mention.lower()))
+    words = set(_MENTION_WORD.findall(j.claim.mention.lower()))
     for r in rclaims:
         if (
             r.observation == j.claim.observation
             and r.assertion == "negative"
             and _GONE.search(r.sentence)
-            and words & set(_MENTION_STEM.findall(r.sentence.lower()))
+            and words & set(_MENTION_WORD.findall(r.sentence.lower()))
         ):
             return Judgement(j.claim, "supported", [], [r])
     return j
@@ -1513,6 +1512,14 @@ def _only_seen_again(sentence: str, classes: frozenset[str], lang: StepLanguage)
 _STRETCH_BREAK = re.compile(r"[,;:]|\b(?:and|with|but|while|whereas|without|also)\b", re.I)
 
 
+def _stretches(sentence: str) -> list[tuple[int, int, str]]:
+    """The stretches of a sentence between `_STRETCH_BREAK`s: (start, end, the break word that opens it; "" first)."""
+    breaks = list(_STRETCH_BREAK.finditer(sentence))
+    starts = [(0, "")] + [(m.end(), m.group(0).lower()) for m in breaks]
+    ends = [m.start() for m in breaks] + [len(sentence)]
+    return [(start, end, lead) for (start, lead), end in zip(starts, ends, strict=True)]
+
+
 def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -> frozenset[str]:
     """The change over time a step sentence states of the mention at offset `at`, where other mentions sit at
     `others`: its own stretch's and the changes of the other stretches, but for one a "without" denies ("a smaller
@@ -1520,11 +1527,8 @@ def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -
     with cardiomyopathy and new edema": new is the edema's). "So the new findings are the left effusion and the
     enlarged heart" keeps "new" for the heart."""
     whole = temporal_classes(sentence, lang)
-    breaks = list(_STRETCH_BREAK.finditer(sentence))
-    starts = [(0, "")] + [(m.end(), m.group(0).lower()) for m in breaks]
-    ends = [m.start() for m in breaks] + [len(sentence)]
     out: set[str] = set()
-    for (start, lead), end in zip(starts, ends, strict=True):
+    for start, end, lead in _stretches(sentence):
         # (read in the whole sentence: "persists" alone is unchanged, "persists, though smaller" is not)
         own = temporal_classes(sentence[start:end], lang) & whole
         if not own or start <= at < end:
@@ -1545,12 +1549,9 @@ def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
     whole = temporal_classes(sentence, lang)
     if len(whole) < 2:
         return whole
-    start = 0
-    for m in _STRETCH_BREAK.finditer(sentence):
-        if m.start() > at:
-            return temporal_classes(sentence[start : m.start()], lang) or whole
-        start = m.end()
-    return temporal_classes(sentence[start:], lang) or whole
+    stretches = _stretches(sentence)
+    start, end, _ = next((x for x in stretches if at < x[1]), stretches[-1])
+    return temporal_classes(sentence[start:end], lang) or whole
 
 
 def _affirmed_head(text: str, facts: Facts, vocab: OpenVocabulary, lang: StepLanguage, grades: dict[str, int]) -> int:
