@@ -3169,3 +3169,168 @@ def test_ratios_counts_of_points_denials_ended_by_verbs_and_kinds(validator, tex
 )
 def test_how_common_and_what_stage_is_general_knowledge(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "the report refers to" restates the report; "I'd estimate" states a number
+        ("FINDINGS: The 6 mm nodule in the left upper lobe is unchanged.",
+         "The report refers to the 9 mm nodule in the left upper lobe.", False),
+        ("FINDINGS: The 6 mm nodule in the left upper lobe is unchanged.",
+         "The report refers to the 6 mm nodule in the left upper lobe.", True),
+        ("FINDINGS: Right PICC terminates in the right atrium and could be withdrawn about 3 cm.",
+         "I'd estimate it is about 6 cm too deep.", False),
+        # a straight spine against a curve of it
+        ("FINDINGS: Mild levoscoliosis of the lumbar spine. Heart size is normal.",
+         "The lumbar spine is straight, and the heart is normal in size.", False),
+        ("FINDINGS: The spine is unremarkable. Heart size is normal.", "The spine is straight.", True),
+        # a fracture line is no line or tube; "ribs" and "rib" are one word; an arc after the ribs
+        ("FINDINGS: Healing fractures of the right lateral 4th and 5th ribs.",
+         "On the right there are thin lucent fracture lines through the lateral aspects of the 5th and 6th ribs.",
+         False),
+        ("FINDINGS: Healed fractures of the right 7th and 8th ribs are seen posteriorly.",
+         "There are healed fractures of the right 7th and 8th ribs anteriorly.", False),
+        ("FINDINGS: Healed fractures of the right 7th and 8th ribs are seen posteriorly.",
+         "The right 7th and 8th ribs show healed fractures posteriorly.", True),
+        ("FINDINGS: Acute fracture of the right lateral 9th rib.",
+         "Along the lateral right 9th rib there is a sharp lucent line, consistent with an acute fracture.", True),
+    ],
+)
+def test_reports_that_refer_estimates_straight_spines_and_rib_arcs(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # which way a line moved since the prior exam; a recommended move is none made
+        ("FINDINGS: The nasogastric tube has been advanced and now ends in the stomach, compared to the prior study.",
+         "The nasogastric tube has been pulled back since the prior film.", False),
+        ("FINDINGS: The nasogastric tube has been advanced and now ends in the stomach, compared to the prior study.",
+         "The nasogastric tube was advanced since the prior film and its tip is in the stomach.", True),
+        ("FINDINGS: Compared to the prior study, the endotracheal tube has moved and its tip is now 1 cm above the "
+         "carina; it could be withdrawn 2 cm.",
+         "The endotracheal tube has been advanced compared with the prior film.", True),
+        # a test the report only offers, stated as required
+        ("FINDINGS: 1 cm nodule in the right upper lobe. CT may be helpful if clinically indicated.",
+         "The radiologist states that a CT is required to characterise the nodule.", False),
+        ("FINDINGS: 1 cm nodule in the right upper lobe. CT may be helpful if clinically indicated.",
+         "The radiologist suggests CT if clinically indicated.", True),
+        ("FINDINGS: 1 cm nodule in the right upper lobe. CT may be helpful if clinically indicated.",
+         "A CT is not required urgently.", True),
+        # a drain the step says was removed that the report keeps in place
+        ("FINDINGS: Right chest tube and two mediastinal drains in place. No pneumothorax.",
+         "The mediastinal drains have been removed; only the right chest tube remains.", False),
+        ("FINDINGS: The mediastinal drains have been removed. Right chest tube in place. No pneumothorax.",
+         "The mediastinal drains have been removed; only the right chest tube remains.", True),
+    ],
+)
+def test_moves_of_lines_required_tests_and_removed_drains(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a hedge the step says the report does not consider
+        ("FINDINGS: Small left pleural effusion, possibly hemothorax. Left 6th rib fracture.",
+         "The left effusion is small, and the report does not consider it a hemothorax.", False),
+        ("FINDINGS: Small left pleural effusion. Left 6th rib fracture. No hemothorax.",
+         "The left effusion is small, and the report does not consider it a hemothorax.", True),
+        # a narrower mediastinum than before against a stable one
+        ("FINDINGS: The mediastinum is stable. The lungs are clear.",
+         "The mediastinum is narrower than on the previous study.", False),
+        # the side of what a "which is" phrase names
+        ("FINDINGS: Small left apical pneumothorax. No pleural effusion.",
+         "At the right apex there is a thin pleural line, which is a small pneumothorax.", False),
+        ("FINDINGS: Small left apical pneumothorax. No pleural effusion.",
+         "At the left apex there is a thin pleural line, which is a small pneumothorax.", True),
+        # a blunted angle, hedged, where the report denies any effusion
+        ("FINDINGS: Lungs are clear. No pleural effusion or pneumothorax.",
+         "The left costophrenic angle is minimally blunted, possibly a trace of fluid.", False),
+        # arteries by any form of the word
+        ("FINDINGS: Enlarged central pulmonary arteries suggesting pulmonary arterial hypertension.",
+         "The central pulmonary arteries are normal, so there is no pulmonary artery hypertension.", False),
+    ],
+)
+def test_considered_hedges_narrower_things_named_phrases_and_blunted_angles(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good,indication",
+    [
+        # the history read back with its sides swapped
+        ("FINDINGS: No rib fracture. No pneumothorax.", "The patient has a right chest wall contusion.", False,
+         "Left chest wall contusion after a fall."),
+        ("FINDINGS: No rib fracture. No pneumothorax.", "The patient has a left chest wall contusion.", True,
+         "Left chest wall contusion after a fall."),
+        ("FINDINGS: No rib fracture.", "The patient reports left shoulder pain and right rib pain.", False,
+         "Right shoulder pain. Left rib pain."),
+    ],
+)
+def test_history_read_back_with_the_other_side(validator, text, step, good, indication):
+    assert judged(validator, text, step, indication=indication).label is good
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # an option heading before a dash after markup; "left over" is no side; "near-complete resolution" is no
+        # denial; a copy of one report sentence is no edited copy of another
+        ("FINDINGS: No pleural effusion. Heart size is normal.",
+         "**C) Pleural effusion** \u2013 the report states there is no pleural effusion. Absent.", True),
+        ("FINDINGS: Near-complete resolution of the right pleural effusion with a small residual. Small right "
+         "pleural effusion.",
+         "The report describes near-complete resolution of the right effusion, with a little fluid left over.", True),
+        ("FINDINGS: No displaced fractures. No displaced rib fractures. Heart size is normal.",
+         "No displaced rib fractures, and the heart size is normal.", True),
+    ],
+)
+def test_markup_headings_verbs_of_leaving_and_faithful_copies(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # shunt tubing is a line or tube; a thing the report calls unremarkable, called increased
+        ("FINDINGS: Shunt tubing courses over the right chest. Lungs are clear.",
+         "The report doesn't describe any lines or tubes, so there is no shunt catheter.", False),
+        ("FINDINGS: The pulmonary vascularity is unremarkable. Lungs are clear.",
+         "The pulmonary vascularity is described as mildly increased.", False),
+        ("FINDINGS: The pulmonary vascularity is increased. Lungs are clear.",
+         "The pulmonary vascularity is described as mildly increased.", True),
+        # a line seen on the prior film that is gone now, where the report removed it
+        ("COMPARISON: Prior film. FINDINGS: There has been removal of the left-sided PICC. Lungs are clear.",
+         "The left-sided PICC seen on the previous film is no longer present; it has been removed.", True),
+        ("COMPARISON: Prior film. FINDINGS: The left-sided PICC is unchanged. Lungs are clear.",
+         "The left-sided PICC seen on the previous film is no longer present.", False),
+        # the normal side of a step naming the other side's finding; a change said of the other thing by contrast
+        ("FINDINGS: Interval decrease in the size of the right pleural effusion. Left lung clear.",
+         "There is less right pleural fluid compared with before, with the left lung clear.", True),
+        ("FINDINGS: Decreased right pleural effusion. Persistent right basilar airspace opacity.",
+         "There's less pleural fluid on the right, though the airspace opacity persists in the right base.", True),
+    ],
+)
+def test_shunts_called_increased_lines_gone_and_contrasted_changes(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # another segment of the same lobe; "less X on the right" is a change, not the lesser side
+        ("FINDINGS: Opacity in the lateral basal segment of the right lower lobe has increased.",
+         "The density in the superior segment of the right lower lobe has grown since the prior study.", False),
+        ("FINDINGS: Opacity in the lateral basal segment of the right lower lobe has increased.",
+         "The opacity in the lateral basal segment of the right lower lobe has grown since the prior study.", True),
+        ("FINDINGS: Decreased right pleural effusion. Persistent right basilar airspace opacity.",
+         "There is less pleural fluid on the right.", True),
+        ("FINDINGS: Bilateral pleural effusions, larger on the left.",
+         "There are bilateral effusions, smaller on the left.", False),
+    ],
+)
+def test_segments_of_a_lobe_and_less_of_a_thing(validator, text, step, good):
+    assert_judged(validator, text, step, good)

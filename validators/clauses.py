@@ -371,7 +371,7 @@ LABEL_BREAK = re.compile(r"\s*(?::|\u2014|\u2013|-{1,2}\s)")
 
 
 def _is_label_break(text: str, end: int) -> bool:
-    return bool(LABEL_BREAK.match(text[end:end + 3]))
+    return bool(LABEL_BREAK.match(text[end:end + 8]))  # (markup may leave spaces before the break: "**C) X** –")
 
 
 def clause_of(clauses: list[Clause], start: int, end: int) -> Clause | None:
@@ -510,9 +510,22 @@ def reason_part(clause: Clause, mention_end: int) -> Clause | None:
     return Clause(clause.text[: m.end()], clause.start, clause.start + m.end(), clause.kind)
 
 
+# where the thing was seen before, between it and what is said of it now
+_SEEN_BEFORE = re.compile(
+    r"\W*(?:(?:that|which)\s+(?:was|were)\s+)?(?:seen|noted|described|present|visible|identified|demonstrated)\s+"
+    r"(?:previously\s+|before\s+)?(?:on|in)\s+(?:the\s+)?(?:previous|prior|earlier|last|preceding|recent)\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:film|study|exam|examination|radiograph|x-?ray|image|images|ct)\b"
+    r"|\W*(?:seen|noted|described)\s+(?:previously|before|earlier)\b",
+    re.I,
+)
+
+
 def negation_near_after(clause: Clause, mention_end: int, lang: StepLanguage, words: int = 4) -> bool:
     """A negation word within a few words after the mention ("the pleural spaces have no effusion")."""
     after = clause.text[max(0, mention_end - clause.start):]
+    seen_before = _SEEN_BEFORE.match(after)
+    if seen_before:
+        after = after[seen_before.end():]  # "the PICC seen on the previous AP film is no longer present"
     if _WITHOUT_NEXT.match(after):
         return False  # "cardiomegaly without heart failure": the cue negates what follows it
     # (the exceptions are read before the cut: "none of which is acute" denies an attribute past the window)

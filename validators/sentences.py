@@ -185,6 +185,10 @@ def parse_open_vocabulary(data: OpenVocabularyBlock, path: str, qualifiers: Iter
 def stem(word: str) -> str:
     """A crude stem: lower case, plural and common suffixes off, at most 7 letters ('effusions' -> 'effusio')."""
     w = word.lower()
+    if w in _SHORT_PLURALS:
+        return w[:-1]  # ("ribs" / "rib": too short for the suffix rule below)
+    if w in _ONE_STEM:
+        return _ONE_STEM[w]
     if w.endswith(("ency", "encies")) and len(w) > 6:
         w = w[: w.rfind("enc")] + "ent"  # "lucency" / "lucent"
     elif w.endswith(("osis", "otic")) and len(w) > 6:
@@ -196,6 +200,9 @@ def stem(word: str) -> str:
     return w[:7]
 
 
+_SHORT_PLURALS = frozenset({"ribs", "tips", "arcs"})
+# forms the suffix rule cuts apart ("artery" / "arterial" / "arteries")
+_ONE_STEM = {"artery": "arter", "arterial": "arter", "arteries": "arter"}
 _HAS_NUMBER = re.compile(r"\d")
 # what follows the number of an age ("35-year-old", "6 yo"): such a number is no size, count or level (a
 # duration, "stable for 5 years", is one)
@@ -535,8 +542,8 @@ _GRADE_SEGMENT = re.compile(r"[,;]|\band\b|\bwith\b|\bwhile\b|\bbut\b")
 # line of the report's text ("the last line of the findings")
 _TEXT_PLACES = frozenset({"the", "last", "first", "final", "next", "opening", "closing", "second", "third"})
 _SIGN_LINE_AFTER = frozenset({
-    "pleural", "visceral", "septal", "b", "kerley", "skin", "fissural", "fissure", "azygos",
-    *(_TEXT_PLACES - {"the"}),
+    "pleural", "visceral", "septal", "b", "kerley", "skin", "fissural", "fissure", "azygos", "fracture", "fractures",
+    "lucent", *(_TEXT_PLACES - {"the"}),
 })
 
 
@@ -774,7 +781,28 @@ def compare(
         other_way = _shifted_other_way(clause, sentences)
         if other_way is not None:
             out = [Finding("laterality_conflict", other_way)]
+    if not out:
+        segment = _other_segment(clause, sentences)
+        if segment is not None:
+            out = [Finding("location_conflict", segment)]
     return out
+
+
+def _other_segment(clause: Facts, sentences: list[Facts]) -> Facts | None:
+    """A segment of a lobe the step names where the report names another segment of the same lobe on the same side
+    and none the step names ("the posterior basal segment of the left lower lobe" for "the superior segment of the
+    left lower lobe"), however differently the two word the thing in it."""
+    mine, lobes = clause.places.get("segment"), clause.places.get("lobe")
+    if clause.negated or not mine or not lobes:
+        return None
+    same_lobe = [
+        s for s in sentences
+        if not s.negated and s.places.get("segment") and s.places.get("lobe", frozenset()) & lobes
+        and (not clause.sides or not s.sides or clause.sides & s.sides)
+    ]
+    if same_lobe and not any(s.places["segment"] & mine for s in same_lobe):
+        return same_lobe[0]
+    return None
 
 
 # the way the mediastinum or trachea is pushed ("leftward mediastinal shift", "trachea deviated to the right"): one
@@ -803,6 +831,49 @@ def _shifted_other_way(clause: Facts, sentences: list[Facts]) -> Facts | None:
         theirs = {(m.group(1) or m.group(2)).lower() for m in _SHIFT_WAY.finditer(s.text)}
         if theirs and not theirs & mine:
             return s
+    return None
+
+
+# which way a line or tube moved since the prior exam: in ("advanced") or out ("pulled back"); a move recommended
+# ("could be withdrawn 2 cm") is not one made
+_MOVED_IN = re.compile(
+    r"\b(?:advanced|pushed\s+(?:in|further)|inserted\s+further|(?:moved|migrated)\s+(?:further\s+)?(?:in|distally|deeper))\b",
+    re.I,
+)
+_MOVED_OUT = re.compile(
+    r"\b(?:pulled\s+back|withdrawn|retracted|backed\s+out|pulled\s+out|(?:moved|migrated)\s+(?:back|out|proximally))\b",
+    re.I,
+)
+_MOVE_ADVISED = re.compile(
+    r"\b(?:could|should|would|may|might|can|must|recommend\w*|consider\w*|suggest\w*|advis\w*|needs?\s+to)"
+    r"\s+(?:\w+\s+){0,2}?$",
+    re.I,
+)
+
+
+def _move_way(s: Facts) -> str | None:
+    ways = {
+        way
+        for way, pattern in (("in", _MOVED_IN), ("out", _MOVED_OUT))
+        for m in pattern.finditer(s.text)
+        if not _MOVE_ADVISED.search(s.text[: m.start()])
+    }
+    return next(iter(ways)) if len(ways) == 1 else None
+
+
+def _moved_other_way(clause: Facts, pool: list[Facts]) -> Facts | None:
+    """A line or tube the step moves one way since the prior exam where the report moves it the other ("the
+    catheter has been advanced" for "pulled back slightly compared to the prior study")."""
+    if clause.negated or "line_tube" not in clause.classes:
+        return None
+    mine = _move_way(clause)
+    if mine is None:
+        return None
+    for s in pool:
+        if "line_tube" in s.classes and not s.negated:
+            theirs = _move_way(s)
+            if theirs is not None and theirs != mine:
+                return s
     return None
 
 
@@ -842,6 +913,37 @@ def _removed_other_side(clause: Facts, sentences: list[Facts], vocab: OpenVocabu
     return []
 
 
+_REMOVED_SUBJECT = re.compile(
+    r"^\W*(?:(?:and|but|so|also)\s+)?(?:the\s+|both\s+|all\s+)?(?P<subject>(?:[\w-]+\s+){1,4}?)"
+    r"(?:has|have|had)\s+(?:\w+\s+)?been\s+(?:\w+\s+)?(?:removed|withdrawn|explanted|taken\s+out)\b",
+    re.I,
+)
+_IN_PLACE = re.compile(
+    r"\b(?:in\s+place|remains?|remain(?:ing|ed)|persists?|unchanged|stable|terminat\w*|tips?)\b", re.I
+)
+
+
+def _removed_in_place(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> list[Finding]:
+    """A line, tube or drain the step says has been removed where the report has it in place ("The mediastinal
+    drains have already been removed" for "Left chest tube and mediastinal drains in place")."""
+    if clause.hedge != "certain" or "line_tube" not in clause.classes:
+        return []
+    m = _REMOVED_SUBJECT.match(clause.text)
+    if m is None:
+        return []
+    words = [w for w in _TOKEN.findall(m.group("subject").lower()) if w not in vocab.stopwords]
+    subject = {stem(w) for w in words if w not in vocab.weak and w not in _SIDE}
+    if not any(vocab.classes.get(w) == "line_tube" for w in words) or len(subject) < 2:
+        return []  # ("the tube has been removed": which tube the report keeps is another matter)
+    sides = {vocab.side_words[w] for w in words if w in vocab.side_words}
+    for s in sentences:
+        if s.negated or s.hedge != "certain" or _REMOVAL.search(s.text) or not _IN_PLACE.search(s.text):
+            continue
+        if subject <= s.anchors and not (sides and s.sides and not sides & s.sides):
+            return [Finding("negation_conflict", s)]
+    return []
+
+
 # (the removal words themselves, as the anchors hold them: "withdrawn" is "withdra")
 _REMOVAL_STEMS = frozenset(stem(w) for w in ("removed", "removal", "withdrawn", "explanted"))
 
@@ -871,6 +973,8 @@ def _unmatched_change(clause: Facts, sentences: list[Facts], lang: StepLanguage)
     if any(not s.temporal & _CHANGE_CLASSES and lang.change_claim.search(s.text) for s in sentences):
         return False  # the report compares in words the change classes do not read ("interval sternotomy")
     said = frozenset().union(*(s.temporal for s in sentences))
+    if any(_REMOVAL.search(s.text) for s in sentences):
+        said |= {"resolved"}  # "there has been removal of the PICC": the line "is no longer present"
     return not any(
         said & ({c} | lang.temporal_compatible.get(c, frozenset()) | _SAME_CHANGE.get(c, frozenset())) for c in claimed
     )
@@ -924,7 +1028,7 @@ def _compare(
         if not out:
             out = _omitted_but_said(clause, sentences, vocab, lang)
         if not out:
-            out = _removed_other_side(clause, sentences, vocab)
+            out = _removed_other_side(clause, sentences, vocab) or _removed_in_place(clause, sentences, vocab)
         if not out:
             out = _state_conflict(clause, sentences, lang)  # what it affirms before its denial
         if not out and not said:
@@ -945,7 +1049,7 @@ def _compare(
         if (
             not out
             and not (prior and "resolved" not in clause.temporal)
-            and not any(s.temporal for s in sentences)
+            and not any(s.temporal or _REMOVAL.search(s.text) for s in sentences)
             and _unfounded_change(clause, sentences, lang)
         ):
             # "the opacity seen on the prior has resolved", "no effusion, unchanged from the prior exam" where the
@@ -998,6 +1102,10 @@ def _compare(
             out.append(Finding("temporal_conflict", next(s for s in sided if s.temporal)))
     elif _unsaid_change(clause, sentences, vocab, lang):
         out.append(Finding("temporal_conflict", best))
+    if not out:
+        backward = _moved_other_way(clause, pool)
+        if backward is not None:
+            out.append(Finding("temporal_conflict", backward))
     # one side of what the report has on both ("a small right effusion" for "small bilateral effusions") is a
     # wrong side unless the clause ranks the sides ("worse on the right")
     one_of_two = len(clause.sides) == 1 and not clause.dominant and best.sides == {"bilateral"}
@@ -1289,6 +1397,8 @@ def _gap_before(s: Facts, anchors: frozenset[str]) -> bool:
 # than the left")
 _THAN_SIDE = re.compile(
     r"\b(?:than|relative\s+to|compared\s+(?:with|to))\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b"
+    # ("left" as a verb: "with only a little fluid left over", "nothing is left behind")
+    r"|\bleft\s+(?:over|behind)\b"
 )
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal", "multilevel", "multi-level"})
@@ -1889,7 +1999,7 @@ def edited_copy(
     if len(mine) < 2:
         return []
     masked, kinds, plain = _masked(mine, vocab, lang, grades)
-    out = []
+    first: list[Finding] = []
     for s, theirs, their_masked, their_kinds, their_plain in _masked_sentences(sentences, vocab, lang, grades):
         if abs(len(theirs) - len(mine)) > 3:
             continue
@@ -1897,6 +2007,7 @@ def edited_copy(
             continue  # cheap pre-filter: an edited copy shares nearly all its plain words
         if fuzz.ratio(masked, their_masked) < EDIT_MIN:
             continue
+        out = []
         # counted, not as sets: "stable X, new Y" against "stable X, stable Y" replaced a "stable"
         mine_marked = Counter((k, w) for w, k in zip(mine, kinds, strict=True) if k)
         their_marked = Counter((k, w) for w, k in zip(theirs, their_kinds, strict=True) if k)
@@ -1932,9 +2043,11 @@ def edited_copy(
                     out.append(Finding("severity_not_in_report", s))
                 continue
             out.append(Finding(_EDIT_REASON[kind], s))
-        if out:
-            return out
-    return out
+        if not out:
+            return []  # a faithful copy of another sentence ("No displaced rib fractures." beside "No displaced
+            # fractures.")
+        first = first or out
+    return first
 
 
 # an answer word opening a step or clause before its reason ("no, the heart is normal in size")
@@ -2573,7 +2686,8 @@ _ASPECTS = frozenset({"height", "posit", "caliber", "calibr", "distrib", "shap",
 _ABNORMAL_PREDICATES = frozenset({
     "shifted", "deviated", "displaced", "dislocated", "enlarged", "widened", "elevated", "hyperinflated",
     "hyperexpanded", "tortuous", "narrowed", "collapsed", "fractured", "malpositioned", "ectatic", "dilated",
-    "congested", "engorged",
+    "congested", "engorged", "increased", "prominent", "abnormal", "thickened", "coarsened", "indistinct", "blunted",
+    "irregular", "distended", "accentuated",
 })
 _NORMAL_PREDICATES = frozenset({"midline", "located", "aligned", "centered", "centred"})
 _ABNORMAL_NOUNS = frozenset({
@@ -2778,6 +2892,9 @@ _ASPECT_STEMS = {
     "shap": ("deformit", "wedg", "eventrat", "scolio", "kyphos"),
     "smooth": ("eventrat", "elevat", "blunt", "thicken", "nodul", "deformit", "irregular"),
     "cours": ("tortuo", "deviat", "displac", "kink", "unfold"),
+    # "the thoracic spine is straight" against "mild dextroscoliosis of the thoracic spine"
+    "straigh": ("scolio", "kyphos", "dextroscolio", "levoscolio", "dextrocurv", "levocurv", "dextroconvex",
+                "levoconvex", "deviat", "tortuo", "curv"),
 }
 # what a normal statement names besides its thing ("the bony thorax, including the clavicles")
 # (nor is the heart, mediastinum or vasculature here: the extractor and the attribute states read those)
@@ -2787,6 +2904,21 @@ _NORMAL_FILLER = frozenset({
 })
 
 
+def _sides_called_normal(text: str, vocab: OpenVocabulary) -> frozenset[str]:
+    """The sides named just before the clause's normal words ("with the right lung clear": right), when every normal
+    word has one; else none."""
+    words = _TOKEN.findall(text.lower())
+    sides = set()
+    for i, w in enumerate(words):
+        if w in vocab.normal_words:
+            near = {vocab.side_words[x] for x in words[max(0, i - 3):i] if x in vocab.side_words} & _LEFT_RIGHT
+            if not near:
+                return frozenset()
+            sides |= near
+    return frozenset(sides)
+
+
+_SIGN_WORDS = frozenset({"line", "lines", "lucent", "lucency", "lucencies"})
 _THAN_NORMAL = re.compile(r"\bthan\s+(?:\w+\s+)?normal\b", re.I)
 
 
@@ -2811,6 +2943,8 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
     if _THAN_NORMAL.search(clause.text) or _abnormal_words(clause):
         return []  # "sits higher than normal"; "normal in size, with calcification of the aorta"
     normal = {stem(w) for w in clause.words & vocab.normal_words}
+    if normal == {"sharp"} and clause.words & _SIGN_WORDS:
+        return []  # "a sharp, non-corticated lucent line": the edge of a sign, not a normal angle
     # ("... so it is normal": the pronoun's subject is what the clause calls normal)
     own = clause.anchors if _PRONOUN_NORMAL.match(clause.text) else clause.anchors - clause.borrowed
     things = {a for a in own if a not in vocab.weak | normal | _NORMAL_FILLER} - set(_ASPECT_STEMS)
@@ -2821,11 +2955,14 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
     bearing = tuple(x for a in aspects for x in _ASPECT_STEMS[a])
     if any(s.words & vocab.normal_words and things & s.anchors and not s.negated for s in sentences):
         return []  # the report calls it normal itself ("The hilar and mediastinal contours are normal")
+    normal_sides = _sides_called_normal(clause.text, vocab)
     for s in sentences:
         if s.hedge != "certain" or s.negated or s.words & vocab.normal_words or _other_side(clause.sides, s.sides):
             continue
         if not things & s.anchors:
             continue
+        if normal_sides and s.sides and not normal_sides & s.sides:
+            continue  # "less left pleural fluid, with the right lung clear": the right is what is called normal
         words = _abnormal_words(s)
         if aspects:
             words = {w for w in words if w.startswith(bearing)}

@@ -291,6 +291,41 @@ class History:
         return bool(words) and all(stem(w) in self.stems for w in words)
 
 
+    def swapped_side(self, clause: Facts, vocab: OpenVocabulary) -> bool:
+        """A clause about the history that puts a thing of the indication on the other side ("The patient has a
+        left chest wall contusion" where the indication reads "right chest wall contusion")."""
+        if not self.text:
+            return False
+        stated = [_sided_phrase(p, vocab) for p in _PHRASE_BREAK.split(self.text)]
+        for part in _PHRASE_BREAK.split(clause.text):
+            sides, words = _sided_phrase(part, vocab)
+            if len(sides) != 1 or not words:
+                continue
+            same = [s for s, w in stated if words <= w]
+            if same and all(s and not s & sides for s in same):
+                return True
+        return False
+
+
+_PHRASE_BREAK = re.compile(r"[.;,:]|\band\b|\bwith\b", re.I)
+
+
+def _sided_phrase(text: str, vocab: OpenVocabulary) -> tuple[frozenset[str], frozenset[str]]:
+    """The sides a phrase names and the stems of its other content words."""
+    words = _HISTORY_WORD.findall(text.lower())
+    sides = frozenset(vocab.side_words[w] for w in words if w in vocab.side_words) & {"left", "right"}
+    stems = frozenset(
+        stem(w) for w in words
+        if w not in vocab.side_words and w not in vocab.stopwords and w not in vocab.weak and w not in _HISTORY_FILLER
+    )
+    return sides, stems
+
+
+# words of a step that restate the history without naming it ("The patient reports ...")
+_HISTORY_FILLER = frozenset({"patient", "patients", "reports", "reported", "has", "had", "have", "history", "presents",
+                             "presenting", "complains", "complaining", "indication", "clinical", "the", "his", "her"})
+
+
 NO_HISTORY = History("")
 
 
@@ -417,12 +452,14 @@ class StepValidator:
                 if f.observation in self.rules.object_observations and _NOT_A_KIND.search(text, clause.start, f.start):
                     continue  # what a device is not ("an epidural catheter, which is not a chest tube"): no claim
                 claim = _clause_assertion(claim, clause, lang)
-                if claim.laterality == "none" and _WITH_PHRASE.match(clause.text):
+                with_phrase = _WITH_PHRASE.match(clause.text)
+                if claim.laterality == "none" and (with_phrase or _NAMING_PHRASE.match(clause.text)):
                     # "The left lung is clear and fully expanded, with no pleural line": the phrase is the left's
                     at = clauses.index(clause)
                     if at:
                         wider = claim_from_finding(f, text, self.rules, context=(clauses[at - 1].start, clause.end))
-                        claim = replace(claim, laterality=wider.laterality)
+                        if with_phrase or wider.laterality in ("left", "right"):
+                            claim = replace(claim, laterality=wider.laterality)
                 if claim.assertion == "positive" and _GLOBAL_MENTION.match(claim.mention):
                     # "leads overlie the chest": a global mention ("normal chest", "no acute cardiopulmonary
                     # disease") only ever says what is absent; read as affirmed, it names no finding
@@ -749,6 +786,8 @@ class StepValidator:
             clauses = self.step_facts(body, previous)
             for clause in clauses:
                 if history.about(clause, vocab.weak):
+                    if history.swapped_side(clause, vocab):
+                        open_findings.append(Disagreement("laterality_conflict", None))
                     continue  # the patient's history, not the film
                 found = compare(clause, sentences, vocab, lang, prior=prior)
                 if found and _names_appearance(clause, clauses, judgements):
@@ -802,6 +841,10 @@ class StepValidator:
         if sentences and self.rules.vocabulary is not None and _action_denied(body, sentences, self.rules.vocabulary):
             # "the PICC position is acceptable and needs no adjustment" where the report recommends withdrawing it
             open_findings.append(Disagreement("uncertainty_dismissed", None))
+        if sentences and _action_forced(body, sentences):
+            # "the radiologist states that a CT is required" where the report says "CT may be helpful if clinically
+            # indicated"
+            open_findings.append(Disagreement("uncertainty_overstated", None))
         if self.rules.vocabulary is not None and _other_interval(body, report_text, self.rules.vocabulary):
             # a recommendation read back with another interval ("follow-up in 2 weeks" for "in 6 weeks"): steps
             # that echo the report's recommendation are meta, their numbers are still the report's
@@ -1430,6 +1473,13 @@ def _kin(a: str, b: str, rules: StepRules) -> bool:
 
 
 _WITH_PHRASE = re.compile(r"\W*with\b", re.I)
+# (a phrase naming what the clause before describes on one side: "a thin pleural line at the left apex, which is a
+# small pneumothorax")
+_NAMING_PHRASE = re.compile(
+    r"\W*(?:which\s+(?:is|are|represents?|would\s+be|indicates?)|consistent\s+with|compatible\s+with|"
+    r"in\s+keeping\s+with|indicating|representing|diagnostic\s+of)\b",
+    re.I,
+)
 # a kind the subject is said not to be, right before the mention ("this is not a biventricular device")
 _NOT_A_KIND = re.compile(r"(?<!\bthere\s)\b(?:is|are|was|were)\s+not\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}$", re.I)
 
@@ -1538,8 +1588,15 @@ def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -
             start <= o < end and temporal_classes(sentence[max(start, o - 25) : o], lang) for o in others
         ):
             continue
+        if (lead in ("but", "while", "whereas") or _CONTRAST_OPEN.match(sentence, start)) and any(
+            start <= o < end for o in others
+        ):
+            continue  # "less fluid on the left, though the opacity persists": the other thing's change, by contrast
         out |= own
     return frozenset(out)
+
+
+_CONTRAST_OPEN = re.compile(r"\s*(?:though|although|but|while|whereas|however|yet)\b", re.I)
 
 
 def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
@@ -1703,6 +1760,39 @@ def _action_denied(step: str, sentences: list[Facts], vocab: OpenVocabulary) -> 
         _RECOMMENDS.search(s.text) and not s.negated and mine & (s.anchors | (sentences[i - 1].anchors if i else set()))
         for i, s in enumerate(sentences)
     )
+
+
+def _action_forced(step: str, sentences: list[Facts]) -> bool:
+    """Whether a step makes a test or follow-up the report only offers ("may be helpful", "if clinically
+    indicated", "could be considered") a requirement ("a CT is required", "must have a CT")."""
+    forced = _FORCED.search(step)
+    if forced is None or _NO_ACTION.search(step) or _NOT_BEFORE.search(step[: forced.start()]):
+        return False
+    mine = {m.group(1).lower().replace(" ", "") for m in _MODALITY.finditer(step)}
+    offered = [s for s in sentences if _SOFT_ADVICE.search(s.text) and not _FORCED.search(s.text)]
+    return bool(mine) and any(
+        mine & {m.group(1).lower().replace(" ", "") for m in _MODALITY.finditer(s.text)} for s in offered
+    ) and not any(_FORCED.search(s.text) for s in sentences)
+
+
+_FORCED = re.compile(
+    r"\b(?:is|are|be)\s+(?:absolutely\s+|definitely\s+|clearly\s+)?(?:required|mandatory|necessary|essential|"
+    r"mandated|obligatory)\b|\bmust\s+(?:be|have|undergo|get|obtain)\b|\b(?:requires?|needs?)\s+(?:an?\s+)?"
+    r"(?:urgent\s+|immediate\s+|dedicated\s+|further\s+)?(?:ct|mri|pet|biopsy|bronchoscopy|imaging|follow-?\s?up|"
+    r"evaluation|workup|work-up)\b",
+    re.I,
+)
+_SOFT_ADVICE = re.compile(
+    r"\b(?:may|might|could|can)\s+(?:\w+\s+)?be\s+(?:helpful|useful|considered|obtained|performed|of\s+value)\b"
+    r"|\bif\s+clinically\s+(?:indicated|warranted|desired|appropriate)\b|\bconsider\w*\b|\boptional\b",
+    re.I,
+)
+_MODALITY = re.compile(
+    r"\b(ct|mri|pet|biopsy|bronchoscopy|ultrasound|follow-?\s?up|oblique\s+views?|nipple\s+markers?|"
+    r"repeat\s+(?:film|radiograph|imaging|study|exam|pa))\b",
+    re.I,
+)
+_NOT_BEFORE = re.compile(r"\b(?:not|no|never|nothing)\b(?:\W+\w+){0,3}\W*$", re.I)
 
 
 _NO_ACTION = re.compile(
