@@ -3334,3 +3334,102 @@ def test_shunts_called_increased_lines_gone_and_contrasted_changes(validator, te
 )
 def test_segments_of_a_lobe_and_less_of_a_thing(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a device's place is its tip, not a lung region ("right upper extremity", "the lower SVC")
+        ("FINDINGS: A left upper extremity PICC terminates in the low superior vena cava. The lungs are clear.",
+         "A left arm PICC ends in the lower SVC.", True),
+        # a concession with a subject of its own ends the denial before it
+        ("FINDINGS: Marked thoracic scoliosis limits assessment of the lung bases. No focal consolidation. "
+         "No pleural effusion.",
+         "There's no focal consolidation and no pleural effusion, although the scoliosis limits assessment of the "
+         "bases.", True),
+        # one side called normal beside the other side's abnormality
+        ("FINDINGS: Blunting of the left costophrenic angle. Heart size is normal.", "The right angle is sharp.", True),
+        ("FINDINGS: Blunting of the left costophrenic angle. Heart size is normal.", "The left angle is sharp.", False),
+        # a normal statement before a denial in the same clause; a rib the opacity only projects over
+        ("FINDINGS: The heart is normal in size. The right hemidiaphragm is elevated. No pleural effusion.",
+         "The heart is normal in size, with both hemidiaphragms at their usual level and no pleural effusion.", False),
+        ("FINDINGS: A 6 mm nodular opacity overlies the left fifth anterior rib. The bones are intact.",
+         "The ribs and the other bones are intact, and there is no effusion.", True),
+    ],
+)
+def test_device_places_concessions_sided_normals_and_landmarks(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good,comparison",
+    [
+        # another segment named; any tube denied where the report has one; a finding flagged in a relative clause
+        ("FINDINGS: Round density in the anterior segment of the left upper lobe.",
+         "There is a round density in the posterior segment of the left upper lobe.", False, None),
+        ("FINDINGS: The lungs are clear. A gastrostomy tube is noted.",
+         "I don't see any tube or device over the upper abdomen.", False, None),
+        ("FINDINGS: No nodules or masses. Lungs are clear.",
+         "There's a small nodule in the left upper lobe that I'd flag.", False, None),
+        # no prior exam said where the comparison field names one in words
+        ("FINDINGS: The lungs are clear.", "No prior study is available for comparison.", False,
+         "PA and lateral chest radiographs of last year."),
+        ("FINDINGS: The lungs are clear.", "No prior study is available for comparison.", True, "None."),
+        # a greater side the report does not give; the object of "cannot exclude" is what is open
+        ("FINDINGS: Vascular congestion in bilateral hilar areas. No effusion.",
+         "The hilar vessels are congested, more on the right than the left.", False, None),
+        ("FINDINGS: The aorta is tortuous, and cannot exclude ascending aortic aneurysm.",
+         "The aorta is tortuous.", True, None),
+        ("FINDINGS: The aorta is tortuous, and cannot exclude ascending aortic aneurysm.",
+         "There is an ascending aortic aneurysm.", False, None),
+        # both bases by "bibasal"; two places of one kind after a slash; "these" for what the sentence before names
+        ("FINDINGS: Left basal patchy opacity and bibasal atelectasis.",
+         "There is a patchy opacity at the left base, with atelectasis at both bases.", True, None),
+        ("FINDINGS: Bilateral calcified hilar/perihilar lymph nodes.",
+         "There are calcified hilar lymph nodes on both sides.", True, None),
+        ("FINDINGS: Small nodular opacities in the left upper lung zone. These are slightly more prominent than on "
+         "the previous study.",
+         "Small nodular opacities in the left upper zone are slightly more conspicuous than on the prior study.",
+         True, "Chest radiograph of last month."),
+    ],
+)
+def test_segments_any_tube_prior_exams_greater_sides_and_open_objects(validator, text, step, good, comparison):
+    assert judged(validator, text, step, comparison=comparison).label is good
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what points away from a diagnosis denies it
+        ("FINDINGS: Small bilateral pleural effusions. Heart size is normal. No pulmonary edema.",
+         "The normal heart size points away from heart failure as a source of fluid.", True),
+        # ("spondylosis doesn't explain anything acute" says it is there: not explaining is no denial)
+        ("FINDINGS: Mild degenerative changes of the thoracic spine. Lungs are clear.",
+         "Spondylosis is a chronic finding and doesn't explain anything acute, but it is present.", True),
+        # a central line is one kind of line
+        ("FINDINGS: Gastrostomy tube in place. Lungs clear.", "There is no central line.", True),
+        ("FINDINGS: Right internal jugular central venous catheter with tip in the SVC. Lungs clear.",
+         "There is no central line.", False),
+    ],
+)
+def test_diagnoses_pointed_away_from_and_kinds_of_lines(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "most XXXX" is a de-identified "most likely": the reading after it stays probable
+        ("FINDINGS: There is a calcified density in the right upper lung, most XXXX a calcified granuloma.",
+         "The calcified density in the right upper lung is definitely a calcified granuloma.", False),
+        ("FINDINGS: There is a calcified density in the right upper lung, most XXXX a calcified granuloma.",
+         "The calcified density in the right upper lung is probably a calcified granuloma.", True),
+        # "higher than usual" is no normal statement; an "I'd flag" after a finding leaves it stated
+        ("FINDINGS: Mild elevation of the right hemidiaphragm. Lungs are clear.",
+         "The right hemidiaphragm sits mildly higher than usual.", True),
+        ("FINDINGS: A large hiatal hernia with an air-fluid level. The heart is mildly enlarged.",
+         "There's a large hiatal hernia, which I shouldn't mistake for cardiac enlargement.", True),
+    ],
+)
+def test_hidden_hedges_usual_levels_and_relative_clauses(validator, text, step, good):
+    assert_judged(validator, text, step, good)

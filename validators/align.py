@@ -279,6 +279,9 @@ def claim_from_finding(
             # (a step clause listing things reads each item's place on its own)
             own = sentence if context is None else _own_item(sentence, f.start - s_start)
             laterality, location = _place_in(own, laterality, location, rules)
+    if f.observation in rules.object_observations:
+        location = None  # a lung region is no place of a device ("right upper extremity PICC", "the lower SVC"): the
+        # open-vocabulary check reads where its tip is
     return Claim(
         observation=f.observation,
         assertion=f.assertion,

@@ -311,6 +311,8 @@ _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none|nothing)\b|with\s+no(?:thing)?\b|without\b"
+                          # ", although the scoliosis limits ...": a subject of its own after a concession
+                          r"|(?:though|although|whereas)\s+(?:the|there|this|these|it|its|they|their)\b"
                           rf"|{_ADDED.pattern}|{_CONTRAST.pattern}"
                           # "with no opacity or effusion, and a stable granuloma": an affirmed thing after a denial
                           r"|and\s+(?:a|an|mild|mildly|minimal|slight|small|moderate|severe|marked|large|few|several|"

@@ -434,6 +434,9 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
         if cls and (_negated_at(words, i) or (i and words[i - 1] == "not")):
             if w in vocab.generic_words and i and vocab.classes.get(words[i - 1]) == cls:
                 continue  # "endotracheal tube", "sternotomy wires": the specific word says which one
+            if w in vocab.generic_words and i and words[i - 1] in _DEVICE_KINDS:
+                negated_classes.add(f"{cls}:{stem(words[i - 1])}")  # "no central line": a kind of line, not any line
+                continue
             # a specific word ("pacemaker") must be found as such; a generic one ("device") stands for its class
             negated_classes.add(cls if w in vocab.generic_words else f"{cls}:{stem(w)}")
     hedge = hedge_strength(text, lang)
@@ -441,7 +444,14 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
     if hedge == "certain" and "/" in low:
         # two findings given as alternatives ("small right effusion/hemothorax"): either may be the one
         pairs = [m.groups() for m in _SLASHED.finditer(low)]
-        named = {w for pair in pairs if all(p in vocab.terms or p in vocab.classes for p in pair) for w in pair}
+        named = {
+            w
+            for pair in pairs
+            if all(p in vocab.terms or p in vocab.classes for p in pair)
+            # ("hilar/perihilar lymph nodes": two places of one kind, not two readings)
+            and not (vocab.classes.get(pair[0]) and vocab.classes.get(pair[0]) == vocab.classes.get(pair[1]))
+            for w in pair
+        }
         if named:
             hedge = "possible"
             hedged |= {stem(w) for w in named}
@@ -454,7 +464,12 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
                 # the reading, not the atelectasis)
                 tail = _TOKEN.findall(_HEDGE_END.split(text[m.end() :], maxsplit=1)[0].lower())[:6]
                 plain: set[str] = set()
-                if strength == "open" or _EXISTENCE_TAIL.match(text, m.end()):
+                # ("cannot exclude an ascending aortic aneurysm": the object follows the cue, the tortuous aorta before
+                # it is stated)
+                active = strength == "open" and _ACTIVE_OPEN.search(m.group(0)) and any(
+                    w not in vocab.stopwords and w not in vocab.weak and len(w) > 3 for w in tail
+                )
+                if (strength == "open" and not active) or _EXISTENCE_TAIL.match(text, m.end()):
                     # "aspiration cannot be excluded", "free intraperitoneal air may be present": the subject comes
                     # before the cue
                     tail += _TOKEN.findall(_SCOPE_END.split(text[: m.start()])[-1].lower())[-4:]
@@ -1055,6 +1070,9 @@ def _compare(
             # "the opacity seen on the prior has resolved", "no effusion, unchanged from the prior exam" where the
             # report compares with nothing
             out.append(Finding("temporal_conflict", aligned[0] if aligned else None))
+        if not out:
+            # what it calls normal before its denial ("with both hemidiaphragms at their usual level and no effusion")
+            out = _called_normal(clause, sentences, vocab, lang)
         return out
     invented = (
         _unnamed_objects(clause, sentences, vocab)
@@ -2310,8 +2328,16 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         and bool(clause.anchors - vocab.weak)  # ("It looks grossly similar to the prior study": of what, unsaid)
         and bool(lang.change_claim.search(clause.text))
         and not any(s.temporal or _compares(s, lang) for s in sentences if s.anchors & clause.anchors)
-        and not any(s.temporal & clause.temporal and not s.anchors - vocab.weak for s in sentences)
+        # (nor one whose subject is a pronoun for what the sentence before names: "These are slightly more prominent
+        # than on the previous study")
+        and not any(
+            s.temporal & clause.temporal and (not s.anchors - vocab.weak or _PRONOUN_SUBJECT.match(s.text))
+            for s in sentences
+        )
     )
+
+
+_PRONOUN_SUBJECT = re.compile(r"\W*(?:these|they|this|it|those|both|each|all\s+(?:of\s+)?(?:these|them))\b", re.I)
 
 
 # a comparison field that names no earlier exam ("None.", "None available", "No comparison")
@@ -2500,6 +2526,7 @@ _RECENT = frozenset({"acute", "fresh", "recent", "new"})
 
 
 # lines, tubes and devices as a kind, not one of them ("an endotracheal tube", "a pleural line")
+_ANY_DEVICE = re.compile(r"\bany\s+(?:lines?|tubes?|catheters?|devices?)\b", re.I)
 _DEVICE_WORDS = re.compile(r"\b(?:lines|tubes|catheters|devices|support\s+apparatus)\b", re.I)
 _ONE_DEVICE = re.compile(
     r"\b(?:endotracheal|tracheostomy|nasogastric|enteric|feeding|chest|et|ng|og|pleural|visceral|septal|kerley|"
@@ -2514,8 +2541,10 @@ def _denied_device(clause: Facts, sentences: list[Facts], lang: StepLanguage) ->
     if clause.hedge != "certain":
         return []
     after = _after_negation_cue(clause.text, lang)
-    if after is None or not _DEVICE_WORDS.search(after[:60]) or _ONE_DEVICE.search(after[:60]):
+    if after is None:
         return []
+    if not _ANY_DEVICE.search(after[:30]) and (not _DEVICE_WORDS.search(after[:60]) or _ONE_DEVICE.search(after[:60])):
+        return []  # ("any tube or surgical device" is any device; "no chest tube" is one kind)
     placed = next((s for s in sentences if not s.negated and (s.places.get("tip") or "line_tube" in s.classes)), None)
     return [Finding("negation_conflict", placed)] if placed is not None else []
 
@@ -2918,8 +2947,17 @@ def _sides_called_normal(text: str, vocab: OpenVocabulary) -> frozenset[str]:
     return frozenset(sides)
 
 
+_LANDMARK = re.compile(
+    r"\b(?:overlying|overlies|overlie|projecting\s+over|projects\s+over|at\s+the\s+level\s+of)\b", re.I
+)
+_ACTIVE_OPEN = re.compile(r"\b(?:exclude|rule\s+out)\s*$", re.I)
+# words that make a generic line or catheter one kind of it
+_DEVICE_KINDS = frozenset({
+    "central", "arterial", "venous", "midline", "dialysis", "tunneled", "tunnelled", "femoral", "jugular", "subclavian",
+    "peripheral", "umbilical",
+})
 _SIGN_WORDS = frozenset({"line", "lines", "lucent", "lucency", "lucencies"})
-_THAN_NORMAL = re.compile(r"\bthan\s+(?:\w+\s+)?normal\b", re.I)
+_THAN_NORMAL = re.compile(r"\bthan\s+(?:\w+\s+)?(?:normal|usual)\b", re.I)
 
 
 def _abnormal_words(s: Facts) -> set[str]:
@@ -2963,6 +3001,8 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
             continue
         if normal_sides and s.sides and not normal_sides & s.sides:
             continue  # "less left pleural fluid, with the right lung clear": the right is what is called normal
+        if _LANDMARK.search(s.text):
+            continue  # "an 8 mm opacity overlying the sixth anterior rib": the rib is where it projects
         words = _abnormal_words(s)
         if aspects:
             words = {w for w in words if w.startswith(bearing)}
@@ -2977,7 +3017,9 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     against "Lung volumes are low" or "Low lung volumes.". Only report sentences of the form "<thing> is
     <words>" or "<words> <thing>" count (a thing named in passing, "densities overlying the heart", says
     nothing about it)."""
-    if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
+    if clause.hedge != "certain" or not clause.words & vocab.normal_words:
+        return []
+    if clause.negated and not _affirmed_normal_stretch(clause.text, vocab, lang):
         return []
     # the clause's own words: a subject borrowed from the step before ("We see mild spondylosis." then "Both
     # lungs are clear.") is not what this clause calls normal
@@ -3004,6 +3046,17 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     return []
 
 
+def _affirmed_normal_stretch(text: str, vocab: OpenVocabulary, lang: StepLanguage) -> bool:
+    """Whether a clause that denies something also calls something normal in a stretch of its own before any denial
+    ("a normal heart size, with both hemidiaphragms at their usual level and no pleural effusion")."""
+    for stretch in _CLAUSE_STRETCH.split(text.lower()):
+        if lang.negation_pre.search(lang.negation_exceptions.sub(" ", stretch)):
+            return False
+        if set(_TOKEN.findall(stretch)) & vocab.normal_words:
+            return True
+    return False
+
+
 def _called_normal_thing(
     clause: Facts, subject: set[str], sentences: list[Facts], vocab: OpenVocabulary, lang: StepLanguage
 ) -> list[Finding]:
@@ -3020,6 +3073,8 @@ def _called_normal_thing(
         return []  # the report calls it normal itself ("Normal pulmonary vascularity." beside "Aortic vascular
         # calcifications.")
     for s in sentences:
+        if _other_side(clause.sides, s.sides):
+            continue  # "The right angle is sharp" beside "Blunting of the left costophrenic angle"
         if not s.words & vocab.normal_words:
             # (what a hedged sentence states before its hedge: "Bilateral hilar enlargement, which may reflect
             # lymphadenopathy")
@@ -3368,7 +3423,8 @@ def _dominance_conflict(
     if not said:
         # the report ranks the places of a bilateral finding, not its sides ("bilaterally, most prominent in the
         # lung bases"): a greater side is made up
-        return next((s for s in pool[:1] if "bilateral" in s.sides and _RANKS_PLACES.search(s.text)), None)
+        # (or does not rank it at all: "vascular congestion in bilateral hilar areas" for "more on the right")
+        return next((s for s in pool[:1] if "bilateral" in s.sides), None)
     return None
 
 

@@ -668,10 +668,12 @@ class StepValidator:
         previous = ""  # the last step that named something: what a later "It ..." refers to
         history = History(report.indication or "", self._named_findings)
         prior = names_prior(report.comparison)
+        # (a comparison field that names the exam in words, not only "XXXX")
+        prior_worded = prior and bool(_WORDED.search(report.comparison or ""))
         for i, step in enumerate(chain.steps):
             analysis = self._validate_step(
                 chain, i, step, rclaims, grounded_numbers, seen_keys, sentences, previous, report.text,
-                history=history, prior=prior,
+                history=history, prior=prior, prior_worded=prior_worded,
             )
             body = strip_enumeration(step)
             if self._subject(body):
@@ -742,6 +744,7 @@ class StepValidator:
         report_text: str = "",
         history: History = NO_HISTORY,
         prior: bool = False,
+        prior_worded: bool = False,
     ) -> StepAnalysis:
         body = strip_enumeration(step)
         items = _option_items(body, chain.options)
@@ -841,6 +844,9 @@ class StepValidator:
         if sentences and self.rules.vocabulary is not None and _action_denied(body, sentences, self.rules.vocabulary):
             # "the PICC position is acceptable and needs no adjustment" where the report recommends withdrawing it
             open_findings.append(Disagreement("uncertainty_dismissed", None))
+        if prior_worded and _NO_PRIOR_SAID.search(body):
+            # "No prior study is available for comparison" where the comparison field names one
+            open_findings.append(Disagreement("negation_conflict", None))
         if sentences and _action_forced(body, sentences):
             # "the radiologist states that a CT is required" where the report says "CT may be helpful if clinically
             # indicated"
@@ -1760,6 +1766,16 @@ def _action_denied(step: str, sentences: list[Facts], vocab: OpenVocabulary) -> 
         _RECOMMENDS.search(s.text) and not s.negated and mine & (s.anchors | (sentences[i - 1].anchors if i else set()))
         for i, s in enumerate(sentences)
     )
+
+
+_WORDED = re.compile(r"\b(?!x+\b)[a-z]{3,}\b", re.I)
+_NO_PRIOR_SAID = re.compile(
+    r"\bno\s+(?:prior|previous|earlier|old|comparison)\s+(?:\w+\s+)?(?:studies|study|exams?|examinations?|films?|"
+    r"images?|imaging|radiographs?|x-?rays?)\s+(?:is\s+|are\s+|was\s+|were\s+)?(?:available|provided|given|on\s+file)\b"
+    r"|\bno\s+(?:prior|previous|comparison)\s+(?:\w+\s+)?(?:studies|study|exams?|films?|images?|imaging)\s+"
+    r"(?:to\s+compare|for\s+comparison)\b|\b(?:there\s+is\s+)?nothing\s+to\s+compare\s+(?:it\s+|them\s+)?(?:with|to|against)\b",
+    re.I,
+)
 
 
 def _action_forced(step: str, sentences: list[Facts]) -> bool:
