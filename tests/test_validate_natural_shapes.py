@@ -3433,3 +3433,25 @@ def test_diagnoses_pointed_away_from_and_kinds_of_lines(validator, text, step, g
 )
 def test_hidden_hedges_usual_levels_and_relative_clauses(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "despite" opens a clause of its own; "negates" denies its list; a state after a denied list is not denied;
+        # the way a line descends is not where it ends
+        ("FINDINGS: Mild cardiomegaly. Normal pulmonary vascularity. Lungs are clear.",
+         "There is no evidence of pulmonary edema despite the mild cardiomegaly.", True),
+        ("FINDINGS: Heart size is normal. Lungs are clear.", "There is no edema despite the mild cardiomegaly.", False),
+        ("FINDINGS: Heart size normal. No pneumonia, effusions, pneumothorax, nodules or masses.",
+         "The report explicitly negates pneumonia, effusions, pneumothorax, nodules and masses.", True),
+        ("FINDINGS: Both lungs are free of acute infiltrates and expanded. Heart normal.", "The lungs are expanded.",
+         True),
+        ("FINDINGS: Both lungs are free of acute infiltrates and expanded. Heart normal.",
+         "There is an acute infiltrate.", False),
+        ("FINDINGS: Right-sided PICC with tip at the cavoatrial junction. Lungs clear.",
+         "This right-sided PICC crosses into the chest and descends along the superior vena cava.", True),
+    ],
+)
+def test_despite_negates_states_after_denials_and_descending_lines(validator, text, step, good):
+    assert_judged(validator, text, step, good)

@@ -527,7 +527,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
 
 _PATH = prefiltered(re.compile(
     r"\b(?:courses?|coursing|passes|passing|pass|runs?|running|travels?|travell?ing|extends?|extending|goes|going|"
-    r"threads?|threading)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
+    r"threads?|threading|descends?|descending)\s+(?:down\s+|up\s+)?(?:through|via|across|along)\s+[^,;.]*?"
     r"(?=\s+(?:and\s+)?(?:then\s+)?(?:ends?|ending|terminat\w*|into|to|with\s+(?:its\s+|the\s+)?tip)\b|[,;.]|$)"
     # (nor where it comes from or what it passes: "courses from the right upper extremity centrally into the SVC",
     # "crosses the midline via the left brachiocephalic vein", "extends past the cavoatrial junction")
@@ -2331,13 +2331,13 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         # (nor one whose subject is a pronoun for what the sentence before names: "These are slightly more prominent
         # than on the previous study")
         and not any(
-            s.temporal & clause.temporal and (not s.anchors - vocab.weak or _PRONOUN_SUBJECT.match(s.text))
+            s.temporal & clause.temporal and (not s.anchors - vocab.weak or _PRONOUN_SENTENCE.match(s.text))
             for s in sentences
         )
     )
 
 
-_PRONOUN_SUBJECT = re.compile(r"\W*(?:these|they|this|it|those|both|each|all\s+(?:of\s+)?(?:these|them))\b", re.I)
+_PRONOUN_SENTENCE = re.compile(r"\W*(?:these|they|this|it|those|both|each|all\s+(?:of\s+)?(?:these|them))\b", re.I)
 
 
 # a comparison field that names no earlier exam ("None.", "None available", "No comparison")
@@ -3299,6 +3299,8 @@ def _after_negation_cue(text: str, lang: StepLanguage) -> str | None:
 
 _SCOPE_END = re.compile(
     r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s"
+    # (a state of the subject after the denied list: "Both lungs are free of acute infiltrates and expanded")
+    r"|\band\s+(?:well\s+|fully\s+|normally\s+)?(?:expanded|aerated|inflated|clear|normal|unremarkable|intact)\b"
     f"|{DENIAL_LINKS}"  # (nor onto what the denied thing would go with or sit on)
 )
 
