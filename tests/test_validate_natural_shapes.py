@@ -3455,3 +3455,33 @@ def test_hidden_hedges_usual_levels_and_relative_clauses(validator, text, step, 
 )
 def test_despite_negates_states_after_denials_and_descending_lines(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a statement before its list is no heading; "so there is" names what the clause before describes
+        ("FINDINGS: There is a left-sided single-lead ICD with the lead tip in the right ventricular apex.",
+         "There are two leads: one in the right atrial appendage and one at the right ventricular apex.", False),
+        ("FINDINGS: There is a small left apical pneumothorax, new since the prior study.",
+         "At the right apex there's a thin pleural line, so there's a small pneumothorax.", False),
+        ("FINDINGS: There is a small left apical pneumothorax, new since the prior study.",
+         "At the left apex there's a thin pleural line, so there's a small pneumothorax.", True),
+    ],
+)
+def test_statements_before_lists_and_conclusions_with_so(validator, text, step, good):
+    assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # what is normally so is general knowledge; what is "normally placed" is this patient's
+        ("FINDINGS: Elevation of the left hemidiaphragm. Lungs clear.",
+         "Normally the right hemidiaphragm sits a bit higher than the left because of the liver.", True),
+        ("FINDINGS: The lungs are clear. No pleural effusion.",
+         "Normally aerated lungs with a small left pleural effusion.", False),
+    ],
+)
+def test_what_is_normally_so(validator, text, step, good):
+    assert_judged(validator, text, step, good)

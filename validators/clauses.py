@@ -271,8 +271,9 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
             kind = "contrast"  # "rather than an infiltrate": the reading set aside, judged only as a dismissal
         elif lang.meta.search(c.text):
             kind = "meta"
-        elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text):
-            kind = "heading"
+        elif i == 0 and len(clauses) > 1 and _is_label_break(text, c.end) and lang.heading.fullmatch(c.text) \
+                and not lang.has_verb.search(c.text):
+            kind = "heading"  # (not "There are two leads: one ... and one ...": a statement before its list)
         elif out and out[-1].kind == "meta" and _LIST_BREAK.search(text[out[-1].end:c.start]) \
                 and not (_PRONOUN_FACT.match(c.text) or lang.has_verb.search(c.text)
                          and not _INDIRECT_QUESTION.match(c.text)):

@@ -1482,7 +1482,8 @@ _WITH_PHRASE = re.compile(r"\W*with\b", re.I)
 # (a phrase naming what the clause before describes on one side: "a thin pleural line at the left apex, which is a
 # small pneumothorax")
 _NAMING_PHRASE = re.compile(
-    r"\W*(?:which\s+(?:is|are|represents?|would\s+be|indicates?)|consistent\s+with|compatible\s+with|"
+    r"\W*(?:which\s+(?:is|are|represents?|would\s+be|indicates?)|so\s+(?:there\s+is|this\s+is|it\s+is)|"
+    r"consistent\s+with|compatible\s+with|"
     r"in\s+keeping\s+with|indicating|representing|diagnostic\s+of)\b",
     re.I,
 )
