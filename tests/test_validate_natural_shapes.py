@@ -3485,3 +3485,20 @@ def test_statements_before_lists_and_conclusions_with_so(validator, text, step, 
 )
 def test_what_is_normally_so(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good,comparison",
+    [
+        # a stable exam vouches for "stable" of anything on it
+        ("FINDINGS: The lungs are clear. Heart size is normal.\nIMPRESSION: Stable chest x-XXXX, without acute "
+         "cardiopulmonary findings.", "The impression calls it a stable chest X-ray compared with the prior study.",
+         True, "Chest radiograph of last year."),
+        # cardiomegaly unmentioned beside a stable cardiomediastinal silhouette: nothing abnormal said of the heart
+        ("FINDINGS: The cardiomediastinal silhouette is stable in appearance. No pleural effusion.",
+         "The cardiomediastinal silhouette is described as stable, and cardiomegaly isn't mentioned.", True, None),
+        ("FINDINGS: Mild cardiomegaly. No pleural effusion.", "Cardiomegaly isn't mentioned.", False, None),
+    ],
+)
+def test_stable_exams_and_unmentioned_heart_size(validator, text, step, good, comparison):
+    assert judged(validator, text, step, comparison=comparison).label is good

@@ -189,6 +189,8 @@ def stem(word: str) -> str:
         return w[:-1]  # ("ribs" / "rib": too short for the suffix rule below)
     if w in _ONE_STEM:
         return _ONE_STEM[w]
+    if w.startswith(("cardiomeg", "cardiomed")):
+        return w[:9]  # ("cardiomegaly" / "cardiomediastinal": two things that share seven letters)
     if w.endswith(("ency", "encies")) and len(w) > 6:
         w = w[: w.rfind("enc")] + "ent"  # "lucency" / "lucent"
     elif w.endswith(("osis", "otic")) and len(w) > 6:
@@ -2331,12 +2333,18 @@ def _unsaid_change(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
         # (nor one whose subject is a pronoun for what the sentence before names: "These are slightly more prominent
         # than on the previous study")
         and not any(
-            s.temporal & clause.temporal and (not s.anchors - vocab.weak or _PRONOUN_SENTENCE.match(s.text))
+            s.temporal & clause.temporal
+            and (not s.anchors - vocab.weak - _WHOLE_EXAM or _PRONOUN_SENTENCE.match(s.text))
             for s in sentences
         )
     )
 
 
+# words that name the whole exam, not a thing on it ("Stable chest x-XXXX, without acute cardiopulmonary findings")
+_WHOLE_EXAM = frozenset(stem(w) for w in (
+    "chest", "x-ray", "x-xxxx", "xray", "radiograph", "radiographs", "film", "study", "exam", "examination",
+    "appearance", "cardiopulmonary",
+))
 _PRONOUN_SENTENCE = re.compile(r"\W*(?:these|they|this|it|those|both|each|all\s+(?:of\s+)?(?:these|them))\b", re.I)
 
 
@@ -2650,9 +2658,13 @@ def _omitted_but_said(
     if not subject:
         return []
     thing = {vocab.thing(a) for a in subject}
+    named = subject - set(vocab.classes.values())
     for s in sentences:
         if s.negated or s.hedge != "certain" or s.words & vocab.normal_words:
             continue
+        if not _abnormal_words(s) and not named & s.anchors:
+            continue  # "cardiomegaly isn't mentioned" beside "The cardiomediastinal silhouette is stable": nothing
+            # abnormal is said of the heart
         said = vocab.with_wholes(s.anchors)  # "the diaphragm is not mentioned" beside "Right hemidiaphragm eventration"
         # (a word named by its class: "the spine" beside "thoracic dextroscoliosis")
         said |= {stem(w) for w in clause.words if vocab.classes.get(w) in said & vocab.synonym_classes}
@@ -2929,7 +2941,7 @@ _ASPECT_STEMS = {
 # (nor is the heart, mediastinum or vasculature here: the extractor and the attribute states read those)
 _NORMAL_FILLER = frozenset({
     "bony", "includ", "osseou", "structur", "visualiz", "bone", "bones", "assum", "presum", "heart", "cardiac",
-    "cardiom", "mediast", "silhoue", "contour", "vascula", "vascular", "vessel", "pulmon", "size",
+    "cardiomed", "cardiomeg", "mediast", "silhoue", "contour", "vascula", "vascular", "vessel", "pulmon", "size",
 })
 
 
