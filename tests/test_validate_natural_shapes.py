@@ -3502,3 +3502,21 @@ def test_what_is_normally_so(validator, text, step, good):
 )
 def test_stable_exams_and_unmentioned_heart_size(validator, text, step, good, comparison):
     assert judged(validator, text, step, comparison=comparison).label is good
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a finding put in another vessel, however much else the clause says
+        ("FINDINGS: Interval CABG. Atherosclerotic calcifications of the thoracic aorta. IMPRESSION: Peripheral "
+         "vascular disease.",
+         "There are atherosclerotic calcifications in the coronary arteries, which the impression sums up as "
+         "peripheral vascular disease.", False),
+        ("FINDINGS: Interval CABG. Atherosclerotic calcifications of the thoracic aorta. IMPRESSION: Peripheral "
+         "vascular disease.",
+         "There are atherosclerotic calcifications in the thoracic aorta, which the impression sums up as "
+         "peripheral vascular disease.", True),
+    ],
+)
+def test_findings_put_in_another_vessel(validator, text, step, good):
+    assert_judged(validator, text, step, good)

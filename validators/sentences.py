@@ -799,10 +799,32 @@ def compare(
         if other_way is not None:
             out = [Finding("laterality_conflict", other_way)]
     if not out:
-        segment = _other_segment(clause, sentences)
-        if segment is not None:
-            out = [Finding("location_conflict", segment)]
+        elsewhere = _other_segment(clause, sentences) or _other_vessel(clause, sentences, vocab)
+        if elsewhere is not None:
+            out = [Finding("location_conflict", elsewhere)]
     return out
+
+
+def _other_vessel(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -> Facts | None:
+    """A finding the step places in a vessel where the report places the same finding in another vessel and names
+    the step's nowhere ("calcifications in the coronary arteries" for "calcifications of the thoracic aorta"), however
+    much else the step's clause says."""
+    mine = clause.places.get("vessel")
+    if clause.negated or clause.hedge != "certain" or not mine:
+        return None
+    if any(not s.negated and s.places.get("vessel", frozenset()) & mine for s in sentences):
+        return None
+    own = clause.anchors - vocab.weak - _VESSEL_STEMS
+    return next(
+        (s for s in sentences if not s.negated and s.places.get("vessel") and own & (s.anchors - _VESSEL_STEMS)),
+        None,
+    )
+
+
+_VESSEL_STEMS = frozenset(stem(w) for w in (
+    "aorta", "aortic", "coronary", "coronaries", "carotid", "carotids", "artery", "arteries", "arterial", "vessel",
+    "vessels", "vascular",
+))
 
 
 def _other_segment(clause: Facts, sentences: list[Facts]) -> Facts | None:
