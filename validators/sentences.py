@@ -391,7 +391,7 @@ def _read_facts(text: str, vocab: OpenVocabulary, lang: StepLanguage, grades: di
             classes.add(cls)
         if w not in vocab.weak and not (i and words[i - 1] in _TEXT_PLACES and w in ("line", "lines", "last", "first")):
             anchors.add(stem(w))
-    sided_text = _THAN_SIDE.sub(" ", vocab.side_places.sub(" ", low))
+    sided_text = _NOT_A_SIDE.sub(" ", vocab.side_places.sub(" ", low))
     sides = {vocab.side_words[w] for w in _TOKEN.findall(sided_text) if w in vocab.side_words}
     if vocab.bilateral.search(sided_text):
         sides.add("bilateral")
@@ -1435,12 +1435,11 @@ def _gap_before(s: Facts, anchors: frozenset[str]) -> bool:
     return False
 
 
-# the side a comparison measures against is not a side the thing is on ("the right hemidiaphragm sits higher
-# than the left")
-_THAN_SIDE = re.compile(
+# side words that put nothing on a side: the side a comparison measures against ("the right hemidiaphragm sits higher
+# than the left"), and "left" as a verb
+_NOT_A_SIDE = re.compile(
     r"\b(?:than|relative\s+to|compared\s+(?:with|to))\s+(?:on\s+)?(?:the\s+)?(?:left|right|contralateral)\b"
-    # ("left" as a verb: "with only a little fluid left over", "nothing is left behind")
-    r"|\bleft\s+(?:over|behind)\b"
+    r"|\bleft\s+(?:over|behind)\b"  # ("with only a little fluid left over", "nothing is left behind")
 )
 _ONE = frozenset({"single", "solitary", "isolated", "lone"})
 _MANY = frozenset({"multiple", "several", "numerous", "innumerable", "multifocal", "multilevel", "multi-level"})
@@ -3457,19 +3456,10 @@ def _dominance_conflict(
     if said and not any(clause.dominant & s.dominant for s in said):
         return said[0]
     if not said:
-        # the report ranks the places of a bilateral finding, not its sides ("bilaterally, most prominent in the
-        # lung bases"): a greater side is made up
-        # (or does not rank it at all: "vascular congestion in bilateral hilar areas" for "more on the right")
+        # the report ranks no side of a bilateral finding (at most its places: "bilaterally, most prominent in the lung
+        # bases"; "vascular congestion in bilateral hilar areas" for "more on the right"): a greater side is made up
         return next((s for s in pool[:1] if "bilateral" in s.sides), None)
     return None
-
-
-_RANKS_PLACES = re.compile(
-    r"\b(?:most|more)\s+(?:prominent|pronounced|marked|conspicuous)\s+(?:in|at|within|along)\s+(?:the\s+)?"
-    r"(?!(?:right|left)\b)(?:\w+\s+){0,2}?(?:bases|apices|lobes|zones|lungs)\b|\bpredominantly\s+(?:in\s+)?(?:the\s+)?"
-    r"(?:bases|apices|upper|lower|basilar|apical)\b",
-    re.I,
-)
 
 
 def _low_end(a: frozenset[int], b: frozenset[int]) -> bool:

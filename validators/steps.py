@@ -290,7 +290,6 @@ class History:
         }
         return bool(words) and all(stem(w) in self.stems for w in words)
 
-
     def swapped_side(self, clause: Facts, vocab: OpenVocabulary) -> bool:
         """A clause about the history that puts a thing of the indication on the other side ("The patient has a
         left chest wall contusion" where the indication reads "right chest wall contusion")."""
@@ -1603,7 +1602,8 @@ def _own_change(sentence: str, at: int, others: list[int], lang: StepLanguage) -
     return frozenset(out)
 
 
-_CONTRAST_OPEN = re.compile(r"\s*(?:though|although|but|while|whereas|however|yet)\b", re.I)
+# (a stretch after a comma that opens on a concession; "but", "while" and "whereas" are stretch breaks themselves)
+_CONTRAST_OPEN = re.compile(r"\s*(?:though|although|however|yet)\b", re.I)
 
 
 def _change_at(sentence: str, at: int, lang: StepLanguage) -> frozenset[str]:
@@ -1785,11 +1785,15 @@ def _action_forced(step: str, sentences: list[Facts]) -> bool:
     forced = _FORCED.search(step)
     if forced is None or _NO_ACTION.search(step) or _NOT_BEFORE.search(step[: forced.start()]):
         return False
-    mine = {m.group(1).lower().replace(" ", "") for m in _MODALITY.finditer(step)}
-    offered = [s for s in sentences if _SOFT_ADVICE.search(s.text) and not _FORCED.search(s.text)]
-    return bool(mine) and any(
-        mine & {m.group(1).lower().replace(" ", "") for m in _MODALITY.finditer(s.text)} for s in offered
-    ) and not any(_FORCED.search(s.text) for s in sentences)
+    if any(_FORCED.search(s.text) for s in sentences):
+        return False  # the report requires something itself
+    mine = _modalities(step)
+    return bool(mine) and any(mine & _modalities(s.text) for s in sentences if _SOFT_ADVICE.search(s.text))
+
+
+def _modalities(text: str) -> set[str]:
+    """The tests and follow-ups a text names ("ct", "followup", "nipplemarkers")."""
+    return {m.group(1).lower().replace(" ", "") for m in _MODALITY.finditer(text)}
 
 
 _FORCED = re.compile(
