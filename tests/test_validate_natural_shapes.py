@@ -3520,3 +3520,50 @@ def test_stable_exams_and_unmentioned_heart_size(validator, text, step, good, co
 )
 def test_findings_put_in_another_vessel(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a plan's numbered steps are no sizes or counts
+        (REPORTS["normal"], "Step 1: Heart. Step 2: Lungs. Step 3: Pleura. Step 4: Bones.", True),
+        (REPORTS["normal"], "There is a 3 cm nodule. Step 2 is the pleura.", False),
+        # "not surprising" says nothing against the finding
+        ("FINDINGS: Mildly enlarged heart. Lungs are clear.", "Mild cardiomegaly in an older patient is not surprising.",
+         True),
+        ("FINDINGS: Heart size is normal. Lungs are clear.", "An enlarged heart is not surprising here.", False),
+        # an aside between subject and verb
+        ("FINDINGS: The mediastinum is stable. The lungs are clear.",
+         "The mediastinum, on the other hand, has changed since the last film.", False),
+        ("FINDINGS: The mediastinum is stable. The lungs are clear.",
+         "The mediastinum, by contrast, is unchanged from the last film.", True),
+        # arthritic change of a thing called normal
+        ("FINDINGS: The lungs are clear. Arthritic changes of the spine are present.", "The spine is normal.", False),
+        # a denial inside a leading reason does not reach the clause after it
+        ("FINDINGS: Apical lucencies, which could suggest emphysematous bullae.\nIMPRESSION: No active disease.",
+         "Since the impression says no active disease, emphysema has been ruled out.", False),
+        ("FINDINGS: Mild cardiomegaly. No pleural effusion.",
+         "Since cardiomegaly is named in the first finding, I'll count it as present.", True),
+        # the report questions a finding: a hedge
+        ("FINDINGS: Volume loss of the right hemithorax.\nIMPRESSION: Question prior right upper lobe resection.",
+         "The impression questions a prior right upper lobe resection.", True),
+        # general knowledge of what a sign can come from, and clinical correlation
+        ("FINDINGS: Mild blunting of the left costophrenic angle without definite effusion.",
+         "Blunting can be caused by a small effusion, but it can also come from pleural scarring.", True),
+        ("FINDINGS: No rib fracture. The lungs are clear.\nIMPRESSION: Correlate clinically with history of trauma.",
+         "The radiologist suggests clinical correlation with the history of trauma.", True),
+        # sides of places outside the lungs
+        ("FINDINGS: Surgical clips in the left neck and right axilla. The lungs are clear.",
+         "There are surgical clips in the right neck and left axilla.", False),
+        ("FINDINGS: Surgical clips in the left neck and right axilla. The lungs are clear.",
+         "There are surgical clips in the left neck.", True),
+        ("FINDINGS: Large right pleural effusion with opacification of the right lower hemithorax and leftward "
+         "mediastinal shift.", "The effusion fills the lower right chest and pushes the mediastinum to the left.",
+         True),
+        # many of a thing worded in the singular
+        ("FINDINGS: Scattered calcified granuloma. The lungs are otherwise clear.",
+         "There is a solitary calcified granuloma.", False),
+    ],
+)
+def test_shapes_of_stop_39(validator, text, step, good):
+    assert_judged(validator, text, step, good)

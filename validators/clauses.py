@@ -246,10 +246,21 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return list(cached)
 
 
+# a leading reason ends at its comma ("Since the impression says no active disease, emphysema is ruled out"):
+# the denial inside it does not reach the clause after it
+_LEADING_REASON = re.compile(
+    r"^\W*(?:since|because|given\s+that)\s(?=[^,;:.]*?\b(?:no|not|nothing|without)\b)[^,;:.]{3,120}?(,\s+)(?=[a-z])", re.I
+)
+
+
 def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     cuts = [0]
-    for m in lang.clause_breaks.finditer(text):
-        cuts.extend([m.start(), m.end()])
+    spans = [m.span() for m in lang.clause_breaks.finditer(text)]
+    if (lead := _LEADING_REASON.match(text)) is not None and not any(a < lead.end(1) and lead.start(1) < b
+                                                                      for a, b in spans):
+        spans = sorted([*spans, lead.span(1)])
+    for a, b in spans:
+        cuts.extend([a, b])
     cuts.append(len(text))
     clauses = []
     for i in range(0, len(cuts), 2):

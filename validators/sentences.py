@@ -1810,7 +1810,8 @@ def _one_or_many(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary) -
     for m in _ONE_OF.finditer(low):
         one = m.group(1)
         naming = _naming(one, sentences, vocab)
-        many = re.compile(rf"\b(?:{_MANY_WORDS})\s+(?:[\w-]+\s+){{0,3}}{re.escape(one)}e?s\b", re.I)
+        # ("Scattered calcified granuloma.": a word of many before the singular is many too)
+        many = re.compile(rf"\b(?:{_MANY_WORDS})\s+(?:[\w-]+\s+){{0,3}}{re.escape(one)}(?:e?s)?\b", re.I)
         if naming and all(many.search(s.text) for s in naming):
             return naming[0]
     return None
@@ -2944,6 +2945,7 @@ _ABNORMAL_STEMS = (
     "atelecta", "scar", "granulom", "hyperinfl", "hyperexpan", "emphysem", "scleros", "sclerot", "erosi", "narrow",
     "dislocat", "dextroscolio", "levoscolio", "dextrocurv", "levocurv", "dextroconvex", "levoconvex",
     "congest", "hernia", "compress", "collaps", "flatten", "dilat", "aneurysm", "deviat", "displac", "effusion",
+    "arthrit", "arthros", "spur",
 )
 _ASPECT_STEMS = {
     "height": ("wedg", "compress", "collaps", "elevat", "flatten", "eventrat"),
@@ -3372,13 +3374,17 @@ def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
 # a side and the lung zone it qualifies ("left apical", "right base", "the right lower lobe")
 _SIDE_ZONE = re.compile(
     r"\b(left|right)(?:\s*(?:,|and|or|and/or)\s*(left|right))?\s+(?:(?!(?:left|right|and|or)\b)\w+\s+){0,2}?"
-    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid|perihilar|hilar|hilum)\b"
+    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid|perihilar|hilar|hilum"
+    # (places outside the lungs that reports give a side: "clips in the right neck and left mediastinum")
+    r"|neck|mediastinum|mediastinal|chest|axilla|axillary|shoulder|breast|humerus|humeral)\b"
     r"(?!\s+(?:quadrant|extremit|arm|leg|abdom))",
     re.I,
 )
 _LEFT_RIGHT = frozenset({"left", "right"})
+_BODY_PLACES = frozenset({"neck", "mediastinum", "chest", "axilla", "shoulder", "breast", "humerus"})
 _ZONE = {"apex": "upper", "apical": "upper", "apices": "upper", "base": "lower", "bases": "lower", "basilar": "lower",
-         "basal": "lower", "mid": "middle", "perihilar": "hilum", "hilar": "hilum"}
+         "basal": "lower", "mid": "middle", "perihilar": "hilum", "hilar": "hilum", "mediastinal": "mediastinum",
+         "axillary": "axilla", "humeral": "humerus"}
 
 
 def _side_zones(text: str) -> dict[str, set[str]]:
@@ -3438,7 +3444,10 @@ def _swapped_side_places(clause: Facts, pool: list[Facts]) -> Facts | None:
         theirs = _side_zones(s.text)
         placed = {(side, zone) for zone, sides in theirs.items() for side in sides}
         given = {side for side, _ in placed}
-        if any(side in given and (side, zone) not in placed for side, zone in pairs) and not any(
+        # (a place outside the lungs counts only where the report gives that place a side too: "the lower right
+        # chest" is the "right lower hemithorax")
+        if any(side in given and (side, zone) not in placed and (zone in theirs or zone not in _BODY_PLACES)
+               for side, zone in pairs) and not any(
             pairs & {(side, zone) for zone, sides in _side_zones(t.text).items() for side in sides} for t in pool
         ):
             return s

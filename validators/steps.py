@@ -141,10 +141,18 @@ _ENUMERATOR = re.compile(
     r"(?m)(?:^\s*|(?<=[:.|\"'\u201c]\s)|(?<=[:|\"'\u201c]))\d{1,2}[.)](?=\s+[A-Z])|(?<=[\"\u201c])\d{1,2}[.)]"
     # ("Findings: 1) new deformity; 2) large hernia; 3) hyperinflation")
     r"|(?<=[:;,]\s)\d{1,2}\)(?=\s+[a-zA-Z])|^\s*\d{1,2}\)(?=\s+[a-z])"
+    # a plan's numbered steps anywhere in it ("Step 1: Heart. Step 2: Aorta.")
+    r"|(?<=\b[Ss]tep\s)\d{1,2}\b"
 )
 
 
 _DOUBLE_STOP = re.compile(r"(?<=[a-z])\.\.(?=\s+[A-Z])")
+# an aside between subject and verb ("The mediastinum, on the other hand, has changed"): read without it
+_ASIDE = re.compile(
+    r",\s*(?:on\s+the\s+other\s+hand|by\s+contrast|in\s+contrast|meanwhile|for\s+(?:its|their)\s+part|in\s+turn"
+    r"|likewise|similarly)\s*,(?=\s+(?:has|have|is|are|was|were|remains?|appears?|looks?|shows?|seems?)\b)",
+    re.I,
+)
 # a bold title opening the step ("**Step 2: Cardiomegaly.**", "### **Left side:**") and markdown marks
 _BOLD_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:\d{1,2}[.)]\s*)?(?:\*\*|__(?!_))([^*_\n]{1,80}?)(?:\*\*|(?<!_)__)")
 # ("__" is bold only outside a de-identified "___")
@@ -165,6 +173,8 @@ def same_length_fixes(text: str) -> str:
     reads as the heading "Cardiomegaly:" over "The heart ..."), and so does a leading "Step 2:".
     """
     text = _DOUBLE_STOP.sub(". ", text)
+    if "," in text:
+        text = _ASIDE.sub(lambda m: " " * len(m.group()), text)
     if "*" in text or "#" in text or "__" in text or "`" in text:
         title = _BOLD_TITLE.match(text)
         if title and title.group(1)[-1] in ".:":
