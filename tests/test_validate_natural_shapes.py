@@ -3529,8 +3529,8 @@ def test_findings_put_in_another_vessel(validator, text, step, good):
         (REPORTS["normal"], "Step 1: Heart. Step 2: Lungs. Step 3: Pleura. Step 4: Bones.", True),
         (REPORTS["normal"], "There is a 3 cm nodule. Step 2 is the pleura.", False),
         # "not surprising" says nothing against the finding
-        ("FINDINGS: Mildly enlarged heart. Lungs are clear.", "Mild cardiomegaly in an older patient is not surprising.",
-         True),
+        ("FINDINGS: Mildly enlarged heart. Lungs are clear.",
+         "Mild cardiomegaly in an older patient is not surprising.", True),
         ("FINDINGS: Heart size is normal. Lungs are clear.", "An enlarged heart is not surprising here.", False),
         # an aside between subject and verb
         ("FINDINGS: The mediastinum is stable. The lungs are clear.",

@@ -249,7 +249,8 @@ def split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
 # a leading reason ends at its comma ("Since the impression says no active disease, emphysema is ruled out"):
 # the denial inside it does not reach the clause after it
 _LEADING_REASON = re.compile(
-    r"^\W*(?:since|because|given\s+that)\s(?=[^,;:.]*?\b(?:no|not|nothing|without)\b)[^,;:.]{3,120}?(,\s+)(?=[a-z])", re.I
+    r"^\W*(?:since|because|given\s+that)\s(?=[^,;:.]*?\b(?:no|not|nothing|without)\b)[^,;:.]{3,120}?(,\s+)(?=[a-z])",
+    re.I,
 )
 
 
