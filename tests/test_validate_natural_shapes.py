@@ -3567,3 +3567,22 @@ def test_findings_put_in_another_vessel(validator, text, step, good):
 )
 def test_shapes_of_stop_39(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # a new subject of the speaker's own after a denied list
+        ("FINDINGS: No focal consolidation. No pleural effusion. Minimal degenerative changes of the thoracic spine.",
+         "No consolidation or effusion, and I see minimal degenerative change in the thoracic spine.", True),
+        ("FINDINGS: No focal consolidation. No pleural effusion. No degenerative change.",
+         "No consolidation or effusion, and I see minimal degenerative change in the thoracic spine.", False),
+        # "points to" weighs a reading, it does not state it
+        ("FINDINGS: Obscuration of the left hemidiaphragm, suggesting left retrocardiac airspace disease.",
+         "The obscured left hemidiaphragm points to airspace disease behind the heart.", True),
+        ("FINDINGS: Obscuration of the left hemidiaphragm, suggesting left retrocardiac airspace disease.",
+         "There is definite airspace disease behind the heart.", False),
+    ],
+)
+def test_own_subjects_and_pointers(validator, text, step, good):
+    assert_judged(validator, text, step, good)

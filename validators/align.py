@@ -838,7 +838,13 @@ def _without_verb_adverbs(words: list[str]) -> list[str]:
 def _grade_words(words: list[str], rules: StepRules) -> list[str]:
     """The grade words among `words`, a hyphenated word's own parts too ("moderately-inflated")."""
     groups = rules.severity_groups
-    return [p for w in words for p in ((w,) if w in groups or "-" not in w else w.split("-")) if p in groups]
+    out = [p for w in words for p in ((w,) if w in groups or "-" not in w else w.split("-")) if p in groups]
+    # "slightly large" / "mildly big": the adverb grades, the adjective only says enlarged
+    return [p for i, p in enumerate(out) if not (p in _SIZE_ADJECTIVES and i and out[i - 1] in _GRADE_ADVERBS)]
+
+
+_SIZE_ADJECTIVES = frozenset({"large", "big"})
+_GRADE_ADVERBS = frozenset({"slightly", "mildly", "minimally", "moderately", "markedly", "severely", "massively"})
 
 
 def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Claim, list[str]]:

@@ -320,7 +320,7 @@ _NOW_GONE = re.compile(
 # a reading set aside ("rather than an infiltrate"), a thing added to the one before ("as well as nodes")
 _CONTRAST = re.compile(r"rather\s+than\b", re.I)
 _ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
-_NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|in\s+keeping|"
+_NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|i|we|in\s+keeping|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none|nothing)\b|with\s+no(?:thing)?\b|without\b"

@@ -3336,6 +3336,8 @@ _SCOPE_END = re.compile(
     r";|,?\s*\b(?:but|although|though|however|whereas|while|which|so|yet)\b|\.\s"
     # (a state of the subject after the denied list: "Both lungs are free of acute infiltrates and expanded")
     r"|\band\s+(?:well\s+|fully\s+|normally\s+)?(?:expanded|aerated|inflated|clear|normal|unremarkable|intact)\b"
+    # (a new subject of its own after the denied list: "No effusion, and I see mild degenerative change")
+    r"|,?\s*\band\s+(?:i|we)\s+(?:(?:can|do)\s+)?(?:see|note|notice|observe|identify|spot)\b"
     f"|{DENIAL_LINKS}"  # (nor onto what the denied thing would go with or sit on)
 )
 
