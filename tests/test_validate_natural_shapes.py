@@ -3586,3 +3586,24 @@ def test_shapes_of_stop_39(validator, text, step, good):
 )
 def test_own_subjects_and_pointers(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # "the left more than the right" after a comma is the greater side of what comes before it
+        ("FINDINGS: Blunting of the bilateral costophrenic angles, right greater than left, with hazy opacities at "
+         "both bases.", "Both costophrenic angles are blunted, the left more than the right, with hazy opacities at "
+         "both bases.", False),
+        ("FINDINGS: Blunting of the bilateral costophrenic angles, right greater than left, with hazy opacities at "
+         "both bases.", "Both costophrenic angles are blunted, the right more than the left, with hazy opacities at "
+         "both bases.", True),
+        # an aside on what a finding is does not make the finding general talk
+        ("FINDINGS: The lungs are clear. No pleural effusion.",
+         "There is a small left pleural effusion, a common incidental finding in adults.", False),
+        ("FINDINGS: Calcified granuloma in the left upper lobe. The lungs are otherwise clear.",
+         "There is a calcified granuloma in the left upper lobe, a common incidental finding in adults.", True),
+    ],
+)
+def test_greater_sides_and_asides(validator, text, step, good):
+    assert_judged(validator, text, step, good)

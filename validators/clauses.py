@@ -321,6 +321,8 @@ _NOW_GONE = re.compile(
 _CONTRAST = re.compile(r"rather\s+than\b", re.I)
 _ADDED = re.compile(r"(?:along\s+with|as\s+well\s+as)\b", re.I)
 _NEW_SUBJECT = re.compile(r"(?:(?:and|but|yet)\s+)?(?:the|there|this|these|that|those|it|its|only|i|we|in\s+keeping|"
+                          # (an aside on what the thing before is: ", a common incidental finding in adults")
+                          r"an?\s+(?:very\s+)?(?:common|frequent|typical|classic|usual|nonspecific|incidental|benign|expected)|"
                           r"consistent|compatible|suggesting|indicating|likely|probably|possibly)\b"
                           # ", but no pneumothorax": a denial of its own, not a tail of the affirmed clause before it
                           r"|(?:but|yet|though|although|while)\s+(?:no|not|without|none|nothing)\b|with\s+no(?:thing)?\b|without\b"
