@@ -3607,3 +3607,21 @@ def test_own_subjects_and_pointers(validator, text, step, good):
 )
 def test_greater_sides_and_asides(validator, text, step, good):
     assert_judged(validator, text, step, good)
+
+
+@pytest.mark.parametrize(
+    "text,step,good",
+    [
+        # the rest of a thing called intact beside its broken part
+        ("FINDINGS: Screw fixation of the right clavicle. The most lateral screw is broken.",
+         "The lateral screw is broken, but the rest of the hardware looks intact.", True),
+        ("FINDINGS: Screw fixation of the right clavicle. The most lateral screw is broken.",
+         "All of the screws are intact.", False),
+        # a definition is general talk; "This means ..." is an inference about the patient
+        ("FINDINGS: Prominent ascending aorta, consistent with ectasia.",
+         "Ectasia means mild dilatation short of a true aneurysm.", True),
+        ("FINDINGS: Heart size is normal. The lungs are clear.", "This means a pleural effusion.", False),
+    ],
+)
+def test_rest_of_things_and_definitions(validator, text, step, good):
+    assert_judged(validator, text, step, good)

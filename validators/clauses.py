@@ -275,7 +275,8 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
-        if out and _DEFINES.match(c.text) and len(out[-1].text.split()) <= 4 and not lang.has_verb.search(out[-1].text):
+        if out and _DEFINES.match(c.text) and len(out[-1].text.split()) <= 4 and not lang.has_verb.search(out[-1].text) \
+                and not _POINTER.match(out[-1].text):
             # "Cardiomegaly means an enlarged cardiac silhouette": a definition, cut at its verb
             out[-1] = Clause(out[-1].text, out[-1].start, out[-1].end, "meta")
             kind = "meta"
@@ -304,7 +305,12 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     return out
 
 
-_DEFINES = re.compile(r"\W*(?:means|refers\s+to|is\s+defined\s+as)\s+(?:an?|the)\b", re.I)
+_DEFINES = re.compile(
+    r"\W*(?:means|refers\s+to|is\s+defined\s+as)\s+(?:an?|the|(?:mild|slight|minimal|focal|diffuse|abnormal|increased|"
+    r"decreased)\s+[\w-]+)\b",
+    re.I,
+)
+_POINTER = re.compile(r"\W*(?:this|that|it|which|these|those|so)\b", re.I)  # ("This means ...": an inference)
 _REASON_FOR = re.compile(r"\W*(?:because|since|as|given\s+that)\b", re.I)
 # what a clause about the prior exam says of this one: "the catheter seen previously has been removed"
 _NOW_GONE = re.compile(

@@ -2999,6 +2999,8 @@ def _abnormal_words(s: Facts) -> set[str]:
     return {w for w in s.words for a in _ABNORMAL_STEMS if w.startswith(a)}
 
 
+# the other parts of a thing ("the rest of the hardware looks intact" beside a broken screw)
+_REST_OF = re.compile(r"\b(?:rest|remainder)\s+of\b|\bremaining\b", re.I)
 _PRONOUN_NORMAL = re.compile(
     r"^\W*(?:(?:and|so|but)\s+)?(?:it|they|these|both)\s+(?:is|are|looks?|appears?|seems?)\s+(?:\w+\s+)?"
     r"(?:normal|unremarkable|intact)\b",
@@ -3013,7 +3015,7 @@ def _normal_but_abnormal(clause: Facts, sentences: list[Facts], vocab: OpenVocab
     sentences that also call something normal, or speak of the other side, do not count."""
     if clause.negated or clause.hedge != "certain" or not clause.words & vocab.normal_words:
         return []
-    if _THAN_NORMAL.search(clause.text) or _abnormal_words(clause):
+    if _THAN_NORMAL.search(clause.text) or _abnormal_words(clause) or _REST_OF.search(clause.text):
         return []  # "sits higher than normal"; "normal in size, with calcification of the aorta"
     normal = {stem(w) for w in clause.words & vocab.normal_words}
     if normal == {"sharp"} and clause.words & _SIGN_WORDS:
@@ -3052,7 +3054,7 @@ def _called_normal(clause: Facts, sentences: list[Facts], vocab: OpenVocabulary,
     against "Lung volumes are low" or "Low lung volumes.". Only report sentences of the form "<thing> is
     <words>" or "<words> <thing>" count (a thing named in passing, "densities overlying the heart", says
     nothing about it)."""
-    if clause.hedge != "certain" or not clause.words & vocab.normal_words:
+    if clause.hedge != "certain" or not clause.words & vocab.normal_words or _REST_OF.search(clause.text):
         return []
     if clause.negated and not _affirmed_normal_stretch(clause.text, vocab, lang):
         return []
