@@ -275,8 +275,8 @@ def _split_clauses(text: str, lang: StepLanguage) -> list[Clause]:
     out: list[Clause] = []
     for i, c in enumerate(clauses):
         kind = "fact"
-        if out and _DEFINES.match(c.text) and len(out[-1].text.split()) <= 4 and not lang.has_verb.search(out[-1].text) \
-                and not _POINTER.match(out[-1].text):
+        if out and _DEFINES.match(c.text) and len(out[-1].text.split()) <= 4 \
+                and not lang.has_verb.search(out[-1].text) and not _POINTER.match(out[-1].text):
             # "Cardiomegaly means an enlarged cardiac silhouette": a definition, cut at its verb
             out[-1] = Clause(out[-1].text, out[-1].start, out[-1].end, "meta")
             kind = "meta"
