@@ -839,12 +839,11 @@ def _grade_words(words: list[str], rules: StepRules) -> list[str]:
     """The grade words among `words`, a hyphenated word's own parts too ("moderately-inflated")."""
     groups = rules.severity_groups
     out = [p for w in words for p in ((w,) if w in groups or "-" not in w else w.split("-")) if p in groups]
-    # "slightly large" / "mildly big": the adverb grades, the adjective only says enlarged
-    return [p for i, p in enumerate(out) if not (p in _SIZE_ADJECTIVES and i and out[i - 1] in _GRADE_ADVERBS)]
+    # "slightly large" / "mildly big": the "-ly" grade word grades, the adjective only says enlarged
+    return [p for i, p in enumerate(out) if not (p in _SIZE_ADJECTIVES and i and out[i - 1].endswith("ly"))]
 
 
 _SIZE_ADJECTIVES = frozenset({"large", "big"})
-_GRADE_ADVERBS = frozenset({"slightly", "mildly", "minimally", "moderately", "markedly", "severely", "massively"})
 
 
 def _best(claim: Claim, candidates: list[Claim], rules: StepRules) -> tuple[Claim, list[str]]:

@@ -3375,20 +3375,19 @@ def _negated_anchors(clause: Facts, lang: StepLanguage) -> frozenset[str]:
     return frozenset(a for a in clause.anchors if a in scope) or clause.anchors
 
 
-# a side and the lung zone it qualifies ("left apical", "right base", "the right lower lobe")
-_SIDE_ZONE = re.compile(
-    r"\b(left|right)(?:\s*(?:,|and|or|and/or)\s*(left|right))?\s+(?:(?!(?:left|right|and|or)\b)\w+\s+){0,2}?"
-    r"(apex|apical|apices|upper|base|bases|basilar|basal|lower|middle|mid|perihilar|hilar|hilum"
-    # (places outside the lungs that reports give a side: "clips in the right neck and left mediastinum")
-    r"|neck|mediastinum|mediastinal|chest|axilla|axillary|shoulder|breast|humerus|humeral)\b"
-    r"(?!\s+(?:quadrant|extremit|arm|leg|abdom))",
-    re.I,
-)
 _LEFT_RIGHT = frozenset({"left", "right"})
+# places outside the lungs that reports give a side ("clips in the right neck and left mediastinum")
 _BODY_PLACES = frozenset({"neck", "mediastinum", "chest", "axilla", "shoulder", "breast", "humerus"})
 _ZONE = {"apex": "upper", "apical": "upper", "apices": "upper", "base": "lower", "bases": "lower", "basilar": "lower",
          "basal": "lower", "mid": "middle", "perihilar": "hilum", "hilar": "hilum", "mediastinal": "mediastinum",
          "axillary": "axilla", "humeral": "humerus"}
+# a side and the zone it qualifies ("left apical", "right base", "the right lower lobe", "the right neck")
+_SIDE_ZONE = re.compile(
+    r"\b(left|right)(?:\s*(?:,|and|or|and/or)\s*(left|right))?\s+(?:(?!(?:left|right|and|or)\b)\w+\s+){0,2}?"
+    r"(upper|lower|middle|hilum|" + "|".join(sorted({*_ZONE, *_BODY_PLACES})) + r")\b"
+    r"(?!\s+(?:quadrant|extremit|arm|leg|abdom))",
+    re.I,
+)
 
 
 def _side_zones(text: str) -> dict[str, set[str]]:
